@@ -1,0 +1,91 @@
+#!/usr/bin/env python3
+"""Stand-in for the bot's /health endpoint (and nginx's /healthz) driven by the docker shim state.
+
+Usage: fake_bot.py STATE_DIR PORT_FILE
+
+The answer follows the shim's view of the stack:
+  - STATE_DIR/health_mode (healthy|degraded|unhealthy|hang) overrides everything;
+  - no STATE_DIR/running/bot: 503 unhealthy (the bot is stopped);
+  - the running version listed in STATE_DIR/broken_versions: 503 unhealthy;
+  - a line of STATE_DIR/unhealthy_if found in the running container's environment
+    (STATE_DIR/running/bot.env): 503 unhealthy;
+  - otherwise 200 healthy with the running version.
+The port it listens on is written to PORT_FILE.
+"""
+import json
+import os
+import re
+import sys
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+STATE = sys.argv[1]
+
+
+def read(name, default=""):
+    try:
+        with open(os.path.join(STATE, name), encoding="utf-8") as f:
+            return f.read()
+    except OSError:
+        return default
+
+
+def verdict():
+    mode = read("health_mode").strip()
+    version = read("running/bot").strip()
+    if mode:
+        return mode, version
+    if not os.path.exists(os.path.join(STATE, "running/bot")):
+        return "unhealthy", version
+    if version and version in read("broken_versions").split():
+        return "unhealthy", version
+    env = read("running/bot.env")
+    for pattern in read("unhealthy_if").splitlines():
+        if pattern and re.search(pattern, env, re.M):
+            return "unhealthy", version
+    return "healthy", version
+
+
+class Handler(BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        status, version = verdict()
+        if status == "hang":
+            time.sleep(30)
+            status = "healthy"
+        if self.path == "/healthz":
+            code = 503 if read("nginx_mode").strip() == "down" else 200
+            body = b"ok\n"
+            ctype = "text/plain"
+        elif self.path == "/health":
+            pg = {"status": "healthy", "response_time_ms": 3, "error": None}
+            redis = {"status": "healthy", "response_time_ms": 1, "error": None}
+            doc = {"status": status, "version": version or "unknown", "uptime_seconds": 42,
+                   "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                   "dependencies": {"postgres": pg, "redis": redis}}
+            if status == "degraded":
+                redis.update(status="unhealthy", response_time_ms=None, error="connection refused")
+                doc["warnings"] = ["Rate limiting temporarily disabled"]
+            if status == "unhealthy":
+                pg.update(status="unhealthy", response_time_ms=None, error="connection refused")
+                doc["errors"] = ["PostgreSQL unreachable"]
+            code = 503 if status == "unhealthy" else 200
+            body = json.dumps(doc).encode()
+            ctype = "application/json"
+        else:
+            code, body, ctype = 404, b"not found\n", "text/plain"
+        self.send_response(code)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+server.daemon_threads = True
+with open(sys.argv[2] + ".tmp", "w", encoding="utf-8") as f:
+    f.write(str(server.server_address[1]))
+os.replace(sys.argv[2] + ".tmp", sys.argv[2])
+server.serve_forever()
