@@ -1,0 +1,173 @@
+//! The `toogoodtogo-bot` command line: `serve` (default), `migrate`, `healthcheck`, `webhook`.
+
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{DatabaseConfig, TelegramConfig, WebhookConfig};
+use crate::health::{HealthReport, Status};
+use crate::store;
+
+#[derive(Debug, Parser)]
+#[command(name = "toogoodtogo-bot", version = crate::app::VERSION, about = "TooGoodToGo Telegram marketplace bot")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the service (the default): webhook intake or long polling, workers, jobs, /health.
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate {
+        /// Only report: exit 1 and list pending migrations without applying them.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Query the local /health and exit 0 when healthy (for container health checks).
+    Healthcheck {
+        /// Treat "degraded" as a failure (exit 1).
+        #[arg(long)]
+        strict: bool,
+        /// Health endpoint; defaults to the port of BIND_ADDR on 127.0.0.1.
+        #[arg(long, env = "HEALTHCHECK_URL")]
+        url: Option<String>,
+        /// Seconds to wait for an answer.
+        #[arg(long, default_value_t = 5)]
+        timeout: u64,
+    },
+    /// Manage the Telegram webhook registration.
+    Webhook {
+        #[command(subcommand)]
+        action: WebhookAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WebhookAction {
+    /// Register WEBHOOK_URL with WEBHOOK_SECRET_TOKEN (idempotent).
+    Set,
+    /// Remove the webhook (e.g. to switch to long polling).
+    Delete {
+        /// Also drop updates Telegram is still holding.
+        #[arg(long)]
+        drop_pending_updates: bool,
+    },
+    /// Show what Telegram knows about the webhook.
+    Info,
+}
+
+/// What a finished command asks the process to exit with.
+pub type ExitCode = i32;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    #[error(transparent)]
+    Telegram(#[from] crate::telegram::ClientError),
+    #[error("Telegram API: {0}")]
+    Api(#[from] teloxide::RequestError),
+}
+
+/// `migrate [--check]`.
+pub async fn migrate(check: bool) -> Result<ExitCode, CommandError> {
+    let database = DatabaseConfig::from_env()?;
+    let pool = store::connect(&database.url, 2, crate::app::DATABASE_START_TIMEOUT).await?;
+    let status = store::schema_status(&pool).await?;
+    println!("{}", status.summary());
+    if check {
+        return Ok(if status.is_behind() { 1 } else { 0 });
+    }
+    if status.is_behind() {
+        store::migrate(&pool).await?;
+        println!("applied {} migration(s)", status.pending.len());
+    }
+    Ok(0)
+}
+
+/// `healthcheck`: prints the report; 0 healthy, 0 plus a warning when degraded (1 with
+/// `--strict`), 1 unhealthy or unreachable.
+pub async fn healthcheck(strict: bool, url: Option<String>, timeout: u64) -> ExitCode {
+    let url = url.unwrap_or_else(|| {
+        let port = std::env::var("BIND_ADDR")
+            .ok()
+            .and_then(|a| a.parse::<std::net::SocketAddr>().ok())
+            .map_or(8000, |a| a.port());
+        format!("http://127.0.0.1:{port}/health")
+    });
+    let client = match reqwest::Client::builder()
+        .timeout(Duration::from_secs(timeout))
+        .build()
+    {
+        Ok(client) => client,
+        Err(error) => {
+            eprintln!("cannot build an HTTP client: {error}");
+            return 1;
+        }
+    };
+    let response = match client.get(&url).send().await {
+        Ok(response) => response,
+        Err(error) => {
+            eprintln!("unhealthy: {url} is unreachable: {error}");
+            return 1;
+        }
+    };
+    let body = response.text().await.unwrap_or_default();
+    println!("{body}");
+    match serde_json::from_str::<HealthReport>(&body) {
+        Ok(report) => match report.status {
+            Status::Healthy => 0,
+            Status::Degraded => {
+                eprintln!("WARNING: degraded: {}", report.warnings.join("; "));
+                if strict { 1 } else { 0 }
+            }
+            Status::Unhealthy => {
+                eprintln!("unhealthy: {}", report.errors.join("; "));
+                1
+            }
+        },
+        Err(error) => {
+            eprintln!("unhealthy: {url} did not answer with a health report: {error}");
+            1
+        }
+    }
+}
+
+/// `webhook set|delete|info`.
+pub async fn webhook(action: WebhookAction) -> Result<ExitCode, CommandError> {
+    let telegram = TelegramConfig::from_env()?;
+    let bot = crate::telegram::bot(&telegram, crate::telegram::http_client()?)?;
+    match action {
+        WebhookAction::Set => {
+            let webhook = WebhookConfig::from_env()?;
+            crate::telegram::webhook::register(&bot, &webhook).await?;
+            println!("webhook set to {}", webhook.url);
+        }
+        WebhookAction::Delete {
+            drop_pending_updates,
+        } => {
+            crate::telegram::webhook::delete(&bot, drop_pending_updates).await?;
+            println!("webhook deleted");
+        }
+        WebhookAction::Info => {
+            let info = crate::telegram::webhook::info(&bot).await?;
+            let url = info
+                .url
+                .as_ref()
+                .map_or("(none: long polling)".to_owned(), |u| u.to_string());
+            println!("url: {url}");
+            println!("pending_update_count: {}", info.pending_update_count);
+            if let Some(message) = &info.last_error_message {
+                println!("last_error_message: {message}");
+            }
+            if let Some(max) = info.max_connections {
+                println!("max_connections: {max}");
+            }
+        }
+    }
+    Ok(0)
+}

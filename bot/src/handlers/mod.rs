@@ -1,0 +1,302 @@
+//! Update handlers: one module per flow, routed from here. Every handler runs inside the
+//! update's processing transaction, so its database writes commit together with the inbox mark.
+
+mod account;
+mod commands;
+mod membership;
+mod start;
+
+use sqlx::PgConnection;
+use teloxide::RequestError;
+use teloxide::prelude::*;
+use teloxide::types::{CallbackQuery, Message, MessageId, ReplyMarkup, UpdateKind, User};
+
+use crate::app::App;
+use crate::ratelimit::Verdict;
+use crate::store::conversations::ConversationError;
+use crate::store::inbox::Outcome;
+use crate::store::{audit, users};
+use crate::telegram::call_with_retry;
+use crate::telegram::callback::CallbackData;
+use crate::texts::{self, Catalog};
+
+pub use commands::{BOT_COMMANDS, Command};
+
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("Telegram API: {0}")]
+    Telegram(#[from] RequestError),
+    #[error(transparent)]
+    Conversation(#[from] ConversationError),
+    #[error("button data: {0}")]
+    Callback(#[from] crate::telegram::callback::CallbackError),
+}
+
+/// What a handler works with: the application, the processing transaction, and who wrote.
+pub struct Context<'a> {
+    pub app: &'a App,
+    pub conn: &'a mut PgConnection,
+    pub user: &'a User,
+    pub texts: &'static Catalog,
+}
+
+impl Context<'_> {
+    pub fn user_id(&self) -> i64 {
+        self.user.id.0 as i64
+    }
+
+    /// Sends a reply at once (not through the outbound queue). A recipient who blocked the bot
+    /// is marked blocked and the reply is dropped.
+    pub async fn send(
+        &mut self,
+        chat_id: ChatId,
+        text: impl Into<String>,
+        markup: Option<ReplyMarkup>,
+    ) -> Result<Option<Message>, HandlerError> {
+        let text = text.into();
+        let bot = &self.app.bot;
+        let sent = call_with_retry(&self.app.metrics, || {
+            let mut request = bot.send_message(chat_id, text.clone());
+            if let Some(markup) = &markup {
+                request = request.reply_markup(markup.clone());
+            }
+            request.into_future()
+        })
+        .await;
+        self.delivered(chat_id, sent).await
+    }
+
+    /// Replaces the text (and inline keyboard) of a message the bot sent.
+    pub async fn edit(
+        &mut self,
+        chat_id: ChatId,
+        message_id: MessageId,
+        text: impl Into<String>,
+        markup: Option<teloxide::types::InlineKeyboardMarkup>,
+    ) -> Result<Option<Message>, HandlerError> {
+        let text = text.into();
+        let bot = &self.app.bot;
+        let edited = call_with_retry(&self.app.metrics, || {
+            let mut request = bot.edit_message_text(chat_id, message_id, text.clone());
+            if let Some(markup) = &markup {
+                request = request.reply_markup(markup.clone());
+            }
+            request.into_future()
+        })
+        .await;
+        match edited {
+            // Pressing the same button twice edits to the same text: nothing to do.
+            Err(RequestError::Api(teloxide::ApiError::MessageNotModified)) => Ok(None),
+            other => self.delivered(chat_id, other).await,
+        }
+    }
+
+    /// Acknowledges a button press, optionally with a short notice.
+    pub async fn answer_callback(
+        &mut self,
+        query: &CallbackQuery,
+        notice: Option<&str>,
+    ) -> Result<(), HandlerError> {
+        let bot = &self.app.bot;
+        let result = call_with_retry(&self.app.metrics, || {
+            let mut request = bot.answer_callback_query(query.id.clone());
+            if let Some(notice) = notice {
+                request = request.text(notice.to_owned());
+            }
+            request.into_future()
+        })
+        .await;
+        match result {
+            Ok(_) => Ok(()),
+            // A query older than Telegram's limit can no longer be answered; the press is still handled.
+            Err(RequestError::Api(teloxide::ApiError::InvalidQueryId)) => Ok(()),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    async fn delivered(
+        &mut self,
+        chat_id: ChatId,
+        result: Result<Message, RequestError>,
+    ) -> Result<Option<Message>, HandlerError> {
+        match result {
+            Ok(message) => Ok(Some(message)),
+            Err(RequestError::Api(api)) if crate::telegram::is_forbidden(&api) => {
+                mark_blocked(self.conn, chat_id.0, "send_failed").await?;
+                Ok(None)
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    pub async fn audit(
+        &mut self,
+        action: &str,
+        entity_type: &str,
+        entity_id: Option<String>,
+        before: Option<serde_json::Value>,
+        after: Option<serde_json::Value>,
+    ) -> Result<(), HandlerError> {
+        let actor_id = Some(self.user_id());
+        audit::record(
+            self.conn,
+            &audit::AuditEvent {
+                actor_id,
+                action,
+                entity_type,
+                entity_id,
+                before,
+                after,
+            },
+        )
+        .await?;
+        Ok(())
+    }
+}
+
+/// Marks a user blocked, drops their queued messages, and audits the change once.
+pub async fn mark_blocked(
+    conn: &mut PgConnection,
+    telegram_id: i64,
+    reason: &str,
+) -> Result<(), sqlx::Error> {
+    if users::mark_blocked(conn, telegram_id).await? {
+        crate::store::outbound::drop_pending_for_chat(conn, telegram_id).await?;
+        audit::record(
+            conn,
+            &audit::AuditEvent {
+                actor_id: Some(telegram_id),
+                action: "user.blocked_bot",
+                entity_type: "user",
+                entity_id: Some(telegram_id.to_string()),
+                before: None,
+                after: Some(serde_json::json!({ "reason": reason })),
+            },
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Routes one update. Returns how processing ended.
+pub async fn handle(
+    app: &App,
+    conn: &mut PgConnection,
+    update: &Update,
+) -> Result<Outcome, HandlerError> {
+    if let UpdateKind::MyChatMember(change) = &update.kind {
+        membership::handle(conn, change).await?;
+        return Ok(Outcome::Handled);
+    }
+    let Some(user) = update.from() else {
+        return Ok(Outcome::Ignored);
+    };
+    if user.is_bot {
+        return Ok(Outcome::Ignored);
+    }
+    users::record_contact(
+        conn,
+        &users::Contact {
+            telegram_id: user.id.0 as i64,
+            first_name: &user.first_name,
+            last_name: user.last_name.as_deref(),
+            username: user.username.as_deref(),
+            language_code: user.language_code.as_deref(),
+        },
+    )
+    .await?;
+    let mut ctx = Context {
+        app,
+        conn,
+        user,
+        texts: texts::for_language(user.language_code.as_deref()),
+    };
+    match app.rate_limiter.check(ctx.user_id()).await {
+        Verdict::Allow => {}
+        Verdict::SlowDown => {
+            app.metrics.rate_limited.inc();
+            if let Some(chat) = update.chat() {
+                let text = ctx.texts.slow_down;
+                ctx.send(chat.id, text, None).await?;
+            }
+            return Ok(Outcome::RateLimited);
+        }
+        Verdict::Drop => {
+            app.metrics.rate_limited.inc();
+            return Ok(Outcome::RateLimited);
+        }
+    }
+    match &update.kind {
+        UpdateKind::Message(message) => on_message(&mut ctx, message).await,
+        UpdateKind::CallbackQuery(query) => on_callback(&mut ctx, query).await,
+        _ => Ok(Outcome::Ignored),
+    }
+}
+
+async fn on_message(ctx: &mut Context<'_>, message: &Message) -> Result<Outcome, HandlerError> {
+    let chat = message.chat.id;
+    let Some(text) = message.text() else {
+        let reply = ctx.texts.unsupported_update;
+        ctx.send(chat, reply, None).await?;
+        return Ok(Outcome::Handled);
+    };
+    match Command::parse(text) {
+        Some(Command::Start(payload)) => start::start(ctx, chat, payload.as_deref()).await?,
+        Some(Command::Help) => {
+            let reply = ctx.texts.help;
+            ctx.send(chat, reply, None).await?;
+        }
+        Some(Command::Privacy) => {
+            let reply = ctx.texts.privacy;
+            ctx.send(chat, reply, None).await?;
+        }
+        Some(Command::DeleteMyData) => account::ask_to_delete(ctx, chat).await?,
+        Some(Command::Unknown(_)) => {
+            let reply = ctx.texts.unknown_command;
+            ctx.send(chat, reply, None).await?;
+        }
+        None => start::free_text(ctx, chat, text).await?,
+    }
+    Ok(Outcome::Handled)
+}
+
+async fn on_callback(
+    ctx: &mut Context<'_>,
+    query: &CallbackQuery,
+) -> Result<Outcome, HandlerError> {
+    let decoded = query
+        .data
+        .as_deref()
+        .map(|data| ctx.app.callbacks.decode(data));
+    let data = match decoded {
+        Some(Ok(data)) => data,
+        Some(Err(error)) => {
+            tracing::warn!(%error, user_id = ctx.user_id(), "refused button data");
+            let notice = ctx.texts.button_no_longer_valid;
+            ctx.answer_callback(query, Some(notice)).await?;
+            return Ok(Outcome::Handled);
+        }
+        None => {
+            ctx.answer_callback(query, None).await?;
+            return Ok(Outcome::Ignored);
+        }
+    };
+    route_button(ctx, query, &data).await?;
+    Ok(Outcome::Handled)
+}
+
+async fn route_button(
+    ctx: &mut Context<'_>,
+    query: &CallbackQuery,
+    data: &CallbackData,
+) -> Result<(), HandlerError> {
+    match account::Button::from_data(data) {
+        Some(button) => account::on_button(ctx, query, button).await,
+        None => {
+            let notice = ctx.texts.button_no_longer_valid;
+            ctx.answer_callback(query, Some(notice)).await
+        }
+    }
+}

@@ -1,0 +1,72 @@
+//! `/start`, deep links, the role choice and free text.
+
+use teloxide::types::{ChatId, KeyboardButton, KeyboardMarkup, ReplyMarkup};
+
+use super::commands::DeepLink;
+use super::{Context, HandlerError};
+
+pub async fn start(
+    ctx: &mut Context<'_>,
+    chat: ChatId,
+    payload: Option<&str>,
+) -> Result<(), HandlerError> {
+    if let Some(payload) = payload {
+        let notice = match DeepLink::parse(payload) {
+            // Offers and staff invitations are answered by their flows once those exist; until
+            // then the link is explained and the user lands on the start.
+            DeepLink::Offer(_) => ctx.texts.deep_link_offer_unavailable,
+            DeepLink::BusinessInvite(_) | DeepLink::Unknown => ctx.texts.deep_link_unknown,
+        };
+        ctx.send(chat, notice, None).await?;
+    }
+    greet(ctx, chat).await
+}
+
+async fn greet(ctx: &mut Context<'_>, chat: ChatId) -> Result<(), HandlerError> {
+    let keyboard = KeyboardMarkup::new([[
+        KeyboardButton::new(ctx.texts.role_customer),
+        KeyboardButton::new(ctx.texts.role_business),
+    ]])
+    .resize_keyboard()
+    .one_time_keyboard();
+    let greeting = ctx.texts.greeting(&ctx.user.first_name);
+    ctx.send(chat, greeting, Some(ReplyMarkup::Keyboard(keyboard)))
+        .await?;
+    Ok(())
+}
+
+/// Text that is not a command: the role buttons, or a nudge towards what the bot understands.
+pub async fn free_text(
+    ctx: &mut Context<'_>,
+    chat: ChatId,
+    text: &str,
+) -> Result<(), HandlerError> {
+    let remove = Some(ReplyMarkup::kb_remove());
+    if text == ctx.texts.role_customer {
+        ctx.audit(
+            "user.role_chosen",
+            "user",
+            Some(ctx.user_id().to_string()),
+            None,
+            Some(serde_json::json!({"role": "customer"})),
+        )
+        .await?;
+        let reply = ctx.texts.customer_chosen;
+        ctx.send(chat, reply, remove).await?;
+    } else if text == ctx.texts.role_business {
+        ctx.audit(
+            "user.role_chosen",
+            "user",
+            Some(ctx.user_id().to_string()),
+            None,
+            Some(serde_json::json!({"role": "business"})),
+        )
+        .await?;
+        let reply = ctx.texts.business_chosen;
+        ctx.send(chat, reply, remove).await?;
+    } else {
+        let reply = ctx.texts.free_text;
+        ctx.send(chat, reply, None).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,168 @@
+//! The HTTP surface: Telegram's webhook, health, readiness, liveness and metrics.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use subtle::ConstantTimeEq;
+
+use crate::app::App;
+use crate::health::{self, Status};
+use crate::metrics::{HttpLabels, RouteLabels, SourceLabels};
+use crate::store::inbox::{self, Stored};
+use crate::telegram::update::envelope;
+
+const SECRET_HEADER: &str = "x-telegram-bot-api-secret-token";
+
+pub fn router(app: Arc<App>) -> Router {
+    let body_limit = app
+        .config
+        .webhook
+        .as_ref()
+        .map_or(1024 * 1024, |w| w.max_body_bytes);
+    Router::new()
+        .route(
+            "/webhook",
+            post(webhook).layer(DefaultBodyLimit::max(body_limit)),
+        )
+        .route("/health", get(health))
+        .route("/live", get(live))
+        .route("/ready", get(ready))
+        .route("/metrics", get(metrics))
+        .layer(middleware::from_fn_with_state(app.clone(), track))
+        .with_state(app)
+}
+
+async fn track(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", |p| p.as_str())
+        .to_owned();
+    let method = request.method().as_str().to_owned();
+    let response = next.run(request).await;
+    app.metrics
+        .http_requests
+        .get_or_create(&HttpLabels {
+            method,
+            route: route.clone(),
+            status: response.status().as_u16(),
+        })
+        .inc();
+    app.metrics
+        .http_request_duration
+        .get_or_create(&RouteLabels { route })
+        .observe(started.elapsed().as_secs_f64());
+    response
+}
+
+/// Compares the secret header with the current and the previous secret in constant time.
+fn secret_matches(app: &App, headers: &HeaderMap) -> bool {
+    let Some(webhook) = &app.config.webhook else {
+        return false;
+    };
+    let Some(given) = headers.get(SECRET_HEADER).map(HeaderValue::as_bytes) else {
+        return false;
+    };
+    let matches =
+        |secret: &crate::config::Secret| bool::from(secret.expose().as_bytes().ct_eq(given));
+    // Both comparisons always run so that timing does not tell which secret matched.
+    let current = matches(&webhook.secret_token);
+    let previous = webhook.secret_token_previous.as_ref().is_some_and(matches);
+    current | previous
+}
+
+/// Telegram's webhook: the update is stored durably before it is acknowledged.
+async fn webhook(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
+    if app.config.webhook.is_none() {
+        return (
+            StatusCode::NOT_FOUND,
+            "webhook mode is off (WEBHOOK_URL is not set)",
+        )
+            .into_response();
+    }
+    if !secret_matches(&app, &headers) {
+        tracing::warn!("webhook call with a missing or wrong secret token");
+        return (StatusCode::UNAUTHORIZED, "wrong secret token").into_response();
+    }
+    let update = match envelope(&body) {
+        Ok(update) => update,
+        Err(error) => {
+            tracing::warn!(%error, bytes = body.len(), "malformed webhook body");
+            return (StatusCode::BAD_REQUEST, error.to_string()).into_response();
+        }
+    };
+    // Valid UTF-8 is guaranteed: the body parsed as JSON.
+    let payload = String::from_utf8_lossy(&body);
+    match inbox::store(&app.pool, update, &payload, app.config.inbox.claim_timeout).await {
+        Ok(Stored::New) => {
+            app.metrics
+                .updates_received
+                .get_or_create(&SourceLabels { source: "webhook" })
+                .inc();
+            app.workers.dispatch(update);
+            StatusCode::OK.into_response()
+        }
+        Ok(Stored::Duplicate) => {
+            app.metrics.updates_duplicate.inc();
+            StatusCode::OK.into_response()
+        }
+        Err(error) => {
+            // Telegram retries non-2xx answers: nothing is lost while the database is down.
+            tracing::error!(%error, update_id = update.update_id, "could not store an update");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "update could not be stored; retry later",
+            )
+                .into_response()
+        }
+    }
+}
+
+async fn health(State(app): State<Arc<App>>) -> Response {
+    let report = health::report(&app).await;
+    let status = if report.status == Status::Unhealthy {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
+    };
+    (status, [(header::CACHE_CONTROL, "no-cache")], Json(report)).into_response()
+}
+
+async fn live() -> &'static str {
+    "alive"
+}
+
+/// Ready when PostgreSQL answers and the instance is not draining. Redis never affects this.
+async fn ready(State(app): State<Arc<App>>) -> Response {
+    if app.draining.load(Ordering::Relaxed) {
+        return (StatusCode::SERVICE_UNAVAILABLE, "draining").into_response();
+    }
+    match health::check_postgres(&app.pool).await {
+        Ok(_) => (StatusCode::OK, "ready").into_response(),
+        Err(error) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("PostgreSQL: {error}"),
+        )
+            .into_response(),
+    }
+}
+
+async fn metrics(State(app): State<Arc<App>>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        app.metrics.encode(),
+    )
+        .into_response()
+}

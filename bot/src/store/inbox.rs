@@ -1,0 +1,251 @@
+//! The durable update inbox: every update is stored here before Telegram gets its 200, and is
+//! processed exactly once, in order per chat, by whichever replica holds its claim.
+
+use std::time::Duration;
+
+use sqlx::{PgConnection, PgPool};
+
+/// The per-chat ordering key and id of a stored update.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PendingUpdate {
+    pub update_id: i64,
+    pub ordering_key: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stored {
+    New,
+    /// Telegram redelivered an update that is already stored.
+    Duplicate,
+}
+
+/// What the processing transaction found when it locked the update.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// The update is the oldest pending one of its chat: process it.
+    Ready {
+        payload: String,
+        attempts: i32,
+    },
+    AlreadyProcessed,
+    /// An older update of the same chat is still pending: process that one first.
+    WaitForEarlier,
+    /// Pruned, or never stored.
+    Missing,
+}
+
+/// How an update's processing ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Handled,
+    RateLimited,
+    Ignored,
+    Failed,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Handled => "handled",
+            Self::RateLimited => "rate_limited",
+            Self::Ignored => "ignored",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+fn interval_secs(d: Duration) -> f64 {
+    d.as_secs_f64()
+}
+
+/// Stores an update claimed by the calling replica for `claim`.
+pub async fn store(
+    pool: &PgPool,
+    update: PendingUpdate,
+    payload: &str,
+    claim: Duration,
+) -> sqlx::Result<Stored> {
+    let result = sqlx::query(
+        "INSERT INTO inbox_updates (update_id, ordering_key, payload, claimed_until)
+         VALUES ($1, $2, $3::jsonb, now() + make_interval(secs => $4))
+         ON CONFLICT (update_id) DO NOTHING",
+    )
+    .bind(update.update_id)
+    .bind(update.ordering_key)
+    .bind(payload)
+    .bind(interval_secs(claim))
+    .persistent(true)
+    .execute(pool)
+    .await?;
+    Ok(if result.rows_affected() == 1 {
+        Stored::New
+    } else {
+        Stored::Duplicate
+    })
+}
+
+/// Stores a batch of updates (long polling) in one statement; returns the ones that were new.
+pub async fn store_batch(
+    pool: &PgPool,
+    updates: &[(PendingUpdate, String)],
+    claim: Duration,
+) -> sqlx::Result<Vec<PendingUpdate>> {
+    let ids: Vec<i64> = updates.iter().map(|(u, _)| u.update_id).collect();
+    let keys: Vec<i64> = updates.iter().map(|(u, _)| u.ordering_key).collect();
+    let payloads: Vec<&str> = updates.iter().map(|(_, p)| p.as_str()).collect();
+    let rows: Vec<(i64, i64)> = sqlx::query_as(
+        "INSERT INTO inbox_updates (update_id, ordering_key, payload, claimed_until)
+         SELECT u.id, u.key, u.payload::jsonb, now() + make_interval(secs => $4)
+         FROM unnest($1::bigint[], $2::bigint[], $3::text[]) AS u(id, key, payload)
+         ON CONFLICT (update_id) DO NOTHING
+         RETURNING update_id, ordering_key",
+    )
+    .bind(&ids)
+    .bind(&keys)
+    .bind(&payloads)
+    .bind(interval_secs(claim))
+    .fetch_all(pool)
+    .await?;
+    let mut new: Vec<PendingUpdate> = rows
+        .into_iter()
+        .map(|(update_id, ordering_key)| PendingUpdate {
+            update_id,
+            ordering_key,
+        })
+        .collect();
+    new.sort_by_key(|u| u.update_id);
+    Ok(new)
+}
+
+/// Takes over pending updates whose claim lapsed (their replica crashed, or processing failed
+/// and backed off), oldest first.
+pub async fn claim_lapsed(
+    pool: &PgPool,
+    limit: i64,
+    claim: Duration,
+) -> sqlx::Result<Vec<PendingUpdate>> {
+    let mut rows: Vec<(i64, i64)> = sqlx::query_as(
+        "UPDATE inbox_updates SET claimed_until = now() + make_interval(secs => $2)
+         WHERE update_id IN (
+             SELECT update_id FROM inbox_updates
+             WHERE processed_at IS NULL AND claimed_until < now()
+             ORDER BY claimed_until, update_id
+             LIMIT $1
+             FOR UPDATE SKIP LOCKED)
+         RETURNING update_id, ordering_key",
+    )
+    .bind(limit)
+    .bind(interval_secs(claim))
+    .fetch_all(pool)
+    .await?;
+    rows.sort_unstable();
+    Ok(rows
+        .into_iter()
+        .map(|(update_id, ordering_key)| PendingUpdate {
+            update_id,
+            ordering_key,
+        })
+        .collect())
+}
+
+/// Locks the update for processing inside the caller's transaction. The row lock makes
+/// concurrent processors of the same update wait for each other; the check for an older pending
+/// update of the same chat keeps per-chat order across replicas.
+pub async fn lock_for_processing(conn: &mut PgConnection, update_id: i64) -> sqlx::Result<Claim> {
+    let row: Option<(String, bool, bool, i32)> = sqlx::query_as(
+        "SELECT u.payload::text,
+                u.processed_at IS NOT NULL,
+                EXISTS (SELECT 1 FROM inbox_updates e
+                        WHERE e.ordering_key = u.ordering_key AND e.processed_at IS NULL
+                          AND e.update_id < u.update_id),
+                u.attempts
+         FROM inbox_updates u WHERE u.update_id = $1
+         FOR UPDATE OF u",
+    )
+    .bind(update_id)
+    .persistent(true)
+    .fetch_optional(conn)
+    .await?;
+    Ok(match row {
+        None => Claim::Missing,
+        Some((_, true, _, _)) => Claim::AlreadyProcessed,
+        Some((_, false, true, _)) => Claim::WaitForEarlier,
+        Some((payload, false, false, attempts)) => Claim::Ready { payload, attempts },
+    })
+}
+
+/// Marks the update processed inside the processing transaction.
+pub async fn mark_processed(
+    conn: &mut PgConnection,
+    update_id: i64,
+    outcome: Outcome,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE inbox_updates SET processed_at = now(), outcome = $2, attempts = attempts + 1
+         WHERE update_id = $1",
+    )
+    .bind(update_id)
+    .bind(outcome.as_str())
+    .persistent(true)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Records a failed attempt. The update is retried after `retry_in` by any replica, and given up
+/// (outcome `failed`) after `max_attempts` so that one poisonous update cannot block its chat.
+/// Returns true when the update was given up.
+pub async fn record_failure(
+    pool: &PgPool,
+    update_id: i64,
+    error: &str,
+    retry_in: Duration,
+    max_attempts: i32,
+) -> sqlx::Result<bool> {
+    let given_up: Option<bool> = sqlx::query_scalar(
+        "UPDATE inbox_updates SET
+             attempts = attempts + 1,
+             last_error = left($2, 2000),
+             claimed_until = now() + make_interval(secs => $3),
+             processed_at = CASE WHEN attempts + 1 >= $4 THEN now() END,
+             outcome = CASE WHEN attempts + 1 >= $4 THEN 'failed' END
+         WHERE update_id = $1 AND processed_at IS NULL
+         RETURNING processed_at IS NOT NULL",
+    )
+    .bind(update_id)
+    .bind(error)
+    .bind(interval_secs(retry_in))
+    .bind(max_attempts)
+    .fetch_optional(pool)
+    .await?;
+    Ok(given_up.unwrap_or(false))
+}
+
+/// Hands a claim back so that the sweeper can pick the update up at once.
+pub async fn release(pool: &PgPool, update_id: i64) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE inbox_updates SET claimed_until = now() WHERE update_id = $1 AND processed_at IS NULL",
+    )
+    .bind(update_id)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+pub async fn backlog(pool: &PgPool) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT count(*) FROM inbox_updates WHERE processed_at IS NULL")
+        .fetch_one(pool)
+        .await
+}
+
+/// Deletes processed updates older than `days`; returns how many.
+pub async fn prune(pool: &PgPool, days: u32) -> sqlx::Result<u64> {
+    let result = sqlx::query(
+        "DELETE FROM inbox_updates
+         WHERE processed_at IS NOT NULL AND processed_at < now() - make_interval(days => $1)",
+    )
+    .bind(days as i32)
+    .execute(pool)
+    .await?;
+    Ok(result.rows_affected())
+}

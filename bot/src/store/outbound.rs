@@ -1,0 +1,173 @@
+//! The durable outbound queue for messages the bot starts itself (alerts, reminders,
+//! notifications). Replies to an incoming update never go through it.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::{PgConnection, PgPool};
+use teloxide::types::{InlineKeyboardMarkup, ParseMode};
+
+/// A queued message. Only what the bot sends on its own initiative.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "method", rename_all = "camelCase")]
+pub enum OutboundMessage {
+    SendMessage {
+        text: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        parse_mode: Option<ParseMode>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reply_markup: Option<InlineKeyboardMarkup>,
+    },
+}
+
+impl OutboundMessage {
+    pub fn text(text: impl Into<String>) -> Self {
+        Self::SendMessage {
+            text: text.into(),
+            parse_mode: None,
+            reply_markup: None,
+        }
+    }
+
+    fn method(&self) -> &'static str {
+        match self {
+            Self::SendMessage { .. } => "sendMessage",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct QueuedMessage {
+    pub id: i64,
+    pub chat_id: i64,
+    pub message: Result<OutboundMessage, String>,
+    pub attempts: i32,
+}
+
+/// Queues a message, inside the caller's transaction so that it is sent only if the state change
+/// that caused it commits.
+pub async fn enqueue(
+    conn: &mut PgConnection,
+    chat_id: i64,
+    message: &OutboundMessage,
+) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "INSERT INTO outbound_messages (chat_id, method, payload)
+         SELECT $1, $2, $3 WHERE NOT EXISTS (
+             SELECT 1 FROM users WHERE telegram_id = $1 AND blocked_at IS NOT NULL)
+         RETURNING id",
+    )
+    .bind(chat_id)
+    .bind(message.method())
+    .bind(sqlx::types::Json(message))
+    .fetch_optional(conn)
+    .await
+    .map(|id| id.unwrap_or(0))
+}
+
+/// Due messages, oldest first, locked for this sender until its transaction ends.
+pub async fn due(conn: &mut PgConnection, limit: i64) -> sqlx::Result<Vec<QueuedMessage>> {
+    let rows: Vec<(i64, i64, serde_json::Value, i32)> = sqlx::query_as(
+        "SELECT id, chat_id, payload, attempts FROM outbound_messages
+         WHERE status = 'pending' AND not_before <= now()
+         ORDER BY not_before, id
+         LIMIT $1
+         FOR UPDATE SKIP LOCKED",
+    )
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, chat_id, payload, attempts)| QueuedMessage {
+            id,
+            chat_id,
+            message: serde_json::from_value(payload).map_err(|e| e.to_string()),
+            attempts,
+        })
+        .collect())
+}
+
+pub async fn mark_sent(conn: &mut PgConnection, id: i64) -> sqlx::Result<()> {
+    sqlx::query("UPDATE outbound_messages SET status = 'sent', sent_at = now(), attempts = attempts + 1 WHERE id = $1")
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Gives a message up for good (recipient blocked the bot, or the message is invalid).
+pub async fn mark_dropped(conn: &mut PgConnection, id: i64, reason: &str) -> sqlx::Result<()> {
+    sqlx::query("UPDATE outbound_messages SET status = 'dropped', last_error = $2, attempts = attempts + 1 WHERE id = $1")
+        .bind(id)
+        .bind(reason)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Drops every pending message to a chat that blocked the bot.
+pub async fn drop_pending_for_chat(conn: &mut PgConnection, chat_id: i64) -> sqlx::Result<u64> {
+    let result = sqlx::query(
+        "UPDATE outbound_messages SET status = 'dropped', last_error = 'recipient blocked the bot'
+         WHERE chat_id = $1 AND status = 'pending'",
+    )
+    .bind(chat_id)
+    .execute(conn)
+    .await?;
+    Ok(result.rows_affected())
+}
+
+/// Tries again later (429 `retry_after`, network errors); fails for good after `max_attempts`.
+pub async fn reschedule(
+    conn: &mut PgConnection,
+    id: i64,
+    not_before: DateTime<Utc>,
+    error: &str,
+    max_attempts: i32,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE outbound_messages SET
+             attempts = attempts + 1, last_error = $3, not_before = $2,
+             status = CASE WHEN attempts + 1 >= $4 THEN 'failed' ELSE 'pending' END
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(not_before)
+    .bind(error)
+    .bind(max_attempts)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Holds a message back until `not_before` (Telegram's per-chat limit).
+pub async fn defer(
+    conn: &mut PgConnection,
+    id: i64,
+    not_before: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE outbound_messages SET not_before = $2 WHERE id = $1")
+        .bind(id)
+        .bind(not_before)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn depth(pool: &PgPool) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT count(*) FROM outbound_messages WHERE status = 'pending'")
+        .fetch_one(pool)
+        .await
+}
+
+/// Deletes sent/dropped/failed messages older than `days`.
+pub async fn prune(pool: &PgPool, days: u32) -> sqlx::Result<u64> {
+    let result = sqlx::query(
+        "DELETE FROM outbound_messages
+         WHERE status <> 'pending' AND created_at < now() - make_interval(days => $1)",
+    )
+    .bind(days as i32)
+    .execute(pool)
+    .await?;
+    Ok(result.rows_affected())
+}
