@@ -1,0 +1,296 @@
+//! Build: the pure step. `render(&TooGoodToGo, &Inputs)` returns every object the operator wants
+//! to exist, with no I/O, so it is tested with golden files and reused by `render` offline.
+
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
+use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use kube::api::{ApiResource, DynamicObject};
+use kube::core::GroupVersionKind;
+use serde::Serialize;
+
+use crate::crd::TooGoodToGo;
+use crate::names::Owner;
+use crate::resources;
+
+/// Operator-generated secret values, read back from their Secrets once they exist.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GeneratedValues {
+    pub secret_key: String,
+    pub webhook_secret_token: String,
+    /// Only with a managed database.
+    pub postgres: Option<PostgresCredentials>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PostgresCredentials {
+    /// Superuser, for operator Jobs only (never given to the bot).
+    pub superuser_password: String,
+    /// The bot's own login role.
+    pub bot_password: String,
+}
+
+/// Everything `render` needs besides the resource: the results of dereferencing and the
+/// rollout state the reconciler observed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Inputs {
+    pub generated: GeneratedValues,
+    /// Digest of the data of every referenced Secret (token, database URL, Stripe...). It goes
+    /// into the pod-template hash so that editing a referenced Secret rolls the bot.
+    pub referenced_secrets_digest: String,
+    /// The version the bot Deployment should run now, or None before the first successful
+    /// migration (then no Deployment is rendered yet).
+    pub deploy_version: Option<String>,
+    /// The version whose migration Job must exist, if any.
+    pub migrate_version: Option<String>,
+    /// Size in the existing StatefulSet's claim template: that field is immutable, so a resize is
+    /// done on the PVC and the template keeps the size it was created with.
+    pub postgres_claim_template_size: Option<String>,
+}
+
+impl Inputs {
+    /// Inputs of an offline render: the Deployment runs `spec.version` and that version's
+    /// migration Job is shown.
+    pub fn offline(
+        cr: &TooGoodToGo,
+        generated: GeneratedValues,
+        referenced_secrets_digest: String,
+    ) -> Self {
+        Self {
+            generated,
+            referenced_secrets_digest,
+            deploy_version: Some(cr.spec.version.clone()),
+            migrate_version: Some(cr.spec.version.clone()),
+            postgres_claim_template_size: None,
+        }
+    }
+}
+
+/// The managed PostgreSQL: credentials, init script, headless Service, StatefulSet, policy.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ManagedPostgresObjects {
+    pub credentials: Secret,
+    pub init_script: ConfigMap,
+    pub service: Service,
+    pub stateful_set: StatefulSet,
+    pub network_policy: NetworkPolicy,
+}
+
+/// The managed Redis: Deployment, Service, policy.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ManagedRedisObjects {
+    pub deployment: Deployment,
+    pub service: Service,
+    pub network_policy: NetworkPolicy,
+}
+
+/// Every object one `TooGoodToGo` is reconciled into. `None` means "must not exist".
+#[derive(Clone, Debug, PartialEq)]
+pub struct DesiredObjects {
+    pub generated_secret: Secret,
+    pub config_map: ConfigMap,
+    pub postgres: Option<ManagedPostgresObjects>,
+    pub redis: Option<ManagedRedisObjects>,
+    pub migration_job: Option<Job>,
+    pub deployment: Option<Deployment>,
+    pub service: Service,
+    pub ingress: Option<Ingress>,
+    pub pod_disruption_budget: Option<PodDisruptionBudget>,
+    pub autoscaler: Option<HorizontalPodAutoscaler>,
+    pub service_monitor: Option<DynamicObject>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("cannot serialize {kind} {name}: {source}")]
+    Serialize {
+        kind: String,
+        name: String,
+        source: serde_json::Error,
+    },
+}
+
+/// How an object is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WriteMode {
+    /// Server-side apply whenever the live object differs.
+    Apply,
+    /// Created when missing, never patched: its spec is immutable (Jobs).
+    CreateOnly,
+}
+
+/// One rendered object in a kind-independent form, ready for the apply step.
+#[derive(Clone, Debug)]
+pub struct Manifest {
+    pub resource: ApiResource,
+    pub object: DynamicObject,
+    pub mode: WriteMode,
+}
+
+impl Manifest {
+    fn of<K>(object: &K, mode: WriteMode) -> Result<Self, BuildError>
+    where
+        K: kube::Resource<DynamicType = ()> + Serialize,
+    {
+        let resource = ApiResource::erase::<K>(&());
+        let name = object.meta().name.clone().unwrap_or_default();
+        let serialize_error = |source| BuildError::Serialize {
+            kind: resource.kind.clone(),
+            name: name.clone(),
+            source,
+        };
+        let mut value = serde_json::to_value(object).map_err(serialize_error)?;
+        // k8s-openapi types do not serialize their apiVersion/kind; apply needs them.
+        if let Some(map) = value.as_object_mut() {
+            map.insert("apiVersion".to_owned(), resource.api_version.clone().into());
+            map.insert("kind".to_owned(), resource.kind.clone().into());
+        }
+        let object = serde_json::from_value(value).map_err(serialize_error)?;
+        Ok(Self {
+            resource,
+            object,
+            mode,
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        self.object.metadata.name.as_deref().unwrap_or_default()
+    }
+}
+
+/// Kinds that appear only under some specs; when not desired, an existing one is deleted.
+pub fn optional_kinds() -> Vec<ApiResource> {
+    vec![
+        ApiResource::erase::<Ingress>(&()),
+        ApiResource::erase::<PodDisruptionBudget>(&()),
+        ApiResource::erase::<HorizontalPodAutoscaler>(&()),
+    ]
+}
+
+/// The prometheus-operator ServiceMonitor kind (a CRD that may not be installed).
+pub fn service_monitor_resource() -> ApiResource {
+    ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("monitoring.coreos.com", "v1", "ServiceMonitor"),
+        "servicemonitors",
+    )
+}
+
+impl DesiredObjects {
+    /// Objects in apply order: secrets and config first, then the data stores, the migration,
+    /// the bot, and what routes traffic to it.
+    pub fn manifests(&self) -> Result<Vec<Manifest>, BuildError> {
+        use WriteMode::{Apply, CreateOnly};
+        let mut out = vec![
+            Manifest::of(&self.generated_secret, Apply)?,
+            Manifest::of(&self.config_map, Apply)?,
+        ];
+        if let Some(pg) = &self.postgres {
+            out.push(Manifest::of(&pg.credentials, Apply)?);
+            out.push(Manifest::of(&pg.init_script, Apply)?);
+            out.push(Manifest::of(&pg.service, Apply)?);
+            out.push(Manifest::of(&pg.stateful_set, Apply)?);
+            out.push(Manifest::of(&pg.network_policy, Apply)?);
+        }
+        if let Some(redis) = &self.redis {
+            out.push(Manifest::of(&redis.deployment, Apply)?);
+            out.push(Manifest::of(&redis.service, Apply)?);
+            out.push(Manifest::of(&redis.network_policy, Apply)?);
+        }
+        if let Some(job) = &self.migration_job {
+            out.push(Manifest::of(job, CreateOnly)?);
+        }
+        if let Some(deployment) = &self.deployment {
+            out.push(Manifest::of(deployment, Apply)?);
+        }
+        out.push(Manifest::of(&self.service, Apply)?);
+        if let Some(ingress) = &self.ingress {
+            out.push(Manifest::of(ingress, Apply)?);
+        }
+        if let Some(pdb) = &self.pod_disruption_budget {
+            out.push(Manifest::of(pdb, Apply)?);
+        }
+        if let Some(hpa) = &self.autoscaler {
+            out.push(Manifest::of(hpa, Apply)?);
+        }
+        if let Some(monitor) = &self.service_monitor {
+            out.push(Manifest {
+                resource: service_monitor_resource(),
+                object: monitor.clone(),
+                mode: Apply,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Optional objects that must not exist: (kind, name) pairs for the prune pass.
+    pub fn absent(&self, owner: &Owner) -> Vec<(ApiResource, String)> {
+        let mut absent = Vec::new();
+        let kinds = optional_kinds();
+        if self.ingress.is_none() {
+            absent.push((kinds[0].clone(), owner.name.clone()));
+        }
+        if self.pod_disruption_budget.is_none() {
+            absent.push((kinds[1].clone(), owner.bot()));
+        }
+        if self.autoscaler.is_none() {
+            absent.push((kinds[2].clone(), owner.bot()));
+        }
+        absent
+    }
+}
+
+/// Render every desired object of `cr`.
+pub fn render(cr: &TooGoodToGo, inputs: &Inputs) -> DesiredObjects {
+    let owner = Owner::of(cr);
+    let ctx = resources::Context {
+        cr,
+        inputs,
+        owner: &owner,
+    };
+    let config_map = resources::configmap::build(&ctx);
+    let generated_secret = resources::secret::build_generated(&ctx);
+    let postgres = cr
+        .spec
+        .database
+        .managed
+        .as_ref()
+        .map(|managed| ManagedPostgresObjects {
+            credentials: resources::postgres::credentials(&ctx),
+            init_script: resources::postgres::init_script(&ctx),
+            service: resources::postgres::service(&ctx),
+            stateful_set: resources::postgres::stateful_set(&ctx, managed),
+            network_policy: resources::network_policy::postgres(&ctx),
+        });
+    let redis = cr
+        .spec
+        .redis
+        .managed
+        .as_ref()
+        .map(|managed| ManagedRedisObjects {
+            deployment: resources::redis::deployment(&ctx, managed),
+            service: resources::redis::service(&ctx),
+            network_policy: resources::network_policy::redis(&ctx),
+        });
+    let pod_config_hash = resources::deployment::pod_config_hash(&ctx, &config_map);
+    DesiredObjects {
+        migration_job: inputs
+            .migrate_version
+            .as_deref()
+            .map(|version| resources::migration_job::build(&ctx, version)),
+        deployment: inputs
+            .deploy_version
+            .as_deref()
+            .map(|version| resources::deployment::build(&ctx, version, &pod_config_hash)),
+        service: resources::service::build(&ctx),
+        ingress: resources::ingress::build(&ctx),
+        pod_disruption_budget: resources::pdb::build(&ctx),
+        autoscaler: resources::hpa::build(&ctx),
+        service_monitor: resources::service_monitor::build(&ctx),
+        generated_secret,
+        config_map,
+        postgres,
+        redis,
+    }
+}

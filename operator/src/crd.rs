@@ -1,0 +1,511 @@
+//! The `TooGoodToGo` custom resource (`toogoodtogo.io/v1alpha1`).
+//!
+//! The Rust types are the single source of the CRD schema: `crds/` is generated from them and a
+//! test fails when it is stale. Cross-field rules are CEL `x-kubernetes-validations` so the API
+//! server refuses bad resources; [`crate::validate`] mirrors each rule for the reconciler.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{Affinity, ResourceRequirements, Toleration};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::{CustomResource, CustomResourceExt, KubeSchema};
+use serde::{Deserialize, Serialize};
+
+pub const GROUP: &str = "toogoodtogo.io";
+pub const VERSION: &str = "v1alpha1";
+
+/// Message of the CEL rule that ties multiple bot replicas to webhook mode.
+pub const RULE_WEBHOOK_FOR_SCALE: &str = "more than one replica or autoscaling requires telegram.webhook: Telegram allows only one long-polling client per bot token";
+/// Message of the CEL rule on `spec.database`.
+pub const RULE_ONE_DATABASE: &str =
+    "exactly one of database.managed and database.external must be set";
+/// Message of the CEL rule on `spec.redis`.
+pub const RULE_ONE_REDIS: &str = "exactly one of redis.managed and redis.external must be set";
+/// Message of the CEL transition rule on `spec.database.managed.version`.
+pub const RULE_POSTGRES_MAJOR_IMMUTABLE: &str = "the managed PostgreSQL major version cannot change in place: back up, create a new resource and restore";
+/// Message of the CEL rule on `spec.autoscaling`.
+pub const RULE_AUTOSCALING_RANGE: &str =
+    "autoscaling.minReplicas must not exceed autoscaling.maxReplicas";
+
+/// Desired state of one bot platform: the bot, its database, its cache and how it is reached.
+#[derive(CustomResource, KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq)]
+#[kube(
+    group = "toogoodtogo.io",
+    version = "v1alpha1",
+    kind = "TooGoodToGo",
+    plural = "toogoodtogos",
+    shortname = "tgtg",
+    category = "toogoodtogo",
+    namespaced,
+    status = "TooGoodToGoStatus",
+    printcolumn = r#"{"name":"Version","type":"string","jsonPath":".spec.version"}"#,
+    printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
+    printcolumn = r#"{"name":"Phase","type":"string","jsonPath":".status.phase"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+)]
+#[x_kube(validation = kube::core::Rule::new("(self.replicas <= 1 && !has(self.autoscaling)) || has(self.telegram.webhook)").message(RULE_WEBHOOK_FOR_SCALE).field_path(".telegram"))]
+#[serde(rename_all = "camelCase")]
+pub struct TooGoodToGoSpec {
+    /// Bot version: the image tag, e.g. `1.4.2`. Changing it runs that version's migration Job
+    /// before the Deployment moves.
+    #[schemars(length(min = 1, max = 128), pattern(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$"))]
+    pub version: String,
+    /// Image repository without tag (default `toogoodtogo/bot`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
+    pub image: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_pull_policy: Option<ImagePullPolicy>,
+    /// Bot replicas; 0 is an emergency stop. Ignored while `autoscaling` is set.
+    #[serde(default = "default_replicas")]
+    #[schemars(range(min = 0, max = 50))]
+    pub replicas: i32,
+    /// Stop applying changes; existing objects are kept as they are.
+    #[serde(default)]
+    pub suspend: bool,
+    /// Bot container resources (defaults: requests 50m/64Mi, limit 256Mi).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ResourceRequirements>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placement: Option<Placement>,
+    pub telegram: TelegramSpec,
+    pub database: DatabaseSpec,
+    pub redis: RedisSpec,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stripe: Option<StripeSpec>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ingress: Option<IngressSpec>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub autoscaling: Option<AutoscalingSpec>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monitoring: Option<MonitoringSpec>,
+    /// Non-secret bot settings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<BotConfig>,
+    /// Reserved for scheduled and pre-deployment backups (not acted on yet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup: Option<BackupSpec>,
+    /// Reserved for secret rotation (not acted on yet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_rotation: Option<SecretRotationSpec>,
+    /// Reserved for rollout policy and automatic rollback (not acted on yet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<RolloutSpec>,
+}
+
+fn default_replicas() -> i32 {
+    1
+}
+
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, schemars::JsonSchema)]
+pub enum ImagePullPolicy {
+    Always,
+    IfNotPresent,
+    Never,
+}
+
+impl ImagePullPolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Always => "Always",
+            Self::IfNotPresent => "IfNotPresent",
+            Self::Never => "Never",
+        }
+    }
+}
+
+/// Where bot pods may run. Topology spread across nodes is added when replicas > 1.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Placement {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_selector: Option<BTreeMap<String, String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tolerations: Option<Vec<Toleration>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub affinity: Option<Affinity>,
+}
+
+/// A key in a Secret in the resource's namespace.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretKeySelector {
+    #[schemars(length(min = 1, max = 253))]
+    pub name: String,
+    #[schemars(length(min = 1, max = 253))]
+    pub key: String,
+}
+
+/// A Secret in the resource's namespace.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretReference {
+    #[schemars(length(min = 1, max = 253))]
+    pub name: String,
+}
+
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TelegramSpec {
+    /// The bot token from BotFather.
+    pub token_secret_ref: SecretKeySelector,
+    /// Webhook mode; without it the bot long-polls (one replica only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook: Option<WebhookSpec>,
+    /// Telegram user ids with admin rights.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub admin_ids: Vec<i64>,
+    /// Alternative Bot API server (e.g. a local bot-api).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern(r"^https?://"))]
+    pub api_url: Option<String>,
+}
+
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookSpec {
+    /// Public host name Telegram calls, e.g. `bot.example.com`.
+    #[schemars(
+        length(min = 1, max = 253),
+        pattern(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+    )]
+    pub host: String,
+    /// Path of the webhook endpoint (default `/webhook`).
+    #[serde(default = "default_webhook_path")]
+    #[schemars(pattern(r"^/[A-Za-z0-9/_.-]*$"))]
+    pub path: String,
+}
+
+fn default_webhook_path() -> String {
+    "/webhook".to_owned()
+}
+
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, KubeSchema)]
+#[x_kube(validation = kube::core::Rule::new("has(self.managed) != has(self.external)").message(RULE_ONE_DATABASE))]
+#[serde(rename_all = "camelCase")]
+pub struct DatabaseSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub managed: Option<ManagedDatabase>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external: Option<ExternalDatabase>,
+}
+
+/// A single-instance PostgreSQL StatefulSet owned by this resource.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ManagedDatabase {
+    /// PostgreSQL major version; fixed for the life of the data volume.
+    #[serde(default)]
+    #[x_kube(validation = kube::core::Rule::new("self == oldSelf").message(RULE_POSTGRES_MAJOR_IMMUTABLE))]
+    pub version: PostgresMajor,
+    /// Image override; its major version must match `version`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
+    pub image: Option<String>,
+    pub storage: StorageSpec,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ResourceRequirements>,
+}
+
+#[derive(
+    Deserialize, Serialize, Clone, Copy, Debug, Default, PartialEq, Eq, schemars::JsonSchema,
+)]
+pub enum PostgresMajor {
+    #[serde(rename = "15")]
+    V15,
+    #[serde(rename = "16")]
+    #[default]
+    V16,
+    #[serde(rename = "17")]
+    V17,
+}
+
+impl PostgresMajor {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::V15 => "15",
+            Self::V16 => "16",
+            Self::V17 => "17",
+        }
+    }
+}
+
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StorageSpec {
+    /// Volume size, e.g. `10Gi`. Growing it expands the PVC; shrinking is refused.
+    #[schemars(pattern(r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|k|M|G|T|P)?$"))]
+    pub size: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_class_name: Option<String>,
+}
+
+/// A database run elsewhere; the Secret holds a `postgres://` URL.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExternalDatabase {
+    pub url_secret_ref: SecretKeySelector,
+}
+
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, KubeSchema)]
+#[x_kube(validation = kube::core::Rule::new("has(self.managed) != has(self.external)").message(RULE_ONE_REDIS))]
+#[serde(rename_all = "camelCase")]
+pub struct RedisSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub managed: Option<ManagedRedis>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external: Option<ExternalRedis>,
+}
+
+/// A single Redis Deployment owned by this resource (cache only: no volume).
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ManagedRedis {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
+    pub image: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ResourceRequirements>,
+}
+
+/// A Redis run elsewhere; the Secret holds a `redis://` or `rediss://` URL.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExternalRedis {
+    pub url_secret_ref: SecretKeySelector,
+}
+
+/// Telegram Payments through Stripe. The Secret holds `providerToken` and optionally `apiKey`
+/// and `webhookSecret`.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StripeSpec {
+    pub secret_ref: SecretReference,
+    /// ISO 4217 currency code (default EUR).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern(r"^[A-Z]{3}$"))]
+    pub currency: Option<String>,
+}
+
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IngressSpec {
+    /// Host served; defaults to the webhook host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"))]
+    pub host: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<IngressTls>,
+    /// Extra annotations for the ingress controller.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub annotations: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IngressTls {
+    /// Secret holding the certificate (written by cert-manager when an issuer is named).
+    #[schemars(length(min = 1, max = 253))]
+    pub secret_name: String,
+    /// cert-manager ClusterIssuer that issues the certificate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster_issuer: Option<String>,
+}
+
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, KubeSchema)]
+#[x_kube(validation = kube::core::Rule::new("self.minReplicas <= self.maxReplicas").message(RULE_AUTOSCALING_RANGE))]
+#[serde(rename_all = "camelCase")]
+pub struct AutoscalingSpec {
+    #[schemars(range(min = 1, max = 50))]
+    pub min_replicas: i32,
+    #[schemars(range(min = 1, max = 50))]
+    pub max_replicas: i32,
+    /// Average CPU utilisation target in percent of requests.
+    #[serde(default = "default_cpu_target")]
+    #[schemars(range(min = 10, max = 100))]
+    pub target_cpu_utilization_percent: i32,
+}
+
+fn default_cpu_target() -> i32 {
+    70
+}
+
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MonitoringSpec {
+    /// Create a prometheus-operator ServiceMonitor (only when that CRD is installed).
+    #[serde(default)]
+    pub service_monitor: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern(r"^[0-9]+(s|m)$"))]
+    pub interval: Option<String>,
+}
+
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BotConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<BotEnvironment>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_format: Option<LogFormat>,
+    /// IANA time zone, e.g. `Europe/Berlin`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64))]
+    pub timezone: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 600))]
+    pub shutdown_timeout_seconds: Option<i32>,
+}
+
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum BotEnvironment {
+    Development,
+    Staging,
+    Production,
+}
+
+impl BotEnvironment {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Development => "development",
+            Self::Staging => "staging",
+            Self::Production => "production",
+        }
+    }
+}
+
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Json,
+    Text,
+}
+
+impl LogFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Json => "json",
+            Self::Text => "text",
+        }
+    }
+}
+
+/// Reserved: scheduled and pre-deployment backups.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BackupSpec {
+    /// Cron schedule (default `0 3 * * *`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 3650))]
+    pub retention_days: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 1000))]
+    pub min_count: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 3650))]
+    pub pre_deployment_retention_days: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pre_deployment: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage: Option<StorageSpec>,
+}
+
+/// Reserved: rotation of generated and managed secrets.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretRotationSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 3650))]
+    pub interval_days: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_key: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_secret_token: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database_password: Option<bool>,
+}
+
+/// Reserved: rollout policy and automatic rollback.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RolloutSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_rollback: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 30, max = 3600))]
+    pub progress_deadline_seconds: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore_database_on_rollback: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 100))]
+    pub history_limit: Option<i32>,
+}
+
+/// Observed state, written only by the operator.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TooGoodToGoStatus {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<Phase>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+    /// Version the bot Deployment runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ready_replicas: Option<i32>,
+}
+
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, schemars::JsonSchema)]
+pub enum Phase {
+    Pending,
+    Progressing,
+    Ready,
+    Degraded,
+    Failed,
+}
+
+impl Phase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "Pending",
+            Self::Progressing => "Progressing",
+            Self::Ready => "Ready",
+            Self::Degraded => "Degraded",
+            Self::Failed => "Failed",
+        }
+    }
+}
+
+impl TooGoodToGo {
+    /// Image reference of the bot for a given version.
+    pub fn bot_image(&self, version: &str) -> String {
+        let repository = self.spec.image.as_deref().unwrap_or("toogoodtogo/bot");
+        format!("{repository}:{version}")
+    }
+
+    /// Whether more than one bot pod may run (fixed replicas or autoscaling).
+    pub fn is_scaled_out(&self) -> bool {
+        self.spec.replicas > 1 || self.spec.autoscaling.is_some()
+    }
+}
+
+/// The CRD as YAML, exactly as written to `crds/`.
+pub fn crd_yaml() -> Result<String, serde_saphyr::SerializeError> {
+    let crd = TooGoodToGo::crd();
+    serde_saphyr::to_string(&crd)
+}
+
+/// File name of the generated CRD under `crds/`.
+pub const CRD_FILE: &str = "toogoodtogos.toogoodtogo.io.yaml";

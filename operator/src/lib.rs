@@ -1,0 +1,20 @@
+//! Kubernetes operator for the TooGoodToGo bot platform.
+//!
+//! One `TooGoodToGo` resource is reconciled into the bot Deployment, its configuration and
+//! secrets, the database migration Job, networking, and optionally a managed PostgreSQL and Redis.
+//! The reconcile is a pipeline of verbs, one module each:
+//! [`dereference`] -> [`validate`] -> [`build`] -> [`apply`] -> [`status`].
+
+pub mod build;
+pub mod crd;
+pub mod dereference;
+pub mod digest;
+pub mod generator;
+pub mod names;
+pub mod resources;
+pub mod validate;
+
+pub mod offline;
+#[cfg(test)]
+pub mod testing;
+mod testing_support;

@@ -1,0 +1,191 @@
+//! Names and labels of the objects owned by one `TooGoodToGo`, in one place so that render,
+//! apply and status agree on them.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference};
+use kube::{Resource, ResourceExt};
+
+use crate::crd::TooGoodToGo;
+
+/// Field manager of every server-side apply the operator makes.
+pub const FIELD_MANAGER: &str = "toogoodtogo-operator";
+/// Label that lets a pod reach the managed PostgreSQL and Redis through their NetworkPolicies.
+pub const DATABASE_CLIENT_LABEL: &str = "toogoodtogo.io/database-client";
+/// Pod-template annotation with a digest of configuration and secrets: a change rolls the pods.
+pub const CONFIG_HASH_ANNOTATION: &str = "toogoodtogo.io/config-hash";
+/// HTTP port of the bot (webhook, probes, metrics).
+pub const BOT_PORT: i32 = 8000;
+pub const POSTGRES_PORT: i32 = 5432;
+pub const REDIS_PORT: i32 = 6379;
+/// Database and login role of the bot in the managed PostgreSQL.
+pub const BOT_DATABASE: &str = "toogoodtogo";
+pub const BOT_DATABASE_USER: &str = "toogoodtogo";
+
+/// The part of the platform an object belongs to (`app.kubernetes.io/component`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Component {
+    Bot,
+    Migration,
+    Database,
+    Cache,
+    Config,
+}
+
+impl Component {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Bot => "bot",
+            Self::Migration => "migration",
+            Self::Database => "database",
+            Self::Cache => "cache",
+            Self::Config => "config",
+        }
+    }
+}
+
+/// Names, labels and ownership shared by every object rendered for one resource.
+#[derive(Clone, Debug)]
+pub struct Owner {
+    pub name: String,
+    pub namespace: String,
+    owner_reference: Option<OwnerReference>,
+}
+
+impl Owner {
+    pub fn of(cr: &TooGoodToGo) -> Self {
+        Self {
+            name: cr.name_any(),
+            namespace: cr.namespace().unwrap_or_else(|| "default".to_owned()),
+            // Without a uid (offline render of a file) there is nothing to own by.
+            owner_reference: cr.controller_owner_ref(&()).filter(|r| !r.uid.is_empty()),
+        }
+    }
+
+    pub fn config_map(&self) -> String {
+        format!("{}-config", self.name)
+    }
+    pub fn generated_secret(&self) -> String {
+        format!("{}-generated", self.name)
+    }
+    pub fn postgres_credentials(&self) -> String {
+        format!("{}-postgres-credentials", self.name)
+    }
+    pub fn postgres_init(&self) -> String {
+        format!("{}-postgres-init", self.name)
+    }
+    pub fn bot(&self) -> String {
+        format!("{}-bot", self.name)
+    }
+    pub fn postgres(&self) -> String {
+        format!("{}-postgres", self.name)
+    }
+    pub fn redis(&self) -> String {
+        format!("{}-redis", self.name)
+    }
+    /// The PVC the StatefulSet's claim template creates for its only pod.
+    pub fn postgres_data_claim(&self) -> String {
+        format!("data-{}-0", self.postgres())
+    }
+    /// One migration Job per version; a version with characters outside DNS labels is
+    /// sanitised, and a digest keeps distinct versions distinct.
+    pub fn migration_job(&self, version: &str) -> String {
+        let sanitized: String = version
+            .to_ascii_lowercase()
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+            .collect();
+        let candidate = format!("{}-migrate-{}", self.name, sanitized.trim_matches('-'));
+        if candidate.len() <= 63 && sanitized == version {
+            return candidate;
+        }
+        let digest = crate::digest::short_hex(version.as_bytes());
+        let keep = 63usize.saturating_sub(digest.len() + 1);
+        let mut prefix: String = candidate.chars().take(keep).collect();
+        while prefix.ends_with('-') {
+            prefix.pop();
+        }
+        format!("{prefix}-{digest}")
+    }
+
+    /// Labels selecting the pods of one component of this instance (stable: used in selectors).
+    pub fn selector_labels(&self, component: Component) -> BTreeMap<String, String> {
+        BTreeMap::from([
+            (
+                "app.kubernetes.io/name".to_owned(),
+                "toogoodtogo".to_owned(),
+            ),
+            ("app.kubernetes.io/instance".to_owned(), self.name.clone()),
+            (
+                "app.kubernetes.io/component".to_owned(),
+                component.as_str().to_owned(),
+            ),
+        ])
+    }
+
+    pub fn selector(&self, component: Component) -> LabelSelector {
+        LabelSelector {
+            match_labels: Some(self.selector_labels(component)),
+            ..LabelSelector::default()
+        }
+    }
+
+    /// All recommended labels of an object of one component.
+    pub fn labels(&self, component: Component) -> BTreeMap<String, String> {
+        let mut labels = self.selector_labels(component);
+        labels.insert(
+            "app.kubernetes.io/part-of".to_owned(),
+            "toogoodtogo".to_owned(),
+        );
+        labels.insert(
+            "app.kubernetes.io/managed-by".to_owned(),
+            FIELD_MANAGER.to_owned(),
+        );
+        labels
+    }
+
+    /// Metadata of an owned object: name, namespace, labels and the controller owner reference
+    /// that lets garbage collection delete it with the resource.
+    pub fn metadata(&self, name: String, component: Component) -> ObjectMeta {
+        ObjectMeta {
+            name: Some(name),
+            namespace: Some(self.namespace.clone()),
+            labels: Some(self.labels(component)),
+            owner_references: self.owner_reference.clone().map(|r| vec![r]),
+            ..ObjectMeta::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn owner(name: &str) -> Owner {
+        Owner {
+            name: name.to_owned(),
+            namespace: "shop".to_owned(),
+            owner_reference: None,
+        }
+    }
+
+    #[test]
+    fn migration_job_name_keeps_plain_versions_readable() {
+        assert_eq!(owner("tgtg").migration_job("1-4-2"), "tgtg-migrate-1-4-2");
+    }
+
+    #[test]
+    fn migration_job_names_of_versions_differing_only_in_punctuation_differ() {
+        let a = owner("tgtg").migration_job("1.4.2");
+        let b = owner("tgtg").migration_job("1-4.2");
+        assert_ne!(a, b);
+        assert!(a.starts_with("tgtg-migrate-1-4-2-"), "{a}");
+    }
+
+    #[test]
+    fn migration_job_name_fits_a_dns_label() {
+        let name = owner(&"x".repeat(60)).migration_job("2024.11.05-rc.1");
+        assert!(name.len() <= 63, "{name}");
+        assert!(!name.ends_with('-'));
+    }
+}

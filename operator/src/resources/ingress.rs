@@ -1,0 +1,63 @@
+//! Optional Ingress. It routes only the webhook path: probes and `/metrics` stay cluster-internal.
+
+use k8s_openapi::api::networking::v1::{
+    HTTPIngressPath, HTTPIngressRuleValue, Ingress, IngressBackend, IngressRule,
+    IngressServiceBackend, IngressSpec, IngressTLS, ServiceBackendPort,
+};
+
+use super::Context;
+use crate::names::Component;
+
+pub const CLUSTER_ISSUER_ANNOTATION: &str = "cert-manager.io/cluster-issuer";
+
+pub fn build(ctx: &Context) -> Option<Ingress> {
+    let spec = ctx.cr.spec.ingress.as_ref()?;
+    let webhook = ctx.cr.spec.telegram.webhook.as_ref();
+    let host = spec
+        .host
+        .clone()
+        .or_else(|| webhook.map(|w| w.host.clone()));
+    let path = webhook.map_or_else(|| "/webhook".to_owned(), |w| w.path.clone());
+    let owner = ctx.owner;
+
+    let mut annotations = spec.annotations.clone().unwrap_or_default();
+    if let Some(issuer) = spec.tls.as_ref().and_then(|tls| tls.cluster_issuer.clone()) {
+        annotations.insert(CLUSTER_ISSUER_ANNOTATION.to_owned(), issuer);
+    }
+    let mut metadata = owner.metadata(owner.name.clone(), Component::Bot);
+    metadata.annotations = (!annotations.is_empty()).then_some(annotations);
+
+    Some(Ingress {
+        metadata,
+        spec: Some(IngressSpec {
+            ingress_class_name: spec.class_name.clone(),
+            tls: spec.tls.as_ref().map(|tls| {
+                vec![IngressTLS {
+                    hosts: host.clone().map(|h| vec![h]),
+                    secret_name: Some(tls.secret_name.clone()),
+                }]
+            }),
+            rules: Some(vec![IngressRule {
+                host,
+                http: Some(HTTPIngressRuleValue {
+                    paths: vec![HTTPIngressPath {
+                        path: Some(path),
+                        path_type: "Exact".to_owned(),
+                        backend: IngressBackend {
+                            service: Some(IngressServiceBackend {
+                                name: owner.bot(),
+                                port: Some(ServiceBackendPort {
+                                    name: Some("http".to_owned()),
+                                    number: None,
+                                }),
+                            }),
+                            resource: None,
+                        },
+                    }],
+                }),
+            }]),
+            default_backend: None,
+        }),
+        ..Ingress::default()
+    })
+}

@@ -1,0 +1,259 @@
+//! The managed single-instance PostgreSQL: a StatefulSet with one PVC, a headless Service, an
+//! init script that creates the bot's own role and database, and two generated credentials (a
+//! superuser for operator Jobs only, and the bot's role).
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec};
+use k8s_openapi::api::core::v1::{
+    ConfigMap, ConfigMapVolumeSource, Container, ContainerPort, EnvVar, EnvVarSource, ExecAction,
+    PersistentVolumeClaim, PersistentVolumeClaimSpec, PodSpec, PodTemplateSpec, Probe, Secret,
+    SecretKeySelector, Service, ServicePort, ServiceSpec, Volume, VolumeMount,
+    VolumeResourceRequirements,
+};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+use super::Context;
+use super::pod::{self, POSTGRES_BOT_PASSWORD_KEY, POSTGRES_SUPERUSER_PASSWORD_KEY};
+use super::secret::bytes;
+use crate::crd::ManagedDatabase;
+use crate::names::{BOT_DATABASE, BOT_DATABASE_USER, Component, POSTGRES_PORT};
+
+/// UID of the `postgres` user in the official Alpine images.
+const POSTGRES_UID: i64 = 70;
+const SUPERUSER: &str = "postgres";
+const DATA_DIR: &str = "/var/lib/postgresql/data";
+
+/// Runs once, when the data directory is initialised. Variables reach SQL through psql's
+/// `:'var'` quoting, so a password can never break out of its literal.
+const INIT_SCRIPT: &str = r#"#!/bin/sh
+set -eu
+psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname postgres \
+  --set=bot_user="$BOT_USER" --set=bot_password="$BOT_PASSWORD" --set=bot_db="$BOT_DB" <<'SQL'
+CREATE ROLE :"bot_user" LOGIN PASSWORD :'bot_password';
+CREATE DATABASE :"bot_db" OWNER :"bot_user";
+REVOKE ALL ON DATABASE :"bot_db" FROM PUBLIC;
+SQL
+"#;
+
+pub fn credentials(ctx: &Context) -> Secret {
+    let owner = ctx.owner;
+    let mut data = BTreeMap::from([
+        ("username".to_owned(), bytes(BOT_DATABASE_USER)),
+        ("superuser".to_owned(), bytes(SUPERUSER)),
+    ]);
+    if let Some(pg) = &ctx.inputs.generated.postgres {
+        data.insert(
+            POSTGRES_BOT_PASSWORD_KEY.to_owned(),
+            bytes(&pg.bot_password),
+        );
+        data.insert(
+            POSTGRES_SUPERUSER_PASSWORD_KEY.to_owned(),
+            bytes(&pg.superuser_password),
+        );
+    }
+    Secret {
+        metadata: owner.metadata(owner.postgres_credentials(), Component::Database),
+        type_: Some("Opaque".to_owned()),
+        data: Some(data),
+        ..Secret::default()
+    }
+}
+
+pub fn init_script(ctx: &Context) -> ConfigMap {
+    let owner = ctx.owner;
+    ConfigMap {
+        metadata: owner.metadata(owner.postgres_init(), Component::Database),
+        data: Some(BTreeMap::from([(
+            "10-bot-role.sh".to_owned(),
+            INIT_SCRIPT.to_owned(),
+        )])),
+        ..ConfigMap::default()
+    }
+}
+
+/// Headless: the StatefulSet's pod gets a stable DNS name and clients connect to it directly.
+pub fn service(ctx: &Context) -> Service {
+    let owner = ctx.owner;
+    Service {
+        metadata: owner.metadata(owner.postgres(), Component::Database),
+        spec: Some(ServiceSpec {
+            cluster_ip: Some("None".to_owned()),
+            selector: Some(owner.selector_labels(Component::Database)),
+            ports: Some(vec![ServicePort {
+                name: Some("postgres".to_owned()),
+                port: POSTGRES_PORT,
+                target_port: Some(IntOrString::String("postgres".to_owned())),
+                protocol: Some("TCP".to_owned()),
+                ..ServicePort::default()
+            }]),
+            ..ServiceSpec::default()
+        }),
+        ..Service::default()
+    }
+}
+
+fn secret_env(name: &str, secret: &str, key: &str) -> EnvVar {
+    EnvVar {
+        name: name.to_owned(),
+        value_from: Some(EnvVarSource {
+            secret_key_ref: Some(SecretKeySelector {
+                name: secret.to_owned(),
+                key: key.to_owned(),
+                optional: None,
+            }),
+            ..EnvVarSource::default()
+        }),
+        ..EnvVar::default()
+    }
+}
+
+fn plain_env(name: &str, value: &str) -> EnvVar {
+    EnvVar {
+        name: name.to_owned(),
+        value: Some(value.to_owned()),
+        ..EnvVar::default()
+    }
+}
+
+pub fn image(managed: &ManagedDatabase) -> String {
+    managed
+        .image
+        .clone()
+        .unwrap_or_else(|| format!("postgres:{}-alpine", managed.version.as_str()))
+}
+
+pub fn stateful_set(ctx: &Context, managed: &ManagedDatabase) -> StatefulSet {
+    let owner = ctx.owner;
+    let credentials = owner.postgres_credentials();
+    let (run_volume, run_mount) = pod::scratch_volume("run", "/var/run/postgresql");
+    let (tmp_volume, tmp_mount) = pod::scratch_volume("tmp", "/tmp");
+    let ready_probe = |period: i32, failures: i32| Probe {
+        exec: Some(ExecAction {
+            command: Some(vec![
+                "pg_isready".to_owned(),
+                "--username".to_owned(),
+                SUPERUSER.to_owned(),
+                "--host".to_owned(),
+                "127.0.0.1".to_owned(),
+            ]),
+        }),
+        period_seconds: Some(period),
+        failure_threshold: Some(failures),
+        timeout_seconds: Some(5),
+        ..Probe::default()
+    };
+    // The claim template is immutable: keep the size it was created with; a resize goes to the
+    // PVC itself (see the apply step).
+    let claim_size = ctx
+        .inputs
+        .postgres_claim_template_size
+        .clone()
+        .unwrap_or_else(|| managed.storage.size.clone());
+
+    StatefulSet {
+        metadata: owner.metadata(owner.postgres(), Component::Database),
+        spec: StatefulSetSpec {
+            replicas: Some(1),
+            service_name: Some(owner.postgres()),
+            selector: owner.selector(Component::Database),
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta {
+                    labels: Some(owner.labels(Component::Database)),
+                    ..ObjectMeta::default()
+                }),
+                spec: Some(PodSpec {
+                    automount_service_account_token: Some(false),
+                    enable_service_links: Some(false),
+                    security_context: Some(pod::pod_security_context(POSTGRES_UID)),
+                    termination_grace_period_seconds: Some(60),
+                    containers: vec![Container {
+                        name: "postgres".to_owned(),
+                        image: Some(image(managed)),
+                        ports: Some(vec![ContainerPort {
+                            name: Some("postgres".to_owned()),
+                            container_port: POSTGRES_PORT,
+                            protocol: Some("TCP".to_owned()),
+                            ..ContainerPort::default()
+                        }]),
+                        env: Some(vec![
+                            plain_env("POSTGRES_USER", SUPERUSER),
+                            secret_env(
+                                "POSTGRES_PASSWORD",
+                                &credentials,
+                                POSTGRES_SUPERUSER_PASSWORD_KEY,
+                            ),
+                            plain_env("BOT_USER", BOT_DATABASE_USER),
+                            plain_env("BOT_DB", BOT_DATABASE),
+                            secret_env("BOT_PASSWORD", &credentials, POSTGRES_BOT_PASSWORD_KEY),
+                            // A subdirectory, because the volume root may hold lost+found.
+                            plain_env("PGDATA", &format!("{DATA_DIR}/pgdata")),
+                        ]),
+                        resources: Some(pod::resources_or(
+                            managed.resources.as_ref(),
+                            "100m",
+                            "256Mi",
+                            "1Gi",
+                        )),
+                        readiness_probe: Some(ready_probe(5, 3)),
+                        liveness_probe: Some(ready_probe(15, 6)),
+                        security_context: Some(pod::container_security_context()),
+                        volume_mounts: Some(vec![
+                            VolumeMount {
+                                name: "data".to_owned(),
+                                mount_path: DATA_DIR.to_owned(),
+                                ..VolumeMount::default()
+                            },
+                            VolumeMount {
+                                name: "init".to_owned(),
+                                mount_path: "/docker-entrypoint-initdb.d".to_owned(),
+                                read_only: Some(true),
+                                ..VolumeMount::default()
+                            },
+                            run_mount,
+                            tmp_mount,
+                        ]),
+                        ..Container::default()
+                    }],
+                    volumes: Some(vec![
+                        Volume {
+                            name: "init".to_owned(),
+                            config_map: Some(ConfigMapVolumeSource {
+                                name: owner.postgres_init(),
+                                ..ConfigMapVolumeSource::default()
+                            }),
+                            ..Volume::default()
+                        },
+                        run_volume,
+                        tmp_volume,
+                    ]),
+                    ..PodSpec::default()
+                }),
+            },
+            volume_claim_templates: Some(vec![PersistentVolumeClaim {
+                metadata: ObjectMeta {
+                    name: Some("data".to_owned()),
+                    labels: Some(owner.labels(Component::Database)),
+                    ..ObjectMeta::default()
+                },
+                spec: Some(PersistentVolumeClaimSpec {
+                    access_modes: Some(vec!["ReadWriteOnce".to_owned()]),
+                    storage_class_name: managed.storage.storage_class_name.clone(),
+                    resources: Some(VolumeResourceRequirements {
+                        requests: Some(BTreeMap::from([(
+                            "storage".to_owned(),
+                            Quantity(claim_size),
+                        )])),
+                        limits: None,
+                    }),
+                    ..PersistentVolumeClaimSpec::default()
+                }),
+                status: None,
+            }]),
+            ..StatefulSetSpec::default()
+        },
+        status: None,
+    }
+}
