@@ -156,16 +156,27 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         .map_err(|source| ServeError::Bind { addr, source })?;
     tracing::info!(%addr, version = VERSION, mode = if app.config.webhook.is_some() { "webhook" } else { "long polling" }, "serving");
 
-    let draining_app = Arc::clone(&app);
-    let stop = shutdown.clone();
+    // The HTTP server keeps answering while the instance drains: /ready says 503 and webhooks
+    // are still stored (unclaimed, for other replicas), so nothing Telegram sends is refused.
+    let http_stop = CancellationToken::new();
     let server = axum::serve(listener, crate::http::router(Arc::clone(&app)))
-        .with_graceful_shutdown(async move {
-            wait_for_signal().await;
-            tracing::info!("shutdown requested: draining");
-            draining_app.draining.store(true, Ordering::Relaxed);
-            stop.cancel();
-        });
-    let served = server.await;
+        .with_graceful_shutdown(http_stop.clone().cancelled_owned())
+        .into_future();
+    let mut server = tokio::spawn(server);
+    let early_exit = tokio::select! {
+        _ = wait_for_signal() => None,
+        result = &mut server => Some(result),
+    };
+    if let Some(result) = early_exit {
+        shutdown.cancel();
+        return match result {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(error)) => Err(ServeError::Http(error)),
+            Err(join) => Err(ServeError::Http(std::io::Error::other(join))),
+        };
+    }
+    tracing::info!("shutdown requested: draining");
+    app.draining.store(true, Ordering::Relaxed);
     shutdown.cancel();
 
     let timeout = app.config.shutdown_timeout;
@@ -174,12 +185,19 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     })
     .await;
     match drained {
-        Ok(()) => tracing::info!("drained; bye"),
+        Ok(()) => tracing::info!("in-flight work finished"),
         Err(_) => tracing::warn!(
             timeout_s = timeout.as_secs_f64(),
             "work still running at SHUTDOWN_TIMEOUT; its updates stay in the inbox"
         ),
     }
+    http_stop.cancel();
+    let served = match tokio::time::timeout(Duration::from_secs(5), server).await {
+        Ok(Ok(result)) => result,
+        Ok(Err(join)) => Err(std::io::Error::other(join)),
+        Err(_) => Ok(()),
+    };
+    tracing::info!("stopped");
     app.pool.close().await;
     served.map_err(ServeError::Http)
 }

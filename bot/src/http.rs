@@ -102,13 +102,22 @@ async fn webhook(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -
     };
     // Valid UTF-8 is guaranteed: the body parsed as JSON.
     let payload = String::from_utf8_lossy(&body);
-    match inbox::store(&app.pool, update, &payload, app.config.inbox.claim_timeout).await {
+    // A draining instance stores the update unclaimed so that another replica takes it at once.
+    let draining = app.draining.load(Ordering::Relaxed);
+    let claim = if draining {
+        std::time::Duration::ZERO
+    } else {
+        app.config.inbox.claim_timeout
+    };
+    match inbox::store(&app.pool, update, &payload, claim).await {
         Ok(Stored::New) => {
             app.metrics
                 .updates_received
                 .get_or_create(&SourceLabels { source: "webhook" })
                 .inc();
-            app.workers.dispatch(update);
+            if !draining {
+                app.workers.dispatch(update);
+            }
             StatusCode::OK.into_response()
         }
         Ok(Stored::Duplicate) => {

@@ -181,7 +181,7 @@ pub async fn mark_processed(
     outcome: Outcome,
 ) -> sqlx::Result<()> {
     sqlx::query(
-        "UPDATE inbox_updates SET processed_at = now(), outcome = $2, attempts = attempts + 1
+        "UPDATE inbox_updates SET processed_at = clock_timestamp(), outcome = $2, attempts = attempts + 1
          WHERE update_id = $1",
     )
     .bind(update_id)

@@ -1,0 +1,206 @@
+//! How the bot meets Telegram's limits and refusals: 429 retry_after, users who blocked the bot,
+//! the outbound queue's pacing, and per-user rate limiting.
+
+use std::time::Duration;
+
+use serde_json::json;
+use toogoodtogo_bot::store::outbound::{self, OutboundMessage};
+use toogoodtogo_tests::harness::{self, BotProcess, Stack, unique_user};
+use toogoodtogo_tests::telegram_fake::Injected;
+
+const WAIT: Duration = Duration::from_secs(15);
+
+#[tokio::test]
+async fn a_reply_is_retried_after_retry_after() -> Result<(), harness::Error> {
+    let stack = Stack::new().await?;
+    let bot = stack.start_bot().await?;
+    let user = unique_user("Jo");
+    stack
+        .fake
+        .inject("sendMessage", Some(user.id), Injected::RetryAfter(1));
+
+    bot.webhook()
+        .post(&stack.updates.text(&user, "/help"))
+        .await?;
+    stack.fake.wait_for_messages(user.id, 1, WAIT).await?;
+
+    let attempts: Vec<_> = stack
+        .fake
+        .calls_of("sendMessage")
+        .into_iter()
+        .filter(|c| c.params["chat_id"] == json!(user.id))
+        .collect();
+    assert_eq!(attempts.len(), 2, "one refused attempt, one delivered");
+    let waited = attempts[1].at.duration_since(attempts[0].at);
+    assert!(
+        waited >= Duration::from_millis(950),
+        "retried after {waited:?}, before retry_after"
+    );
+    Ok(())
+}
+
+async fn blocked_at(stack: &Stack, user_id: i64) -> Option<bool> {
+    sqlx::query_scalar("SELECT blocked_at IS NOT NULL FROM users WHERE telegram_id = $1")
+        .bind(user_id)
+        .fetch_optional(&stack.pool)
+        .await
+        .ok()
+        .flatten()
+}
+
+#[tokio::test]
+async fn forbidden_marks_the_user_blocked_and_my_chat_member_unblocks() -> Result<(), harness::Error>
+{
+    let stack = Stack::new().await?;
+    let bot = stack.start_bot().await?;
+    let user = unique_user("Kim");
+    stack.fake.block_chat(user.id);
+
+    bot.webhook()
+        .post(&stack.updates.text(&user, "/start"))
+        .await?;
+    harness::eventually(WAIT, || async {
+        blocked_at(&stack, user.id).await.filter(|b| *b)
+    })
+    .await
+    .ok_or("user was not marked blocked after 403")?;
+    let (outcome,): (String,) = sqlx::query_as("SELECT outcome FROM inbox_updates")
+        .fetch_one(&stack.pool)
+        .await?;
+    assert_eq!(
+        outcome, "handled",
+        "a blocked recipient is not a processing failure"
+    );
+
+    // Nothing is queued for a blocked user.
+    let mut conn = stack.pool.acquire().await?;
+    let queued =
+        outbound::enqueue(&mut conn, user.id, &OutboundMessage::text("deal alert")).await?;
+    assert_eq!(queued, 0);
+
+    // The user restarts the bot.
+    stack.fake.unblock_chat(user.id);
+    bot.webhook()
+        .post(&stack.updates.my_chat_member(&user, "kicked", "member"))
+        .await?;
+    harness::eventually(WAIT, || async {
+        blocked_at(&stack, user.id).await.filter(|b| !*b)
+    })
+    .await
+    .ok_or("my_chat_member did not unblock")?;
+    // And blocks it again, announced by Telegram.
+    bot.webhook()
+        .post(&stack.updates.my_chat_member(&user, "member", "kicked"))
+        .await?;
+    harness::eventually(WAIT, || async {
+        blocked_at(&stack, user.id).await.filter(|b| *b)
+    })
+    .await
+    .ok_or("my_chat_member kicked did not block")?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_outbound_queue_paces_chats_honours_429_and_drops_blocked_users()
+-> Result<(), harness::Error> {
+    let stack = Stack::new().await?;
+    // The bot creates the schema; the queue is filled once it runs.
+    let bot = stack.start_bot().await?;
+    let (alice, bob, blocked) = (unique_user("Al"), unique_user("Bo"), unique_user("Cat"));
+    stack.fake.block_chat(blocked.id);
+    stack
+        .fake
+        .inject("sendMessage", Some(bob.id), Injected::RetryAfter(2));
+
+    let mut conn = stack.pool.acquire().await?;
+    for text in ["first", "second"] {
+        outbound::enqueue(&mut conn, alice.id, &OutboundMessage::text(text)).await?;
+    }
+    outbound::enqueue(&mut conn, bob.id, &OutboundMessage::text("for bob")).await?;
+    outbound::enqueue(&mut conn, blocked.id, &OutboundMessage::text("never")).await?;
+
+    let to_alice = stack.fake.wait_for_messages(alice.id, 2, WAIT).await?;
+    assert_eq!(
+        (to_alice[0]["text"].clone(), to_alice[1]["text"].clone()),
+        (json!("first"), json!("second"))
+    );
+    let alice_calls: Vec<_> = stack
+        .fake
+        .calls_of("sendMessage")
+        .into_iter()
+        .filter(|c| c.params["chat_id"] == json!(alice.id))
+        .collect();
+    let gap = alice_calls[1].at.duration_since(alice_calls[0].at);
+    assert!(
+        gap >= Duration::from_millis(950),
+        "two messages to one chat {gap:?} apart"
+    );
+
+    stack.fake.wait_for_messages(bob.id, 1, WAIT).await?;
+    let bob_calls: Vec<_> = stack
+        .fake
+        .calls_of("sendMessage")
+        .into_iter()
+        .filter(|c| c.params["chat_id"] == json!(bob.id))
+        .collect();
+    assert_eq!(bob_calls.len(), 2);
+    assert!(bob_calls[1].at.duration_since(bob_calls[0].at) >= Duration::from_millis(1900));
+
+    let status = harness::eventually(WAIT, || async {
+        let status: String =
+            sqlx::query_scalar("SELECT status FROM outbound_messages WHERE chat_id = $1")
+                .bind(blocked.id)
+                .fetch_one(&stack.pool)
+                .await
+                .ok()?;
+        (status != "pending").then_some(status)
+    })
+    .await;
+    assert_eq!(status.as_deref(), Some("dropped"));
+    assert_eq!(blocked_at(&stack, blocked.id).await, Some(true));
+    drop(bot);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_user_over_the_rate_limit_is_told_once_then_dropped() -> Result<(), harness::Error> {
+    let stack = Stack::new().await?;
+    let bot = BotProcess::start(stack.env().set("RATE_LIMIT_PER_MINUTE", "3")).await?;
+    let user = unique_user("Lu");
+    // Rate limits live in Redis, which connects in the background.
+    harness::eventually(WAIT, || async {
+        let body: serde_json::Value = bot.get("/health").await.ok()?.json().await.ok()?;
+        (body["dependencies"]["redis"]["status"] == "healthy").then_some(())
+    })
+    .await
+    .ok_or("redis never connected")?;
+    for _ in 0..7 {
+        bot.webhook()
+            .post(&stack.updates.text(&user, "/help"))
+            .await?;
+    }
+    harness::eventually(WAIT, || async {
+        let done: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM inbox_updates WHERE processed_at IS NOT NULL")
+                .fetch_one(&stack.pool)
+                .await
+                .ok()?;
+        (done == 7).then_some(())
+    })
+    .await
+    .ok_or("updates were not all processed")?;
+    let texts: Vec<String> = stack
+        .fake
+        .transcript(user.id)
+        .iter()
+        .map(|m| m["text"].as_str().unwrap_or("").to_owned())
+        .collect();
+    assert_eq!(texts.len(), 4, "{texts:?}");
+    assert!(texts[3].starts_with("You're sending messages faster"));
+    let limited: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM inbox_updates WHERE outcome = 'rate_limited'")
+            .fetch_one(&stack.pool)
+            .await?;
+    assert_eq!(limited, 4);
+    Ok(())
+}
