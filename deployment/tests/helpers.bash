@@ -3,6 +3,8 @@
 # Shared set-up for the deployment bats suites: a throwaway APP_ROOT, backup and log directories,
 # the docker shim on PATH, a fresh PostgreSQL database and a fake bot health endpoint.
 
+bats_require_minimum_version 1.5.0
+
 TESTS_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 DEPLOYMENT_SRC="$(cd "$TESTS_DIR/.." && pwd)"
 SCRIPTS="$DEPLOYMENT_SRC/scripts"
@@ -64,7 +66,7 @@ db_fingerprint() {
 }
 
 start_fake_bot() {
-  python3 "$TESTS_DIR/fake_bot.py" "$SHIM_STATE" "$T/fake_bot.port" &
+  python3 "$TESTS_DIR/fake_bot.py" "$SHIM_STATE" "$T/fake_bot.port" 3>&- &
   FAKE_BOT_PID=$!
   local port
   for _ in $(seq 1 50); do
