@@ -91,3 +91,22 @@ calls() { cat "$SHIM_STATE/calls.log" 2>/dev/null || true; }
 
 # audit_log: the deployment audit log.
 audit_log() { cat "$LOG_DIR/deployment.log" 2>/dev/null || true; }
+
+# git_releases: APP_ROOT becomes a git checkout with tags v1.0.0, v1.1.0 and v2.0.0 (each
+# changes RELEASE), checked out at v1.0.0; the env file stays untracked.
+git_releases() {
+  local g=(git -C "$APP_ROOT" -c user.name=test -c user.email=test@example.test -c advice.detachedHead=false)
+  "${g[@]}" init -q
+  printf 'deployment/.env*\n' >"$APP_ROOT/.gitignore"
+  for v in v1.0.0 v1.1.0 v2.0.0; do
+    echo "$v" >"$APP_ROOT/RELEASE"
+    "${g[@]}" add -A
+    "${g[@]}" commit -q -m "release $v"
+    "${g[@]}" tag "$v"
+  done
+  "${g[@]}" checkout -q --force tags/v1.0.0
+}
+
+checked_out() { cat "$APP_ROOT/RELEASE"; }
+running_version() { cat "$SHIM_STATE/running/bot" 2>/dev/null || echo stopped; }
+recorded_version() { grep '^BOT_VERSION=' "$ENV_FILE" | cut -d= -f2-; }

@@ -97,3 +97,38 @@ run_migrations() {
   BOT_VERSION="$1" compose up -d postgres redis >/dev/null &&
     BOT_VERSION="$1" compose run --rm --no-deps migrate
 }
+
+# switch_release FROM TO: files, image and recorded version of TO. On failure everything is
+# back at FROM and it returns 1.
+switch_release() {
+  local from="$1" to="$2"
+  if ! checkout_version "$to"; then
+    return 1
+  fi
+  if ! fetch_image "$to"; then
+    checkout_version "$from" >/dev/null 2>&1 || warn "could not check out $from again"
+    return 1
+  fi
+  env_set "$ENV_FILE" "BOT_VERSION=$to"
+  info "recorded BOT_VERSION=$to in $ENV_FILE"
+}
+
+# revert_release FROM TO [RECREATE]: back from TO to FROM: recorded version, files, bot
+# container (recreated unless RECREATE is 0: the FROM container never stopped).
+# Returns 0 when FROM is healthy again.
+revert_release() {
+  local from="$1" to="$2" recreate="${3:-1}" started=0
+  warn "rolling back from $to to $from"
+  env_set "$ENV_FILE" "BOT_VERSION=$from"
+  checkout_version "$from" || warn "could not check out $from; the files of $to stay in place"
+  if [ "$recreate" = 1 ]; then
+    start_bot "$from" && started=1
+  else
+    BOT_VERSION="$from" compose up -d --no-deps bot && started=1
+  fi
+  if [ "$started" -ne 1 ]; then
+    err "could not start the bot with $from"
+    return 1
+  fi
+  wait_for_health
+}
