@@ -14,7 +14,16 @@ pub mod names;
 pub mod resources;
 pub mod validate;
 
+pub mod apply;
+pub mod controller;
+#[cfg(test)]
+pub mod fixtures;
+pub mod leader;
+pub mod metrics;
+pub mod observe;
 pub mod offline;
+pub mod server;
+pub mod status;
 #[cfg(test)]
 pub mod testing;
 mod testing_support;

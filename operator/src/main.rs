@@ -1,11 +1,21 @@
 //! `toogoodtogo-operator`: run the controller, print the CRD, or render a resource offline.
 
 use std::io::Write;
+use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use anyhow::Context;
-use clap::{Parser, Subcommand};
-use toogoodtogo_operator::{crd, offline};
+use anyhow::{Context as _, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+use k8s_openapi::api::coordination::v1::Lease;
+use kube::{Api, Client};
+use toogoodtogo_operator::controller::{self, Context};
+use toogoodtogo_operator::generator::RandomGenerator;
+use toogoodtogo_operator::leader::{LeaseLock, Timing};
+use toogoodtogo_operator::metrics::Metrics;
+use toogoodtogo_operator::{crd, offline, server};
+use tracing::{error, info};
 
 #[derive(Parser)]
 #[command(name = "toogoodtogo-operator", version, about)]
@@ -14,8 +24,37 @@ struct Cli {
     command: Command,
 }
 
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Json,
+    Text,
+}
+
 #[derive(Subcommand)]
 enum Command {
+    /// Run the controller (all namespaces unless --namespace).
+    Run {
+        /// Watch only this namespace.
+        #[arg(long, env = "WATCH_NAMESPACE")]
+        namespace: Option<String>,
+        /// Address of /healthz, /readyz and /metrics.
+        #[arg(long, env = "LISTEN_ADDR", default_value = "0.0.0.0:8080")]
+        listen: SocketAddr,
+        /// Name of the leader-election Lease.
+        #[arg(long, default_value = "toogoodtogo-operator")]
+        lease_name: String,
+        /// Namespace of the Lease (the operator's own).
+        #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
+        lease_namespace: String,
+        /// Identity in the Lease; defaults to the pod name.
+        #[arg(long, env = "POD_NAME")]
+        identity: Option<String>,
+        /// Reconcile without a Lease (a single replica, or local development).
+        #[arg(long)]
+        no_leader_election: bool,
+        #[arg(long, env = "LOG_FORMAT", value_enum, default_value = "json")]
+        log_format: LogFormat,
+    },
     /// Print the CustomResourceDefinition as YAML.
     Crd,
     /// Print every object the operator would apply for a resource, without a cluster.
@@ -29,10 +68,126 @@ enum Command {
     },
 }
 
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,kube=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    match format {
+        // The reconcile span carries namespace and name: JSON lines include it on every event.
+        LogFormat::Json => builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+fn default_identity() -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_default();
+    let host = if host.is_empty() {
+        "toogoodtogo-operator".to_owned()
+    } else {
+        host
+    };
+    format!("{host}-{}", std::process::id())
+}
+
+async fn run(
+    namespace: Option<String>,
+    listen: SocketAddr,
+    lease_name: String,
+    lease_namespace: String,
+    identity: Option<String>,
+    leader_election: bool,
+) -> anyhow::Result<()> {
+    let client = Client::try_default()
+        .await
+        .context("connecting to the Kubernetes API")?;
+    let metrics = Arc::new(Metrics::default());
+    let ready = Arc::new(AtomicBool::new(false));
+    let health = server::Health {
+        ready: ready.clone(),
+        metrics: metrics.clone(),
+    };
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("binding {listen}"))?;
+    info!(%listen, "serving /healthz, /readyz and /metrics");
+    tokio::spawn(async move {
+        if let Err(error) = axum::serve(listener, server::router(health)).await {
+            error!(%error, "health server stopped");
+        }
+    });
+
+    let identity = identity.unwrap_or_else(default_identity);
+    let ctx = Arc::new(Context::new(
+        client.clone(),
+        Arc::new(RandomGenerator),
+        metrics.clone(),
+        Some(identity.clone()),
+    ));
+
+    if !leader_election {
+        ready.store(true, Ordering::Relaxed);
+        controller::run(ctx, namespace.as_deref()).await?;
+        return Ok(());
+    }
+
+    let lock = LeaseLock::new(
+        Api::<Lease>::namespaced(client, &lease_namespace),
+        lease_name,
+        identity,
+        Timing::default(),
+    );
+    // A standby replica is healthy and ready: it is there to take over.
+    ready.store(true, Ordering::Relaxed);
+    lock.acquire().await;
+    metrics.leader.set(1);
+    tokio::select! {
+        result = controller::run(ctx, namespace.as_deref()) => {
+            metrics.leader.set(0);
+            if let Err(error) = lock.release().await {
+                error!(%error, "cannot release the leader lease");
+            }
+            result?;
+            info!("controller stopped");
+            Ok(())
+        }
+        () = lock.hold() => {
+            // Exit so that no reconcile runs without the lease; the pod restarts as a follower.
+            metrics.leader.set(0);
+            bail!("lost the leader lease")
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let output = match cli.command {
+        Command::Run {
+            namespace,
+            listen,
+            lease_name,
+            lease_namespace,
+            identity,
+            no_leader_election,
+            log_format,
+        } => {
+            init_logging(log_format);
+            return run(
+                namespace,
+                listen,
+                lease_name,
+                lease_namespace,
+                identity,
+                !no_leader_election,
+            )
+            .await;
+        }
         Command::Crd => crd::crd_yaml().context("serializing the CRD")?,
         Command::Render { file, secrets } => {
             let cr = offline::parse_resource(&file)?;

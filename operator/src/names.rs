@@ -87,22 +87,34 @@ impl Owner {
     pub fn postgres_data_claim(&self) -> String {
         format!("data-{}-0", self.postgres())
     }
-    /// One migration Job per version; a version with characters outside DNS labels is
-    /// sanitised, and a digest keeps distinct versions distinct.
+    /// One migration Job per version. A version that is not already a valid name part
+    /// (lowercase alphanumerics, `.`, `-`) is sanitised, and a digest keeps distinct versions
+    /// distinct.
     pub fn migration_job(&self, version: &str) -> String {
+        let plain = format!("{}-migrate-{version}", self.name);
+        let name_safe = version
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-')
+            && version.ends_with(|c: char| c.is_ascii_alphanumeric());
+        if name_safe && plain.len() <= 63 {
+            return plain;
+        }
         let sanitized: String = version
             .to_ascii_lowercase()
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '.' {
+                    c
+                } else {
+                    '-'
+                }
+            })
             .collect();
-        let candidate = format!("{}-migrate-{}", self.name, sanitized.trim_matches('-'));
-        if candidate.len() <= 63 && sanitized == version {
-            return candidate;
-        }
         let digest = crate::digest::short_hex(version.as_bytes());
+        let candidate = format!("{}-migrate-{}", self.name, sanitized.trim_matches('-'));
         let keep = 63usize.saturating_sub(digest.len() + 1);
         let mut prefix: String = candidate.chars().take(keep).collect();
-        while prefix.ends_with('-') {
+        while prefix.ends_with(['-', '.']) {
             prefix.pop();
         }
         format!("{prefix}-{digest}")
@@ -171,15 +183,15 @@ mod tests {
 
     #[test]
     fn migration_job_name_keeps_plain_versions_readable() {
-        assert_eq!(owner("tgtg").migration_job("1-4-2"), "tgtg-migrate-1-4-2");
+        assert_eq!(owner("tgtg").migration_job("1.4.2"), "tgtg-migrate-1.4.2");
     }
 
     #[test]
     fn migration_job_names_of_versions_differing_only_in_punctuation_differ() {
-        let a = owner("tgtg").migration_job("1.4.2");
-        let b = owner("tgtg").migration_job("1-4.2");
+        let a = owner("tgtg").migration_job("1.4.2_RC");
+        let b = owner("tgtg").migration_job("1.4.2-rc");
         assert_ne!(a, b);
-        assert!(a.starts_with("tgtg-migrate-1-4-2-"), "{a}");
+        assert!(a.starts_with("tgtg-migrate-1.4.2-rc-"), "{a}");
     }
 
     #[test]

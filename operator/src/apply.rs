@@ -1,0 +1,329 @@
+//! Apply: make the live objects match the rendered ones with server-side apply (one field
+//! manager, forced), delete optional objects that are no longer wanted, and expand the database
+//! volume.
+//!
+//! Every object is read first and written only when the live object differs from the rendered
+//! one, so a converged resource costs reads and no writes.
+
+use k8s_openapi::api::core::v1::PersistentVolumeClaim;
+use kube::api::{ApiResource, DeleteParams, DynamicObject, Patch, PatchParams};
+use kube::{Api, Client};
+use serde_json::{Value, json};
+
+use crate::build::{DesiredObjects, Manifest, WriteMode, service_monitor_resource};
+use crate::names::{FIELD_MANAGER, Owner};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error("cannot apply {kind} {name}: {source}")]
+    Write {
+        kind: String,
+        name: String,
+        #[source]
+        source: kube::Error,
+    },
+    #[error("cannot read {kind} {name}: {source}")]
+    Read {
+        kind: String,
+        name: String,
+        #[source]
+        source: kube::Error,
+    },
+}
+
+/// What the apply step did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ApplyReport {
+    /// `Kind/name` of each object written.
+    pub applied: Vec<String>,
+    pub deleted: Vec<String>,
+    /// Objects whose kind is not installed (a ServiceMonitor without prometheus-operator).
+    pub unsupported: Vec<String>,
+    /// Why the database volume could not be resized, when it could not.
+    pub volume_problem: Option<String>,
+}
+
+impl ApplyReport {
+    pub fn writes(&self) -> usize {
+        self.applied.len() + self.deleted.len()
+    }
+}
+
+/// True when every field set in `desired` has the same value in `live`. Fields the API server
+/// adds (defaults, status, managedFields) are ignored; lists must match element by element.
+pub fn is_subset(desired: &Value, live: &Value) -> bool {
+    match (desired, live) {
+        (Value::Object(d), Value::Object(l)) => d.iter().all(|(key, dv)| match l.get(key) {
+            Some(lv) => is_subset(dv, lv),
+            None => dv.is_null(),
+        }),
+        (Value::Array(d), Value::Array(l)) => {
+            d.len() == l.len() && d.iter().zip(l).all(|(dv, lv)| is_subset(dv, lv))
+        }
+        (Value::Number(d), Value::Number(l)) => d.as_f64() == l.as_f64(),
+        (d, l) => d == l,
+    }
+}
+
+fn api_for(client: &Client, namespace: &str, resource: &ApiResource) -> Api<DynamicObject> {
+    Api::namespaced_with(client.clone(), namespace, resource)
+}
+
+fn label(resource: &ApiResource, name: &str) -> String {
+    format!("{}/{name}", resource.kind)
+}
+
+fn is_not_found(err: &kube::Error) -> bool {
+    matches!(err, kube::Error::Api(status) if status.code == 404)
+}
+
+/// Apply one manifest unless the live object already matches. Returns whether it wrote.
+async fn apply_one(
+    client: &Client,
+    namespace: &str,
+    manifest: &Manifest,
+) -> Result<bool, ApplyError> {
+    let api = api_for(client, namespace, &manifest.resource);
+    let name = manifest.name();
+    let live = api.get_opt(name).await.map_err(|source| ApplyError::Read {
+        kind: manifest.resource.kind.clone(),
+        name: name.to_owned(),
+        source,
+    })?;
+    if let Some(live) = live {
+        if manifest.mode == WriteMode::CreateOnly {
+            return Ok(false);
+        }
+        let desired = serde_json::to_value(&manifest.object).unwrap_or(Value::Null);
+        let live = serde_json::to_value(&live).unwrap_or(Value::Null);
+        if is_subset(&desired, &live) {
+            return Ok(false);
+        }
+    }
+    api.patch(
+        name,
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&manifest.object),
+    )
+    .await
+    .map_err(|source| ApplyError::Write {
+        kind: manifest.resource.kind.clone(),
+        name: name.to_owned(),
+        source,
+    })?;
+    Ok(true)
+}
+
+/// Delete an object that is no longer wanted, if it exists and this resource owns it.
+async fn prune_one(
+    client: &Client,
+    namespace: &str,
+    owner_uid: &str,
+    resource: &ApiResource,
+    name: &str,
+) -> Result<bool, ApplyError> {
+    let api = api_for(client, namespace, resource);
+    let live = api.get_opt(name).await.map_err(|source| ApplyError::Read {
+        kind: resource.kind.clone(),
+        name: name.to_owned(),
+        source,
+    })?;
+    let owned = live.is_some_and(|obj| {
+        obj.metadata
+            .owner_references
+            .iter()
+            .flatten()
+            .any(|r| r.uid == owner_uid && r.controller == Some(true))
+    });
+    if !owned {
+        return Ok(false);
+    }
+    match api.delete(name, &DeleteParams::background()).await {
+        Ok(_) => Ok(true),
+        Err(err) if is_not_found(&err) => Ok(false),
+        Err(source) => Err(ApplyError::Write {
+            kind: resource.kind.clone(),
+            name: name.to_owned(),
+            source,
+        }),
+    }
+}
+
+/// Bytes of a Kubernetes quantity such as `10Gi` or `500M` (enough for storage sizes).
+pub fn quantity_bytes(quantity: &str) -> Option<f64> {
+    let split = quantity
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(quantity.len());
+    let (number, suffix) = quantity.split_at(split);
+    let number: f64 = number.parse().ok()?;
+    let factor = match suffix {
+        "" => 1.0,
+        "Ki" => 1024f64,
+        "Mi" => 1024f64.powi(2),
+        "Gi" => 1024f64.powi(3),
+        "Ti" => 1024f64.powi(4),
+        "Pi" => 1024f64.powi(5),
+        "k" => 1e3,
+        "M" => 1e6,
+        "G" => 1e9,
+        "T" => 1e12,
+        "P" => 1e15,
+        _ => return None,
+    };
+    Some(number * factor)
+}
+
+/// Grow the database PVC to the size in the spec. The StatefulSet's claim template cannot change,
+/// so the claim itself is patched; the storage class must allow expansion.
+async fn expand_volume(
+    client: &Client,
+    owner: &Owner,
+    wanted: &str,
+) -> Result<(bool, Option<String>), ApplyError> {
+    let api = Api::<PersistentVolumeClaim>::namespaced(client.clone(), &owner.namespace);
+    let name = owner.postgres_data_claim();
+    let Some(claim) = api
+        .get_opt(&name)
+        .await
+        .map_err(|source| ApplyError::Read {
+            kind: "PersistentVolumeClaim".to_owned(),
+            name: name.clone(),
+            source,
+        })?
+    else {
+        return Ok((false, None));
+    };
+    let current = claim
+        .spec
+        .as_ref()
+        .and_then(|s| s.resources.as_ref())
+        .and_then(|r| r.requests.as_ref())
+        .and_then(|r| r.get("storage"))
+        .map(|q| q.0.clone())
+        .unwrap_or_default();
+    match (quantity_bytes(wanted), quantity_bytes(&current)) {
+        (Some(w), Some(c)) if w > c => {}
+        (Some(w), Some(c)) if w < c => {
+            return Ok((
+                false,
+                Some(format!(
+                    "database volume {name} is {current}; shrinking it to {wanted} is not possible"
+                )),
+            ));
+        }
+        _ => return Ok((false, None)),
+    }
+    let patch = json!({ "spec": { "resources": { "requests": { "storage": wanted } } } });
+    match api
+        .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+    {
+        Ok(_) => Ok((true, None)),
+        // The API server refuses when the storage class does not allow expansion: say so.
+        Err(kube::Error::Api(status)) if status.code == 403 || status.code == 422 => Ok((
+            false,
+            Some(format!(
+                "cannot expand database volume {name} from {current} to {wanted}: {}",
+                status.message
+            )),
+        )),
+        Err(source) => Err(ApplyError::Write {
+            kind: "PersistentVolumeClaim".to_owned(),
+            name,
+            source,
+        }),
+    }
+}
+
+/// Apply every desired object in order, then prune and resize.
+pub async fn apply(
+    client: &Client,
+    owner: &Owner,
+    owner_uid: &str,
+    desired: &DesiredObjects,
+    manifests: &[Manifest],
+    wanted_volume_size: Option<&str>,
+) -> Result<ApplyReport, ApplyError> {
+    let mut report = ApplyReport::default();
+    let service_monitor = service_monitor_resource();
+    for manifest in manifests {
+        match apply_one(client, &owner.namespace, manifest).await {
+            Ok(true) => report
+                .applied
+                .push(label(&manifest.resource, manifest.name())),
+            Ok(false) => {}
+            // A missing ServiceMonitor kind means prometheus-operator is not installed.
+            Err(ApplyError::Read { source, .. } | ApplyError::Write { source, .. })
+                if manifest.resource == service_monitor && is_not_found(&source) =>
+            {
+                report
+                    .unsupported
+                    .push(label(&manifest.resource, manifest.name()));
+            }
+            Err(err) => return Err(err),
+        }
+    }
+    for (resource, name) in desired.absent(owner) {
+        if prune_one(client, &owner.namespace, owner_uid, &resource, &name).await? {
+            report.deleted.push(label(&resource, &name));
+        }
+    }
+    if let Some(wanted) = wanted_volume_size {
+        let (expanded, problem) = expand_volume(client, owner, wanted).await?;
+        if expanded {
+            report.applied.push(format!(
+                "PersistentVolumeClaim/{}",
+                owner.postgres_data_claim()
+            ));
+        }
+        report.volume_problem = problem;
+    }
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_defaults_do_not_count_as_drift() {
+        let desired =
+            json!({"spec": {"replicas": 1, "template": {"containers": [{"name": "bot"}]}}});
+        let live = json!({"spec": {"replicas": 1, "progressDeadlineSeconds": 600,
+            "template": {"containers": [{"name": "bot", "terminationMessagePath": "/dev/termination-log"}]}},
+            "status": {"readyReplicas": 1}});
+        assert!(is_subset(&desired, &live));
+    }
+
+    #[test]
+    fn changed_or_missing_fields_are_drift() {
+        let desired =
+            json!({"spec": {"replicas": 1, "template": {"containers": [{"name": "bot"}]}}});
+        assert!(!is_subset(
+            &desired,
+            &json!({"spec": {"replicas": 2, "template": {"containers": [{"name": "bot"}]}}})
+        ));
+        assert!(!is_subset(
+            &desired,
+            &json!({"spec": {"replicas": 1, "template": {"containers": []}}})
+        ));
+        assert!(!is_subset(
+            &desired,
+            &json!({"spec": {"template": {"containers": [{"name": "bot"}]}}})
+        ));
+    }
+
+    #[test]
+    fn integers_and_floats_compare_by_value() {
+        assert!(is_subset(&json!({"a": 1}), &json!({"a": 1.0})));
+    }
+
+    #[test]
+    fn quantities() {
+        assert_eq!(quantity_bytes("1Gi"), Some(1024f64.powi(3)));
+        assert_eq!(quantity_bytes("500M"), Some(5e8));
+        assert_eq!(quantity_bytes("1.5Gi"), Some(1.5 * 1024f64.powi(3)));
+        assert_eq!(quantity_bytes("lots"), None);
+        assert!(quantity_bytes("20Gi") > quantity_bytes("10Gi"));
+    }
+}

@@ -1,0 +1,363 @@
+//! The reconciler: dereference -> validate -> build -> apply -> update status, and the
+//! controller that runs it for every `TooGoodToGo` and its owned objects.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
+use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::jiff::Timestamp;
+use kube::api::ListParams;
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::{Controller, watcher};
+use kube::{Api, Client, Resource, ResourceExt};
+use tracing::{Instrument, debug, info, info_span, warn};
+
+use crate::apply::{self, ApplyError};
+use crate::build::{self, BuildError, Inputs};
+use crate::crd::{Phase, TooGoodToGo};
+use crate::dereference::{self, DereferenceError};
+use crate::generator::SecretGenerator;
+use crate::metrics::{ErrorLabels, Metrics, ResourceLabels};
+use crate::names::{FIELD_MANAGER, Owner};
+use crate::observe::{self, MigrationState};
+use crate::status::{self, Facts, Problem};
+use crate::validate;
+
+/// Shared state of all reconciles.
+pub struct Context {
+    pub client: Client,
+    pub generator: Arc<dyn SecretGenerator>,
+    pub recorder: Recorder,
+    pub metrics: Arc<Metrics>,
+    /// Consecutive failures per resource, for exponential backoff.
+    failures: Mutex<HashMap<(String, String), u32>>,
+}
+
+impl Context {
+    pub fn new(
+        client: Client,
+        generator: Arc<dyn SecretGenerator>,
+        metrics: Arc<Metrics>,
+        instance: Option<String>,
+    ) -> Self {
+        let reporter = Reporter {
+            controller: FIELD_MANAGER.to_owned(),
+            instance,
+        };
+        Self {
+            recorder: Recorder::new(client.clone(), reporter),
+            client,
+            generator,
+            metrics,
+            failures: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Dereference(#[from] DereferenceError),
+    #[error(transparent)]
+    Build(#[from] BuildError),
+    #[error(transparent)]
+    Apply(#[from] ApplyError),
+    #[error("kubernetes API error: {0}")]
+    Kube(#[from] kube::Error),
+}
+
+impl Error {
+    /// Low-cardinality label for the error metric.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::Dereference(e) if e.is_missing_input() => "missing_input",
+            Self::Dereference(_) | Self::Kube(_) => "api",
+            Self::Build(_) => "build",
+            Self::Apply(_) => "apply",
+        }
+    }
+}
+
+/// Requeue interval while something is still moving (migration, rollout).
+pub const PROGRESS_REQUEUE: Duration = Duration::from_secs(15);
+/// Periodic re-check of a converged resource; watches repair drift sooner.
+pub const IDLE_REQUEUE: Duration = Duration::from_secs(300);
+const BACKOFF_BASE: Duration = Duration::from_secs(5);
+const BACKOFF_MAX: Duration = Duration::from_secs(300);
+
+/// Delay after the n-th consecutive failure: 5s, 10s, 20s, ... capped at 5 minutes.
+pub fn backoff(failures: u32) -> Duration {
+    let exponent = failures.saturating_sub(1).min(16);
+    BACKOFF_BASE.saturating_mul(1 << exponent).min(BACKOFF_MAX)
+}
+
+fn key(cr: &TooGoodToGo) -> (String, String) {
+    (cr.namespace().unwrap_or_default(), cr.name_any())
+}
+
+/// Entry point for the controller: one reconcile of one resource, timed and counted.
+pub async fn reconcile(cr: Arc<TooGoodToGo>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let (namespace, name) = key(&cr);
+    let labels = ResourceLabels {
+        namespace: namespace.clone(),
+        name: name.clone(),
+    };
+    let span = info_span!("reconcile", namespace = %namespace, name = %name);
+    let started = Instant::now();
+    let result = reconcile_resource(&cr, &ctx).instrument(span.clone()).await;
+    ctx.metrics.reconciliations.get_or_create(&labels).inc();
+    ctx.metrics
+        .duration
+        .get_or_create(&labels)
+        .observe(started.elapsed().as_secs_f64());
+    match &result {
+        Ok(_) => {
+            if let Ok(mut failures) = ctx.failures.lock() {
+                failures.remove(&(namespace, name));
+            }
+        }
+        Err(error) => {
+            ctx.metrics
+                .errors
+                .get_or_create(&ErrorLabels {
+                    namespace,
+                    name,
+                    reason: error.reason().to_owned(),
+                })
+                .inc();
+            span.in_scope(|| warn!(%error, "reconcile failed"));
+        }
+    }
+    result
+}
+
+/// Requeue with exponential backoff per resource, so a persistent error is retried without a
+/// hot loop.
+pub fn error_policy(cr: Arc<TooGoodToGo>, _error: &Error, ctx: Arc<Context>) -> Action {
+    let failures = match ctx.failures.lock() {
+        Ok(mut failures) => {
+            let count = failures.entry(key(&cr)).or_insert(0);
+            *count = count.saturating_add(1);
+            *count
+        }
+        Err(_) => 1,
+    };
+    Action::requeue(backoff(failures))
+}
+
+/// Write the status computed from `facts`, and an Event when the phase changed.
+async fn update_status(
+    api: &Api<TooGoodToGo>,
+    cr: &TooGoodToGo,
+    ctx: &Context,
+    facts: &Facts,
+) -> Result<Phase, Error> {
+    let next = status::compute(cr, facts, cr.status.as_ref(), Timestamp::now());
+    let phase = next.phase.unwrap_or(Phase::Pending);
+    if status::write(api, cr, &next).await? {
+        info!(phase = phase.as_str(), "status updated");
+        if let Some(event) = status::transition_event(cr.status.as_ref(), &next)
+            && let Err(error) = status::publish(&ctx.recorder, cr, &event).await
+        {
+            // An Event is a courtesy; failing to publish one must not fail the reconcile.
+            warn!(%error, reason = %event.reason, "cannot publish event");
+        }
+    }
+    Ok(phase)
+}
+
+/// The reconcile pipeline.
+pub async fn reconcile_resource(cr: &TooGoodToGo, ctx: &Context) -> Result<Action, Error> {
+    // Deletion: owner references let the garbage collector remove every owned object, so no
+    // finalizer is needed and nothing can block deletion.
+    if cr.meta().deletion_timestamp.is_some() {
+        return Ok(Action::await_change());
+    }
+    let owner = Owner::of(cr);
+    let client = &ctx.client;
+    let api: Api<TooGoodToGo> = Api::namespaced(client.clone(), &owner.namespace);
+    let mut facts = Facts {
+        suspended: cr.spec.suspend,
+        ..Facts::default()
+    };
+
+    if cr.spec.suspend {
+        facts.observed = observe::observe(client, cr).await?;
+        update_status(&api, cr, ctx, &facts).await?;
+        return Ok(Action::await_change());
+    }
+
+    // validate (the CEL rules mirrored): an invalid spec waits for the user to change it.
+    if let Err(errors) = validate::validate(cr) {
+        let message = errors
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ");
+        facts.problem = Some(Problem::InvalidSpec(message));
+        update_status(&api, cr, ctx, &facts).await?;
+        return Ok(Action::await_change());
+    }
+
+    // dereference: a missing Secret is reported and retried with backoff.
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), &owner.namespace);
+    let dereferenced = match dereference::dereference(cr, &secrets, ctx.generator.as_ref()).await {
+        Ok(d) => d,
+        Err(error) if error.is_missing_input() => {
+            facts.problem = Some(Problem::SecretMissing(error.to_string()));
+            facts.observed = observe::observe(client, cr).await?;
+            update_status(&api, cr, ctx, &facts).await?;
+            return Err(error.into());
+        }
+        Err(error) => return Err(error.into()),
+    };
+
+    let observed = observe::observe(client, cr).await?;
+    facts.observed = observed.clone();
+    if let Err(error) = validate::validate_transition(cr, observed.postgres_major().as_deref()) {
+        facts.problem = Some(Problem::InvalidSpec(error.to_string()));
+        update_status(&api, cr, ctx, &facts).await?;
+        return Ok(Action::await_change());
+    }
+    let plan = observe::plan_rollout(cr, &observed);
+    if let MigrationState::Failed { message } = &plan.migration {
+        facts.problem = Some(Problem::MigrationFailed(format!(
+            "migration Job {} failed: {message}",
+            owner.migration_job(&cr.spec.version)
+        )));
+    }
+
+    // build (pure)
+    let inputs = Inputs {
+        generated: dereferenced.generated,
+        referenced_secrets_digest: dereferenced.referenced_secrets_digest,
+        deploy_version: plan.deploy_version.clone(),
+        migrate_version: plan.migrate_version.clone(),
+        postgres_claim_template_size: observed.postgres_claim_template_size(),
+    };
+    let desired = build::render(cr, &inputs);
+    let manifests = desired.manifests()?;
+
+    // apply
+    let uid = cr.uid().unwrap_or_default();
+    // The PVC is looked at only when the spec asks for another size than the claim template.
+    let claim_template_size = observed.postgres_claim_template_size();
+    let wanted_volume = cr
+        .spec
+        .database
+        .managed
+        .as_ref()
+        .map(|m| m.storage.size.as_str())
+        .filter(|size| {
+            claim_template_size
+                .as_deref()
+                .is_some_and(|template| template != *size)
+        });
+    let report = apply::apply(client, &owner, &uid, &desired, &manifests, wanted_volume).await?;
+    if report.writes() > 0 {
+        info!(applied = ?report.applied, deleted = ?report.deleted, "objects written");
+        ctx.metrics
+            .writes
+            .get_or_create(&ResourceLabels {
+                namespace: owner.namespace.clone(),
+                name: owner.name.clone(),
+            })
+            .inc_by(report.writes() as u64);
+    }
+    for kind in &report.unsupported {
+        debug!(object = %kind, "kind not installed, skipped");
+    }
+    let moving = plan.migration == MigrationState::Running || report.writes() > 0;
+    if let Some(problem) = report.volume_problem {
+        facts.problem.get_or_insert(Problem::VolumeResize(problem));
+    }
+
+    // update status
+    facts.plan = Some(plan);
+    let phase = update_status(&api, cr, ctx, &facts).await?;
+    let settled = matches!(phase, Phase::Ready | Phase::Failed);
+    Ok(Action::requeue(if moving || !settled {
+        PROGRESS_REQUEUE
+    } else {
+        IDLE_REQUEUE
+    }))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("the TooGoodToGo CRD is not installed or not readable (apply crds/ first): {0}")]
+    CrdMissing(#[source] kube::Error),
+}
+
+/// Run the controller until the stream ends (shutdown signal). Owned objects are watched by
+/// the operator's managed-by label, so editing or deleting one triggers a repair.
+pub async fn run(ctx: Arc<Context>, namespace: Option<&str>) -> Result<(), RunError> {
+    let client = ctx.client.clone();
+    fn api<K>(client: &Client, namespace: Option<&str>) -> Api<K>
+    where
+        K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
+    {
+        match namespace {
+            Some(ns) => Api::namespaced(client.clone(), ns),
+            None => Api::all(client.clone()),
+        }
+    }
+    let resources: Api<TooGoodToGo> = api(&client, namespace);
+    resources
+        .list(&ListParams::default().limit(1))
+        .await
+        .map_err(RunError::CrdMissing)?;
+    let owned =
+        watcher::Config::default().labels(&format!("app.kubernetes.io/managed-by={FIELD_MANAGER}"));
+    info!(namespace = namespace.unwrap_or("*"), "controller starting");
+    Controller::new(resources, watcher::Config::default())
+        .owns(api::<Deployment>(&client, namespace), owned.clone())
+        .owns(api::<StatefulSet>(&client, namespace), owned.clone())
+        .owns(api::<Job>(&client, namespace), owned.clone())
+        .owns(api::<Service>(&client, namespace), owned.clone())
+        .owns(api::<ConfigMap>(&client, namespace), owned.clone())
+        .owns(api::<Secret>(&client, namespace), owned.clone())
+        .owns(api::<Ingress>(&client, namespace), owned.clone())
+        .owns(
+            api::<PodDisruptionBudget>(&client, namespace),
+            owned.clone(),
+        )
+        .owns(
+            api::<HorizontalPodAutoscaler>(&client, namespace),
+            owned.clone(),
+        )
+        .owns(api::<NetworkPolicy>(&client, namespace), owned)
+        .shutdown_on_signal()
+        .run(reconcile, error_policy, ctx)
+        .for_each(|result| async move {
+            if let Err(error) = result {
+                debug!(%error, "reconcile loop");
+            }
+        })
+        .await;
+    Ok(())
+}
+
+#[cfg(test)]
+#[path = "controller_tests.rs"]
+mod reconcile_tests;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_five_minutes() {
+        let delays: Vec<u64> = (1..=8).map(|n| backoff(n).as_secs()).collect();
+        assert_eq!(delays, [5, 10, 20, 40, 80, 160, 300, 300]);
+        assert_eq!(backoff(u32::MAX), BACKOFF_MAX);
+    }
+}

@@ -1,0 +1,490 @@
+//! Reconcile against the fake API server: the exact requests of a first reconcile, the rollout
+//! through the migration Job, zero writes once converged, drift repair, a missing Secret.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use serde_json::{Value, json};
+
+use super::*;
+use crate::fixtures::{FakeApiServer, Recorded};
+use crate::generator::SecretGenerator;
+use crate::testing::sample;
+
+const NS: &str = "shop";
+const CR_PATH: &str = "/apis/toogoodtogo.io/v1alpha1/namespaces/shop/toogoodtogos/tgtg";
+
+fn core(kind: &str, name: &str) -> String {
+    format!("/api/v1/namespaces/{NS}/{kind}/{name}")
+}
+
+fn group(group_version: &str, kind: &str, name: &str) -> String {
+    format!("/apis/{group_version}/namespaces/{NS}/{kind}/{name}")
+}
+
+fn deployment_path(name: &str) -> String {
+    group("apps/v1", "deployments", name)
+}
+
+/// A new value on every call, so a regenerated secret would show.
+#[derive(Default)]
+struct CountingGenerator(AtomicUsize);
+
+impl SecretGenerator for CountingGenerator {
+    fn generate(&self, purpose: &str) -> String {
+        let n = self.0.fetch_add(1, Ordering::SeqCst);
+        format!("{purpose}-{n}")
+    }
+}
+
+struct Harness {
+    server: FakeApiServer,
+    ctx: Arc<Context>,
+    generator: Arc<CountingGenerator>,
+}
+
+impl Harness {
+    fn new(with_token: bool) -> Self {
+        let (client, server) = FakeApiServer::start();
+        let mut cr = serde_json::to_value(sample("minimal.yaml")).unwrap_or_default();
+        cr["metadata"]["namespace"] = json!(NS);
+        cr["metadata"]["uid"] = json!("cr-uid");
+        cr["metadata"]["generation"] = json!(1);
+        server.insert(CR_PATH, cr);
+        if with_token {
+            server.insert(
+                &core("secrets", "tgtg-telegram"),
+                json!({"apiVersion": "v1", "kind": "Secret",
+                       "metadata": {"name": "tgtg-telegram", "namespace": NS},
+                       "data": {"token": "MTIzOmFiYw=="}}),
+            );
+        }
+        let generator = Arc::new(CountingGenerator::default());
+        let ctx = Arc::new(Context::new(
+            client,
+            generator.clone(),
+            Arc::new(Metrics::default()),
+            Some("test".to_owned()),
+        ));
+        Self {
+            server,
+            ctx,
+            generator,
+        }
+    }
+
+    /// Reconcile the stored resource (as the watch would deliver it) and return the requests.
+    async fn reconcile(&self) -> (Result<Action, Error>, Vec<Recorded>) {
+        let stored = self.server.get(CR_PATH).unwrap_or_default();
+        let cr: TooGoodToGo = match serde_json::from_value(stored) {
+            Ok(cr) => cr,
+            Err(e) => panic!("stored resource does not parse: {e}"),
+        };
+        self.server.take_requests();
+        let result = reconcile(Arc::new(cr), self.ctx.clone()).await;
+        (result, self.server.take_requests())
+    }
+
+    /// Reconcile, expecting success; returns the requests.
+    async fn reconcile_ok(&self) -> Vec<Recorded> {
+        let (result, requests) = self.reconcile().await;
+        assert!(result.is_ok(), "{result:?}");
+        requests
+    }
+
+    fn status(&self) -> Value {
+        self.server
+            .get(CR_PATH)
+            .map(|cr| cr["status"].clone())
+            .unwrap_or_default()
+    }
+
+    fn condition(&self, type_: &str) -> Value {
+        self.status()["conditions"]
+            .as_array()
+            .and_then(|c| c.iter().find(|c| c["type"] == type_).cloned())
+            .unwrap_or_default()
+    }
+
+    /// What the kubelet and the Job controller would do: the migration succeeds.
+    fn migration_succeeds(&self) {
+        self.server
+            .edit(&group("batch/v1", "jobs", "tgtg-migrate-1.0.0"), |job| {
+                job["status"] = json!({"succeeded": 1});
+            });
+    }
+
+    /// The bot pods and the database become ready.
+    fn pods_become_ready(&self) {
+        self.server.edit(&deployment_path("tgtg-bot"), |d| {
+            let generation = d["metadata"]["generation"].clone();
+            d["status"] = json!({"observedGeneration": generation, "replicas": 1,
+                "updatedReplicas": 1, "readyReplicas": 1, "availableReplicas": 1});
+        });
+        self.server
+            .edit(&group("apps/v1", "statefulsets", "tgtg-postgres"), |s| {
+                s["status"] = json!({"replicas": 1, "readyReplicas": 1});
+            });
+    }
+
+    /// Reconcile until the platform is Ready.
+    async fn converge(&self) {
+        self.reconcile_ok().await;
+        self.migration_succeeds();
+        self.reconcile_ok().await;
+        self.pods_become_ready();
+        self.reconcile_ok().await;
+    }
+}
+
+fn lines(requests: &[Recorded]) -> Vec<String> {
+    requests.iter().map(Recorded::line).collect()
+}
+
+fn writes(requests: &[Recorded]) -> Vec<String> {
+    requests
+        .iter()
+        .filter(|r| r.is_write())
+        .map(Recorded::line)
+        .collect()
+}
+
+#[tokio::test]
+async fn first_reconcile_applies_everything_but_the_bot_and_starts_the_migration() {
+    let h = Harness::new(true);
+    let (result, requests) = h.reconcile().await;
+    assert!(result.is_ok(), "{result:?}");
+
+    let get = |path: String| format!("GET {path}");
+    let patch = |path: String| format!("PATCH {path}");
+    let mut expected = vec![
+        // dereference
+        get(core("secrets", "tgtg-telegram")),
+        get(core("secrets", "tgtg-generated")),
+        get(core("secrets", "tgtg-postgres-credentials")),
+        // observe
+        get(deployment_path("tgtg-bot")),
+        get(group("batch/v1", "jobs", "tgtg-migrate-1.0.0")),
+        get(group("apps/v1", "statefulsets", "tgtg-postgres")),
+    ];
+    // apply, in order: each object read, then written because it is missing
+    for path in [
+        core("secrets", "tgtg-generated"),
+        core("configmaps", "tgtg-config"),
+        core("secrets", "tgtg-postgres-credentials"),
+        core("configmaps", "tgtg-postgres-init"),
+        core("services", "tgtg-postgres"),
+        group("apps/v1", "statefulsets", "tgtg-postgres"),
+        group("networking.k8s.io/v1", "networkpolicies", "tgtg-postgres"),
+        deployment_path("tgtg-redis"),
+        core("services", "tgtg-redis"),
+        group("networking.k8s.io/v1", "networkpolicies", "tgtg-redis"),
+        group("batch/v1", "jobs", "tgtg-migrate-1.0.0"),
+        core("services", "tgtg-bot"),
+    ] {
+        expected.push(get(path.clone()));
+        expected.push(patch(path));
+    }
+    // prune: optional objects that must not exist
+    expected.push(get(group("networking.k8s.io/v1", "ingresses", "tgtg")));
+    expected.push(get(group("policy/v1", "poddisruptionbudgets", "tgtg-bot")));
+    expected.push(get(group(
+        "autoscaling/v2",
+        "horizontalpodautoscalers",
+        "tgtg-bot",
+    )));
+    // status and the Event for the new phase
+    expected.push(format!("PATCH {CR_PATH}/status"));
+    expected.push(format!(
+        "POST /apis/events.k8s.io/v1/namespaces/{NS}/events"
+    ));
+    assert_eq!(lines(&requests), expected);
+
+    // Server-side apply with one field manager, forced.
+    for request in requests.iter().filter(|r| r.method == http::Method::PATCH) {
+        assert!(
+            request.query.contains("fieldManager=toogoodtogo-operator"),
+            "{}",
+            request.query
+        );
+        assert!(request.query.contains("force=true"), "{}", request.query);
+    }
+    // Owned objects point at the resource, so deleting it deletes them.
+    let owner = &h
+        .server
+        .get(&core("configmaps", "tgtg-config"))
+        .unwrap_or_default()["metadata"]["ownerReferences"][0];
+    assert_eq!(
+        (owner["uid"].as_str(), owner["controller"].as_bool()),
+        (Some("cr-uid"), Some(true))
+    );
+
+    assert_eq!(h.status()["phase"], "Progressing");
+    assert_eq!(h.condition("Progressing")["reason"], "Migrating");
+    assert_eq!(h.condition("DatabaseReady")["status"], "False");
+    assert_eq!(h.status()["observedGeneration"], 1);
+    let event = requests
+        .last()
+        .and_then(|r| r.body.clone())
+        .unwrap_or_default();
+    assert_eq!(
+        (event["type"].as_str(), event["reason"].as_str()),
+        (Some("Normal"), Some("Progressing"))
+    );
+}
+
+#[tokio::test]
+async fn the_bot_moves_to_a_version_only_after_its_migration_succeeded() {
+    let h = Harness::new(true);
+    h.reconcile_ok().await;
+    assert!(h.server.get(&deployment_path("tgtg-bot")).is_none());
+
+    let (_, requests) = h.reconcile().await;
+    assert!(
+        h.server.get(&deployment_path("tgtg-bot")).is_none(),
+        "migration still running"
+    );
+    assert_eq!(writes(&requests), Vec::<String>::new());
+
+    h.migration_succeeds();
+    let (_, requests) = h.reconcile().await;
+    // The bot is applied; Progressing moves from Migrating to RollingOut (same phase: no Event).
+    assert_eq!(
+        writes(&requests),
+        vec![
+            format!("PATCH {}", deployment_path("tgtg-bot")),
+            format!("PATCH {CR_PATH}/status")
+        ]
+    );
+    assert_eq!(h.condition("Progressing")["reason"], "RollingOut");
+    let deployment = h
+        .server
+        .get(&deployment_path("tgtg-bot"))
+        .unwrap_or_default();
+    assert_eq!(
+        deployment["spec"]["template"]["spec"]["containers"][0]["image"],
+        "toogoodtogo/bot:1.0.0"
+    );
+}
+
+#[tokio::test]
+async fn a_converged_resource_causes_zero_writes() {
+    let h = Harness::new(true);
+    h.converge().await;
+    assert_eq!(h.status()["phase"], "Ready");
+    assert_eq!(h.condition("Ready")["status"], "True");
+    assert_eq!(h.condition("DatabaseReady")["status"], "True");
+    assert_eq!(h.status()["currentVersion"], "1.0.0");
+
+    for _ in 0..3 {
+        let (result, requests) = h.reconcile().await;
+        assert!(result.is_ok(), "{result:?}");
+        assert_eq!(
+            writes(&requests),
+            Vec::<String>::new(),
+            "converged reconcile wrote"
+        );
+        // Reads only: 3 Secrets, 2 observed objects, 12 applied objects, 3 pruned kinds.
+        assert_eq!(requests.len(), 3 + 2 + 12 + 3, "{:#?}", lines(&requests));
+    }
+}
+
+#[tokio::test]
+async fn generated_secrets_are_created_once_and_never_regenerated() {
+    let h = Harness::new(true);
+    h.converge().await;
+    let calls = h.generator.0.load(Ordering::SeqCst);
+    assert_eq!(
+        calls, 4,
+        "SECRET_KEY, webhook token and two database passwords"
+    );
+    let secret = h
+        .server
+        .get(&core("secrets", "tgtg-generated"))
+        .unwrap_or_default();
+    for _ in 0..2 {
+        h.reconcile_ok().await;
+    }
+    assert_eq!(h.generator.0.load(Ordering::SeqCst), calls);
+    assert_eq!(
+        h.server
+            .get(&core("secrets", "tgtg-generated"))
+            .unwrap_or_default()["data"],
+        secret["data"]
+    );
+}
+
+#[tokio::test]
+async fn drift_in_an_owned_object_is_repaired_with_one_write() {
+    let h = Harness::new(true);
+    h.converge().await;
+
+    h.server.edit(&deployment_path("tgtg-bot"), |d| {
+        d["spec"]["replicas"] = json!(5)
+    });
+    let (_, requests) = h.reconcile().await;
+    assert_eq!(
+        writes(&requests),
+        vec![format!("PATCH {}", deployment_path("tgtg-bot"))]
+    );
+    assert_eq!(
+        h.server
+            .get(&deployment_path("tgtg-bot"))
+            .unwrap_or_default()["spec"]["replicas"],
+        1
+    );
+
+    // The Deployment controller observes the repaired generation.
+    h.pods_become_ready();
+    h.server.remove(&core("services", "tgtg-bot"));
+    let (_, requests) = h.reconcile().await;
+    assert_eq!(
+        writes(&requests),
+        vec![format!("PATCH {}", core("services", "tgtg-bot"))]
+    );
+}
+
+#[tokio::test]
+async fn a_changed_referenced_secret_rolls_the_bot() {
+    let h = Harness::new(true);
+    h.converge().await;
+    let hash = |h: &Harness| {
+        h.server
+            .get(&deployment_path("tgtg-bot"))
+            .unwrap_or_default()["spec"]["template"]["metadata"]["annotations"]
+            [crate::names::CONFIG_HASH_ANNOTATION]
+            .clone()
+    };
+    let before = hash(&h);
+    h.server.edit(&core("secrets", "tgtg-telegram"), |s| {
+        s["data"]["token"] = json!("NDU2OmRlZg==")
+    });
+    let (_, requests) = h.reconcile().await;
+    assert_eq!(
+        writes(&requests),
+        vec![format!("PATCH {}", deployment_path("tgtg-bot"))]
+    );
+    assert_ne!(hash(&h), before);
+}
+
+#[tokio::test]
+async fn a_missing_secret_degrades_the_resource_and_is_retried_with_backoff() {
+    let h = Harness::new(false);
+    let (result, requests) = h.reconcile().await;
+    assert!(matches!(result, Err(Error::Dereference(_))), "{result:?}");
+    let result = result.map(|_| ());
+    assert_eq!(
+        writes(&requests),
+        vec![
+            format!("PATCH {CR_PATH}/status"),
+            format!("POST /apis/events.k8s.io/v1/namespaces/{NS}/events"),
+        ],
+        "nothing but status and an Event is written"
+    );
+    assert_eq!(h.status()["phase"], "Degraded");
+    let degraded = h.condition("Degraded");
+    assert_eq!(degraded["status"], "True");
+    assert_eq!(degraded["reason"], "SecretMissing");
+    assert_eq!(
+        degraded["message"],
+        "Secret \"tgtg-telegram\" named in spec.telegram.tokenSecretRef does not exist"
+    );
+    let event = requests
+        .last()
+        .and_then(|r| r.body.clone())
+        .unwrap_or_default();
+    assert_eq!(
+        (event["type"].as_str(), event["reason"].as_str()),
+        (Some("Warning"), Some("SecretMissing"))
+    );
+
+    // Retried with growing delays, and a retry with nothing new writes nothing.
+    let cr = Arc::new(
+        serde_json::from_value::<TooGoodToGo>(h.server.get(CR_PATH).unwrap_or_default())
+            .unwrap_or_else(|e| panic!("{e}")),
+    );
+    let Err(error) = result else {
+        panic!("a missing secret must fail the reconcile");
+    };
+    let delays: Vec<Action> = (0..3)
+        .map(|_| error_policy(cr.clone(), &error, h.ctx.clone()))
+        .collect();
+    assert_eq!(
+        delays,
+        vec![
+            Action::requeue(Duration::from_secs(5)),
+            Action::requeue(Duration::from_secs(10)),
+            Action::requeue(Duration::from_secs(20))
+        ]
+    );
+    let (_, requests) = h.reconcile().await;
+    assert_eq!(writes(&requests), Vec::<String>::new());
+
+    // Creating the Secret heals it.
+    h.server.insert(
+        &core("secrets", "tgtg-telegram"),
+        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "tgtg-telegram", "namespace": NS},
+               "data": {"token": "MTIzOmFiYw=="}}),
+    );
+    let (result, _) = h.reconcile().await;
+    assert!(result.is_ok(), "{result:?}");
+    assert_eq!(h.condition("Degraded")["status"], "False");
+}
+
+#[tokio::test]
+async fn a_suspended_resource_writes_nothing_but_its_status() {
+    let h = Harness::new(true);
+    h.server
+        .edit(CR_PATH, |cr| cr["spec"]["suspend"] = json!(true));
+    let (result, requests) = h.reconcile().await;
+    assert_eq!(result.ok(), Some(Action::await_change()));
+    assert_eq!(
+        writes(&requests),
+        vec![
+            format!("PATCH {CR_PATH}/status"),
+            format!("POST /apis/events.k8s.io/v1/namespaces/{NS}/events"),
+        ]
+    );
+    assert_eq!(h.condition("Progressing")["reason"], "Suspended");
+}
+
+#[tokio::test]
+async fn a_failed_migration_fails_the_resource_and_keeps_the_old_version() {
+    let h = Harness::new(true);
+    h.converge().await;
+    h.server.edit(CR_PATH, |cr| {
+        cr["spec"]["version"] = json!("1.1.0");
+        cr["metadata"]["generation"] = json!(2);
+    });
+    h.reconcile_ok().await;
+    h.server.edit(&group("batch/v1", "jobs", "tgtg-migrate-1.1.0"), |job| {
+        job["status"] = json!({"failed": 7, "conditions": [{"type": "Failed", "status": "True",
+            "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit"}]});
+    });
+    let (_, requests) = h.reconcile().await;
+    assert!(
+        !writes(&requests)
+            .iter()
+            .any(|w| w.contains("/deployments/tgtg-bot")),
+        "{requests:?}"
+    );
+    assert_eq!(h.status()["phase"], "Failed");
+    assert_eq!(h.condition("Degraded")["reason"], "MigrationFailed");
+    assert_eq!(h.status()["currentVersion"], "1.0.0");
+    let image = &h
+        .server
+        .get(&deployment_path("tgtg-bot"))
+        .unwrap_or_default()["spec"]["template"]["spec"]["containers"][0]["image"];
+    assert_eq!(image, "toogoodtogo/bot:1.0.0");
+}
+
+#[tokio::test]
+async fn a_deleted_resource_is_left_to_garbage_collection() {
+    let h = Harness::new(true);
+    h.server.edit(CR_PATH, |cr| {
+        cr["metadata"]["deletionTimestamp"] = json!("2026-01-01T00:00:00Z")
+    });
+    let (result, requests) = h.reconcile().await;
+    assert_eq!(result.ok(), Some(Action::await_change()));
+    assert!(requests.is_empty(), "no finalizer work: {requests:?}");
+}

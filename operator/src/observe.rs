@@ -1,0 +1,302 @@
+//! Observe: read the live owned objects the reconcile decides on (what version runs, how the
+//! migration went, the database's state), and plan the rollout from them (pure).
+
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::batch::v1::Job;
+use kube::{Api, Client};
+
+use crate::crd::TooGoodToGo;
+use crate::names::Owner;
+
+pub const VERSION_LABEL: &str = "app.kubernetes.io/version";
+
+/// Live objects that steer the reconcile.
+#[derive(Clone, Debug, Default)]
+pub struct Observed {
+    pub deployment: Option<Deployment>,
+    /// The migration Job of `spec.version`.
+    pub migration_job: Option<Job>,
+    pub postgres: Option<StatefulSet>,
+}
+
+pub async fn observe(client: &Client, cr: &TooGoodToGo) -> Result<Observed, kube::Error> {
+    let owner = Owner::of(cr);
+    let ns = owner.namespace.as_str();
+    let deployment = Api::<Deployment>::namespaced(client.clone(), ns)
+        .get_opt(&owner.bot())
+        .await?;
+    let running = deployment.as_ref().and_then(running_version);
+    // The Job is only looked at while the Deployment does not run spec.version yet.
+    let migration_job = if running.as_deref() == Some(cr.spec.version.as_str()) {
+        None
+    } else {
+        Api::<Job>::namespaced(client.clone(), ns)
+            .get_opt(&owner.migration_job(&cr.spec.version))
+            .await?
+    };
+    let postgres = if cr.spec.database.managed.is_some() {
+        Api::<StatefulSet>::namespaced(client.clone(), ns)
+            .get_opt(&owner.postgres())
+            .await?
+    } else {
+        None
+    };
+    Ok(Observed {
+        deployment,
+        migration_job,
+        postgres,
+    })
+}
+
+/// The version in the Deployment's pod template.
+pub fn running_version(deployment: &Deployment) -> Option<String> {
+    deployment
+        .spec
+        .template
+        .metadata
+        .as_ref()?
+        .labels
+        .as_ref()?
+        .get(VERSION_LABEL)
+        .cloned()
+}
+
+impl Observed {
+    pub fn running_version(&self) -> Option<String> {
+        self.deployment.as_ref().and_then(running_version)
+    }
+
+    fn postgres_container_image(&self) -> Option<String> {
+        let sts = self.postgres.as_ref()?;
+        let pod = sts.spec.template.spec.as_ref()?;
+        pod.containers.first()?.image.clone()
+    }
+
+    pub fn postgres_major(&self) -> Option<String> {
+        crate::validate::postgres_major_of_image(&self.postgres_container_image()?)
+    }
+
+    pub fn postgres_claim_template_size(&self) -> Option<String> {
+        let sts = self.postgres.as_ref()?;
+        let claim = sts.spec.volume_claim_templates.as_ref()?.first()?;
+        let requests = claim.spec.as_ref()?.resources.as_ref()?.requests.as_ref()?;
+        requests.get("storage").map(|q| q.0.clone())
+    }
+
+    pub fn postgres_ready(&self) -> bool {
+        self.postgres
+            .as_ref()
+            .and_then(|s| s.status.as_ref())
+            .and_then(|s| s.ready_replicas)
+            .unwrap_or(0)
+            >= 1
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MigrationState {
+    /// The Deployment already runs `spec.version`, or this is a rollback.
+    NotNeeded,
+    /// The Job is missing or still running.
+    Running,
+    Succeeded,
+    Failed {
+        message: String,
+    },
+}
+
+/// What the reconcile should do about versions.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RolloutPlan {
+    pub deploy_version: Option<String>,
+    pub migrate_version: Option<String>,
+    pub migration: MigrationState,
+}
+
+fn job_state(job: Option<&Job>) -> MigrationState {
+    let Some(status) = job.and_then(|j| j.status.as_ref()) else {
+        return MigrationState::Running;
+    };
+    if status.succeeded.unwrap_or(0) > 0 {
+        return MigrationState::Succeeded;
+    }
+    let failed = status
+        .conditions
+        .iter()
+        .flatten()
+        .find(|c| c.type_ == "Failed" && c.status == "True");
+    match failed {
+        Some(condition) => MigrationState::Failed {
+            message: condition
+                .message
+                .clone()
+                .or_else(|| condition.reason.clone())
+                .unwrap_or_else(|| "the migration Job failed".to_owned()),
+        },
+        None => MigrationState::Running,
+    }
+}
+
+/// Numeric parts of a dotted version (`1.4.2-rc1` -> `[1, 4, 2]`), for ordering only.
+fn numeric_parts(version: &str) -> Option<Vec<u64>> {
+    let core = version.trim_start_matches('v');
+    let core = core.split(['-', '+']).next()?;
+    core.split('.').map(|p| p.parse().ok()).collect()
+}
+
+/// True when `wanted` is an older version than `running` (a rollback). Versions that do not
+/// compare (e.g. `latest`) count as upgrades, so their migration runs: the safe side.
+pub fn is_rollback(wanted: &str, running: &str) -> bool {
+    match (numeric_parts(wanted), numeric_parts(running)) {
+        (Some(w), Some(r)) => w < r,
+        _ => false,
+    }
+}
+
+/// Plan the rollout: a new version runs its migration Job first and the Deployment moves only
+/// when it succeeded; a rollback moves at once (the bot accepts a schema that is ahead).
+pub fn plan_rollout(cr: &TooGoodToGo, observed: &Observed) -> RolloutPlan {
+    let wanted = cr.spec.version.clone();
+    let running = observed.running_version();
+    if running.as_deref() == Some(wanted.as_str()) {
+        return RolloutPlan {
+            deploy_version: Some(wanted),
+            migrate_version: None,
+            migration: MigrationState::NotNeeded,
+        };
+    }
+    if let Some(running) = &running
+        && is_rollback(&wanted, running)
+    {
+        return RolloutPlan {
+            deploy_version: Some(wanted),
+            migrate_version: None,
+            migration: MigrationState::NotNeeded,
+        };
+    }
+    let migration = job_state(observed.migration_job.as_ref());
+    let deploy_version = match migration {
+        MigrationState::Succeeded => Some(wanted.clone()),
+        _ => running,
+    };
+    RolloutPlan {
+        deploy_version,
+        migrate_version: Some(wanted),
+        migration,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use k8s_openapi::api::batch::v1::{JobCondition, JobStatus};
+    use k8s_openapi::api::core::v1::PodTemplateSpec;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+    use super::*;
+    use crate::testing::sample;
+
+    fn deployment_at(version: &str) -> Deployment {
+        let mut d = Deployment::default();
+        d.spec.template = PodTemplateSpec {
+            metadata: Some(ObjectMeta {
+                labels: Some(BTreeMap::from([(
+                    VERSION_LABEL.to_owned(),
+                    version.to_owned(),
+                )])),
+                ..ObjectMeta::default()
+            }),
+            spec: None,
+        };
+        d
+    }
+
+    fn job(succeeded: i32, failed_message: Option<&str>) -> Job {
+        Job {
+            status: Some(JobStatus {
+                succeeded: Some(succeeded),
+                conditions: failed_message.map(|m| {
+                    vec![JobCondition {
+                        type_: "Failed".to_owned(),
+                        status: "True".to_owned(),
+                        message: Some(m.to_owned()),
+                        ..JobCondition::default()
+                    }]
+                }),
+                ..JobStatus::default()
+            }),
+            ..Job::default()
+        }
+    }
+
+    fn cr_at(version: &str) -> TooGoodToGo {
+        let mut cr = sample("minimal.yaml");
+        cr.spec.version = version.to_owned();
+        cr
+    }
+
+    #[test]
+    fn first_deploy_waits_for_the_migration() {
+        let plan = plan_rollout(&cr_at("1.0.0"), &Observed::default());
+        assert_eq!(plan.deploy_version, None);
+        assert_eq!(plan.migrate_version.as_deref(), Some("1.0.0"));
+        assert_eq!(plan.migration, MigrationState::Running);
+    }
+
+    #[test]
+    fn upgrade_keeps_the_old_version_until_the_migration_succeeded() {
+        let observed = Observed {
+            deployment: Some(deployment_at("1.0.0")),
+            ..Observed::default()
+        };
+        let plan = plan_rollout(&cr_at("1.1.0"), &observed);
+        assert_eq!(plan.deploy_version.as_deref(), Some("1.0.0"));
+        let observed = Observed {
+            migration_job: Some(job(1, None)),
+            ..observed
+        };
+        let plan = plan_rollout(&cr_at("1.1.0"), &observed);
+        assert_eq!(plan.deploy_version.as_deref(), Some("1.1.0"));
+        assert_eq!(plan.migration, MigrationState::Succeeded);
+    }
+
+    #[test]
+    fn failed_migration_keeps_the_old_version() {
+        let observed = Observed {
+            deployment: Some(deployment_at("1.0.0")),
+            migration_job: Some(job(0, Some("BackoffLimitExceeded"))),
+            ..Observed::default()
+        };
+        let plan = plan_rollout(&cr_at("1.1.0"), &observed);
+        assert_eq!(plan.deploy_version.as_deref(), Some("1.0.0"));
+        assert_eq!(
+            plan.migration,
+            MigrationState::Failed {
+                message: "BackoffLimitExceeded".to_owned()
+            }
+        );
+    }
+
+    #[test]
+    fn rollback_runs_no_migration() {
+        let observed = Observed {
+            deployment: Some(deployment_at("1.2.0")),
+            ..Observed::default()
+        };
+        let plan = plan_rollout(&cr_at("1.1.9"), &observed);
+        assert_eq!(plan.deploy_version.as_deref(), Some("1.1.9"));
+        assert_eq!(plan.migrate_version, None);
+    }
+
+    #[test]
+    fn version_ordering() {
+        assert!(is_rollback("1.9.0", "1.10.0"));
+        assert!(!is_rollback("1.10.0", "1.9.0"));
+        assert!(is_rollback("v1.0.0", "1.0.1"));
+        assert!(
+            !is_rollback("latest", "1.0.0"),
+            "unordered versions migrate"
+        );
+    }
+}

@@ -1,0 +1,423 @@
+//! Update status: conditions following the Kubernetes API conventions, the phase, the version
+//! that runs, and Events for meaningful transitions. Computing the status is pure; it is written
+//! only when it differs from the live status, so a converged resource causes no status write.
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{Patch, PatchParams};
+use kube::runtime::events::{Event, EventType, Recorder};
+use kube::{Api, Resource, ResourceExt};
+use serde_json::json;
+
+use crate::crd::{Phase, TooGoodToGo, TooGoodToGoStatus};
+use crate::names::FIELD_MANAGER;
+use crate::observe::{MigrationState, Observed, RolloutPlan};
+
+pub const READY: &str = "Ready";
+pub const PROGRESSING: &str = "Progressing";
+pub const DEGRADED: &str = "Degraded";
+pub const DATABASE_READY: &str = "DatabaseReady";
+
+/// Something the user or the cluster must fix; each becomes the Degraded reason.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Problem {
+    InvalidSpec(String),
+    SecretMissing(String),
+    MigrationFailed(String),
+    VolumeResize(String),
+}
+
+impl Problem {
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::InvalidSpec(_) => "InvalidSpec",
+            Self::SecretMissing(_) => "SecretMissing",
+            Self::MigrationFailed(_) => "MigrationFailed",
+            Self::VolumeResize(_) => "VolumeResizeFailed",
+        }
+    }
+
+    pub fn message(&self) -> &str {
+        match self {
+            Self::InvalidSpec(m)
+            | Self::SecretMissing(m)
+            | Self::MigrationFailed(m)
+            | Self::VolumeResize(m) => m,
+        }
+    }
+
+    /// Failures that retrying cannot fix without a spec change.
+    fn is_terminal(&self) -> bool {
+        matches!(self, Self::InvalidSpec(_) | Self::MigrationFailed(_))
+    }
+}
+
+/// What the reconcile learned, from which the status is computed.
+#[derive(Clone, Debug, Default)]
+pub struct Facts {
+    pub problem: Option<Problem>,
+    pub plan: Option<RolloutPlan>,
+    pub observed: Observed,
+    pub suspended: bool,
+}
+
+struct Judgement {
+    type_: &'static str,
+    status: bool,
+    reason: &'static str,
+    message: String,
+}
+
+/// (wanted, available, settled). Wanted is what the resource asks for, not the live field, so
+/// a drifted replica count reads as the drift it is; with an autoscaler the HPA decides.
+fn deployment_progress(cr: &TooGoodToGo, deployment: &Deployment) -> (i32, i32, bool) {
+    let wanted = match cr.spec.autoscaling {
+        Some(_) => deployment.spec.replicas.unwrap_or(1),
+        None => cr.spec.replicas,
+    };
+    let status = deployment.status.clone().unwrap_or_default();
+    let generation_seen =
+        status.observed_generation.unwrap_or(0) >= deployment.metadata.generation.unwrap_or(0);
+    let available = status.available_replicas.unwrap_or(0);
+    let updated = status.updated_replicas.unwrap_or(0);
+    let settled = generation_seen
+        && updated >= wanted
+        && available >= wanted
+        && status.replicas.unwrap_or(0) == wanted;
+    (wanted, available, settled)
+}
+
+/// The status the resource should have now. `previous` supplies lastTransitionTime of
+/// conditions whose status did not change.
+pub fn compute(
+    cr: &TooGoodToGo,
+    facts: &Facts,
+    previous: Option<&TooGoodToGoStatus>,
+    now: Timestamp,
+) -> TooGoodToGoStatus {
+    let version = &cr.spec.version;
+    let running = facts.observed.running_version();
+    let deployment = facts.observed.deployment.as_ref();
+    let migrating = facts
+        .plan
+        .as_ref()
+        .is_some_and(|p| p.migration == MigrationState::Running);
+
+    let (ready, ready_reason, ready_message) = match deployment {
+        _ if facts.suspended => (false, "Suspended", "reconciliation is suspended".to_owned()),
+        None => (
+            false,
+            "NotDeployed",
+            format!("waiting for the migration of version {version}"),
+        ),
+        Some(d) => {
+            let (wanted, available, settled) = deployment_progress(cr, d);
+            if running.as_deref() != Some(version.as_str()) {
+                (
+                    false,
+                    "Upgrading",
+                    format!("version {version} is not rolled out yet"),
+                )
+            } else if !settled {
+                (
+                    false,
+                    "RollingOut",
+                    format!("{available}/{wanted} bot replicas available"),
+                )
+            } else if wanted == 0 {
+                (true, "ScaledToZero", "the bot is scaled to zero".to_owned())
+            } else {
+                (
+                    true,
+                    "Available",
+                    format!("{available}/{wanted} bot replicas of version {version} available"),
+                )
+            }
+        }
+    };
+
+    let progressing = match &facts.problem {
+        Some(problem) if problem.is_terminal() => Judgement {
+            type_: PROGRESSING,
+            status: false,
+            reason: problem.reason(),
+            message: problem.message().to_owned(),
+        },
+        _ if facts.suspended => Judgement {
+            type_: PROGRESSING,
+            status: false,
+            reason: "Suspended",
+            message: "reconciliation is suspended".to_owned(),
+        },
+        _ if migrating => Judgement {
+            type_: PROGRESSING,
+            status: true,
+            reason: "Migrating",
+            message: format!("running the database migration for version {version}"),
+        },
+        _ if !ready => Judgement {
+            type_: PROGRESSING,
+            status: true,
+            reason: "RollingOut",
+            message: ready_message.clone(),
+        },
+        _ => Judgement {
+            type_: PROGRESSING,
+            status: false,
+            reason: "Complete",
+            message: format!("version {version} is rolled out"),
+        },
+    };
+
+    let degraded = match &facts.problem {
+        Some(problem) => Judgement {
+            type_: DEGRADED,
+            status: true,
+            reason: problem.reason(),
+            message: problem.message().to_owned(),
+        },
+        None => Judgement {
+            type_: DEGRADED,
+            status: false,
+            reason: "AsExpected",
+            message: "no problems".to_owned(),
+        },
+    };
+
+    let database = if cr.spec.database.external.is_some() {
+        Judgement {
+            type_: DATABASE_READY,
+            status: true,
+            reason: "External",
+            message: "an external database is used".to_owned(),
+        }
+    } else if facts.observed.postgres_ready() {
+        Judgement {
+            type_: DATABASE_READY,
+            status: true,
+            reason: "Running",
+            message: "the managed PostgreSQL is ready".to_owned(),
+        }
+    } else {
+        Judgement {
+            type_: DATABASE_READY,
+            status: false,
+            reason: "Starting",
+            message: "the managed PostgreSQL is not ready yet".to_owned(),
+        }
+    };
+
+    let phase = match &facts.problem {
+        Some(problem) if problem.is_terminal() => Phase::Failed,
+        Some(_) => Phase::Degraded,
+        None if ready => Phase::Ready,
+        // Suspended before anything was rolled out, or not reconciled yet.
+        None if deployment.is_none() && facts.plan.is_none() => Phase::Pending,
+        None => Phase::Progressing,
+    };
+
+    let generation = cr.metadata.generation;
+    let judgements = [
+        Judgement {
+            type_: READY,
+            status: ready,
+            reason: ready_reason,
+            message: ready_message,
+        },
+        progressing,
+        degraded,
+        database,
+    ];
+    let conditions = judgements
+        .into_iter()
+        .map(|j| {
+            let status = if j.status { "True" } else { "False" }.to_owned();
+            let since = previous
+                .and_then(|p| p.conditions.iter().find(|c| c.type_ == j.type_))
+                .filter(|c| c.status == status)
+                .map_or(Time(now), |c| c.last_transition_time.clone());
+            Condition {
+                type_: j.type_.to_owned(),
+                status,
+                reason: j.reason.to_owned(),
+                message: j.message,
+                last_transition_time: since,
+                observed_generation: generation,
+            }
+        })
+        .collect();
+
+    TooGoodToGoStatus {
+        observed_generation: generation,
+        phase: Some(phase),
+        conditions,
+        current_version: running,
+        ready_replicas: deployment
+            .and_then(|d| d.status.as_ref())
+            .and_then(|s| s.ready_replicas)
+            .or(deployment.map(|_| 0)),
+    }
+}
+
+/// Write the status with server-side apply when it differs. Returns whether it wrote.
+pub async fn write(
+    api: &Api<TooGoodToGo>,
+    cr: &TooGoodToGo,
+    status: &TooGoodToGoStatus,
+) -> Result<bool, kube::Error> {
+    if cr.status.as_ref() == Some(status) {
+        return Ok(false);
+    }
+    let patch = json!({
+        "apiVersion": TooGoodToGo::api_version(&()),
+        "kind": TooGoodToGo::kind(&()),
+        "status": status,
+    });
+    api.patch_status(
+        &cr.name_any(),
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&patch),
+    )
+    .await?;
+    Ok(true)
+}
+
+/// The Event for a phase change, if the phase changed.
+pub fn transition_event(
+    previous: Option<&TooGoodToGoStatus>,
+    next: &TooGoodToGoStatus,
+) -> Option<Event> {
+    let before = previous.and_then(|s| s.phase);
+    let after = next.phase?;
+    if before == Some(after) {
+        return None;
+    }
+    let degraded = next
+        .conditions
+        .iter()
+        .find(|c| c.type_ == DEGRADED && c.status == "True");
+    let (type_, reason, note) = match (after, degraded) {
+        (Phase::Degraded | Phase::Failed, Some(c)) => {
+            (EventType::Warning, c.reason.clone(), c.message.clone())
+        }
+        _ => {
+            let ready = next.conditions.iter().find(|c| c.type_ == READY);
+            (
+                EventType::Normal,
+                after.as_str().to_owned(),
+                ready.map(|c| c.message.clone()).unwrap_or_default(),
+            )
+        }
+    };
+    Some(Event {
+        type_,
+        reason,
+        note: Some(note),
+        action: "Reconcile".to_owned(),
+        secondary: None,
+    })
+}
+
+pub async fn publish(
+    recorder: &Recorder,
+    cr: &TooGoodToGo,
+    event: &Event,
+) -> Result<(), kube::Error> {
+    recorder.publish(event, &cr.object_ref(&())).await
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::api::apps::v1::DeploymentStatus;
+
+    use super::*;
+    use crate::observe::VERSION_LABEL;
+    use crate::testing::sample;
+
+    fn ready_deployment(version: &str, replicas: i32) -> Deployment {
+        let mut d = Deployment::default();
+        d.spec.replicas = Some(replicas);
+        d.spec.template.metadata = Some(Default::default());
+        if let Some(meta) = d.spec.template.metadata.as_mut() {
+            meta.labels = Some([(VERSION_LABEL.to_owned(), version.to_owned())].into());
+        }
+        d.status = Some(DeploymentStatus {
+            replicas: Some(replicas),
+            ready_replicas: Some(replicas),
+            available_replicas: Some(replicas),
+            updated_replicas: Some(replicas),
+            ..DeploymentStatus::default()
+        });
+        d
+    }
+
+    fn condition<'a>(status: &'a TooGoodToGoStatus, type_: &str) -> &'a Condition {
+        match status.conditions.iter().find(|c| c.type_ == type_) {
+            Some(c) => c,
+            None => panic!("no {type_} condition in {status:?}"),
+        }
+    }
+
+    #[test]
+    fn a_rolled_out_version_is_ready() {
+        let cr = sample("minimal.yaml");
+        let facts = Facts {
+            observed: Observed {
+                deployment: Some(ready_deployment("1.0.0", 1)),
+                ..Observed::default()
+            },
+            ..Facts::default()
+        };
+        let status = compute(&cr, &facts, None, Timestamp::UNIX_EPOCH);
+        assert_eq!(status.phase, Some(Phase::Ready));
+        assert_eq!(condition(&status, READY).status, "True");
+        assert_eq!(condition(&status, PROGRESSING).status, "False");
+        assert_eq!(condition(&status, DEGRADED).status, "False");
+        assert_eq!(condition(&status, DATABASE_READY).status, "False");
+        assert_eq!(status.current_version.as_deref(), Some("1.0.0"));
+    }
+
+    #[test]
+    fn unchanged_conditions_keep_their_transition_time() {
+        let cr = sample("minimal.yaml");
+        let facts = Facts::default();
+        let first = compute(&cr, &facts, None, Timestamp::UNIX_EPOCH);
+        let later = Timestamp::from_second(1_000).unwrap_or(Timestamp::UNIX_EPOCH);
+        let second = compute(&cr, &facts, Some(&first), later);
+        assert_eq!(
+            first, second,
+            "recomputing an unchanged status must not change it"
+        );
+    }
+
+    #[test]
+    fn missing_secret_is_degraded_with_the_message() {
+        let cr = sample("minimal.yaml");
+        let facts = Facts {
+            problem: Some(Problem::SecretMissing(
+                "Secret \"x\" does not exist".to_owned(),
+            )),
+            ..Facts::default()
+        };
+        let status = compute(&cr, &facts, None, Timestamp::UNIX_EPOCH);
+        assert_eq!(status.phase, Some(Phase::Degraded));
+        let degraded = condition(&status, DEGRADED);
+        assert_eq!(
+            (degraded.status.as_str(), degraded.reason.as_str()),
+            ("True", "SecretMissing")
+        );
+        let event = transition_event(None, &status);
+        assert_eq!(
+            event.map(|e| (e.type_, e.reason)),
+            Some((EventType::Warning, "SecretMissing".to_owned()))
+        );
+    }
+
+    #[test]
+    fn no_event_without_a_phase_change() {
+        let cr = sample("minimal.yaml");
+        let status = compute(&cr, &Facts::default(), None, Timestamp::UNIX_EPOCH);
+        assert!(transition_event(Some(&status), &status).is_none());
+    }
+}
