@@ -244,7 +244,11 @@ pub async fn reconcile_resource(cr: &TooGoodToGo, ctx: &Context) -> Result<Actio
         postgres_claim_template_size: observed.postgres_claim_template_size(),
     };
     let desired = build::render(cr, &inputs);
-    let manifests = desired.manifests()?;
+    let mut manifests = desired.manifests()?;
+    if !observed.service_monitor_supported {
+        let service_monitor = build::service_monitor_resource();
+        manifests.retain(|m| m.resource != service_monitor);
+    }
 
     // apply
     let uid = cr.uid().unwrap_or_default();

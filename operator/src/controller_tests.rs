@@ -43,22 +43,32 @@ struct Harness {
     generator: Arc<CountingGenerator>,
 }
 
+fn secret(name: &str, key: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": NS},
+           "data": {key: "cGxhY2Vob2xkZXI="}})
+}
+
 impl Harness {
     fn new(with_token: bool) -> Self {
+        let secrets: &[(&str, &str)] = if with_token {
+            &[("tgtg-telegram", "token")]
+        } else {
+            &[]
+        };
+        Self::with_sample("minimal.yaml", secrets)
+    }
+
+    /// A sample resource in namespace `shop`, with the given Secrets (name, key) present.
+    fn with_sample(file: &str, secrets: &[(&str, &str)]) -> Self {
         let (client, server) = FakeApiServer::start();
-        let mut cr = serde_json::to_value(sample("minimal.yaml")).unwrap_or_default();
+        for (name, key) in secrets {
+            server.insert(&core("secrets", name), secret(name, key));
+        }
+        let mut cr = serde_json::to_value(sample(file)).unwrap_or_default();
         cr["metadata"]["namespace"] = json!(NS);
         cr["metadata"]["uid"] = json!("cr-uid");
         cr["metadata"]["generation"] = json!(1);
         server.insert(CR_PATH, cr);
-        if with_token {
-            server.insert(
-                &core("secrets", "tgtg-telegram"),
-                json!({"apiVersion": "v1", "kind": "Secret",
-                       "metadata": {"name": "tgtg-telegram", "namespace": NS},
-                       "data": {"token": "MTIzOmFiYw=="}}),
-            );
-        }
         let generator = Arc::new(CountingGenerator::default());
         let ctx = Arc::new(Context::new(
             client,
@@ -108,18 +118,20 @@ impl Harness {
 
     /// What the kubelet and the Job controller would do: the migration succeeds.
     fn migration_succeeds(&self) {
-        self.server
-            .edit(&group("batch/v1", "jobs", "tgtg-migrate-1.0.0"), |job| {
-                job["status"] = json!({"succeeded": 1});
-            });
+        let version = self.server.get(CR_PATH).unwrap_or_default()["spec"]["version"].clone();
+        let job = format!("tgtg-migrate-{}", version.as_str().unwrap_or_default());
+        self.server.edit(&group("batch/v1", "jobs", &job), |job| {
+            job["status"] = json!({"succeeded": 1});
+        });
     }
 
     /// The bot pods and the database become ready.
     fn pods_become_ready(&self) {
         self.server.edit(&deployment_path("tgtg-bot"), |d| {
             let generation = d["metadata"]["generation"].clone();
-            d["status"] = json!({"observedGeneration": generation, "replicas": 1,
-                "updatedReplicas": 1, "readyReplicas": 1, "availableReplicas": 1});
+            let n = d["spec"]["replicas"].clone();
+            d["status"] = json!({"observedGeneration": generation, "replicas": n,
+                "updatedReplicas": n, "readyReplicas": n, "availableReplicas": n});
         });
         self.server
             .edit(&group("apps/v1", "statefulsets", "tgtg-postgres"), |s| {
@@ -487,4 +499,107 @@ async fn a_deleted_resource_is_left_to_garbage_collection() {
     let (result, requests) = h.reconcile().await;
     assert_eq!(result.ok(), Some(Action::await_change()));
     assert!(requests.is_empty(), "no finalizer work: {requests:?}");
+}
+
+const PVC: &str = "/api/v1/namespaces/shop/persistentvolumeclaims/data-tgtg-postgres-0";
+
+impl Harness {
+    /// The StatefulSet controller created the data volume with the template's size.
+    fn volume_exists(&self, size: &str) {
+        self.server.insert(
+            PVC,
+            json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                   "metadata": {"name": "data-tgtg-postgres-0", "namespace": NS},
+                   "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": size}}}}),
+        );
+    }
+
+    fn resize_to(&self, size: &str) {
+        self.server.edit(CR_PATH, |cr| {
+            cr["spec"]["database"]["managed"]["storage"]["size"] = json!(size);
+            cr["metadata"]["generation"] = json!(2);
+        });
+    }
+}
+
+#[tokio::test]
+async fn a_larger_database_volume_expands_the_claim_not_the_template() {
+    let h = Harness::new(true);
+    h.converge().await;
+    h.volume_exists("5Gi");
+    h.resize_to("10Gi");
+    let requests = h.reconcile_ok().await;
+    assert!(
+        writes(&requests).contains(&format!("PATCH {PVC}")),
+        "{:?}",
+        writes(&requests)
+    );
+    assert_eq!(
+        h.server.get(PVC).unwrap_or_default()["spec"]["resources"]["requests"]["storage"],
+        "10Gi"
+    );
+    let template = &h
+        .server
+        .get(&group("apps/v1", "statefulsets", "tgtg-postgres"))
+        .unwrap_or_default()["spec"]["volumeClaimTemplates"][0];
+    assert_eq!(
+        template["spec"]["resources"]["requests"]["storage"], "5Gi",
+        "claim templates are immutable"
+    );
+    assert_eq!(h.condition("Degraded")["status"], "False");
+    // Once expanded, nothing more is written.
+    let requests = h.reconcile_ok().await;
+    assert_eq!(writes(&requests), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn a_volume_that_cannot_shrink_or_expand_degrades_with_the_reason() {
+    let h = Harness::new(true);
+    h.converge().await;
+    h.volume_exists("5Gi");
+    h.resize_to("1Gi");
+    h.reconcile_ok().await;
+    assert_eq!(h.condition("Degraded")["reason"], "VolumeResizeFailed");
+    assert_eq!(
+        h.condition("Degraded")["message"],
+        "database volume data-tgtg-postgres-0 is 5Gi; shrinking it to 1Gi is not possible"
+    );
+
+    h.server.refuse_patches(PVC, http::StatusCode::FORBIDDEN, "only dynamically provisioned pvc can be resized and the storageclass that provisions the pvc must support resize");
+    h.resize_to("20Gi");
+    h.reconcile_ok().await;
+    let message = h.condition("Degraded")["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(message.starts_with("cannot expand database volume data-tgtg-postgres-0 from 5Gi to 20Gi: only dynamically provisioned"), "{message}");
+}
+
+#[tokio::test]
+async fn a_service_monitor_is_applied_only_where_prometheus_operator_is_installed() {
+    let secrets = [("tgtg-telegram", "token"), ("tgtg-stripe", "providerToken")];
+    let monitor = "/apis/monitoring.coreos.com/v1/namespaces/shop/servicemonitors/tgtg-bot";
+
+    let without = Harness::with_sample("production.yaml", &secrets);
+    without.converge().await;
+    assert_eq!(without.status()["phase"], "Ready");
+    let requests = without.reconcile_ok().await;
+    assert!(lines(&requests).contains(&"GET /apis/monitoring.coreos.com/v1".to_owned()));
+    assert_eq!(writes(&requests), Vec::<String>::new());
+    assert!(without.server.get(monitor).is_none());
+
+    let with = Harness::with_sample("production.yaml", &secrets);
+    with.server.insert(
+        "/apis/monitoring.coreos.com/v1",
+        json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "monitoring.coreos.com/v1",
+               "resources": [{"name": "servicemonitors", "singularName": "servicemonitor", "namespaced": true,
+                              "kind": "ServiceMonitor", "verbs": ["get", "patch"]}]}),
+    );
+    with.converge().await;
+    assert_eq!(
+        with.server.get(monitor).unwrap_or_default()["spec"]["endpoints"][0]["path"],
+        "/metrics"
+    );
+    let requests = with.reconcile_ok().await;
+    assert_eq!(writes(&requests), Vec::<String>::new());
 }

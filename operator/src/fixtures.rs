@@ -40,6 +40,8 @@ struct State {
     objects: BTreeMap<String, Value>,
     requests: Vec<Recorded>,
     resource_version: u64,
+    /// PATCHes to these paths fail with (code, message), like an admission refusal.
+    refusals: BTreeMap<String, (StatusCode, String)>,
 }
 
 /// Handle on the fake server's state; cheap to clone.
@@ -141,6 +143,13 @@ impl FakeApiServer {
         }
     }
 
+    /// Make every PATCH of `path` fail with `code` and `message`.
+    pub fn refuse_patches(&self, path: &str, code: StatusCode, message: &str) {
+        lock(&self.state)
+            .refusals
+            .insert(path.to_owned(), (code, message.to_owned()));
+    }
+
     pub fn remove(&self, path: &str) {
         lock(&self.state).objects.remove(path);
     }
@@ -230,6 +239,9 @@ impl FakeApiServer {
                 json_response(StatusCode::OK, &object)
             }
             Method::PATCH => {
+                if let Some((code, message)) = state.refusals.get(&path) {
+                    return status_response(*code, "Invalid", message);
+                }
                 if let Some(parent) = path.strip_suffix("/status") {
                     let Some(object) = state.objects.get_mut(parent) else {
                         return status_response(

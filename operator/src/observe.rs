@@ -17,6 +17,8 @@ pub struct Observed {
     /// The migration Job of `spec.version`.
     pub migration_job: Option<Job>,
     pub postgres: Option<StatefulSet>,
+    /// Whether prometheus-operator's ServiceMonitor kind exists (asked only when wanted).
+    pub service_monitor_supported: bool,
 }
 
 pub async fn observe(client: &Client, cr: &TooGoodToGo) -> Result<Observed, kube::Error> {
@@ -41,11 +43,32 @@ pub async fn observe(client: &Client, cr: &TooGoodToGo) -> Result<Observed, kube
     } else {
         None
     };
+    let wants_monitor = cr
+        .spec
+        .monitoring
+        .as_ref()
+        .is_some_and(|m| m.service_monitor);
+    let service_monitor_supported = wants_monitor
+        && kind_installed(client, "monitoring.coreos.com/v1", "ServiceMonitor").await?;
     Ok(Observed {
         deployment,
         migration_job,
         postgres,
+        service_monitor_supported,
     })
+}
+
+/// Whether the API server serves `kind` in `api_version` (a 404 means the CRD is not installed).
+async fn kind_installed(
+    client: &Client,
+    api_version: &str,
+    kind: &str,
+) -> Result<bool, kube::Error> {
+    match client.list_api_group_resources(api_version).await {
+        Ok(list) => Ok(list.resources.iter().any(|r| r.kind == kind)),
+        Err(kube::Error::Api(status)) if status.code == 404 => Ok(false),
+        Err(error) => Err(error),
+    }
 }
 
 /// The version in the Deployment's pod template.
