@@ -294,3 +294,96 @@ pub fn render(cr: &TooGoodToGo, inputs: &Inputs) -> DesiredObjects {
         redis,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::names::FIELD_MANAGER;
+    use crate::testing::sample;
+
+    fn inputs(cr: &TooGoodToGo) -> Inputs {
+        Inputs::offline(
+            cr,
+            GeneratedValues {
+                secret_key: "k".to_owned(),
+                webhook_secret_token: "t".to_owned(),
+                postgres: Some(PostgresCredentials {
+                    superuser_password: "s".to_owned(),
+                    bot_password: "b".to_owned(),
+                }),
+            },
+            "digest".to_owned(),
+        )
+    }
+
+    /// The controller watches owned kinds filtered by the managed-by label and maps events back
+    /// through the controller owner reference: every object must carry both.
+    #[test]
+    fn every_object_is_labelled_and_owned_so_its_watch_finds_the_resource() {
+        for name in crate::testing::sample_names() {
+            let mut cr = sample(&name);
+            cr.metadata.uid = Some("cr-uid".to_owned());
+            cr.metadata.namespace = Some("shop".to_owned());
+            let desired = render(&cr, &inputs(&cr));
+            let manifests = desired.manifests().unwrap_or_default();
+            assert!(!manifests.is_empty());
+            for manifest in manifests {
+                let meta = &manifest.object.metadata;
+                let what = format!("{name}: {}/{}", manifest.resource.kind, manifest.name());
+                let labels = meta.labels.clone().unwrap_or_default();
+                assert_eq!(
+                    labels
+                        .get("app.kubernetes.io/managed-by")
+                        .map(String::as_str),
+                    Some(FIELD_MANAGER),
+                    "{what}"
+                );
+                assert_eq!(
+                    labels.get("app.kubernetes.io/instance"),
+                    cr.metadata.name.as_ref(),
+                    "{what}"
+                );
+                let owners = meta.owner_references.clone().unwrap_or_default();
+                assert!(
+                    owners
+                        .iter()
+                        .any(|o| o.uid == "cr-uid" && o.controller == Some(true)),
+                    "{what}"
+                );
+                assert_eq!(meta.namespace.as_deref(), Some("shop"), "{what}");
+            }
+        }
+    }
+
+    #[test]
+    fn autoscaling_leaves_replicas_to_the_hpa() {
+        let cr = sample("external.yaml");
+        let desired = render(&cr, &inputs(&cr));
+        assert_eq!(desired.deployment.map(|d| d.spec.replicas), Some(None));
+        assert!(desired.autoscaler.is_some());
+        assert!(desired.pod_disruption_budget.is_some());
+    }
+
+    #[test]
+    fn one_long_polling_replica_gets_no_disruption_budget_ingress_or_spread() {
+        let cr = sample("minimal.yaml");
+        let desired = render(&cr, &inputs(&cr));
+        assert!(desired.pod_disruption_budget.is_none());
+        assert!(desired.ingress.is_none());
+        let spread = desired
+            .deployment
+            .and_then(|d| d.spec.template.spec)
+            .and_then(|p| p.topology_spread_constraints);
+        assert_eq!(spread, None);
+    }
+
+    #[test]
+    fn before_the_first_migration_there_is_no_bot_deployment() {
+        let cr = sample("minimal.yaml");
+        let mut inputs = inputs(&cr);
+        inputs.deploy_version = None;
+        let desired = render(&cr, &inputs);
+        assert!(desired.deployment.is_none());
+        assert!(desired.migration_job.is_some());
+    }
+}

@@ -110,7 +110,7 @@ pub async fn reconcile(cr: Arc<TooGoodToGo>, ctx: Arc<Context>) -> Result<Action
         namespace: namespace.clone(),
         name: name.clone(),
     };
-    let span = info_span!("reconcile", namespace = %namespace, name = %name);
+    let span = info_span!("reconcile", namespace = %namespace, resource = %name);
     let started = Instant::now();
     let result = reconcile_resource(&cr, &ctx).instrument(span.clone()).await;
     ctx.metrics.reconciliations.get_or_create(&labels).inc();

@@ -603,3 +603,64 @@ async fn a_service_monitor_is_applied_only_where_prometheus_operator_is_installe
     let requests = with.reconcile_ok().await;
     assert_eq!(writes(&requests), Vec::<String>::new());
 }
+
+/// Collects what the subscriber writes.
+#[derive(Clone, Default)]
+struct Capture(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Ok(mut bytes) = self.0.lock() {
+            bytes.extend_from_slice(buf);
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn every_log_line_is_json_with_the_resource_and_no_secret() {
+    let capture = Capture::default();
+    let writer = capture.clone();
+    let subscriber =
+        crate::telemetry::json_subscriber(tracing_subscriber::EnvFilter::new("debug"), move || {
+            writer.clone()
+        });
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let h = Harness::new(false);
+    let _ = h.reconcile().await; // missing Secret: a warning and a status update
+    h.server.insert(
+        &core("secrets", "tgtg-telegram"),
+        secret("tgtg-telegram", "token"),
+    );
+    h.converge().await;
+
+    let text = String::from_utf8(capture.0.lock().map(|b| b.clone()).unwrap_or_default())
+        .unwrap_or_default();
+    let ours: Vec<Value> = text
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|line| {
+            line["target"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("toogoodtogo_operator"))
+        })
+        .collect();
+    assert!(ours.len() >= 3, "{text}");
+    for line in &ours {
+        assert_eq!(line["span"]["namespace"], NS, "{line}");
+        assert_eq!(line["span"]["resource"], "tgtg", "{line}");
+    }
+    // Neither referenced nor generated secret values appear anywhere in the logs.
+    for value in [
+        "cGxhY2Vob2xkZXI=",
+        "placeholder",
+        "SECRET_KEY-0",
+        "WEBHOOK_SECRET_TOKEN-1",
+    ] {
+        assert!(!text.contains(value), "{value} leaked into the logs");
+    }
+}

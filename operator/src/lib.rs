@@ -24,6 +24,7 @@ pub mod observe;
 pub mod offline;
 pub mod server;
 pub mod status;
+pub mod telemetry;
 #[cfg(test)]
 pub mod testing;
 mod testing_support;

@@ -68,21 +68,6 @@ enum Command {
     },
 }
 
-fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,kube=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
-    match format {
-        // The reconcile span carries namespace and name: JSON lines include it on every event.
-        LogFormat::Json => builder
-            .json()
-            .with_current_span(true)
-            .with_span_list(false)
-            .init(),
-        LogFormat::Text => builder.init(),
-    }
-}
-
 fn default_identity() -> String {
     let host = std::fs::read_to_string("/etc/hostname")
         .map(|h| h.trim().to_owned())
@@ -177,7 +162,7 @@ async fn main() -> anyhow::Result<()> {
             no_leader_election,
             log_format,
         } => {
-            init_logging(log_format);
+            toogoodtogo_operator::telemetry::init(matches!(log_format, LogFormat::Json));
             return run(
                 namespace,
                 listen,
