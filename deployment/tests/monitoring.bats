@@ -1,0 +1,121 @@
+#!/usr/bin/env bats
+# Monitoring: Prometheus configuration and rules (promtool), alert behaviour (promtool test
+# rules), the Grafana dashboard and provisioning, and the monitoring compose file.
+
+load helpers
+
+setup() {
+  M="$DEPLOYMENT_SRC/monitoring"
+  PY=python3
+  python3 -c 'import yaml' 2>/dev/null || PY=/usr/bin/python3
+}
+
+@test "promtool check config: prometheus.yml (with its rule file)" {
+  run promtool check config "$M/prometheus.yml"
+  echo "$output"
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"1 rule files found"* ]]
+}
+
+@test "promtool check rules: alerts.yml" {
+  run promtool check rules "$M/alerts.yml"
+  echo "$output"
+  [ "$status" -eq 0 ]
+}
+
+@test "promtool test rules: bot down, degraded, backup too old, disk, Redis memory, error rate, webhook latency" {
+  run promtool test rules "$M/alerts.test.yml"
+  echo "$output"
+  [ "$status" -eq 0 ]
+  for a in TooGoodToGoBotDown TooGoodToGoBotDegraded TooGoodToGoBackupTooOld HostDiskAlmostFull \
+    RedisMemoryHigh TooGoodToGoUpdateErrorRate TooGoodToGoWebhookLatencyHigh TooGoodToGoWebhookErrors; do
+    grep -q "alertname: $a" "$M/alerts.test.yml" || { echo "no test for $a"; return 1; }
+  done
+}
+
+@test "alert rules cover the guide's list" {
+  for a in TooGoodToGoBotDown TooGoodToGoBotUnhealthy TooGoodToGoBotDegraded TooGoodToGoUpdateErrorRate \
+    TooGoodToGoWebhookLatencyHigh TooGoodToGoBackupTooOld HostDiskAlmostFull RedisMemoryHigh; do
+    grep -q "alert: $a$" "$M/alerts.yml" || { echo "missing alert $a"; return 1; }
+  done
+  grep -q '26 \* 3600' "$M/alerts.yml"
+  grep -q '> 0.8' "$M/alerts.yml"
+}
+
+@test "prometheus scrapes the bot's /metrics and the three exporters" {
+  run "$PY" - "$M/prometheus.yml" <<'PY'
+import sys, yaml
+cfg = yaml.safe_load(open(sys.argv[1]))
+jobs = {j["job_name"]: j for j in cfg["scrape_configs"]}
+bot = jobs["toogoodtogo-bot"]
+assert bot.get("metrics_path", "/metrics") == "/metrics", bot
+assert bot["static_configs"][0]["targets"] == ["bot:8000"], bot
+for job, target in (("postgres", "postgres-exporter:9187"), ("redis", "redis-exporter:9121"), ("node", "node-exporter:9100")):
+    assert jobs[job]["static_configs"][0]["targets"] == [target], job
+PY
+  echo "$output"
+  [ "$status" -eq 0 ]
+}
+
+@test "Grafana dashboard: valid JSON, provisioned data source, only metrics the bot or exporters export" {
+  run python3 "$TESTS_DIR/check_metrics.py" dashboard "$M/grafana/dashboards/toogoodtogo.json"
+  echo "$output"
+  [ "$status" -eq 0 ]
+  run "$PY" "$TESTS_DIR/check_metrics.py" rules "$M/alerts.yml"
+  echo "$output"
+  [ "$status" -eq 0 ]
+  grep -q 'uid: prometheus' "$M/grafana/provisioning/datasources/prometheus.yml"
+  grep -q 'path: /var/lib/grafana/dashboards' "$M/grafana/provisioning/dashboards/toogoodtogo.yml"
+}
+
+@test "metric checker rejects a metric nobody exports" {
+  jq '.panels[0].targets[0].expr = "sum(rate(toogoodtogo_webhooks_total[5m]))"' \
+    "$M/grafana/dashboards/toogoodtogo.json" >"$BATS_TEST_TMPDIR/bad.json"
+  run python3 "$TESTS_DIR/check_metrics.py" dashboard "$BATS_TEST_TMPDIR/bad.json"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"unknown metric toogoodtogo_webhooks_total"* ]]
+}
+
+@test "the bot registers every toogoodtogo_* metric the dashboard and alerts use" {
+  src="$DEPLOYMENT_SRC/../bot/src/metrics.rs"
+  [ -f "$src" ] || skip "bot/src/metrics.rs does not exist yet"
+  mapfile -t used < <(cat "$M/grafana/dashboards/toogoodtogo.json" "$M/alerts.yml" |
+    grep -o 'toogoodtogo_[a-z_]*' | grep -v '^toogoodtogo_backup_' | sort -u)
+  [ "${#used[@]}" -ge 10 ]
+  missing=()
+  for m in "${used[@]}"; do
+    base="${m#toogoodtogo_}"
+    base="${base%_bucket}"
+    base="${base%_total}"
+    grep -q "\"$base\"" "$src" || missing+=("$m")
+  done
+  echo "not registered in bot/src/metrics.rs: ${missing[*]}"
+  [ "${#missing[@]}" -eq 0 ]
+}
+
+@test "monitoring compose: Grafana password from the environment, loopback ports, exporters, textfile collector" {
+  run "$PY" - "$M/docker-compose.monitoring.yml" <<'PY'
+import sys, yaml
+doc = yaml.safe_load(open(sys.argv[1]))
+s = doc["services"]
+pw = s["grafana"]["environment"]["GF_SECURITY_ADMIN_PASSWORD"]
+assert pw.startswith("${GRAFANA_ADMIN_PASSWORD:?"), pw
+assert "admin" != pw
+for name in ("prometheus", "grafana"):
+    for p in s[name].get("ports", []):
+        assert str(p).startswith("127.0.0.1:"), (name, p)
+for name in ("postgres-exporter", "redis-exporter", "node-exporter"):
+    assert name in s, name
+    assert not s[name].get("ports"), name
+assert any("--collector.textfile.directory=" in c for c in s["node-exporter"]["command"])
+assert doc["networks"]["toogoodtogo_frontend"]["external"] is True
+assert "toogoodtogo_frontend" in s["prometheus"]["networks"]
+assert "toogoodtogo_backend" in s["postgres-exporter"]["networks"]
+assert s["redis-exporter"]["environment"]["REDIS_ADDR"] == "redis://redis:6379"
+PY
+  echo "$output"
+  [ "$status" -eq 0 ]
+  # the textfile directory the node exporter reads is where backup.sh writes
+  grep -q '/var/lib/node_exporter/textfile_collector' "$SCRIPTS/lib/pg-backup.sh"
+  grep -q 'textfile.directory=/host/var/lib/node_exporter/textfile_collector' "$M/docker-compose.monitoring.yml"
+}

@@ -1,0 +1,113 @@
+#!/usr/bin/env bats
+# setup-droplet.sh installed into a throwaway root (--root): directories, env file with generated
+# secrets, links, systemd units (enabled with systemctl --root), logrotate and certbot hook.
+
+load helpers
+
+setup() {
+  R="$BATS_TEST_TMPDIR/root"
+  mkdir -p "$R/opt/toogoodtogo"
+  cp -r "$DEPLOYMENT_SRC" "$R/opt/toogoodtogo/deployment"
+  rm -f "$R/opt/toogoodtogo/deployment/.env.production" "$R/opt/toogoodtogo/deployment/.env"
+  unset APP_ROOT LOG_DIR
+}
+
+# snapshot: every path under the root with type, mode, size and content hash.
+snapshot() {
+  (cd "$R" && find . -printf '%p %y %m %s %l\n' | sort &&
+    find . -type f -exec sha256sum {} + | sort)
+}
+
+envv() { grep "^$1=" "$R/opt/toogoodtogo/deployment/.env.production" | tail -n 1 | cut -d= -f2-; }
+
+@test "fresh root: directories, env file with generated secrets, links, units, rotation, hook" {
+  DOMAIN=bot.test.example run "$SCRIPTS/setup-droplet.sh" --root "$R"
+  echo "$output"
+  [ "$status" -eq 0 ]
+  [ "$(stat -c %a "$R/opt/backups/postgres")" = 700 ]
+  [ -d "$R/var/log/toogoodtogo" ] && [ -d "$R/var/lib/node_exporter/textfile_collector" ]
+  envf="$R/opt/toogoodtogo/deployment/.env.production"
+  [ "$(stat -c %a "$envf")" = 600 ]
+  for k in POSTGRES_PASSWORD SECRET_KEY REDIS_PASSWORD WEBHOOK_SECRET_TOKEN GRAFANA_ADMIN_PASSWORD; do
+    [[ "$(envv "$k")" =~ ^[0-9a-f]{64}$ ]] || { echo "$k not generated"; return 1; }
+  done
+  [ "$(envv POSTGRES_PASSWORD)" != "$(envv SECRET_KEY)" ]
+  [ "$(envv DOMAIN)" = bot.test.example ]
+  [ "$(envv WEBHOOK_URL)" = https://bot.test.example/webhook ]
+  # every other line of the example is kept
+  [ "$(grep -c '=' "$envf")" -ge "$(grep -c '=' "$DEPLOYMENT_SRC/.env.production.example")" ]
+  # generated secrets are not printed
+  [[ "$output" != *"$(envv SECRET_KEY)"* ]]
+  [ "$(readlink "$R/opt/toogoodtogo/deployment/.env")" = .env.production ]
+  [ "$(readlink "$R/opt/toogoodtogo/deployment/monitoring/.env")" = ../.env.production ]
+  cmp "$R/etc/systemd/system/toogoodtogo.service" "$DEPLOYMENT_SRC/systemd/toogoodtogo.service"
+  [ -L "$R/etc/systemd/system/multi-user.target.wants/toogoodtogo.service" ]
+  [ -L "$R/etc/systemd/system/timers.target.wants/toogoodtogo-backup.timer" ]
+  [ -f "$R/etc/logrotate.d/toogoodtogo" ]
+  [ "$(readlink "$R/etc/letsencrypt/renewal-hooks/deploy/toogoodtogo-nginx.sh")" = /opt/toogoodtogo/deployment/nginx/certbot-deploy-hook.sh ]
+  [[ "$output" == *"fill in TELEGRAM_BOT_TOKEN"* ]]
+  grep -q 'action=setup result=changed' "$R/var/log/toogoodtogo/deployment.log"
+}
+
+@test "second run changes nothing (idempotent) and keeps the secrets" {
+  "$SCRIPTS/setup-droplet.sh" --root "$R" >/dev/null 2>&1
+  before="$(snapshot)"
+  secret="$(envv SECRET_KEY)"
+  run "$SCRIPTS/setup-droplet.sh" --root "$R"
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"setup complete: 0 change(s)"* ]]
+  [ "$(snapshot)" = "$before" ]
+  [ "$(envv SECRET_KEY)" = "$secret" ]
+}
+
+@test "existing env file: operator values kept, only empty generated secrets filled, mode fixed" {
+  envf="$R/opt/toogoodtogo/deployment/.env.production"
+  printf 'TELEGRAM_BOT_TOKEN=123:keep-me\nSECRET_KEY=operator-chosen\nPOSTGRES_PASSWORD=\n' >"$envf"
+  chmod 644 "$envf"
+  run "$SCRIPTS/setup-droplet.sh" --root "$R"
+  [ "$status" -eq 0 ]
+  [ "$(envv TELEGRAM_BOT_TOKEN)" = 123:keep-me ]
+  [ "$(envv SECRET_KEY)" = operator-chosen ]
+  [[ "$(envv POSTGRES_PASSWORD)" =~ ^[0-9a-f]{64}$ ]]
+  [ "$(stat -c %a "$envf")" = 600 ]
+}
+
+@test "--dry-run lists the changes and makes none" {
+  before="$(snapshot)"
+  run "$SCRIPTS/setup-droplet.sh" --dry-run --root "$R"
+  echo "$output"
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"would: directory $R/opt/backups/postgres"* ]]
+  [[ "$output" == *"would: install $R/etc/systemd/system/toogoodtogo.service"* ]]
+  [[ "$output" =~ dry\ run:\ [0-9]+\ change ]]
+  [ "$(snapshot)" = "$before" ]
+}
+
+@test "missing checkout: clear error without REPO_URL, git clone with it" {
+  rm -rf "$R/opt/toogoodtogo"
+  run "$SCRIPTS/setup-droplet.sh" --root "$R"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"no checkout in $R/opt/toogoodtogo"* ]]
+  # a repository that holds the deployment files
+  repo="$BATS_TEST_TMPDIR/repo"
+  mkdir -p "$repo"
+  cp -r "$DEPLOYMENT_SRC" "$repo/deployment"
+  git -C "$repo" init -q
+  git -C "$repo" add -A
+  git -C "$repo" -c user.name=t -c user.email=t@example.test commit -q -m release
+  rm -rf "$R/opt/toogoodtogo"
+  REPO_URL="$repo" run "$SCRIPTS/setup-droplet.sh" --root "$R"
+  echo "$output"
+  [ "$status" -eq 0 ]
+  [ -f "$R/opt/toogoodtogo/deployment/docker-compose.prod.yml" ]
+  git -C "$R/opt/toogoodtogo" rev-parse HEAD
+  # the generated env file is not something git would commit
+  [ -z "$(git -C "$R/opt/toogoodtogo" status --porcelain)" ]
+}
+
+@test "usage errors exit 64" {
+  run "$SCRIPTS/setup-droplet.sh" --root
+  [ "$status" -eq 64 ]
+  run "$SCRIPTS/setup-droplet.sh" --bogus
+  [ "$status" -eq 64 ]
+}
