@@ -39,6 +39,8 @@ impl Recorded {
 struct State {
     objects: BTreeMap<String, Value>,
     requests: Vec<Recorded>,
+    /// Every request ever made, for permission checks.
+    history: Vec<Recorded>,
     resource_version: u64,
     /// PATCHes to these paths fail with (code, message), like an admission refusal.
     refusals: BTreeMap<String, (StatusCode, String)>,
@@ -154,6 +156,11 @@ impl FakeApiServer {
         lock(&self.state).objects.remove(path);
     }
 
+    /// Every request since the server started.
+    pub fn history(&self) -> Vec<Recorded> {
+        lock(&self.state).history.clone()
+    }
+
     /// Requests made since the last call, emptying the log.
     pub fn take_requests(&self) -> Vec<Recorded> {
         std::mem::take(&mut lock(&self.state).requests)
@@ -171,12 +178,14 @@ impl FakeApiServer {
             .unwrap_or_default();
         let body: Option<Value> = serde_json::from_slice(&bytes).ok();
         let mut state = lock(&self.state);
-        state.requests.push(Recorded {
+        let recorded = Recorded {
             method: method.clone(),
             path: path.clone(),
             query,
             body: body.clone(),
-        });
+        };
+        state.history.push(recorded.clone());
+        state.requests.push(recorded);
         state.resource_version += 1;
         let resource_version = state.resource_version.to_string();
         let body = body.unwrap_or(Value::Null);

@@ -331,5 +331,14 @@ mod tests {
         assert!(a.release().await.is_ok());
         assert_eq!(holder(&server), Value::Null);
         assert_eq!(b.try_acquire_or_renew(at(1)).await.ok(), Some(Role::Leader));
+        let uncovered: Vec<String> = server
+            .history()
+            .iter()
+            .filter(|r| {
+                !crate::rbac::allows(crate::rbac::LEADER_ELECTION_RULES, &r.method, &r.path)
+            })
+            .map(|r| r.line())
+            .collect();
+        assert_eq!(uncovered, Vec::<String>::new());
     }
 }

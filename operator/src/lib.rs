@@ -22,6 +22,7 @@ pub mod leader;
 pub mod metrics;
 pub mod observe;
 pub mod offline;
+pub mod rbac;
 pub mod server;
 pub mod status;
 pub mod telemetry;
