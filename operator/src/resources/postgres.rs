@@ -4,7 +4,9 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec};
+use k8s_openapi::api::apps::v1::{
+    StatefulSet, StatefulSetPersistentVolumeClaimRetentionPolicy, StatefulSetSpec,
+};
 use k8s_openapi::api::core::v1::{
     ConfigMap, ConfigMapVolumeSource, Container, ContainerPort, EnvVar, EnvVarSource, ExecAction,
     PersistentVolumeClaim, PersistentVolumeClaimSpec, PodSpec, PodTemplateSpec, Probe, Secret,
@@ -158,6 +160,15 @@ pub fn stateful_set(ctx: &Context, managed: &ManagedDatabase) -> StatefulSet {
         spec: StatefulSetSpec {
             replicas: Some(1),
             service_name: Some(owner.postgres()),
+            // Deleting the resource deletes everything it owns, the data volume included (its
+            // credentials go with it, so a kept volume could not be reopened anyway). Back up
+            // before deleting.
+            persistent_volume_claim_retention_policy: Some(
+                StatefulSetPersistentVolumeClaimRetentionPolicy {
+                    when_deleted: Some("Delete".to_owned()),
+                    when_scaled: Some("Retain".to_owned()),
+                },
+            ),
             selector: owner.selector(Component::Database),
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta {
