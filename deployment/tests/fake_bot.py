@@ -50,6 +50,20 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
+    def do_POST(self):
+        """Webhook stand-in (behind nginx): echoes what reached the bot."""
+        length = int(self.headers.get("Content-Length") or 0)
+        self.rfile.read(length)
+        body = json.dumps({"path": self.path, "bytes": length,
+                           "forwarded_proto": self.headers.get("X-Forwarded-Proto"),
+                           "real_ip": self.headers.get("X-Real-IP"),
+                           "secret": self.headers.get("X-Telegram-Bot-Api-Secret-Token")}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
     def do_GET(self):
         status, version = verdict()
         if status == "hang":
