@@ -44,6 +44,8 @@ struct State {
     resource_version: u64,
     /// PATCHes to these paths fail with (code, message), like an admission refusal.
     refusals: BTreeMap<String, (StatusCode, String)>,
+    /// PUTs to these paths fail with (code, message).
+    put_refusals: BTreeMap<String, (StatusCode, String)>,
 }
 
 /// Handle on the fake server's state; cheap to clone.
@@ -152,6 +154,13 @@ impl FakeApiServer {
             .insert(path.to_owned(), (code, message.to_owned()));
     }
 
+    /// Make every PUT of `path` fail with `code` and `message`.
+    pub fn refuse_puts(&self, path: &str, code: StatusCode, message: &str) {
+        lock(&self.state)
+            .put_refusals
+            .insert(path.to_owned(), (code, message.to_owned()));
+    }
+
     pub fn remove(&self, path: &str) {
         lock(&self.state).objects.remove(path);
     }
@@ -228,6 +237,9 @@ impl FakeApiServer {
                 json_response(StatusCode::CREATED, &object)
             }
             Method::PUT => {
+                if let Some((code, message)) = state.put_refusals.get(&path) {
+                    return status_response(*code, "InternalError", message);
+                }
                 let Some(current) = state.objects.get(&path) else {
                     return status_response(
                         StatusCode::NOT_FOUND,

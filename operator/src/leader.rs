@@ -341,4 +341,58 @@ mod tests {
             .collect();
         assert_eq!(uncovered, Vec::<String>::new());
     }
+
+    fn quick() -> Timing {
+        Timing {
+            lease_duration: Duration::from_secs(15),
+            renew_deadline: Duration::from_secs(10),
+            retry_period: Duration::from_secs(2),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_leader_whose_lease_was_taken_steps_down() {
+        let (client, server) = FakeApiServer::start();
+        let a = LeaseLock::new(
+            Api::namespaced(client, "ops"),
+            "toogoodtogo-operator",
+            "a",
+            quick(),
+        );
+        a.acquire().await;
+        server.edit(LEASE, |lease| {
+            lease["spec"]["holderIdentity"] = json!("b");
+            lease["spec"]["renewTime"] = json!(Timestamp::now().to_string());
+        });
+        let stepped_down = tokio::time::timeout(Duration::from_secs(60), a.hold()).await;
+        assert!(
+            stepped_down.is_ok(),
+            "hold() must return once another replica holds the lease"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_leader_that_cannot_renew_steps_down_before_its_lease_expires() {
+        let (client, server) = FakeApiServer::start();
+        let a = LeaseLock::new(
+            Api::namespaced(client, "ops"),
+            "toogoodtogo-operator",
+            "a",
+            quick(),
+        );
+        a.acquire().await;
+        let acquired = tokio::time::Instant::now();
+        server.refuse_puts(
+            LEASE,
+            http::StatusCode::INTERNAL_SERVER_ERROR,
+            "etcd unavailable",
+        );
+        let stepped_down = tokio::time::timeout(Duration::from_secs(60), a.hold()).await;
+        assert!(stepped_down.is_ok());
+        let held = acquired.elapsed();
+        assert!(
+            held >= quick().renew_deadline && held < quick().lease_duration,
+            "stepped down after {held:?}"
+        );
+    }
 }
