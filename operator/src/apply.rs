@@ -61,6 +61,11 @@ pub fn is_subset(desired: &Value, live: &Value) -> bool {
             d.len() == l.len() && d.iter().zip(l).all(|(dv, lv)| is_subset(dv, lv))
         }
         (Value::Number(d), Value::Number(l)) => d.as_f64() == l.as_f64(),
+        // The API server canonicalises quantities (`0.5` -> `500m`, `1024Mi` -> `1Gi`); without
+        // this a user's spelling would be re-applied on every reconcile.
+        (Value::String(d), Value::String(l)) => {
+            d == l || quantity_value(d).is_some_and(|q| Some(q) == quantity_value(l))
+        }
         (d, l) => d == l,
     }
 }
@@ -149,25 +154,32 @@ async fn prune_one(
     }
 }
 
-/// Bytes of a Kubernetes quantity such as `10Gi` or `500M` (enough for storage sizes).
-pub fn quantity_bytes(quantity: &str) -> Option<f64> {
+/// Value of a Kubernetes quantity such as `10Gi`, `500m` or `1.5` (bytes for sizes, cores for
+/// CPU). Exponent forms (`1e3`) are rare in manifests and not recognised.
+pub fn quantity_value(quantity: &str) -> Option<f64> {
     let split = quantity
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(quantity.len());
     let (number, suffix) = quantity.split_at(split);
+    if number.is_empty() {
+        return None;
+    }
     let number: f64 = number.parse().ok()?;
     let factor = match suffix {
         "" => 1.0,
-        "Ki" => 1024f64,
-        "Mi" => 1024f64.powi(2),
-        "Gi" => 1024f64.powi(3),
-        "Ti" => 1024f64.powi(4),
-        "Pi" => 1024f64.powi(5),
+        "m" => 1e-3,
         "k" => 1e3,
         "M" => 1e6,
         "G" => 1e9,
         "T" => 1e12,
         "P" => 1e15,
+        "E" => 1e18,
+        "Ki" => 1024f64,
+        "Mi" => 1024f64.powi(2),
+        "Gi" => 1024f64.powi(3),
+        "Ti" => 1024f64.powi(4),
+        "Pi" => 1024f64.powi(5),
+        "Ei" => 1024f64.powi(6),
         _ => return None,
     };
     Some(number * factor)
@@ -201,7 +213,7 @@ async fn expand_volume(
         .and_then(|r| r.get("storage"))
         .map(|q| q.0.clone())
         .unwrap_or_default();
-    match (quantity_bytes(wanted), quantity_bytes(&current)) {
+    match (quantity_value(wanted), quantity_value(&current)) {
         (Some(w), Some(c)) if w > c => {}
         (Some(w), Some(c)) if w < c => {
             return Ok((
@@ -319,11 +331,23 @@ mod tests {
     }
 
     #[test]
+    fn canonicalised_quantities_are_not_drift() {
+        assert!(is_subset(
+            &json!({"cpu": "0.5", "memory": "1024Mi"}),
+            &json!({"cpu": "500m", "memory": "1Gi"})
+        ));
+        assert!(!is_subset(&json!({"cpu": "0.5"}), &json!({"cpu": "600m"})));
+        assert!(!is_subset(&json!({"name": "bot"}), &json!({"name": "cat"})));
+    }
+
+    #[test]
     fn quantities() {
-        assert_eq!(quantity_bytes("1Gi"), Some(1024f64.powi(3)));
-        assert_eq!(quantity_bytes("500M"), Some(5e8));
-        assert_eq!(quantity_bytes("1.5Gi"), Some(1.5 * 1024f64.powi(3)));
-        assert_eq!(quantity_bytes("lots"), None);
-        assert!(quantity_bytes("20Gi") > quantity_bytes("10Gi"));
+        assert_eq!(quantity_value("1Gi"), Some(1024f64.powi(3)));
+        assert_eq!(quantity_value("500M"), Some(5e8));
+        assert_eq!(quantity_value("1.5Gi"), Some(1.5 * 1024f64.powi(3)));
+        assert_eq!(quantity_value("lots"), None);
+        assert_eq!(quantity_value("Gi"), None);
+        assert_eq!(quantity_value("250m"), Some(0.25));
+        assert!(quantity_value("20Gi") > quantity_value("10Gi"));
     }
 }

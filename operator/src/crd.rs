@@ -16,6 +16,9 @@ pub const VERSION: &str = "v1alpha1";
 
 /// Message of the CEL rule that ties multiple bot replicas to webhook mode.
 pub const RULE_WEBHOOK_FOR_SCALE: &str = "more than one replica or autoscaling requires telegram.webhook: Telegram allows only one long-polling client per bot token";
+/// Message of the CEL rule tying the Ingress to webhook mode.
+pub const RULE_INGRESS_NEEDS_WEBHOOK: &str =
+    "ingress requires telegram.webhook: the Ingress routes only the webhook path";
 /// Message of the CEL rule on `spec.database`.
 pub const RULE_ONE_DATABASE: &str =
     "exactly one of database.managed and database.external must be set";
@@ -43,7 +46,10 @@ pub const RULE_AUTOSCALING_RANGE: &str =
     printcolumn = r#"{"name":"Phase","type":"string","jsonPath":".status.phase"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
-#[x_kube(validation = kube::core::Rule::new("(self.replicas <= 1 && !has(self.autoscaling)) || has(self.telegram.webhook)").message(RULE_WEBHOOK_FOR_SCALE).field_path(".telegram"))]
+#[x_kube(
+    validation = kube::core::Rule::new("(self.replicas <= 1 && !has(self.autoscaling)) || has(self.telegram.webhook)").message(RULE_WEBHOOK_FOR_SCALE).field_path(".telegram"),
+    validation = kube::core::Rule::new("!has(self.ingress) || has(self.telegram.webhook)").message(RULE_INGRESS_NEEDS_WEBHOOK).field_path(".ingress")
+)]
 #[serde(rename_all = "camelCase")]
 pub struct TooGoodToGoSpec {
     /// Bot version: the image tag, e.g. `1.4.2`. Changing it runs that version's migration Job

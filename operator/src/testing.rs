@@ -7,7 +7,8 @@ use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use crate::crd::{
-    RULE_AUTOSCALING_RANGE, RULE_ONE_DATABASE, RULE_ONE_REDIS, RULE_WEBHOOK_FOR_SCALE, TooGoodToGo,
+    RULE_AUTOSCALING_RANGE, RULE_INGRESS_NEEDS_WEBHOOK, RULE_ONE_DATABASE, RULE_ONE_REDIS,
+    RULE_WEBHOOK_FOR_SCALE, TooGoodToGo,
 };
 
 pub fn repo_root() -> PathBuf {
@@ -60,6 +61,7 @@ pub const INVALID_CEL_SAMPLES: &[(&str, &str)] = &[
     ("replicas-without-webhook.yaml", RULE_WEBHOOK_FOR_SCALE),
     ("autoscaling-without-webhook.yaml", RULE_WEBHOOK_FOR_SCALE),
     ("autoscaling-min-above-max.yaml", RULE_AUTOSCALING_RANGE),
+    ("ingress-without-webhook.yaml", RULE_INGRESS_NEEDS_WEBHOOK),
 ];
 
 pub fn secret(name: &str, data: &[(&str, &str)]) -> Secret {

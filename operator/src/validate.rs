@@ -5,8 +5,8 @@
 //! same message. Tests evaluate both paths on the same samples.
 
 use crate::crd::{
-    RULE_AUTOSCALING_RANGE, RULE_ONE_DATABASE, RULE_ONE_REDIS, RULE_POSTGRES_MAJOR_IMMUTABLE,
-    RULE_WEBHOOK_FOR_SCALE, TooGoodToGo,
+    RULE_AUTOSCALING_RANGE, RULE_INGRESS_NEEDS_WEBHOOK, RULE_ONE_DATABASE, RULE_ONE_REDIS,
+    RULE_POSTGRES_MAJOR_IMMUTABLE, RULE_WEBHOOK_FOR_SCALE, TooGoodToGo,
 };
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -29,6 +29,11 @@ pub fn validate(cr: &TooGoodToGo) -> Result<(), Vec<ValidationError>> {
         (spec.replicas <= 1 && spec.autoscaling.is_none()) || spec.telegram.webhook.is_some(),
         "spec.telegram",
         RULE_WEBHOOK_FOR_SCALE,
+    );
+    check(
+        spec.ingress.is_none() || spec.telegram.webhook.is_some(),
+        "spec.ingress",
+        RULE_INGRESS_NEEDS_WEBHOOK,
     );
     check(
         spec.database.managed.is_some() != spec.database.external.is_some(),

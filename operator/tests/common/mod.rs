@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 pub use toogoodtogo_operator::crd::{
-    RULE_AUTOSCALING_RANGE, RULE_ONE_DATABASE, RULE_ONE_REDIS, RULE_WEBHOOK_FOR_SCALE,
+    RULE_AUTOSCALING_RANGE, RULE_INGRESS_NEEDS_WEBHOOK, RULE_ONE_DATABASE, RULE_ONE_REDIS,
+    RULE_WEBHOOK_FOR_SCALE,
 };
 
 /// Set `UPDATE_GOLDEN=1` to rewrite golden files and `crds/` instead of comparing.
@@ -63,6 +64,7 @@ pub const INVALID_CEL_SAMPLES: &[(&str, &str)] = &[
     ("replicas-without-webhook.yaml", RULE_WEBHOOK_FOR_SCALE),
     ("autoscaling-without-webhook.yaml", RULE_WEBHOOK_FOR_SCALE),
     ("autoscaling-min-above-max.yaml", RULE_AUTOSCALING_RANGE),
+    ("ingress-without-webhook.yaml", RULE_INGRESS_NEEDS_WEBHOOK),
 ];
 
 /// Invalid samples that the OpenAPI schema itself rejects (types, ranges, patterns, required).
