@@ -429,7 +429,6 @@ where
     }
 }
 
-
 /// Everything one end-to-end test needs: a fresh database, the Telegram fake and an update
 /// factory. Bots are started from it with [`Stack::env`].
 pub struct Stack {

@@ -286,8 +286,20 @@ impl FakeTelegram {
 
 fn router(shared: Arc<Shared>) -> Router {
     Router::new()
+        .route("/_fake/stats", axum::routing::get(stats))
         .route("/{bot}/{method}", any(api))
         .with_state(shared)
+}
+
+/// Call counts by method, for processes that drive the fake from outside (benchmarks).
+async fn stats(State(shared): State<Arc<Shared>>) -> Json<Value> {
+    let inner = shared.lock();
+    let mut counts: HashMap<&str, usize> = HashMap::new();
+    for call in &inner.calls {
+        *counts.entry(call.method.as_str()).or_default() += 1;
+    }
+    let messages: usize = inner.transcripts.values().map(Vec::len).sum();
+    Json(json!({ "calls": counts, "messages": messages, "chats": inner.transcripts.len() }))
 }
 
 /// A Telegram error, answered with Telegram's error body.

@@ -96,3 +96,86 @@ pub async fn clear(conn: &mut PgConnection, user_id: i64, chat_id: i64) -> sqlx:
         .await?;
     Ok(result.rows_affected() > 0)
 }
+
+/// Deletes conversations that lapsed.
+pub async fn prune_expired(pool: &sqlx::PgPool) -> sqlx::Result<u64> {
+    let result = sqlx::query("DELETE FROM conversations WHERE expires_at < now()")
+        .execute(pool)
+        .await?;
+    Ok(result.rows_affected())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    struct Registration {
+        name: String,
+        city: Option<String>,
+    }
+
+    #[sqlx::test(migrator = "crate::store::MIGRATOR")]
+    async fn a_dialogue_survives_across_connections_until_cleared(
+        pool: sqlx::PgPool,
+    ) -> Result<(), ConversationError> {
+        let mut conn = pool.acquire().await?;
+        let answers = Registration {
+            name: "Bakery Ada".into(),
+            city: None,
+        };
+        save(&mut conn, 7, 7, "register_business", "city", &answers, 30).await?;
+
+        let mut other = pool.acquire().await?;
+        let loaded: Conversation<Registration> = load(&mut other, 7, 7).await?.expect("stored");
+        assert_eq!(
+            (loaded.flow.as_str(), loaded.step.as_str(), &loaded.data),
+            ("register_business", "city", &answers)
+        );
+        assert!(
+            load::<Registration>(&mut other, 7, 8).await?.is_none(),
+            "per chat"
+        );
+
+        assert!(clear(&mut other, 7, 7).await?);
+        assert!(load::<Registration>(&mut conn, 7, 7).await?.is_none());
+        Ok(())
+    }
+
+    #[sqlx::test(migrator = "crate::store::MIGRATOR")]
+    async fn lapsed_and_mistyped_conversations_are_not_resumed(
+        pool: sqlx::PgPool,
+    ) -> Result<(), ConversationError> {
+        let mut conn = pool.acquire().await?;
+        save(
+            &mut conn,
+            1,
+            1,
+            "flow",
+            "step",
+            &serde_json::json!({"name": 5}),
+            0,
+        )
+        .await?;
+        assert!(
+            load::<Registration>(&mut conn, 1, 1).await?.is_none(),
+            "a lapsed dialogue is gone"
+        );
+        assert_eq!(prune_expired(&pool).await?, 1);
+
+        save(
+            &mut conn,
+            2,
+            2,
+            "flow",
+            "step",
+            &serde_json::json!({"name": 5}),
+            30,
+        )
+        .await?;
+        let corrupt = load::<Registration>(&mut conn, 2, 2).await;
+        assert!(matches!(corrupt, Err(ConversationError::Corrupt { .. })));
+        Ok(())
+    }
+}

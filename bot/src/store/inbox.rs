@@ -249,3 +249,112 @@ pub async fn prune(pool: &PgPool, days: u32) -> sqlx::Result<u64> {
     .await?;
     Ok(result.rows_affected())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CLAIM: Duration = Duration::from_secs(30);
+
+    fn update(update_id: i64, ordering_key: i64) -> PendingUpdate {
+        PendingUpdate {
+            update_id,
+            ordering_key,
+        }
+    }
+
+    #[sqlx::test(migrator = "crate::store::MIGRATOR")]
+    async fn redelivered_updates_are_stored_once(pool: PgPool) -> sqlx::Result<()> {
+        assert_eq!(
+            store(&pool, update(1, 9), "{\"update_id\":1}", CLAIM).await?,
+            Stored::New
+        );
+        assert_eq!(
+            store(&pool, update(1, 9), "{\"update_id\":1}", CLAIM).await?,
+            Stored::Duplicate
+        );
+        let batch = vec![
+            (update(1, 9), "{}".to_owned()),
+            (update(2, 9), "{}".to_owned()),
+        ];
+        assert_eq!(store_batch(&pool, &batch, CLAIM).await?, vec![update(2, 9)]);
+        Ok(())
+    }
+
+    #[sqlx::test(migrator = "crate::store::MIGRATOR")]
+    async fn only_the_oldest_pending_update_of_a_chat_is_ready(pool: PgPool) -> sqlx::Result<()> {
+        for (id, chat) in [(1, 100), (2, 100), (3, 200)] {
+            store(&pool, update(id, chat), "{}", CLAIM).await?;
+        }
+        let mut tx = pool.begin().await?;
+        assert_eq!(
+            lock_for_processing(&mut tx, 2).await?,
+            Claim::WaitForEarlier
+        );
+        assert!(matches!(
+            lock_for_processing(&mut tx, 3).await?,
+            Claim::Ready { attempts: 0, .. }
+        ));
+        assert!(matches!(
+            lock_for_processing(&mut tx, 1).await?,
+            Claim::Ready { .. }
+        ));
+        mark_processed(&mut tx, 1, Outcome::Handled).await?;
+        tx.commit().await?;
+
+        let mut tx = pool.begin().await?;
+        assert!(matches!(
+            lock_for_processing(&mut tx, 2).await?,
+            Claim::Ready { .. }
+        ));
+        assert_eq!(
+            lock_for_processing(&mut tx, 1).await?,
+            Claim::AlreadyProcessed
+        );
+        assert_eq!(lock_for_processing(&mut tx, 99).await?, Claim::Missing);
+        Ok(())
+    }
+
+    #[sqlx::test(migrator = "crate::store::MIGRATOR")]
+    async fn lapsed_claims_are_taken_over_once(pool: PgPool) -> sqlx::Result<()> {
+        store(&pool, update(1, 1), "{}", Duration::ZERO).await?;
+        store(&pool, update(2, 2), "{}", CLAIM).await?;
+        assert_eq!(claim_lapsed(&pool, 10, CLAIM).await?, vec![update(1, 1)]);
+        assert!(
+            claim_lapsed(&pool, 10, CLAIM).await?.is_empty(),
+            "now claimed for 30 s"
+        );
+        release(&pool, 2).await?;
+        assert_eq!(claim_lapsed(&pool, 10, CLAIM).await?, vec![update(2, 2)]);
+        assert_eq!(backlog(&pool).await?, 2);
+        Ok(())
+    }
+
+    #[sqlx::test(migrator = "crate::store::MIGRATOR")]
+    async fn a_failing_update_is_retried_then_given_up(pool: PgPool) -> sqlx::Result<()> {
+        store(&pool, update(1, 1), "{}", CLAIM).await?;
+        for _ in 0..2 {
+            assert!(!record_failure(&pool, 1, "boom", Duration::ZERO, 3).await?);
+        }
+        assert_eq!(
+            claim_lapsed(&pool, 10, CLAIM).await?,
+            vec![update(1, 1)],
+            "retried"
+        );
+        assert!(
+            record_failure(&pool, 1, "boom", Duration::ZERO, 3).await?,
+            "third failure gives up"
+        );
+        let (outcome, error): (String, String) =
+            sqlx::query_as("SELECT outcome, last_error FROM inbox_updates WHERE update_id = 1")
+                .fetch_one(&pool)
+                .await?;
+        assert_eq!((outcome.as_str(), error.as_str()), ("failed", "boom"));
+        assert_eq!(
+            backlog(&pool).await?,
+            0,
+            "a given-up update no longer blocks its chat"
+        );
+        Ok(())
+    }
+}

@@ -171,3 +171,49 @@ pub async fn prune(pool: &PgPool, days: u32) -> sqlx::Result<u64> {
     .await?;
     Ok(result.rows_affected())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[sqlx::test(migrator = "crate::store::MIGRATOR")]
+    async fn blocked_users_get_nothing_queued(pool: PgPool) -> sqlx::Result<()> {
+        let mut conn = pool.acquire().await?;
+        crate::store::users::mark_blocked(&mut conn, 5).await?;
+        assert_eq!(
+            enqueue(&mut conn, 5, &OutboundMessage::text("hi")).await?,
+            0
+        );
+        assert!(enqueue(&mut conn, 6, &OutboundMessage::text("hi")).await? > 0);
+        assert_eq!(depth(&pool).await?, 1);
+        Ok(())
+    }
+
+    #[sqlx::test(migrator = "crate::store::MIGRATOR")]
+    async fn due_messages_round_trip_and_fail_after_max_attempts(pool: PgPool) -> sqlx::Result<()> {
+        let mut conn = pool.acquire().await?;
+        let message = OutboundMessage::text("deal alert");
+        let id = enqueue(&mut conn, 6, &message).await?;
+        let due_now = due(&mut conn, 10).await?;
+        assert_eq!(due_now.len(), 1);
+        assert_eq!(due_now[0].message.as_ref().ok(), Some(&message));
+
+        reschedule(
+            &mut conn,
+            id,
+            Utc::now() + chrono::Duration::hours(1),
+            "network",
+            2,
+        )
+        .await?;
+        assert!(due(&mut conn, 10).await?.is_empty(), "not before its time");
+        reschedule(&mut conn, id, Utc::now(), "network", 2).await?;
+        let status: String =
+            sqlx::query_scalar("SELECT status FROM outbound_messages WHERE id = $1")
+                .bind(id)
+                .fetch_one(&pool)
+                .await?;
+        assert_eq!(status, "failed");
+        Ok(())
+    }
+}
