@@ -178,3 +178,26 @@ SH
   [[ "$output" == *"another run holds the backup lock"* ]]
   [ -z "$(backups)" ]
 }
+
+@test "the library works without docker: pgb_backup and pgb_restore with plain PG* variables" {
+  # what the operator's backup Jobs do: source the library, no compose, no docker
+  mkdir -p "$T/nodocker"
+  printf '#!/bin/sh\necho "docker must not be called" >&2\nexit 99\n' >"$T/nodocker/docker"
+  chmod +x "$T/nodocker/docker"
+  before="$(db_fingerprint)"
+  run env -i PATH="$T/nodocker:/usr/bin:/bin:/usr/local/bin" HOME="$HOME" \
+    PGHOST="$PGHOST" PGPORT="$PGPORT" PGUSER="$PGUSER" PGDATABASE="$TEST_DB" \
+    BACKUP_DIR="$T/job-backups" BACKUP_TEXTFILE_DIR="" \
+    bash -c ". '$SCRIPTS/lib/pg-backup.sh' && pgb_backup scheduled && echo \"FILE=\$PGB_LAST_BACKUP\""
+  echo "$output"
+  [ "$status" -eq 0 ]
+  file="$(sed -n 's/^FILE=//p' <<<"$output")"
+  [[ "$(basename "$file")" =~ ^toogoodtogo_[0-9]{8}_[0-9]{6}\.sql\.gz$ ]]
+  psql -X -q -d "$TEST_DB" -c "DELETE FROM orders; DROP TABLE listings CASCADE"
+  run env -i PATH="$T/nodocker:/usr/bin:/bin:/usr/local/bin" HOME="$HOME" \
+    PGHOST="$PGHOST" PGPORT="$PGPORT" PGUSER="$PGUSER" PGDATABASE="$TEST_DB" \
+    bash -c ". '$SCRIPTS/lib/pg-backup.sh' && pgb_restore '$file'"
+  echo "$output"
+  [ "$status" -eq 0 ]
+  [ "$(db_fingerprint)" = "$before" ]
+}
