@@ -232,10 +232,14 @@ CONF
   conf="$TMP/redis.conf"
   sed -e "s|^port 6379|port $port|" -e "s|^dir /data|dir $TMP|" -e 's|^bind 0.0.0.0|bind 127.0.0.1|' \
     "$DEPLOYMENT_SRC/redis/redis.conf" >"$conf"
-  # the same start-up as the compose command: password on stdin
-  REDIS_PASSWORD=test-redis-pass sh -c "exec redis-server '$conf' - <<EOF
-requirepass \$REDIS_PASSWORD
-EOF" >"$TMP/redis.log" 2>&1 &
+  # the redis service's own command from the compose file ($$ is Compose's escape for $)
+  "$PY" -c 'import sys, yaml
+cmd = yaml.safe_load(open(sys.argv[1]))["services"]["redis"]["command"]
+assert cmd[:2] == ["sh", "-c"], cmd
+print(cmd[2].replace("$$", "$").replace("/usr/local/etc/redis/redis.conf", sys.argv[2]), end="")' \
+    "$DEPLOYMENT_SRC/docker-compose.prod.yml" "$conf" >"$TMP/redis-command.sh"
+  grep -q 'redis-server' "$TMP/redis-command.sh"
+  REDIS_PASSWORD=test-redis-pass sh -c "$(cat "$TMP/redis-command.sh")" >"$TMP/redis.log" 2>&1 3>&- &
   pid=$!
   for _ in $(seq 1 50); do redis-cli -p "$port" ping 2>/dev/null | grep -q NOAUTH && break; sleep 0.1; done
   run redis-cli -p "$port" ping
@@ -252,4 +256,8 @@ EOF" >"$TMP/redis.log" 2>&1 &
   [ "$policy" = volatile-lru ]
   [ "$maxmem" -gt 0 ]
   [[ "$ps_line" != *test-redis-pass* ]]
+  # without a password the container refuses to start, saying why
+  run env -u REDIS_PASSWORD sh -c "$(cat "$TMP/redis-command.sh")"
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"REDIS_PASSWORD is not set"* ]]
 }
