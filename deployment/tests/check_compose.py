@@ -2,7 +2,7 @@
 """Checks deployment/docker-compose.prod.yml for what the operations guide relies on.
 
 Usage: check_compose.py COMPOSE_FILE ENV_EXAMPLE SECTION
-SECTION: names | networks | healthchecks | dependencies | runtime | environment
+SECTION: names | networks | healthchecks | dependencies | runtime | environment | keys
 Prints one line per problem and exits 1 when there is any.
 """
 import re
@@ -157,6 +157,52 @@ elif section == "environment":
         used = set(re.findall(r"(?<!\$)\$\{([A-Z][A-Z0-9_]*)", f.read()))
     for var in sorted(used - documented):
         fail(f"compose interpolates ${{{var}}} which .env.production.example does not document")
+elif section == "keys":
+    # Typos in Compose keys are silently ignored by older versions and rejected by newer ones.
+    top = {"name", "services", "networks", "volumes", "configs", "secrets", "include"}
+    service_keys = {
+        "image", "build", "container_name", "command", "entrypoint", "environment", "env_file",
+        "ports", "expose", "volumes", "tmpfs", "networks", "network_mode", "depends_on",
+        "healthcheck", "restart", "deploy", "logging", "stop_grace_period", "stop_signal",
+        "read_only", "security_opt", "cap_drop", "cap_add", "user", "working_dir", "pid",
+        "shm_size", "ulimits", "labels", "profiles", "init", "extra_hosts", "mem_limit", "cpus",
+        "pull_policy", "hostname", "sysctls", "devices", "secrets", "configs"}
+    health_keys = {"test", "interval", "timeout", "retries", "start_period", "start_interval", "disable"}
+    conditions = {"service_started", "service_healthy", "service_completed_successfully"}
+    for k in doc:
+        if k not in top and not k.startswith("x-"):
+            fail(f"unknown top-level key {k}")
+    for name, s in services.items():
+        for k in s:
+            if k not in service_keys:
+                fail(f"{name}: unknown key {k}")
+        for k in (s.get("healthcheck") or {}):
+            if k not in health_keys:
+                fail(f"{name}: unknown healthcheck key {k}")
+        deps = s.get("depends_on") or {}
+        if isinstance(deps, dict):
+            for dep, spec in deps.items():
+                if dep not in services:
+                    fail(f"{name}: depends on unknown service {dep}")
+                if (spec or {}).get("condition", "service_started") not in conditions:
+                    fail(f"{name}: unknown depends_on condition {spec}")
+        else:
+            for dep in deps:
+                if dep not in services:
+                    fail(f"{name}: depends on unknown service {dep}")
+        declared = set((doc.get("networks") or {}).keys())
+        for n in nets(s):
+            if n not in declared:
+                fail(f"{name}: network {n} is not declared")
+        limits = ((s.get("deploy") or {}).get("resources") or {}).get("limits") or {}
+        for k in limits:
+            if k not in {"cpus", "memory", "pids"}:
+                fail(f"{name}: unknown resource limit {k}")
+        declared_volumes = set((doc.get("volumes") or {}).keys())
+        for v in s.get("volumes", []):
+            src = str(v).split(":")[0]
+            if not src.startswith(("/", ".", "~")) and src not in declared_volumes:
+                fail(f"{name}: volume {src} is not declared")
 else:
     fail(f"unknown section {section}")
 

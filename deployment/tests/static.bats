@@ -73,6 +73,15 @@ compose_check() {
   compose_check environment
 }
 
+@test "compose: no unknown keys, undeclared networks/volumes or dependencies (both compose files)" {
+  compose_check keys
+  compose_check keys "$DEPLOYMENT_SRC/monitoring/docker-compose.monitoring.yml"
+  sed -e 's/stop_grace_period: 30s/stop_grace_perod: 30s/' "$DEPLOYMENT_SRC/docker-compose.prod.yml" >"$TMP/typo.yml"
+  run "$PY" "$TESTS_DIR/check_compose.py" "$TMP/typo.yml" "$DEPLOYMENT_SRC/.env.production.example" keys
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"bot: unknown key stop_grace_perod"* ]]
+}
+
 @test "compose checker catches a bot published on all interfaces" {
   sed -e 's/"127.0.0.1:8000:8000"/"8000:8000"/' "$DEPLOYMENT_SRC/docker-compose.prod.yml" >"$TMP/bad.yml"
   run "$PY" "$TESTS_DIR/check_compose.py" "$TMP/bad.yml" "$DEPLOYMENT_SRC/.env.production.example" networks
