@@ -58,7 +58,7 @@ acquire_lock operations
 current="$(env_get BOT_VERSION)"
 info "deploying $tag (running: ${current:-none})"
 
-if [ "$tag" = "$current" ] && "$SCRIPTS_DIR/health-check.sh" bot >/dev/null 2>&1; then
+if [ "$tag" = "$current" ] && HEALTH_AUDIT=0 "$SCRIPTS_DIR/health-check.sh" bot >/dev/null 2>&1; then
   info "$tag is already running and healthy; nothing to do"
   audit deploy noop "version=$tag"
   exit 0

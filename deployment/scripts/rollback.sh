@@ -64,7 +64,7 @@ if ! version_known "$target"; then
   exit 2
 fi
 
-if [ "$target" = "$current" ] && "$SCRIPTS_DIR/health-check.sh" bot >/dev/null 2>&1; then
+if [ "$target" = "$current" ] && HEALTH_AUDIT=0 "$SCRIPTS_DIR/health-check.sh" bot >/dev/null 2>&1; then
   info "$target is already running and healthy; nothing to do"
   audit rollback noop "version=$target"
   exit 0

@@ -165,3 +165,11 @@ line_of() { grep -n -- "$1" "$SHIM_STATE/calls.log" | head -n 1 | cut -d: -f1; }
   [ "$(recorded_version)" = v1.0.0 ]
   [[ "$output" == *"v1.0.0 runs again"* ]]
 }
+
+@test "health polling during a deploy does not flood the audit log" {
+  echo v2.0.0 >"$SHIM_STATE/broken_versions"
+  run "$SCRIPTS/deploy.sh" v2.0.0 --skip-backup
+  [ "$status" -eq 1 ]
+  ! grep -q 'action=health-check' "$LOG_DIR/deployment.log"
+  [ "$(grep -c 'script=deploy.sh' "$LOG_DIR/deployment.log")" -eq 1 ]
+}

@@ -13,7 +13,7 @@ wait_for_health() {
   local deadline out
   deadline=$(($(date +%s) + HEALTH_WAIT_SECONDS))
   while :; do
-    if out="$("$SCRIPTS_DIR/health-check.sh" bot 2>&1)"; then
+    if out="$(HEALTH_AUDIT=0 "$SCRIPTS_DIR/health-check.sh" bot 2>&1)"; then
       info "bot is healthy: $(head -n 1 <<<"$out" | sed 's/^bot *//')"
       return 0
     fi
@@ -73,10 +73,13 @@ checkout_version() {
 }
 
 # fetch_image VERSION: pull toogoodtogo/bot:VERSION, or build it locally when not published.
+# (Compose only warns when the image of a service with a build section cannot be pulled, so
+# the image is looked up afterwards.)
 fetch_image() {
   local v="$1"
-  if BOT_VERSION="$v" compose pull --quiet bot migrate >/dev/null 2>&1; then
-    info "pulled image toogoodtogo/bot:$v"
+  BOT_VERSION="$v" compose pull --quiet bot migrate >/dev/null 2>&1 || true
+  if "${DOCKER:-docker}" image inspect "toogoodtogo/bot:$v" >/dev/null 2>&1; then
+    info "image toogoodtogo/bot:$v is present"
     return 0
   fi
   info "image toogoodtogo/bot:$v is not published; building it locally"
