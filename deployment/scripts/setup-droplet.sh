@@ -27,7 +27,8 @@ Steps (each one skipped when already in place):
 Environment: APP_ROOT (/opt/toogoodtogo), REPO_URL, DOMAIN (written to the env file when
 empty there), SKIP_PACKAGES=1, LOG_DIR.
 
-Exit codes: 0 done (or nothing to do), 1 a step failed, 64 usage error.
+Exit codes: 0 done (or nothing to do), 1 a step failed, 64 usage error,
+75 another setup run holds the lock.
 USAGE
 }
 
@@ -112,6 +113,9 @@ ensure_link() {
     change "link $link -> $target" ln -sfn "$target" "$link"
   fi
 }
+
+# Two runs at once would race on the same files.
+[ "$dry_run" -eq 1 ] || acquire_lock setup
 
 # 1. Packages
 step "packages"

@@ -10,6 +10,7 @@ setup() {
   cp -r "$DEPLOYMENT_SRC" "$R/opt/toogoodtogo/deployment"
   rm -f "$R/opt/toogoodtogo/deployment/.env.production" "$R/opt/toogoodtogo/deployment/.env"
   unset APP_ROOT LOG_DIR
+  export LOCK_DIR="$BATS_TEST_TMPDIR/lock"
 }
 
 # snapshot: every path under the root with type, mode, size and content hash.
@@ -110,4 +111,16 @@ envv() { grep "^$1=" "$R/opt/toogoodtogo/deployment/.env.production" | tail -n 1
   [ "$status" -eq 64 ]
   run "$SCRIPTS/setup-droplet.sh" --bogus
   [ "$status" -eq 64 ]
+}
+
+@test "a second setup run while one is running is refused with exit 75" {
+  mkdir -p "$LOCK_DIR"
+  flock "$LOCK_DIR/setup.lock" sleep 3 &
+  holder=$!
+  sleep 0.3
+  run "$SCRIPTS/setup-droplet.sh" --root "$R"
+  kill "$holder" 2>/dev/null || true
+  wait "$holder" 2>/dev/null || true
+  [ "$status" -eq 75 ]
+  [ ! -e "$R/opt/toogoodtogo/deployment/.env.production" ]
 }
