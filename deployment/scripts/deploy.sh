@@ -98,6 +98,18 @@ if ! switch_release "$current" "$tag"; then
   exit 1
 fi
 
+# Interrupted from here on: put the previous release back before leaving.
+new_bot_started=0
+# shellcheck disable=SC2317 # called by the trap
+on_interrupt() {
+  trap - INT TERM
+  err "interrupted; going back to $current"
+  revert_release "$current" "$tag" "$new_bot_started" || true
+  audit deploy interrupted "version=$tag from=$current"
+  exit 1
+}
+trap on_interrupt INT TERM
+
 if [ "$skip_migration" -eq 1 ]; then
   warn "skipping migrations (--skip-migration)"
 else
@@ -117,6 +129,7 @@ else
 fi
 
 info "starting $tag"
+new_bot_started=1
 if start_bot "$tag" && wait_for_health; then
   record_release "$tag" deployed
   audit deploy ok "version=$tag from=$current backup=$((1 - skip_backup)) migration=$((1 - skip_migration))"

@@ -122,6 +122,17 @@ safety="$(find "$BACKUP_DIR" -maxdepth 1 -name 'toogoodtogo_*_pre_restore.sql.gz
 # 4. Restore.
 info "stopping the bot"
 compose stop bot
+# Interrupted: the restore runs in one transaction, so the database is either old or new;
+# either way the bot must not stay down.
+# shellcheck disable=SC2317 # called by the trap
+on_interrupt() {
+  trap - INT TERM
+  err "interrupted; starting the bot again (safety backup: $safety)"
+  compose up -d --no-deps bot || true
+  audit restore interrupted "file=$(basename "$file") safety=$(basename "$safety")"
+  exit 1
+}
+trap on_interrupt INT TERM
 rc=0
 pgb_restore "$file" || rc=$?
 if [ "$rc" -ne 0 ]; then

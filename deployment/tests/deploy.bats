@@ -173,3 +173,21 @@ line_of() { grep -n -- "$1" "$SHIM_STATE/calls.log" | head -n 1 | cut -d: -f1; }
   ! grep -q 'action=health-check' "$LOG_DIR/deployment.log"
   [ "$(grep -c 'script=deploy.sh' "$LOG_DIR/deployment.log")" -eq 1 ]
 }
+
+@test "a deploy interrupted while waiting for health goes back to the previous release" {
+  echo v2.0.0 >"$SHIM_STATE/broken_versions"
+  HEALTH_WAIT_SECONDS=30 "$SCRIPTS/deploy.sh" v2.0.0 --skip-backup >"$T/deploy.out" 2>&1 3>&- &
+  pid=$!
+  for _ in $(seq 1 50); do grep -q 'force-recreate bot' "$SHIM_STATE/calls.log" 2>/dev/null && break; sleep 0.1; done
+  sleep 0.5
+  kill -TERM "$pid"
+  rc=0
+  wait "$pid" || rc=$?
+  cat "$T/deploy.out"
+  [ "$rc" -eq 1 ]
+  grep -q 'interrupted; going back to v1.0.0' "$T/deploy.out"
+  [ "$(running_version)" = v1.0.0 ]
+  [ "$(recorded_version)" = v1.0.0 ]
+  [ "$(checked_out)" = v1.0.0 ]
+  grep -q 'action=deploy result=interrupted version=v2.0.0' "$LOG_DIR/deployment.log"
+}
