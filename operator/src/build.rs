@@ -160,15 +160,6 @@ impl Manifest {
     }
 }
 
-/// Kinds that appear only under some specs; when not desired, an existing one is deleted.
-pub fn optional_kinds() -> Vec<ApiResource> {
-    vec![
-        ApiResource::erase::<Ingress>(&()),
-        ApiResource::erase::<PodDisruptionBudget>(&()),
-        ApiResource::erase::<HorizontalPodAutoscaler>(&()),
-    ]
-}
-
 /// The prometheus-operator ServiceMonitor kind (a CRD that may not be installed).
 pub fn service_monitor_resource() -> ApiResource {
     ApiResource::from_gvk_with_plural(
@@ -224,18 +215,20 @@ impl DesiredObjects {
         Ok(out)
     }
 
-    /// Optional objects that must not exist: (kind, name) pairs for the prune pass.
+    /// Optional objects that must not exist under this spec: (kind, name) pairs to prune.
     pub fn absent(&self, owner: &Owner) -> Vec<(ApiResource, String)> {
         let mut absent = Vec::new();
-        let kinds = optional_kinds();
         if self.ingress.is_none() {
-            absent.push((kinds[0].clone(), owner.name.clone()));
+            absent.push((ApiResource::erase::<Ingress>(&()), owner.name.clone()));
         }
         if self.pod_disruption_budget.is_none() {
-            absent.push((kinds[1].clone(), owner.bot()));
+            absent.push((ApiResource::erase::<PodDisruptionBudget>(&()), owner.bot()));
         }
         if self.autoscaler.is_none() {
-            absent.push((kinds[2].clone(), owner.bot()));
+            absent.push((
+                ApiResource::erase::<HorizontalPodAutoscaler>(&()),
+                owner.bot(),
+            ));
         }
         absent
     }

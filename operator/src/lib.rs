@@ -28,4 +28,3 @@ pub mod status;
 pub mod telemetry;
 #[cfg(test)]
 pub mod testing;
-mod testing_support;

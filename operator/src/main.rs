@@ -68,6 +68,27 @@ enum Command {
     },
 }
 
+/// SIGTERM (pod deletion) or Ctrl-C. The controller has its own handler once it runs.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+}
+
 fn default_identity() -> String {
     let host = std::fs::read_to_string("/etc/hostname")
         .map(|h| h.trim().to_owned())
@@ -129,7 +150,13 @@ async fn run(
     );
     // A standby replica is healthy and ready: it is there to take over.
     ready.store(true, Ordering::Relaxed);
-    lock.acquire().await;
+    tokio::select! {
+        () = lock.acquire() => {}
+        () = shutdown_signal() => {
+            info!("stopping before becoming leader");
+            return Ok(());
+        }
+    }
     metrics.leader.set(1);
     tokio::select! {
         result = controller::run(ctx, namespace.as_deref()) => {

@@ -6,13 +6,14 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use crate::build::{self, BuildError, Inputs};
 use crate::crd::TooGoodToGo;
 use crate::dereference::{self, DereferenceError, SecretMap};
 use crate::generator::PlaceholderGenerator;
-use crate::testing_support::secret_with_keys;
 use crate::validate::{self, ValidationError};
 
 #[derive(Debug, thiserror::Error)]
@@ -83,10 +84,26 @@ fn normalize_string_data(mut secret: Secret) -> Secret {
     if let Some(string_data) = secret.string_data.take() {
         let data = secret.data.get_or_insert_with(BTreeMap::new);
         for (key, value) in string_data {
-            data.insert(key, k8s_openapi::ByteString(value.into_bytes()));
+            data.insert(key, ByteString(value.into_bytes()));
         }
     }
     secret
+}
+
+/// A Secret whose every key holds `placeholder`.
+fn placeholder_secret(name: &str, keys: &[String]) -> Secret {
+    Secret {
+        metadata: ObjectMeta {
+            name: Some(name.to_owned()),
+            ..ObjectMeta::default()
+        },
+        data: Some(
+            keys.iter()
+                .map(|k| (k.clone(), ByteString(b"placeholder".to_vec())))
+                .collect(),
+        ),
+        ..Secret::default()
+    }
 }
 
 /// Placeholders for every referenced Secret, with every key the resource needs.
@@ -95,8 +112,10 @@ pub fn placeholder_secrets(cr: &TooGoodToGo) -> SecretMap {
         dereference::referenced_secrets(cr)
             .into_iter()
             .map(|need| {
-                let keys: Vec<&str> = need.keys.iter().map(String::as_str).collect();
-                (need.name.clone(), secret_with_keys(&need.name, &keys))
+                (
+                    need.name.clone(),
+                    placeholder_secret(&need.name, &need.keys),
+                )
             })
             .collect(),
     )
