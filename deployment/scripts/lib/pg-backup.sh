@@ -3,7 +3,8 @@
 #
 # Shared by the single-host scripts (backup.sh, restore.sh, which run the PostgreSQL tools inside
 # the postgres container) and the Kubernetes operator's backup Jobs (which run them directly).
-# It needs bash, gzip, coreutils and the PostgreSQL client tools; it never calls `exit`.
+# It needs bash, gzip, the PostgreSQL client tools and coreutils or busybox (no GNU-only
+# options), so it also runs in the postgres:15-alpine image; it never calls `exit`.
 #
 # Configuration (environment):
 #   PGB_EXEC        optional command prefix that runs the PostgreSQL tools elsewhere, e.g.
@@ -223,8 +224,8 @@ pgb_newest_good() {
       printf '%s' "$f"
       return 0
     fi
-  done < <(find "$dir" -maxdepth 1 -type f -name "${PGB_PREFIX}_*.sql.gz" -printf '%f\n' 2>/dev/null |
-    sort -r -t_ -k2,3 | sed "s|^|$dir/|")
+  done < <(find "$dir" -maxdepth 1 -type f -name "${PGB_PREFIX}_*.sql.gz" 2>/dev/null |
+    sed 's|.*/||' | sort -r -t_ -k2,3 | sed "s|^|$dir/|")
   return 1
 }
 
