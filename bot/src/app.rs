@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cache::{CacheError, Redis};
 use crate::config::Config;
+use crate::intake::Intake;
 use crate::metrics::{Metrics, StateLabels};
 use crate::ratelimit::RateLimiter;
 use crate::store::{self, StoreError, inbox, outbound};
@@ -34,6 +35,7 @@ pub struct App {
     pub callbacks: CallbackCodec,
     pub rate_limiter: RateLimiter,
     pub workers: Workers,
+    pub intake: Intake,
     pub started: Instant,
     pub version: &'static str,
     /// Set at shutdown: `/ready` answers 503 from then on.
@@ -108,6 +110,9 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     let http = telegram::http_client()?;
     let bot = telegram::bot(&config.telegram, http.clone())?;
     let (workers, receivers) = Workers::new(config.inbox.workers);
+    // The intake outlives the workers: it is the last to stop taking updates.
+    let mut intake_tasks = JoinSet::new();
+    let intake = Intake::start(pool.clone(), &mut intake_tasks);
     let app = Arc::new(App {
         callbacks: CallbackCodec::new(
             config.secret_key.clone(),
@@ -123,6 +128,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         bot,
         http,
         workers,
+        intake,
         config,
     });
 

@@ -327,7 +327,7 @@ impl Config {
             "a whole number of updates per minute",
         );
         let inbox = InboxConfig {
-            workers: r.parsed("INBOX_WORKERS", 32, "a whole number of workers"),
+            workers: r.parsed("INBOX_WORKERS", 16, "a whole number of workers"),
             claim_timeout: r.seconds("INBOX_CLAIM_TIMEOUT", 30),
         };
         if inbox.workers == 0 {
@@ -436,7 +436,7 @@ impl WebhookConfig {
 
 /// `DATABASE_URL` wins; otherwise the URL is built from the `POSTGRES_*` variables.
 fn read_database(r: &mut Reader<'_>) -> Option<DatabaseConfig> {
-    let max_connections = r.parsed("DATABASE_MAX_CONNECTIONS", 20, "a whole number");
+    let max_connections = r.parsed("DATABASE_MAX_CONNECTIONS", 32, "a whole number");
     let url = match r.optional("DATABASE_URL") {
         Some(url) => {
             if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {

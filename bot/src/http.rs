@@ -16,7 +16,7 @@ use subtle::ConstantTimeEq;
 use crate::app::App;
 use crate::health::{self, Status};
 use crate::metrics::{HttpLabels, RouteLabels, SourceLabels};
-use crate::store::inbox::{self, Stored};
+use crate::store::inbox::Stored;
 use crate::telegram::update::envelope;
 
 const SECRET_HEADER: &str = "x-telegram-bot-api-secret-token";
@@ -101,7 +101,7 @@ async fn webhook(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -
         }
     };
     // Valid UTF-8 is guaranteed: the body parsed as JSON.
-    let payload = String::from_utf8_lossy(&body);
+    let payload = String::from_utf8_lossy(&body).into_owned();
     // A draining instance stores the update unclaimed so that another replica takes it at once.
     let draining = app.draining.load(Ordering::Relaxed);
     let claim = if draining {
@@ -109,7 +109,7 @@ async fn webhook(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -
     } else {
         app.config.inbox.claim_timeout
     };
-    match inbox::store(&app.pool, update, &payload, claim).await {
+    match app.intake.store(update, payload, claim).await {
         Ok(Stored::New) => {
             app.metrics
                 .updates_received

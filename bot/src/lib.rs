@@ -10,6 +10,7 @@ pub mod config;
 pub mod handlers;
 pub mod health;
 pub mod http;
+pub mod intake;
 pub mod jobs;
 pub mod metrics;
 pub mod ratelimit;

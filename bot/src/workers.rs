@@ -179,7 +179,7 @@ impl From<sqlx::Error> for Failure {
 
 async fn try_process(app: &App, update_id: i64) -> Result<Processed, Failure> {
     let mut tx = app.pool.begin().await?;
-    let (payload, attempts) = match inbox::lock_for_processing(&mut tx, update_id).await? {
+    let (payload, attempts) = match inbox::begin_processing(&mut tx, update_id).await? {
         Claim::Ready { payload, attempts } => (payload, attempts),
         Claim::AlreadyProcessed | Claim::Missing => return Ok(Processed::Skipped),
         Claim::WaitForEarlier => return Ok(Processed::WaitForEarlier),
@@ -200,7 +200,7 @@ async fn try_process(app: &App, update_id: i64) -> Result<Processed, Failure> {
             Outcome::Ignored
         }
     };
-    inbox::mark_processed(&mut tx, update_id, outcome).await?;
+    inbox::set_outcome(&mut tx, update_id, outcome).await?;
     tx.commit().await.map_err(|e| Failure {
         attempts,
         error: e.to_string(),

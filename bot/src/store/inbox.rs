@@ -148,47 +148,54 @@ pub async fn claim_lapsed(
         .collect())
 }
 
-/// Locks the update for processing inside the caller's transaction. The row lock makes
-/// concurrent processors of the same update wait for each other; the check for an older pending
-/// update of the same chat keeps per-chat order across replicas.
-pub async fn lock_for_processing(conn: &mut PgConnection, update_id: i64) -> sqlx::Result<Claim> {
-    let row: Option<(String, bool, bool, i32)> = sqlx::query_as(
-        "SELECT u.payload::text,
-                u.processed_at IS NOT NULL,
-                EXISTS (SELECT 1 FROM inbox_updates e
-                        WHERE e.ordering_key = u.ordering_key AND e.processed_at IS NULL
-                          AND e.update_id < u.update_id),
-                u.attempts
-         FROM inbox_updates u WHERE u.update_id = $1
-         FOR UPDATE OF u",
+/// Starts processing an update inside the caller's transaction: marks it processed (undone if
+/// the transaction rolls back) and returns its payload. The row lock makes concurrent
+/// processors of the same update wait for each other; the check for an older pending update of
+/// the same chat keeps per-chat order across replicas.
+pub async fn begin_processing(conn: &mut PgConnection, update_id: i64) -> sqlx::Result<Claim> {
+    let claimed: Option<(String, i32)> = sqlx::query_as(
+        "UPDATE inbox_updates u
+         SET processed_at = clock_timestamp(), outcome = 'handled', attempts = attempts + 1
+         WHERE u.update_id = $1 AND u.processed_at IS NULL
+           AND NOT EXISTS (SELECT 1 FROM inbox_updates e
+                           WHERE e.ordering_key = u.ordering_key AND e.processed_at IS NULL
+                             AND e.update_id < u.update_id)
+         RETURNING u.payload::text, u.attempts - 1",
     )
     .bind(update_id)
     .persistent(true)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some((payload, attempts)) = claimed {
+        return Ok(Claim::Ready { payload, attempts });
+    }
+    let processed: Option<bool> = sqlx::query_scalar(
+        "SELECT processed_at IS NOT NULL FROM inbox_updates WHERE update_id = $1",
+    )
+    .bind(update_id)
     .fetch_optional(conn)
     .await?;
-    Ok(match row {
+    Ok(match processed {
         None => Claim::Missing,
-        Some((_, true, _, _)) => Claim::AlreadyProcessed,
-        Some((_, false, true, _)) => Claim::WaitForEarlier,
-        Some((payload, false, false, attempts)) => Claim::Ready { payload, attempts },
+        Some(true) => Claim::AlreadyProcessed,
+        Some(false) => Claim::WaitForEarlier,
     })
 }
 
-/// Marks the update processed inside the processing transaction.
-pub async fn mark_processed(
+/// Records how processing ended, when it was not simply `handled`.
+pub async fn set_outcome(
     conn: &mut PgConnection,
     update_id: i64,
     outcome: Outcome,
 ) -> sqlx::Result<()> {
-    sqlx::query(
-        "UPDATE inbox_updates SET processed_at = clock_timestamp(), outcome = $2, attempts = attempts + 1
-         WHERE update_id = $1",
-    )
-    .bind(update_id)
-    .bind(outcome.as_str())
-    .persistent(true)
-    .execute(conn)
-    .await?;
+    if outcome == Outcome::Handled {
+        return Ok(());
+    }
+    sqlx::query("UPDATE inbox_updates SET outcome = $2 WHERE update_id = $1")
+        .bind(update_id)
+        .bind(outcome.as_str())
+        .execute(conn)
+        .await?;
     Ok(())
 }
 
@@ -287,31 +294,41 @@ mod tests {
             store(&pool, update(id, chat), "{}", CLAIM).await?;
         }
         let mut tx = pool.begin().await?;
-        assert_eq!(
-            lock_for_processing(&mut tx, 2).await?,
-            Claim::WaitForEarlier
-        );
+        assert_eq!(begin_processing(&mut tx, 2).await?, Claim::WaitForEarlier);
         assert!(matches!(
-            lock_for_processing(&mut tx, 3).await?,
+            begin_processing(&mut tx, 3).await?,
             Claim::Ready { attempts: 0, .. }
         ));
         assert!(matches!(
-            lock_for_processing(&mut tx, 1).await?,
+            begin_processing(&mut tx, 1).await?,
             Claim::Ready { .. }
         ));
-        mark_processed(&mut tx, 1, Outcome::Handled).await?;
+        set_outcome(&mut tx, 1, Outcome::RateLimited).await?;
         tx.commit().await?;
 
+        // Another replica's transaction, while this one processes update 2.
         let mut tx = pool.begin().await?;
         assert!(matches!(
-            lock_for_processing(&mut tx, 2).await?,
+            begin_processing(&mut tx, 2).await?,
             Claim::Ready { .. }
         ));
+        let mut other = pool.begin().await?;
         assert_eq!(
-            lock_for_processing(&mut tx, 1).await?,
+            begin_processing(&mut other, 1).await?,
             Claim::AlreadyProcessed
         );
-        assert_eq!(lock_for_processing(&mut tx, 99).await?, Claim::Missing);
+        assert_eq!(begin_processing(&mut other, 99).await?, Claim::Missing);
+        // A rolled-back processing leaves the update pending.
+        tx.rollback().await?;
+        assert!(matches!(
+            begin_processing(&mut other, 2).await?,
+            Claim::Ready { .. }
+        ));
+        let outcome: String =
+            sqlx::query_scalar("SELECT outcome FROM inbox_updates WHERE update_id = 1")
+                .fetch_one(&mut *other)
+                .await?;
+        assert_eq!(outcome, "rate_limited");
         Ok(())
     }
 
