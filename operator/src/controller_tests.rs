@@ -728,3 +728,22 @@ async fn every_request_of_the_reconciler_is_covered_by_the_rbac_rules() {
         "the scenarios exercise every verb"
     );
 }
+
+#[tokio::test]
+async fn the_controller_refuses_to_start_without_its_crd() {
+    let (client, server) = FakeApiServer::start();
+    let ctx = Arc::new(Context::new(
+        client,
+        Arc::new(crate::generator::PlaceholderGenerator),
+        Arc::new(Metrics::default()),
+        None,
+    ));
+    let result = run(ctx, Some(NS)).await;
+    assert!(matches!(result, Err(RunError::CrdMissing(_))), "{result:?}");
+    assert_eq!(
+        lines(&server.take_requests()),
+        [format!(
+            "GET /apis/toogoodtogo.io/v1alpha1/namespaces/{NS}/toogoodtogos"
+        )]
+    );
+}
