@@ -62,6 +62,7 @@ async fn a_redelivered_update_is_processed_once() -> Result<(), harness::Error> 
     // Give a wrongly duplicated processing every chance to show up.
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(stack.fake.transcript(user.id).len(), 1);
+    stack.wait_until_processed(1).await?;
 
     let (attempts, outcome): (i32, String) =
         sqlx::query_as("SELECT attempts, outcome FROM inbox_updates WHERE update_id = $1")
@@ -189,13 +190,16 @@ async fn health_reports_the_contract_and_metrics_count_updates() -> Result<(), h
 
     assert_eq!(bot.get("/live").await?.status(), 200);
     assert_eq!(bot.get("/ready").await?.status(), 200);
-    let metrics = bot.get("/metrics").await?.text().await?;
+    // Counted once the update's transaction has committed, just after the reply went out.
+    let metrics = harness::eventually(WAIT, || async {
+        let text = bot.get("/metrics").await.ok()?.text().await.ok()?;
+        text.contains("toogoodtogo_updates_processed_total{outcome=\"handled\"} 1")
+            .then_some(text)
+    })
+    .await
+    .ok_or("the processed update was not counted")?;
     assert!(
         metrics.contains("toogoodtogo_updates_received_total{source=\"webhook\"} 1"),
-        "{metrics}"
-    );
-    assert!(
-        metrics.contains("toogoodtogo_updates_processed_total{outcome=\"handled\"} 1"),
         "{metrics}"
     );
     assert!(
