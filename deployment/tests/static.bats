@@ -258,11 +258,22 @@ print(cmd[2].replace("$$", "$").replace("/usr/local/etc/redis/redis.conf", sys.a
   policy="$(REDISCLI_AUTH=test-redis-pass redis-cli -p "$port" config get maxmemory-policy | tail -n 1)"
   maxmem="$(REDISCLI_AUTH=test-redis-pass redis-cli -p "$port" config get maxmemory | tail -n 1)"
   ps_line="$(ps -o args= -p "$pid")"
+  # full memory evicts keys instead of failing writes (shrunk to 2 MB to get there quickly)
+  REDISCLI_AUTH=test-redis-pass redis-cli -p "$port" config set maxmemory 2mb >/dev/null
+  value="$(head -c 1024 /dev/zero | tr '\0' 'x')"
+  for i in $(seq 1 6000); do printf 'SET key:%s %s\r\n' "$i" "$value"; done |
+    REDISCLI_AUTH=test-redis-pass redis-cli -p "$port" --pipe >"$TMP/pipe.out" 2>&1 || true
+  evicted="$(REDISCLI_AUTH=test-redis-pass redis-cli -p "$port" info stats | sed -n 's/^evicted_keys:\([0-9]*\).*/\1/p')"
+  last_set="$(REDISCLI_AUTH=test-redis-pass redis-cli -p "$port" set after-full ok)"
   REDISCLI_AUTH=test-redis-pass redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || kill "$pid"
   wait "$pid" 2>/dev/null || true
   [[ "$noauth" == *NOAUTH* ]]
   [ "$pong" = PONG ]
-  [ "$policy" = volatile-lru ]
+  [ "$policy" = allkeys-lru ]
+  cat "$TMP/pipe.out"
+  grep -q 'errors: 0' "$TMP/pipe.out"
+  [ "$evicted" -gt 0 ]
+  [ "$last_set" = OK ]
   [ "$maxmem" -gt 0 ]
   [[ "$ps_line" != *test-redis-pass* ]]
   # without a password the container refuses to start, saying why
