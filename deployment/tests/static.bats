@@ -147,6 +147,22 @@ env_get_file() { grep "^$1=" "$2" | tail -n 1 | cut -d= -f2-; }
   [ -f "$root/Cargo.toml" ] || skip "the workspace (Cargo.toml) is not in this checkout yet"
   [ -f "$root/Cargo.lock" ] && [ -d "$root/bot" ]
   grep -q 'name = "toogoodtogo-bot"' "$root/bot/Cargo.toml"
+  # the Rust image is at least the workspace's rust-version
+  need="$(sed -n 's/^rust-version = "\(.*\)"/\1/p' "$root/Cargo.toml")"
+  have="$(sed -n 's/^ARG RUST_VERSION=//p' "$DEPLOYMENT_SRC/Dockerfile")"
+  [ -n "$need" ] && [ -n "$have" ]
+  [ "$(printf '%s\n%s\n' "$need" "$have" | sort -V | head -n 1)" = "$need" ]
+  # the version handed to the build is the variable the bot's build script reads
+  if [ -f "$root/bot/build.rs" ]; then
+    var="$(sed -n 's/^ENV \([A-Z_]*\)=\${BOT_VERSION}$/\1/p' "$DEPLOYMENT_SRC/Dockerfile")"
+    [ -n "$var" ]
+    grep -q "env::var(\"$var\")" "$root/bot/build.rs"
+  fi
+  # every workspace member is in the build context
+  for m in $(sed -n 's/^members = \[\(.*\)\]/\1/p' "$root/Cargo.toml" | tr -d '",'); do
+    ! grep -qxF "$m" "$root/.dockerignore" || { echo "member $m is excluded from the build context"; return 1; }
+    [ -d "$root/$m" ] || { echo "member $m missing"; return 1; }
+  done
 }
 
 # render_nginx DIR ALLOWLIST: the template rendered like the nginx image does, with the
