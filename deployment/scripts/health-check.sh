@@ -47,6 +47,13 @@ while [ "$#" -gt 0 ]; do
 done
 [ "${#components[@]}" -gt 0 ] || components=(bot postgres redis nginx)
 
+for tool in curl jq timeout; do
+  if ! command -v "$tool" >/dev/null 2>&1; then
+    err "$tool is required (apt-get install $tool, or run setup-droplet.sh)"
+    exit 1
+  fi
+done
+
 # Each check sets STATUS (healthy|degraded|unhealthy|timeout) and DETAIL.
 STATUS=""
 DETAIL=""
