@@ -195,7 +195,8 @@ pub async fn reconcile_resource(cr: &TooGoodToGo, ctx: &Context) -> Result<Actio
         return Ok(Action::await_change());
     }
 
-    // validate (the CEL rules mirrored): an invalid spec waits for the user to change it.
+    // validate (the CEL rules mirrored) before dereferencing: these rules need nothing but the
+    // spec, and an invalid spec should not cost API reads. It waits for the user to change it.
     if let Err(errors) = validate::validate(cr) {
         let message = errors
             .iter()
@@ -279,7 +280,10 @@ pub async fn reconcile_resource(cr: &TooGoodToGo, ctx: &Context) -> Result<Actio
     for kind in &report.unsupported {
         debug!(object = %kind, "kind not installed, skipped");
     }
-    let moving = plan.migration == MigrationState::Running || report.writes() > 0;
+    let moving = matches!(
+        plan.migration,
+        MigrationState::Running | MigrationState::WaitingForDatabase
+    ) || report.writes() > 0;
     if let Some(problem) = report.volume_problem {
         facts.problem.get_or_insert(Problem::VolumeResize(problem));
     }

@@ -125,6 +125,14 @@ impl Harness {
         });
     }
 
+    /// The managed PostgreSQL becomes ready.
+    fn database_becomes_ready(&self) {
+        self.server
+            .edit(&group("apps/v1", "statefulsets", "tgtg-postgres"), |s| {
+                s["status"] = json!({"replicas": 1, "readyReplicas": 1});
+            });
+    }
+
     /// The bot pods and the database become ready.
     fn pods_become_ready(&self) {
         self.server.edit(&deployment_path("tgtg-bot"), |d| {
@@ -141,6 +149,8 @@ impl Harness {
 
     /// Reconcile until the platform is Ready.
     async fn converge(&self) {
+        self.reconcile_ok().await;
+        self.database_becomes_ready();
         self.reconcile_ok().await;
         self.migration_succeeds();
         self.reconcile_ok().await;
@@ -162,7 +172,7 @@ fn writes(requests: &[Recorded]) -> Vec<String> {
 }
 
 #[tokio::test]
-async fn first_reconcile_applies_everything_but_the_bot_and_starts_the_migration() {
+async fn first_reconcile_applies_everything_but_the_bot_and_the_migration_waits_for_the_database() {
     let h = Harness::new(true);
     let (result, requests) = h.reconcile().await;
     assert!(result.is_ok(), "{result:?}");
@@ -191,7 +201,6 @@ async fn first_reconcile_applies_everything_but_the_bot_and_starts_the_migration
         deployment_path("tgtg-redis"),
         core("services", "tgtg-redis"),
         group("networking.k8s.io/v1", "networkpolicies", "tgtg-redis"),
-        group("batch/v1", "jobs", "tgtg-migrate-1.0.0"),
         core("services", "tgtg-bot"),
     ] {
         expected.push(get(path.clone()));
@@ -232,7 +241,7 @@ async fn first_reconcile_applies_everything_but_the_bot_and_starts_the_migration
     );
 
     assert_eq!(h.status()["phase"], "Progressing");
-    assert_eq!(h.condition("Progressing")["reason"], "Migrating");
+    assert_eq!(h.condition("Progressing")["reason"], "WaitingForDatabase");
     assert_eq!(h.condition("DatabaseReady")["status"], "False");
     assert_eq!(h.status()["observedGeneration"], 1);
     let event = requests
@@ -243,11 +252,36 @@ async fn first_reconcile_applies_everything_but_the_bot_and_starts_the_migration
         (event["type"].as_str(), event["reason"].as_str()),
         (Some("Normal"), Some("Progressing"))
     );
+
+    // Once PostgreSQL is ready the migration Job is created: one object and the status.
+    h.database_becomes_ready();
+    let requests = h.reconcile_ok().await;
+    assert_eq!(
+        writes(&requests),
+        [
+            format!("PATCH {}", group("batch/v1", "jobs", "tgtg-migrate-1.0.0")),
+            format!("PATCH {CR_PATH}/status"),
+        ]
+    );
+    assert_eq!(h.condition("Progressing")["reason"], "Migrating");
+    assert_eq!(h.condition("DatabaseReady")["status"], "True");
+    let job = h
+        .server
+        .get(&group("batch/v1", "jobs", "tgtg-migrate-1.0.0"))
+        .unwrap_or_default();
+    let pod = &job["spec"]["template"];
+    assert_eq!(pod["spec"]["containers"][0]["args"], json!(["migrate"]));
+    assert_eq!(
+        pod["metadata"]["labels"]["toogoodtogo.io/database-client"],
+        "true"
+    );
 }
 
 #[tokio::test]
 async fn the_bot_moves_to_a_version_only_after_its_migration_succeeded() {
     let h = Harness::new(true);
+    h.reconcile_ok().await;
+    h.database_becomes_ready();
     h.reconcile_ok().await;
     assert!(h.server.get(&deployment_path("tgtg-bot")).is_none());
 

@@ -120,6 +120,9 @@ impl Observed {
 pub enum MigrationState {
     /// The Deployment already runs `spec.version`, or this is a rollback.
     NotNeeded,
+    /// The managed database is not ready yet: the Job is not created, so that it does not spend
+    /// its retries on a database that is still starting.
+    WaitingForDatabase,
     /// The Job is missing or still running.
     Running,
     Succeeded,
@@ -197,6 +200,14 @@ pub fn plan_rollout(cr: &TooGoodToGo, observed: &Observed) -> RolloutPlan {
             migration: MigrationState::NotNeeded,
         };
     }
+    let database_starting = cr.spec.database.managed.is_some() && !observed.postgres_ready();
+    if observed.migration_job.is_none() && database_starting {
+        return RolloutPlan {
+            deploy_version: running,
+            migrate_version: None,
+            migration: MigrationState::WaitingForDatabase,
+        };
+    }
     let migration = job_state(observed.migration_job.as_ref());
     let deploy_version = match migration {
         MigrationState::Succeeded => Some(wanted.clone()),
@@ -259,9 +270,28 @@ mod tests {
         cr
     }
 
+    fn ready_database() -> Option<StatefulSet> {
+        Some(StatefulSet {
+            status: Some(k8s_openapi::api::apps::v1::StatefulSetStatus {
+                ready_replicas: Some(1),
+                ..Default::default()
+            }),
+            ..StatefulSet::default()
+        })
+    }
+
     #[test]
-    fn first_deploy_waits_for_the_migration() {
+    fn first_deploy_waits_for_the_database_then_for_the_migration() {
         let plan = plan_rollout(&cr_at("1.0.0"), &Observed::default());
+        assert_eq!(plan.deploy_version, None);
+        assert_eq!(plan.migrate_version, None);
+        assert_eq!(plan.migration, MigrationState::WaitingForDatabase);
+
+        let observed = Observed {
+            postgres: ready_database(),
+            ..Observed::default()
+        };
+        let plan = plan_rollout(&cr_at("1.0.0"), &observed);
         assert_eq!(plan.deploy_version, None);
         assert_eq!(plan.migrate_version.as_deref(), Some("1.0.0"));
         assert_eq!(plan.migration, MigrationState::Running);
@@ -271,10 +301,12 @@ mod tests {
     fn upgrade_keeps_the_old_version_until_the_migration_succeeded() {
         let observed = Observed {
             deployment: Some(deployment_at("1.0.0")),
+            postgres: ready_database(),
             ..Observed::default()
         };
         let plan = plan_rollout(&cr_at("1.1.0"), &observed);
         assert_eq!(plan.deploy_version.as_deref(), Some("1.0.0"));
+        assert_eq!(plan.migrate_version.as_deref(), Some("1.1.0"));
         let observed = Observed {
             migration_job: Some(job(1, None)),
             ..observed

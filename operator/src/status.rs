@@ -99,10 +99,9 @@ pub fn compute(
     let version = &cr.spec.version;
     let running = facts.observed.running_version();
     let deployment = facts.observed.deployment.as_ref();
-    let migrating = facts
-        .plan
-        .as_ref()
-        .is_some_and(|p| p.migration == MigrationState::Running);
+    let migration = facts.plan.as_ref().map(|p| &p.migration);
+    let waiting_for_database = migration == Some(&MigrationState::WaitingForDatabase);
+    let migrating = migration == Some(&MigrationState::Running);
 
     let (ready, ready_reason, ready_message) = match deployment {
         _ if facts.suspended => (false, "Suspended", "reconciliation is suspended".to_owned()),
@@ -149,6 +148,12 @@ pub fn compute(
             status: false,
             reason: "Suspended",
             message: "reconciliation is suspended".to_owned(),
+        },
+        _ if waiting_for_database => Judgement {
+            type_: PROGRESSING,
+            status: true,
+            reason: "WaitingForDatabase",
+            message: format!("waiting for the database before migrating to version {version}"),
         },
         _ if migrating => Judgement {
             type_: PROGRESSING,
