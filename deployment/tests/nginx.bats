@@ -117,7 +117,10 @@ url() { echo "https://bot.example.test:$HTTPS_PORT$1"; }
 
 @test "request rate limit: a burst far beyond the limit gets 429" {
   start_nginx off
-  codes="$(for _ in $(seq 1 300); do https -o /dev/null -w '%{http_code}\n' -X POST -d '{}' "$(url /stripe/webhook)"; done | sort | uniq -c)"
+  # one curl, one kept-alive connection: far faster than the 10 r/s (burst 50) allowed
+  args=()
+  for _ in $(seq 1 300); do args+=(-o /dev/null "$(url /stripe/webhook)"); done
+  codes="$(https -w '%{http_code}\n' -X POST -d '{}' "${args[@]}" | sort | uniq -c)"
   echo "$codes"
   grep -q ' 429$' <<<"$codes"
   grep -q ' 200$' <<<"$codes"
