@@ -119,3 +119,31 @@ PY
   grep -q '/var/lib/node_exporter/textfile_collector' "$SCRIPTS/lib/pg-backup.sh"
   grep -q 'textfile.directory=/host/var/lib/node_exporter/textfile_collector' "$M/docker-compose.monitoring.yml"
 }
+
+@test "monitoring joins the main stack's networks and reaches its services by their names" {
+  run "$PY" - "$M/docker-compose.monitoring.yml" "$DEPLOYMENT_SRC/docker-compose.prod.yml" "$M/prometheus.yml" <<'PY'
+import sys, yaml
+mon = yaml.safe_load(open(sys.argv[1]))
+prod = yaml.safe_load(open(sys.argv[2]))
+prom = yaml.safe_load(open(sys.argv[3]))
+prod_names = {v.get("name", k): k for k, v in prod["networks"].items()}
+for net, spec in mon["networks"].items():
+    if (spec or {}).get("external"):
+        name = spec.get("name", net)
+        assert name in prod_names, f"external network {name} is not created by the main stack"
+frontend = prod_names["toogoodtogo_frontend"]
+backend = prod_names["toogoodtogo_backend"]
+assert frontend in prod["services"]["bot"]["networks"]
+for svc in ("postgres", "redis"):
+    assert backend in prod["services"][svc]["networks"], svc
+targets = {j["job_name"]: j["static_configs"][0]["targets"][0] for j in prom["scrape_configs"]}
+assert targets["toogoodtogo-bot"].split(":")[0] in prod["services"], targets
+for job in ("postgres", "redis", "node"):
+    host = targets[job].split(":")[0]
+    assert host in mon["services"], (job, host)
+assert mon["services"]["postgres-exporter"]["environment"]["DATA_SOURCE_URI"].startswith("postgres:5432/")
+assert "postgres" in prod["services"] and "redis" in prod["services"]
+PY
+  echo "$output"
+  [ "$status" -eq 0 ]
+}
