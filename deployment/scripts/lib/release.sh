@@ -121,6 +121,10 @@ switch_release() {
 # Returns 0 when FROM is healthy again.
 revert_release() {
   local from="$1" to="$2" recreate="${3:-1}" started=0
+  if [ -z "$from" ]; then
+    err "no previous version is recorded (BOT_VERSION was empty); $to stays in place"
+    return 1
+  fi
   warn "rolling back from $to to $from"
   env_set "$ENV_FILE" "BOT_VERSION=$from"
   checkout_version "$from" || warn "could not check out $from; the files of $to stay in place"
