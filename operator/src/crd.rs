@@ -167,6 +167,8 @@ pub struct TelegramSpec {
     pub api_url: Option<String>,
 }
 
+/// Webhook mode. Telegram posts to `https://<host>/webhook`: the bot serves that fixed path,
+/// and the Ingress routes only it.
 #[derive(Deserialize, Serialize, Clone, Debug, PartialEq, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WebhookSpec {
@@ -176,14 +178,6 @@ pub struct WebhookSpec {
         pattern(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
     )]
     pub host: String,
-    /// Path of the webhook endpoint (default `/webhook`).
-    #[serde(default = "default_webhook_path")]
-    #[schemars(pattern(r"^/[A-Za-z0-9/_.-]*$"))]
-    pub path: String,
-}
-
-fn default_webhook_path() -> String {
-    "/webhook".to_owned()
 }
 
 #[derive(Deserialize, Serialize, Clone, Debug, PartialEq, KubeSchema)]
@@ -383,18 +377,19 @@ impl BotEnvironment {
     }
 }
 
+/// The bot's log format (`LOG_FORMAT`: the values the bot accepts).
 #[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     Json,
-    Text,
+    Pretty,
 }
 
 impl LogFormat {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Json => "json",
-            Self::Text => "text",
+            Self::Pretty => "pretty",
         }
     }
 }

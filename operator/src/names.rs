@@ -14,6 +14,8 @@ pub const FIELD_MANAGER: &str = "toogoodtogo-operator";
 pub const DATABASE_CLIENT_LABEL: &str = "toogoodtogo.io/database-client";
 /// Pod-template annotation with a digest of configuration and secrets: a change rolls the pods.
 pub const CONFIG_HASH_ANNOTATION: &str = "toogoodtogo.io/config-hash";
+/// Path the bot serves Telegram's webhook on.
+pub const WEBHOOK_PATH: &str = "/webhook";
 /// HTTP port of the bot (webhook, probes, metrics).
 pub const BOT_PORT: i32 = 8000;
 pub const POSTGRES_PORT: i32 = 5432;

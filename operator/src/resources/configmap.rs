@@ -6,7 +6,7 @@ use k8s_openapi::api::core::v1::ConfigMap;
 
 use super::Context;
 use crate::names::{
-    BOT_DATABASE, BOT_DATABASE_USER, BOT_PORT, Component, POSTGRES_PORT, REDIS_PORT,
+    BOT_DATABASE, BOT_DATABASE_USER, BOT_PORT, Component, POSTGRES_PORT, REDIS_PORT, WEBHOOK_PATH,
 };
 
 pub fn build(ctx: &Context) -> ConfigMap {
@@ -44,7 +44,7 @@ pub fn build(ctx: &Context) -> ConfigMap {
     if let Some(webhook) = &spec.telegram.webhook {
         data.insert(
             "WEBHOOK_URL".to_owned(),
-            format!("https://{}{}", webhook.host, webhook.path),
+            format!("https://{}{WEBHOOK_PATH}", webhook.host),
         );
     }
     if let Some(stripe) = &spec.stripe {

@@ -6,7 +6,7 @@ use k8s_openapi::api::networking::v1::{
 };
 
 use super::Context;
-use crate::names::Component;
+use crate::names::{Component, WEBHOOK_PATH};
 
 pub const CLUSTER_ISSUER_ANNOTATION: &str = "cert-manager.io/cluster-issuer";
 
@@ -17,7 +17,6 @@ pub fn build(ctx: &Context) -> Option<Ingress> {
         .host
         .clone()
         .or_else(|| webhook.map(|w| w.host.clone()));
-    let path = webhook.map_or_else(|| "/webhook".to_owned(), |w| w.path.clone());
     let owner = ctx.owner;
 
     let mut annotations = spec.annotations.clone().unwrap_or_default();
@@ -41,7 +40,7 @@ pub fn build(ctx: &Context) -> Option<Ingress> {
                 host,
                 http: Some(HTTPIngressRuleValue {
                     paths: vec![HTTPIngressPath {
-                        path: Some(path),
+                        path: Some(WEBHOOK_PATH.to_owned()),
                         path_type: "Exact".to_owned(),
                         backend: IngressBackend {
                             service: Some(IngressServiceBackend {
