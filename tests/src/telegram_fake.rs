@@ -101,6 +101,9 @@ struct Inner {
     commands: Value,
     menu_button: Option<Value>,
     callback_answers: Vec<Value>,
+    /// The `parse_mode` a message was sent or last edited with, by (chat, message id): the
+    /// stored message keeps Telegram's shape, and a client that renders it needs to know.
+    parse_modes: HashMap<(i64, i64), String>,
 }
 
 struct Shared {
@@ -208,6 +211,29 @@ impl FakeTelegram {
 
     pub fn callback_answers(&self) -> Vec<Value> {
         self.shared.lock().callback_answers.clone()
+    }
+
+    /// The menu button set with setChatMenuButton, if any.
+    pub fn menu_button(&self) -> Option<Value> {
+        self.shared.lock().menu_button.clone()
+    }
+
+    /// The `parse_mode` (e.g. `HTML`) a bot message was sent or last edited with.
+    pub fn parse_mode(&self, chat_id: i64, message_id: i64) -> Option<String> {
+        self.shared
+            .lock()
+            .parse_modes
+            .get(&(chat_id, message_id))
+            .cloned()
+    }
+
+    /// Takes the next message id of a chat for a message the user sends: Telegram numbers the
+    /// messages of a private chat in one sequence, whoever sent them.
+    pub fn allocate_message_id(&self, chat_id: i64) -> i64 {
+        let mut inner = self.shared.lock();
+        let id = inner.next_message_id.entry(chat_id).or_insert(0);
+        *id += 1;
+        *id
     }
 
     /// Makes every call to this chat fail with 403 "bot was blocked by the user".
@@ -596,15 +622,26 @@ fn blocked(inner: &Inner, chat_id: i64) -> Option<ApiError> {
 }
 
 /// Stores a new message from the bot and announces it.
-fn send(shared: &Shared, chat_id: i64, fields: Map<String, Value>) -> Response {
+fn send(
+    shared: &Shared,
+    chat_id: i64,
+    fields: Map<String, Value>,
+    parse_mode: Option<&str>,
+) -> Response {
     let mut inner = shared.lock();
     if let Some(response) = blocked(&inner, chat_id) {
         return response.into_response();
     }
     let id = inner.next_message_id.entry(chat_id).or_insert(0);
     *id += 1;
+    let message_id = *id;
+    if let Some(mode) = parse_mode {
+        inner
+            .parse_modes
+            .insert((chat_id, message_id), mode.to_owned());
+    }
     let mut message = json!({
-        "message_id": *id,
+        "message_id": message_id,
         "date": unix_now(),
         "chat": chat_json(chat_id),
         "from": bot_user(),
@@ -664,12 +701,29 @@ fn edit(
     }
     map.insert("edit_date".into(), json!(unix_now()));
     let edited = Value::Object(map.clone());
+    // Only edits of the text or caption carry a parse_mode; a markup edit keeps the old one.
+    if params.contains_key("text") || params.contains_key("caption") {
+        match params.get("parse_mode").and_then(Value::as_str) {
+            Some(mode) => {
+                inner
+                    .parse_modes
+                    .insert((chat_id, message_id), mode.to_owned());
+            }
+            None => {
+                inner.parse_modes.remove(&(chat_id, message_id));
+            }
+        }
+    }
     drop(inner);
     let _ = shared.events.send(ChatEvent::MessageEdited {
         chat_id,
         message: edited.clone(),
     });
     ok(edited)
+}
+
+fn parse_mode_of(params: &Map<String, Value>) -> Option<&str> {
+    params.get("parse_mode").and_then(Value::as_str)
 }
 
 fn set_markup(map: &mut Map<String, Value>, markup: Option<Value>) {
@@ -706,7 +760,7 @@ async fn dispatch(
             if let Some(markup) = markup {
                 fields.insert("reply_markup".into(), markup);
             }
-            send(shared, chat_id, fields)
+            send(shared, chat_id, fields, parse_mode_of(&params))
         }
         "sendphoto" => {
             let chat_id = require_chat(&params)?;
@@ -727,7 +781,7 @@ async fn dispatch(
             if let Some(markup) = markup {
                 fields.insert("reply_markup".into(), markup);
             }
-            send(shared, chat_id, fields)
+            send(shared, chat_id, fields, parse_mode_of(&params))
         }
         "sendlocation" => {
             let chat_id = require_chat(&params)?;
@@ -744,7 +798,7 @@ async fn dispatch(
                 "location".into(),
                 json!({ "latitude": latitude, "longitude": longitude }),
             );
-            send(shared, chat_id, fields)
+            send(shared, chat_id, fields, parse_mode_of(&params))
         }
         "editmessagetext" => {
             let text = require_str(&params, "text")?.to_owned();
@@ -1079,6 +1133,36 @@ mod tests {
         .await;
         let (status, body) = call(&fake, "getUpdates", json!({})).await;
         assert_eq!((status, body["error_code"].clone()), (409, json!(409)));
+    }
+
+    #[tokio::test]
+    async fn remembers_parse_modes_and_numbers_user_and_bot_messages_in_one_sequence() {
+        let fake = FakeTelegram::start("1:T").await.unwrap();
+        assert_eq!(fake.allocate_message_id(5), 1);
+        let (_, body) = call(
+            &fake,
+            "sendMessage",
+            json!({ "chat_id": 5, "text": "<b>hi</b>", "parse_mode": "HTML" }),
+        )
+        .await;
+        assert_eq!(body["result"]["message_id"], 2);
+        assert_eq!(fake.parse_mode(5, 2).as_deref(), Some("HTML"));
+
+        let markup = json!({ "inline_keyboard": [[{ "text": "b", "callback_data": "x" }]] });
+        call(
+            &fake,
+            "editMessageReplyMarkup",
+            json!({ "chat_id": 5, "message_id": 2, "reply_markup": markup }),
+        )
+        .await;
+        assert_eq!(fake.parse_mode(5, 2).as_deref(), Some("HTML"));
+        call(
+            &fake,
+            "editMessageText",
+            json!({ "chat_id": 5, "message_id": 2, "text": "plain" }),
+        )
+        .await;
+        assert_eq!(fake.parse_mode(5, 2), None);
     }
 
     #[tokio::test]
