@@ -230,6 +230,9 @@ pub struct Sandbox {
 
 impl Sandbox {
     pub async fn start(options: SandboxOptions) -> Result<Self, SandboxError> {
+        if !options.bot_binary.is_file() {
+            return Err(bot::BotError::BinaryMissing(options.bot_binary.clone()).into());
+        }
         // The page's port first: a taken port should fail before any server starts.
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", options.port))
             .await

@@ -1,0 +1,228 @@
+//! The page in real headless Chromium, driven over WebDriver (chromedriver speaks plain HTTP and
+//! JSON, so reqwest is the whole client): load it, send /start from the bot's command menu, see
+//! the greeting, press a reply keyboard button, see the answer. Screenshots are saved under
+//! `<target>/sandbox/test-output/`.
+
+mod support;
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use base64::Engine;
+use serde_json::{Value, json};
+
+const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
+const CHROMIUM: &str = "/usr/bin/chromium";
+const INSTALL_HINT: &str = "install them with `apt-get install chromium chromium-driver` \
+                            (`.ci/install-packages` does)";
+
+struct Browser {
+    http: reqwest::Client,
+    session_url: String,
+    _driver: tokio::process::Child,
+}
+
+impl Browser {
+    async fn start() -> support::Result<Self> {
+        let driver_port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let driver = tokio::process::Command::new("chromedriver")
+            .arg(format!("--port={driver_port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| format!("chromedriver did not start ({e}); {INSTALL_HINT}"))?;
+        let http = reqwest::Client::new();
+        let base = format!("http://127.0.0.1:{driver_port}");
+        let ready = toogoodtogo_tests::harness::eventually(Duration::from_secs(15), || async {
+            let status = http.get(format!("{base}/status")).send().await.ok()?;
+            let body: Value = status.json().await.ok()?;
+            body["value"]["ready"].as_bool().filter(|r| *r)
+        })
+        .await;
+        ready.ok_or("chromedriver did not get ready within 15 s")?;
+        let session: Value = http
+            .post(format!("{base}/session"))
+            .json(
+                &json!({ "capabilities": { "alwaysMatch": { "goog:chromeOptions": {
+                "binary": CHROMIUM,
+                "args": ["--headless", "--no-sandbox", "--disable-gpu",
+                         "--disable-dev-shm-usage", "--window-size=1200,800"],
+            } } } }),
+            )
+            .send()
+            .await?
+            .json()
+            .await?;
+        let id = session["value"]["sessionId"]
+            .as_str()
+            .ok_or_else(|| format!("no browser session ({session}); {INSTALL_HINT}"))?;
+        Ok(Self {
+            session_url: format!("{base}/session/{id}"),
+            http,
+            _driver: driver,
+        })
+    }
+
+    async fn command(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> support::Result<Value> {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.session_url));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let answer: Value = request.send().await?.json().await?;
+        if answer["value"]["error"].is_string() {
+            return Err(format!("WebDriver {path}: {}", answer["value"]).into());
+        }
+        Ok(answer["value"].clone())
+    }
+
+    async fn open(&self, url: &str) -> support::Result {
+        self.command(reqwest::Method::POST, "/url", Some(json!({ "url": url })))
+            .await?;
+        Ok(())
+    }
+
+    async fn elements(&self, css: &str) -> support::Result<Vec<String>> {
+        let found = self
+            .command(
+                reqwest::Method::POST,
+                "/elements",
+                Some(json!({ "using": "css selector", "value": css })),
+            )
+            .await?;
+        Ok(found
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e[ELEMENT_KEY].as_str().map(str::to_owned))
+            .collect())
+    }
+
+    async fn text(&self, element: &str) -> support::Result<String> {
+        let text = self
+            .command(
+                reqwest::Method::GET,
+                &format!("/element/{element}/text"),
+                None,
+            )
+            .await?;
+        Ok(text.as_str().unwrap_or_default().to_owned())
+    }
+
+    async fn click(&self, element: &str) -> support::Result {
+        self.command(
+            reqwest::Method::POST,
+            &format!("/element/{element}/click"),
+            Some(json!({})),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// The texts of the elements matching `css`, once `ready` accepts them (within 20 s).
+    async fn wait_for_texts(
+        &self,
+        css: &str,
+        ready: impl Fn(&[String]) -> bool,
+    ) -> support::Result<Vec<(String, String)>> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let mut found = Vec::new();
+            for element in self.elements(css).await? {
+                let text = self.text(&element).await?;
+                found.push((element, text));
+            }
+            let texts: Vec<String> = found.iter().map(|(_, t)| t.clone()).collect();
+            if ready(&texts) {
+                return Ok(found);
+            }
+            if tokio::time::Instant::now() > deadline {
+                return Err(format!("{css}: still {texts:?} after 20 s").into());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn screenshot(&self, name: &str) -> support::Result<PathBuf> {
+        let encoded = self
+            .command(reqwest::Method::GET, "/screenshot", None)
+            .await?;
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(encoded.as_str().unwrap_or_default())?;
+        let dir = toogoodtogo_sandbox::default_state_dir().join("test-output");
+        std::fs::create_dir_all(&dir)?;
+        let path = dir.join(format!("{name}.png"));
+        std::fs::write(&path, png)?;
+        Ok(path)
+    }
+
+    async fn close(self) -> support::Result {
+        self.command(reqwest::Method::DELETE, "", None).await?;
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn the_page_in_headless_chromium_sends_start_and_shows_the_greeting() -> support::Result {
+    let sandbox = support::start_sandbox().await?;
+    let browser = Browser::start().await?;
+    browser.open(&sandbox.url).await?;
+
+    browser
+        .wait_for_texts("#connection", |t| t.iter().any(|t| t == "live"))
+        .await?;
+    let users = browser
+        .wait_for_texts("#users li .user-name", |t| t.len() == 3)
+        .await?;
+    assert_eq!(users[0].1, "Carla");
+
+    // The bot's command menu, then its /start entry.
+    let menu = browser.elements("#menu").await?;
+    browser.click(menu.first().ok_or("no menu button")?).await?;
+    let commands = browser
+        .wait_for_texts("#commands-panel button", |t| {
+            t.iter().any(|t| t.starts_with("/start"))
+        })
+        .await?;
+    let (start, _) = commands
+        .iter()
+        .find(|(_, text)| text.starts_with("/start"))
+        .ok_or("no /start in the menu")?;
+    browser.click(start).await?;
+
+    let greeting = ".chat-log:not([hidden]) .message.bot .text";
+    browser
+        .wait_for_texts(greeting, |t| t.iter().any(|t| t.starts_with("Hi Carla!")))
+        .await?;
+    let user_messages = browser
+        .wait_for_texts(".chat-log:not([hidden]) .message.user", |t| !t.is_empty())
+        .await?;
+    assert!(
+        user_messages[0].1.starts_with("/start"),
+        "{user_messages:?}"
+    );
+    browser.screenshot("browser-greeting").await?;
+
+    // The role choice arrives as a reply keyboard; a click sends the button's text.
+    let keyboard = browser
+        .wait_for_texts("#reply-keyboard button", |t| t.len() >= 2)
+        .await?;
+    browser.click(&keyboard[0].0).await?;
+    browser.wait_for_texts(greeting, |t| t.len() >= 2).await?;
+    let path = browser.screenshot("browser-role-chosen").await?;
+    assert!(path.is_file());
+
+    browser.close().await?;
+    sandbox.shutdown().await;
+    Ok(())
+}
