@@ -5,13 +5,14 @@
 //! Every object is read first and written only when the live object differs from the rendered
 //! one, so a converged resource costs reads and no writes.
 
+use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::PersistentVolumeClaim;
-use kube::api::{ApiResource, DeleteParams, DynamicObject, Patch, PatchParams};
+use kube::api::{ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
 use kube::{Api, Client};
 use serde_json::{Value, json};
 
 use crate::build::{DesiredObjects, Manifest, WriteMode, service_monitor_resource};
-use crate::names::{FIELD_MANAGER, Owner};
+use crate::names::{Component, FIELD_MANAGER, Owner};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
@@ -154,6 +155,55 @@ async fn prune_one(
     }
 }
 
+/// Delete the migration Jobs of other versions than `keep` (finished history, or a version the
+/// spec moved away from). The Job of the wanted version stays, succeeded or failed.
+async fn prune_migration_jobs(
+    client: &Client,
+    owner: &Owner,
+    owner_uid: &str,
+    keep: &str,
+) -> Result<Vec<String>, ApplyError> {
+    let api = Api::<Job>::namespaced(client.clone(), &owner.namespace);
+    let selector = format!(
+        "app.kubernetes.io/instance={},app.kubernetes.io/component={}",
+        owner.name,
+        Component::Migration.as_str()
+    );
+    let jobs = api
+        .list(&ListParams::default().labels(&selector))
+        .await
+        .map_err(|source| ApplyError::Read {
+            kind: "Job".to_owned(),
+            name: selector.clone(),
+            source,
+        })?;
+    let mut deleted = Vec::new();
+    for job in jobs {
+        let name = job.metadata.name.clone().unwrap_or_default();
+        let owned = job
+            .metadata
+            .owner_references
+            .iter()
+            .flatten()
+            .any(|r| r.uid == owner_uid && r.controller == Some(true));
+        if name == keep || !owned {
+            continue;
+        }
+        match api.delete(&name, &DeleteParams::background()).await {
+            Ok(_) => deleted.push(format!("Job/{name}")),
+            Err(err) if is_not_found(&err) => {}
+            Err(source) => {
+                return Err(ApplyError::Write {
+                    kind: "Job".to_owned(),
+                    name,
+                    source,
+                });
+            }
+        }
+    }
+    Ok(deleted)
+}
+
 /// Value of a Kubernetes quantity such as `10Gi`, `500m` or `1.5` (bytes for sizes, cores for
 /// CPU). Exponent forms (`1e3`) are rare in manifests and not recognised.
 pub fn quantity_value(quantity: &str) -> Option<f64> {
@@ -255,6 +305,7 @@ pub async fn apply(
     desired: &DesiredObjects,
     manifests: &[Manifest],
     wanted_volume_size: Option<&str>,
+    migration_job_to_keep: &str,
 ) -> Result<ApplyReport, ApplyError> {
     let mut report = ApplyReport::default();
     let service_monitor = service_monitor_resource();
@@ -280,6 +331,9 @@ pub async fn apply(
             report.deleted.push(label(&resource, &name));
         }
     }
+    report
+        .deleted
+        .extend(prune_migration_jobs(client, owner, owner_uid, migration_job_to_keep).await?);
     if let Some(wanted) = wanted_volume_size {
         let (expanded, problem) = expand_volume(client, owner, wanted).await?;
         if expanded {

@@ -266,7 +266,17 @@ pub async fn reconcile_resource(cr: &TooGoodToGo, ctx: &Context) -> Result<Actio
                 .as_deref()
                 .is_some_and(|template| template != *size)
         });
-    let report = apply::apply(client, &owner, &uid, &desired, &manifests, wanted_volume).await?;
+    let keep_job = owner.migration_job(&cr.spec.version);
+    let report = apply::apply(
+        client,
+        &owner,
+        &uid,
+        &desired,
+        &manifests,
+        wanted_volume,
+        &keep_job,
+    )
+    .await?;
     if report.writes() > 0 {
         info!(applied = ?report.applied, deleted = ?report.deleted, "objects written");
         ctx.metrics

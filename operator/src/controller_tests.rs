@@ -61,6 +61,7 @@ impl Harness {
     /// A sample resource in namespace `shop`, with the given Secrets (name, key) present.
     fn with_sample(file: &str, secrets: &[(&str, &str)]) -> Self {
         let (client, server) = FakeApiServer::start();
+        server.serve_list(&format!("/apis/batch/v1/namespaces/{NS}/jobs"));
         for (name, key) in secrets {
             server.insert(&core("secrets", name), secret(name, key));
         }
@@ -214,6 +215,8 @@ async fn first_reconcile_applies_everything_but_the_bot_and_the_migration_waits_
         "horizontalpodautoscalers",
         "tgtg-bot",
     )));
+    // migration Jobs of other versions: none yet
+    expected.push(format!("GET /apis/batch/v1/namespaces/{NS}/jobs"));
     // status and the Event for the new phase
     expected.push(format!("PATCH {CR_PATH}/status"));
     expected.push(format!(
@@ -330,8 +333,14 @@ async fn a_converged_resource_causes_zero_writes() {
             Vec::<String>::new(),
             "converged reconcile wrote"
         );
-        // Reads only: 3 Secrets, 2 observed objects, 12 applied objects, 3 pruned kinds.
-        assert_eq!(requests.len(), 3 + 2 + 12 + 3, "{:#?}", lines(&requests));
+        // Reads only: 3 Secrets, 2 observed objects, 12 applied objects, 3 pruned kinds, the
+        // list of migration Jobs.
+        assert_eq!(
+            requests.len(),
+            3 + 2 + 12 + 3 + 1,
+            "{:#?}",
+            lines(&requests)
+        );
     }
 }
 
@@ -758,7 +767,7 @@ async fn every_request_of_the_reconciler_is_covered_by_the_rbac_rules() {
         .collect();
     assert_eq!(
         verbs,
-        ["create", "delete", "get", "patch"].into(),
+        ["create", "delete", "get", "list", "patch"].into(),
         "the scenarios exercise every verb"
     );
 }
@@ -780,4 +789,31 @@ async fn the_controller_refuses_to_start_without_its_crd() {
             "GET /apis/toogoodtogo.io/v1alpha1/namespaces/{NS}/toogoodtogos"
         )]
     );
+}
+
+#[tokio::test]
+async fn migration_jobs_of_other_versions_are_deleted_and_the_current_one_kept() {
+    let h = Harness::new(true);
+    h.converge().await;
+    let old_job = group("batch/v1", "jobs", "tgtg-migrate-1.0.0");
+    assert!(
+        h.server.get(&old_job).is_some(),
+        "the succeeded Job of the running version stays"
+    );
+
+    h.server.edit(CR_PATH, |cr| {
+        cr["spec"]["version"] = json!("1.1.0");
+        cr["metadata"]["generation"] = json!(2);
+    });
+    let requests = h.reconcile_ok().await;
+    let writes = writes(&requests);
+    assert!(
+        writes.contains(&format!(
+            "PATCH {}",
+            group("batch/v1", "jobs", "tgtg-migrate-1.1.0")
+        )),
+        "{writes:?}"
+    );
+    assert!(writes.contains(&format!("DELETE {old_job}")), "{writes:?}");
+    assert!(h.server.get(&old_job).is_none());
 }

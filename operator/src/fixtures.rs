@@ -46,6 +46,8 @@ struct State {
     refusals: BTreeMap<String, (StatusCode, String)>,
     /// PUTs to these paths fail with (code, message).
     put_refusals: BTreeMap<String, (StatusCode, String)>,
+    /// Collections that answer LIST (others answer 404, like a kind that is not installed).
+    lists: Vec<String>,
 }
 
 /// Handle on the fake server's state; cheap to clone.
@@ -95,6 +97,46 @@ fn add_server_defaults(path: &str, object: &mut Value) {
     if path.contains("/services/") && object["spec"].get("sessionAffinity").is_none() {
         object["spec"]["sessionAffinity"] = json!("None");
     }
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let decoded = (bytes[i] == b'%')
+            .then(|| text.get(i + 1..i + 3))
+            .flatten()
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match decoded {
+            Some(byte) => {
+                out.push(byte);
+                i += 3;
+            }
+            None => {
+                out.push(if bytes[i] == b'+' { b' ' } else { bytes[i] });
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// `labelSelector=a%3Db%2Cc%3Dd` -> [(a, b), (c, d)] (equality selectors only).
+fn label_selector(query: &str) -> Vec<(String, String)> {
+    query
+        .split('&')
+        .filter_map(|pair| pair.strip_prefix("labelSelector="))
+        .flat_map(|raw| {
+            percent_decode(raw)
+                .split(',')
+                .filter_map(|term| {
+                    term.split_once('=')
+                        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect()
 }
 
 fn status_response(code: StatusCode, reason: &str, message: &str) -> Response<Body> {
@@ -154,6 +196,11 @@ impl FakeApiServer {
             .insert(path.to_owned(), (code, message.to_owned()));
     }
 
+    /// Answer LIST requests on `collection` (e.g. `/apis/batch/v1/namespaces/shop/jobs`).
+    pub fn serve_list(&self, collection: &str) {
+        lock(&self.state).lists.push(collection.to_owned());
+    }
+
     /// Make every PUT of `path` fail with `code` and `message`.
     pub fn refuse_puts(&self, path: &str, code: StatusCode, message: &str) {
         lock(&self.state)
@@ -190,7 +237,7 @@ impl FakeApiServer {
         let recorded = Recorded {
             method: method.clone(),
             path: path.clone(),
-            query,
+            query: query.clone(),
             body: body.clone(),
         };
         state.history.push(recorded.clone());
@@ -201,6 +248,27 @@ impl FakeApiServer {
         match method {
             Method::GET => match state.objects.get(&path) {
                 Some(object) => json_response(StatusCode::OK, object),
+                None if state.lists.contains(&path) => {
+                    let selector = label_selector(&query);
+                    let prefix = format!("{path}/");
+                    let items: Vec<Value> = state
+                        .objects
+                        .iter()
+                        .filter(|(key, _)| {
+                            key.strip_prefix(&prefix)
+                                .is_some_and(|rest| !rest.contains('/'))
+                        })
+                        .filter(|(_, object)| {
+                            selector.iter().all(|(k, v)| {
+                                object["metadata"]["labels"][k.as_str()] == v.as_str()
+                            })
+                        })
+                        .map(|(_, object)| object.clone())
+                        .collect();
+                    let list = json!({"kind": "List", "apiVersion": "v1",
+                        "metadata": {"resourceVersion": resource_version}, "items": items});
+                    json_response(StatusCode::OK, &list)
+                }
                 None => status_response(
                     StatusCode::NOT_FOUND,
                     "NotFound",

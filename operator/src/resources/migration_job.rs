@@ -28,9 +28,8 @@ pub fn build(ctx: &Context, version: &str) -> Job {
             // Retries cover a database that is still starting.
             backoff_limit: Some(6),
             active_deadline_seconds: Some(1800),
-            // Kept a day for `kubectl logs`; once the Deployment runs the version the Job is
-            // no longer desired, so its removal causes no re-run.
-            ttl_seconds_after_finished: Some(86_400),
+            // No TTL: a failed Job must stay (and not be re-created and re-run a day later);
+            // the apply step deletes the Jobs of other versions instead.
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta {
                     labels: Some(pod_labels),
