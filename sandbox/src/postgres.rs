@@ -49,6 +49,11 @@ pub enum PostgresError {
          directory or pass another --data-dir"
     )]
     PasswordMissing { dir: String },
+    #[error(
+        "{dir} is out of reach for user nobody, which the private PostgreSQL runs as (initdb \
+         refuses root); pass a --data-dir that every user may enter, e.g. under /var/tmp"
+    )]
+    Unreachable { dir: String },
     #[error("the private PostgreSQL did not start: {reason}\n{output}")]
     NotStarted { reason: String, output: String },
     #[error("process: {0}")]
@@ -219,6 +224,11 @@ impl PrivatePostgres {
         let data = dir.join("data");
         let password_file = dir.join("password");
         if let Some(user) = run_as {
+            if !user.can_reach(&dir) {
+                return Err(PostgresError::Unreachable {
+                    dir: dir.display().to_string(),
+                });
+            }
             user.chown(&dir)?;
         }
         stop_leftover_server(&data).await;

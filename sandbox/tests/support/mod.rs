@@ -18,9 +18,16 @@ pub fn admin_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
 }
 
-/// A directory of this test run under the cargo target dir's `sandbox/`.
+/// A directory of this test run under the cargo target dir's `sandbox/`, or under /var/tmp when
+/// the unprivileged user a private server runs as cannot reach the target dir.
 pub fn test_state_dir(name: &str) -> std::path::PathBuf {
-    toogoodtogo_sandbox::default_state_dir().join(format!(
+    let mut base = toogoodtogo_sandbox::default_state_dir();
+    let _ = std::fs::create_dir_all(&base);
+    if toogoodtogo_sandbox::postgres::RunAs::for_current_user().is_some_and(|u| !u.can_reach(&base))
+    {
+        base = std::path::PathBuf::from("/var/tmp/toogoodtogo-sandbox-tests");
+    }
+    base.join(format!(
         "test-{name}-{}-{:08x}",
         std::process::id(),
         rand::random::<u32>()
