@@ -1,7 +1,7 @@
 //! The page in real headless Chromium, driven over WebDriver (chromedriver speaks plain HTTP and
 //! JSON, so reqwest is the whole client): load it, send /start from the bot's command menu, see
-//! the greeting, press a reply keyboard button, see the answer. Screenshots are saved under
-//! `<target>/sandbox/test-output/`.
+//! the greeting, press a reply keyboard button, see the answer; then HTML formatting, an edit in
+//! place and a deletion. Screenshots are saved under `<target>/sandbox/test-output/`.
 
 mod support;
 
@@ -221,6 +221,65 @@ async fn the_page_in_headless_chromium_sends_start_and_shows_the_greeting() -> s
     browser.wait_for_texts(greeting, |t| t.len() >= 2).await?;
     let path = browser.screenshot("browser-role-chosen").await?;
     assert!(path.is_file());
+
+    // What the bot's flows will do, done here straight through the fake's Bot API: HTML
+    // formatting (with markup that must not run), an edit in place, a deletion.
+    let bot_api = format!(
+        "{}/bot{}",
+        sandbox.fake.url(),
+        toogoodtogo_sandbox::SANDBOX_TOKEN
+    );
+    let http = reqwest::Client::new();
+    let chat_id = sandbox.session.ids.customer;
+    let sent: Value = http
+        .post(format!("{bot_api}/sendMessage"))
+        .json(&json!({ "chat_id": chat_id, "parse_mode": "HTML",
+                       "text": "<b>bold</b> &amp; <img src=x onerror=alert(1)><script>alert(2)</script>" }))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let message_id = sent["result"]["message_id"].clone();
+    let bold = browser
+        .wait_for_texts(".chat-log:not([hidden]) .message.bot b", |t| {
+            t.iter().any(|t| t == "bold")
+        })
+        .await?;
+    assert_eq!(bold.len(), 1);
+    assert!(
+        browser
+            .elements(".chat-log img, .chat-log script")
+            .await?
+            .is_empty()
+    );
+    let bot_messages = browser.elements(greeting).await?.len();
+
+    http.post(format!("{bot_api}/editMessageText"))
+        .json(
+            &json!({ "chat_id": chat_id, "message_id": message_id, "parse_mode": "HTML",
+                       "text": "edited <i>in place</i>" }),
+        )
+        .send()
+        .await?
+        .error_for_status()?;
+    browser
+        .wait_for_texts(".chat-log:not([hidden]) .message.bot i", |t| {
+            t.iter().any(|t| t == "in place")
+        })
+        .await?;
+    assert_eq!(browser.elements(greeting).await?.len(), bot_messages);
+    browser.screenshot("browser-edited").await?;
+
+    http.post(format!("{bot_api}/deleteMessage"))
+        .json(&json!({ "chat_id": chat_id, "message_id": message_id }))
+        .send()
+        .await?
+        .error_for_status()?;
+    browser
+        .wait_for_texts(greeting, |t| {
+            t.len() == bot_messages - 1 && !t.iter().any(|t| t.contains("in place"))
+        })
+        .await?;
 
     browser.close().await?;
     sandbox.shutdown().await;
