@@ -4,6 +4,7 @@
 //! transaction keeps that order across replicas.
 
 use std::collections::hash_map::DefaultHasher;
+use std::collections::{HashSet, VecDeque};
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,11 +16,14 @@ use tokio_util::sync::CancellationToken;
 use crate::app::App;
 use crate::handlers;
 use crate::metrics::OutcomeLabels;
-use crate::store::inbox::{self, Claim, Outcome, PendingUpdate};
+use crate::store::inbox::{self, Outcome, PendingUpdate};
 
 /// Attempts before a failing update is given up so that it cannot block its chat forever.
 pub const MAX_ATTEMPTS: i32 = 5;
 const SHARD_CAPACITY: usize = 256;
+/// The most updates a worker processes in one transaction. Batches form only from updates that
+/// are already waiting, so at low load every update still commits on its own at once.
+const MAX_BATCH: usize = 16;
 /// An update waiting for an older one of its chat (held by another replica) is retried this
 /// often, this many times, before it is left to the sweeper.
 const DEFER_DELAY: Duration = Duration::from_millis(100);
@@ -87,62 +91,154 @@ pub fn spawn(
 }
 
 async fn work(app: Arc<App>, mut receiver: mpsc::Receiver<Job>, shutdown: CancellationToken) {
+    // Later updates of a chat that already has one in the current batch wait here, in order.
+    let mut carried: VecDeque<Job> = VecDeque::new();
     loop {
-        let job = tokio::select! {
-            biased;
-            _ = shutdown.cancelled() => break,
-            job = receiver.recv() => job,
+        let first = match carried.pop_front() {
+            Some(job) => job,
+            None => {
+                let job = tokio::select! {
+                    biased;
+                    _ = shutdown.cancelled() => break,
+                    job = receiver.recv() => job,
+                };
+                let Some(job) = job else { break };
+                job
+            }
         };
-        let Some(job) = job else { break };
-        process(&app, job).await;
+        if shutdown.is_cancelled() {
+            carried.push_front(first);
+            break;
+        }
+        let mut queued = vec![first];
+        while queued.len() < MAX_BATCH {
+            match carried.pop_front() {
+                Some(job) => queued.push(job),
+                None => match receiver.try_recv() {
+                    Ok(job) => queued.push(job),
+                    Err(_) => break,
+                },
+            }
+        }
+        // One update per chat per batch, so a batch never holds two updates of one chat.
+        let mut chats = HashSet::new();
+        let mut batch = Vec::with_capacity(queued.len());
+        for job in queued {
+            if chats.insert(job.update.ordering_key) {
+                batch.push(job);
+            } else {
+                carried.push_back(job);
+            }
+        }
+        process_batch(&app, batch).await;
     }
     // Hand queued updates back at once so that another replica need not wait for the claim.
     receiver.close();
-    while let Ok(job) = receiver.try_recv() {
+    let queued = carried
+        .into_iter()
+        .chain(std::iter::from_fn(|| receiver.try_recv().ok()));
+    for job in queued {
         if let Err(error) = inbox::release(&app.pool, job.update.update_id).await {
             tracing::warn!(%error, update_id = job.update.update_id, "could not release a claim at shutdown");
         }
     }
 }
 
-async fn process(app: &Arc<App>, job: Job) {
-    let update_id = job.update.update_id;
+/// Processes a batch of updates of different chats in one transaction (one commit), each
+/// handler in its own savepoint so that one failing update does not undo the others.
+async fn process_batch(app: &Arc<App>, batch: Vec<Job>) {
     let started = Instant::now();
-    match try_process(app, update_id).await {
-        Ok(Processed::Done(outcome)) => {
-            app.metrics
-                .updates_processed
-                .get_or_create(&OutcomeLabels {
-                    outcome: outcome.as_str(),
-                })
-                .inc();
-            app.metrics
-                .update_processing
-                .observe(started.elapsed().as_secs_f64());
+    let ids: Vec<i64> = batch.iter().map(|j| j.update.update_id).collect();
+    let finished = match run_batch(app, &ids).await {
+        Ok(finished) => finished,
+        Err(error) => {
+            // Nothing committed: the updates stay claimed until their claim lapses, then the
+            // sweeper (of any replica) retries them. Nothing is lost.
+            app.metrics.updates_failed.inc_by(ids.len() as u64);
+            tracing::warn!(%error, updates = ids.len(), "processing a batch failed; retried after the claim lapses");
+            return;
         }
-        Ok(Processed::Skipped) => {}
-        Ok(Processed::WaitForEarlier) => defer(app, job),
-        Err(Failure { attempts, error }) => {
-            app.metrics.updates_failed.inc();
-            let retry_in = Duration::from_secs(1u64 << attempts.clamp(0, 6));
-            tracing::warn!(update_id, attempts = attempts + 1, error = %error, "processing an update failed");
-            match inbox::record_failure(&app.pool, update_id, &error, retry_in, MAX_ATTEMPTS).await
+    };
+    let elapsed = started.elapsed().as_secs_f64();
+    for outcome in &finished.outcomes {
+        app.metrics
+            .updates_processed
+            .get_or_create(&OutcomeLabels {
+                outcome: outcome.as_str(),
+            })
+            .inc();
+        app.metrics.update_processing.observe(elapsed);
+    }
+    app.metrics.updates_failed.inc_by(finished.failed);
+    let unclaimed: Vec<i64> = ids
+        .iter()
+        .copied()
+        .filter(|id| !finished.claimed.contains(id))
+        .collect();
+    if unclaimed.is_empty() {
+        return;
+    }
+    // Unclaimed updates are done already, gone, or wait for an older update of their chat.
+    match inbox::still_pending(&app.pool, &unclaimed).await {
+        Ok(waiting) => {
+            for job in batch
+                .iter()
+                .filter(|j| waiting.contains(&j.update.update_id))
             {
-                Ok(true) => {
+                defer(app, *job);
+            }
+        }
+        Err(error) => tracing::warn!(%error, "could not check unclaimed updates"),
+    }
+}
+
+struct Finished {
+    claimed: Vec<i64>,
+    outcomes: Vec<Outcome>,
+    failed: u64,
+}
+
+async fn run_batch(app: &App, ids: &[i64]) -> Result<Finished, sqlx::Error> {
+    let mut tx = app.pool.begin().await?;
+    let claimed = inbox::begin_processing_batch(&mut tx, ids).await?;
+    let mut finished = Finished {
+        claimed: claimed.iter().map(|c| c.update_id).collect(),
+        outcomes: Vec::with_capacity(claimed.len()),
+        failed: 0,
+    };
+    for update in claimed {
+        let update_id = update.update_id;
+        let mut savepoint = sqlx::Connection::begin(&mut *tx).await?;
+        let handled = match serde_json::from_str::<teloxide::types::Update>(&update.payload) {
+            Ok(decoded) => handlers::handle(app, &mut savepoint, &decoded)
+                .await
+                .map_err(|e| e.to_string()),
+            Err(error) => {
+                tracing::warn!(update_id, %error, "stored update cannot be decoded; ignored");
+                Ok(Outcome::Ignored)
+            }
+        };
+        match handled {
+            Ok(outcome) => {
+                savepoint.commit().await?;
+                inbox::set_outcome(&mut tx, update_id, outcome).await?;
+                finished.outcomes.push(outcome);
+            }
+            Err(error) => {
+                savepoint.rollback().await?;
+                finished.failed += 1;
+                let attempts = update.attempts + 1;
+                let retry_in = Duration::from_secs(1u64 << attempts.clamp(0, 6));
+                tracing::warn!(update_id, attempts, error = %error, "processing an update failed");
+                if inbox::fail_in_batch(&mut tx, update_id, &error, retry_in, MAX_ATTEMPTS).await? {
                     tracing::error!(update_id, "update given up after {MAX_ATTEMPTS} attempts");
-                    app.metrics
-                        .updates_processed
-                        .get_or_create(&OutcomeLabels {
-                            outcome: Outcome::Failed.as_str(),
-                        })
-                        .inc();
+                    finished.outcomes.push(Outcome::Failed);
                 }
-                Ok(false) => {}
-                // The claim lapses on its own and the sweeper retries: nothing is lost.
-                Err(error) => tracing::warn!(%error, update_id, "could not record the failure"),
             }
         }
     }
+    tx.commit().await?;
+    Ok(finished)
 }
 
 fn defer(app: &Arc<App>, mut job: Job) {
@@ -155,57 +251,6 @@ fn defer(app: &Arc<App>, mut job: Job) {
         tokio::time::sleep(DEFER_DELAY).await;
         app.workers.send(job);
     });
-}
-
-enum Processed {
-    Done(Outcome),
-    Skipped,
-    WaitForEarlier,
-}
-
-struct Failure {
-    attempts: i32,
-    error: String,
-}
-
-impl From<sqlx::Error> for Failure {
-    fn from(error: sqlx::Error) -> Self {
-        Self {
-            attempts: 0,
-            error: error.to_string(),
-        }
-    }
-}
-
-async fn try_process(app: &App, update_id: i64) -> Result<Processed, Failure> {
-    let mut tx = app.pool.begin().await?;
-    let (payload, attempts) = match inbox::begin_processing(&mut tx, update_id).await? {
-        Claim::Ready { payload, attempts } => (payload, attempts),
-        Claim::AlreadyProcessed | Claim::Missing => return Ok(Processed::Skipped),
-        Claim::WaitForEarlier => return Ok(Processed::WaitForEarlier),
-    };
-    let outcome = match serde_json::from_str::<teloxide::types::Update>(&payload) {
-        Ok(update) => match handlers::handle(app, &mut tx, &update).await {
-            Ok(outcome) => outcome,
-            Err(error) => {
-                drop(tx);
-                return Err(Failure {
-                    attempts,
-                    error: error.to_string(),
-                });
-            }
-        },
-        Err(error) => {
-            tracing::warn!(update_id, %error, "stored update cannot be decoded; ignored");
-            Outcome::Ignored
-        }
-    };
-    inbox::set_outcome(&mut tx, update_id, outcome).await?;
-    tx.commit().await.map_err(|e| Failure {
-        attempts,
-        error: e.to_string(),
-    })?;
-    Ok(Processed::Done(outcome))
 }
 
 /// Takes over lapsed claims and keeps the backlog gauges current.

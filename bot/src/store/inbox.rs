@@ -19,21 +19,6 @@ pub enum Stored {
     Duplicate,
 }
 
-/// What the processing transaction found when it locked the update.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Claim {
-    /// The update is the oldest pending one of its chat: process it.
-    Ready {
-        payload: String,
-        attempts: i32,
-    },
-    AlreadyProcessed,
-    /// An older update of the same chat is still pending: process that one first.
-    WaitForEarlier,
-    /// Pruned, or never stored.
-    Missing,
-}
-
 /// How an update's processing ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -148,38 +133,84 @@ pub async fn claim_lapsed(
         .collect())
 }
 
-/// Starts processing an update inside the caller's transaction: marks it processed (undone if
-/// the transaction rolls back) and returns its payload. The row lock makes concurrent
-/// processors of the same update wait for each other; the check for an older pending update of
-/// the same chat keeps per-chat order across replicas.
-pub async fn begin_processing(conn: &mut PgConnection, update_id: i64) -> sqlx::Result<Claim> {
-    let claimed: Option<(String, i32)> = sqlx::query_as(
+/// One update taken for processing by [`begin_processing_batch`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimedUpdate {
+    pub update_id: i64,
+    pub payload: String,
+    /// Attempts before this one.
+    pub attempts: i32,
+}
+
+/// Starts processing updates of DIFFERENT chats inside the caller's transaction: marks them
+/// processed (undone if the transaction rolls back) and returns their payloads. The row locks
+/// make concurrent processors of the same update wait for each other; the check for an older
+/// pending update of the same chat keeps per-chat order across replicas. Returns the updates that are ready, oldest first; the others
+/// are already processed, missing, or wait for an older update of their chat.
+pub async fn begin_processing_batch(
+    conn: &mut PgConnection,
+    update_ids: &[i64],
+) -> sqlx::Result<Vec<ClaimedUpdate>> {
+    let mut claimed: Vec<(i64, String, i32)> = sqlx::query_as(
         "UPDATE inbox_updates u
          SET processed_at = clock_timestamp(), outcome = 'handled', attempts = attempts + 1
-         WHERE u.update_id = $1 AND u.processed_at IS NULL
+         WHERE u.update_id = ANY($1) AND u.processed_at IS NULL
            AND NOT EXISTS (SELECT 1 FROM inbox_updates e
                            WHERE e.ordering_key = u.ordering_key AND e.processed_at IS NULL
                              AND e.update_id < u.update_id)
-         RETURNING u.payload::text, u.attempts - 1",
+         RETURNING u.update_id, u.payload::text, u.attempts - 1",
     )
-    .bind(update_id)
+    .bind(update_ids)
     .persistent(true)
-    .fetch_optional(&mut *conn)
+    .fetch_all(conn)
     .await?;
-    if let Some((payload, attempts)) = claimed {
-        return Ok(Claim::Ready { payload, attempts });
-    }
-    let processed: Option<bool> = sqlx::query_scalar(
-        "SELECT processed_at IS NOT NULL FROM inbox_updates WHERE update_id = $1",
+    claimed.sort_unstable_by_key(|(id, _, _)| *id);
+    Ok(claimed
+        .into_iter()
+        .map(|(update_id, payload, attempts)| ClaimedUpdate {
+            update_id,
+            payload,
+            attempts,
+        })
+        .collect())
+}
+
+/// Of updates that [`begin_processing_batch`] did not return, the ones still pending: they
+/// wait for an older update of their chat.
+pub async fn still_pending(pool: &PgPool, update_ids: &[i64]) -> sqlx::Result<Vec<i64>> {
+    sqlx::query_scalar(
+        "SELECT update_id FROM inbox_updates WHERE update_id = ANY($1) AND processed_at IS NULL",
+    )
+    .bind(update_ids)
+    .fetch_all(pool)
+    .await
+}
+
+/// Undoes the processing mark of an update whose handler failed, inside the batch transaction:
+/// it is retried after `retry_in`, or given up (outcome `failed`) once it used `max_attempts`.
+/// Returns true when it was given up.
+pub async fn fail_in_batch(
+    conn: &mut PgConnection,
+    update_id: i64,
+    error: &str,
+    retry_in: Duration,
+    max_attempts: i32,
+) -> sqlx::Result<bool> {
+    sqlx::query_scalar(
+        "UPDATE inbox_updates SET
+             last_error = left($2, 2000),
+             claimed_until = now() + make_interval(secs => $3),
+             processed_at = CASE WHEN attempts >= $4 THEN processed_at END,
+             outcome = CASE WHEN attempts >= $4 THEN 'failed' END
+         WHERE update_id = $1
+         RETURNING processed_at IS NOT NULL",
     )
     .bind(update_id)
-    .fetch_optional(conn)
-    .await?;
-    Ok(match processed {
-        None => Claim::Missing,
-        Some(true) => Claim::AlreadyProcessed,
-        Some(false) => Claim::WaitForEarlier,
-    })
+    .bind(error)
+    .bind(interval_secs(retry_in))
+    .bind(max_attempts)
+    .fetch_one(conn)
+    .await
 }
 
 /// Records how processing ended, when it was not simply `handled`.
@@ -197,35 +228,6 @@ pub async fn set_outcome(
         .execute(conn)
         .await?;
     Ok(())
-}
-
-/// Records a failed attempt. The update is retried after `retry_in` by any replica, and given up
-/// (outcome `failed`) after `max_attempts` so that one poisonous update cannot block its chat.
-/// Returns true when the update was given up.
-pub async fn record_failure(
-    pool: &PgPool,
-    update_id: i64,
-    error: &str,
-    retry_in: Duration,
-    max_attempts: i32,
-) -> sqlx::Result<bool> {
-    let given_up: Option<bool> = sqlx::query_scalar(
-        "UPDATE inbox_updates SET
-             attempts = attempts + 1,
-             last_error = left($2, 2000),
-             claimed_until = now() + make_interval(secs => $3),
-             processed_at = CASE WHEN attempts + 1 >= $4 THEN now() END,
-             outcome = CASE WHEN attempts + 1 >= $4 THEN 'failed' END
-         WHERE update_id = $1 AND processed_at IS NULL
-         RETURNING processed_at IS NOT NULL",
-    )
-    .bind(update_id)
-    .bind(error)
-    .bind(interval_secs(retry_in))
-    .bind(max_attempts)
-    .fetch_optional(pool)
-    .await?;
-    Ok(given_up.unwrap_or(false))
 }
 
 /// Hands a claim back so that the sweeper can pick the update up at once.
@@ -288,42 +290,43 @@ mod tests {
         Ok(())
     }
 
+    fn ids(claimed: &[ClaimedUpdate]) -> Vec<i64> {
+        claimed.iter().map(|c| c.update_id).collect()
+    }
+
     #[sqlx::test(migrator = "crate::store::MIGRATOR")]
     async fn only_the_oldest_pending_update_of_a_chat_is_ready(pool: PgPool) -> sqlx::Result<()> {
         for (id, chat) in [(1, 100), (2, 100), (3, 200)] {
             store(&pool, update(id, chat), "{}", CLAIM).await?;
         }
         let mut tx = pool.begin().await?;
-        assert_eq!(begin_processing(&mut tx, 2).await?, Claim::WaitForEarlier);
-        assert!(matches!(
-            begin_processing(&mut tx, 3).await?,
-            Claim::Ready { attempts: 0, .. }
-        ));
-        assert!(matches!(
-            begin_processing(&mut tx, 1).await?,
-            Claim::Ready { .. }
-        ));
+        let claimed = begin_processing_batch(&mut tx, &[2, 3]).await?;
+        assert_eq!(ids(&claimed), vec![3], "2 waits for 1");
+        assert_eq!(claimed[0].attempts, 0);
+        assert_eq!(still_pending(&pool, &[2]).await?, vec![2]);
+        assert_eq!(ids(&begin_processing_batch(&mut tx, &[1]).await?), vec![1]);
         set_outcome(&mut tx, 1, Outcome::RateLimited).await?;
         tx.commit().await?;
 
         // Another replica's transaction, while this one processes update 2.
         let mut tx = pool.begin().await?;
-        assert!(matches!(
-            begin_processing(&mut tx, 2).await?,
-            Claim::Ready { .. }
-        ));
+        assert_eq!(ids(&begin_processing_batch(&mut tx, &[2]).await?), vec![2]);
         let mut other = pool.begin().await?;
-        assert_eq!(
-            begin_processing(&mut other, 1).await?,
-            Claim::AlreadyProcessed
+        assert!(
+            begin_processing_batch(&mut other, &[1, 99])
+                .await?
+                .is_empty()
         );
-        assert_eq!(begin_processing(&mut other, 99).await?, Claim::Missing);
+        assert!(
+            still_pending(&pool, &[1, 99]).await?.is_empty(),
+            "done or missing"
+        );
         // A rolled-back processing leaves the update pending.
         tx.rollback().await?;
-        assert!(matches!(
-            begin_processing(&mut other, 2).await?,
-            Claim::Ready { .. }
-        ));
+        assert_eq!(
+            ids(&begin_processing_batch(&mut other, &[2]).await?),
+            vec![2]
+        );
         let outcome: String =
             sqlx::query_scalar("SELECT outcome FROM inbox_updates WHERE update_id = 1")
                 .fetch_one(&mut *other)
@@ -350,23 +353,29 @@ mod tests {
     #[sqlx::test(migrator = "crate::store::MIGRATOR")]
     async fn a_failing_update_is_retried_then_given_up(pool: PgPool) -> sqlx::Result<()> {
         store(&pool, update(1, 1), "{}", CLAIM).await?;
-        for _ in 0..2 {
-            assert!(!record_failure(&pool, 1, "boom", Duration::ZERO, 3).await?);
+        for attempt in 1..=3 {
+            let mut tx = pool.begin().await?;
+            assert_eq!(ids(&begin_processing_batch(&mut tx, &[1]).await?), vec![1]);
+            let given_up = fail_in_batch(&mut tx, 1, "boom", Duration::ZERO, 3).await?;
+            tx.commit().await?;
+            assert_eq!(given_up, attempt == 3, "attempt {attempt}");
+            if attempt < 3 {
+                assert_eq!(
+                    claim_lapsed(&pool, 10, CLAIM).await?,
+                    vec![update(1, 1)],
+                    "retried"
+                );
+            }
         }
+        let (outcome, error, attempts): (String, String, i32) = sqlx::query_as(
+            "SELECT outcome, last_error, attempts FROM inbox_updates WHERE update_id = 1",
+        )
+        .fetch_one(&pool)
+        .await?;
         assert_eq!(
-            claim_lapsed(&pool, 10, CLAIM).await?,
-            vec![update(1, 1)],
-            "retried"
+            (outcome.as_str(), error.as_str(), attempts),
+            ("failed", "boom", 3)
         );
-        assert!(
-            record_failure(&pool, 1, "boom", Duration::ZERO, 3).await?,
-            "third failure gives up"
-        );
-        let (outcome, error): (String, String) =
-            sqlx::query_as("SELECT outcome, last_error FROM inbox_updates WHERE update_id = 1")
-                .fetch_one(&pool)
-                .await?;
-        assert_eq!((outcome.as_str(), error.as_str()), ("failed", "boom"));
         assert_eq!(
             backlog(&pool).await?,
             0,

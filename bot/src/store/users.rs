@@ -13,7 +13,8 @@ pub struct Contact<'a> {
 }
 
 /// Records first contact or refreshes the user's names and last-seen time. A user who writes to
-/// the bot has evidently unblocked it.
+/// the bot has evidently unblocked it. An unchanged user seen within the last minute is not
+/// rewritten: `last_seen_at` is kept to the minute, which spares a row version per update.
 pub async fn record_contact(conn: &mut PgConnection, c: &Contact<'_>) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO users (telegram_id, first_name, last_name, username, language_code)
@@ -25,7 +26,13 @@ pub async fn record_contact(conn: &mut PgConnection, c: &Contact<'_>) -> sqlx::R
              language_code = EXCLUDED.language_code,
              last_seen_at = now(),
              blocked_at = NULL,
-             erased_at = NULL",
+             erased_at = NULL
+         WHERE users.last_seen_at < now() - interval '1 minute'
+            OR users.blocked_at IS NOT NULL
+            OR users.erased_at IS NOT NULL
+            OR (users.first_name, users.last_name, users.username, users.language_code)
+               IS DISTINCT FROM
+               (EXCLUDED.first_name, EXCLUDED.last_name, EXCLUDED.username, EXCLUDED.language_code)",
     )
     .bind(c.telegram_id)
     .bind(c.first_name)
@@ -91,4 +98,52 @@ pub async fn erase_personal_data(conn: &mut PgConnection, telegram_id: i64) -> s
         .execute(&mut *conn)
         .await?;
     Ok(result.rows_affected() > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ada(first_name: &str) -> Contact<'_> {
+        Contact {
+            telegram_id: 1,
+            first_name,
+            last_name: None,
+            username: Some("ada"),
+            language_code: Some("en"),
+        }
+    }
+
+    async fn row(conn: &mut PgConnection) -> sqlx::Result<(String, bool, bool)> {
+        sqlx::query_as(
+            "SELECT first_name, blocked_at IS NOT NULL, erased_at IS NOT NULL FROM users WHERE telegram_id = 1",
+        )
+        .fetch_one(conn)
+        .await
+    }
+
+    #[sqlx::test(migrator = "crate::store::MIGRATOR")]
+    async fn contact_refreshes_names_and_clears_blocked_and_erased(
+        pool: sqlx::PgPool,
+    ) -> sqlx::Result<()> {
+        let mut conn = pool.acquire().await?;
+        record_contact(&mut conn, &ada("Ada")).await?;
+        record_contact(&mut conn, &ada("Ada L.")).await?;
+        assert_eq!(row(&mut conn).await?, ("Ada L.".to_owned(), false, false));
+
+        assert!(mark_blocked(&mut conn, 1).await?);
+        assert!(!mark_blocked(&mut conn, 1).await?, "already blocked");
+        assert!(is_blocked(&mut conn, 1).await?);
+        record_contact(&mut conn, &ada("Ada L.")).await?;
+        assert!(
+            !is_blocked(&mut conn, 1).await?,
+            "writing again unblocks at once"
+        );
+
+        assert!(erase_personal_data(&mut conn, 1).await?);
+        assert_eq!(row(&mut conn).await?, (String::new(), false, true));
+        record_contact(&mut conn, &ada("Ada")).await?;
+        assert_eq!(row(&mut conn).await?, ("Ada".to_owned(), false, false));
+        Ok(())
+    }
 }
