@@ -1,7 +1,8 @@
 //! The page in real headless Chromium, driven over WebDriver (chromedriver speaks plain HTTP and
 //! JSON, so reqwest is the whole client): load it, send /start from the bot's command menu, see
-//! the greeting, press a reply keyboard button, see the answer; then HTML formatting, an edit in
-//! place and a deletion. Screenshots are saved under `<target>/sandbox/test-output/`.
+//! the greeting, press a reply keyboard button, see the answer; HTML formatting, an edit in place
+//! and a deletion; a typed command, an inline button and a shared location. Screenshots are saved
+//! under `<target>/sandbox/test-output/`.
 
 mod support;
 
@@ -129,6 +130,26 @@ impl Browser {
         Ok(())
     }
 
+    async fn type_into(&self, element: &str, text: &str) -> support::Result {
+        self.command(
+            reqwest::Method::POST,
+            &format!("/element/{element}/value"),
+            Some(json!({ "text": text })),
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn click_first(&self, css: &str) -> support::Result {
+        let found = self.elements(css).await?;
+        self.click(
+            found
+                .first()
+                .ok_or_else(|| format!("nothing matches {css}"))?,
+        )
+        .await
+    }
+
     /// The texts of the elements matching `css`, once `ready` accepts them (within 20 s).
     async fn wait_for_texts(
         &self,
@@ -138,12 +159,16 @@ impl Browser {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
         loop {
             let mut found = Vec::new();
+            let mut stale = false;
             for element in self.elements(css).await? {
-                let text = self.text(&element).await?;
-                found.push((element, text));
+                // The page replaces elements as the chat changes; a vanished one means "look again".
+                match self.text(&element).await {
+                    Ok(text) => found.push((element, text)),
+                    Err(_) => stale = true,
+                }
             }
             let texts: Vec<String> = found.iter().map(|(_, t)| t.clone()).collect();
-            if ready(&texts) {
+            if !stale && ready(&texts) {
                 return Ok(found);
             }
             if tokio::time::Instant::now() > deadline {
@@ -280,6 +305,40 @@ async fn the_page_in_headless_chromium_sends_start_and_shows_the_greeting() -> s
             t.len() == bot_messages - 1 && !t.iter().any(|t| t.contains("in place"))
         })
         .await?;
+
+    // Typed text, then an inline button: a real callback_query; the bot edits the question.
+    browser
+        .type_into(
+            &browser.elements("#text").await?.concat(),
+            "/delete_my_data",
+        )
+        .await?;
+    browser.click_first("#send").await?;
+    let buttons = browser
+        .wait_for_texts(".chat-log:not([hidden]) .inline-keyboard button", |t| {
+            t.iter().any(|t| t.starts_with("No"))
+        })
+        .await?;
+    let (keep, _) = buttons
+        .iter()
+        .find(|(_, text)| text.starts_with("No"))
+        .ok_or("no 'No' button")?;
+    browser.click(keep).await?;
+    browser
+        .wait_for_texts(greeting, |t| {
+            t.iter().any(|t| t.contains("Nothing was erased"))
+        })
+        .await?;
+
+    // A preset place from the location panel.
+    browser.click_first("#attach-location").await?;
+    browser.click_first("#places button").await?;
+    browser
+        .wait_for_texts(".chat-log:not([hidden]) .message.user .location-box", |t| {
+            t.iter().any(|t| t.contains("Alexanderplatz"))
+        })
+        .await?;
+    browser.screenshot("browser-location").await?;
 
     browser.close().await?;
     sandbox.shutdown().await;
