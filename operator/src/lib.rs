@@ -18,6 +18,7 @@ pub mod apply;
 pub mod controller;
 #[cfg(test)]
 pub mod fixtures;
+pub mod install;
 pub mod leader;
 pub mod metrics;
 pub mod observe;

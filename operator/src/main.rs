@@ -1,4 +1,5 @@
-//! `toogoodtogo-operator`: run the controller, print the CRD, or render a resource offline.
+//! `toogoodtogo-operator`: run the controller, print the CRD or the install manifests, or render
+//! a resource offline.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -12,6 +13,7 @@ use k8s_openapi::api::coordination::v1::Lease;
 use kube::{Api, Client};
 use toogoodtogo_operator::controller::{self, Context};
 use toogoodtogo_operator::generator::RandomGenerator;
+use toogoodtogo_operator::install::{self, InstallOptions};
 use toogoodtogo_operator::leader::{LeaseLock, Timing};
 use toogoodtogo_operator::metrics::Metrics;
 use toogoodtogo_operator::{crd, offline, server};
@@ -57,6 +59,19 @@ enum Command {
     },
     /// Print the CustomResourceDefinition as YAML.
     Crd,
+    /// Print the complete install (Namespace, CRD, ServiceAccount, RBAC, Deployment, metrics
+    /// Service) for `kubectl apply -f`.
+    Manifests {
+        /// Namespace of the operator (its Deployment, ServiceAccount and leader Lease).
+        #[arg(long, default_value = install::DEFAULT_NAMESPACE)]
+        namespace: String,
+        /// Operator image; defaults to toogoodtogo/operator:<this version>.
+        #[arg(long)]
+        image: Option<String>,
+        /// Watch only this namespace (a Role there instead of a ClusterRole).
+        #[arg(long)]
+        watch_namespace: Option<String>,
+    },
     /// Print every object the operator would apply for a resource, without a cluster.
     Render {
         /// The TooGoodToGo manifest.
@@ -201,6 +216,15 @@ async fn main() -> anyhow::Result<()> {
             .await;
         }
         Command::Crd => crd::crd_yaml().context("serializing the CRD")?,
+        Command::Manifests {
+            namespace,
+            image,
+            watch_namespace,
+        } => install::manifests_yaml(&InstallOptions {
+            namespace,
+            image: image.unwrap_or_else(install::default_image),
+            watch_namespace,
+        })?,
         Command::Render { file, secrets } => {
             let cr = offline::parse_resource(&file)?;
             let secrets = match secrets {

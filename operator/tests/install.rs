@@ -1,0 +1,117 @@
+//! `toogoodtogo-operator manifests`: the plain install, compared with its golden file and run as a
+//! platform engineer would. `UPDATE_GOLDEN=1` rewrites the golden file; review the diff like code.
+
+use std::process::Command;
+
+use serde_json::Value;
+use toogoodtogo_operator::install::{self, InstallOptions};
+
+mod common;
+use common::{golden_dir, update_requested};
+
+fn golden_path() -> std::path::PathBuf {
+    golden_dir().join("install/manifests.yaml")
+}
+
+#[test]
+fn manifests_match_the_golden_file() {
+    let printed =
+        install::manifests_yaml(&InstallOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+    let path = golden_path();
+    if update_requested() {
+        std::fs::write(&path, &printed).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        return;
+    }
+    let golden = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        golden == printed,
+        "the install differs from {}; run `UPDATE_GOLDEN=1 cargo nextest run -p \
+         toogoodtogo-operator --test install` and review the diff",
+        path.display()
+    );
+}
+
+fn manifests(args: &[&str]) -> Vec<Value> {
+    let output = Command::new(env!("CARGO_BIN_EXE_toogoodtogo-operator"))
+        .arg("manifests")
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run the operator binary: {e}"));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = String::from_utf8_lossy(&output.stdout);
+    serde_saphyr::from_multiple(&text).unwrap_or_else(|e| panic!("not YAML: {e}\n{text}"))
+}
+
+fn kinds(objects: &[Value]) -> Vec<&str> {
+    objects.iter().filter_map(|o| o["kind"].as_str()).collect()
+}
+
+#[test]
+fn the_printed_install_is_complete_and_applies_the_namespace_first() {
+    let objects = manifests(&[]);
+    assert_eq!(
+        kinds(&objects),
+        [
+            "Namespace",
+            "CustomResourceDefinition",
+            "ServiceAccount",
+            "ClusterRole",
+            "ClusterRoleBinding",
+            "Role",
+            "RoleBinding",
+            "Service",
+            "Deployment",
+        ]
+    );
+    let crd_on_disk = common::read_yaml(
+        &std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../crds/toogoodtogos.toogoodtogo.io.yaml"),
+    );
+    assert_eq!(objects[1], crd_on_disk, "the install's CRD is not crds/");
+}
+
+#[test]
+fn namespace_and_image_options_reach_every_object() {
+    let objects = manifests(&[
+        "--namespace",
+        "platform",
+        "--image",
+        "registry.example.com/tgtg-operator:1.2.3",
+    ]);
+    for object in &objects {
+        let kind = object["kind"].as_str().unwrap_or_default();
+        match kind {
+            "Namespace" => assert_eq!(object["metadata"]["name"], "platform"),
+            "CustomResourceDefinition" | "ClusterRole" => {}
+            "ClusterRoleBinding" | "RoleBinding" => {
+                assert_eq!(object["subjects"][0]["namespace"], "platform", "{kind}");
+            }
+            _ => assert_eq!(object["metadata"]["namespace"], "platform", "{kind}"),
+        }
+    }
+    let deployment = objects
+        .iter()
+        .find(|o| o["kind"] == "Deployment")
+        .unwrap_or_else(|| panic!("no Deployment"));
+    assert_eq!(
+        deployment["spec"]["template"]["spec"]["containers"][0]["image"],
+        "registry.example.com/tgtg-operator:1.2.3"
+    );
+}
+
+#[test]
+fn the_default_image_is_this_version_of_the_operator() {
+    let objects = manifests(&[]);
+    let deployment = objects
+        .iter()
+        .find(|o| o["kind"] == "Deployment")
+        .unwrap_or_else(|| panic!("no Deployment"));
+    assert_eq!(
+        deployment["spec"]["template"]["spec"]["containers"][0]["image"],
+        format!("toogoodtogo/operator:{}", env!("CARGO_PKG_VERSION"))
+    );
+}
