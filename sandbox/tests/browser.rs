@@ -24,6 +24,29 @@ struct Browser {
     _driver: tokio::process::Child,
 }
 
+impl Drop for Browser {
+    /// Ends the session when a test fails halfway: killing chromedriver alone would leave its
+    /// Chromium running.
+    fn drop(&mut self) {
+        let session_url = self.session_url.clone();
+        let ended = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            runtime.block_on(async {
+                reqwest::Client::new()
+                    .delete(&session_url)
+                    .timeout(Duration::from_secs(10))
+                    .send()
+                    .await
+                    .ok()
+            })
+        });
+        let _ = ended.join();
+    }
+}
+
 impl Browser {
     async fn start() -> support::Result<Self> {
         let driver_port = std::net::TcpListener::bind("127.0.0.1:0")?
@@ -190,11 +213,6 @@ impl Browser {
         std::fs::write(&path, png)?;
         Ok(path)
     }
-
-    async fn close(self) -> support::Result {
-        self.command(reqwest::Method::DELETE, "", None).await?;
-        Ok(())
-    }
 }
 
 #[tokio::test]
@@ -340,7 +358,7 @@ async fn the_page_in_headless_chromium_sends_start_and_shows_the_greeting() -> s
         .await?;
     browser.screenshot("browser-location").await?;
 
-    browser.close().await?;
+    drop(browser);
     sandbox.shutdown().await;
     Ok(())
 }
