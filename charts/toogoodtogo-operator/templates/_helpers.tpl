@@ -1,0 +1,44 @@
+{{/* Name of the chart. */}}
+{{- define "toogoodtogo-operator.name" -}}
+{{- .Chart.Name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Full name of the release's objects: the release name, prefixed unless it holds the chart's. */}}
+{{- define "toogoodtogo-operator.fullname" -}}
+{{- if contains .Chart.Name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+
+{{/* Labels selecting the operator's pods: stable, part of the Deployment's immutable selector. */}}
+{{- define "toogoodtogo-operator.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "toogoodtogo-operator.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/*
+Labels of every object. Never app.kubernetes.io/managed-by=toogoodtogo-operator: that label marks
+the objects the operator owns and watches.
+*/}}
+{{- define "toogoodtogo-operator.labels" -}}
+{{ include "toogoodtogo-operator.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/part-of: toogoodtogo
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+{{- end }}
+
+{{- define "toogoodtogo-operator.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "toogoodtogo-operator.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/* All namespaces need a ClusterRole; one watched namespace a Role there. */}}
+{{- define "toogoodtogo-operator.controllerRoleKind" -}}
+{{- if .Values.watchNamespace }}Role{{ else }}ClusterRole{{ end }}
+{{- end }}
