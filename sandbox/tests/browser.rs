@@ -348,6 +348,21 @@ async fn the_page_in_headless_chromium_sends_start_and_shows_the_greeting() -> s
         })
         .await?;
 
+    // A photo from the bot is shown as a placeholder with its caption.
+    http.post(format!("{bot_api}/sendPhoto"))
+        .json(&json!({ "chat_id": chat_id, "photo": "demo-photo-id", "caption": "Fresh bread" }))
+        .send()
+        .await?
+        .error_for_status()?;
+    browser
+        .wait_for_texts(".chat-log:not([hidden]) .message.bot .photo", |t| {
+            t.iter().any(|t| t.contains("demo-photo-id"))
+        })
+        .await?;
+    browser
+        .wait_for_texts(greeting, |t| t.iter().any(|t| t == "Fresh bread"))
+        .await?;
+
     // A preset place from the location panel.
     browser.click_first("#attach-location").await?;
     browser.click_first("#places button").await?;

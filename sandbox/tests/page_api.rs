@@ -148,6 +148,22 @@ async fn text_buttons_and_locations_round_trip_through_the_real_bot() -> support
         reqwest::StatusCode::UNPROCESSABLE_ENTITY
     );
 
+    // A (placeholder) photo reaches the bot as a real photo message.
+    let photo: Value = http
+        .post(format!("{}/api/users/{customer}/photo", sandbox.url))
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(photo["kind"], "user_photo");
+    events
+        .next_matching(|e| {
+            e["kind"] == "bot_message"
+                && e["chat_id"] == customer
+                && e["seq"].as_u64() > photo["seq"].as_u64()
+        })
+        .await?;
+
     // The transcript export holds all of it, in order.
     let transcript: Value = http
         .get(format!("{}/api/transcript?download=1", sandbox.url))
@@ -165,9 +181,11 @@ async fn text_buttons_and_locations_round_trip_through_the_real_bot() -> support
     for kind in [
         "user_text",
         "bot_message",
+        "bot_edit",
         "button_pressed",
         "callback_answer",
         "user_location",
+        "user_photo",
     ] {
         assert!(kinds.contains(&kind), "{kind} missing from {kinds:?}");
     }
