@@ -5,6 +5,8 @@ fn main() {
     println!("cargo:rerun-if-env-changed=TOOGOODTOGO_VERSION");
     println!("cargo:rerun-if-changed=../.git/HEAD");
     println!("cargo:rerun-if-changed=../.git/refs/tags");
+    // `sqlx::migrate!` embeds the migrations; a new file must rebuild the crate.
+    println!("cargo:rerun-if-changed=../migrations");
     let version = std::env::var("TOOGOODTOGO_VERSION")
         .ok()
         .filter(|v| !v.is_empty())

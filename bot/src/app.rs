@@ -142,6 +142,10 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         Arc::clone(&app),
         shutdown.child_token(),
     ));
+    tasks.spawn(crate::jobs::offer_expiry::run(
+        Arc::clone(&app),
+        shutdown.child_token(),
+    ));
     match &app.config.webhook {
         Some(_) => {
             tokio::spawn(register_webhook(Arc::clone(&app), shutdown.child_token()));

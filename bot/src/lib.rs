@@ -12,6 +12,7 @@ pub mod health;
 pub mod http;
 pub mod intake;
 pub mod jobs;
+pub mod marketplace;
 pub mod metrics;
 pub mod ratelimit;
 pub mod store;

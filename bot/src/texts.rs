@@ -1,6 +1,10 @@
 //! Every user-facing string, in one catalogue per language. English is complete; other
 //! languages fall back to it until they are translated.
 
+use crate::marketplace::window::WindowDay;
+use crate::marketplace::{Category, Field, Invalid, OfferState, Problem};
+use crate::store::businesses::{Business, BusinessStatus};
+
 /// The strings of one language.
 pub struct Catalog {
     pub role_customer: &'static str,
@@ -23,9 +27,393 @@ pub struct Catalog {
     pub customer_chosen: &'static str,
     pub business_chosen: &'static str,
     pub something_went_wrong: &'static str,
+    /// The supply side: registration, approval, deals.
+    pub biz: BusinessTexts,
+}
+
+/// Strings of the business flows.
+pub struct BusinessTexts {
+    pub registration_intro: &'static str,
+    pub ask_business_name: &'static str,
+    pub ask_street: &'static str,
+    pub ask_city: &'static str,
+    pub ask_postal_code: &'static str,
+    pub ask_phone: &'static str,
+    pub ask_logo: &'static str,
+    pub ask_location: &'static str,
+    pub share_location_button: &'static str,
+    pub skip_button: &'static str,
+    pub registration_all_set: &'static str,
+    pub registration_cancelled: &'static str,
+    pub submit_button: &'static str,
+    pub edit_button: &'static str,
+    pub cancel_button: &'static str,
+    pub back_button: &'static str,
+    pub which_field: &'static str,
+    pub draft_gone: &'static str,
+    pub duplicate_business: &'static str,
+    pub welcome_back_business: &'static str,
+    pub no_dialogue: &'static str,
+    pub approve_button: &'static str,
+    pub reject_button: &'static str,
+    pub suspend_button: &'static str,
+    pub reinstate_button: &'static str,
+    pub no_pending: &'static str,
+    pub ask_rejection_reason: &'static str,
+    pub rejection_cancelled: &'static str,
+    pub already_decided: &'static str,
+    pub post_deal_now_button: &'static str,
+    pub newdeal_no_business: &'static str,
+    pub newdeal_pending: &'static str,
+    pub newdeal_rejected: &'static str,
+    pub newdeal_suspended: &'static str,
+    pub not_your_business: &'static str,
+    pub which_business: &'static str,
+    pub ask_category: &'static str,
+    pub ask_title: &'static str,
+    pub ask_description: &'static str,
+    pub ask_photo: &'static str,
+    pub ask_units: &'static str,
+    pub ask_units_edit: &'static str,
+    pub deal_ready: &'static str,
+    pub deal_cancelled: &'static str,
+    pub publish_button: &'static str,
+    pub edit_field_button: &'static str,
+    pub view_as_customer_button: &'static str,
+    pub share_link_button: &'static str,
+    pub manage_button: &'static str,
+    pub pause_button: &'static str,
+    pub resume_button: &'static str,
+    pub end_now_button: &'static str,
+    pub end_confirm_button: &'static str,
+    pub end_keep_button: &'static str,
+    pub no_offers: &'static str,
+    pub not_your_offer: &'static str,
+    pub offer_already_ended: &'static str,
+    pub resume_suspended: &'static str,
+    pub resume_without_units: &'static str,
+    pub window_ended: &'static str,
+    pub edit_cancelled: &'static str,
+    pub staff_cannot_invite: &'static str,
+    pub staff_already_member: &'static str,
+    pub staff_invite_invalid: &'static str,
 }
 
 impl Catalog {
+    /// A field's name as people read it.
+    pub fn field_name(&self, field: Field) -> &'static str {
+        match field {
+            Field::BusinessName => "Business name",
+            Field::Street => "Street and number",
+            Field::City => "City",
+            Field::PostalCode => "Postal code",
+            Field::Phone => "Phone",
+            Field::Logo => "Logo",
+            Field::Location => "Location",
+            Field::Category => "Category",
+            Field::Title => "Title",
+            Field::Description => "Description",
+            Field::Photo => "Photo",
+            Field::PickupWindow => "Pickup window",
+            Field::Units => "Units",
+            Field::Price => "Price per unit",
+            Field::OriginalValue => "Original value",
+            Field::RejectionReason => "Reason",
+        }
+    }
+
+    fn field_example(&self, field: Field) -> &'static str {
+        match field {
+            Field::BusinessName => "Bakery Ada",
+            Field::Street => "Main Street 12",
+            Field::City => "Berlin",
+            Field::PostalCode => "10115",
+            Field::Phone => "+49 30 1234567",
+            Field::Logo => "send a photo, or tap Skip",
+            Field::Location => "tap “📍 Share location” or attach a location pin",
+            Field::Category => "Bakery",
+            Field::Title => "Surprise bag",
+            Field::Description => "Bread and pastries of the day",
+            Field::Photo => "send a photo, or tap Skip",
+            Field::PickupWindow => "today 18:00-20:00",
+            Field::Units => "5",
+            Field::Price => "4.50",
+            Field::OriginalValue => "12.00",
+            Field::RejectionReason => "The address could not be verified",
+        }
+    }
+
+    /// Refusal of an answer: the field, what is wrong, and a correct example.
+    pub fn invalid(&self, invalid: Invalid) -> String {
+        let problem = match invalid.problem {
+            Problem::Length { min, max } => format!("must be {min} to {max} characters long"),
+            Problem::Format => match invalid.field {
+                Field::Street => "needs the street name and the house number".to_owned(),
+                Field::PickupWindow => {
+                    "must be a day and a time range (today, tomorrow or a date like 30.11.)"
+                        .to_owned()
+                }
+                Field::Units => "must be a whole number".to_owned(),
+                Field::Price | Field::OriginalValue => {
+                    "must be an amount like 4 or 4.50".to_owned()
+                }
+                Field::Category => "must be one of the buttons below".to_owned(),
+                _ => "is not in a form I understand".to_owned(),
+            },
+            Problem::NotPositive => "must be more than zero".to_owned(),
+            Problem::NotBelowOriginal => {
+                "the price must be lower than the original value".to_owned()
+            }
+            Problem::EndsBeforeStart => "must end after it starts".to_owned(),
+            Problem::AlreadyEnded => "has already ended; pick a time in the future".to_owned(),
+            Problem::TooFarAhead => "may end at most 48 hours from now".to_owned(),
+            Problem::TooLarge => "is larger than allowed".to_owned(),
+        };
+        format!(
+            "⚠️ {}: {problem}.\nFor example: {}",
+            self.field_name(invalid.field),
+            self.field_example(invalid.field)
+        )
+    }
+
+    pub fn category_label(&self, category: Category) -> &'static str {
+        match category {
+            Category::ReadyMeals => "🍱 Ready-to-eat meals",
+            Category::Bakery => "🥐 Bakery",
+            Category::Produce => "🥕 Fruits & veggies",
+            Category::Groceries => "🛒 Groceries",
+            Category::Other => "📦 Other",
+        }
+    }
+
+    /// A category from its button label or its name typed by hand.
+    pub fn parse_category(&self, text: &str) -> Option<Category> {
+        let typed = text.trim().to_lowercase();
+        Category::ALL.into_iter().find(|c| {
+            let label = self.category_label(*c).to_lowercase();
+            label == typed || label.split_once(' ').is_some_and(|(_, name)| name == typed)
+        })
+    }
+
+    pub fn registration_summary(
+        &self,
+        draft: &crate::handlers::business::registration::Draft,
+    ) -> String {
+        let value = |v: &Option<String>| v.clone().unwrap_or_else(|| "—".to_owned());
+        let location = match (draft.latitude, draft.longitude) {
+            (Some(lat), Some(lon)) => format!("{lat:.5}, {lon:.5}"),
+            _ => "—".to_owned(),
+        };
+        format!(
+            "Please check your business:\n\n\
+             Name: {}\nAddress: {}, {} {}\nPhone: {}\nLogo: {}\nLocation: {location}\n\n\
+             Submit it for approval? An admin checks every business before it can post deals.",
+            value(&draft.name),
+            value(&draft.street),
+            value(&draft.postal_code),
+            value(&draft.city),
+            draft.phone.clone().unwrap_or_else(|| "none".to_owned()),
+            if draft.logo_file_id.is_some() {
+                "yes"
+            } else {
+                "none"
+            },
+        )
+    }
+
+    pub fn submitted(&self, name: &str) -> String {
+        format!(
+            "✅ {name} was submitted for approval. You'll get a message here as soon as an \
+             admin has looked at it."
+        )
+    }
+
+    fn business_facts(&self, business: &Business) -> String {
+        format!(
+            "{} (#{})\n{}, {} {}\nPhone: {}\nLocation: {:.5}, {:.5}",
+            business.name,
+            business.id,
+            business.street,
+            business.postal_code,
+            business.city,
+            business.phone.as_deref().unwrap_or("none"),
+            business.latitude,
+            business.longitude
+        )
+    }
+
+    /// The admins' notification of a new application.
+    pub fn new_application(&self, business: &Business) -> String {
+        format!(
+            "🆕 New business application:\n\n{}",
+            self.business_facts(business)
+        )
+    }
+
+    /// One application in /pending.
+    pub fn application(&self, business: &Business) -> String {
+        format!("Waiting for approval:\n\n{}", self.business_facts(business))
+    }
+
+    /// What the admin sees after a decision.
+    pub fn decision_done(&self, business: &Business) -> String {
+        let outcome = match business.status() {
+            BusinessStatus::Approved => "✅ Approved",
+            BusinessStatus::Rejected => "❌ Rejected",
+            BusinessStatus::Suspended => "⏸ Suspended (its deals are paused)",
+            BusinessStatus::Pending => "Pending",
+        };
+        format!("{outcome}: {}", self.business_facts(business))
+    }
+
+    /// What the business is told about a decision.
+    pub fn decision_notice(&self, business: &Business, from: BusinessStatus) -> String {
+        match business.status() {
+            BusinessStatus::Approved if from == BusinessStatus::Suspended => format!(
+                "✅ {} is active again. Your deals stay paused until you resume them in /myoffers.",
+                business.name
+            ),
+            BusinessStatus::Approved => format!(
+                "🎉 {} was approved! You can post your first deal now (or any time with /newdeal).",
+                business.name
+            ),
+            BusinessStatus::Rejected => format!(
+                "Sorry, {} was not approved.\nReason: {}\n\nYou can correct it and apply again \
+                 with /register_business.",
+                business.name,
+                business.rejection_reason.as_deref().unwrap_or("—")
+            ),
+            BusinessStatus::Suspended => format!(
+                "⏸ {} was suspended by an admin. Its deals are paused and hidden from customers \
+                 until it is reinstated.",
+                business.name
+            ),
+            BusinessStatus::Pending => format!("{} is waiting for approval.", business.name),
+        }
+    }
+
+    pub fn ask_window(&self, timezone: &str) -> String {
+        format!(
+            "When can customers pick up? Send the day and the time range ({timezone} time), \
+             e.g.\n• today 18:00-20:00\n• tomorrow 8:00-10:30\n• 30.11. 17:00-19:00\n\
+             It must end within the next 48 hours."
+        )
+    }
+
+    pub fn ask_price(&self, currency: &str) -> String {
+        format!("Price per unit in {currency}? For example: 4.50")
+    }
+
+    pub fn ask_original(&self, currency: &str) -> String {
+        format!(
+            "What is it normally worth in {currency}? (“worth {currency} 12, yours for \
+             {currency} 4”) For example: 12.00 — or tap Skip."
+        )
+    }
+
+    pub fn deal_preview(&self, card: &str) -> String {
+        format!("This is how customers will see your deal:\n\n{card}")
+    }
+
+    pub fn published(&self, card: &str) -> String {
+        format!("✅ Your deal is live!\n\n{card}")
+    }
+
+    pub fn customer_view(&self, card: &str) -> String {
+        format!("👀 As customers see it:\n\n{card}")
+    }
+
+    pub fn share(&self, title: &str, link: &str) -> String {
+        format!("Share “{title}” with this link:\n{link}")
+    }
+
+    pub fn end_confirm(&self, title: &str) -> String {
+        format!(
+            "End “{title}” now? Customers can no longer reserve it; existing reservations stay \
+             valid. This cannot be undone."
+        )
+    }
+
+    pub fn which_offer_field(&self, title: &str) -> String {
+        format!("What do you want to change in “{title}”?")
+    }
+
+    pub fn offer_updated(&self, card: &str) -> String {
+        format!("✅ Updated.\n\n{card}")
+    }
+
+    pub fn not_in_state(&self, state: OfferState) -> String {
+        format!("Not possible: this deal is {}.", self.state_name(state))
+    }
+
+    fn state_name(&self, state: OfferState) -> &'static str {
+        match state {
+            OfferState::Active => "live",
+            OfferState::Paused => "paused",
+            OfferState::SoldOut => "sold out",
+            OfferState::Expired => "over (pickup window ended)",
+            OfferState::ExpiredEarly => "ended",
+        }
+    }
+
+    pub fn state_changed(&self, state: OfferState) -> &'static str {
+        match state {
+            OfferState::Active => "▶️ Live again",
+            OfferState::Paused => "⏸ Paused",
+            OfferState::SoldOut => "Sold out",
+            OfferState::Expired | OfferState::ExpiredEarly => "⏹ Ended",
+        }
+    }
+
+    pub fn card_state(&self, state: OfferState) -> &'static str {
+        match state {
+            OfferState::Active => "🟢 Live",
+            OfferState::Paused => "⏸ Paused",
+            OfferState::SoldOut => "🔴 Sold out",
+            OfferState::Expired => "⚪️ Expired",
+            OfferState::ExpiredEarly => "⚪️ Ended early",
+        }
+    }
+
+    pub fn card_price_with_original(&self, original: &str, price: &str) -> String {
+        format!("worth {original}, yours for {price}")
+    }
+
+    pub fn card_pickup(&self, day: &WindowDay, from: &str, to: &str) -> String {
+        match day {
+            WindowDay::Today => format!("Pickup today {from}–{to}"),
+            WindowDay::Tomorrow => format!("Pickup tomorrow {from}–{to}"),
+            WindowDay::On(date) => format!("Pickup {} {from}–{to}", date.format("%a %d.%m.")),
+        }
+    }
+
+    pub fn card_units(&self, units: i32) -> String {
+        format!("{units} left")
+    }
+
+    /// The business's summary when the expiry job ends a deal.
+    pub fn expired_summary(&self, title: &str, units_left: i32) -> String {
+        format!(
+            "⏹ The pickup window of “{title}” has ended. Units left unreserved: {units_left}.\n\
+             Post the next deal with /newdeal."
+        )
+    }
+
+    pub fn staff_invite(&self, business: &str, link: &str, hours: i32) -> String {
+        format!(
+            "Send this link to the person who should manage deals of {business}. It works once \
+             and for {hours} hours:\n{link}"
+        )
+    }
+
+    pub fn staff_joined(&self, business: &str) -> String {
+        format!("👋 You now manage deals of {business}: /newdeal posts one, /myoffers lists them.")
+    }
+
+    pub fn staff_joined_owner_notice(&self, who: &str, business: &str) -> String {
+        format!("{who} joined {business} as staff.")
+    }
+
     pub fn greeting(&self, first_name: &str) -> String {
         let name = if first_name.trim().is_empty() {
             "there"
@@ -50,6 +438,11 @@ pub static EN: Catalog = Catalog {
            /help – this message\n\
            /privacy – what the bot stores about you\n\
            /delete_my_data – erase your personal data\n\n\
+           For businesses:\n\
+           /register_business – offer surplus food as a business\n\
+           /newdeal – post a deal\n\
+           /myoffers – pause, edit or end your deals\n\
+           /invite_staff – let staff manage your deals\n\n\
            Customers find nearby deals, reserve, and pick up in the shop's pickup window. \
            Businesses post deals in under two minutes.",
     privacy: "What the bot stores about you:\n\
@@ -82,6 +475,90 @@ pub static EN: Catalog = Catalog {
     business_chosen: "Welcome! 🏪 Businesses post surplus food as deals for nearby customers. \
                       /help lists what you can do.",
     something_went_wrong: "Something went wrong on our side. Please try again in a moment.",
+    biz: BusinessTexts {
+        registration_intro: "Let's register your business 🏪 It takes about a minute: one \
+                             question at a time. /back goes to the previous question, /cancel \
+                             stops.",
+        ask_business_name: "What is your business called? For example: Bakery Ada",
+        ask_street: "Street and house number? For example: Main Street 12",
+        ask_city: "City? For example: Berlin",
+        ask_postal_code: "Postal code? For example: 10115",
+        ask_phone: "Phone number for customers (optional)? For example: +49 30 1234567 — or \
+                    tap Skip.",
+        ask_logo: "Send your logo as a photo (optional) — or tap Skip.",
+        ask_location: "Last step: where is your shop? Tap “📍 Share location” (or attach a \
+                       location pin) so that nearby customers find you.",
+        share_location_button: "📍 Share location",
+        skip_button: "Skip",
+        registration_all_set: "Thanks, that's everything.",
+        registration_cancelled: "Registration cancelled. Nothing was saved. \
+                                 /register_business starts again.",
+        submit_button: "✅ Submit for approval",
+        edit_button: "✏️ Edit",
+        cancel_button: "✖️ Cancel",
+        back_button: "⬅️ Back",
+        which_field: "Which field do you want to change?",
+        draft_gone: "This draft has expired. Please start again.",
+        duplicate_business: "⚠️ A business with this name and address is already registered. \
+                             If it is yours, ask its owner for a staff invitation; otherwise \
+                             correct the name or address with ✏️ Edit.",
+        welcome_back_business: "Welcome back! 🏪 /newdeal posts a deal, /myoffers manages your \
+                                deals, /register_business adds another business.",
+        no_dialogue: "There is nothing to go back from or cancel right now.",
+        approve_button: "✅ Approve",
+        reject_button: "❌ Reject (with reason)",
+        suspend_button: "⏸ Suspend",
+        reinstate_button: "▶️ Reinstate",
+        no_pending: "No applications are waiting. 🎉",
+        ask_rejection_reason: "Why is it rejected? Your answer is sent to the business. \
+                               For example: The address could not be verified. /cancel keeps \
+                               the application pending.",
+        rejection_cancelled: "Not rejected; the application is still pending.",
+        already_decided: "This application was already decided.",
+        post_deal_now_button: "➕ Post a deal now",
+        newdeal_no_business: "Only registered businesses can post deals. Register yours with \
+                              /register_business — an admin approves it, usually within a day.",
+        newdeal_pending: "Your business is still waiting for approval. You'll get a message as \
+                          soon as it is approved; then you can post deals.",
+        newdeal_rejected: "Your business application was not approved. You can correct it and \
+                           apply again with /register_business.",
+        newdeal_suspended: "Your business is suspended, so it cannot post deals right now. \
+                            Please contact the marketplace team.",
+        not_your_business: "You don't manage this business.",
+        which_business: "Which business is the deal for?",
+        ask_category: "Let's post a deal! What kind of food is it?",
+        ask_title: "A short title? For example: Surprise bag",
+        ask_description: "Describe it in up to 200 characters. For example: Bread and pastries \
+                          of the day",
+        ask_photo: "Send a photo of the food (optional) — or tap Skip.",
+        ask_units: "How many units (bags, boxes, portions) do you have? For example: 5",
+        ask_units_edit: "How many units are still available? Existing reservations are kept. \
+                         For example: 3 (0 marks it sold out)",
+        deal_ready: "Almost done!",
+        deal_cancelled: "Deal discarded. Nothing was published.",
+        publish_button: "🚀 Publish",
+        edit_field_button: "✏️ Edit field",
+        view_as_customer_button: "👀 View as customer",
+        share_link_button: "🔗 Share link",
+        manage_button: "⚙️ Manage",
+        pause_button: "⏸ Pause",
+        resume_button: "▶️ Resume",
+        end_now_button: "⏹ End now",
+        end_confirm_button: "Yes, end it",
+        end_keep_button: "No, keep it",
+        no_offers: "You have no deals yet. /newdeal posts one.",
+        not_your_offer: "That isn't one of your deals.",
+        offer_already_ended: "This deal has ended; it can no longer be changed.",
+        resume_suspended: "Your business is suspended; deals can be resumed once it is \
+                           reinstated.",
+        resume_without_units: "No units are left: set the units first (✏️ Edit).",
+        window_ended: "The pickup window has ended.",
+        edit_cancelled: "Nothing was changed.",
+        staff_cannot_invite: "Only the owner of a business can invite staff.",
+        staff_already_member: "You already manage deals of this business.",
+        staff_invite_invalid: "This invitation is invalid, already used or expired. Please ask \
+                               for a new one.",
+    },
 };
 
 /// The catalogue for a Telegram `language_code` (e.g. `en`, `de-AT`).
@@ -117,5 +594,28 @@ mod tests {
         for text in [EN.help, EN.privacy, EN.delete_confirm] {
             assert!(text.chars().count() <= 4096);
         }
+    }
+
+    #[test]
+    fn refusals_name_the_field_and_give_an_example() {
+        let text = EN.invalid(Invalid::new(Field::PostalCode, Problem::Format));
+        assert_eq!(
+            text,
+            "⚠️ Postal code: is not in a form I understand.\nFor example: 10115"
+        );
+        let text = EN.invalid(Invalid::new(Field::PickupWindow, Problem::TooFarAhead));
+        assert!(text.starts_with("⚠️ Pickup window: may end at most 48 hours"));
+    }
+
+    #[test]
+    fn categories_are_recognised_by_label_or_name() {
+        for category in Category::ALL {
+            assert_eq!(
+                EN.parse_category(EN.category_label(category)),
+                Some(category)
+            );
+        }
+        assert_eq!(EN.parse_category("bakery"), Some(Category::Bakery));
+        assert_eq!(EN.parse_category("cake"), None);
     }
 }

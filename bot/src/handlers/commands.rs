@@ -6,6 +6,7 @@ pub const BOT_COMMANDS: &[(&str, &str)] = &[
     ("help", "What this bot can do"),
     ("privacy", "What the bot stores about you"),
     ("delete_my_data", "Erase your personal data"),
+    ("register_business", "Offer surplus food as a business"),
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,6 +16,16 @@ pub enum Command {
     Help,
     Privacy,
     DeleteMyData,
+    RegisterBusiness,
+    NewDeal,
+    MyOffers,
+    InviteStaff,
+    /// Admins only: business applications waiting for a decision.
+    Pending,
+    /// In a dialogue: the previous step, abort, or skip an optional step.
+    Back,
+    Cancel,
+    Skip,
     Unknown(String),
 }
 
@@ -35,6 +46,14 @@ impl Command {
             "help" => Self::Help,
             "privacy" => Self::Privacy,
             "delete_my_data" => Self::DeleteMyData,
+            "register_business" => Self::RegisterBusiness,
+            "newdeal" => Self::NewDeal,
+            "myoffers" => Self::MyOffers,
+            "invite_staff" => Self::InviteStaff,
+            "pending" => Self::Pending,
+            "back" => Self::Back,
+            "cancel" => Self::Cancel,
+            "skip" => Self::Skip,
             _ => Self::Unknown(name),
         })
     }
@@ -94,6 +113,12 @@ mod tests {
             Command::parse("/nope x"),
             Some(Command::Unknown("nope".into()))
         );
+        assert_eq!(Command::parse("/newdeal"), Some(Command::NewDeal));
+        assert_eq!(
+            Command::parse("/register_business"),
+            Some(Command::RegisterBusiness)
+        );
+        assert_eq!(Command::parse("/Cancel"), Some(Command::Cancel));
         assert_eq!(Command::parse("hello /start"), None);
         assert_eq!(Command::parse("/"), None);
     }

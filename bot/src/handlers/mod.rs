@@ -2,6 +2,7 @@
 //! update's processing transaction, so its database writes commit together with the inbox mark.
 
 mod account;
+pub mod business;
 mod commands;
 mod membership;
 mod start;
@@ -32,6 +33,8 @@ pub enum HandlerError {
     Conversation(#[from] ConversationError),
     #[error("button data: {0}")]
     Callback(#[from] crate::telegram::callback::CallbackError),
+    #[error("cannot learn the bot's username from getMe: {0}")]
+    BotIdentity(String),
 }
 
 /// What a handler works with: the application, the processing transaction, and who wrote.
@@ -237,6 +240,9 @@ pub async fn handle(
 
 async fn on_message(ctx: &mut Context<'_>, message: &Message) -> Result<Outcome, HandlerError> {
     let chat = message.chat.id;
+    if business::on_dialogue_message(ctx, message).await? {
+        return Ok(Outcome::Handled);
+    }
     let Some(text) = message.text() else {
         let reply = ctx.texts.unsupported_update;
         ctx.send(chat, reply, None).await?;
@@ -253,6 +259,15 @@ async fn on_message(ctx: &mut Context<'_>, message: &Message) -> Result<Outcome,
             ctx.send(chat, reply, None).await?;
         }
         Some(Command::DeleteMyData) => account::ask_to_delete(ctx, chat).await?,
+        Some(Command::RegisterBusiness) => business::registration::start(ctx, chat).await?,
+        Some(Command::NewDeal) => business::deal::new_deal(ctx, chat).await?,
+        Some(Command::MyOffers) => business::offers::my_offers(ctx, chat).await?,
+        Some(Command::InviteStaff) => business::staff::invite(ctx, chat).await?,
+        Some(Command::Pending) => business::admin::pending(ctx, chat).await?,
+        Some(Command::Back | Command::Cancel | Command::Skip) => {
+            let reply = ctx.texts.biz.no_dialogue;
+            ctx.send(chat, reply, None).await?;
+        }
         Some(Command::Unknown(_)) => {
             let reply = ctx.texts.unknown_command;
             ctx.send(chat, reply, None).await?;
@@ -292,6 +307,9 @@ async fn route_button(
     query: &CallbackQuery,
     data: &CallbackData,
 ) -> Result<(), HandlerError> {
+    if let Some(button) = business::Button::from_data(data) {
+        return business::on_button(ctx, query, button).await;
+    }
     match account::Button::from_data(data) {
         Some(button) => account::on_button(ctx, query, button).await,
         None => {

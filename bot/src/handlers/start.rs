@@ -12,12 +12,19 @@ pub async fn start(
 ) -> Result<(), HandlerError> {
     if let Some(payload) = payload {
         let notice = match DeepLink::parse(payload) {
-            // Offers and staff invitations are answered by their flows once those exist; until
-            // then the link is explained and the user lands on the start.
+            DeepLink::BusinessInvite(token) => {
+                return super::business::staff::accept(ctx, chat, &token).await;
+            }
+            // Offers are answered by the customer flow once it exists; until then the link is
+            // explained and the user lands on the start.
             DeepLink::Offer(_) => ctx.texts.deep_link_offer_unavailable,
-            DeepLink::BusinessInvite(_) | DeepLink::Unknown => ctx.texts.deep_link_unknown,
+            DeepLink::Unknown => ctx.texts.deep_link_unknown,
         };
         ctx.send(chat, notice, None).await?;
+    }
+    if super::business::admin::is_admin(ctx) {
+        super::business::publish_chat_commands(ctx.app, chat.0, super::business::ADMIN_COMMANDS)
+            .await;
     }
     greet(ctx, chat).await
 }
@@ -62,8 +69,7 @@ pub async fn free_text(
             Some(serde_json::json!({"role": "business"})),
         )
         .await?;
-        let reply = ctx.texts.business_chosen;
-        ctx.send(chat, reply, remove).await?;
+        super::business::on_business_role(ctx, chat).await?;
     } else {
         let reply = ctx.texts.free_text;
         ctx.send(chat, reply, None).await?;

@@ -2,5 +2,6 @@
 //! time hold a PostgreSQL advisory lock (see [`leader`]).
 
 pub mod leader;
+pub mod offer_expiry;
 pub mod outbound;
 pub mod retention;

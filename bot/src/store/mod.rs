@@ -1,9 +1,12 @@
 //! PostgreSQL: the connection pool, the embedded migrations and the tables the service owns.
 
 pub mod audit;
+pub mod businesses;
 pub mod conversations;
 pub mod inbox;
+pub mod offers;
 pub mod outbound;
+pub mod staff;
 pub mod users;
 
 use std::time::{Duration, Instant};

@@ -1,0 +1,341 @@
+//! Admin surface (users in `ADMIN_TELEGRAM_IDS` only): `/pending` with [Approve] and
+//! [Reject (with reason)], and suspending or reinstating an approved business.
+
+use serde::{Deserialize, Serialize};
+use teloxide::types::{
+    CallbackQuery, ChatId, InlineKeyboardButton, InlineKeyboardMarkup, ReplyMarkup,
+};
+
+use super::super::{Context, HandlerError};
+use super::dialogue::{self, Answer};
+use crate::marketplace::input;
+use crate::store::businesses::{self, Business, BusinessStatus};
+use crate::store::conversations::Conversation;
+use crate::store::offers;
+use crate::store::outbound::{self, OutboundMessage};
+use crate::telegram::callback::{CallbackCodec, CallbackData};
+
+pub const REJECT_FLOW: &str = "reject_business";
+
+const APPROVE: &str = "adm_approve";
+const REJECT: &str = "adm_reject";
+const SUSPEND: &str = "adm_suspend";
+const REINSTATE: &str = "adm_reinstate";
+/// How many applications one /pending shows.
+const PENDING_PAGE: i64 = 10;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Button {
+    Approve { business_id: i64 },
+    Reject { business_id: i64 },
+    Suspend { business_id: i64 },
+    Reinstate { business_id: i64 },
+}
+
+impl Button {
+    pub fn from_data(data: &CallbackData) -> Option<Self> {
+        let business_id = match data.args.as_slice() {
+            [id] => *id,
+            _ => return None,
+        };
+        Some(match data.action.as_str() {
+            APPROVE => Self::Approve { business_id },
+            REJECT => Self::Reject { business_id },
+            SUSPEND => Self::Suspend { business_id },
+            REINSTATE => Self::Reinstate { business_id },
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct RejectDraft {
+    business_id: i64,
+}
+
+pub fn is_admin(ctx: &Context<'_>) -> bool {
+    ctx.app.config.admin_ids.contains(&ctx.user_id())
+}
+
+fn decision_keyboard(
+    codec: &CallbackCodec,
+    texts: &crate::texts::Catalog,
+    business_id: i64,
+) -> Result<InlineKeyboardMarkup, HandlerError> {
+    Ok(InlineKeyboardMarkup::new([[
+        InlineKeyboardButton::callback(
+            texts.biz.approve_button,
+            codec.encode(APPROVE, &[business_id])?,
+        ),
+        InlineKeyboardButton::callback(
+            texts.biz.reject_button,
+            codec.encode(REJECT, &[business_id])?,
+        ),
+    ]]))
+}
+
+fn status_keyboard(
+    codec: &CallbackCodec,
+    texts: &crate::texts::Catalog,
+    business: &Business,
+) -> Result<Option<InlineKeyboardMarkup>, HandlerError> {
+    let button = match business.status() {
+        BusinessStatus::Approved => InlineKeyboardButton::callback(
+            texts.biz.suspend_button,
+            codec.encode(SUSPEND, &[business.id])?,
+        ),
+        BusinessStatus::Suspended => InlineKeyboardButton::callback(
+            texts.biz.reinstate_button,
+            codec.encode(REINSTATE, &[business.id])?,
+        ),
+        BusinessStatus::Pending | BusinessStatus::Rejected => return Ok(None),
+    };
+    Ok(Some(InlineKeyboardMarkup::new([[button]])))
+}
+
+/// Queues the application for every admin, with the decision buttons.
+pub async fn notify_admins_of_application(
+    ctx: &mut Context<'_>,
+    business: &Business,
+) -> Result<(), HandlerError> {
+    let texts = ctx.texts;
+    let keyboard = decision_keyboard(&ctx.app.callbacks, texts, business.id)?;
+    let message = OutboundMessage::SendMessage {
+        text: texts.new_application(business),
+        parse_mode: None,
+        reply_markup: Some(keyboard),
+    };
+    for admin_id in ctx.app.config.admin_ids.clone() {
+        outbound::enqueue(ctx.conn, admin_id, &message).await?;
+    }
+    Ok(())
+}
+
+/// `/pending`. Non-admins get the answer to an unknown command: no admin surface.
+pub async fn pending(ctx: &mut Context<'_>, chat: ChatId) -> Result<(), HandlerError> {
+    if !is_admin(ctx) {
+        let text = ctx.texts.unknown_command;
+        ctx.send(chat, text, None).await?;
+        return Ok(());
+    }
+    let applications = businesses::pending(ctx.conn, PENDING_PAGE).await?;
+    if applications.is_empty() {
+        let text = ctx.texts.biz.no_pending;
+        ctx.send(chat, text, None).await?;
+        return Ok(());
+    }
+    for business in applications {
+        let keyboard = decision_keyboard(&ctx.app.callbacks, ctx.texts, business.id)?;
+        let text = ctx.texts.application(&business);
+        ctx.send(chat, text, Some(ReplyMarkup::InlineKeyboard(keyboard)))
+            .await?;
+    }
+    Ok(())
+}
+
+pub async fn on_button(
+    ctx: &mut Context<'_>,
+    query: &CallbackQuery,
+    button: Button,
+) -> Result<(), HandlerError> {
+    if !is_admin(ctx) {
+        tracing::warn!(
+            user_id = ctx.user_id(),
+            ?button,
+            "admin button pressed by a non-admin"
+        );
+        let notice = ctx.texts.button_no_longer_valid;
+        return ctx.answer_callback(query, Some(notice)).await;
+    }
+    match button {
+        Button::Approve { business_id } => {
+            decide(
+                ctx,
+                query,
+                business_id,
+                BusinessStatus::Pending,
+                BusinessStatus::Approved,
+                None,
+            )
+            .await
+        }
+        Button::Suspend { business_id } => {
+            decide(
+                ctx,
+                query,
+                business_id,
+                BusinessStatus::Approved,
+                BusinessStatus::Suspended,
+                None,
+            )
+            .await
+        }
+        Button::Reinstate { business_id } => {
+            decide(
+                ctx,
+                query,
+                business_id,
+                BusinessStatus::Suspended,
+                BusinessStatus::Approved,
+                None,
+            )
+            .await
+        }
+        Button::Reject { business_id } => {
+            ctx.answer_callback(query, None).await?;
+            let chat = ChatId(ctx.user_id());
+            dialogue::save(
+                ctx,
+                chat,
+                REJECT_FLOW,
+                "reason",
+                &RejectDraft { business_id },
+            )
+            .await?;
+            let text = ctx.texts.biz.ask_rejection_reason;
+            ctx.send(chat, text, None).await?;
+            Ok(())
+        }
+    }
+}
+
+pub async fn on_reject_reason(
+    ctx: &mut Context<'_>,
+    chat: ChatId,
+    conversation: Conversation<serde_json::Value>,
+    answer: Answer,
+) -> Result<bool, HandlerError> {
+    let Some(draft) = dialogue::data::<RejectDraft>(&conversation) else {
+        dialogue::clear(ctx, chat).await?;
+        return Ok(false);
+    };
+    if !is_admin(ctx) {
+        dialogue::clear(ctx, chat).await?;
+        return Ok(false);
+    }
+    let reason = match answer {
+        Answer::Cancel | Answer::Back => {
+            dialogue::clear(ctx, chat).await?;
+            let text = ctx.texts.biz.rejection_cancelled;
+            ctx.send(chat, text, None).await?;
+            return Ok(true);
+        }
+        Answer::Text(text) => match input::rejection_reason(&text) {
+            Ok(reason) => reason,
+            Err(invalid) => {
+                dialogue::refuse(ctx, chat, invalid).await?;
+                return Ok(true);
+            }
+        },
+        _ => {
+            let invalid = crate::marketplace::Invalid::new(
+                crate::marketplace::Field::RejectionReason,
+                crate::marketplace::Problem::Format,
+            );
+            dialogue::refuse(ctx, chat, invalid).await?;
+            return Ok(true);
+        }
+    };
+    dialogue::clear(ctx, chat).await?;
+    let admin_id = ctx.user_id();
+    let decided = businesses::change_status(
+        ctx.conn,
+        draft.business_id,
+        BusinessStatus::Pending,
+        BusinessStatus::Rejected,
+        admin_id,
+        Some(&reason),
+    )
+    .await?;
+    let Some(business) = decided else {
+        let text = ctx.texts.biz.already_decided;
+        ctx.send(chat, text, None).await?;
+        return Ok(true);
+    };
+    record_decision(ctx, &business, BusinessStatus::Pending).await?;
+    let text = ctx.texts.decision_done(&business);
+    ctx.send(chat, text, None).await?;
+    Ok(true)
+}
+
+async fn decide(
+    ctx: &mut Context<'_>,
+    query: &CallbackQuery,
+    business_id: i64,
+    from: BusinessStatus,
+    to: BusinessStatus,
+    reason: Option<&str>,
+) -> Result<(), HandlerError> {
+    let admin_id = ctx.user_id();
+    let Some(business) =
+        businesses::change_status(ctx.conn, business_id, from, to, admin_id, reason).await?
+    else {
+        let notice = ctx.texts.biz.already_decided;
+        return ctx.answer_callback(query, Some(notice)).await;
+    };
+    ctx.answer_callback(query, None).await?;
+    record_decision(ctx, &business, from).await?;
+    let text = ctx.texts.decision_done(&business);
+    let keyboard = status_keyboard(&ctx.app.callbacks, ctx.texts, &business)?;
+    super::replace_pressed(ctx, query, text, keyboard).await
+}
+
+/// Audits a decision, applies its consequences and tells the business.
+async fn record_decision(
+    ctx: &mut Context<'_>,
+    business: &Business,
+    from: BusinessStatus,
+) -> Result<(), HandlerError> {
+    let to = business.status();
+    ctx.audit(
+        match to {
+            BusinessStatus::Approved if from == BusinessStatus::Suspended => "business.reinstated",
+            BusinessStatus::Approved => "business.approved",
+            BusinessStatus::Rejected => "business.rejected",
+            BusinessStatus::Suspended => "business.suspended",
+            BusinessStatus::Pending => "business.reopened",
+        },
+        "business",
+        Some(business.id.to_string()),
+        Some(serde_json::json!({ "status": from.as_str() })),
+        Some(serde_json::json!({ "status": to.as_str(), "reason": business.rejection_reason })),
+    )
+    .await?;
+    if to == BusinessStatus::Suspended {
+        // A suspended business's deals are paused (and so hidden from customers).
+        let paused = offers::pause_all_active(ctx.conn, business.id).await?;
+        for offer_id in paused {
+            ctx.audit(
+                "offer.paused",
+                "offer",
+                Some(offer_id.to_string()),
+                Some(serde_json::json!({ "state": "ACTIVE" })),
+                Some(serde_json::json!({ "state": "PAUSED", "reason": "business suspended" })),
+            )
+            .await?;
+        }
+    }
+    let texts = crate::texts::for_language(None);
+    let reply_markup = if to == BusinessStatus::Approved {
+        Some(InlineKeyboardMarkup::new([[
+            InlineKeyboardButton::callback(
+                texts.biz.post_deal_now_button,
+                ctx.app
+                    .callbacks
+                    .encode(super::deal::START, &[business.id])?,
+            ),
+        ]]))
+    } else {
+        None
+    };
+    let notice = OutboundMessage::SendMessage {
+        text: texts.decision_notice(business, from),
+        parse_mode: None,
+        reply_markup,
+    };
+    outbound::enqueue(ctx.conn, business.owner_id, &notice).await?;
+    if to == BusinessStatus::Approved {
+        super::publish_chat_commands(ctx.app, business.owner_id, super::BUSINESS_COMMANDS).await;
+    }
+    Ok(())
+}

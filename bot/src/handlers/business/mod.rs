@@ -1,0 +1,237 @@
+//! The supply side: business registration, admin approval, staff, posting deals and managing
+//! their life cycle. Every button is checked server-side against who pressed it.
+
+pub mod admin;
+pub mod deal;
+pub mod dialogue;
+pub mod offers;
+pub mod registration;
+pub mod staff;
+
+use std::sync::OnceLock;
+
+use teloxide::prelude::*;
+use teloxide::types::{
+    BotCommand, BotCommandScope, CallbackQuery, ChatId, MenuButton, Message, Recipient,
+};
+
+use super::{Context, HandlerError};
+use crate::app::App;
+use crate::telegram::callback::CallbackData;
+use dialogue::Answer;
+
+/// Every business button: its action and the ids it carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Button {
+    Registration(registration::Button),
+    Admin(admin::Button),
+    Deal(deal::Button),
+    Offer(offers::Button),
+}
+
+impl Button {
+    pub fn from_data(data: &CallbackData) -> Option<Self> {
+        registration::Button::from_data(data)
+            .map(Self::Registration)
+            .or_else(|| admin::Button::from_data(data).map(Self::Admin))
+            .or_else(|| deal::Button::from_data(data).map(Self::Deal))
+            .or_else(|| offers::Button::from_data(data).map(Self::Offer))
+    }
+}
+
+pub async fn on_button(
+    ctx: &mut Context<'_>,
+    query: &CallbackQuery,
+    button: Button,
+) -> Result<(), HandlerError> {
+    match button {
+        Button::Registration(button) => registration::on_button(ctx, query, button).await,
+        Button::Admin(button) => admin::on_button(ctx, query, button).await,
+        Button::Deal(button) => deal::on_button(ctx, query, button).await,
+        Button::Offer(button) => offers::on_button(ctx, query, button).await,
+    }
+}
+
+/// "I'm a business": registration for newcomers, the business commands for members.
+pub async fn on_business_role(ctx: &mut Context<'_>, chat: ChatId) -> Result<(), HandlerError> {
+    let user_id = ctx.user_id();
+    let memberships = crate::store::businesses::of_member(ctx.conn, user_id).await?;
+    if memberships.is_empty() {
+        return registration::start(ctx, chat).await;
+    }
+    let text = ctx.texts.biz.welcome_back_business;
+    ctx.send(chat, text, Some(teloxide::types::ReplyMarkup::kb_remove()))
+        .await?;
+    Ok(())
+}
+
+/// A message while the user is in one of the business dialogues. Returns whether a dialogue
+/// took it; other messages are routed as usual.
+pub async fn on_dialogue_message(
+    ctx: &mut Context<'_>,
+    message: &Message,
+) -> Result<bool, HandlerError> {
+    let chat = message.chat.id;
+    let Some(answer) = Answer::of(message, ctx.texts) else {
+        return Ok(false);
+    };
+    let Some(conversation) = dialogue::load(ctx, chat).await? else {
+        return Ok(false);
+    };
+    match conversation.flow.as_str() {
+        registration::FLOW => registration::on_answer(ctx, chat, conversation, answer).await,
+        deal::FLOW => deal::on_answer(ctx, chat, conversation, answer).await,
+        offers::EDIT_FLOW => offers::on_edit_answer(ctx, chat, conversation, answer).await,
+        admin::REJECT_FLOW => admin::on_reject_reason(ctx, chat, conversation, answer).await,
+        _ => Ok(false),
+    }
+}
+
+/// The message a pressed button belongs to, to edit it in place.
+pub fn pressed_message(query: &CallbackQuery) -> Option<(ChatId, teloxide::types::MessageId)> {
+    match &query.message {
+        Some(teloxide::types::MaybeInaccessibleMessage::Regular(message)) => {
+            Some((message.chat.id, message.id))
+        }
+        _ => None,
+    }
+}
+
+/// Replaces the pressed button's message, or sends a new one when it is no longer accessible.
+pub async fn replace_pressed(
+    ctx: &mut Context<'_>,
+    query: &CallbackQuery,
+    text: String,
+    markup: Option<teloxide::types::InlineKeyboardMarkup>,
+) -> Result<(), HandlerError> {
+    match pressed_message(query) {
+        Some((chat, message_id)) => {
+            ctx.edit(chat, message_id, text, markup).await?;
+        }
+        None => {
+            let chat = ChatId(ctx.user_id());
+            ctx.send(
+                chat,
+                text,
+                markup.map(teloxide::types::ReplyMarkup::InlineKeyboard),
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+static BOT_USERNAME: OnceLock<String> = OnceLock::new();
+
+/// The bot's username for share links (from getMe, asked once per process). Only `username` is
+/// read from the answer, so API servers that omit getMe's optional capability flags are fine.
+pub async fn bot_username(app: &App) -> Result<&'static str, HandlerError> {
+    if let Some(name) = BOT_USERNAME.get() {
+        return Ok(name);
+    }
+    #[derive(serde::Deserialize)]
+    struct GetMe {
+        result: Me,
+    }
+    #[derive(serde::Deserialize)]
+    struct Me {
+        username: String,
+    }
+    let telegram = &app.config.telegram;
+    // The URL holds the token: it is never logged.
+    let url = format!(
+        "{}/bot{}/getMe",
+        telegram.api_url.trim_end_matches('/'),
+        telegram.token.expose()
+    );
+    let me: GetMe = app
+        .http
+        .get(url)
+        .send()
+        .await
+        .and_then(reqwest::Response::error_for_status)
+        .map_err(|e| HandlerError::BotIdentity(e.without_url().to_string()))?
+        .json()
+        .await
+        .map_err(|e| HandlerError::BotIdentity(e.without_url().to_string()))?;
+    Ok(BOT_USERNAME.get_or_init(|| me.result.username))
+}
+
+pub fn share_link(bot_username: &str, offer_id: i64) -> String {
+    format!("https://t.me/{bot_username}?start=offer_{offer_id}")
+}
+
+/// The commands a business member sees in their chat's menu.
+pub const BUSINESS_COMMANDS: &[(&str, &str)] = &[
+    ("newdeal", "Post a new deal"),
+    ("myoffers", "Manage your deals"),
+    ("invite_staff", "Invite staff to manage deals"),
+    ("register_business", "Register another business"),
+    ("help", "What this bot can do"),
+];
+
+/// The commands a staff member sees: deals only, not the business itself.
+pub const STAFF_COMMANDS: &[(&str, &str)] = &[
+    ("newdeal", "Post a new deal"),
+    ("myoffers", "Manage your deals"),
+    ("help", "What this bot can do"),
+];
+
+/// The commands an admin sees in their chat's menu.
+pub const ADMIN_COMMANDS: &[(&str, &str)] = &[
+    ("pending", "Business applications waiting for approval"),
+    ("newdeal", "Post a new deal"),
+    ("myoffers", "Manage your deals"),
+    ("help", "What this bot can do"),
+];
+
+/// Shows a chat its role's command menu (setMyCommands for that chat's scope). A failure only
+/// costs the menu, so it is logged rather than failing the update.
+pub async fn publish_chat_commands(app: &App, chat_id: i64, commands: &[(&str, &str)]) {
+    let commands: Vec<BotCommand> = commands
+        .iter()
+        .map(|(command, description)| BotCommand::new(*command, *description))
+        .collect();
+    let scope = BotCommandScope::Chat {
+        chat_id: Recipient::Id(ChatId(chat_id)),
+    };
+    if let Err(error) = app.bot.set_my_commands(commands).scope(scope).await {
+        tracing::warn!(%error, chat_id, "could not publish the chat's command menu");
+    }
+    // The menu button next to the input field opens that command list.
+    let menu = app
+        .bot
+        .set_chat_menu_button()
+        .chat_id(ChatId(chat_id))
+        .menu_button(MenuButton::Commands)
+        .await;
+    if let Err(error) = menu {
+        tracing::warn!(%error, chat_id, "could not set the chat's menu button");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn share_links_open_the_offer_deep_link() {
+        assert_eq!(
+            share_link("TooGoodToGoTestBot", 42),
+            "https://t.me/TooGoodToGoTestBot?start=offer_42"
+        );
+    }
+
+    #[test]
+    fn command_menus_are_valid_for_telegram() {
+        for (command, description) in BUSINESS_COMMANDS
+            .iter()
+            .chain(ADMIN_COMMANDS)
+            .chain(STAFF_COMMANDS)
+        {
+            assert!((1..=32).contains(&command.len()));
+            assert!(command.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'));
+            assert!((1..=256).contains(&description.len()));
+        }
+    }
+}

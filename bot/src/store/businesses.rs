@@ -1,0 +1,210 @@
+//! Businesses: registration, the admin decision and suspension.
+
+use sqlx::PgConnection;
+
+/// Where a business stands with the marketplace admins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BusinessStatus {
+    Pending,
+    Approved,
+    Rejected,
+    Suspended,
+}
+
+impl BusinessStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Approved => "approved",
+            Self::Rejected => "rejected",
+            Self::Suspended => "suspended",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        [
+            Self::Pending,
+            Self::Approved,
+            Self::Rejected,
+            Self::Suspended,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == value)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct Business {
+    pub id: i64,
+    pub owner_id: i64,
+    pub name: String,
+    pub street: String,
+    pub city: String,
+    pub postal_code: String,
+    pub phone: Option<String>,
+    pub logo_file_id: Option<String>,
+    pub latitude: f64,
+    pub longitude: f64,
+    status: String,
+    pub rejection_reason: Option<String>,
+}
+
+impl Business {
+    pub fn status(&self) -> BusinessStatus {
+        // The column's CHECK constraint allows only the four values.
+        BusinessStatus::parse(&self.status).unwrap_or(BusinessStatus::Pending)
+    }
+}
+
+const COLUMNS: &str = "b.id, b.owner_id, b.name, b.street, b.city, b.postal_code, b.phone, \
+                       b.logo_file_id, b.latitude, b.longitude, b.status, b.rejection_reason";
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewBusiness {
+    pub owner_id: i64,
+    pub name: String,
+    pub street: String,
+    pub city: String,
+    pub postal_code: String,
+    pub phone: Option<String>,
+    pub logo_file_id: Option<String>,
+    pub latitude: f64,
+    pub longitude: f64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegisterError {
+    #[error("a business with this name and address is already registered")]
+    Duplicate,
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+/// Registers a business as pending, with its owner as first member.
+pub async fn register(conn: &mut PgConnection, new: &NewBusiness) -> Result<i64, RegisterError> {
+    // A savepoint keeps the processing transaction usable when the unique index refuses.
+    let mut savepoint = sqlx::Connection::begin(&mut *conn).await?;
+    let inserted: Result<i64, sqlx::Error> = sqlx::query_scalar(
+        "INSERT INTO businesses (owner_id, name, street, city, postal_code, phone, logo_file_id,
+                                 latitude, longitude)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+    )
+    .bind(new.owner_id)
+    .bind(&new.name)
+    .bind(&new.street)
+    .bind(&new.city)
+    .bind(&new.postal_code)
+    .bind(&new.phone)
+    .bind(&new.logo_file_id)
+    .bind(new.latitude)
+    .bind(new.longitude)
+    .fetch_one(&mut *savepoint)
+    .await;
+    let id = match inserted {
+        Ok(id) => id,
+        Err(sqlx::Error::Database(error))
+            if error.constraint() == Some("businesses_unique_name_address") =>
+        {
+            savepoint.rollback().await?;
+            return Err(RegisterError::Duplicate);
+        }
+        Err(error) => return Err(error.into()),
+    };
+    sqlx::query(
+        "INSERT INTO business_members (business_id, user_id, role) VALUES ($1, $2, 'owner')",
+    )
+    .bind(id)
+    .bind(new.owner_id)
+    .execute(&mut *savepoint)
+    .await?;
+    savepoint.commit().await?;
+    Ok(id)
+}
+
+/// Whether a (not rejected) business with this name and address exists, ignoring case.
+pub async fn exists_with_name_and_address(
+    conn: &mut PgConnection,
+    name: &str,
+    street: &str,
+    city: &str,
+    postal_code: &str,
+) -> sqlx::Result<bool> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM businesses WHERE lower(name) = lower($1)
+             AND lower(street) = lower($2) AND lower(city) = lower($3)
+             AND lower(postal_code) = lower($4) AND status <> 'rejected')",
+    )
+    .bind(name)
+    .bind(street)
+    .bind(city)
+    .bind(postal_code)
+    .fetch_one(conn)
+    .await
+}
+
+pub async fn get(conn: &mut PgConnection, id: i64) -> sqlx::Result<Option<Business>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM businesses b WHERE b.id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Applications waiting for an admin, oldest first.
+pub async fn pending(conn: &mut PgConnection, limit: i64) -> sqlx::Result<Vec<Business>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM businesses b WHERE b.status = 'pending'
+         ORDER BY b.created_at, b.id LIMIT $1"
+    )))
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}
+
+/// Moves a business from `from` to `to` (approve, reject, suspend, reinstate). Returns the
+/// business after the change, or `None` when it was not in `from` (decided meanwhile).
+pub async fn change_status(
+    conn: &mut PgConnection,
+    id: i64,
+    from: BusinessStatus,
+    to: BusinessStatus,
+    admin_id: i64,
+    reason: Option<&str>,
+) -> sqlx::Result<Option<Business>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "UPDATE businesses b SET status = $3, rejection_reason = $4, decided_by = $5,
+             decided_at = now(), updated_at = now()
+         WHERE b.id = $1 AND b.status = $2
+         RETURNING {COLUMNS}"
+    )))
+    .bind(id)
+    .bind(from.as_str())
+    .bind(to.as_str())
+    .bind(reason)
+    .bind(admin_id)
+    .fetch_optional(conn)
+    .await
+}
+
+/// The businesses a user acts for, with their role, oldest first.
+pub async fn of_member(
+    conn: &mut PgConnection,
+    user_id: i64,
+) -> sqlx::Result<Vec<(Business, String)>> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        #[sqlx(flatten)]
+        business: Business,
+        role: String,
+    }
+    let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS}, m.role FROM businesses b
+         JOIN business_members m ON m.business_id = b.id AND m.user_id = $1
+         ORDER BY b.id"
+    )))
+    .bind(user_id)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.business, r.role)).collect())
+}

@@ -1,0 +1,777 @@
+//! The supply side end to end, through the Telegram fake against the real bot binary:
+//! registration, admin approval, posting a deal and its life cycle, staff, suspension, and the
+//! refusals on the way.
+
+use std::time::Duration;
+
+use serde_json::Value;
+use toogoodtogo_bot::config::Secret;
+use toogoodtogo_bot::telegram::callback::CallbackCodec;
+use toogoodtogo_tests::driver::TestUser;
+use toogoodtogo_tests::harness::{self, BotProcess, Stack, TEST_SECRET_KEY, unique_user};
+
+const WAIT: Duration = Duration::from_secs(15);
+
+type Result<T = ()> = std::result::Result<T, harness::Error>;
+
+/// One bot with an admin, and a way to talk to it update by update.
+struct Marketplace {
+    stack: Stack,
+    bot: BotProcess,
+    admin: TestUser,
+    posted: i64,
+}
+
+fn text(message: &Value) -> &str {
+    message["text"].as_str().unwrap_or("")
+}
+
+/// The callback data of the inline button whose label contains `label`.
+fn button(message: &Value, label: &str) -> Option<String> {
+    message["reply_markup"]["inline_keyboard"]
+        .as_array()?
+        .iter()
+        .flat_map(|row| row.as_array().cloned().unwrap_or_default())
+        .find(|b| b["text"].as_str().unwrap_or("").contains(label))
+        .and_then(|b| b["callback_data"].as_str().map(str::to_owned))
+}
+
+impl Marketplace {
+    async fn start() -> Result<Self> {
+        let stack = Stack::new().await?;
+        let admin = unique_user("Admin");
+        let bot = BotProcess::start(
+            stack
+                .env()
+                .set("ADMIN_TELEGRAM_IDS", admin.id.to_string())
+                .set("TIMEZONE", "Europe/Berlin")
+                .set("RATE_LIMIT_PER_MINUTE", "1000"),
+        )
+        .await?;
+        Ok(Self {
+            stack,
+            bot,
+            admin,
+            posted: 0,
+        })
+    }
+
+    /// Posts an update, waits until it is processed and committed, and returns the messages the
+    /// bot sent to the user's chat meanwhile.
+    async fn post(&mut self, user: &TestUser, update: Value) -> Result<Vec<Value>> {
+        let before = self.stack.fake.transcript(user.id).len();
+        let status = self.bot.webhook().post(&update).await?;
+        assert!(status.is_success(), "webhook answered {status}");
+        self.posted += 1;
+        self.stack.wait_until_processed(self.posted).await?;
+        Ok(self.stack.fake.transcript(user.id).split_off(before))
+    }
+
+    async fn say(&mut self, user: &TestUser, message: &str) -> Result<Vec<Value>> {
+        let update = self.stack.updates.text(user, message);
+        self.post(user, update).await
+    }
+
+    /// Says something and returns the text of the last reply.
+    async fn ask(&mut self, user: &TestUser, message: &str) -> Result<String> {
+        let replies = self.say(user, message).await?;
+        Ok(replies
+            .last()
+            .map(|m| text(m).to_owned())
+            .unwrap_or_default())
+    }
+
+    /// Presses the button labelled `label` on `message` (as the fake holds it now).
+    async fn press(&mut self, user: &TestUser, message: &Value, label: &str) -> Result<Vec<Value>> {
+        let current = self.current(user.id, message);
+        let data =
+            button(&current, label).ok_or_else(|| format!("no button {label:?} on {current}"))?;
+        let update = self.stack.updates.callback(user, &current, &data);
+        self.post(user, update).await
+    }
+
+    /// The latest form of a bot message (edits replace it in the transcript).
+    fn current(&self, chat: i64, message: &Value) -> Value {
+        self.stack
+            .fake
+            .transcript(chat)
+            .into_iter()
+            .find(|m| m["message_id"] == message["message_id"])
+            .unwrap_or_else(|| message.clone())
+    }
+
+    fn last_callback_answer(&self) -> String {
+        self.stack
+            .fake
+            .callback_answers()
+            .last()
+            .and_then(|a| a["text"].as_str().map(str::to_owned))
+            .unwrap_or_default()
+    }
+
+    /// Waits for a message (sent through the outbound queue) containing `needle`.
+    async fn wait_for_text(&self, chat: i64, needle: &str) -> Result<Value> {
+        self.stack
+            .fake
+            .wait_until(WAIT, || {
+                self.stack
+                    .fake
+                    .transcript(chat)
+                    .into_iter()
+                    .rev()
+                    .find(|m| text(m).contains(needle))
+            })
+            .await
+            .map_err(|_| {
+                format!(
+                    "no message containing {needle:?} in chat {chat}: {:?}",
+                    self.stack.fake.transcript(chat)
+                )
+                .into()
+            })
+    }
+
+    /// Registers a business through the dialogue and returns the submitted summary message.
+    async fn register(&mut self, owner: &TestUser, name: &str) -> Result<Value> {
+        assert!(
+            self.ask(owner, "/register_business")
+                .await?
+                .contains("business called")
+        );
+        assert!(
+            self.ask(owner, name)
+                .await?
+                .starts_with("Street and house number?")
+        );
+        self.ask(owner, "Main Street 12").await?;
+        self.ask(owner, "Berlin").await?;
+        self.ask(owner, "10115").await?;
+        self.ask(owner, "/skip").await?;
+        self.ask(owner, "Skip").await?;
+        let update = self.stack.updates.location(owner, 52.52, 13.405);
+        let replies = self.post(owner, update).await?;
+        let summary = replies.last().cloned().ok_or("no summary")?;
+        assert!(
+            text(&summary).contains(&format!("Name: {name}")),
+            "{summary}"
+        );
+        let replies = self.press(owner, &summary, "Submit for approval").await?;
+        assert!(replies.is_empty(), "the summary is edited in place");
+        let submitted = self.current(owner.id, &summary);
+        assert!(
+            text(&submitted).contains("submitted for approval"),
+            "{submitted}"
+        );
+        Ok(submitted)
+    }
+
+    async fn business_id(&self, name: &str) -> Result<i64> {
+        Ok(
+            sqlx::query_scalar("SELECT id FROM businesses WHERE name = $1")
+                .bind(name)
+                .fetch_one(&self.stack.pool)
+                .await?,
+        )
+    }
+
+    /// A registered business approved directly in the database (for tests about later steps).
+    async fn approved_business(&mut self, owner: &TestUser, name: &str) -> Result<i64> {
+        self.register(owner, name).await?;
+        let id = self.business_id(name).await?;
+        sqlx::query("UPDATE businesses SET status = 'approved' WHERE id = $1")
+            .bind(id)
+            .execute(&self.stack.pool)
+            .await?;
+        Ok(id)
+    }
+
+    /// Walks /newdeal to the summary card and returns it.
+    async fn draft_deal(&mut self, owner: &TestUser, title: &str) -> Result<Value> {
+        assert!(
+            self.ask(owner, "/newdeal")
+                .await?
+                .contains("What kind of food")
+        );
+        assert!(self.ask(owner, "🥐 Bakery").await?.contains("title"));
+        self.ask(owner, title).await?;
+        self.ask(owner, "Bread and pastries of the day").await?;
+        self.ask(owner, "Skip").await?;
+        assert!(
+            self.ask(owner, "tomorrow 18:00-20:00")
+                .await?
+                .starts_with("How many units")
+        );
+        assert!(
+            self.ask(owner, "5")
+                .await?
+                .starts_with("Price per unit in EUR")
+        );
+        self.ask(owner, "4.50").await?;
+        let replies = self.say(owner, "12").await?;
+        replies
+            .last()
+            .cloned()
+            .ok_or_else(|| "no deal summary".into())
+    }
+
+    /// Posts a deal and returns its id and the published message.
+    async fn publish_deal(&mut self, owner: &TestUser, title: &str) -> Result<(i64, Value)> {
+        let summary = self.draft_deal(owner, title).await?;
+        self.press(owner, &summary, "Publish").await?;
+        let published = self.current(owner.id, &summary);
+        assert!(
+            text(&published).starts_with("✅ Your deal is live!"),
+            "{published}"
+        );
+        let id = sqlx::query_scalar("SELECT id FROM offers WHERE title = $1")
+            .bind(title)
+            .fetch_one(&self.stack.pool)
+            .await?;
+        Ok((id, published))
+    }
+
+    async fn offer_state(&self, offer_id: i64) -> Result<(String, i32)> {
+        Ok(
+            sqlx::query_as("SELECT state, units_available FROM offers WHERE id = $1")
+                .bind(offer_id)
+                .fetch_one(&self.stack.pool)
+                .await?,
+        )
+    }
+
+    async fn audited(&self, action: &str, entity_id: i64) -> Result<i64> {
+        Ok(sqlx::query_scalar(
+            "SELECT count(*) FROM audit_events WHERE action = $1 AND entity_id = $2",
+        )
+        .bind(action)
+        .bind(entity_id.to_string())
+        .fetch_one(&self.stack.pool)
+        .await?)
+    }
+}
+
+#[tokio::test]
+async fn a_shop_goes_from_start_to_a_live_deal_and_manages_it() -> Result {
+    let mut market = Marketplace::start().await?;
+    let owner = unique_user("Ada");
+
+    // "I'm a business" starts the registration; /back returns to the previous question.
+    market.say(&owner, "/start").await?;
+    let replies = market.say(&owner, "🏪 I'm a business").await?;
+    assert!(text(&replies[1]).starts_with("What is your business called?"));
+    market.ask(&owner, "Bakery Ada").await?;
+    assert_eq!(
+        market.ask(&owner, "/back").await?,
+        "What is your business called? For example: Bakery Ada"
+    );
+    market.ask(&owner, "Bakery Ada").await?;
+    market.ask(&owner, "Main Street 12").await?;
+    market.ask(&owner, "Berlin").await?;
+    market.ask(&owner, "10115").await?;
+    assert!(
+        market
+            .ask(&owner, "+49 30 1234567")
+            .await?
+            .starts_with("Send your logo")
+    );
+    let update = market.stack.updates.photo(&owner, "logo-file-1");
+    let replies = market.post(&owner, update).await?;
+    let location_prompt = replies.last().cloned().ok_or("no location prompt")?;
+    assert_eq!(
+        location_prompt["reply_markup"]["keyboard"][0][0]["request_location"], true,
+        "one tap shares the location"
+    );
+    let update = market.stack.updates.location(&owner, 52.52, 13.405);
+    let summary = market
+        .post(&owner, update)
+        .await?
+        .pop()
+        .ok_or("no summary")?;
+    assert!(
+        text(&summary).contains("Address: Main Street 12, 10115 Berlin"),
+        "{summary}"
+    );
+    assert!(text(&summary).contains("Phone: +49301234567"));
+    market
+        .press(&owner, &summary, "Submit for approval")
+        .await?;
+
+    // The admin is notified through the outbound queue and decides from /pending.
+    let business_id = market.business_id("Bakery Ada").await?;
+    let admin = market.admin.clone();
+    market
+        .wait_for_text(admin.id, "New business application")
+        .await?;
+    let pending = market.say(&admin, "/pending").await?;
+    assert_eq!(pending.len(), 1);
+    assert!(text(&pending[0]).contains("Bakery Ada"));
+    market.press(&admin, &pending[0], "Approve").await?;
+    assert!(text(&market.current(admin.id, &pending[0])).starts_with("✅ Approved"));
+    assert_eq!(market.audited("business.approved", business_id).await?, 1);
+
+    // The business hears back with [Post a deal now]; the menu shows the business commands.
+    let approval = market.wait_for_text(owner.id, "was approved").await?;
+    let scoped = market.stack.fake.calls_of("setMyCommands");
+    assert!(
+        scoped
+            .iter()
+            .any(|c| c.params["scope"]["chat_id"] == owner.id),
+        "business commands in the owner's chat scope: {scoped:?}"
+    );
+    let replies = market.press(&owner, &approval, "Post a deal now").await?;
+    assert!(text(&replies[0]).contains("What kind of food"));
+    market.ask(&owner, "/cancel").await?;
+
+    let (offer_id, published) = market.publish_deal(&owner, "Surprise bag").await?;
+    let card = text(&published);
+    assert!(card.contains("Surprise bag"));
+    assert!(
+        card.contains("worth EUR 12.00, yours for EUR 4.50"),
+        "{card}"
+    );
+    assert!(card.contains("Pickup tomorrow 18:00–20:00"), "{card}");
+    assert!(card.contains("5 left"));
+    assert_eq!(
+        market.offer_state(offer_id).await?,
+        ("ACTIVE".to_owned(), 5)
+    );
+    assert_eq!(market.audited("offer.published", offer_id).await?, 1);
+
+    let shared = market.press(&owner, &published, "Share link").await?;
+    assert!(
+        text(&shared[0]).contains(&format!(
+            "https://t.me/TooGoodToGoTestBot?start=offer_{offer_id}"
+        )),
+        "{shared:?}"
+    );
+    let viewed = market.press(&owner, &published, "View as customer").await?;
+    assert!(text(&viewed[0]).contains("Surprise bag"));
+
+    // Manage: pause, resume, edit units down to zero and back, then end now with confirmation.
+    market.press(&owner, &published, "Manage").await?;
+    market.press(&owner, &published, "Pause").await?;
+    assert_eq!(market.offer_state(offer_id).await?.0, "PAUSED");
+    assert!(text(&market.current(owner.id, &published)).contains("Paused"));
+    market.press(&owner, &published, "Resume").await?;
+    assert_eq!(market.offer_state(offer_id).await?.0, "ACTIVE");
+
+    market.press(&owner, &published, "Edit").await?;
+    market.press(&owner, &published, "Units").await?;
+    let updated = market.say(&owner, "0").await?;
+    assert!(text(&updated[0]).contains("Sold out"), "{updated:?}");
+    assert_eq!(
+        market.offer_state(offer_id).await?,
+        ("SOLD_OUT".to_owned(), 0)
+    );
+    market.press(&owner, &updated[0], "Edit").await?;
+    market.press(&owner, &updated[0], "Price").await?;
+    assert!(
+        market
+            .ask(&owner, "13")
+            .await?
+            .contains("price must be lower than the original value")
+    );
+    market.ask(&owner, "3.99").await?;
+    let listed = market.say(&owner, "/myoffers").await?;
+    assert!(text(&listed[0]).contains("EUR 3.99"), "{listed:?}");
+    market.press(&owner, &listed[0], "Edit").await?;
+    market.press(&owner, &listed[0], "Units").await?;
+    market.ask(&owner, "4").await?;
+    assert_eq!(
+        market.offer_state(offer_id).await?,
+        ("ACTIVE".to_owned(), 4)
+    );
+
+    let listed = market.say(&owner, "/myoffers").await?;
+    market.press(&owner, &listed[0], "End now").await?;
+    assert!(text(&market.current(owner.id, &listed[0])).starts_with("End “Surprise bag” now?"));
+    assert_eq!(
+        market.offer_state(offer_id).await?.0,
+        "ACTIVE",
+        "asks first"
+    );
+    market.press(&owner, &listed[0], "Yes, end it").await?;
+    assert_eq!(market.offer_state(offer_id).await?.0, "EXPIRED_EARLY");
+    let ended = market.current(owner.id, &listed[0]);
+    assert!(text(&ended).contains("Ended early"));
+    assert!(
+        ended.get("reply_markup").is_none(),
+        "an ended deal has no buttons"
+    );
+
+    for action in [
+        "offer.paused",
+        "offer.resumed",
+        "offer.edited",
+        "offer.ended_early",
+    ] {
+        assert!(
+            market.audited(action, offer_id).await? >= 1,
+            "{action} audited"
+        );
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn every_wrong_answer_names_the_field_with_an_example() -> Result {
+    let mut market = Marketplace::start().await?;
+    let owner = unique_user("Bo");
+
+    market.say(&owner, "/register_business").await?;
+    assert_eq!(
+        market.ask(&owner, "X").await?,
+        "⚠️ Business name: must be 2 to 80 characters long.\nFor example: Bakery Ada"
+    );
+    market.ask(&owner, "Bo's Deli").await?;
+    assert_eq!(
+        market.ask(&owner, "Main Street").await?,
+        "⚠️ Street and number: needs the street name and the house number.\nFor example: Main Street 12"
+    );
+    market.ask(&owner, "Main Street 3").await?;
+    assert!(market.ask(&owner, "12345").await?.starts_with("⚠️ City:"));
+    market.ask(&owner, "Berlin").await?;
+    assert!(
+        market
+            .ask(&owner, "Berlin")
+            .await?
+            .starts_with("⚠️ Postal code:")
+    );
+    market.ask(&owner, "10115").await?;
+    assert!(
+        market
+            .ask(&owner, "call me")
+            .await?
+            .starts_with("⚠️ Phone:")
+    );
+    market.ask(&owner, "Skip").await?;
+    assert!(market.ask(&owner, "a logo").await?.starts_with("⚠️ Logo:"));
+    market.ask(&owner, "Skip").await?;
+    assert!(
+        market
+            .ask(&owner, "Berlin Mitte")
+            .await?
+            .starts_with("⚠️ Location:")
+    );
+    let update = market.stack.updates.location(&owner, 52.5, 13.4);
+    let summary = market
+        .post(&owner, update)
+        .await?
+        .pop()
+        .ok_or("no summary")?;
+    market.press(&owner, &summary, "Submit").await?;
+    sqlx::query("UPDATE businesses SET status = 'approved'")
+        .execute(&market.stack.pool)
+        .await?;
+
+    market.say(&owner, "/newdeal").await?;
+    assert!(
+        market
+            .ask(&owner, "cake")
+            .await?
+            .starts_with("⚠️ Category: must be one of the buttons")
+    );
+    market.ask(&owner, "Bakery").await?;
+    assert!(
+        market
+            .ask(&owner, "ab")
+            .await?
+            .starts_with("⚠️ Title: must be 3 to 60")
+    );
+    market.ask(&owner, "Surprise bag").await?;
+    assert!(
+        market
+            .ask(&owner, &"x".repeat(201))
+            .await?
+            .starts_with("⚠️ Description: must be 1 to 200")
+    );
+    market.ask(&owner, "Bread").await?;
+    market.ask(&owner, "/skip").await?;
+    for (window, problem) in [
+        ("evening", "must be a day and a time range"),
+        ("tomorrow 20:00-18:00", "must end after it starts"),
+        ("2020-01-01 18:00-20:00", "has already ended"),
+        (
+            "2099-01-01 18:00-20:00",
+            "may end at most 48 hours from now",
+        ),
+    ] {
+        let reply = market.ask(&owner, window).await?;
+        assert!(
+            reply.starts_with(&format!("⚠️ Pickup window: {problem}")),
+            "{window}: {reply}"
+        );
+        assert!(reply.ends_with("For example: today 18:00-20:00"));
+    }
+    market.ask(&owner, "tomorrow 9-11").await?;
+    assert!(
+        market
+            .ask(&owner, "0")
+            .await?
+            .starts_with("⚠️ Units: must be more than zero")
+    );
+    assert!(
+        market
+            .ask(&owner, "two")
+            .await?
+            .starts_with("⚠️ Units: must be a whole number")
+    );
+    market.ask(&owner, "2").await?;
+    assert!(
+        market
+            .ask(&owner, "0")
+            .await?
+            .starts_with("⚠️ Price per unit: must be more than zero")
+    );
+    assert!(
+        market
+            .ask(&owner, "4.555")
+            .await?
+            .starts_with("⚠️ Price per unit: must be an amount like 4 or 4.50")
+    );
+    market.ask(&owner, "5").await?;
+    assert!(
+        market
+            .ask(&owner, "5")
+            .await?
+            .contains("Original value: the price must be lower than the original value")
+    );
+    let summary = market.say(&owner, "6").await?.pop().ok_or("no summary")?;
+    assert!(
+        text(&summary).contains("worth EUR 6.00, yours for EUR 5.00"),
+        "{summary}"
+    );
+
+    // Edit field from the summary returns to the summary after one answer.
+    market.press(&owner, &summary, "Edit field").await?;
+    market.press(&owner, &summary, "Title").await?;
+    let replies = market.say(&owner, "Bread bag").await?;
+    assert!(text(replies.last().ok_or("no summary")?).contains("Bread bag"));
+    let offers: i64 = sqlx::query_scalar("SELECT count(*) FROM offers")
+        .fetch_one(&market.stack.pool)
+        .await?;
+    assert_eq!(offers, 0, "nothing is published before Publish");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_business_cannot_be_registered_twice() -> Result {
+    let mut market = Marketplace::start().await?;
+    let owner = unique_user("Cy");
+    let copycat = unique_user("Di");
+    market.register(&owner, "Corner Shop").await?;
+
+    market.say(&copycat, "/register_business").await?;
+    market.ask(&copycat, "corner shop").await?;
+    market.ask(&copycat, "MAIN STREET 12").await?;
+    market.ask(&copycat, "Berlin").await?;
+    market.ask(&copycat, "10115").await?;
+    market.ask(&copycat, "Skip").await?;
+    market.ask(&copycat, "Skip").await?;
+    let update = market.stack.updates.location(&copycat, 52.5, 13.4);
+    let summary = market
+        .post(&copycat, update)
+        .await?
+        .pop()
+        .ok_or("no summary")?;
+    let replies = market.press(&copycat, &summary, "Submit").await?;
+    assert!(
+        text(&replies[0])
+            .starts_with("⚠️ A business with this name and address is already registered."),
+        "{replies:?}"
+    );
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM businesses")
+        .fetch_one(&market.stack.pool)
+        .await?;
+    assert_eq!(count, 1);
+    Ok(())
+}
+
+#[tokio::test]
+async fn only_approved_businesses_post_deals() -> Result {
+    let mut market = Marketplace::start().await?;
+    let stranger = unique_user("Ed");
+    assert!(
+        market
+            .ask(&stranger, "/newdeal")
+            .await?
+            .starts_with("Only registered businesses can post deals.")
+    );
+    assert_eq!(
+        market.ask(&stranger, "/pending").await?,
+        "I don't know that command. /help lists what I can do.",
+        "non-admins get no admin surface"
+    );
+
+    let owner = unique_user("Flo");
+    market.register(&owner, "Flo's Kitchen").await?;
+    assert!(
+        market
+            .ask(&owner, "/newdeal")
+            .await?
+            .starts_with("Your business is still waiting for approval.")
+    );
+
+    // The admin rejects with a reason; the business is told why.
+    let admin = market.admin.clone();
+    let application = market
+        .wait_for_text(admin.id, "New business application")
+        .await?;
+    market.press(&admin, &application, "Reject").await?;
+    assert!(market.ask(&admin, "No").await?.starts_with("⚠️ Reason:"));
+    market
+        .ask(&admin, "The address could not be verified")
+        .await?;
+    market
+        .wait_for_text(owner.id, "Reason: The address could not be verified")
+        .await?;
+    assert!(
+        market
+            .ask(&owner, "/newdeal")
+            .await?
+            .starts_with("Your business application was not approved.")
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn buttons_for_another_business_are_refused() -> Result {
+    let mut market = Marketplace::start().await?;
+    let owner = unique_user("Gia");
+    let rival = unique_user("Hugo");
+    market.approved_business(&owner, "Gia's Bakery").await?;
+    market.approved_business(&rival, "Hugo's Deli").await?;
+    let (offer_id, published) = market.publish_deal(&owner, "Croissant box").await?;
+
+    // A correctly signed button for Gia's offer, pressed by Hugo (as a leaked or crafted
+    // callback would be): the signature is fine, the ownership check is not.
+    let codec = CallbackCodec::new(Secret::new(TEST_SECRET_KEY), None);
+    for action in ["off_pause", "off_end_yes", "off_edit"] {
+        let data = codec.encode(action, &[offer_id])?;
+        let update = market.stack.updates.callback(&rival, &published, &data);
+        market.post(&rival, update).await?;
+        assert_eq!(
+            market.last_callback_answer(),
+            "That isn't one of your deals."
+        );
+    }
+    assert_eq!(market.offer_state(offer_id).await?.0, "ACTIVE");
+
+    // A tampered id is refused by the signature.
+    let data = codec
+        .encode("off_pause", &[offer_id])?
+        .replacen(&offer_id.to_string(), "999999", 1);
+    let update = market.stack.updates.callback(&owner, &published, &data);
+    market.post(&owner, update).await?;
+    assert_eq!(
+        market.last_callback_answer(),
+        "This button is no longer valid."
+    );
+
+    // Admin buttons are refused to non-admins.
+    let business_id = market.business_id("Hugo's Deli").await?;
+    let data = codec.encode("adm_suspend", &[business_id])?;
+    let update = market.stack.updates.callback(&rival, &published, &data);
+    market.post(&rival, update).await?;
+    assert_eq!(
+        market.last_callback_answer(),
+        "This button is no longer valid."
+    );
+    let status: String = sqlx::query_scalar("SELECT status FROM businesses WHERE id = $1")
+        .bind(business_id)
+        .fetch_one(&market.stack.pool)
+        .await?;
+    assert_eq!(status, "approved");
+    assert!(
+        market
+            .ask(&rival, "/myoffers")
+            .await?
+            .starts_with("You have no deals yet.")
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn staff_join_once_by_invitation_and_manage_deals_only() -> Result {
+    let mut market = Marketplace::start().await?;
+    let owner = unique_user("Ida");
+    let helper = unique_user("Jon");
+    let latecomer = unique_user("Kim");
+    market.approved_business(&owner, "Ida's Cafe").await?;
+    let (offer_id, _) = market.publish_deal(&owner, "Cake slices").await?;
+
+    let invite = market.ask(&owner, "/invite_staff").await?;
+    let link = invite
+        .split_whitespace()
+        .find(|w| w.starts_with("https://t.me/TooGoodToGoTestBot?start=business_invite_"))
+        .ok_or(format!("no invitation link in {invite:?}"))?;
+    let payload = link.split("start=").nth(1).ok_or("no payload")?.to_owned();
+    assert!(payload.len() <= 64);
+
+    assert!(
+        market
+            .ask(&helper, &format!("/start {payload}"))
+            .await?
+            .contains("You now manage deals of Ida's Cafe")
+    );
+    market
+        .wait_for_text(owner.id, "joined Ida's Cafe as staff")
+        .await?;
+    assert!(
+        market
+            .ask(&latecomer, &format!("/start {payload}"))
+            .await?
+            .starts_with("This invitation is invalid"),
+        "single use"
+    );
+
+    // Staff manage the business's offers but do not invite others.
+    let listed = market.say(&helper, "/myoffers").await?;
+    assert!(text(&listed[0]).contains("Cake slices"));
+    market.press(&helper, &listed[0], "Pause").await?;
+    assert_eq!(market.offer_state(offer_id).await?.0, "PAUSED");
+    assert_eq!(
+        market.ask(&helper, "/invite_staff").await?,
+        "Only the owner of a business can invite staff."
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_suspended_business_is_paused_and_cannot_post_until_reinstated() -> Result {
+    let mut market = Marketplace::start().await?;
+    let owner = unique_user("Lea");
+    market.register(&owner, "Lea's Market").await?;
+    let admin = market.admin.clone();
+    let pending = market.say(&admin, "/pending").await?;
+    market.press(&admin, &pending[0], "Approve").await?;
+    market.wait_for_text(owner.id, "was approved").await?;
+    let (offer_id, _) = market.publish_deal(&owner, "Veggie box").await?;
+
+    market.press(&admin, &pending[0], "Suspend").await?;
+    assert_eq!(market.offer_state(offer_id).await?.0, "PAUSED");
+    market.wait_for_text(owner.id, "was suspended").await?;
+    assert!(
+        market
+            .ask(&owner, "/newdeal")
+            .await?
+            .starts_with("Your business is suspended")
+    );
+    let listed = market.say(&owner, "/myoffers").await?;
+    market.press(&owner, &listed[0], "Resume").await?;
+    assert!(
+        market
+            .last_callback_answer()
+            .starts_with("Your business is suspended")
+    );
+    assert_eq!(market.offer_state(offer_id).await?.0, "PAUSED");
+
+    market.press(&admin, &pending[0], "Reinstate").await?;
+    market.wait_for_text(owner.id, "is active again").await?;
+    market.press(&owner, &listed[0], "Resume").await?;
+    assert_eq!(market.offer_state(offer_id).await?.0, "ACTIVE");
+    let business_id = market.business_id("Lea's Market").await?;
+    assert_eq!(market.audited("business.suspended", business_id).await?, 1);
+    assert_eq!(market.audited("business.reinstated", business_id).await?, 1);
+    Ok(())
+}
