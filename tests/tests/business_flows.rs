@@ -292,6 +292,8 @@ async fn a_shop_goes_from_start_to_a_live_deal_and_manages_it() -> Result {
         "{summary}"
     );
     assert!(text(&summary).contains("Phone: +49301234567"));
+    let again = market.say(&owner, "is this ok?").await?;
+    assert!(text(again.last().ok_or("no summary")?).starts_with("Please check your business"));
     market
         .press(&owner, &summary, "Submit for approval")
         .await?;
@@ -317,6 +319,11 @@ async fn a_shop_goes_from_start_to_a_live_deal_and_manages_it() -> Result {
             .iter()
             .any(|c| c.params["scope"]["chat_id"] == owner.id),
         "business commands in the owner's chat scope: {scoped:?}"
+    );
+    assert_eq!(
+        market.stack.fake.menu_button(),
+        Some(serde_json::json!({ "type": "commands" })),
+        "the menu button opens the commands"
     );
     let replies = market.press(&owner, &approval, "Post a deal now").await?;
     assert!(text(&replies[0]).contains("What kind of food"));

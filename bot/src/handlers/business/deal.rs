@@ -398,6 +398,11 @@ pub async fn on_answer(
             go_to(ctx, chat, previous, &draft).await?;
             return Ok(true);
         }
+        // The summary waits for its buttons: anything typed shows it again.
+        _ if step == Step::Summary => {
+            show_summary(ctx, chat, &draft).await?;
+            return Ok(true);
+        }
         _ => {}
     }
     let now = Utc::now();

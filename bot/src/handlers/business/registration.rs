@@ -241,6 +241,11 @@ pub async fn on_answer(
             go_to(ctx, chat, previous, &draft).await?;
             return Ok(true);
         }
+        // The summary waits for its buttons: anything typed shows it again.
+        _ if step == Step::Summary => {
+            show_summary(ctx, chat, &draft).await?;
+            return Ok(true);
+        }
         _ => {}
     }
     match accept(step, &mut draft, answer) {
