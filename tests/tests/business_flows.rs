@@ -782,3 +782,40 @@ async fn a_suspended_business_is_paused_and_cannot_post_until_reinstated() -> Re
     assert_eq!(market.audited("business.reinstated", business_id).await?, 1);
     Ok(())
 }
+
+#[tokio::test]
+async fn the_expiry_job_ends_deals_whose_window_passed_and_tells_the_business() -> Result {
+    let mut market = Marketplace::start().await?;
+    let owner = unique_user("Mia");
+    market.approved_business(&owner, "Mia's Pantry").await?;
+    let (ended_id, _) = market.publish_deal(&owner, "Soup of the day").await?;
+    let (open_id, _) = market.publish_deal(&owner, "Salad bowl").await?;
+    sqlx::query(
+        "UPDATE offers SET pickup_start = now() - interval '3 hours',
+             pickup_end = now() - interval '1 minute' WHERE id = $1",
+    )
+    .bind(ended_id)
+    .execute(&market.stack.pool)
+    .await?;
+
+    // The job runs when the bot starts and then every minute: a restart runs it now.
+    let env = market.bot.env.clone();
+    market.bot.kill9().await?;
+    market.bot.wait_exit(WAIT).await?;
+    market.bot = BotProcess::start(env).await?;
+    market
+        .wait_for_text(owner.id, "The pickup window of “Soup of the day” has ended")
+        .await?;
+    assert_eq!(market.offer_state(ended_id).await?.0, "EXPIRED");
+    assert_eq!(market.offer_state(open_id).await?.0, "ACTIVE");
+    assert_eq!(market.audited("offer.expired", ended_id).await?, 1);
+
+    let listed = market.say(&owner, "/myoffers").await?;
+    let expired = listed
+        .iter()
+        .find(|m| text(m).contains("Soup of the day"))
+        .ok_or("the expired deal is listed")?;
+    assert!(text(expired).contains("Expired"));
+    assert!(expired.get("reply_markup").is_none(), "nothing to manage");
+    Ok(())
+}
