@@ -185,12 +185,30 @@ pub const ADMIN_COMMANDS: &[(&str, &str)] = &[
     ("help", "What this bot can do"),
 ];
 
+/// A role's commands followed by everyone's (a chat scope replaces the default menu, and a
+/// business owner is a customer too), each command once.
+pub fn menu_for(
+    role_commands: &[(&'static str, &'static str)],
+) -> Vec<(&'static str, &'static str)> {
+    let mut menu: Vec<(&str, &str)> = Vec::new();
+    for (command, description) in role_commands.iter().chain(super::BOT_COMMANDS) {
+        if !menu.iter().any(|(known, _)| known == command) {
+            menu.push((command, description));
+        }
+    }
+    menu
+}
+
 /// Shows a chat its role's command menu (setMyCommands for that chat's scope). A failure only
 /// costs the menu, so it is logged rather than failing the update.
-pub async fn publish_chat_commands(app: &App, chat_id: i64, commands: &[(&str, &str)]) {
-    let commands: Vec<BotCommand> = commands
-        .iter()
-        .map(|(command, description)| BotCommand::new(*command, *description))
+pub async fn publish_chat_commands(
+    app: &App,
+    chat_id: i64,
+    role_commands: &[(&'static str, &'static str)],
+) {
+    let commands: Vec<BotCommand> = menu_for(role_commands)
+        .into_iter()
+        .map(|(command, description)| BotCommand::new(command, description))
         .collect();
     let scope = BotCommandScope::Chat {
         chat_id: Recipient::Id(ChatId(chat_id)),
@@ -220,6 +238,19 @@ mod tests {
             share_link("TooGoodToGoTestBot", 42),
             "https://t.me/TooGoodToGoTestBot?start=offer_42"
         );
+    }
+
+    #[test]
+    fn a_role_menu_adds_the_everyday_commands_once() {
+        let menu = menu_for(BUSINESS_COMMANDS);
+        assert_eq!(menu[0].0, "newdeal");
+        for command in ["start", "help", "privacy", "register_business"] {
+            assert_eq!(
+                menu.iter().filter(|(c, _)| *c == command).count(),
+                1,
+                "{command}"
+            );
+        }
     }
 
     #[test]
