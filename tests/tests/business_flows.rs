@@ -819,3 +819,37 @@ async fn the_expiry_job_ends_deals_whose_window_passed_and_tells_the_business() 
     assert!(expired.get("reply_markup").is_none(), "nothing to manage");
     Ok(())
 }
+
+#[tokio::test]
+async fn a_deal_photo_is_shown_with_its_card() -> Result {
+    let mut market = Marketplace::start().await?;
+    let owner = unique_user("Nia");
+    market.approved_business(&owner, "Nia's Noodles").await?;
+    market.say(&owner, "/newdeal").await?;
+    market.ask(&owner, "Ready-to-eat meals").await?;
+    market.ask(&owner, "Noodle box").await?;
+    market.ask(&owner, "Fried noodles with vegetables").await?;
+    let update = market.stack.updates.photo(&owner, "noodle-photo-1");
+    let replies = market.post(&owner, update).await?;
+    assert!(text(&replies[0]).starts_with("When can customers pick up?"));
+    market.ask(&owner, "tomorrow 12:00-14:00").await?;
+    market.ask(&owner, "3").await?;
+    market.ask(&owner, "5").await?;
+    let summary = market
+        .say(&owner, "Skip")
+        .await?
+        .pop()
+        .ok_or("no summary")?;
+    assert!(text(&summary).contains("EUR 5.00"), "{summary}");
+    assert!(!text(&summary).contains("worth"), "no original value");
+    market.press(&owner, &summary, "Publish").await?;
+
+    let viewed = market.press(&owner, &summary, "View as customer").await?;
+    assert_eq!(viewed[0]["photo"][0]["file_id"], "noodle-photo-1");
+    let caption = viewed[0]["caption"].as_str().unwrap_or("");
+    assert!(
+        caption.contains("🍱 Ready-to-eat meals Noodle box"),
+        "{caption}"
+    );
+    Ok(())
+}

@@ -71,6 +71,26 @@ impl Context<'_> {
         self.delivered(chat_id, sent).await
     }
 
+    /// Sends a photo (by Telegram file id) with a caption at once.
+    pub async fn send_photo(
+        &mut self,
+        chat_id: ChatId,
+        file_id: &str,
+        caption: impl Into<String>,
+    ) -> Result<Option<Message>, HandlerError> {
+        let caption = caption.into();
+        let bot = &self.app.bot;
+        let photo =
+            teloxide::types::InputFile::file_id(teloxide::types::FileId(file_id.to_owned()));
+        let sent = call_with_retry(&self.app.metrics, || {
+            bot.send_photo(chat_id, photo.clone())
+                .caption(caption.clone())
+                .into_future()
+        })
+        .await;
+        self.delivered(chat_id, sent).await
+    }
+
     /// Replaces the text (and inline keyboard) of a message the bot sent.
     pub async fn edit(
         &mut self,

@@ -311,7 +311,12 @@ pub async fn on_button(
         Action::View => {
             ctx.answer_callback(query, None).await?;
             let text = ctx.texts.customer_view(&render(ctx, &offer));
-            ctx.send(chat, text, None).await?;
+            match &offer.photo_file_id {
+                // The card fits a caption: the title is at most 60 and the description 200
+                // characters.
+                Some(photo) => ctx.send_photo(chat, photo, text).await?,
+                None => ctx.send(chat, text, None).await?,
+            };
             Ok(())
         }
         Action::Share => {
