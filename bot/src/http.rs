@@ -116,7 +116,7 @@ async fn webhook(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -
                 .get_or_create(&SourceLabels { source: "webhook" })
                 .inc();
             if !draining {
-                app.workers.dispatch(update);
+                app.workers.dispatch(update).await;
             }
             StatusCode::OK.into_response()
         }

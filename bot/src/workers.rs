@@ -29,6 +29,7 @@ const MAX_BATCH: usize = 16;
 const DEFER_DELAY: Duration = Duration::from_millis(100);
 const MAX_DEFERRALS: u32 = 100;
 const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
+const DISPATCH_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Clone, Copy)]
 struct Job {
@@ -51,23 +52,29 @@ impl Workers {
         (Self { shards: senders }, WorkerReceivers(receivers))
     }
 
-    /// Queues a stored update for processing. When the worker is saturated the update simply
-    /// stays in the inbox; the sweeper brings it back once its claim lapses.
-    pub fn dispatch(&self, update: PendingUpdate) {
+    /// Queues a stored update for processing. A saturated worker makes the caller wait (the
+    /// webhook answers a little later, which is Telegram's cue to slow down); only after
+    /// `DISPATCH_TIMEOUT` is the update left in the inbox for the sweeper.
+    pub async fn dispatch(&self, update: PendingUpdate) {
         self.send(Job {
             update,
             deferrals: 0,
-        });
+        })
+        .await;
     }
 
-    fn send(&self, job: Job) {
+    async fn send(&self, job: Job) {
         let mut hasher = DefaultHasher::new();
         job.update.ordering_key.hash(&mut hasher);
         let shard = (hasher.finish() % self.shards.len() as u64) as usize;
-        if self.shards[shard].try_send(job).is_err() {
-            tracing::debug!(
+        if self.shards[shard]
+            .send_timeout(job, DISPATCH_TIMEOUT)
+            .await
+            .is_err()
+        {
+            tracing::warn!(
                 update_id = job.update.update_id,
-                "worker saturated; left to the sweeper"
+                "worker saturated; the update waits for the sweeper"
             );
         }
     }
@@ -249,7 +256,7 @@ fn defer(app: &Arc<App>, mut job: Job) {
     let app = Arc::clone(app);
     tokio::spawn(async move {
         tokio::time::sleep(DEFER_DELAY).await;
-        app.workers.send(job);
+        app.workers.send(job).await;
     });
 }
 
@@ -275,7 +282,7 @@ async fn sweep(app: Arc<App>, shutdown: CancellationToken) {
                         tracing::info!(count = updates.len(), "took over pending updates");
                     }
                     for update in updates {
-                        app.workers.dispatch(update);
+                        app.workers.dispatch(update).await;
                     }
                 }
                 Err(error) => tracing::warn!(%error, "sweeping the inbox failed"),

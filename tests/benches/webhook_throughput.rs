@@ -4,7 +4,7 @@
 //! answered with a Bot API call.
 //!
 //! Run with `make bench` (builds the release bot first). Tunables: BENCH_UPDATES (default
-//! 20000), BENCH_USERS (4000), BENCH_CONNECTIONS (40).
+//! 20000), BENCH_USERS (4000), BENCH_CONNECTIONS (40); BENCH_BOT_<VAR> sets the bot's VAR.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -135,9 +135,15 @@ async fn main() -> Result<(), Error> {
             .await?
             .ok_or("fake printed no URL")?
     };
-    let env = BotEnv::new(&db.url, &fake_url)
+    let mut env = BotEnv::new(&db.url, &fake_url)
         .set("LOG_LEVEL", "warn")
         .set("RATE_LIMIT_PER_MINUTE", "60");
+    // BENCH_BOT_<VAR>=value passes VAR=value to the bot, for tuning runs.
+    for (name, value) in std::env::vars() {
+        if let Some(var) = name.strip_prefix("BENCH_BOT_") {
+            env = env.set(var, value);
+        }
+    }
     let bot = BotProcess::start(env).await?;
     let bot_pid = bot.pid().ok_or("bot exited")?;
     tokio::time::sleep(Duration::from_secs(2)).await;

@@ -133,7 +133,7 @@ async fn poll_once(app: &App, offset: Option<i64>) -> Result<Option<i64>, PollEr
         .updates_duplicate
         .inc_by((batch.len() - new.len()) as u64);
     for update in new {
-        app.workers.dispatch(update);
+        app.workers.dispatch(update).await;
     }
     Ok(max_id.map(|id| id + 1))
 }
