@@ -1,6 +1,5 @@
 # Developer entry points. `make test` is the whole test suite (README and CI run it).
-CARGO_TARGET_DIR ?= /var/cache/toogoodtogo-target
-export CARGO_TARGET_DIR
+# Builds go to ./target unless CARGO_TARGET_DIR says otherwise (CI keeps it under /var/cache).
 DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 export DATABASE_URL
 REDIS_URL ?= redis://127.0.0.1:6379
