@@ -496,11 +496,7 @@ pub async fn on_button(
         let notice = ctx.texts.button_no_longer_valid;
         return ctx.answer_callback(query, Some(notice)).await;
     }
-    let draft = match dialogue::load(ctx, chat).await? {
-        Some(conversation) if conversation.flow == FLOW => dialogue::data::<Draft>(&conversation),
-        _ => None,
-    };
-    let Some(mut draft) = draft else {
+    let Some(mut draft) = dialogue::load_draft::<Draft>(ctx, chat, FLOW).await? else {
         let notice = ctx.texts.biz.draft_gone;
         return ctx.answer_callback(query, Some(notice)).await;
     };
@@ -508,30 +504,12 @@ pub async fn on_button(
     match button {
         Button::Publish { .. } => publish(ctx, query, chat, draft).await,
         Button::Edit { user_id } => {
-            let codec = &ctx.app.callbacks;
-            let texts = ctx.texts;
-            let rows = Step::ORDER
+            let fields = Step::ORDER
                 .iter()
-                .filter_map(|step| step.field().map(|field| (step.index(), field)))
-                .map(|(index, field)| {
-                    codec
-                        .encode(EDIT_FIELD, &[user_id, index as i64])
-                        .map(|data| {
-                            vec![InlineKeyboardButton::callback(
-                                texts.field_name(field),
-                                data,
-                            )]
-                        })
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            let text = texts.biz.which_field;
-            super::replace_pressed(
-                ctx,
-                query,
-                text.to_owned(),
-                Some(InlineKeyboardMarkup::new(rows)),
-            )
-            .await
+                .filter_map(|step| step.field().map(|field| (step.index(), field)));
+            let menu = dialogue::field_menu(ctx, EDIT_FIELD, user_id, fields)?;
+            let text = ctx.texts.biz.which_field;
+            super::replace_pressed(ctx, query, text.to_owned(), Some(menu)).await
         }
         Button::EditField { step, .. } => {
             let Some(step) = Step::ORDER

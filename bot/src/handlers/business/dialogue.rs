@@ -3,11 +3,15 @@
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use teloxide::types::{ChatId, KeyboardButton, KeyboardMarkup, Message, ReplyMarkup};
+use teloxide::types::{
+    ChatId, InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, KeyboardMarkup, Message,
+    ReplyMarkup,
+};
 
 use super::super::commands::Command;
 use super::super::{Context, HandlerError};
 use crate::marketplace::Invalid;
+use crate::marketplace::input::Field;
 use crate::store::conversations::{self, Conversation};
 use crate::texts::Catalog;
 
@@ -60,6 +64,42 @@ pub async fn load(
 ) -> Result<Option<Conversation<serde_json::Value>>, HandlerError> {
     let user_id = ctx.user_id();
     Ok(conversations::load(ctx.conn, user_id, chat.0).await?)
+}
+
+/// The draft of `flow` in this chat, if that is the dialogue the user is in.
+pub async fn load_draft<D: DeserializeOwned>(
+    ctx: &mut Context<'_>,
+    chat: ChatId,
+    flow: &str,
+) -> Result<Option<D>, HandlerError> {
+    Ok(match load(ctx, chat).await? {
+        Some(conversation) if conversation.flow == flow => data(&conversation),
+        _ => None,
+    })
+}
+
+/// The "which field?" menu of a summary card: one button per editable field, each carrying
+/// `action` with the user's id and the field's step index.
+pub fn field_menu(
+    ctx: &Context<'_>,
+    action: &str,
+    user_id: i64,
+    fields: impl Iterator<Item = (usize, Field)>,
+) -> Result<InlineKeyboardMarkup, HandlerError> {
+    let rows = fields
+        .map(|(index, field)| {
+            ctx.app
+                .callbacks
+                .encode(action, &[user_id, index as i64])
+                .map(|data| {
+                    vec![InlineKeyboardButton::callback(
+                        ctx.texts.field_name(field),
+                        data,
+                    )]
+                })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(InlineKeyboardMarkup::new(rows))
 }
 
 /// Reads a flow's data; a draft of an older shape is dropped rather than failing the update.
