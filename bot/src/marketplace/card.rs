@@ -26,6 +26,14 @@ pub struct OfferCard<'a> {
     pub currency: &'a str,
     /// `None` for a draft that is not published yet.
     pub state: Option<OfferState>,
+    /// The business's rating, once customers rated it.
+    pub rating: Option<Rating>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rating {
+    pub average: f64,
+    pub count: i32,
 }
 
 pub fn render(card: &OfferCard<'_>, texts: &Catalog, now: DateTime<Utc>, tz: Tz) -> String {
@@ -37,10 +45,14 @@ pub fn render(card: &OfferCard<'_>, texts: &Catalog, now: DateTime<Utc>, tz: Tz)
         None => price,
     };
     let (day, from, to) = window::describe(&card.window, now, tz);
+    let rating = card
+        .rating
+        .map(|r| format!(" · ⭐ {:.1} ({})", r.average, r.count))
+        .unwrap_or_default();
     let mut lines = vec![
         format!("{} {}", texts.category_label(card.category), card.title),
         format!(
-            "🏪 {} · {}, {} {}",
+            "🏪 {}{rating} · {}, {} {}",
             card.business_name, card.street, card.postal_code, card.city
         ),
         format!("💶 {price_line}"),
@@ -81,6 +93,7 @@ mod tests {
             original_minor: Some(1200),
             currency: "EUR",
             state: Some(OfferState::Active),
+            rating: None,
         };
         let text = render(
             &card,
@@ -100,5 +113,18 @@ mod tests {
         assert!(text.contains("today 18:00–20:00"), "{text}");
         assert!(text.contains("3 left"), "{text}");
         assert!(text.ends_with("Bread and pastries of the day"), "{text}");
+
+        let rated = OfferCard {
+            rating: Some(Rating {
+                average: 4.5,
+                count: 12,
+            }),
+            ..card
+        };
+        let text = render(&rated, &crate::texts::EN, start, chrono_tz::Europe::Berlin);
+        assert!(
+            text.contains("Bakery Ada · ⭐ 4.5 (12) · Main Street 12"),
+            "{text}"
+        );
     }
 }

@@ -2,10 +2,14 @@
 //! pickup windows and the offer card. Handlers and jobs call it; the customer side reuses it.
 
 pub mod card;
+pub mod geo;
 pub mod input;
 pub mod money;
 pub mod offer;
+pub mod quiet_hours;
+pub mod reservation;
 pub mod window;
 
 pub use input::{Field, Invalid, Problem};
 pub use offer::{Category, OfferState, TransitionError};
+pub use reservation::ReservationState;

@@ -3,9 +3,14 @@
 pub mod audit;
 pub mod businesses;
 pub mod conversations;
+pub mod customers;
+pub mod favourites;
 pub mod inbox;
 pub mod offers;
 pub mod outbound;
+pub mod ratings;
+pub mod reservations;
+pub mod search;
 pub mod staff;
 pub mod users;
 

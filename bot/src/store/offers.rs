@@ -5,7 +5,8 @@
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
-use crate::marketplace::card::OfferCard;
+use crate::marketplace::card::{OfferCard, Rating};
+use crate::marketplace::geo::Point;
 use crate::marketplace::window::PickupWindow;
 use crate::marketplace::{Category, OfferState, TransitionError};
 
@@ -19,6 +20,10 @@ pub struct Offer {
     pub postal_code: String,
     pub city: String,
     pub business_status: String,
+    pub latitude: f64,
+    pub longitude: f64,
+    pub rating_count: i32,
+    pub rating_sum: i32,
     category: String,
     pub title: String,
     pub description: String,
@@ -49,6 +54,21 @@ impl Offer {
         }
     }
 
+    pub fn location(&self) -> Point {
+        Point {
+            latitude: self.latitude,
+            longitude: self.longitude,
+        }
+    }
+
+    /// The business's average rating and how many ratings it has, once it has any.
+    pub fn rating(&self) -> Option<Rating> {
+        (self.rating_count > 0).then(|| Rating {
+            average: f64::from(self.rating_sum) / f64::from(self.rating_count),
+            count: self.rating_count,
+        })
+    }
+
     pub fn card(&self) -> OfferCard<'_> {
         OfferCard {
             business_name: &self.business_name,
@@ -64,15 +84,27 @@ impl Offer {
             original_minor: self.original_minor,
             currency: &self.currency,
             state: Some(self.state()),
+            rating: self.rating(),
         }
     }
 }
 
-const SELECT: &str = "SELECT o.id, o.business_id, b.name AS business_name, b.street, b.postal_code,
-        b.city, b.status AS business_status, o.category, o.title, o.description, o.photo_file_id,
-        o.pickup_start, o.pickup_end, o.units_available, o.price_minor, o.original_minor,
-        o.currency, o.state
-    FROM offers o JOIN businesses b ON b.id = o.business_id";
+/// The columns of [`Offer`], for queries that join `offers o` and `businesses b`.
+macro_rules! offer_columns {
+    () => {
+        "o.id, o.business_id, b.name AS business_name, b.street, b.postal_code, b.city,
+         b.status AS business_status, b.latitude, b.longitude, b.rating_count, b.rating_sum,
+         o.category, o.title, o.description, o.photo_file_id, o.pickup_start, o.pickup_end,
+         o.units_available, o.price_minor, o.original_minor, o.currency, o.state"
+    };
+}
+pub const COLUMNS: &str = offer_columns!();
+
+const SELECT: &str = concat!(
+    "SELECT ",
+    offer_columns!(),
+    " FROM offers o JOIN businesses b ON b.id = o.business_id"
+);
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewOffer {

@@ -64,6 +64,39 @@ pub async fn enqueue(
     .map(|id| id.unwrap_or(0))
 }
 
+/// Queues many messages in one statement (an alert's fan-out), each with the time it may go.
+pub async fn enqueue_many(
+    conn: &mut PgConnection,
+    messages: &[(i64, OutboundMessage, DateTime<Utc>)],
+) -> sqlx::Result<u64> {
+    if messages.is_empty() {
+        return Ok(0);
+    }
+    let chat_ids: Vec<i64> = messages.iter().map(|(chat, _, _)| *chat).collect();
+    let methods: Vec<&str> = messages.iter().map(|(_, m, _)| m.method()).collect();
+    let payloads: Vec<serde_json::Value> = messages
+        .iter()
+        .map(|(_, m, _)| serde_json::to_value(m))
+        .collect::<Result<_, _>>()
+        .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    let not_before: Vec<DateTime<Utc>> = messages.iter().map(|(_, _, at)| *at).collect();
+    let inserted = sqlx::query(
+        "INSERT INTO outbound_messages (chat_id, method, payload, not_before)
+         SELECT m.chat_id, m.method, m.payload, m.not_before
+         FROM UNNEST($1::int8[], $2::text[], $3::jsonb[], $4::timestamptz[])
+              AS m (chat_id, method, payload, not_before)
+         WHERE NOT EXISTS (
+             SELECT 1 FROM users WHERE telegram_id = m.chat_id AND blocked_at IS NOT NULL)",
+    )
+    .bind(chat_ids)
+    .bind(methods)
+    .bind(payloads)
+    .bind(not_before)
+    .execute(conn)
+    .await?;
+    Ok(inserted.rows_affected())
+}
+
 /// Due messages, oldest first, locked for this sender until its transaction ends.
 pub async fn due(conn: &mut PgConnection, limit: i64) -> sqlx::Result<Vec<QueuedMessage>> {
     let rows: Vec<(i64, i64, serde_json::Value, i32)> = sqlx::query_as(

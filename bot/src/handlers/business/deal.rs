@@ -311,6 +311,7 @@ fn draft_card<'a>(
         original_minor: draft.original_minor,
         currency,
         state: None,
+        rating: None,
     })
 }
 

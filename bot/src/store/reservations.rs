@@ -1,0 +1,716 @@
+//! Reservations. A reservation and the inventory decrement happen in one transaction under the
+//! offer's row lock, and `offers.units_available` can never go below zero (CHECK constraint):
+//! overselling is impossible by construction. State changes are guarded by the state the row
+//! is in, so a change is applied once however often it is attempted.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgConnection;
+
+use crate::marketplace::OfferState;
+use crate::marketplace::reservation::{self, Availability, Refusal, ReservationState};
+use crate::marketplace::window::PickupWindow;
+
+/// A reservation with what its messages show: the offer and where to pick it up.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct Reservation {
+    pub id: i64,
+    pub offer_id: i64,
+    pub business_id: i64,
+    pub customer_id: i64,
+    pub quantity: i32,
+    pub unit_price_minor: i64,
+    pub total_minor: i64,
+    pub currency: String,
+    pub pickup_code: String,
+    state: String,
+    pub created_at: DateTime<Utc>,
+    pub picked_up_at: Option<DateTime<Utc>>,
+    pub title: String,
+    pub pickup_start: DateTime<Utc>,
+    pub pickup_end: DateTime<Utc>,
+    pub business_name: String,
+    pub street: String,
+    pub postal_code: String,
+    pub city: String,
+    pub latitude: f64,
+    pub longitude: f64,
+    pub customer_name: String,
+    pub customer_language: Option<String>,
+    pub rated: bool,
+}
+
+impl Reservation {
+    pub fn state(&self) -> ReservationState {
+        // The CHECK constraint allows only the four states.
+        ReservationState::parse(&self.state).unwrap_or(ReservationState::Cancelled)
+    }
+
+    pub fn window(&self) -> PickupWindow {
+        PickupWindow {
+            start: self.pickup_start,
+            end: self.pickup_end,
+        }
+    }
+
+    /// Whether the customer may still cancel: confirmed and the window has not ended.
+    pub fn cancellable_at(&self, now: DateTime<Utc>) -> bool {
+        self.state() == ReservationState::Confirmed && self.pickup_end > now
+    }
+}
+
+const SELECT: &str = "SELECT r.id, r.offer_id, r.business_id, r.customer_id, r.quantity,
+        r.unit_price_minor, r.total_minor, r.currency, r.pickup_code, r.state, r.created_at,
+        r.picked_up_at, o.title, o.pickup_start, o.pickup_end, b.name AS business_name, b.street,
+        b.postal_code, b.city, b.latitude, b.longitude, u.first_name AS customer_name,
+        u.language_code AS customer_language,
+        EXISTS (SELECT 1 FROM ratings WHERE reservation_id = r.id) AS rated
+    FROM reservations r
+    JOIN offers o ON o.id = r.offer_id
+    JOIN businesses b ON b.id = r.business_id
+    JOIN users u ON u.telegram_id = r.customer_id";
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReserveOutcome {
+    Reserved {
+        reservation_id: i64,
+        /// The offer's state afterwards (SOLD_OUT when this took the last units).
+        offer_state: OfferState,
+    },
+    Refused(Refusal),
+    NoSuchOffer,
+}
+
+/// Reserves `quantity` units of an offer for a customer. Callers run it inside a transaction;
+/// the offer row stays locked until that transaction ends, so concurrent attempts queue and
+/// each sees the units the previous one left.
+pub async fn reserve(
+    conn: &mut PgConnection,
+    offer_id: i64,
+    customer_id: i64,
+    quantity: i32,
+    cap: i32,
+    now: DateTime<Utc>,
+) -> sqlx::Result<ReserveOutcome> {
+    let locked: Option<(String, i32, DateTime<Utc>, i64, i64, String, String)> = sqlx::query_as(
+        "SELECT o.state, o.units_available, o.pickup_end, o.price_minor,
+                    o.business_id, o.currency, b.status
+             FROM offers o JOIN businesses b ON b.id = o.business_id
+             WHERE o.id = $1
+             FOR UPDATE OF o",
+    )
+    .bind(offer_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some((state, units, pickup_end, price, business_id, currency, status)) = locked else {
+        return Ok(ReserveOutcome::NoSuchOffer);
+    };
+    // Read after the lock: a concurrent reservation of this customer has committed by now.
+    let held = held_by(conn, offer_id, customer_id).await?;
+    let state = OfferState::parse(&state).unwrap_or(OfferState::Expired);
+    let availability = Availability {
+        state,
+        business_approved: status == "approved",
+        units_available: units,
+        pickup_end,
+        held_by_customer: held,
+    };
+    if let Err(refusal) = reservation::check(&availability, quantity, cap, now) {
+        return Ok(ReserveOutcome::Refused(refusal));
+    }
+    let left = units - quantity;
+    // `check` refused an ended window, so the offer is still reservable.
+    let next = state.after_units_change(left, true);
+    sqlx::query(
+        "UPDATE offers SET units_available = units_available - $2, state = $3, updated_at = now()
+         WHERE id = $1",
+    )
+    .bind(offer_id)
+    .bind(quantity)
+    .bind(next.as_str())
+    .execute(&mut *conn)
+    .await?;
+    // A code is unique within its business; a rare collision draws again.
+    loop {
+        let inserted: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO reservations (offer_id, business_id, customer_id, quantity,
+                 unit_price_minor, total_minor, currency, pickup_code)
+             VALUES ($1, $2, $3, $4, $5, $5 * $4, $6, $7)
+             ON CONFLICT (business_id, pickup_code) DO NOTHING
+             RETURNING id",
+        )
+        .bind(offer_id)
+        .bind(business_id)
+        .bind(customer_id)
+        .bind(quantity)
+        .bind(price)
+        .bind(&currency)
+        .bind(reservation::new_pickup_code())
+        .fetch_optional(&mut *conn)
+        .await?;
+        if let Some(reservation_id) = inserted {
+            return Ok(ReserveOutcome::Reserved {
+                reservation_id,
+                offer_state: next,
+            });
+        }
+    }
+}
+
+/// Units a customer holds on an offer (confirmed or picked up).
+pub async fn held_by(
+    conn: &mut PgConnection,
+    offer_id: i64,
+    customer_id: i64,
+) -> sqlx::Result<i32> {
+    sqlx::query_scalar(
+        "SELECT coalesce(sum(quantity), 0)::int4 FROM reservations
+         WHERE offer_id = $1 AND customer_id = $2 AND state IN ('CONFIRMED', 'PICKED_UP')",
+    )
+    .bind(offer_id)
+    .bind(customer_id)
+    .fetch_one(conn)
+    .await
+}
+
+pub async fn get(conn: &mut PgConnection, id: i64) -> sqlx::Result<Option<Reservation>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT} WHERE r.id = $1")))
+        .bind(id)
+        .fetch_optional(conn)
+        .await
+}
+
+/// A customer's reservations: open ones first (soonest pickup), then the latest past ones.
+pub async fn list_for_customer(
+    conn: &mut PgConnection,
+    customer_id: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<Reservation>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{SELECT} WHERE r.customer_id = $1
+         ORDER BY (r.state <> 'CONFIRMED'), 
+                  CASE WHEN r.state = 'CONFIRMED' THEN o.pickup_end END,
+                  r.created_at DESC
+         LIMIT $2"
+    )))
+    .bind(customer_id)
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}
+
+/// An offer's reservations, confirmed ones first, for its business.
+pub async fn list_for_offer(
+    conn: &mut PgConnection,
+    offer_id: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<Reservation>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{SELECT} WHERE r.offer_id = $1
+         ORDER BY (r.state <> 'CONFIRMED'), r.created_at
+         LIMIT $2"
+    )))
+    .bind(offer_id)
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum CancelOutcome {
+    /// Cancelled; the units went back and the offer is now in this state.
+    Cancelled(OfferState),
+    NotYours,
+    /// Picked up, cancelled or a no-show already.
+    NotConfirmed(ReservationState),
+    WindowEnded,
+}
+
+/// Cancels a customer's reservation and returns its units to the offer (reviving a SOLD_OUT
+/// offer while its window is open).
+pub async fn cancel(
+    conn: &mut PgConnection,
+    reservation_id: i64,
+    customer_id: i64,
+    now: DateTime<Utc>,
+) -> sqlx::Result<CancelOutcome> {
+    let row: Option<(i64, i64, i32, String, DateTime<Utc>)> = sqlx::query_as(
+        "SELECT r.customer_id, r.offer_id, r.quantity, r.state, o.pickup_end
+         FROM reservations r JOIN offers o ON o.id = r.offer_id
+         WHERE r.id = $1 FOR UPDATE OF r",
+    )
+    .bind(reservation_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some((owner, offer_id, quantity, state, pickup_end)) = row else {
+        return Ok(CancelOutcome::NotYours);
+    };
+    if owner != customer_id {
+        return Ok(CancelOutcome::NotYours);
+    }
+    let state = ReservationState::parse(&state).unwrap_or(ReservationState::Cancelled);
+    if state != ReservationState::Confirmed {
+        return Ok(CancelOutcome::NotConfirmed(state));
+    }
+    if pickup_end <= now {
+        return Ok(CancelOutcome::WindowEnded);
+    }
+    sqlx::query(
+        "UPDATE reservations SET state = 'CANCELLED', cancelled_at = $2, updated_at = now()
+         WHERE id = $1",
+    )
+    .bind(reservation_id)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    let offer_state = return_units(conn, offer_id, quantity, now).await?;
+    Ok(CancelOutcome::Cancelled(offer_state))
+}
+
+/// Puts units back on an offer; its state follows the state machine.
+pub async fn return_units(
+    conn: &mut PgConnection,
+    offer_id: i64,
+    quantity: i32,
+    now: DateTime<Utc>,
+) -> sqlx::Result<OfferState> {
+    let (state, units, end): (String, i32, DateTime<Utc>) = sqlx::query_as(
+        "SELECT state, units_available, pickup_end FROM offers WHERE id = $1 FOR UPDATE",
+    )
+    .bind(offer_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    let state = OfferState::parse(&state).unwrap_or(OfferState::Expired);
+    if state.is_final() {
+        // An ended offer does not get its units back: nobody can reserve them anyway.
+        return Ok(state);
+    }
+    let units = units + quantity;
+    // Before the window opens the offer is as reservable as during it.
+    let next = state.after_units_change(units, end > now);
+    sqlx::query(
+        "UPDATE offers SET units_available = $2, state = $3, updated_at = now() WHERE id = $1",
+    )
+    .bind(offer_id)
+    .bind(units)
+    .bind(next.as_str())
+    .execute(conn)
+    .await?;
+    Ok(next)
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum PickupOutcome {
+    PickedUp(Box<Reservation>),
+    /// No reservation of the member's businesses has this code.
+    Unknown,
+    AlreadyPickedUp(Box<Reservation>),
+    NotConfirmed(Box<Reservation>),
+}
+
+/// Confirms a pickup by code, for a member of the reservation's business only.
+pub async fn pick_up_by_code(
+    conn: &mut PgConnection,
+    code: &str,
+    member_id: i64,
+    now: DateTime<Utc>,
+) -> sqlx::Result<PickupOutcome> {
+    let id: Option<i64> = sqlx::query_scalar(
+        "SELECT r.id FROM reservations r
+         JOIN business_members m ON m.business_id = r.business_id AND m.user_id = $2
+         WHERE r.pickup_code = $1
+         ORDER BY r.created_at DESC LIMIT 1",
+    )
+    .bind(code)
+    .bind(member_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    match id {
+        Some(id) => pick_up(conn, id, member_id, now).await,
+        None => Ok(PickupOutcome::Unknown),
+    }
+}
+
+/// Confirms a pickup of a reservation by id (the per-offer list), for a member of its business.
+pub async fn pick_up(
+    conn: &mut PgConnection,
+    reservation_id: i64,
+    member_id: i64,
+    now: DateTime<Utc>,
+) -> sqlx::Result<PickupOutcome> {
+    let updated = sqlx::query(
+        "UPDATE reservations r SET state = 'PICKED_UP', picked_up_at = $3, picked_up_by = $2,
+             updated_at = now()
+         FROM business_members m
+         WHERE r.id = $1 AND r.state = 'CONFIRMED'
+           AND m.business_id = r.business_id AND m.user_id = $2",
+    )
+    .bind(reservation_id)
+    .bind(member_id)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    let member: Option<Reservation> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{SELECT} JOIN business_members m ON m.business_id = r.business_id AND m.user_id = $2
+         WHERE r.id = $1"
+    )))
+    .bind(reservation_id)
+    .bind(member_id)
+    .fetch_optional(conn)
+    .await?;
+    let Some(reservation) = member else {
+        return Ok(PickupOutcome::Unknown);
+    };
+    let reservation = Box::new(reservation);
+    Ok(if updated == 1 {
+        PickupOutcome::PickedUp(reservation)
+    } else if reservation.state() == ReservationState::PickedUp {
+        PickupOutcome::AlreadyPickedUp(reservation)
+    } else {
+        PickupOutcome::NotConfirmed(reservation)
+    })
+}
+
+/// Confirmed reservations whose pickup window opened by `now` and whose customer was not
+/// reminded yet; marks them reminded. Rows another runner holds are skipped.
+pub async fn take_due_reminders(
+    conn: &mut PgConnection,
+    now: DateTime<Utc>,
+    limit: i64,
+) -> sqlx::Result<Vec<Reservation>> {
+    let ids: Vec<i64> = sqlx::query_scalar(
+        "WITH due AS (
+             SELECT r.id FROM reservations r JOIN offers o ON o.id = r.offer_id
+             WHERE r.state = 'CONFIRMED' AND r.reminded_at IS NULL
+               AND o.pickup_start <= $1 AND o.pickup_end > $1
+             LIMIT $2
+             FOR UPDATE OF r SKIP LOCKED
+         )
+         UPDATE reservations r SET reminded_at = $1 FROM due WHERE r.id = due.id
+         RETURNING r.id",
+    )
+    .bind(now)
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?;
+    by_ids(conn, &ids).await
+}
+
+/// Confirmed reservations whose pickup window ended by `now` become NO_SHOW (their units stay
+/// consumed). Rows another runner holds are skipped.
+pub async fn mark_no_shows(
+    conn: &mut PgConnection,
+    now: DateTime<Utc>,
+    limit: i64,
+) -> sqlx::Result<Vec<Reservation>> {
+    let ids: Vec<i64> = sqlx::query_scalar(
+        "WITH due AS (
+             SELECT r.id FROM reservations r JOIN offers o ON o.id = r.offer_id
+             WHERE r.state = 'CONFIRMED' AND o.pickup_end <= $1
+             LIMIT $2
+             FOR UPDATE OF r SKIP LOCKED
+         )
+         UPDATE reservations r SET state = 'NO_SHOW', updated_at = now() FROM due
+         WHERE r.id = due.id
+         RETURNING r.id",
+    )
+    .bind(now)
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?;
+    by_ids(conn, &ids).await
+}
+
+async fn by_ids(conn: &mut PgConnection, ids: &[i64]) -> sqlx::Result<Vec<Reservation>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{SELECT} WHERE r.id = ANY($1) ORDER BY r.id"
+    )))
+    .bind(ids)
+    .fetch_all(conn)
+    .await
+}
+
+/// What happened to an offer's units: reserved in all (still confirmed or picked up) and
+/// picked up, for the business's summary when the offer ends.
+pub async fn tally(conn: &mut PgConnection, offer_id: i64) -> sqlx::Result<(i64, i64)> {
+    sqlx::query_as(
+        "SELECT coalesce(sum(quantity) FILTER (WHERE state IN ('CONFIRMED', 'PICKED_UP', 'NO_SHOW')), 0)::int8,
+                coalesce(sum(quantity) FILTER (WHERE state = 'PICKED_UP'), 0)::int8
+         FROM reservations WHERE offer_id = $1",
+    )
+    .bind(offer_id)
+    .fetch_one(conn)
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Duration;
+    use sqlx::PgPool;
+    use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+    const CAP: i32 = 5;
+
+    /// A business (owner 1, staff 2) with one offer of `units`; customers 100.. exist.
+    async fn seed(pool: &PgPool, units: i32, customers: i64) -> sqlx::Result<i64> {
+        sqlx::query(
+            "INSERT INTO users (telegram_id, first_name) SELECT id, 'User ' || id
+             FROM generate_series(1, 2) id UNION ALL
+             SELECT id, 'Customer ' || id FROM generate_series(100, 99 + $1::int8) id",
+        )
+        .bind(customers)
+        .execute(pool)
+        .await?;
+        let business: i64 = sqlx::query_scalar(
+            "INSERT INTO businesses (owner_id, name, street, city, postal_code, latitude,
+                 longitude, status)
+             VALUES (1, 'Bakery Ada', 'Main Street 1', 'Berlin', '10115', 52.5, 13.4, 'approved')
+             RETURNING id",
+        )
+        .fetch_one(pool)
+        .await?;
+        sqlx::query(
+            "INSERT INTO business_members (business_id, user_id, role)
+             VALUES ($1, 1, 'owner'), ($1, 2, 'staff')",
+        )
+        .bind(business)
+        .execute(pool)
+        .await?;
+        let now = Utc::now();
+        sqlx::query_scalar(
+            "INSERT INTO offers (business_id, category, title, description, pickup_start,
+                 pickup_end, units_available, price_minor, currency, created_by)
+             VALUES ($1, 'bakery', 'Surprise bag', '', $2, $3, $4, 450, 'EUR', 1) RETURNING id",
+        )
+        .bind(business)
+        .bind(now + Duration::hours(1))
+        .bind(now + Duration::hours(3))
+        .bind(units)
+        .fetch_one(pool)
+        .await
+    }
+
+    async fn offer_units(pool: &PgPool, offer: i64) -> sqlx::Result<(String, i32)> {
+        sqlx::query_as("SELECT state, units_available FROM offers WHERE id = $1")
+            .bind(offer)
+            .fetch_one(pool)
+            .await
+    }
+
+    #[sqlx::test(migrator = "crate::store::MIGRATOR")]
+    async fn two_hundred_concurrent_attempts_sell_exactly_the_ten_units(
+        _options: PgPoolOptions,
+        connect: PgConnectOptions,
+    ) -> sqlx::Result<()> {
+        // Its own pool: the test harness's shared pool is smaller than 50.
+        let pool = PgPoolOptions::new()
+            .max_connections(50)
+            .connect_with(connect)
+            .await?;
+        let offer = seed(&pool, 10, 200).await?;
+        let attempts = (0..200_i64).map(|i| {
+            let pool = pool.clone();
+            tokio::spawn(async move {
+                let quantity: i32 = if i % 3 == 0 { 2 } else { 1 };
+                let mut tx = pool.begin().await?;
+                let outcome = reserve(&mut tx, offer, 100 + i, quantity, CAP, Utc::now()).await?;
+                tx.commit().await?;
+                Ok::<_, sqlx::Error>((quantity, outcome))
+            })
+        });
+        let mut sold = 0;
+        let mut refused = 0;
+        for attempt in futures::future::join_all(attempts).await {
+            let (quantity, outcome) =
+                attempt.map_err(|e| sqlx::Error::Protocol(e.to_string()))??;
+            match outcome {
+                ReserveOutcome::Reserved { .. } => sold += quantity,
+                ReserveOutcome::Refused(Refusal::SoldOut | Refusal::OnlyLeft(1)) => refused += 1,
+                other => panic!("unexpected outcome {other:?}"),
+            }
+        }
+        assert_eq!(sold, 10, "exactly the ten units are sold");
+        assert!(refused >= 190 - 10, "{refused} refusals");
+        assert_eq!(offer_units(&pool, offer).await?, ("SOLD_OUT".to_owned(), 0));
+        let (rows, units, money): (i64, i64, i64) = sqlx::query_as(
+            "SELECT count(*), sum(quantity)::int8, sum(total_minor)::int8 FROM reservations
+             WHERE offer_id = $1",
+        )
+        .bind(offer)
+        .fetch_one(&pool)
+        .await?;
+        assert_eq!(units, 10);
+        assert_eq!(money, 10 * 450, "totals add up");
+        assert!((5..=10).contains(&rows), "{rows} reservations");
+        let codes: i64 = sqlx::query_scalar(
+            "SELECT count(DISTINCT pickup_code) FROM reservations WHERE offer_id = $1",
+        )
+        .bind(offer)
+        .fetch_one(&pool)
+        .await?;
+        assert_eq!(codes, rows, "every reservation has its own code");
+        Ok(())
+    }
+
+    #[sqlx::test(migrator = "crate::store::MIGRATOR")]
+    async fn a_customer_cannot_hold_more_than_the_cap(pool: PgPool) -> sqlx::Result<()> {
+        let offer = seed(&pool, 10, 1).await?;
+        let mut conn = pool.acquire().await?;
+        let now = Utc::now();
+        assert!(matches!(
+            reserve(&mut conn, offer, 100, 4, CAP, now).await?,
+            ReserveOutcome::Reserved {
+                offer_state: OfferState::Active,
+                ..
+            }
+        ));
+        assert_eq!(
+            reserve(&mut conn, offer, 100, 2, CAP, now).await?,
+            ReserveOutcome::Refused(Refusal::CapReached { cap: CAP, held: 4 })
+        );
+        assert_eq!(
+            offer_units(&pool, offer).await?.1,
+            6,
+            "a refusal takes nothing"
+        );
+        assert_eq!(
+            reserve(&mut conn, 999, 100, 1, CAP, now).await?,
+            ReserveOutcome::NoSuchOffer
+        );
+        Ok(())
+    }
+
+    #[sqlx::test(migrator = "crate::store::MIGRATOR")]
+    async fn cancelling_returns_units_and_revives_a_sold_out_offer(
+        pool: PgPool,
+    ) -> sqlx::Result<()> {
+        let offer = seed(&pool, 2, 2).await?;
+        let mut conn = pool.acquire().await?;
+        let now = Utc::now();
+        let ReserveOutcome::Reserved {
+            reservation_id,
+            offer_state,
+        } = reserve(&mut conn, offer, 100, 2, CAP, now).await?
+        else {
+            panic!("not reserved");
+        };
+        assert_eq!(offer_state, OfferState::SoldOut);
+        assert_eq!(
+            cancel(&mut conn, reservation_id, 101, now).await?,
+            CancelOutcome::NotYours
+        );
+        assert_eq!(
+            cancel(&mut conn, reservation_id, 100, now).await?,
+            CancelOutcome::Cancelled(OfferState::Active)
+        );
+        assert_eq!(offer_units(&pool, offer).await?, ("ACTIVE".to_owned(), 2));
+        assert_eq!(
+            cancel(&mut conn, reservation_id, 100, now).await?,
+            CancelOutcome::NotConfirmed(ReservationState::Cancelled),
+            "cancelled once"
+        );
+        assert_eq!(offer_units(&pool, offer).await?.1, 2, "units returned once");
+        Ok(())
+    }
+
+    #[sqlx::test(migrator = "crate::store::MIGRATOR")]
+    async fn pickup_codes_work_for_the_business_only_and_once(pool: PgPool) -> sqlx::Result<()> {
+        let offer = seed(&pool, 5, 1).await?;
+        sqlx::query("INSERT INTO users (telegram_id) VALUES (3)")
+            .execute(&pool)
+            .await?;
+        let mut conn = pool.acquire().await?;
+        let now = Utc::now();
+        let ReserveOutcome::Reserved { reservation_id, .. } =
+            reserve(&mut conn, offer, 100, 1, CAP, now).await?
+        else {
+            panic!("not reserved");
+        };
+        let code: String = sqlx::query_scalar("SELECT pickup_code FROM reservations WHERE id = $1")
+            .bind(reservation_id)
+            .fetch_one(&pool)
+            .await?;
+        assert_eq!(
+            pick_up_by_code(&mut conn, &code, 3, now).await?,
+            PickupOutcome::Unknown,
+            "not a member"
+        );
+        assert_eq!(
+            pick_up_by_code(&mut conn, "ZZZZ22", 2, now).await?,
+            PickupOutcome::Unknown
+        );
+        let PickupOutcome::PickedUp(picked) = pick_up_by_code(&mut conn, &code, 2, now).await?
+        else {
+            panic!("staff can confirm a pickup");
+        };
+        assert_eq!(picked.state(), ReservationState::PickedUp);
+        assert!(matches!(
+            pick_up_by_code(&mut conn, &code, 1, now).await?,
+            PickupOutcome::AlreadyPickedUp(_)
+        ));
+        assert_eq!(tally(&mut conn, offer).await?, (1, 1));
+        Ok(())
+    }
+
+    #[sqlx::test(migrator = "crate::store::MIGRATOR")]
+    async fn reminders_go_once_when_the_window_opens_and_no_shows_follow_its_end(
+        pool: PgPool,
+    ) -> sqlx::Result<()> {
+        let offer = seed(&pool, 5, 2).await?;
+        let mut conn = pool.acquire().await?;
+        let now = Utc::now();
+        reserve(&mut conn, offer, 100, 1, CAP, now).await?;
+        reserve(&mut conn, offer, 101, 1, CAP, now).await?;
+        assert!(
+            take_due_reminders(&mut conn, now, 10).await?.is_empty(),
+            "window not open yet"
+        );
+        let opened = now + Duration::hours(1) + Duration::minutes(1);
+        assert_eq!(take_due_reminders(&mut conn, opened, 10).await?.len(), 2);
+        assert!(
+            take_due_reminders(&mut conn, opened, 10).await?.is_empty(),
+            "once"
+        );
+
+        assert!(mark_no_shows(&mut conn, opened, 10).await?.is_empty());
+        let ended = now + Duration::hours(3);
+        let no_shows = mark_no_shows(&mut conn, ended, 10).await?;
+        assert_eq!(no_shows.len(), 2);
+        assert!(
+            no_shows
+                .iter()
+                .all(|r| r.state() == ReservationState::NoShow)
+        );
+        assert_eq!(
+            offer_units(&pool, offer).await?.1,
+            3,
+            "no-show units stay consumed"
+        );
+        Ok(())
+    }
+
+    #[sqlx::test(migrator = "crate::store::MIGRATOR")]
+    async fn the_database_refuses_to_reopen_a_finished_reservation(
+        pool: PgPool,
+    ) -> sqlx::Result<()> {
+        let offer = seed(&pool, 5, 1).await?;
+        let mut conn = pool.acquire().await?;
+        reserve(&mut conn, offer, 100, 1, CAP, Utc::now()).await?;
+        sqlx::query("UPDATE reservations SET state = 'CANCELLED'")
+            .execute(&pool)
+            .await?;
+        let reopened = sqlx::query("UPDATE reservations SET state = 'CONFIRMED'")
+            .execute(&pool)
+            .await;
+        assert!(reopened.is_err(), "CANCELLED is final");
+        let oversold = sqlx::query("UPDATE offers SET units_available = -1")
+            .execute(&pool)
+            .await;
+        assert!(oversold.is_err(), "units never go below zero");
+        Ok(())
+    }
+}
