@@ -47,6 +47,7 @@ pub const ENV_VARS: &[&str] = &[
     "INBOX_RETENTION_DAYS",
     "AUDIT_RETENTION_DAYS",
     "OUTBOUND_MESSAGES_PER_SECOND",
+    "RESERVATION_MAX_UNITS",
     "STRIPE_PROVIDER_TOKEN",
     "STRIPE_API_KEY",
     "STRIPE_API_URL",
@@ -103,6 +104,8 @@ pub struct Config {
     pub inbox: InboxConfig,
     pub retention: RetentionConfig,
     pub outbound_messages_per_second: u32,
+    /// The most units one customer may hold on one offer.
+    pub reservation_max_units: i32,
     pub stripe: StripeConfig,
 }
 
@@ -343,6 +346,15 @@ impl Config {
             25,
             "a whole number of messages per second",
         );
+        let reservation_max_units = r.parsed(
+            "RESERVATION_MAX_UNITS",
+            5,
+            "a whole number of units per customer and offer",
+        );
+        if reservation_max_units < 1 {
+            r.problems
+                .push("RESERVATION_MAX_UNITS must be at least 1".to_owned());
+        }
         let stripe = StripeConfig {
             provider_token: r.optional("STRIPE_PROVIDER_TOKEN").map(Secret::new),
             api_key: r.optional("STRIPE_API_KEY").map(Secret::new),
@@ -378,6 +390,7 @@ impl Config {
                 inbox,
                 retention,
                 outbound_messages_per_second,
+                reservation_max_units,
                 stripe,
             }),
             _ => Err(ConfigError {

@@ -2,6 +2,13 @@
 
 /// The commands shown in Telegram's menu (setMyCommands).
 pub const BOT_COMMANDS: &[(&str, &str)] = &[
+    ("browse", "Find deals near you"),
+    ("my_reservations", "Your reservations and pickup codes"),
+    ("favourites", "Shops you follow"),
+    (
+        "settings",
+        "Alerts, quiet hours, radius and your businesses",
+    ),
     ("start", "Choose whether you rescue food or offer it"),
     ("help", "What this bot can do"),
     ("privacy", "What the bot stores about you"),
@@ -22,6 +29,12 @@ pub enum Command {
     InviteStaff,
     /// Admins only: business applications waiting for a decision.
     Pending,
+    /// Business members: confirm a pickup, optionally with the code.
+    Pickup(Option<String>),
+    Browse,
+    MyReservations,
+    Favourites,
+    Settings,
     /// In a dialogue: the previous step, abort, or skip an optional step.
     Back,
     Cancel,
@@ -51,6 +64,11 @@ impl Command {
             "myoffers" => Self::MyOffers,
             "invite_staff" => Self::InviteStaff,
             "pending" => Self::Pending,
+            "pickup" => Self::Pickup((!args.is_empty()).then(|| args.to_owned())),
+            "browse" => Self::Browse,
+            "my_reservations" => Self::MyReservations,
+            "favourites" | "favorites" => Self::Favourites,
+            "settings" => Self::Settings,
             "back" => Self::Back,
             "cancel" => Self::Cancel,
             "skip" => Self::Skip,

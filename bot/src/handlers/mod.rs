@@ -4,6 +4,7 @@
 mod account;
 pub mod business;
 mod commands;
+pub mod customer;
 mod membership;
 mod start;
 
@@ -48,6 +49,19 @@ pub struct Context<'a> {
 impl Context<'_> {
     pub fn user_id(&self) -> i64 {
         self.user.id.0 as i64
+    }
+
+    /// An inline button whose press comes back as `action` with `args`, signed by the codec.
+    pub fn button(
+        &self,
+        label: &str,
+        action: &str,
+        args: &[i64],
+    ) -> Result<teloxide::types::InlineKeyboardButton, HandlerError> {
+        Ok(teloxide::types::InlineKeyboardButton::callback(
+            label.to_owned(),
+            self.app.callbacks.encode(action, args)?,
+        ))
     }
 
     /// Sends a reply at once (not through the outbound queue). A recipient who blocked the bot
@@ -258,9 +272,52 @@ pub async fn handle(
     }
 }
 
+/// A message while the user is in a dialogue. Returns whether a dialogue took it; other
+/// messages are routed as usual.
+async fn on_dialogue_message(
+    ctx: &mut Context<'_>,
+    message: &Message,
+) -> Result<bool, HandlerError> {
+    use business::dialogue::{self, Answer};
+    let chat = message.chat.id;
+    let Some(answer) = Answer::of(message, ctx.texts) else {
+        return Ok(false);
+    };
+    let Some(conversation) = dialogue::load(ctx, chat).await? else {
+        return Ok(false);
+    };
+    match conversation.flow.as_str() {
+        business::registration::FLOW => {
+            business::registration::on_answer(ctx, chat, conversation, answer).await
+        }
+        business::deal::FLOW => business::deal::on_answer(ctx, chat, conversation, answer).await,
+        business::offers::EDIT_FLOW => {
+            business::offers::on_edit_answer(ctx, chat, conversation, answer).await
+        }
+        business::admin::REJECT_FLOW => {
+            business::admin::on_reject_reason(ctx, chat, conversation, answer).await
+        }
+        business::profile::FLOW => {
+            business::profile::on_answer(ctx, chat, conversation, answer).await
+        }
+        customer::rating::COMMENT_FLOW => {
+            customer::rating::on_comment(ctx, chat, conversation, answer).await
+        }
+        _ => Ok(false),
+    }
+}
+
 async fn on_message(ctx: &mut Context<'_>, message: &Message) -> Result<Outcome, HandlerError> {
     let chat = message.chat.id;
-    if business::on_dialogue_message(ctx, message).await? {
+    if on_dialogue_message(ctx, message).await? {
+        return Ok(Outcome::Handled);
+    }
+    if let Some(location) = message.location() {
+        let at = crate::marketplace::geo::Point {
+            latitude: location.latitude,
+            longitude: location.longitude,
+        };
+        customer::browse::on_location(ctx, chat, at).await?;
         return Ok(Outcome::Handled);
     }
     let Some(text) = message.text() else {
@@ -284,6 +341,13 @@ async fn on_message(ctx: &mut Context<'_>, message: &Message) -> Result<Outcome,
         Some(Command::MyOffers) => business::offers::my_offers(ctx, chat).await?,
         Some(Command::InviteStaff) => business::staff::invite(ctx, chat).await?,
         Some(Command::Pending) => business::admin::pending(ctx, chat).await?,
+        Some(Command::Pickup(code)) => {
+            business::pickup::command(ctx, chat, code.as_deref()).await?
+        }
+        Some(Command::Browse) => customer::browse::browse(ctx, chat).await?,
+        Some(Command::MyReservations) => customer::reservations::my_reservations(ctx, chat).await?,
+        Some(Command::Favourites) => customer::favourites::list(ctx, chat).await?,
+        Some(Command::Settings) => customer::settings::settings(ctx, chat).await?,
         Some(Command::Back | Command::Cancel | Command::Skip) => {
             let reply = ctx.texts.biz.no_dialogue;
             ctx.send(chat, reply, None).await?;
@@ -329,6 +393,9 @@ async fn route_button(
 ) -> Result<(), HandlerError> {
     if let Some(button) = business::Button::from_data(data) {
         return business::on_button(ctx, query, button).await;
+    }
+    if let Some(button) = customer::Button::from_data(data) {
+        return customer::on_button(ctx, query, button).await;
     }
     match account::Button::from_data(data) {
         Some(button) => account::on_button(ctx, query, button).await,

@@ -15,9 +15,12 @@ pub async fn start(
             DeepLink::BusinessInvite(token) => {
                 return super::business::staff::accept(ctx, chat, &token).await;
             }
-            // Offers are answered by the customer flow once it exists; until then the link is
-            // explained and the user lands on the start.
-            DeepLink::Offer(_) => ctx.texts.deep_link_offer_unavailable,
+            DeepLink::Offer(offer_id) => {
+                let screen = super::customer::Screen::New(chat);
+                let photo =
+                    super::customer::browse::show_details(ctx, screen, offer_id, None).await?;
+                return super::customer::browse::send_photo(ctx, photo).await;
+            }
             DeepLink::Unknown => ctx.texts.deep_link_unknown,
         };
         ctx.send(chat, notice, None).await?;
@@ -60,6 +63,7 @@ pub async fn free_text(
         .await?;
         let reply = ctx.texts.customer_chosen;
         ctx.send(chat, reply, remove).await?;
+        super::customer::browse::browse(ctx, chat).await?;
     } else if text == ctx.texts.role_business {
         ctx.audit(
             "user.role_chosen",
@@ -70,6 +74,8 @@ pub async fn free_text(
         )
         .await?;
         super::business::on_business_role(ctx, chat).await?;
+    } else if super::business::pickup::on_member_text(ctx, chat, text).await? {
+        // A business member sent or forwarded a pickup code.
     } else {
         let reply = ctx.texts.free_text;
         ctx.send(chat, reply, None).await?;

@@ -10,8 +10,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::app::App;
 use crate::store::audit::{self, AuditEvent};
-use crate::store::offers;
 use crate::store::outbound::{self, OutboundMessage};
+use crate::store::{offers, reservations};
 
 const INTERVAL: Duration = Duration::from_secs(60);
 /// Offers expired per transaction; a backlog is worked off batch by batch.
@@ -53,7 +53,9 @@ pub async fn expire_due(pool: &PgPool, now: DateTime<Utc>) -> sqlx::Result<usize
             )
             .await?;
             let texts = crate::texts::for_language(offer.owner_language.as_deref());
-            let summary = texts.expired_summary(&offer.title, offer.units_available);
+            let (reserved, picked_up) = reservations::tally(&mut tx, offer.id).await?;
+            let summary =
+                texts.expired_summary(&offer.title, reserved, picked_up, offer.units_available);
             outbound::enqueue(&mut tx, offer.owner_id, &OutboundMessage::text(summary)).await?;
         }
         tx.commit().await?;

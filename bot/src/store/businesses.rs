@@ -208,3 +208,73 @@ pub async fn of_member(
     .await?;
     Ok(rows.into_iter().map(|r| (r.business, r.role)).collect())
 }
+
+/// Whether `user_id` acts for the business (owner or staff).
+pub async fn is_member(
+    conn: &mut PgConnection,
+    business_id: i64,
+    user_id: i64,
+) -> sqlx::Result<bool> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM business_members WHERE business_id = $1 AND user_id = $2)",
+    )
+    .bind(business_id)
+    .bind(user_id)
+    .fetch_one(conn)
+    .await
+}
+
+/// Everyone who acts for a business, with their language, owner first.
+pub async fn members(
+    conn: &mut PgConnection,
+    business_id: i64,
+) -> sqlx::Result<Vec<(i64, Option<String>)>> {
+    sqlx::query_as(
+        "SELECT m.user_id, u.language_code FROM business_members m
+         JOIN users u ON u.telegram_id = m.user_id
+         WHERE m.business_id = $1
+         ORDER BY (m.role <> 'owner'), m.added_at",
+    )
+    .bind(business_id)
+    .fetch_all(conn)
+    .await
+}
+
+/// Replaces a business's profile (name, address, phone, logo, location). The owner and status
+/// stay. A name and address another business already uses is refused.
+pub async fn update_profile(
+    conn: &mut PgConnection,
+    id: i64,
+    profile: &NewBusiness,
+) -> Result<(), RegisterError> {
+    let mut savepoint = sqlx::Connection::begin(&mut *conn).await?;
+    let updated = sqlx::query(
+        "UPDATE businesses SET name = $2, street = $3, city = $4, postal_code = $5, phone = $6,
+             logo_file_id = $7, latitude = $8, longitude = $9, updated_at = now()
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(&profile.name)
+    .bind(&profile.street)
+    .bind(&profile.city)
+    .bind(&profile.postal_code)
+    .bind(&profile.phone)
+    .bind(&profile.logo_file_id)
+    .bind(profile.latitude)
+    .bind(profile.longitude)
+    .execute(&mut *savepoint)
+    .await;
+    match updated {
+        Ok(_) => {
+            savepoint.commit().await?;
+            Ok(())
+        }
+        Err(sqlx::Error::Database(error))
+            if error.constraint() == Some("businesses_unique_name_address") =>
+        {
+            savepoint.rollback().await?;
+            Err(RegisterError::Duplicate)
+        }
+        Err(error) => Err(error.into()),
+    }
+}

@@ -81,7 +81,14 @@ pub async fn subscribers(
     conn: &mut PgConnection,
     business_id: i64,
 ) -> sqlx::Result<Vec<Subscriber>> {
-    let rows: Vec<(i64, Option<String>, Option<i32>, Option<i32>)> = sqlx::query_as(
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        user_id: i64,
+        language_code: Option<String>,
+        quiet_start_minute: Option<i32>,
+        quiet_end_minute: Option<i32>,
+    }
+    let rows: Vec<Row> = sqlx::query_as(
         "SELECT f.user_id, u.language_code, s.quiet_start_minute, s.quiet_end_minute
          FROM favourites f
          JOIN users u ON u.telegram_id = f.user_id
@@ -98,10 +105,10 @@ pub async fn subscribers(
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(user_id, language_code, start, end)| Subscriber {
-            user_id,
-            language_code,
-            quiet_hours: QuietHours::from_columns(start, end),
+        .map(|row| Subscriber {
+            user_id: row.user_id,
+            language_code: row.language_code,
+            quiet_hours: QuietHours::from_columns(row.quiet_start_minute, row.quiet_end_minute),
         })
         .collect())
 }

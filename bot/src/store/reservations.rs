@@ -91,33 +91,43 @@ pub async fn reserve(
     cap: i32,
     now: DateTime<Utc>,
 ) -> sqlx::Result<ReserveOutcome> {
-    let locked: Option<(String, i32, DateTime<Utc>, i64, i64, String, String)> = sqlx::query_as(
-        "SELECT o.state, o.units_available, o.pickup_end, o.price_minor,
-                    o.business_id, o.currency, b.status
-             FROM offers o JOIN businesses b ON b.id = o.business_id
-             WHERE o.id = $1
-             FOR UPDATE OF o",
+    #[derive(sqlx::FromRow)]
+    struct Locked {
+        state: String,
+        units_available: i32,
+        pickup_end: DateTime<Utc>,
+        price_minor: i64,
+        business_id: i64,
+        currency: String,
+        status: String,
+    }
+    let locked: Option<Locked> = sqlx::query_as(
+        "SELECT o.state, o.units_available, o.pickup_end, o.price_minor, o.business_id,
+                o.currency, b.status
+         FROM offers o JOIN businesses b ON b.id = o.business_id
+         WHERE o.id = $1
+         FOR UPDATE OF o",
     )
     .bind(offer_id)
     .fetch_optional(&mut *conn)
     .await?;
-    let Some((state, units, pickup_end, price, business_id, currency, status)) = locked else {
+    let Some(offer) = locked else {
         return Ok(ReserveOutcome::NoSuchOffer);
     };
     // Read after the lock: a concurrent reservation of this customer has committed by now.
     let held = held_by(conn, offer_id, customer_id).await?;
-    let state = OfferState::parse(&state).unwrap_or(OfferState::Expired);
+    let state = OfferState::parse(&offer.state).unwrap_or(OfferState::Expired);
     let availability = Availability {
         state,
-        business_approved: status == "approved",
-        units_available: units,
-        pickup_end,
+        business_approved: offer.status == "approved",
+        units_available: offer.units_available,
+        pickup_end: offer.pickup_end,
         held_by_customer: held,
     };
     if let Err(refusal) = reservation::check(&availability, quantity, cap, now) {
         return Ok(ReserveOutcome::Refused(refusal));
     }
-    let left = units - quantity;
+    let left = offer.units_available - quantity;
     // `check` refused an ended window, so the offer is still reservable.
     let next = state.after_units_change(left, true);
     sqlx::query(
@@ -139,11 +149,11 @@ pub async fn reserve(
              RETURNING id",
         )
         .bind(offer_id)
-        .bind(business_id)
+        .bind(offer.business_id)
         .bind(customer_id)
         .bind(quantity)
-        .bind(price)
-        .bind(&currency)
+        .bind(offer.price_minor)
+        .bind(&offer.currency)
         .bind(reservation::new_pickup_code())
         .fetch_optional(&mut *conn)
         .await?;

@@ -601,6 +601,7 @@ async fn publish(
     )
     .await?;
     tracing::info!(offer_id, business_id = business.id, "offer published");
+    super::super::customer::favourites::alert_followers(ctx, offer_id).await?;
     let Some(offer) = offers::get(ctx.conn, offer_id).await? else {
         return Ok(());
     };

@@ -5,20 +5,19 @@ pub mod admin;
 pub mod deal;
 pub mod dialogue;
 pub mod offers;
+pub mod pickup;
+pub mod profile;
 pub mod registration;
 pub mod staff;
 
 use std::sync::OnceLock;
 
 use teloxide::prelude::*;
-use teloxide::types::{
-    BotCommand, BotCommandScope, CallbackQuery, ChatId, MenuButton, Message, Recipient,
-};
+use teloxide::types::{BotCommand, BotCommandScope, CallbackQuery, ChatId, MenuButton, Recipient};
 
 use super::{Context, HandlerError};
 use crate::app::App;
 use crate::telegram::callback::CallbackData;
-use dialogue::Answer;
 
 /// Every business button: its action and the ids it carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,6 +26,8 @@ pub enum Button {
     Admin(admin::Button),
     Deal(deal::Button),
     Offer(offers::Button),
+    Pickup(pickup::Button),
+    Profile(profile::Button),
 }
 
 impl Button {
@@ -36,6 +37,8 @@ impl Button {
             .or_else(|| admin::Button::from_data(data).map(Self::Admin))
             .or_else(|| deal::Button::from_data(data).map(Self::Deal))
             .or_else(|| offers::Button::from_data(data).map(Self::Offer))
+            .or_else(|| pickup::Button::from_data(data).map(Self::Pickup))
+            .or_else(|| profile::Button::from_data(data).map(Self::Profile))
     }
 }
 
@@ -49,6 +52,8 @@ pub async fn on_button(
         Button::Admin(button) => admin::on_button(ctx, query, button).await,
         Button::Deal(button) => deal::on_button(ctx, query, button).await,
         Button::Offer(button) => offers::on_button(ctx, query, button).await,
+        Button::Pickup(button) => pickup::on_button(ctx, query, button).await,
+        Button::Profile(button) => profile::on_button(ctx, query, button).await,
     }
 }
 
@@ -63,28 +68,6 @@ pub async fn on_business_role(ctx: &mut Context<'_>, chat: ChatId) -> Result<(),
     ctx.send(chat, text, Some(teloxide::types::ReplyMarkup::kb_remove()))
         .await?;
     Ok(())
-}
-
-/// A message while the user is in one of the business dialogues. Returns whether a dialogue
-/// took it; other messages are routed as usual.
-pub async fn on_dialogue_message(
-    ctx: &mut Context<'_>,
-    message: &Message,
-) -> Result<bool, HandlerError> {
-    let chat = message.chat.id;
-    let Some(answer) = Answer::of(message, ctx.texts) else {
-        return Ok(false);
-    };
-    let Some(conversation) = dialogue::load(ctx, chat).await? else {
-        return Ok(false);
-    };
-    match conversation.flow.as_str() {
-        registration::FLOW => registration::on_answer(ctx, chat, conversation, answer).await,
-        deal::FLOW => deal::on_answer(ctx, chat, conversation, answer).await,
-        offers::EDIT_FLOW => offers::on_edit_answer(ctx, chat, conversation, answer).await,
-        admin::REJECT_FLOW => admin::on_reject_reason(ctx, chat, conversation, answer).await,
-        _ => Ok(false),
-    }
 }
 
 /// The message a pressed button belongs to, to edit it in place.
@@ -165,6 +148,7 @@ pub fn share_link(bot_username: &str, offer_id: i64) -> String {
 pub const BUSINESS_COMMANDS: &[(&str, &str)] = &[
     ("newdeal", "Post a new deal"),
     ("myoffers", "Manage your deals"),
+    ("pickup", "Confirm a pickup with the customer's code"),
     ("invite_staff", "Invite staff to manage deals"),
     ("register_business", "Register another business"),
     ("help", "What this bot can do"),
@@ -174,6 +158,7 @@ pub const BUSINESS_COMMANDS: &[(&str, &str)] = &[
 pub const STAFF_COMMANDS: &[(&str, &str)] = &[
     ("newdeal", "Post a new deal"),
     ("myoffers", "Manage your deals"),
+    ("pickup", "Confirm a pickup with the customer's code"),
     ("help", "What this bot can do"),
 ];
 

@@ -165,12 +165,10 @@ fn manage_keyboard(
     first.push(callback_button(ctx, texts.biz.end_now_button, END, &[id])?);
     Ok(Some(InlineKeyboardMarkup::new([
         first,
-        vec![callback_button(
-            ctx,
-            texts.biz.view_as_customer_button,
-            VIEW,
-            &[id],
-        )?],
+        vec![
+            super::pickup::list_button(ctx, id)?,
+            callback_button(ctx, texts.biz.view_as_customer_button, VIEW, &[id])?,
+        ],
     ])))
 }
 

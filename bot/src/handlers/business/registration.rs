@@ -13,6 +13,7 @@ use crate::marketplace::input::{self, Field, Invalid, Problem};
 use crate::store::businesses::{self, NewBusiness, RegisterError};
 use crate::store::conversations::Conversation;
 use crate::telegram::callback::CallbackData;
+use crate::texts::Catalog;
 
 pub const FLOW: &str = "register_business";
 
@@ -157,8 +158,17 @@ async fn go_to(
     draft: &Draft,
 ) -> Result<(), HandlerError> {
     dialogue::save(ctx, chat, FLOW, step.as_str(), draft).await?;
-    let texts = ctx.texts;
-    let (prompt, markup) = match step {
+    if step == Step::Summary {
+        return show_summary(ctx, chat, draft).await;
+    }
+    let (prompt, markup) = prompt(ctx.texts, step);
+    ctx.send(chat, prompt, markup).await?;
+    Ok(())
+}
+
+/// A step's question and the keyboard that helps answer it.
+pub fn prompt(texts: &'static Catalog, step: Step) -> (&'static str, Option<ReplyMarkup>) {
+    match step {
         Step::Name => (texts.biz.ask_business_name, Some(ReplyMarkup::kb_remove())),
         Step::Street => (texts.biz.ask_street, None),
         Step::City => (texts.biz.ask_city, None),
@@ -176,10 +186,9 @@ async fn go_to(
                 Some(ReplyMarkup::Keyboard(keyboard)),
             )
         }
-        Step::Summary => return show_summary(ctx, chat, draft).await,
-    };
-    ctx.send(chat, prompt, markup).await?;
-    Ok(())
+        // The summary is a message of its own (`show_summary`).
+        Step::Summary => (texts.biz.registration_all_set, None),
+    }
 }
 
 async fn show_summary(
@@ -264,7 +273,7 @@ pub async fn on_answer(
 }
 
 /// Validates one answer into the draft.
-fn accept(step: Step, draft: &mut Draft, answer: Answer) -> Result<(), Invalid> {
+pub fn accept(step: Step, draft: &mut Draft, answer: Answer) -> Result<(), Invalid> {
     let field = step.field().unwrap_or(Field::BusinessName);
     let wrong_kind = Invalid::new(field, Problem::Format);
     match (step, answer) {

@@ -1,6 +1,8 @@
 //! Every user-facing string, in one catalogue per language. English is complete; other
 //! languages fall back to it until they are translated.
 
+pub mod customer;
+
 use crate::marketplace::window::WindowDay;
 use crate::marketplace::{Category, Field, Invalid, OfferState, Problem};
 use crate::store::businesses::{Business, BusinessStatus};
@@ -23,12 +25,13 @@ pub struct Catalog {
     pub slow_down: &'static str,
     pub button_no_longer_valid: &'static str,
     pub deep_link_unknown: &'static str,
-    pub deep_link_offer_unavailable: &'static str,
     pub customer_chosen: &'static str,
     pub business_chosen: &'static str,
     pub something_went_wrong: &'static str,
     /// The supply side: registration, approval, deals.
     pub biz: BusinessTexts,
+    /// The demand side: browsing, reserving, pickup, favourites, ratings, settings.
+    pub cust: customer::CustomerTexts,
 }
 
 /// Strings of the business flows.
@@ -97,6 +100,20 @@ pub struct BusinessTexts {
     pub staff_cannot_invite: &'static str,
     pub staff_already_member: &'static str,
     pub staff_invite_invalid: &'static str,
+}
+
+impl BusinessTexts {
+    pub fn edit_business_button(&self, name: &str) -> String {
+        format!("✏️ Edit {name}")
+    }
+
+    pub fn which_business_field(&self, name: &str) -> String {
+        format!("What would you like to change about {name}?")
+    }
+
+    pub fn business_updated(&self, summary: &str) -> String {
+        format!("✅ Saved. Customers see the change at once.\n\n{summary}")
+    }
 }
 
 impl Catalog {
@@ -392,9 +409,16 @@ impl Catalog {
     }
 
     /// The business's summary when the expiry job ends a deal.
-    pub fn expired_summary(&self, title: &str, units_left: i32) -> String {
+    pub fn expired_summary(
+        &self,
+        title: &str,
+        reserved: i64,
+        picked_up: i64,
+        units_left: i32,
+    ) -> String {
         format!(
-            "⏹ The pickup window of “{title}” has ended. Units left unreserved: {units_left}.\n\
+            "⏹ The pickup window of “{title}” has ended.\n\
+             Reserved: {reserved} · picked up: {picked_up} · left unreserved: {units_left}.\n\
              Post the next deal with /newdeal."
         )
     }
@@ -438,10 +462,16 @@ pub static EN: Catalog = Catalog {
            /help – this message\n\
            /privacy – what the bot stores about you\n\
            /delete_my_data – erase your personal data\n\n\
+           For customers:\n\
+           /browse – deals nearby, all deals, ending soon\n\
+           /my_reservations – your pickups and codes\n\
+           /favourites – shops you follow\n\
+           /settings – alerts, quiet hours, radius\n\n\
            For businesses:\n\
            /register_business – offer surplus food as a business\n\
            /newdeal – post a deal\n\
            /myoffers – pause, edit or end your deals\n\
+           /pickup – confirm a pickup with the customer's code\n\
            /invite_staff – let staff manage your deals\n\n\
            Customers find nearby deals, reserve, and pick up in the shop's pickup window. \
            Businesses post deals in under two minutes.",
@@ -469,9 +499,8 @@ pub static EN: Catalog = Catalog {
                 try again in a minute.",
     button_no_longer_valid: "This button is no longer valid.",
     deep_link_unknown: "That link isn't valid (anymore). Here is the start instead:",
-    deep_link_offer_unavailable: "That deal is not available anymore. Here is the start instead:",
-    customer_chosen: "Great, welcome! 🛒 Deals near you will show up here. /help lists what you \
-                      can do.",
+    customer_chosen: "Great, welcome! 🛒 /browse finds deals, /my_reservations shows your \
+                      pickups, /favourites the shops you follow.",
     business_chosen: "Welcome! 🏪 Businesses post surplus food as deals for nearby customers. \
                       /help lists what you can do.",
     something_went_wrong: "Something went wrong on our side. Please try again in a moment.",
@@ -559,6 +588,7 @@ pub static EN: Catalog = Catalog {
         staff_invite_invalid: "This invitation is invalid, already used or expired. Please ask \
                                for a new one.",
     },
+    cust: customer::EN,
 };
 
 /// The catalogue for a Telegram `language_code` (e.g. `en`, `de-AT`).

@@ -1,0 +1,232 @@
+//! Pickups, business side: a member sends (or forwards) the customer's pickup code, or taps
+//! [picked up] in an offer's reservation list. Codes of other businesses are refused like wrong
+//! ones. The customer is then asked to rate the pickup.
+
+use chrono::Utc;
+use teloxide::types::{CallbackQuery, ChatId, InlineKeyboardMarkup, ReplyMarkup};
+
+use super::super::customer::rating;
+use super::super::{Context, HandlerError};
+use crate::marketplace::money::format_amount;
+use crate::marketplace::reservation::find_pickup_code;
+use crate::store::offers;
+use crate::store::outbound::{self, OutboundMessage};
+use crate::store::reservations::{self, PickupOutcome, Reservation};
+use crate::telegram::callback::CallbackData;
+
+const LIST: &str = "pk_list";
+const CONFIRM: &str = "pk_done";
+/// How many reservations an offer's list shows.
+const LIST_LIMIT: i64 = 30;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Button {
+    /// The reservations of an offer.
+    List { offer_id: i64 },
+    /// Confirms a pickup from that list.
+    Confirm { reservation_id: i64 },
+}
+
+impl Button {
+    pub fn from_data(data: &CallbackData) -> Option<Self> {
+        match (data.action.as_str(), data.args.as_slice()) {
+            (LIST, [offer_id]) => Some(Self::List {
+                offer_id: *offer_id,
+            }),
+            (CONFIRM, [reservation_id]) => Some(Self::Confirm {
+                reservation_id: *reservation_id,
+            }),
+            _ => None,
+        }
+    }
+}
+
+pub fn list_button(
+    ctx: &Context<'_>,
+    offer_id: i64,
+) -> Result<teloxide::types::InlineKeyboardButton, HandlerError> {
+    ctx.button(ctx.texts.cust.reservations_button, LIST, &[offer_id])
+}
+
+/// `/pickup [code]`.
+pub async fn command(
+    ctx: &mut Context<'_>,
+    chat: ChatId,
+    argument: Option<&str>,
+) -> Result<(), HandlerError> {
+    match argument.and_then(find_pickup_code) {
+        Some(code) => by_code(ctx, chat, &code).await,
+        None => {
+            let text = ctx.texts.cust.pickup_prompt;
+            ctx.send(chat, text, None).await?;
+            Ok(())
+        }
+    }
+}
+
+/// Text from a business member that holds a pickup code (typed or a forwarded confirmation).
+/// Returns whether it was taken as a pickup.
+pub async fn on_member_text(
+    ctx: &mut Context<'_>,
+    chat: ChatId,
+    text: &str,
+) -> Result<bool, HandlerError> {
+    let Some(code) = find_pickup_code(text) else {
+        return Ok(false);
+    };
+    if crate::store::businesses::of_member(ctx.conn, ctx.user_id())
+        .await?
+        .is_empty()
+    {
+        return Ok(false);
+    }
+    by_code(ctx, chat, &code).await?;
+    Ok(true)
+}
+
+async fn by_code(ctx: &mut Context<'_>, chat: ChatId, code: &str) -> Result<(), HandlerError> {
+    let outcome = reservations::pick_up_by_code(ctx.conn, code, ctx.user_id(), Utc::now()).await?;
+    let text = if outcome == PickupOutcome::Unknown {
+        tracing::info!(user_id = ctx.user_id(), "pickup code refused");
+        ctx.texts.cust.pickup_unknown(code)
+    } else {
+        answer(ctx, outcome).await?
+    };
+    ctx.send(chat, text, None).await?;
+    Ok(())
+}
+
+/// What the member is told; a confirmed pickup is audited and the customer asked to rate it.
+async fn answer(ctx: &mut Context<'_>, outcome: PickupOutcome) -> Result<String, HandlerError> {
+    let texts = &ctx.texts.cust;
+    Ok(match outcome {
+        PickupOutcome::PickedUp(reservation) => {
+            picked_up(ctx, &reservation).await?;
+            let total = format_amount(reservation.total_minor, &reservation.currency);
+            ctx.texts.cust.pickup_done(&reservation, &total)
+        }
+        PickupOutcome::Unknown => texts.pickup_unknown(""),
+        PickupOutcome::AlreadyPickedUp(reservation) => {
+            texts.pickup_already(&reservation, ctx.app.config.timezone)
+        }
+        PickupOutcome::NotConfirmed(reservation) => texts.pickup_not_confirmed(&reservation),
+    })
+}
+
+async fn picked_up(ctx: &mut Context<'_>, reservation: &Reservation) -> Result<(), HandlerError> {
+    ctx.audit(
+        "reservation.picked_up",
+        "reservation",
+        Some(reservation.id.to_string()),
+        Some(serde_json::json!({ "state": "CONFIRMED" })),
+        Some(serde_json::json!({ "state": "PICKED_UP" })),
+    )
+    .await?;
+    tracing::info!(reservation_id = reservation.id, "pickup confirmed");
+    let texts = crate::texts::for_language(reservation.customer_language.as_deref());
+    let message = OutboundMessage::SendMessage {
+        text: texts.cust.rate_question(reservation),
+        parse_mode: None,
+        reply_markup: Some(rating::stars_keyboard(&ctx.app.callbacks, reservation.id)?),
+    };
+    outbound::enqueue(ctx.conn, reservation.customer_id, &message).await?;
+    Ok(())
+}
+
+pub async fn on_button(
+    ctx: &mut Context<'_>,
+    query: &CallbackQuery,
+    button: Button,
+) -> Result<(), HandlerError> {
+    let user_id = ctx.user_id();
+    match button {
+        Button::List { offer_id } => {
+            // The ownership check: the offer is only found if the presser acts for it.
+            let Some(offer) = offers::get_for_member(ctx.conn, offer_id, user_id).await? else {
+                let notice = ctx.texts.biz.not_your_offer;
+                return ctx.answer_callback(query, Some(notice)).await;
+            };
+            ctx.answer_callback(query, None).await?;
+            show_list(ctx, ChatId(user_id), offer.id, &offer.title).await
+        }
+        Button::Confirm { reservation_id } => {
+            let outcome =
+                reservations::pick_up(ctx.conn, reservation_id, user_id, Utc::now()).await?;
+            if outcome == PickupOutcome::Unknown {
+                tracing::warn!(
+                    user_id,
+                    reservation_id,
+                    "pickup of another business refused"
+                );
+                let notice = ctx.texts.biz.not_your_offer;
+                return ctx.answer_callback(query, Some(notice)).await;
+            }
+            let offer_id = match &outcome {
+                PickupOutcome::PickedUp(r)
+                | PickupOutcome::AlreadyPickedUp(r)
+                | PickupOutcome::NotConfirmed(r) => Some((r.offer_id, r.title.clone())),
+                PickupOutcome::Unknown => None,
+            };
+            let text = answer(ctx, outcome).await?;
+            ctx.answer_callback(query, None).await?;
+            ctx.send(ChatId(user_id), text, None).await?;
+            if let Some((offer_id, title)) = offer_id {
+                refresh_list(ctx, query, offer_id, &title).await?;
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn list_screen(
+    ctx: &mut Context<'_>,
+    offer_id: i64,
+    title: &str,
+) -> Result<(String, InlineKeyboardMarkup), HandlerError> {
+    let list = reservations::list_for_offer(ctx.conn, offer_id, LIST_LIMIT).await?;
+    let texts = &ctx.texts.cust;
+    if list.is_empty() {
+        return Ok((
+            texts.no_reservations_for_offer.to_owned(),
+            InlineKeyboardMarkup::default(),
+        ));
+    }
+    let lines: Vec<String> = list
+        .iter()
+        .map(|r| texts.business_reservation_line(r))
+        .collect();
+    let rows = list
+        .iter()
+        .filter(|r| r.state() == crate::marketplace::ReservationState::Confirmed)
+        .map(|r| {
+            ctx.button(&texts.picked_up_button(r), CONFIRM, &[r.id])
+                .map(|b| vec![b])
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((
+        texts.reservations_of_offer(title, &lines),
+        InlineKeyboardMarkup::new(rows),
+    ))
+}
+
+async fn show_list(
+    ctx: &mut Context<'_>,
+    chat: ChatId,
+    offer_id: i64,
+    title: &str,
+) -> Result<(), HandlerError> {
+    let (text, markup) = list_screen(ctx, offer_id, title).await?;
+    ctx.send(chat, text, Some(ReplyMarkup::InlineKeyboard(markup)))
+        .await?;
+    Ok(())
+}
+
+async fn refresh_list(
+    ctx: &mut Context<'_>,
+    query: &CallbackQuery,
+    offer_id: i64,
+    title: &str,
+) -> Result<(), HandlerError> {
+    let (text, markup) = list_screen(ctx, offer_id, title).await?;
+    super::replace_pressed(ctx, query, text, Some(markup)).await
+}

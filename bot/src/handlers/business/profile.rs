@@ -1,0 +1,208 @@
+//! Editing a registered business (owners only, from /settings): one field at a time with the
+//! registration's questions and validation. The status stays; the change applies at once.
+
+use serde::{Deserialize, Serialize};
+use teloxide::types::{CallbackQuery, ChatId, InlineKeyboardButton, ReplyMarkup};
+
+use super::super::{Context, HandlerError};
+use super::dialogue::{self, Answer};
+use super::registration::{self, Draft, Step};
+use crate::store::businesses::{self, Business, NewBusiness, RegisterError};
+use crate::store::conversations::Conversation;
+use crate::telegram::callback::CallbackData;
+
+pub const FLOW: &str = "edit_business";
+const MENU: &str = "bz_edit";
+const FIELD: &str = "bz_field";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Button {
+    Menu { business_id: i64 },
+    Field { business_id: i64, step: usize },
+}
+
+impl Button {
+    pub fn from_data(data: &CallbackData) -> Option<Self> {
+        match (data.action.as_str(), data.args.as_slice()) {
+            (MENU, [business_id]) => Some(Self::Menu {
+                business_id: *business_id,
+            }),
+            (FIELD, [business_id, step]) => Some(Self::Field {
+                business_id: *business_id,
+                step: usize::try_from(*step).ok()?,
+            }),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct EditDraft {
+    business_id: i64,
+    step: usize,
+}
+
+pub fn edit_button(
+    ctx: &Context<'_>,
+    business: &Business,
+) -> Result<InlineKeyboardButton, HandlerError> {
+    ctx.button(
+        &ctx.texts.biz.edit_business_button(&business.name),
+        MENU,
+        &[business.id],
+    )
+}
+
+/// The business, only if the user owns it (staff do not edit the business).
+async fn owned(ctx: &mut Context<'_>, business_id: i64) -> Result<Option<Business>, HandlerError> {
+    let user_id = ctx.user_id();
+    Ok(businesses::get(ctx.conn, business_id)
+        .await?
+        .filter(|b| b.owner_id == user_id))
+}
+
+fn draft_of(business: &Business) -> Draft {
+    Draft {
+        name: Some(business.name.clone()),
+        street: Some(business.street.clone()),
+        city: Some(business.city.clone()),
+        postal_code: Some(business.postal_code.clone()),
+        phone: business.phone.clone(),
+        logo_file_id: business.logo_file_id.clone(),
+        latitude: Some(business.latitude),
+        longitude: Some(business.longitude),
+        editing: false,
+    }
+}
+
+pub async fn on_button(
+    ctx: &mut Context<'_>,
+    query: &CallbackQuery,
+    button: Button,
+) -> Result<(), HandlerError> {
+    let business_id = match button {
+        Button::Menu { business_id } | Button::Field { business_id, .. } => business_id,
+    };
+    let Some(business) = owned(ctx, business_id).await? else {
+        tracing::warn!(
+            user_id = ctx.user_id(),
+            business_id,
+            "business edit by a non-owner refused"
+        );
+        let notice = ctx.texts.biz.not_your_business;
+        return ctx.answer_callback(query, Some(notice)).await;
+    };
+    ctx.answer_callback(query, None).await?;
+    match button {
+        Button::Menu { .. } => {
+            let fields = Step::ORDER
+                .iter()
+                .enumerate()
+                .filter_map(|(index, step)| step.field().map(|field| (index, field)));
+            let menu = dialogue::field_menu(ctx, FIELD, business.id, fields)?;
+            let text = ctx.texts.biz.which_business_field(&business.name);
+            super::replace_pressed(ctx, query, text, Some(menu)).await
+        }
+        Button::Field { step, .. } => {
+            let Some(chosen) = Step::ORDER
+                .get(step)
+                .copied()
+                .filter(|s| s.field().is_some())
+            else {
+                return Ok(());
+            };
+            let chat = ChatId(ctx.user_id());
+            dialogue::save(
+                ctx,
+                chat,
+                FLOW,
+                "value",
+                &EditDraft {
+                    business_id: business.id,
+                    step,
+                },
+            )
+            .await?;
+            let (prompt, markup) = registration::prompt(ctx.texts, chosen);
+            ctx.send(chat, prompt, markup).await?;
+            Ok(())
+        }
+    }
+}
+
+pub async fn on_answer(
+    ctx: &mut Context<'_>,
+    chat: ChatId,
+    conversation: Conversation<serde_json::Value>,
+    answer: Answer,
+) -> Result<bool, HandlerError> {
+    let Some(edit) = dialogue::data::<EditDraft>(&conversation) else {
+        dialogue::clear(ctx, chat).await?;
+        return Ok(false);
+    };
+    if matches!(answer, Answer::Cancel | Answer::Back) {
+        dialogue::clear(ctx, chat).await?;
+        let text = ctx.texts.biz.edit_cancelled;
+        ctx.send(chat, text, Some(ReplyMarkup::kb_remove())).await?;
+        return Ok(true);
+    }
+    let (Some(business), Some(step)) = (
+        owned(ctx, edit.business_id).await?,
+        Step::ORDER.get(edit.step).copied(),
+    ) else {
+        dialogue::clear(ctx, chat).await?;
+        let text = ctx.texts.biz.not_your_business;
+        ctx.send(chat, text, None).await?;
+        return Ok(true);
+    };
+    let mut draft = draft_of(&business);
+    if let Err(invalid) = registration::accept(step, &mut draft, answer) {
+        // The dialogue stays at this field until a valid answer or /cancel.
+        dialogue::refuse(ctx, chat, invalid).await?;
+        return Ok(true);
+    }
+    let profile = NewBusiness {
+        owner_id: business.owner_id,
+        name: draft.name.clone().unwrap_or_default(),
+        street: draft.street.clone().unwrap_or_default(),
+        city: draft.city.clone().unwrap_or_default(),
+        postal_code: draft.postal_code.clone().unwrap_or_default(),
+        phone: draft.phone.clone(),
+        logo_file_id: draft.logo_file_id.clone(),
+        latitude: draft.latitude.unwrap_or(business.latitude),
+        longitude: draft.longitude.unwrap_or(business.longitude),
+    };
+    match businesses::update_profile(ctx.conn, business.id, &profile).await {
+        Ok(()) => {}
+        Err(RegisterError::Duplicate) => {
+            let text = ctx.texts.biz.duplicate_business;
+            ctx.send(chat, text, None).await?;
+            return Ok(true);
+        }
+        Err(RegisterError::Database(error)) => return Err(error.into()),
+    }
+    dialogue::clear(ctx, chat).await?;
+    ctx.audit(
+        "business.edited",
+        "business",
+        Some(business.id.to_string()),
+        Some(profile_json(&draft_of(&business))),
+        Some(profile_json(&draft)),
+    )
+    .await?;
+    let text = ctx
+        .texts
+        .biz
+        .business_updated(&ctx.texts.registration_summary(&draft));
+    ctx.send(chat, text, Some(ReplyMarkup::kb_remove())).await?;
+    Ok(true)
+}
+
+fn profile_json(draft: &Draft) -> serde_json::Value {
+    serde_json::json!({
+        "name": draft.name, "street": draft.street, "city": draft.city,
+        "postal_code": draft.postal_code, "phone": draft.phone,
+        "logo": draft.logo_file_id.is_some(),
+        "latitude": draft.latitude, "longitude": draft.longitude,
+    })
+}

@@ -1,0 +1,294 @@
+//! Reserving: a quantity selector [-] [n] [+] bounded by the units left and the per-customer
+//! cap, with the confirmation question on the same message, then the reservation itself (one
+//! transaction under the offer's row lock) and its confirmation.
+
+use chrono::Utc;
+use teloxide::types::{CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup};
+
+use super::super::{Context, HandlerError};
+use super::Screen;
+use super::browse::{self, ResultsPage};
+use crate::marketplace::money::format_amount;
+use crate::marketplace::reservation::{self, Refusal};
+use crate::marketplace::{OfferState, window};
+use crate::store::offers::{self, Offer};
+use crate::store::outbound::{self, OutboundMessage};
+use crate::store::reservations::{self, Reservation, ReserveOutcome};
+use crate::store::{businesses, search::Filter};
+use crate::telegram::callback::CallbackData;
+
+const QUANTITY: &str = "rs_qty";
+const CONFIRM: &str = "rs_ok";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Button {
+    pub offer_id: i64,
+    pub quantity: i32,
+    pub from: Option<ResultsPage>,
+    pub confirm: bool,
+}
+
+impl Button {
+    pub fn from_data(data: &CallbackData) -> Option<Self> {
+        let confirm = match data.action.as_str() {
+            QUANTITY => false,
+            CONFIRM => true,
+            _ => return None,
+        };
+        let (offer_id, quantity, from) = match data.args.as_slice() {
+            [offer_id, quantity] => (*offer_id, *quantity, None),
+            [offer_id, quantity, filter, page] => (
+                *offer_id,
+                *quantity,
+                Some(ResultsPage {
+                    filter: Filter::from_code(*filter)?,
+                    page: *page,
+                }),
+            ),
+            _ => return None,
+        };
+        Some(Self {
+            offer_id,
+            quantity: i32::try_from(quantity).ok()?,
+            from,
+            confirm,
+        })
+    }
+
+    fn args(self) -> Vec<i64> {
+        let mut args = vec![self.offer_id, i64::from(self.quantity)];
+        if let Some(from) = self.from {
+            args.extend([from.filter.code(), from.page]);
+        }
+        args
+    }
+}
+
+fn button(
+    ctx: &Context<'_>,
+    label: &str,
+    action: &str,
+    target: Button,
+) -> Result<InlineKeyboardButton, HandlerError> {
+    ctx.button(label, action, &target.args())
+}
+
+/// [Reserve] on a result or a details view: opens the selector at one unit.
+pub fn start_button(
+    ctx: &Context<'_>,
+    offer_id: i64,
+    from: Option<ResultsPage>,
+) -> Result<InlineKeyboardButton, HandlerError> {
+    let target = Button {
+        offer_id,
+        quantity: 1,
+        from,
+        confirm: false,
+    };
+    button(ctx, ctx.texts.cust.reserve_button, QUANTITY, target)
+}
+
+pub async fn on_button(
+    ctx: &mut Context<'_>,
+    query: &CallbackQuery,
+    pressed: Button,
+) -> Result<(), HandlerError> {
+    let screen = Screen::Pressed(query);
+    let offer = offers::get(ctx.conn, pressed.offer_id).await?;
+    let Some(offer) = offer.filter(|o| o.business_status == "approved") else {
+        let notice = ctx.texts.cust.offer_not_found;
+        return ctx.answer_callback(query, Some(notice)).await;
+    };
+    let user_id = ctx.user_id();
+    if businesses::is_member(ctx.conn, offer.business_id, user_id).await? {
+        let notice = ctx.texts.cust.own_offer;
+        return ctx.answer_callback(query, Some(notice)).await;
+    }
+    if pressed.confirm {
+        return confirm(ctx, query, &offer, pressed).await;
+    }
+    let cap = ctx.app.config.reservation_max_units;
+    let held = reservations::held_by(ctx.conn, offer.id, user_id).await?;
+    let max = reservation::max_quantity(offer.units_available, held, cap);
+    if !browse::reservable(&offer) || max == 0 {
+        let notice = if browse::reservable(&offer) {
+            ctx.texts.cust.cap_reached(cap)
+        } else {
+            ctx.texts.cust.not_reservable_notice.to_owned()
+        };
+        ctx.answer_callback(query, Some(&notice)).await?;
+        browse::show_details(ctx, screen, offer.id, pressed.from).await?;
+        return Ok(());
+    }
+    ctx.answer_callback(query, None).await?;
+    let quantity = pressed.quantity.clamp(1, max);
+    show_selector(ctx, screen, &offer, quantity, max, pressed.from).await
+}
+
+async fn show_selector(
+    ctx: &mut Context<'_>,
+    screen: Screen<'_>,
+    offer: &Offer,
+    quantity: i32,
+    max: i32,
+    from: Option<ResultsPage>,
+) -> Result<(), HandlerError> {
+    let texts = &ctx.texts.cust;
+    let at = |quantity: i32| Button {
+        offer_id: offer.id,
+        quantity,
+        from,
+        confirm: false,
+    };
+    let total = format_amount(offer.price_minor * i64::from(quantity), &offer.currency);
+    let text = texts.reserve_question(quantity, &offer.title, &total, offer.units_available, max);
+    let mut stepper = Vec::new();
+    if quantity > 1 {
+        stepper.push(button(ctx, "➖", QUANTITY, at(quantity - 1))?);
+    }
+    stepper.push(button(ctx, &quantity.to_string(), QUANTITY, at(quantity))?);
+    if quantity < max {
+        stepper.push(button(ctx, "➕", QUANTITY, at(quantity + 1))?);
+    }
+    let markup = InlineKeyboardMarkup::new([
+        stepper,
+        vec![
+            button(
+                ctx,
+                &texts.confirm_reservation_button(quantity),
+                CONFIRM,
+                Button {
+                    confirm: true,
+                    ..at(quantity)
+                },
+            )?,
+            browse::details_button(ctx, texts.back_button, offer.id, from)?,
+        ],
+    ]);
+    screen.show(ctx, text, markup).await
+}
+
+async fn confirm(
+    ctx: &mut Context<'_>,
+    query: &CallbackQuery,
+    offer: &Offer,
+    pressed: Button,
+) -> Result<(), HandlerError> {
+    let screen = Screen::Pressed(query);
+    let user_id = ctx.user_id();
+    let cap = ctx.app.config.reservation_max_units;
+    let now = Utc::now();
+    let outcome =
+        reservations::reserve(ctx.conn, offer.id, user_id, pressed.quantity, cap, now).await?;
+    let texts = &ctx.texts.cust;
+    match outcome {
+        ReserveOutcome::Reserved {
+            reservation_id,
+            offer_state,
+        } => {
+            ctx.answer_callback(query, Some(texts.reserved_notice))
+                .await?;
+            let Some(reservation) = reservations::get(ctx.conn, reservation_id).await? else {
+                return Ok(());
+            };
+            ctx.audit(
+                "reservation.created",
+                "reservation",
+                Some(reservation_id.to_string()),
+                None,
+                Some(serde_json::json!({
+                    "offer_id": offer.id, "quantity": reservation.quantity,
+                    "total_minor": reservation.total_minor, "currency": reservation.currency,
+                })),
+            )
+            .await?;
+            if offer_state == OfferState::SoldOut {
+                ctx.audit(
+                    "offer.sold_out",
+                    "offer",
+                    Some(offer.id.to_string()),
+                    Some(serde_json::json!({ "state": offer.state().as_str() })),
+                    Some(serde_json::json!({ "state": OfferState::SoldOut.as_str() })),
+                )
+                .await?;
+            }
+            tracing::info!(
+                reservation_id,
+                offer_id = offer.id,
+                quantity = reservation.quantity,
+                "reservation created"
+            );
+            notify_business(ctx, &reservation, BusinessNotice::Reserved).await?;
+            let text = confirmation_text(ctx, &reservation);
+            let markup = InlineKeyboardMarkup::new([[super::reservations::cancel_button(
+                ctx,
+                reservation.id,
+            )?]]);
+            screen.show(ctx, text, markup).await
+        }
+        ReserveOutcome::Refused(refusal) => {
+            let notice = match refusal {
+                Refusal::SoldOut => texts.last_unit_taken.to_owned(),
+                Refusal::OnlyLeft(left) => texts.only_left(left),
+                Refusal::CapReached { cap, .. } => texts.cap_reached(cap),
+                Refusal::Paused | Refusal::Ended => texts.not_reservable_notice.to_owned(),
+            };
+            tracing::info!(offer_id = offer.id, ?refusal, "reservation refused");
+            ctx.answer_callback(query, Some(&notice)).await?;
+            // The card refreshes with what is true now.
+            match (refusal, offers::get(ctx.conn, offer.id).await?) {
+                (Refusal::OnlyLeft(left), Some(fresh)) => {
+                    let held = reservations::held_by(ctx.conn, offer.id, user_id).await?;
+                    let max = reservation::max_quantity(fresh.units_available, held, cap);
+                    show_selector(ctx, screen, &fresh, left.min(max).max(1), max, pressed.from)
+                        .await
+                }
+                _ => {
+                    browse::show_details(ctx, screen, offer.id, pressed.from).await?;
+                    Ok(())
+                }
+            }
+        }
+        ReserveOutcome::NoSuchOffer => {
+            let notice = texts.offer_not_found;
+            ctx.answer_callback(query, Some(notice)).await
+        }
+    }
+}
+
+/// The customer's confirmation: order number, pickup code, where, when, what to pay.
+pub fn confirmation_text(ctx: &Context<'_>, reservation: &Reservation) -> String {
+    let (day, from, to) =
+        window::describe(&reservation.window(), Utc::now(), ctx.app.config.timezone);
+    ctx.texts.cust.confirmation(
+        reservation,
+        &ctx.texts.card_pickup(&day, &from, &to),
+        &format_amount(reservation.total_minor, &reservation.currency),
+    )
+}
+
+/// What the business hears about a reservation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BusinessNotice {
+    Reserved,
+    Cancelled,
+}
+
+/// Tells everyone who acts for the business (owner and staff), through the outbound queue.
+pub async fn notify_business(
+    ctx: &mut Context<'_>,
+    reservation: &Reservation,
+    notice: BusinessNotice,
+) -> Result<(), HandlerError> {
+    let members = businesses::members(ctx.conn, reservation.business_id).await?;
+    let total = format_amount(reservation.total_minor, &reservation.currency);
+    for (member_id, language) in members {
+        let texts = &crate::texts::for_language(language.as_deref()).cust;
+        let text = match notice {
+            BusinessNotice::Reserved => texts.business_new_reservation(reservation, &total),
+            BusinessNotice::Cancelled => texts.business_reservation_cancelled(reservation),
+        };
+        outbound::enqueue(ctx.conn, member_id, &OutboundMessage::text(text)).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,434 @@
+//! Strings of the customer flows: browsing, reserving, reservations, pickup, favourites,
+//! ratings and settings.
+
+use chrono::DateTime;
+use chrono_tz::Tz;
+
+use crate::marketplace::{OfferState, ReservationState};
+use crate::store::businesses::{Business, BusinessStatus};
+use crate::store::customers::CustomerSettings;
+use crate::store::favourites::Favourite;
+use crate::store::reservations::Reservation;
+
+pub struct CustomerTexts {
+    pub browse_intro: &'static str,
+    pub all_deals_button: &'static str,
+    pub ending_soon_button: &'static str,
+    pub set_location_button: &'static str,
+    pub change_location_button: &'static str,
+    pub share_location_button: &'static str,
+    pub ask_location: &'static str,
+    pub location_saved: &'static str,
+    pub nothing_at_all: &'static str,
+    pub nothing_ending_soon: &'static str,
+    pub back_to_filters_button: &'static str,
+    pub back_to_results_button: &'static str,
+    pub prev_button: &'static str,
+    pub next_button: &'static str,
+    pub details_button: &'static str,
+    pub browse_button: &'static str,
+    pub offer_not_found: &'static str,
+    pub reserve_button: &'static str,
+    pub back_button: &'static str,
+    pub own_offer: &'static str,
+    pub not_reservable_notice: &'static str,
+    pub reserved_notice: &'static str,
+    pub last_unit_taken: &'static str,
+    pub cancel_reservation_button: &'static str,
+    pub no_reservations: &'static str,
+    pub past_reservations: &'static str,
+    pub not_your_reservation: &'static str,
+    pub cancel_confirm_button: &'static str,
+    pub keep_button: &'static str,
+    pub cannot_cancel_after_window: &'static str,
+    pub cancelled_notice: &'static str,
+    pub add_favourite_button: &'static str,
+    pub remove_favourite_button: &'static str,
+    pub favourite_added: &'static str,
+    pub favourite_removed: &'static str,
+    pub no_favourites: &'static str,
+    pub favourites_title: &'static str,
+    pub view_deal_button: &'static str,
+    pub already_rated: &'static str,
+    pub rate_after_pickup: &'static str,
+    pub rated_notice: &'static str,
+    pub comment_skipped: &'static str,
+    pub comment_expected: &'static str,
+    pub comment_saved: &'static str,
+    pub settings_title: &'static str,
+    pub business_section: &'static str,
+    pub admin_section: &'static str,
+    pub notifications_on_button: &'static str,
+    pub notifications_off_button: &'static str,
+    pub quiet_hours_button: &'static str,
+    pub quiet_off_button: &'static str,
+    pub radius_button: &'static str,
+    pub ask_radius: &'static str,
+    pub saved: &'static str,
+    pub pickup_prompt: &'static str,
+    pub reservations_button: &'static str,
+    pub no_reservations_for_offer: &'static str,
+}
+
+pub const EN: CustomerTexts = CustomerTexts {
+    browse_intro: "🔎 What are you looking for? Deals are ranked by distance, then by the end \
+                   of their pickup window.",
+    all_deals_button: "🛍 All deals",
+    ending_soon_button: "⏰ Ending soon",
+    set_location_button: "📍 Set my location",
+    change_location_button: "📍 Change my location",
+    share_location_button: "📍 Share my location",
+    ask_location: "To find deals near you I need your location once: tap “📍 Share my \
+                   location” below (or attach a location pin). You can change it any time in \
+                   /settings.",
+    location_saved: "📍 Location saved. Here is what's near you:",
+    nothing_at_all: "No deals can be reserved right now. Add shops to /favourites to hear the \
+                     moment they post one.",
+    nothing_ending_soon: "Nothing ends within the next two hours. Try All deals.",
+    back_to_filters_button: "🔙 Back to filters",
+    back_to_results_button: "⬅️ Back to results",
+    prev_button: "⬅️ Prev",
+    next_button: "Next ➡️",
+    details_button: "ℹ️ Details",
+    browse_button: "🔎 Browse deals",
+    offer_not_found: "That deal is not available.",
+    reserve_button: "🛒 Reserve",
+    back_button: "⬅️ Back",
+    own_offer: "That's a deal of your own business: customers reserve it.",
+    not_reservable_notice: "This deal can't be reserved right now.",
+    reserved_notice: "Reserved ✅",
+    last_unit_taken: "That was the last unit and someone just reserved it.",
+    cancel_reservation_button: "❌ Cancel reservation",
+    no_reservations: "You have no reservations yet. /browse finds deals near you.",
+    past_reservations: "🗂 Past reservations:",
+    not_your_reservation: "That reservation isn't yours.",
+    cancel_confirm_button: "Yes, cancel it",
+    keep_button: "No, keep it",
+    cannot_cancel_after_window: "The pickup window has ended: this reservation can no longer \
+                                 be cancelled.",
+    cancelled_notice: "Reservation cancelled.",
+    add_favourite_button: "⭐ Add to favourites",
+    remove_favourite_button: "💔 Remove from favourites",
+    favourite_added: "Added to favourites: you'll hear when they post a deal.",
+    favourite_removed: "Removed from favourites.",
+    no_favourites: "No favourites yet. Open a deal's details and tap “⭐ Add to favourites” to \
+                    hear the moment that shop posts a deal.",
+    favourites_title: "⭐ Your favourites — you get an alert when they post a deal:",
+    view_deal_button: "👀 View deal",
+    already_rated: "You already rated this pickup. Thank you!",
+    rate_after_pickup: "You can rate once you've picked up your order.",
+    rated_notice: "Thanks for rating!",
+    comment_skipped: "Thanks! Your rating is saved.",
+    comment_expected: "Send your comment as text, or /skip.",
+    comment_saved: "Thanks! Your comment is saved.",
+    settings_title: "⚙️ Settings",
+    business_section: "🏪 Your businesses",
+    admin_section: "🛡 Admin: /pending shows applications waiting for approval.",
+    notifications_on_button: "🔔 Turn alerts on",
+    notifications_off_button: "🔕 Turn alerts off",
+    quiet_hours_button: "🌙 Quiet hours",
+    quiet_off_button: "No quiet hours",
+    radius_button: "📏 Nearby radius",
+    ask_radius: "How far may Nearby deals be?",
+    saved: "Saved ✅",
+    pickup_prompt: "Send me the customer's pickup code (6 characters, e.g. K7M2QX), or forward \
+                    their confirmation message.",
+    reservations_button: "📋 Reservations",
+    no_reservations_for_offer: "No reservations for this deal yet.",
+};
+
+impl CustomerTexts {
+    pub fn nearby_button(&self, radius_km: i32) -> String {
+        format!("📍 Nearby (within {radius_km} km)")
+    }
+
+    pub fn nothing_nearby(&self, radius_km: i32) -> String {
+        format!(
+            "No deals within {radius_km} km right now. Try a wider radius in /settings, all \
+             deals, or add shops to /favourites to hear the moment they post one."
+        )
+    }
+
+    /// "Deal 2 of 7".
+    pub fn position(&self, n: i64, total: i64) -> String {
+        format!("Deal {n} of {total}")
+    }
+
+    pub fn away(&self, distance: &str) -> String {
+        format!("{distance} away")
+    }
+
+    pub fn full_address(&self, street: &str, postal_code: &str, city: &str) -> String {
+        format!("📍 {street}, {postal_code} {city}")
+    }
+
+    pub fn why_not_reservable(&self, state: OfferState, window_passed: bool) -> &'static str {
+        match state {
+            OfferState::Paused => "⏸ The shop paused this deal for now: it can't be reserved.",
+            OfferState::SoldOut => "🔴 Sold out: every unit is reserved.",
+            OfferState::Expired => "⚪️ The pickup window has ended.",
+            OfferState::ExpiredEarly => "⚪️ The shop ended this deal.",
+            OfferState::Active if window_passed => "⚪️ The pickup window has ended.",
+            OfferState::Active => "This deal can't be reserved right now.",
+        }
+    }
+
+    pub fn cap_reached(&self, cap: i32) -> String {
+        format!("You can hold at most {cap} units of one deal.")
+    }
+
+    pub fn only_left(&self, left: i32) -> String {
+        format!("Only {left} left: choose again.")
+    }
+
+    pub fn reserve_question(
+        &self,
+        quantity: i32,
+        title: &str,
+        total: &str,
+        left: i32,
+        max: i32,
+    ) -> String {
+        format!(
+            "Reserve {quantity} × {title} for {total}? Pay on site at pickup.\n\n\
+             {left} left · up to {max} for you"
+        )
+    }
+
+    pub fn confirm_reservation_button(&self, quantity: i32) -> String {
+        format!("✅ Reserve {quantity}")
+    }
+
+    /// The customer's confirmation and what /my_reservations shows of an upcoming pickup.
+    pub fn confirmation(&self, r: &Reservation, pickup: &str, total: &str) -> String {
+        format!(
+            "✅ Reserved! Order #{id}\n\
+             🔑 Pickup code: {code}\n\n\
+             {quantity} × {title}\n\
+             🏪 {business}, {street}, {postal_code} {city}\n\
+             🕒 {pickup}\n\
+             💶 To pay at pickup: {total}\n\n\
+             Show the pickup code at the counter during the pickup window. Can't make it? \
+             Cancel before the window ends so someone else can rescue it.",
+            id = r.id,
+            code = r.pickup_code,
+            quantity = r.quantity,
+            title = r.title,
+            business = r.business_name,
+            street = r.street,
+            postal_code = r.postal_code,
+            city = r.city,
+        )
+    }
+
+    fn state_label(&self, state: ReservationState) -> &'static str {
+        match state {
+            ReservationState::Confirmed => "confirmed",
+            ReservationState::PickedUp => "picked up",
+            ReservationState::Cancelled => "cancelled",
+            ReservationState::NoShow => "not picked up",
+        }
+    }
+
+    pub fn past_reservation_line(&self, r: &Reservation, tz: Tz) -> String {
+        let day = r.pickup_end.with_timezone(&tz).format("%d.%m.");
+        format!(
+            "• #{} {day} {} × {} at {} — {}",
+            r.id,
+            r.quantity,
+            r.title,
+            r.business_name,
+            self.state_label(r.state())
+        )
+    }
+
+    pub fn cannot_cancel(&self, state: ReservationState) -> &'static str {
+        match state {
+            ReservationState::PickedUp => "This order was already picked up.",
+            ReservationState::Cancelled => "This reservation is already cancelled.",
+            ReservationState::NoShow => "The pickup window has ended.",
+            ReservationState::Confirmed => {
+                "The pickup window has ended: this reservation can no longer be cancelled."
+            }
+        }
+    }
+
+    pub fn cancel_question(&self, r: &Reservation) -> String {
+        format!(
+            "Cancel order #{} ({} × {} at {})? The units go back to the shop for someone else.",
+            r.id, r.quantity, r.title, r.business_name
+        )
+    }
+
+    pub fn cancelled(&self, r: &Reservation) -> String {
+        format!(
+            "❌ Order #{} ({} × {}) is cancelled. Thanks for letting the shop know!",
+            r.id, r.quantity, r.title
+        )
+    }
+
+    pub fn business_new_reservation(&self, r: &Reservation, total: &str) -> String {
+        format!(
+            "🛒 New reservation #{}: {} × {} for {} ({total}, paid on site). They show their \
+             pickup code at the counter: send it to me to confirm the pickup.",
+            r.id, r.quantity, r.title, r.customer_name
+        )
+    }
+
+    pub fn business_reservation_cancelled(&self, r: &Reservation) -> String {
+        format!(
+            "↩️ Reservation #{} was cancelled: {} × {} are available again.",
+            r.id, r.quantity, r.title
+        )
+    }
+
+    pub fn favourite_line(&self, f: &Favourite) -> String {
+        let rating = if f.rating_count > 0 {
+            format!(
+                " · ⭐ {:.1}",
+                f64::from(f.rating_sum) / f64::from(f.rating_count)
+            )
+        } else {
+            String::new()
+        };
+        let live = match f.live_offers {
+            0 => "no deal right now".to_owned(),
+            1 => "1 deal live".to_owned(),
+            n => format!("{n} deals live"),
+        };
+        format!("• {}{rating} — {}, {} · {live}", f.name, f.street, f.city)
+    }
+
+    pub fn remove_named_favourite_button(&self, name: &str) -> String {
+        format!("💔 Remove {name}")
+    }
+
+    pub fn favourite_alert(&self, business: &str, card: &str) -> String {
+        format!("🔔 {business} just posted a deal:\n\n{card}")
+    }
+
+    pub fn thanks_for_rating(&self, stars: i16) -> String {
+        format!(
+            "{} Thank you! Anything to add? Send a short comment now, or /skip.",
+            "⭐".repeat(usize::try_from(stars).unwrap_or(0))
+        )
+    }
+
+    pub fn comment_too_long(&self, max: usize) -> String {
+        format!("That's a bit long: at most {max} characters, please.")
+    }
+
+    pub fn customer_settings(&self, settings: &CustomerSettings) -> String {
+        let alerts = if settings.notifications { "on" } else { "off" };
+        let quiet = settings
+            .quiet_hours
+            .map_or_else(|| "none".to_owned(), |q| q.describe());
+        let location = if settings.location.is_some() {
+            "saved"
+        } else {
+            "not set"
+        };
+        format!(
+            "🛒 As a customer\n\
+             • Alerts from favourites: {alerts}\n\
+             • Quiet hours: {quiet}\n\
+             • Nearby radius: {} km\n\
+             • Location: {location}",
+            settings.radius_km
+        )
+    }
+
+    pub fn business_line(&self, business: &Business, role: &str) -> String {
+        let status = match business.status() {
+            BusinessStatus::Pending => "waiting for approval",
+            BusinessStatus::Approved => "approved",
+            BusinessStatus::Rejected => "rejected",
+            BusinessStatus::Suspended => "suspended",
+        };
+        let role = if role == "owner" { "owner" } else { "staff" };
+        format!(
+            "• {} — {}, {} ({role}, {status})",
+            business.name, business.street, business.city
+        )
+    }
+
+    pub fn ask_quiet_hours(&self, timezone: &str) -> String {
+        format!("During quiet hours alerts wait until the morning. Times are in {timezone}.")
+    }
+
+    pub fn pickup_done(&self, r: &Reservation, total: &str) -> String {
+        format!(
+            "✅ Order #{} picked up: {} × {} for {}. Collect {total}.",
+            r.id, r.quantity, r.title, r.customer_name
+        )
+    }
+
+    pub fn pickup_unknown(&self, code: &str) -> String {
+        format!(
+            "⚠️ No reservation of your business has the pickup code {code}. Check the code with \
+             the customer."
+        )
+    }
+
+    pub fn pickup_already(&self, r: &Reservation, tz: Tz) -> String {
+        let at = r
+            .picked_up_at
+            .map(|at| at.with_timezone(&tz).format("%H:%M").to_string())
+            .unwrap_or_default();
+        format!("ℹ️ Order #{} was already picked up at {at}.", r.id)
+    }
+
+    pub fn pickup_not_confirmed(&self, r: &Reservation) -> String {
+        format!(
+            "⚠️ Order #{} is {}: it can't be picked up.",
+            r.id,
+            self.state_label(r.state())
+        )
+    }
+
+    pub fn rate_question(&self, r: &Reservation) -> String {
+        format!(
+            "🎉 Enjoy your {}! How was {}? Tap the stars:",
+            r.title, r.business_name
+        )
+    }
+
+    pub fn reservations_of_offer(&self, title: &str, lines: &[String]) -> String {
+        format!("📋 Reservations for {title}:\n{}", lines.join("\n"))
+    }
+
+    pub fn business_reservation_line(&self, r: &Reservation) -> String {
+        format!(
+            "• #{} {} × for {} — {}",
+            r.id,
+            r.quantity,
+            r.customer_name,
+            self.state_label(r.state())
+        )
+    }
+
+    pub fn picked_up_button(&self, r: &Reservation) -> String {
+        format!("✅ #{} picked up", r.id)
+    }
+
+    pub fn reminder(&self, r: &Reservation, pickup_end: &str) -> String {
+        format!(
+            "⏰ Pickup for order #{} is open now until {pickup_end}: {} × {} at {}, {}. Your \
+             pickup code: {}",
+            r.id, r.quantity, r.title, r.business_name, r.street, r.pickup_code
+        )
+    }
+
+    pub fn no_show(&self, r: &Reservation) -> String {
+        format!(
+            "The pickup window of order #{} ({} × {}) has ended without a pickup. If you can't \
+             make it next time, please cancel in /my_reservations so the food gets rescued.",
+            r.id, r.quantity, r.title
+        )
+    }
+}
+
+/// Local time of day, for the reminder.
+pub fn time_of_day(at: DateTime<chrono::Utc>, tz: Tz) -> String {
+    at.with_timezone(&tz).format("%H:%M").to_string()
+}
