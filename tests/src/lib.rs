@@ -4,4 +4,5 @@
 
 pub mod driver;
 pub mod harness;
+pub mod market;
 pub mod telegram_fake;

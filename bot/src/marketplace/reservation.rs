@@ -53,24 +53,33 @@ impl std::fmt::Display for ReservationState {
 const CODE_ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
 pub const CODE_LENGTH: usize = 6;
 
+/// A new code. It always mixes letters and digits, so that neither a word nor a number (an
+/// order number, a postal code) in a forwarded message is mistaken for it.
 pub fn new_pickup_code() -> String {
     let mut rng = rand::rng();
-    (0..CODE_LENGTH)
-        .map(|_| char::from(CODE_ALPHABET[rng.random_range(0..CODE_ALPHABET.len())]))
-        .collect()
+    loop {
+        let code: String = (0..CODE_LENGTH)
+            .map(|_| char::from(CODE_ALPHABET[rng.random_range(0..CODE_ALPHABET.len())]))
+            .collect();
+        if is_code(&code) {
+            return code;
+        }
+    }
+}
+
+fn is_code(word: &str) -> bool {
+    word.len() == CODE_LENGTH
+        && word.bytes().all(|b| CODE_ALPHABET.contains(&b))
+        && word.bytes().any(|b| b.is_ascii_digit())
+        && word.bytes().any(|b| b.is_ascii_alphabetic())
 }
 
 /// Finds a pickup code in what a business member typed or forwarded (the customer's whole
-/// confirmation message works): the first word that is a well-formed code, in any case.
+/// confirmation message works): the first well-formed code, in any case.
 pub fn find_pickup_code(text: &str) -> Option<String> {
     text.split(|c: char| !c.is_ascii_alphanumeric())
         .map(str::to_ascii_uppercase)
-        .find(|word| {
-            word.len() == CODE_LENGTH
-                && word.bytes().all(|b| CODE_ALPHABET.contains(&b))
-                // A word of letters only is more likely a word than a code.
-                && word.bytes().any(|b| b.is_ascii_digit())
-        })
+        .find(|word| is_code(word))
 }
 
 /// What the offer looks like under its row lock when a reservation is attempted.
@@ -165,6 +174,7 @@ mod tests {
             let code = new_pickup_code();
             assert_eq!(code.len(), CODE_LENGTH);
             assert!(!code.contains(['0', 'O', '1', 'I']), "{code}");
+            assert_eq!(find_pickup_code(&code), Some(code.clone()));
         }
         assert_ne!(new_pickup_code(), new_pickup_code());
     }
@@ -175,6 +185,11 @@ mod tests {
         assert_eq!(find_pickup_code(forwarded).as_deref(), Some("K7M2QX"));
         assert_eq!(find_pickup_code(" k7m2qx ").as_deref(), Some("K7M2QX"));
         assert_eq!(find_pickup_code("Bakery"), None, "a word is not a code");
+        assert_eq!(
+            find_pickup_code("Order #234567, code K7M2QX").as_deref(),
+            Some("K7M2QX"),
+            "a number is not a code"
+        );
         assert_eq!(find_pickup_code("K7M2Q0"), None, "0 is not in the alphabet");
         assert_eq!(find_pickup_code("K7M2QXY"), None, "too long");
     }
