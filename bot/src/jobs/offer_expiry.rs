@@ -147,6 +147,43 @@ mod tests {
     }
 
     #[sqlx::test(migrator = "crate::store::MIGRATOR")]
+    async fn the_summary_counts_reserved_and_picked_up_units(pool: PgPool) -> sqlx::Result<()> {
+        let end = Utc::now() - Span::minutes(1);
+        let business_id = seed(&pool, 1, end).await?;
+        sqlx::query("INSERT INTO users (telegram_id) VALUES (100)")
+            .execute(&pool)
+            .await?;
+        for (quantity, state, code) in [
+            (2, "PICKED_UP", "AAAA22"),
+            (1, "CONFIRMED", "BBBB22"),
+            (3, "CANCELLED", "CCCC22"),
+        ] {
+            sqlx::query(
+                "INSERT INTO reservations (offer_id, business_id, customer_id, quantity,
+                     unit_price_minor, total_minor, currency, pickup_code, state)
+                 SELECT id, $1, 100, $2, 400, 400 * $2, 'EUR', $3, $4 FROM offers",
+            )
+            .bind(business_id)
+            .bind(quantity)
+            .bind(code)
+            .bind(state)
+            .execute(&pool)
+            .await?;
+        }
+        assert_eq!(expire_due(&pool, Utc::now()).await?, 1);
+        let summary: serde_json::Value =
+            sqlx::query_scalar("SELECT payload FROM outbound_messages WHERE chat_id = 1")
+                .fetch_one(&pool)
+                .await?;
+        let text = summary["text"].as_str().unwrap_or("");
+        assert!(
+            text.contains("Reserved: 3 · picked up: 2 · left unreserved: 3"),
+            "{text}"
+        );
+        Ok(())
+    }
+
+    #[sqlx::test(migrator = "crate::store::MIGRATOR")]
     async fn concurrent_runners_expire_each_offer_exactly_once(pool: PgPool) -> sqlx::Result<()> {
         let end = Utc::now() - Span::minutes(1);
         seed(&pool, 450, end).await?;

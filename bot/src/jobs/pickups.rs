@@ -94,3 +94,104 @@ pub async fn tick(pool: &PgPool, now: DateTime<Utc>, tz: Tz) -> sqlx::Result<(us
     }
     Ok((reminded, no_shows))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::reservations::{ReserveOutcome, reserve};
+    use chrono::Duration;
+
+    const BERLIN: Tz = chrono_tz::Europe::Berlin;
+
+    /// Two customers hold one unit each of an offer whose window is [start, start + 2 h].
+    async fn seed(pool: &PgPool, start: DateTime<Utc>) -> sqlx::Result<()> {
+        sqlx::query(
+            "INSERT INTO users (telegram_id, first_name, language_code)
+             VALUES (1, 'Ada', 'en'), (100, 'Carl', 'en'), (101, 'Dora', 'en')",
+        )
+        .execute(pool)
+        .await?;
+        let offer: i64 = sqlx::query_scalar(
+            "WITH b AS (
+                 INSERT INTO businesses (owner_id, name, street, city, postal_code, latitude,
+                     longitude, status)
+                 VALUES (1, 'Bakery Ada', 'Main Street 1', 'Berlin', '10115', 52.5, 13.4,
+                         'approved')
+                 RETURNING id)
+             INSERT INTO offers (business_id, category, title, description, pickup_start,
+                 pickup_end, units_available, price_minor, currency, created_by)
+             SELECT id, 'bakery', 'Surprise bag', '', $1, $2, 5, 400, 'EUR', 1 FROM b
+             RETURNING id",
+        )
+        .bind(start)
+        .bind(start + Duration::hours(2))
+        .fetch_one(pool)
+        .await?;
+        let mut conn = pool.acquire().await?;
+        for customer in [100, 101] {
+            let outcome =
+                reserve(&mut conn, offer, customer, 1, 5, start - Duration::hours(1)).await?;
+            assert!(matches!(outcome, ReserveOutcome::Reserved { .. }));
+        }
+        Ok(())
+    }
+
+    async fn messages_to(pool: &PgPool, chat: i64) -> sqlx::Result<Vec<String>> {
+        sqlx::query_scalar(
+            "SELECT payload->>'text' FROM outbound_messages WHERE chat_id = $1 ORDER BY id",
+        )
+        .bind(chat)
+        .fetch_all(pool)
+        .await
+    }
+
+    #[sqlx::test(migrator = "crate::store::MIGRATOR")]
+    async fn customers_are_reminded_once_when_the_window_opens_and_no_shows_follow(
+        pool: PgPool,
+    ) -> sqlx::Result<()> {
+        let start = Utc::now() + Duration::hours(3);
+        seed(&pool, start).await?;
+        // Dora picks up early; only Carl is left to remind and to miss the window.
+        sqlx::query("UPDATE reservations SET state = 'PICKED_UP' WHERE customer_id = 101")
+            .execute(&pool)
+            .await?;
+
+        assert_eq!(
+            tick(&pool, start - Duration::minutes(1), BERLIN).await?,
+            (0, 0)
+        );
+        assert_eq!(
+            tick(&pool, start + Duration::minutes(1), BERLIN).await?,
+            (1, 0)
+        );
+        assert_eq!(
+            tick(&pool, start + Duration::minutes(2), BERLIN).await?,
+            (0, 0),
+            "once"
+        );
+        let reminders = messages_to(&pool, 100).await?;
+        assert_eq!(reminders.len(), 1);
+        assert!(
+            reminders[0].starts_with("⏰ Pickup for order #"),
+            "{reminders:?}"
+        );
+        assert!(messages_to(&pool, 101).await?.is_empty());
+
+        let ended = start + Duration::hours(2);
+        assert_eq!(tick(&pool, ended, BERLIN).await?, (0, 1));
+        let states: Vec<(i64, String)> =
+            sqlx::query_as("SELECT customer_id, state FROM reservations ORDER BY customer_id")
+                .fetch_all(&pool)
+                .await?;
+        assert_eq!(
+            states,
+            [(100, "NO_SHOW".to_owned()), (101, "PICKED_UP".to_owned())]
+        );
+        let units: i32 = sqlx::query_scalar("SELECT units_available FROM offers")
+            .fetch_one(&pool)
+            .await?;
+        assert_eq!(units, 3, "a no-show's unit stays consumed");
+        assert!(messages_to(&pool, 100).await?[1].contains("ended without a pickup"));
+        Ok(())
+    }
+}
