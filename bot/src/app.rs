@@ -150,6 +150,10 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         Arc::clone(&app),
         shutdown.child_token(),
     ));
+    tasks.spawn(crate::refunds::run(
+        Arc::clone(&app),
+        shutdown.child_token(),
+    ));
     match &app.config.webhook {
         Some(_) => {
             tokio::spawn(register_webhook(Arc::clone(&app), shutdown.child_token()));

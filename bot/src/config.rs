@@ -48,6 +48,7 @@ pub const ENV_VARS: &[&str] = &[
     "AUDIT_RETENTION_DAYS",
     "OUTBOUND_MESSAGES_PER_SECOND",
     "RESERVATION_MAX_UNITS",
+    "PAYMENT_HOLD_MINUTES",
     "STRIPE_PROVIDER_TOKEN",
     "STRIPE_API_KEY",
     "STRIPE_API_URL",
@@ -154,6 +155,15 @@ pub struct StripeConfig {
     pub api_key: Option<Secret>,
     pub api_url: String,
     pub webhook_secret: Option<Secret>,
+    /// How long units stay held for a customer paying in the chat.
+    pub hold: chrono::Duration,
+}
+
+impl StripeConfig {
+    /// Paying in the chat needs the provider token (invoices) and the API key (refunds).
+    pub fn payments_enabled(&self) -> bool {
+        self.provider_token.is_some() && self.api_key.is_some()
+    }
 }
 
 /// A configuration that cannot be used; the message lists every problem at once.
@@ -362,7 +372,16 @@ impl Config {
                 .optional("STRIPE_API_URL")
                 .unwrap_or_else(|| DEFAULT_STRIPE_API_URL.to_owned()),
             webhook_secret: r.optional("STRIPE_WEBHOOK_SECRET").map(Secret::new),
+            hold: chrono::Duration::minutes(r.parsed(
+                "PAYMENT_HOLD_MINUTES",
+                15,
+                "a whole number of minutes",
+            )),
         };
+        if stripe.hold < chrono::Duration::minutes(1) {
+            r.problems
+                .push("PAYMENT_HOLD_MINUTES must be at least 1".to_owned());
+        }
         if !valid_http_url(&stripe.api_url) {
             r.problems.push(format!(
                 "STRIPE_API_URL={:?} is invalid: expected an http(s) URL",

@@ -32,6 +32,7 @@ pub fn router(app: Arc<App>) -> Router {
             "/webhook",
             post(webhook).layer(DefaultBodyLimit::max(body_limit)),
         )
+        .route("/stripe/webhook", post(stripe_webhook))
         .route("/health", get(health))
         .route("/live", get(live))
         .route("/ready", get(ready))
@@ -174,4 +175,56 @@ async fn metrics(State(app): State<Arc<App>>) -> Response {
         app.metrics.encode(),
     )
         .into_response()
+}
+
+/// Stripe's webhook: a verified signature or 400; each event applied once (its id recorded);
+/// a processing failure answers 500 so that Stripe delivers again.
+async fn stripe_webhook(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
+    let count = |outcome: &'static str| {
+        app.metrics
+            .stripe_webhook_events
+            .get_or_create(&crate::metrics::OutcomeLabels { outcome })
+            .inc();
+    };
+    let Some(secret) = &app.config.stripe.webhook_secret else {
+        tracing::warn!("Stripe webhook called, but STRIPE_WEBHOOK_SECRET is not set");
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Stripe webhook not configured",
+        )
+            .into_response();
+    };
+    let signature = headers
+        .get("stripe-signature")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let now = chrono::Utc::now().timestamp();
+    if let Err(error) = crate::stripe::verify_signature(&body, signature, secret, now) {
+        tracing::warn!(%error, "Stripe webhook refused");
+        count("bad_signature");
+        return (StatusCode::BAD_REQUEST, error.to_string()).into_response();
+    }
+    let event: crate::refunds::Event = match serde_json::from_slice(&body) {
+        Ok(event) => event,
+        Err(error) => {
+            tracing::warn!(%error, "Stripe webhook body is not an event");
+            count("malformed");
+            return (StatusCode::BAD_REQUEST, "not a Stripe event").into_response();
+        }
+    };
+    match crate::refunds::on_event(&app, &app.pool, &event).await {
+        Ok(outcome) => {
+            tracing::info!(event_id = %event.id, kind = %event.kind, ?outcome, "Stripe event");
+            count(match outcome {
+                crate::refunds::EventOutcome::Handled => "handled",
+                crate::refunds::EventOutcome::Duplicate => "duplicate",
+                crate::refunds::EventOutcome::Ignored => "ignored",
+            });
+            StatusCode::OK.into_response()
+        }
+        Err(error) => {
+            tracing::error!(%error, event_id = %event.id, "Stripe event failed; Stripe will retry");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
 }

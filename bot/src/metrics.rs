@@ -59,6 +59,9 @@ pub struct Metrics {
     pub telegram_api_errors: Family<CodeLabels, Counter>,
     pub db_pool_connections: Family<StateLabels, Gauge>,
     pub rate_limited: Counter,
+    pub payments: Counter,
+    pub refund_attempts: Family<OutcomeLabels, Counter>,
+    pub stripe_webhook_events: Family<OutcomeLabels, Counter>,
 }
 
 fn latency_buckets() -> impl Iterator<Item = f64> {
@@ -95,6 +98,9 @@ impl Metrics {
             telegram_api_errors: Family::default(),
             db_pool_connections: Family::default(),
             rate_limited: Counter::default(),
+            payments: Counter::default(),
+            refund_attempts: Family::default(),
+            stripe_webhook_events: Family::default(),
             registry,
         };
         let mut m = metrics;
@@ -163,6 +169,21 @@ impl Metrics {
             "rate_limited",
             "Updates dropped or answered with a slow-down because of the per-user rate limit",
             m.rate_limited.clone(),
+        );
+        r.register(
+            "payments",
+            "Payments received in the chat (each Telegram charge once)",
+            m.payments.clone(),
+        );
+        r.register(
+            "refund_attempts",
+            "Refund requests to Stripe, by outcome (succeeded, pending, retry, failed)",
+            m.refund_attempts.clone(),
+        );
+        r.register(
+            "stripe_webhook_events",
+            "Stripe webhook deliveries, by outcome (handled, duplicate, ignored, bad_signature)",
+            m.stripe_webhook_events.clone(),
         );
         m
     }

@@ -250,7 +250,18 @@ pub async fn handle(
         user,
         texts: texts::for_language(user.language_code.as_deref()),
     };
-    match app.rate_limiter.check(ctx.user_id()).await {
+    // Money is never rate-limited: Telegram charged the customer already, or waits for an answer.
+    let payment = match &update.kind {
+        UpdateKind::PreCheckoutQuery(_) => true,
+        UpdateKind::Message(message) => message.successful_payment().is_some(),
+        _ => false,
+    };
+    let verdict = if payment {
+        Verdict::Allow
+    } else {
+        app.rate_limiter.check(ctx.user_id()).await
+    };
+    match verdict {
         Verdict::Allow => {}
         Verdict::SlowDown => {
             app.metrics.rate_limited.inc();
@@ -268,6 +279,10 @@ pub async fn handle(
     match &update.kind {
         UpdateKind::Message(message) => on_message(&mut ctx, message).await,
         UpdateKind::CallbackQuery(query) => on_callback(&mut ctx, query).await,
+        UpdateKind::PreCheckoutQuery(query) => {
+            customer::payment::on_pre_checkout(&mut ctx, query).await?;
+            Ok(Outcome::Handled)
+        }
         _ => Ok(Outcome::Ignored),
     }
 }
@@ -309,6 +324,10 @@ async fn on_dialogue_message(
 
 async fn on_message(ctx: &mut Context<'_>, message: &Message) -> Result<Outcome, HandlerError> {
     let chat = message.chat.id;
+    if let Some(paid) = message.successful_payment() {
+        customer::payment::on_successful_payment(ctx, chat, paid).await?;
+        return Ok(Outcome::Handled);
+    }
     if on_dialogue_message(ctx, message).await? {
         return Ok(Outcome::Handled);
     }

@@ -1,5 +1,6 @@
-//! Pickup reminders and no-shows. Every minute, on every replica (`FOR UPDATE SKIP LOCKED`
-//! hands each reservation to exactly one runner): customers whose pickup window opened are
+//! Payment holds, pickup reminders and no-shows. Every minute, on every replica (`FOR UPDATE
+//! SKIP LOCKED` hands each reservation to exactly one runner): holds whose payment did not come
+//! in time become EXPIRED and release their units, customers whose pickup window opened are
 //! reminded once, and reservations still CONFIRMED when the window ends become NO_SHOW (their
 //! units stay consumed).
 
@@ -38,6 +39,7 @@ pub async fn run(app: Arc<App>, shutdown: CancellationToken) {
 /// One run at `now` (a parameter so that tests control the clock). Returns how many customers
 /// were reminded and how many reservations became NO_SHOW.
 pub async fn tick(pool: &PgPool, now: DateTime<Utc>, tz: Tz) -> sqlx::Result<(usize, usize)> {
+    expire_holds(pool, now).await?;
     let mut reminded = 0;
     loop {
         let mut tx = pool.begin().await?;
@@ -93,6 +95,44 @@ pub async fn tick(pool: &PgPool, now: DateTime<Utc>, tz: Tz) -> sqlx::Result<(us
         }
     }
     Ok((reminded, no_shows))
+}
+
+/// Releases the units of holds whose payment did not come by `now`; returns how many.
+pub async fn expire_holds(pool: &PgPool, now: DateTime<Utc>) -> sqlx::Result<usize> {
+    let mut expired = 0;
+    loop {
+        let mut tx = pool.begin().await?;
+        let lapsed = reservations::expire_holds(&mut tx, now, BATCH).await?;
+        for reservation in &lapsed {
+            audit::record(
+                &mut tx,
+                &AuditEvent {
+                    actor_id: None,
+                    action: "reservation.hold_expired",
+                    entity_type: "reservation",
+                    entity_id: Some(reservation.id.to_string()),
+                    before: Some(serde_json::json!({ "state": "PENDING_PAYMENT" })),
+                    after: Some(serde_json::json!({
+                        "state": "EXPIRED", "units_returned": reservation.quantity,
+                    })),
+                },
+            )
+            .await?;
+            let texts = crate::texts::for_language(reservation.customer_language.as_deref());
+            let text = texts.cust.hold_expired(reservation);
+            outbound::enqueue(
+                &mut tx,
+                reservation.customer_id,
+                &OutboundMessage::text(text),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        expired += lapsed.len();
+        if (lapsed.len() as i64) < BATCH {
+            return Ok(expired);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -192,6 +232,50 @@ mod tests {
             .await?;
         assert_eq!(units, 3, "a no-show's unit stays consumed");
         assert!(messages_to(&pool, 100).await?[1].contains("ended without a pickup"));
+        Ok(())
+    }
+
+    #[sqlx::test(migrator = "crate::store::MIGRATOR")]
+    async fn a_hold_without_payment_expires_and_releases_its_units(
+        pool: PgPool,
+    ) -> sqlx::Result<()> {
+        let start = Utc::now() + Duration::hours(3);
+        seed(&pool, start).await?;
+        let offer: i64 = sqlx::query_scalar("SELECT id FROM offers")
+            .fetch_one(&pool)
+            .await?;
+        let now = Utc::now();
+        let mut conn = pool.acquire().await?;
+        let held = crate::store::reservations::hold(
+            &mut conn,
+            offer,
+            1,
+            3,
+            5,
+            now,
+            now + Duration::minutes(15),
+        )
+        .await?;
+        assert!(matches!(held, ReserveOutcome::Reserved { .. }));
+        let units = || async {
+            sqlx::query_scalar::<_, i32>("SELECT units_available FROM offers")
+                .fetch_one(&pool)
+                .await
+        };
+        assert_eq!(units().await?, 0, "two reserved, three held");
+        assert_eq!(expire_holds(&pool, now + Duration::minutes(14)).await?, 0);
+        assert_eq!(expire_holds(&pool, now + Duration::minutes(15)).await?, 1);
+        assert_eq!(units().await?, 3, "the held units are back");
+        let state: String = sqlx::query_scalar("SELECT state FROM offers")
+            .fetch_one(&pool)
+            .await?;
+        assert_eq!(state, "ACTIVE", "a sold-out offer is live again");
+        assert_eq!(
+            expire_holds(&pool, now + Duration::minutes(30)).await?,
+            0,
+            "once"
+        );
+        assert!(messages_to(&pool, 1).await?[0].contains("expired before the payment came"));
         Ok(())
     }
 }

@@ -6,6 +6,7 @@ pub mod geo;
 pub mod input;
 pub mod money;
 pub mod offer;
+pub mod payment;
 pub mod quiet_hours;
 pub mod reservation;
 pub mod window;

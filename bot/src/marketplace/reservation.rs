@@ -10,26 +10,34 @@ use super::OfferState;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ReservationState {
+    /// Units held while the customer pays in the chat, until `hold_expires_at`.
+    PendingPayment,
     Confirmed,
     PickedUp,
     Cancelled,
     NoShow,
+    /// A hold whose payment did not come in time; its units went back.
+    Expired,
 }
 
 impl ReservationState {
-    pub const ALL: [Self; 4] = [
+    pub const ALL: [Self; 6] = [
+        Self::PendingPayment,
         Self::Confirmed,
         Self::PickedUp,
         Self::Cancelled,
         Self::NoShow,
+        Self::Expired,
     ];
 
     pub fn as_str(self) -> &'static str {
         match self {
+            Self::PendingPayment => "PENDING_PAYMENT",
             Self::Confirmed => "CONFIRMED",
             Self::PickedUp => "PICKED_UP",
             Self::Cancelled => "CANCELLED",
             Self::NoShow => "NO_SHOW",
+            Self::Expired => "EXPIRED",
         }
     }
 
@@ -37,9 +45,56 @@ impl ReservationState {
         Self::ALL.into_iter().find(|s| s.as_str() == value)
     }
 
-    /// CONFIRMED is the only state with a way out (the database trigger says the same).
+    /// The one place that says which transitions exist (the database trigger says the same).
+    /// A payment that arrives after its hold lapsed revives the hold when units are left.
     pub fn can_become(self, next: Self) -> bool {
-        self == Self::Confirmed && next != Self::Confirmed
+        use ReservationState::*;
+        matches!(
+            (self, next),
+            (PendingPayment, Confirmed | Expired | Cancelled)
+                | (Expired, Confirmed)
+                | (Confirmed, PickedUp | Cancelled | NoShow)
+        )
+    }
+}
+
+/// How the money of a reservation stands, beside its state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum PaymentStatus {
+    /// Paid on site (or nothing to pay yet).
+    None,
+    /// An invoice is out.
+    Pending,
+    Paid,
+    RefundPending,
+    Refunded,
+    RefundFailed,
+}
+
+impl PaymentStatus {
+    pub const ALL: [Self; 6] = [
+        Self::None,
+        Self::Pending,
+        Self::Paid,
+        Self::RefundPending,
+        Self::Refunded,
+        Self::RefundFailed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "NONE",
+            Self::Pending => "PENDING",
+            Self::Paid => "PAID",
+            Self::RefundPending => "REFUND_PENDING",
+            Self::Refunded => "REFUNDED",
+            Self::RefundFailed => "REFUND_FAILED",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == value)
     }
 }
 
@@ -157,14 +212,26 @@ mod tests {
     }
 
     #[test]
-    fn only_confirmed_reservations_change_state() {
+    fn exactly_the_documented_reservation_transitions_are_allowed() {
         use ReservationState::*;
+        const ALLOWED: &[(ReservationState, ReservationState)] = &[
+            (PendingPayment, Confirmed),
+            (PendingPayment, Expired),
+            (PendingPayment, Cancelled),
+            (Expired, Confirmed),
+            (Confirmed, PickedUp),
+            (Confirmed, Cancelled),
+            (Confirmed, NoShow),
+        ];
         for from in ReservationState::ALL {
             for to in ReservationState::ALL {
-                let allowed = from == Confirmed && to != Confirmed;
+                let allowed = ALLOWED.contains(&(from, to));
                 assert_eq!(from.can_become(to), allowed, "{from} -> {to}");
             }
             assert_eq!(ReservationState::parse(from.as_str()), Some(from));
+        }
+        for status in PaymentStatus::ALL {
+            assert_eq!(PaymentStatus::parse(status.as_str()), Some(status));
         }
     }
 

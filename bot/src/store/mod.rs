@@ -8,6 +8,7 @@ pub mod favourites;
 pub mod inbox;
 pub mod offers;
 pub mod outbound;
+pub mod payments;
 pub mod ratings;
 pub mod reservations;
 pub mod search;

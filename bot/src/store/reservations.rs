@@ -7,7 +7,9 @@ use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
 use crate::marketplace::OfferState;
-use crate::marketplace::reservation::{self, Availability, Refusal, ReservationState};
+use crate::marketplace::reservation::{
+    self, Availability, PaymentStatus, Refusal, ReservationState,
+};
 use crate::marketplace::window::PickupWindow;
 
 /// A reservation with what its messages show: the offer and where to pick it up.
@@ -23,6 +25,8 @@ pub struct Reservation {
     pub currency: String,
     pub pickup_code: String,
     state: String,
+    payment_status: String,
+    pub hold_expires_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub picked_up_at: Option<DateTime<Utc>>,
     pub title: String,
@@ -45,6 +49,10 @@ impl Reservation {
         ReservationState::parse(&self.state).unwrap_or(ReservationState::Cancelled)
     }
 
+    pub fn payment_status(&self) -> PaymentStatus {
+        PaymentStatus::parse(&self.payment_status).unwrap_or(PaymentStatus::None)
+    }
+
     pub fn window(&self) -> PickupWindow {
         PickupWindow {
             start: self.pickup_start,
@@ -59,7 +67,8 @@ impl Reservation {
 }
 
 const SELECT: &str = "SELECT r.id, r.offer_id, r.business_id, r.customer_id, r.quantity,
-        r.unit_price_minor, r.total_minor, r.currency, r.pickup_code, r.state, r.created_at,
+        r.unit_price_minor, r.total_minor, r.currency, r.pickup_code, r.state, r.payment_status,
+        r.hold_expires_at, r.created_at,
         r.picked_up_at, o.title, o.pickup_start, o.pickup_end, b.name AS business_name, b.street,
         b.postal_code, b.city, b.latitude, b.longitude, u.first_name AS customer_name,
         u.language_code AS customer_language,
@@ -80,9 +89,9 @@ pub enum ReserveOutcome {
     NoSuchOffer,
 }
 
-/// Reserves `quantity` units of an offer for a customer. Callers run it inside a transaction;
-/// the offer row stays locked until that transaction ends, so concurrent attempts queue and
-/// each sees the units the previous one left.
+/// Reserves `quantity` units of an offer for a customer, to pay on site. Callers run it inside a
+/// transaction; the offer row stays locked until that transaction ends, so concurrent attempts
+/// queue and each sees the units the previous one left.
 pub async fn reserve(
     conn: &mut PgConnection,
     offer_id: i64,
@@ -90,6 +99,41 @@ pub async fn reserve(
     quantity: i32,
     cap: i32,
     now: DateTime<Utc>,
+) -> sqlx::Result<ReserveOutcome> {
+    take_units(conn, offer_id, customer_id, quantity, cap, now, None).await
+}
+
+/// Holds units for a customer who pays in the chat: PENDING_PAYMENT until `hold_until`, then
+/// EXPIRED (and the units go back) unless the payment came.
+pub async fn hold(
+    conn: &mut PgConnection,
+    offer_id: i64,
+    customer_id: i64,
+    quantity: i32,
+    cap: i32,
+    now: DateTime<Utc>,
+    hold_until: DateTime<Utc>,
+) -> sqlx::Result<ReserveOutcome> {
+    take_units(
+        conn,
+        offer_id,
+        customer_id,
+        quantity,
+        cap,
+        now,
+        Some(hold_until),
+    )
+    .await
+}
+
+async fn take_units(
+    conn: &mut PgConnection,
+    offer_id: i64,
+    customer_id: i64,
+    quantity: i32,
+    cap: i32,
+    now: DateTime<Utc>,
+    hold_until: Option<DateTime<Utc>>,
 ) -> sqlx::Result<ReserveOutcome> {
     #[derive(sqlx::FromRow)]
     struct Locked {
@@ -143,8 +187,11 @@ pub async fn reserve(
     loop {
         let inserted: Option<i64> = sqlx::query_scalar(
             "INSERT INTO reservations (offer_id, business_id, customer_id, quantity,
-                 unit_price_minor, total_minor, currency, pickup_code)
-             VALUES ($1, $2, $3, $4, $5, $5 * $4, $6, $7)
+                 unit_price_minor, total_minor, currency, pickup_code, state, payment_status,
+                 hold_expires_at)
+             VALUES ($1, $2, $3, $4, $5, $5 * $4, $6, $7,
+                     CASE WHEN $8::timestamptz IS NULL THEN 'CONFIRMED' ELSE 'PENDING_PAYMENT' END,
+                     CASE WHEN $8::timestamptz IS NULL THEN 'NONE' ELSE 'PENDING' END, $8)
              ON CONFLICT (business_id, pickup_code) DO NOTHING
              RETURNING id",
         )
@@ -155,6 +202,7 @@ pub async fn reserve(
         .bind(offer.price_minor)
         .bind(&offer.currency)
         .bind(reservation::new_pickup_code())
+        .bind(hold_until)
         .fetch_optional(&mut *conn)
         .await?;
         if let Some(reservation_id) = inserted {
@@ -227,8 +275,12 @@ pub async fn list_for_offer(
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum CancelOutcome {
-    /// Cancelled; the units went back and the offer is now in this state.
-    Cancelled(OfferState),
+    /// Cancelled; the units went back and the offer is now in this state. A paid reservation
+    /// has its refund requested.
+    Cancelled {
+        offer_state: OfferState,
+        refund_requested: bool,
+    },
     NotYours,
     /// Picked up, cancelled or a no-show already.
     NotConfirmed(ReservationState),
@@ -273,7 +325,17 @@ pub async fn cancel(
     .execute(&mut *conn)
     .await?;
     let offer_state = return_units(conn, offer_id, quantity, now).await?;
-    Ok(CancelOutcome::Cancelled(offer_state))
+    let refund_requested = crate::store::payments::request_refund(
+        conn,
+        reservation_id,
+        "cancelled",
+        Some(customer_id),
+    )
+    .await?;
+    Ok(CancelOutcome::Cancelled {
+        offer_state,
+        refund_requested,
+    })
 }
 
 /// Puts units back on an offer; its state follows the state machine.
@@ -429,6 +491,64 @@ pub async fn mark_no_shows(
     .fetch_all(&mut *conn)
     .await?;
     by_ids(conn, &ids).await
+}
+
+/// Holds whose payment did not come by `now` become EXPIRED and their units go back. Rows
+/// another runner holds are skipped.
+pub async fn expire_holds(
+    conn: &mut PgConnection,
+    now: DateTime<Utc>,
+    limit: i64,
+) -> sqlx::Result<Vec<Reservation>> {
+    let lapsed: Vec<(i64, i64, i32)> = sqlx::query_as(
+        "WITH due AS (
+             SELECT id FROM reservations
+             WHERE state = 'PENDING_PAYMENT' AND hold_expires_at <= $1
+             ORDER BY hold_expires_at
+             LIMIT $2
+             FOR UPDATE SKIP LOCKED
+         )
+         UPDATE reservations r SET state = 'EXPIRED', payment_status = 'NONE', updated_at = now()
+         FROM due WHERE r.id = due.id
+         RETURNING r.id, r.offer_id, r.quantity",
+    )
+    .bind(now)
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?;
+    for (_, offer_id, quantity) in &lapsed {
+        return_units(conn, *offer_id, *quantity, now).await?;
+    }
+    let ids: Vec<i64> = lapsed.iter().map(|(id, _, _)| *id).collect();
+    by_ids(conn, &ids).await
+}
+
+/// Ends a hold at once, as EXPIRED (it lapsed) or CANCELLED (its checkout was refused); its
+/// units go back. Returns whether it was still a hold.
+pub async fn release_hold(
+    conn: &mut PgConnection,
+    reservation_id: i64,
+    to: ReservationState,
+    now: DateTime<Utc>,
+) -> sqlx::Result<bool> {
+    let released: Option<(i64, i32)> = sqlx::query_as(
+        "UPDATE reservations SET state = $3, payment_status = 'NONE',
+             cancelled_at = CASE WHEN $3 = 'CANCELLED' THEN $2 END, updated_at = now()
+         WHERE id = $1 AND state = 'PENDING_PAYMENT'
+         RETURNING offer_id, quantity",
+    )
+    .bind(reservation_id)
+    .bind(now)
+    .bind(to.as_str())
+    .fetch_optional(&mut *conn)
+    .await?;
+    match released {
+        Some((offer_id, quantity)) => {
+            return_units(conn, offer_id, quantity, now).await?;
+            Ok(true)
+        }
+        None => Ok(false),
+    }
 }
 
 async fn by_ids(conn: &mut PgConnection, ids: &[i64]) -> sqlx::Result<Vec<Reservation>> {
@@ -615,7 +735,10 @@ mod tests {
         );
         assert_eq!(
             cancel(&mut conn, reservation_id, 100, now).await?,
-            CancelOutcome::Cancelled(OfferState::Active)
+            CancelOutcome::Cancelled {
+                offer_state: OfferState::Active,
+                refund_requested: false
+            }
         );
         assert_eq!(offer_units(&pool, offer).await?, ("ACTIVE".to_owned(), 2));
         assert_eq!(

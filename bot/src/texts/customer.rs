@@ -4,7 +4,29 @@
 use chrono::DateTime;
 use chrono_tz::Tz;
 
+use crate::marketplace::payment::{CheckoutRefusal, PaymentMode};
+use crate::marketplace::reservation::PaymentStatus;
 use crate::marketplace::{OfferState, ReservationState};
+
+/// How the selector tells the customer they will pay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HowToPay {
+    OnSite,
+    InApp,
+    Either,
+    /// In-app only, but payments are not configured.
+    Unavailable,
+}
+
+impl HowToPay {
+    pub fn in_app(self) -> bool {
+        matches!(self, Self::InApp | Self::Either)
+    }
+
+    pub fn on_site(self) -> bool {
+        matches!(self, Self::OnSite | Self::Either)
+    }
+}
 use crate::store::businesses::{Business, BusinessStatus};
 use crate::store::customers::CustomerSettings;
 use crate::store::favourites::Favourite;
@@ -65,6 +87,7 @@ pub struct CustomerTexts {
     pub radius_button: &'static str,
     pub ask_radius: &'static str,
     pub saved: &'static str,
+    pub back_to_settings_button: &'static str,
     pub pickup_prompt: &'static str,
     pub reservations_button: &'static str,
     pub no_reservations_for_offer: &'static str,
@@ -131,6 +154,7 @@ pub const EN: CustomerTexts = CustomerTexts {
     radius_button: "📏 Nearby radius",
     ask_radius: "How far may Nearby deals be?",
     saved: "Saved ✅",
+    back_to_settings_button: "⬅️ Back to settings",
     pickup_prompt: "Send me the customer's pickup code (6 characters, e.g. K7M2QX), or forward \
                     their confirmation message.",
     reservations_button: "📋 Reservations",
@@ -188,11 +212,157 @@ impl CustomerTexts {
         total: &str,
         left: i32,
         max: i32,
+        how_to_pay: HowToPay,
     ) -> String {
+        let how = match how_to_pay {
+            HowToPay::OnSite => "Pay on site at pickup.",
+            HowToPay::InApp => "Pay in the chat now.",
+            HowToPay::Either => "Pay in the chat now or on site at pickup.",
+            HowToPay::Unavailable => {
+                "This shop takes payment in the chat, which is not available right now: please \
+                 try again later."
+            }
+        };
         format!(
-            "Reserve {quantity} × {title} for {total}? Pay on site at pickup.\n\n\
+            "Reserve {quantity} × {title} for {total}? {how}\n\n\
              {left} left · up to {max} for you"
         )
+    }
+
+    pub fn pay_now_button(&self, total: &str) -> String {
+        format!("💳 Pay {total} now")
+    }
+
+    pub fn invoice_title(&self, title: &str) -> String {
+        title.chars().take(32).collect()
+    }
+
+    pub fn invoice_description(&self, r: &Reservation, pickup: &str) -> String {
+        let text = format!(
+            "{} × {} at {}, {}. {pickup}. Pickup code after payment.",
+            r.quantity, r.title, r.business_name, r.street
+        );
+        text.chars().take(255).collect()
+    }
+
+    pub fn invoice_label(&self, quantity: i32, title: &str) -> String {
+        format!("{quantity} × {title}")
+    }
+
+    pub fn invoice_sent(&self, minutes: i64, reservation_id: i64) -> String {
+        format!(
+            "💳 Invoice sent below: pay within {minutes} minutes to keep your units \
+             (order #{reservation_id})."
+        )
+    }
+
+    pub fn checkout_refusal(&self, refusal: CheckoutRefusal) -> &'static str {
+        match refusal {
+            CheckoutRefusal::Unknown => "This order is not valid anymore. Please reserve again.",
+            CheckoutRefusal::AlreadyPaid => "This order is already paid.",
+            CheckoutRefusal::HoldExpired => {
+                "Your hold expired and the units went back. Please reserve again."
+            }
+            CheckoutRefusal::OfferUnavailable => "This deal is no longer available.",
+            CheckoutRefusal::PriceChanged => {
+                "The price of this deal changed. Please reserve again to see the new price."
+            }
+            CheckoutRefusal::AmountMismatch => {
+                "The amount does not match your order. Please reserve again."
+            }
+        }
+    }
+
+    pub fn late_payment_refunded(&self, r: &Reservation, total: &str) -> String {
+        format!(
+            "Your payment for order #{} arrived after your hold lapsed, and {} × {} is no longer \
+             available. Your {total} is being refunded in full.",
+            r.id, r.quantity, r.title
+        )
+    }
+
+    pub fn hold_expired(&self, r: &Reservation) -> String {
+        format!(
+            "⌛ Your hold on {} × {} (order #{}) expired before the payment came: the units are \
+             available again.",
+            r.quantity, r.title, r.id
+        )
+    }
+
+    pub fn refund_on_its_way(&self, total: &str) -> String {
+        format!("Your payment of {total} is being refunded.")
+    }
+
+    pub fn refund_done(&self, r: &Reservation, total: &str) -> String {
+        format!("↩️ The refund of {total} for order #{} is complete.", r.id)
+    }
+
+    pub fn refund_failed(&self, r: &Reservation, total: &str) -> String {
+        format!(
+            "⚠️ We could not refund {total} for order #{} yet. Our team has been told and will \
+             sort it out.",
+            r.id
+        )
+    }
+
+    pub fn refund_failed_admin(&self, r: &Reservation, total: &str, error: &str) -> String {
+        format!(
+            "⚠️ Refund of {total} for order #{} ({}) failed: {error}",
+            r.id, r.business_name
+        )
+    }
+
+    pub fn refund_button(&self, r: &Reservation) -> String {
+        format!("↩️ Refund #{}", r.id)
+    }
+
+    pub fn refund_question(&self, r: &Reservation, total: &str) -> String {
+        format!(
+            "Refund order #{} ({} × {}, {total}) to {}? A confirmed reservation is cancelled; its \
+             units are not offered again.",
+            r.id, r.quantity, r.title, r.customer_name
+        )
+    }
+
+    pub fn business_refund_requested(&self, r: &Reservation, total: &str) -> String {
+        format!("↩️ Refund of {total} for order #{} requested.", r.id)
+    }
+
+    pub fn refunded_by_shop(&self, r: &Reservation, total: &str) -> String {
+        format!(
+            "↩️ {} refunded order #{} ({} × {}): {total} is on its way back to you.",
+            r.business_name, r.id, r.quantity, r.title
+        )
+    }
+
+    pub fn cancel_confirm_button_refund(&self) -> &'static str {
+        "Yes, refund"
+    }
+
+    pub fn not_refundable(&self) -> &'static str {
+        "Only paid orders can be refunded, once."
+    }
+
+    pub fn payment_mode_label(&self, mode: PaymentMode) -> &'static str {
+        match mode {
+            PaymentMode::OnSite => "at the counter",
+            PaymentMode::InApp => "in the chat",
+            PaymentMode::Both => "in the chat or at the counter",
+        }
+    }
+
+    pub fn payment_mode_button(&self, name: &str, mode: PaymentMode) -> String {
+        format!("💳 {name}: payment {}", self.payment_mode_label(mode))
+    }
+
+    pub fn ask_payment_mode(&self, name: &str, payments_enabled: bool) -> String {
+        let note = if payments_enabled {
+            ""
+        } else {
+            "\n\nPaying in the chat is not set up on this bot yet: until it is, customers \
+             reserve and pay at the counter."
+        };
+        format!("How do customers of {name} pay?{note}")
     }
 
     pub fn confirm_reservation_button(&self, quantity: i32) -> String {
@@ -207,7 +377,7 @@ impl CustomerTexts {
              {quantity} × {title}\n\
              🏪 {business}, {street}, {postal_code} {city}\n\
              🕒 {pickup}\n\
-             💶 To pay at pickup: {total}\n\n\
+             💶 {money}\n\n\
              Show the pickup code at the counter during the pickup window. Can't make it? \
              Cancel before the window ends so someone else can rescue it.",
             id = r.id,
@@ -218,11 +388,19 @@ impl CustomerTexts {
             street = r.street,
             postal_code = r.postal_code,
             city = r.city,
+            money = match r.payment_status() {
+                PaymentStatus::Paid => format!("Paid: {total}"),
+                PaymentStatus::RefundPending => format!("Refund of {total} on its way"),
+                PaymentStatus::Refunded => format!("Refunded: {total}"),
+                _ => format!("To pay at pickup: {total}"),
+            },
         )
     }
 
     fn state_label(&self, state: ReservationState) -> &'static str {
         match state {
+            ReservationState::PendingPayment => "waiting for payment",
+            ReservationState::Expired => "not paid in time",
             ReservationState::Confirmed => "confirmed",
             ReservationState::PickedUp => "picked up",
             ReservationState::Cancelled => "cancelled",
@@ -247,6 +425,9 @@ impl CustomerTexts {
             ReservationState::PickedUp => "This order was already picked up.",
             ReservationState::Cancelled => "This reservation is already cancelled.",
             ReservationState::NoShow => "The pickup window has ended.",
+            ReservationState::PendingPayment | ReservationState::Expired => {
+                "This order is not confirmed: there is nothing to cancel."
+            }
             ReservationState::Confirmed => {
                 "The pickup window has ended: this reservation can no longer be cancelled."
             }

@@ -7,24 +7,39 @@ use teloxide::types::{CallbackQuery, ChatId, InlineKeyboardMarkup, ReplyMarkup};
 
 use super::super::customer::rating;
 use super::super::{Context, HandlerError};
+use crate::marketplace::ReservationState;
 use crate::marketplace::money::format_amount;
-use crate::marketplace::reservation::find_pickup_code;
+use crate::marketplace::reservation::{PaymentStatus, find_pickup_code};
 use crate::store::offers;
 use crate::store::outbound::{self, OutboundMessage};
+use crate::store::payments;
 use crate::store::reservations::{self, PickupOutcome, Reservation};
 use crate::telegram::callback::CallbackData;
 
 const LIST: &str = "pk_list";
 const CONFIRM: &str = "pk_done";
+const REFUND: &str = "pk_refund";
+const REFUND_CONFIRMED: &str = "pk_refund_yes";
 /// How many reservations an offer's list shows.
 const LIST_LIMIT: i64 = 30;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Button {
     /// The reservations of an offer.
-    List { offer_id: i64 },
+    List {
+        offer_id: i64,
+    },
     /// Confirms a pickup from that list.
-    Confirm { reservation_id: i64 },
+    Confirm {
+        reservation_id: i64,
+    },
+    /// Asks whether to refund a paid reservation (the shop ran out, a no-show is forgiven).
+    Refund {
+        reservation_id: i64,
+    },
+    RefundConfirmed {
+        reservation_id: i64,
+    },
 }
 
 impl Button {
@@ -34,6 +49,12 @@ impl Button {
                 offer_id: *offer_id,
             }),
             (CONFIRM, [reservation_id]) => Some(Self::Confirm {
+                reservation_id: *reservation_id,
+            }),
+            (REFUND, [reservation_id]) => Some(Self::Refund {
+                reservation_id: *reservation_id,
+            }),
+            (REFUND_CONFIRMED, [reservation_id]) => Some(Self::RefundConfirmed {
                 reservation_id: *reservation_id,
             }),
             _ => None,
@@ -149,6 +170,10 @@ pub async fn on_button(
             ctx.answer_callback(query, None).await?;
             show_list(ctx, ChatId(user_id), offer.id, &offer.title).await
         }
+        Button::Refund { reservation_id } => refund(ctx, query, reservation_id, false).await,
+        Button::RefundConfirmed { reservation_id } => {
+            refund(ctx, query, reservation_id, true).await
+        }
         Button::Confirm { reservation_id } => {
             let outcome =
                 reservations::pick_up(ctx.conn, reservation_id, user_id, Utc::now()).await?;
@@ -178,6 +203,83 @@ pub async fn on_button(
     }
 }
 
+/// A paid reservation that was not picked up may be refunded by its business.
+fn refundable(reservation: &Reservation) -> bool {
+    reservation.payment_status() == PaymentStatus::Paid
+        && matches!(
+            reservation.state(),
+            ReservationState::Confirmed | ReservationState::NoShow
+        )
+}
+
+async fn refund(
+    ctx: &mut Context<'_>,
+    query: &CallbackQuery,
+    reservation_id: i64,
+    confirmed: bool,
+) -> Result<(), HandlerError> {
+    let user_id = ctx.user_id();
+    let reservation = match reservations::get(ctx.conn, reservation_id).await? {
+        Some(r)
+            if crate::store::businesses::is_member(ctx.conn, r.business_id, user_id).await? =>
+        {
+            r
+        }
+        _ => {
+            tracing::warn!(user_id, reservation_id, "refund by a non-member refused");
+            let notice = ctx.texts.biz.not_your_offer;
+            return ctx.answer_callback(query, Some(notice)).await;
+        }
+    };
+    let texts = &ctx.texts.cust;
+    if !refundable(&reservation) {
+        return ctx
+            .answer_callback(query, Some(texts.not_refundable()))
+            .await;
+    }
+    let total = format_amount(reservation.total_minor, &reservation.currency);
+    if !confirmed {
+        ctx.answer_callback(query, None).await?;
+        let markup = InlineKeyboardMarkup::new([[
+            ctx.button(
+                texts.cancel_confirm_button_refund(),
+                REFUND_CONFIRMED,
+                &[reservation.id],
+            )?,
+            ctx.button(ctx.texts.biz.back_button, LIST, &[reservation.offer_id])?,
+        ]]);
+        let text = texts.refund_question(&reservation, &total);
+        return super::replace_pressed(ctx, query, text, Some(markup)).await;
+    }
+    if !payments::refund_by_business(ctx.conn, reservation.id, user_id, Utc::now()).await? {
+        return ctx
+            .answer_callback(query, Some(texts.not_refundable()))
+            .await;
+    }
+    ctx.audit(
+        "refund.requested",
+        "reservation",
+        Some(reservation.id.to_string()),
+        Some(serde_json::json!({
+            "state": reservation.state().as_str(), "payment_status": "PAID",
+        })),
+        Some(serde_json::json!({ "payment_status": "REFUND_PENDING", "by": "business" })),
+    )
+    .await?;
+    let customer_texts = crate::texts::for_language(reservation.customer_language.as_deref());
+    let note = customer_texts.cust.refunded_by_shop(&reservation, &total);
+    outbound::enqueue(
+        ctx.conn,
+        reservation.customer_id,
+        &OutboundMessage::text(note),
+    )
+    .await?;
+    ctx.answer_callback(query, None).await?;
+    let text = texts.business_refund_requested(&reservation, &total);
+    ctx.send(ChatId(user_id), text, None).await?;
+    refresh_list(ctx, query, reservation.offer_id, &reservation.title).await
+}
+
 async fn list_screen(
     ctx: &mut Context<'_>,
     offer_id: i64,
@@ -195,14 +297,19 @@ async fn list_screen(
         .iter()
         .map(|r| texts.business_reservation_line(r))
         .collect();
-    let rows = list
-        .iter()
-        .filter(|r| r.state() == crate::marketplace::ReservationState::Confirmed)
-        .map(|r| {
-            ctx.button(&texts.picked_up_button(r), CONFIRM, &[r.id])
-                .map(|b| vec![b])
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut rows = Vec::new();
+    for r in &list {
+        let mut row = Vec::new();
+        if r.state() == ReservationState::Confirmed {
+            row.push(ctx.button(&texts.picked_up_button(r), CONFIRM, &[r.id])?);
+        }
+        if refundable(r) {
+            row.push(ctx.button(&texts.refund_button(r), REFUND, &[r.id])?);
+        }
+        if !row.is_empty() {
+            rows.push(row);
+        }
+    }
     Ok((
         texts.reservations_of_offer(title, &lines),
         InlineKeyboardMarkup::new(rows),

@@ -2,23 +2,31 @@
 //! registration's questions and validation. The status stays; the change applies at once.
 
 use serde::{Deserialize, Serialize};
-use teloxide::types::{CallbackQuery, ChatId, InlineKeyboardButton, ReplyMarkup};
+use teloxide::types::{
+    CallbackQuery, ChatId, InlineKeyboardButton, InlineKeyboardMarkup, ReplyMarkup,
+};
 
 use super::super::{Context, HandlerError};
 use super::dialogue::{self, Answer};
 use super::registration::{self, Draft, Step};
+use crate::marketplace::payment::PaymentMode;
 use crate::store::businesses::{self, Business, NewBusiness, RegisterError};
 use crate::store::conversations::Conversation;
+use crate::store::payments;
 use crate::telegram::callback::CallbackData;
 
 pub const FLOW: &str = "edit_business";
 const MENU: &str = "bz_edit";
 const FIELD: &str = "bz_field";
+const PAYMENT_MENU: &str = "bz_pay";
+const PAYMENT_SET: &str = "bz_pay_set";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Button {
     Menu { business_id: i64 },
     Field { business_id: i64, step: usize },
+    PaymentMenu { business_id: i64 },
+    Payment { business_id: i64, mode: PaymentMode },
 }
 
 impl Button {
@@ -30,6 +38,13 @@ impl Button {
             (FIELD, [business_id, step]) => Some(Self::Field {
                 business_id: *business_id,
                 step: usize::try_from(*step).ok()?,
+            }),
+            (PAYMENT_MENU, [business_id]) => Some(Self::PaymentMenu {
+                business_id: *business_id,
+            }),
+            (PAYMENT_SET, [business_id, mode]) => Some(Self::Payment {
+                business_id: *business_id,
+                mode: *PaymentMode::ALL.get(usize::try_from(*mode).ok()?)?,
             }),
             _ => None,
         }
@@ -51,6 +66,16 @@ pub fn edit_button(
         MENU,
         &[business.id],
     )
+}
+
+/// How customers of the business pay, as a button that opens the choice.
+pub async fn payment_button(
+    ctx: &mut Context<'_>,
+    business: &Business,
+) -> Result<InlineKeyboardButton, HandlerError> {
+    let mode = payments::payment_mode(ctx.conn, business.id).await?;
+    let label = ctx.texts.cust.payment_mode_button(&business.name, mode);
+    ctx.button(&label, PAYMENT_MENU, &[business.id])
 }
 
 /// The business, only if the user owns it (staff do not edit the business).
@@ -81,7 +106,10 @@ pub async fn on_button(
     button: Button,
 ) -> Result<(), HandlerError> {
     let business_id = match button {
-        Button::Menu { business_id } | Button::Field { business_id, .. } => business_id,
+        Button::Menu { business_id }
+        | Button::Field { business_id, .. }
+        | Button::PaymentMenu { business_id }
+        | Button::Payment { business_id, .. } => business_id,
     };
     let Some(business) = owned(ctx, business_id).await? else {
         tracing::warn!(
@@ -94,6 +122,46 @@ pub async fn on_button(
     };
     ctx.answer_callback(query, None).await?;
     match button {
+        Button::PaymentMenu { .. } => {
+            let texts = &ctx.texts.cust;
+            let mut rows = PaymentMode::ALL
+                .iter()
+                .enumerate()
+                .map(|(index, mode)| {
+                    ctx.button(
+                        texts.payment_mode_label(*mode),
+                        PAYMENT_SET,
+                        &[business.id, index as i64],
+                    )
+                    .map(|b| vec![b])
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            rows.push(vec![super::super::customer::settings::home_button(ctx)?]);
+            let enabled = ctx.app.config.stripe.payments_enabled();
+            let text = texts.ask_payment_mode(&business.name, enabled);
+            super::replace_pressed(ctx, query, text, Some(InlineKeyboardMarkup::new(rows))).await
+        }
+        Button::Payment { mode, .. } => {
+            let before = payments::payment_mode(ctx.conn, business.id).await?;
+            payments::set_payment_mode(ctx.conn, business.id, mode).await?;
+            ctx.audit(
+                "business.payment_mode_changed",
+                "business",
+                Some(business.id.to_string()),
+                Some(serde_json::json!({ "payment_mode": before.as_str() })),
+                Some(serde_json::json!({ "payment_mode": mode.as_str() })),
+            )
+            .await?;
+            let texts = &ctx.texts.cust;
+            let text = format!(
+                "{} {}",
+                texts.saved,
+                texts.payment_mode_button(&business.name, mode)
+            );
+            let markup =
+                InlineKeyboardMarkup::new([[super::super::customer::settings::home_button(ctx)?]]);
+            super::replace_pressed(ctx, query, text, Some(markup)).await
+        }
         Button::Menu { .. } => {
             let fields = Step::ORDER
                 .iter()

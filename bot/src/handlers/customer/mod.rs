@@ -4,6 +4,7 @@
 
 pub mod browse;
 pub mod favourites;
+pub mod payment;
 pub mod rating;
 pub mod reservations;
 pub mod reserve;

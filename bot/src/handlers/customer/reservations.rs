@@ -11,6 +11,7 @@ use super::super::{Context, HandlerError};
 use super::Screen;
 use super::reserve::{self, BusinessNotice};
 use crate::marketplace::OfferState;
+use crate::marketplace::money::format_amount;
 use crate::store::reservations::{self, CancelOutcome};
 use crate::telegram::callback::CallbackData;
 
@@ -136,8 +137,11 @@ pub async fn on_button(
         Action::CancelConfirmed => {
             let outcome =
                 reservations::cancel(ctx.conn, reservation.id, user_id, Utc::now()).await?;
-            let offer_state = match outcome {
-                CancelOutcome::Cancelled(state) => state,
+            let (offer_state, refund_requested) = match outcome {
+                CancelOutcome::Cancelled {
+                    offer_state,
+                    refund_requested,
+                } => (offer_state, refund_requested),
                 CancelOutcome::NotConfirmed(state) => {
                     let notice = texts.cannot_cancel(state);
                     return ctx.answer_callback(query, Some(notice)).await;
@@ -158,7 +162,7 @@ pub async fn on_button(
                 Some(serde_json::json!({ "state": "CONFIRMED" })),
                 Some(serde_json::json!({
                     "state": "CANCELLED", "units_returned": reservation.quantity,
-                    "offer_state": offer_state.as_str(),
+                    "offer_state": offer_state.as_str(), "refund_requested": refund_requested,
                 })),
             )
             .await?;
@@ -171,7 +175,12 @@ pub async fn on_button(
             reserve::notify_business(ctx, &reservation, BusinessNotice::Cancelled).await?;
             let notice = texts.cancelled_notice;
             ctx.answer_callback(query, Some(notice)).await?;
-            let text = texts.cancelled(&reservation);
+            let mut text = texts.cancelled(&reservation);
+            if refund_requested {
+                let total = format_amount(reservation.total_minor, &reservation.currency);
+                text.push('\n');
+                text.push_str(&texts.refund_on_its_way(&total));
+            }
             let markup = InlineKeyboardMarkup::new([[super::browse::menu_button(
                 ctx,
                 texts.browse_button,

@@ -9,30 +9,45 @@ use super::super::{Context, HandlerError};
 use super::Screen;
 use super::browse::{self, ResultsPage};
 use crate::marketplace::money::format_amount;
+use crate::marketplace::payment::PaymentMode;
 use crate::marketplace::reservation::{self, Refusal};
 use crate::marketplace::{OfferState, window};
 use crate::store::offers::{self, Offer};
 use crate::store::outbound::{self, OutboundMessage};
 use crate::store::reservations::{self, Reservation, ReserveOutcome};
-use crate::store::{businesses, search::Filter};
+use crate::store::{businesses, payments, search::Filter};
 use crate::telegram::callback::CallbackData;
+use crate::texts::customer::HowToPay;
 
 const QUANTITY: &str = "rs_qty";
 const CONFIRM: &str = "rs_ok";
+const PAY: &str = "rs_pay";
+
+/// What a selector button does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Show the selector at this quantity.
+    Choose,
+    /// Reserve, to pay on site.
+    Confirm,
+    /// Hold the units and send an invoice.
+    Pay,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Button {
     pub offer_id: i64,
     pub quantity: i32,
     pub from: Option<ResultsPage>,
-    pub confirm: bool,
+    pub step: Step,
 }
 
 impl Button {
     pub fn from_data(data: &CallbackData) -> Option<Self> {
-        let confirm = match data.action.as_str() {
-            QUANTITY => false,
-            CONFIRM => true,
+        let step = match data.action.as_str() {
+            QUANTITY => Step::Choose,
+            CONFIRM => Step::Confirm,
+            PAY => Step::Pay,
             _ => return None,
         };
         let (offer_id, quantity, from) = match data.args.as_slice() {
@@ -51,7 +66,7 @@ impl Button {
             offer_id,
             quantity: i32::try_from(quantity).ok()?,
             from,
-            confirm,
+            step,
         })
     }
 
@@ -83,7 +98,7 @@ pub fn start_button(
         offer_id,
         quantity: 1,
         from,
-        confirm: false,
+        step: Step::Choose,
     };
     button(ctx, ctx.texts.cust.reserve_button, QUANTITY, target)
 }
@@ -104,8 +119,19 @@ pub async fn on_button(
         let notice = ctx.texts.cust.own_offer;
         return ctx.answer_callback(query, Some(notice)).await;
     }
-    if pressed.confirm {
-        return confirm(ctx, query, &offer, pressed).await;
+    let how_to_pay = how_to_pay(ctx, offer.business_id).await?;
+    match pressed.step {
+        Step::Confirm if how_to_pay.on_site() => {
+            return confirm(ctx, query, &offer, pressed).await;
+        }
+        Step::Pay if how_to_pay.in_app() => {
+            return super::payment::pay_now(ctx, query, &offer, pressed.quantity, pressed.from)
+                .await;
+        }
+        Step::Confirm | Step::Pay => {
+            // A button of a payment mode the business no longer offers: show the selector.
+        }
+        Step::Choose => {}
     }
     let cap = ctx.app.config.reservation_max_units;
     let held = reservations::held_by(ctx.conn, offer.id, user_id).await?;
@@ -122,7 +148,19 @@ pub async fn on_button(
     }
     ctx.answer_callback(query, None).await?;
     let quantity = pressed.quantity.clamp(1, max);
-    show_selector(ctx, screen, &offer, quantity, max, pressed.from).await
+    show_selector(ctx, screen, &offer, quantity, max, pressed.from, how_to_pay).await
+}
+
+/// How this business's customers can pay, given the bot's payment configuration.
+async fn how_to_pay(ctx: &mut Context<'_>, business_id: i64) -> Result<HowToPay, HandlerError> {
+    let mode = payments::payment_mode(ctx.conn, business_id).await?;
+    let enabled = ctx.app.config.stripe.payments_enabled();
+    Ok(match (mode, enabled) {
+        (PaymentMode::OnSite, _) | (PaymentMode::Both, false) => HowToPay::OnSite,
+        (PaymentMode::InApp, true) => HowToPay::InApp,
+        (PaymentMode::Both, true) => HowToPay::Either,
+        (PaymentMode::InApp, false) => HowToPay::Unavailable,
+    })
 }
 
 async fn show_selector(
@@ -132,16 +170,24 @@ async fn show_selector(
     quantity: i32,
     max: i32,
     from: Option<ResultsPage>,
+    how_to_pay: HowToPay,
 ) -> Result<(), HandlerError> {
     let texts = &ctx.texts.cust;
     let at = |quantity: i32| Button {
         offer_id: offer.id,
         quantity,
         from,
-        confirm: false,
+        step: Step::Choose,
     };
     let total = format_amount(offer.price_minor * i64::from(quantity), &offer.currency);
-    let text = texts.reserve_question(quantity, &offer.title, &total, offer.units_available, max);
+    let text = texts.reserve_question(
+        quantity,
+        &offer.title,
+        &total,
+        offer.units_available,
+        max,
+        how_to_pay,
+    );
     let mut stepper = Vec::new();
     if quantity > 1 {
         stepper.push(button(ctx, "➖", QUANTITY, at(quantity - 1))?);
@@ -150,21 +196,28 @@ async fn show_selector(
     if quantity < max {
         stepper.push(button(ctx, "➕", QUANTITY, at(quantity + 1))?);
     }
-    let markup = InlineKeyboardMarkup::new([
-        stepper,
-        vec![
-            button(
-                ctx,
-                &texts.confirm_reservation_button(quantity),
-                CONFIRM,
-                Button {
-                    confirm: true,
-                    ..at(quantity)
-                },
-            )?,
-            browse::details_button(ctx, texts.back_button, offer.id, from)?,
-        ],
-    ]);
+    let mut actions = Vec::new();
+    if how_to_pay.in_app() {
+        let pay = Button {
+            step: Step::Pay,
+            ..at(quantity)
+        };
+        actions.push(button(ctx, &texts.pay_now_button(&total), PAY, pay)?);
+    }
+    if how_to_pay.on_site() {
+        let confirm = Button {
+            step: Step::Confirm,
+            ..at(quantity)
+        };
+        actions.push(button(
+            ctx,
+            &texts.confirm_reservation_button(quantity),
+            CONFIRM,
+            confirm,
+        )?);
+    }
+    let back = browse::details_button(ctx, texts.back_button, offer.id, from)?;
+    let markup = InlineKeyboardMarkup::new([stepper, actions, vec![back]]);
     screen.show(ctx, text, markup).await
 }
 
@@ -191,33 +244,7 @@ async fn confirm(
             let Some(reservation) = reservations::get(ctx.conn, reservation_id).await? else {
                 return Ok(());
             };
-            ctx.audit(
-                "reservation.created",
-                "reservation",
-                Some(reservation_id.to_string()),
-                None,
-                Some(serde_json::json!({
-                    "offer_id": offer.id, "quantity": reservation.quantity,
-                    "total_minor": reservation.total_minor, "currency": reservation.currency,
-                })),
-            )
-            .await?;
-            if offer_state == OfferState::SoldOut {
-                ctx.audit(
-                    "offer.sold_out",
-                    "offer",
-                    Some(offer.id.to_string()),
-                    Some(serde_json::json!({ "state": offer.state().as_str() })),
-                    Some(serde_json::json!({ "state": OfferState::SoldOut.as_str() })),
-                )
-                .await?;
-            }
-            tracing::info!(
-                reservation_id,
-                offer_id = offer.id,
-                quantity = reservation.quantity,
-                "reservation created"
-            );
+            record_taken(ctx, offer, &reservation, offer_state).await?;
             notify_business(ctx, &reservation, BusinessNotice::Reserved).await?;
             let text = confirmation_text(ctx, &reservation);
             let markup = InlineKeyboardMarkup::new([[super::reservations::cancel_button(
@@ -226,32 +253,84 @@ async fn confirm(
             )?]]);
             screen.show(ctx, text, markup).await
         }
-        ReserveOutcome::Refused(refusal) => {
-            let notice = match refusal {
-                Refusal::SoldOut => texts.last_unit_taken.to_owned(),
-                Refusal::OnlyLeft(left) => texts.only_left(left),
-                Refusal::CapReached { cap, .. } => texts.cap_reached(cap),
-                Refusal::Paused | Refusal::Ended => texts.not_reservable_notice.to_owned(),
-            };
-            tracing::info!(offer_id = offer.id, ?refusal, "reservation refused");
-            ctx.answer_callback(query, Some(&notice)).await?;
-            // The card refreshes with what is true now.
-            match (refusal, offers::get(ctx.conn, offer.id).await?) {
-                (Refusal::OnlyLeft(left), Some(fresh)) => {
-                    let held = reservations::held_by(ctx.conn, offer.id, user_id).await?;
-                    let max = reservation::max_quantity(fresh.units_available, held, cap);
-                    show_selector(ctx, screen, &fresh, left.min(max).max(1), max, pressed.from)
-                        .await
-                }
-                _ => {
-                    browse::show_details(ctx, screen, offer.id, pressed.from).await?;
-                    Ok(())
-                }
-            }
-        }
+        ReserveOutcome::Refused(refusal) => refused(ctx, query, offer, pressed.from, refusal).await,
         ReserveOutcome::NoSuchOffer => {
             let notice = texts.offer_not_found;
             ctx.answer_callback(query, Some(notice)).await
+        }
+    }
+}
+
+/// Audits units taken by a reservation or hold (and the offer selling out).
+pub async fn record_taken(
+    ctx: &mut Context<'_>,
+    offer: &Offer,
+    reservation: &Reservation,
+    offer_state: OfferState,
+) -> Result<(), HandlerError> {
+    ctx.audit(
+        "reservation.created",
+        "reservation",
+        Some(reservation.id.to_string()),
+        None,
+        Some(serde_json::json!({
+            "offer_id": offer.id, "quantity": reservation.quantity,
+            "total_minor": reservation.total_minor, "currency": reservation.currency,
+            "state": reservation.state().as_str(),
+        })),
+    )
+    .await?;
+    if offer_state == OfferState::SoldOut && offer.state() != OfferState::SoldOut {
+        ctx.audit(
+            "offer.sold_out",
+            "offer",
+            Some(offer.id.to_string()),
+            Some(serde_json::json!({ "state": offer.state().as_str() })),
+            Some(serde_json::json!({ "state": OfferState::SoldOut.as_str() })),
+        )
+        .await?;
+    }
+    tracing::info!(
+        reservation_id = reservation.id,
+        offer_id = offer.id,
+        quantity = reservation.quantity,
+        state = reservation.state().as_str(),
+        "units taken"
+    );
+    Ok(())
+}
+
+/// Tells why a reservation or hold was refused and refreshes the card with what is true now.
+pub async fn refused(
+    ctx: &mut Context<'_>,
+    query: &CallbackQuery,
+    offer: &Offer,
+    from: Option<ResultsPage>,
+    refusal: Refusal,
+) -> Result<(), HandlerError> {
+    let screen = Screen::Pressed(query);
+    let texts = &ctx.texts.cust;
+    let user_id = ctx.user_id();
+    let cap = ctx.app.config.reservation_max_units;
+    let notice = match refusal {
+        Refusal::SoldOut => texts.last_unit_taken.to_owned(),
+        Refusal::OnlyLeft(left) => texts.only_left(left),
+        Refusal::CapReached { cap, .. } => texts.cap_reached(cap),
+        Refusal::Paused | Refusal::Ended => texts.not_reservable_notice.to_owned(),
+    };
+    tracing::info!(offer_id = offer.id, ?refusal, "reservation refused");
+    ctx.answer_callback(query, Some(&notice)).await?;
+    match (refusal, offers::get(ctx.conn, offer.id).await?) {
+        (Refusal::OnlyLeft(left), Some(fresh)) => {
+            let held = reservations::held_by(ctx.conn, offer.id, user_id).await?;
+            let max = reservation::max_quantity(fresh.units_available, held, cap);
+            let how_to_pay = how_to_pay(ctx, offer.business_id).await?;
+            let quantity = left.min(max).max(1);
+            show_selector(ctx, screen, &fresh, quantity, max, from, how_to_pay).await
+        }
+        _ => {
+            browse::show_details(ctx, screen, offer.id, from).await?;
+            Ok(())
         }
     }
 }

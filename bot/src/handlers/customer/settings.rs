@@ -52,6 +52,13 @@ impl Button {
     }
 }
 
+/// [Back to settings] for screens opened from /settings.
+pub fn home_button(
+    ctx: &Context<'_>,
+) -> Result<teloxide::types::InlineKeyboardButton, HandlerError> {
+    ctx.button(ctx.texts.cust.back_to_settings_button, HOME, &[])
+}
+
 /// `/settings`.
 pub async fn settings(ctx: &mut Context<'_>, chat: ChatId) -> Result<(), HandlerError> {
     show_home(ctx, Screen::New(chat)).await
@@ -92,6 +99,9 @@ async fn show_home(ctx: &mut Context<'_>, screen: Screen<'_>) -> Result<(), Hand
             rows.push(vec![super::super::business::profile::edit_button(
                 ctx, business,
             )?]);
+            rows.push(vec![
+                super::super::business::profile::payment_button(ctx, business).await?,
+            ]);
         }
     }
     screen

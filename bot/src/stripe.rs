@@ -1,0 +1,272 @@
+//! Stripe: refunds through its REST API (`STRIPE_API_URL`, Bearer `STRIPE_API_KEY`, form-encoded,
+//! with an Idempotency-Key so that a retried request never refunds twice) and the verification of
+//! its webhook signatures.
+
+use std::time::Duration;
+
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
+
+use crate::config::Secret;
+
+/// How old a signed webhook may be (Stripe's own default tolerance).
+pub const SIGNATURE_TOLERANCE_SECONDS: i64 = 300;
+
+#[derive(Clone)]
+pub struct StripeClient {
+    http: reqwest::Client,
+    api_url: String,
+    api_key: Secret,
+}
+
+impl std::fmt::Debug for StripeClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StripeClient")
+            .field("api_url", &self.api_url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A refund as Stripe describes it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct Refund {
+    pub id: String,
+    /// `succeeded`, `pending`, `requires_action`, `failed` or `canceled`.
+    pub status: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StripeError {
+    /// Stripe answered with an error body.
+    #[error("Stripe answered {status}: {kind} {code}: {message}")]
+    Api {
+        status: u16,
+        kind: String,
+        code: String,
+        message: String,
+    },
+    /// No answer (connection refused, timeout) or an unreadable one.
+    #[error("Stripe unreachable: {0}")]
+    Transport(String),
+}
+
+impl StripeError {
+    /// Whether trying again later can help: Stripe's 5xx, 429 and conflicts, and no answer.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::Api { status, .. } => *status >= 500 || *status == 429 || *status == 409,
+            Self::Transport(_) => true,
+        }
+    }
+
+    /// Stripe's error code, e.g. `charge_already_refunded`.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            Self::Api { code, .. } => Some(code),
+            Self::Transport(_) => None,
+        }
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct ErrorBody {
+    error: ErrorDetail,
+}
+
+#[derive(serde::Deserialize)]
+struct ErrorDetail {
+    #[serde(rename = "type", default)]
+    kind: String,
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    message: String,
+}
+
+impl StripeClient {
+    pub fn new(http: reqwest::Client, api_url: &str, api_key: Secret) -> Self {
+        Self {
+            http,
+            api_url: api_url.trim_end_matches('/').to_owned(),
+            api_key,
+        }
+    }
+
+    /// Refunds `amount_minor` of a charge. The same `idempotency_key` always yields the same
+    /// refund, however often the request is repeated.
+    pub async fn refund_charge(
+        &self,
+        charge_id: &str,
+        amount_minor: i64,
+        idempotency_key: &str,
+        reservation_id: i64,
+    ) -> Result<Refund, StripeError> {
+        let form = [
+            ("charge", charge_id.to_owned()),
+            ("amount", amount_minor.to_string()),
+            ("reason", "requested_by_customer".to_owned()),
+            ("metadata[reservation_id]", reservation_id.to_string()),
+        ];
+        let response = self
+            .http
+            .post(format!("{}/v1/refunds", self.api_url))
+            .bearer_auth(self.api_key.expose())
+            .header("Idempotency-Key", idempotency_key)
+            .form(&form)
+            .timeout(Duration::from_secs(20))
+            .send()
+            .await
+            .map_err(|e| StripeError::Transport(e.without_url().to_string()))?;
+        let status = response.status();
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| StripeError::Transport(e.without_url().to_string()))?;
+        if status.is_success() {
+            return serde_json::from_slice(&body)
+                .map_err(|e| StripeError::Transport(format!("unreadable refund: {e}")));
+        }
+        let detail = serde_json::from_slice::<ErrorBody>(&body)
+            .map(|b| b.error)
+            .unwrap_or(ErrorDetail {
+                kind: "unknown".to_owned(),
+                code: String::new(),
+                message: String::from_utf8_lossy(&body).chars().take(200).collect(),
+            });
+        Err(StripeError::Api {
+            status: status.as_u16(),
+            kind: detail.kind,
+            code: detail.code,
+            message: detail.message,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SignatureError {
+    #[error("the Stripe-Signature header is missing or malformed")]
+    Malformed,
+    #[error("the signature is older than the tolerance")]
+    Stale,
+    #[error("no signature matches")]
+    Mismatch,
+}
+
+/// Verifies a `Stripe-Signature` header (`t=<unix>,v1=<hex hmac>[,v1=...]`): HMAC-SHA256 of
+/// `"<t>.<payload>"` with the endpoint secret, compared in constant time, `t` within the
+/// tolerance of `now`.
+pub fn verify_signature(
+    payload: &[u8],
+    header: &str,
+    secret: &Secret,
+    now_unix: i64,
+) -> Result<(), SignatureError> {
+    let mut timestamp = None;
+    let mut signatures = Vec::new();
+    for part in header.split(',') {
+        match part.trim().split_once('=') {
+            Some(("t", value)) => timestamp = value.parse::<i64>().ok(),
+            Some(("v1", value)) => signatures.push(value),
+            _ => {}
+        }
+    }
+    let timestamp = timestamp.ok_or(SignatureError::Malformed)?;
+    if signatures.is_empty() {
+        return Err(SignatureError::Malformed);
+    }
+    if (now_unix - timestamp).abs() > SIGNATURE_TOLERANCE_SECONDS {
+        return Err(SignatureError::Stale);
+    }
+    let expected = hex(&sign(secret.expose(), timestamp, payload));
+    let matches = signatures
+        .iter()
+        .any(|given| bool::from(given.as_bytes().ct_eq(expected.as_bytes())));
+    if matches {
+        Ok(())
+    } else {
+        Err(SignatureError::Mismatch)
+    }
+}
+
+fn sign(secret: &str, timestamp: i64, payload: &[u8]) -> Vec<u8> {
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret.as_bytes())
+        .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
+    mac.update(timestamp.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(payload);
+    mac.finalize().into_bytes().to_vec()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &str = "whsec_test";
+
+    fn header(timestamp: i64, payload: &[u8]) -> String {
+        format!(
+            "t={timestamp},v1={}",
+            hex(&sign(SECRET, timestamp, payload))
+        )
+    }
+
+    #[test]
+    fn a_fresh_correct_signature_is_accepted() {
+        let payload = br#"{"id":"evt_1"}"#;
+        let secret = Secret::new(SECRET.to_owned());
+        assert_eq!(
+            verify_signature(payload, &header(1_000, payload), &secret, 1_010),
+            Ok(())
+        );
+        // Several v1 signatures (during a secret roll) are fine when one matches.
+        let rolled = format!("t=1000,v1=deadbeef,{}", &header(1_000, payload)[7..]);
+        assert_eq!(verify_signature(payload, &rolled, &secret, 1_000), Ok(()));
+    }
+
+    #[test]
+    fn tampered_stale_and_malformed_signatures_are_refused() {
+        let payload = br#"{"id":"evt_1"}"#;
+        let secret = Secret::new(SECRET.to_owned());
+        assert_eq!(
+            verify_signature(
+                br#"{"id":"evt_2"}"#,
+                &header(1_000, payload),
+                &secret,
+                1_000
+            ),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            verify_signature(payload, &header(1_000, payload), &secret, 1_000 + 301),
+            Err(SignatureError::Stale)
+        );
+        assert_eq!(
+            verify_signature(payload, "v1=abc", &secret, 1_000),
+            Err(SignatureError::Malformed)
+        );
+        let other = Secret::new("whsec_other".to_owned());
+        assert_eq!(
+            verify_signature(payload, &header(1_000, payload), &other, 1_000),
+            Err(SignatureError::Mismatch)
+        );
+    }
+
+    #[test]
+    fn server_errors_and_silence_are_retried_client_errors_are_not() {
+        let api = |status: u16| StripeError::Api {
+            status,
+            kind: "api_error".into(),
+            code: String::new(),
+            message: String::new(),
+        };
+        assert!(api(500).is_retryable());
+        assert!(api(429).is_retryable());
+        assert!(!api(400).is_retryable());
+        assert!(StripeError::Transport("refused".into()).is_retryable());
+    }
+}
