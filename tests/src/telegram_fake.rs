@@ -1498,4 +1498,49 @@ mod tests {
             ]
         );
     }
+
+    /// The calls as teloxide makes them are accepted, and their answers parse.
+    #[tokio::test]
+    async fn teloxide_invoices_and_pre_checkout_answers_round_trip() {
+        use teloxide::payloads::SendInvoiceSetters;
+        use teloxide::prelude::Requester;
+        use teloxide::types::{
+            ChatId, InlineKeyboardButton, InlineKeyboardMarkup, LabeledPrice, PreCheckoutQueryId,
+        };
+
+        let fake = FakeTelegram::start("1:T").await.unwrap();
+        let bot = teloxide::Bot::new("1:T").set_api_url(fake.url().parse().unwrap());
+        let message = bot
+            .send_invoice(
+                ChatId(5),
+                "Bakery box",
+                "Surprise bag",
+                "hold:9",
+                "EUR",
+                [LabeledPrice::new("Surprise bag", 450)],
+            )
+            .provider_token("284685063:TEST:abc")
+            .reply_markup(InlineKeyboardMarkup::new([[InlineKeyboardButton::pay(
+                "Pay 4.50 EUR",
+            )]]))
+            .await
+            .unwrap();
+        let invoice = message.invoice().expect("an invoice message");
+        assert_eq!(
+            (invoice.total_amount, invoice.currency.as_str()),
+            (450, "EUR")
+        );
+        assert_eq!(fake.invoices(5)[0]["payload"], "hold:9");
+
+        bot.answer_pre_checkout_query(PreCheckoutQueryId("pcq-1".to_owned()), false)
+            .await
+            .expect_err("a refusal needs an error message");
+        bot.answer_pre_checkout_query(PreCheckoutQueryId("pcq-1".to_owned()), true)
+            .await
+            .unwrap();
+        assert_eq!(
+            fake.pre_checkout_answers(),
+            vec![json!({ "pre_checkout_query_id": "pcq-1", "ok": true })]
+        );
+    }
 }
