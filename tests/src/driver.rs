@@ -127,6 +127,53 @@ impl UpdateFactory {
         })
     }
 
+    /// The user pressed Pay on an invoice: the pre-checkout query Telegram sends before it charges
+    /// (the bot must answer it with answerPreCheckoutQuery within 10 seconds). Its id is
+    /// `pcq-<update_id>`.
+    pub fn pre_checkout_query(
+        &self,
+        user: &TestUser,
+        payload: &str,
+        currency: &str,
+        total_amount: i64,
+    ) -> Value {
+        let update_id = self.next_update_id();
+        json!({
+            "update_id": update_id,
+            "pre_checkout_query": {
+                "id": format!("pcq-{update_id}"),
+                "from": user.json(),
+                "currency": currency,
+                "total_amount": total_amount,
+                "invoice_payload": payload,
+            }
+        })
+    }
+
+    /// The service message Telegram sends to the bot once a payment went through.
+    pub fn successful_payment(
+        &self,
+        user: &TestUser,
+        payload: &str,
+        currency: &str,
+        total_amount: i64,
+        telegram_charge_id: &str,
+        provider_charge_id: &str,
+    ) -> Value {
+        self.message(
+            user,
+            json!({
+                "successful_payment": {
+                    "currency": currency,
+                    "total_amount": total_amount,
+                    "invoice_payload": payload,
+                    "telegram_payment_charge_id": telegram_charge_id,
+                    "provider_payment_charge_id": provider_charge_id,
+                }
+            }),
+        )
+    }
+
     /// The user blocked (`kicked`) or restarted (`member`) the bot.
     pub fn my_chat_member(&self, user: &TestUser, old_status: &str, new_status: &str) -> Value {
         let bot = json!({ "id": crate::telegram_fake::BOT_ID, "is_bot": true, "first_name": "TooGoodToGo", "username": crate::telegram_fake::BOT_USERNAME });
@@ -192,5 +239,48 @@ impl WebhookClient {
             request = request.header(SECRET_HEADER, secret);
         }
         Ok(request.send().await?.status())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use teloxide::types::{Update, UpdateKind};
+
+    /// Parsed from text as the bot parses a webhook body: teloxide's `Update` does not
+    /// deserialize from a `serde_json::Value`.
+    #[test]
+    fn payment_updates_parse_as_telegram_updates() {
+        let factory = UpdateFactory::default();
+        let user = TestUser::new(42, "Ann");
+
+        let update = factory.pre_checkout_query(&user, "hold:7", "EUR", 450);
+        let parsed: Update = serde_json::from_str(&update.to_string()).unwrap();
+        let UpdateKind::PreCheckoutQuery(query) = parsed.kind else {
+            panic!("not a pre-checkout query: {parsed:?}");
+        };
+        assert_eq!(query.id.0, format!("pcq-{}", update["update_id"]));
+        assert_eq!(query.from.id.0, 42);
+        assert_eq!(
+            (
+                query.currency.as_str(),
+                query.total_amount,
+                query.invoice_payload.as_str()
+            ),
+            ("EUR", 450, "hold:7")
+        );
+
+        let update = factory.successful_payment(&user, "hold:7", "EUR", 450, "tg_1", "ch_1");
+        let parsed: Update = serde_json::from_str(&update.to_string()).unwrap();
+        let UpdateKind::Message(message) = parsed.kind else {
+            panic!("not a message: {parsed:?}");
+        };
+        assert_eq!(message.chat.id.0, 42);
+        let payment = message.successful_payment().expect("a successful_payment");
+        assert_eq!(payment.invoice_payload, "hold:7");
+        assert_eq!(payment.total_amount, 450);
+        assert_eq!(payment.currency, "EUR");
+        assert_eq!(payment.telegram_payment_charge_id.0, "tg_1");
+        assert_eq!(payment.provider_payment_charge_id, "ch_1");
     }
 }

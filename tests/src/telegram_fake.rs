@@ -104,6 +104,10 @@ struct Inner {
     /// The `parse_mode` a message was sent or last edited with, by (chat, message id): the
     /// stored message keeps Telegram's shape, and a client that renders it needs to know.
     parse_modes: HashMap<(i64, i64), String>,
+    /// Invoices sent with sendInvoice, by chat, with what Telegram keeps from the message:
+    /// the payload, the prices and the provider token.
+    invoices: HashMap<i64, Vec<Value>>,
+    pre_checkout_answers: Vec<Value>,
 }
 
 struct Shared {
@@ -211,6 +215,24 @@ impl FakeTelegram {
 
     pub fn callback_answers(&self) -> Vec<Value> {
         self.shared.lock().callback_answers.clone()
+    }
+
+    /// The invoices sent to a chat with sendInvoice, in order: each is
+    /// `{message_id, title, description, payload, currency, prices, total_amount, provider_token}`
+    /// (plus `photo_url` and `reply_markup` when given). `provider_token` is null when absent.
+    pub fn invoices(&self, chat_id: i64) -> Vec<Value> {
+        self.shared
+            .lock()
+            .invoices
+            .get(&chat_id)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// The answers to pre-checkout queries, in order: each is
+    /// `{pre_checkout_query_id, ok, error_message?}`.
+    pub fn pre_checkout_answers(&self) -> Vec<Value> {
+        self.shared.lock().pre_checkout_answers.clone()
     }
 
     /// The menu button set with setChatMenuButton, if any.
@@ -440,7 +462,7 @@ fn multipart_fields(body: &[u8], boundary: &str) -> Map<String, Value> {
     fields
 }
 
-fn url_decode(raw: &str) -> String {
+pub(crate) fn url_decode(raw: &str) -> String {
     let bytes = raw.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -628,6 +650,18 @@ fn send(
     fields: Map<String, Value>,
     parse_mode: Option<&str>,
 ) -> Response {
+    send_and(shared, chat_id, fields, parse_mode, |_, _| {})
+}
+
+/// Like [`send`], and runs `record` with the stored message under the same lock, so whatever it
+/// records is visible as soon as the message is.
+fn send_and(
+    shared: &Shared,
+    chat_id: i64,
+    fields: Map<String, Value>,
+    parse_mode: Option<&str>,
+    record: impl FnOnce(&mut Inner, &Value),
+) -> Response {
     let mut inner = shared.lock();
     if let Some(response) = blocked(&inner, chat_id) {
         return response.into_response();
@@ -654,12 +688,142 @@ fn send(
         .entry(chat_id)
         .or_default()
         .push(message.clone());
+    record(&mut inner, &message);
     drop(inner);
     let _ = shared.events.send(ChatEvent::MessageSent {
         chat_id,
         message: message.clone(),
     });
     ok(message)
+}
+
+/// A text parameter; a form-encoded value that looks like a number arrives as one.
+fn text_param(params: &Map<String, Value>, name: &str) -> Result<String, ApiError> {
+    match require(params, name)? {
+        Value::String(s) => Ok(s.clone()),
+        Value::Number(n) => Ok(n.to_string()),
+        _ => Err(error(400, format!("Bad Request: {name} must be a string"))),
+    }
+}
+
+/// An invoice message's fields, and the record `invoices()` reports (without its message id).
+type InvoiceParts = (Map<String, Value>, Map<String, Value>);
+
+/// sendInvoice's checks, as Telegram makes them.
+fn invoice(params: &Map<String, Value>) -> Result<InvoiceParts, ApiError> {
+    let title = text_param(params, "title")?;
+    if !(1..=32).contains(&title.chars().count()) {
+        return Err(error(
+            400,
+            "Bad Request: INVOICE_TITLE_INVALID: title must be 1-32 characters",
+        ));
+    }
+    let description = text_param(params, "description")?;
+    if !(1..=255).contains(&description.chars().count()) {
+        return Err(error(
+            400,
+            "Bad Request: INVOICE_DESCRIPTION_INVALID: description must be 1-255 characters",
+        ));
+    }
+    let payload = text_param(params, "payload")?;
+    if !(1..=128).contains(&payload.len()) {
+        return Err(error(
+            400,
+            "Bad Request: INVOICE_PAYLOAD_INVALID: payload must be 1-128 bytes",
+        ));
+    }
+    let currency = text_param(params, "currency")?;
+    if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_uppercase()) {
+        return Err(error(400, "Bad Request: CURRENCY_INVALID"));
+    }
+    let provider_token = match params.get("provider_token") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) if s.is_empty() => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(_) => return Err(error(400, "Bad Request: provider_token must be a string")),
+    };
+    // Only Telegram Stars go without a payment provider.
+    if currency == "XTR" && provider_token.is_some() {
+        return Err(error(400, "Bad Request: PAYMENT_PROVIDER_INVALID"));
+    }
+    if currency != "XTR" && provider_token.is_none() {
+        return Err(error(400, "Bad Request: PAYMENT_PROVIDER_INVALID"));
+    }
+    let prices = match require(params, "prices")? {
+        Value::String(s) => serde_json::from_str(s)
+            .map_err(|_| error(400, "Bad Request: can't parse prices JSON object"))?,
+        other => other.clone(),
+    };
+    let list = prices
+        .as_array()
+        .filter(|list| !list.is_empty())
+        .ok_or_else(|| {
+            error(
+                400,
+                "Bad Request: prices must be a non-empty array of LabeledPrice",
+            )
+        })?;
+    let mut total_amount: i64 = 0;
+    for price in list {
+        let label = price.get("label").and_then(Value::as_str).unwrap_or("");
+        let amount = price.get("amount").and_then(Value::as_i64);
+        let (false, Some(amount)) = (label.is_empty(), amount) else {
+            return Err(error(
+                400,
+                "Bad Request: each price needs a non-empty label and an integer amount",
+            ));
+        };
+        total_amount = total_amount.saturating_add(amount);
+    }
+    if total_amount <= 0 {
+        return Err(error(400, "Bad Request: CURRENCY_TOTAL_AMOUNT_INVALID"));
+    }
+    let markup = validate_markup(params)?;
+    // An invoice's keyboard must start with the Pay button.
+    if let Some(markup) = &markup {
+        let first_is_pay = markup
+            .get("inline_keyboard")
+            .and_then(|rows| rows.get(0))
+            .and_then(|row| row.get(0))
+            .and_then(|button| button.get("pay"))
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        if !first_is_pay {
+            return Err(error(
+                400,
+                "Bad Request: REPLY_MARKUP_BUY_EMPTY: the first button of an invoice must be a Pay button",
+            ));
+        }
+    }
+    let mut fields = Map::new();
+    fields.insert(
+        "invoice".into(),
+        json!({
+            "title": title,
+            "description": description,
+            "start_parameter": params.get("start_parameter").and_then(Value::as_str).unwrap_or(""),
+            "currency": currency,
+            "total_amount": total_amount,
+        }),
+    );
+    if let Some(markup) = &markup {
+        fields.insert("reply_markup".into(), markup.clone());
+    }
+    let mut record = Map::new();
+    record.insert("title".into(), json!(title));
+    record.insert("description".into(), json!(description));
+    record.insert("payload".into(), json!(payload));
+    record.insert("currency".into(), json!(currency));
+    record.insert("prices".into(), prices);
+    record.insert("total_amount".into(), json!(total_amount));
+    record.insert("provider_token".into(), json!(provider_token));
+    if let Some(url) = params.get("photo_url").and_then(Value::as_str) {
+        record.insert("photo_url".into(), json!(url));
+    }
+    if let Some(markup) = markup {
+        record.insert("reply_markup".into(), markup);
+    }
+    Ok((fields, record))
 }
 
 /// Applies an edit to a stored message; refuses identical content like Telegram does.
@@ -879,6 +1043,38 @@ async fn dispatch(
                 chat_id,
                 message_id,
             });
+            ok(json!(true))
+        }
+        "sendinvoice" => {
+            let chat_id = require_chat(&params)?;
+            let (fields, record) = invoice(&params)?;
+            send_and(shared, chat_id, fields, None, |inner, message| {
+                let mut record = record;
+                record.insert("message_id".into(), message["message_id"].clone());
+                inner
+                    .invoices
+                    .entry(chat_id)
+                    .or_default()
+                    .push(Value::Object(record));
+            })
+        }
+        "answerprecheckoutquery" => {
+            let id = text_param(&params, "pre_checkout_query_id")?;
+            let Some(answer) = require(&params, "ok")?.as_bool() else {
+                return Err(error(400, "Bad Request: ok must be a boolean"));
+            };
+            let error_message = params
+                .get("error_message")
+                .and_then(Value::as_str)
+                .filter(|m| !m.is_empty());
+            let mut record = json!({ "pre_checkout_query_id": id, "ok": answer });
+            if !answer {
+                let Some(message) = error_message else {
+                    return Err(error(400, "Bad Request: error_message is required"));
+                };
+                record["error_message"] = json!(message);
+            }
+            shared.lock().pre_checkout_answers.push(record);
             ok(json!(true))
         }
         "answercallbackquery" => {
@@ -1177,5 +1373,174 @@ mod tests {
         let (status, _) = call(&fake, "sendMessage", json!({ "chat_id": 5, "text": "a" })).await;
         assert_eq!(status, 200);
         assert_eq!(fake.transcript(5).len(), 1);
+    }
+
+    fn invoice_params() -> Value {
+        json!({
+            "chat_id": 5,
+            "title": "Bakery box",
+            "description": "2 x surprise bag, pickup 18:00-19:00",
+            "payload": "hold:17",
+            "provider_token": "284685063:TEST:abc",
+            "currency": "EUR",
+            "prices": [{ "label": "Surprise bag x2", "amount": 700 }, { "label": "Fee", "amount": 50 }],
+            "photo_url": "https://example.com/p.jpg",
+            "reply_markup": { "inline_keyboard": [[{ "text": "Pay 7.50 EUR", "pay": true }], [{ "text": "Cancel", "callback_data": "x" }]] },
+        })
+    }
+
+    #[tokio::test]
+    async fn send_invoice_validates_and_keeps_the_payload_and_prices() {
+        let fake = FakeTelegram::start("1:T").await.unwrap();
+        let (status, body) = call(&fake, "sendInvoice", invoice_params()).await;
+        assert_eq!(status, 200, "{body}");
+        let message = &body["result"];
+        assert_eq!(
+            message["invoice"],
+            json!({ "title": "Bakery box", "description": "2 x surprise bag, pickup 18:00-19:00",
+                    "start_parameter": "", "currency": "EUR", "total_amount": 750 })
+        );
+        assert_eq!(
+            message["reply_markup"]["inline_keyboard"][0][0]["pay"],
+            true
+        );
+        assert!(message.get("payload").is_none());
+        assert_eq!(fake.transcript(5), vec![message.clone()]);
+        let invoices = fake.invoices(5);
+        assert_eq!(invoices.len(), 1);
+        let invoice = &invoices[0];
+        assert_eq!(invoice["message_id"], message["message_id"]);
+        assert_eq!(
+            (
+                invoice["payload"].clone(),
+                invoice["total_amount"].clone(),
+                invoice["provider_token"].clone(),
+                invoice["prices"][1]["amount"].clone(),
+            ),
+            (
+                json!("hold:17"),
+                json!(750),
+                json!("284685063:TEST:abc"),
+                json!(50)
+            )
+        );
+
+        // Prices may come JSON-encoded, like the other structured parameters.
+        let mut params = invoice_params();
+        params["prices"] = json!(r#"[{"label":"Bag","amount":350}]"#);
+        params.as_object_mut().unwrap().remove("reply_markup");
+        let (status, _) = call(&fake, "sendInvoice", params).await;
+        assert_eq!(status, 200);
+        assert_eq!(fake.invoices(5)[1]["total_amount"], 350);
+
+        let cases = [
+            ("title", json!("")),
+            ("title", json!("x".repeat(33))),
+            ("description", json!("x".repeat(256))),
+            ("payload", json!("x".repeat(129))),
+            ("currency", json!("euro")),
+            ("prices", json!([])),
+            ("prices", json!([{ "label": "Bag", "amount": 3.5 }])),
+            ("prices", json!("not json")),
+            ("provider_token", json!("")),
+            (
+                "reply_markup",
+                json!({ "inline_keyboard": [[{ "text": "Cancel", "callback_data": "x" }]] }),
+            ),
+        ];
+        for (field, value) in cases {
+            let mut params = invoice_params();
+            params[field] = value.clone();
+            let (status, body) = call(&fake, "sendInvoice", params).await;
+            assert_eq!(status, 400, "{field} = {value}: {body}");
+            assert!(
+                body["description"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("Bad Request: ")
+            );
+        }
+        assert_eq!(fake.invoices(5).len(), 2);
+    }
+
+    #[tokio::test]
+    async fn pre_checkout_answers_need_an_error_message_when_refusing() {
+        let fake = FakeTelegram::start("1:T").await.unwrap();
+        let (status, body) = call(
+            &fake,
+            "answerPreCheckoutQuery",
+            json!({ "pre_checkout_query_id": "pcq-1", "ok": true }),
+        )
+        .await;
+        assert_eq!((status, body["result"].clone()), (200, json!(true)));
+        let (status, body) = call(
+            &fake,
+            "answerPreCheckoutQuery",
+            json!({ "pre_checkout_query_id": "pcq-2", "ok": false }),
+        )
+        .await;
+        assert_eq!(status, 400);
+        assert_eq!(
+            body["description"],
+            "Bad Request: error_message is required"
+        );
+        call(
+            &fake,
+            "answerPreCheckoutQuery",
+            json!({ "pre_checkout_query_id": "pcq-3", "ok": false, "error_message": "Sold out" }),
+        )
+        .await;
+        assert_eq!(
+            fake.pre_checkout_answers(),
+            vec![
+                json!({ "pre_checkout_query_id": "pcq-1", "ok": true }),
+                json!({ "pre_checkout_query_id": "pcq-3", "ok": false, "error_message": "Sold out" }),
+            ]
+        );
+    }
+
+    /// The calls as teloxide makes them are accepted, and their answers parse.
+    #[tokio::test]
+    async fn teloxide_invoices_and_pre_checkout_answers_round_trip() {
+        use teloxide::payloads::SendInvoiceSetters;
+        use teloxide::prelude::Requester;
+        use teloxide::types::{
+            ChatId, InlineKeyboardButton, InlineKeyboardMarkup, LabeledPrice, PreCheckoutQueryId,
+        };
+
+        let fake = FakeTelegram::start("1:T").await.unwrap();
+        let bot = teloxide::Bot::new("1:T").set_api_url(fake.url().parse().unwrap());
+        let message = bot
+            .send_invoice(
+                ChatId(5),
+                "Bakery box",
+                "Surprise bag",
+                "hold:9",
+                "EUR",
+                [LabeledPrice::new("Surprise bag", 450)],
+            )
+            .provider_token("284685063:TEST:abc")
+            .reply_markup(InlineKeyboardMarkup::new([[InlineKeyboardButton::pay(
+                "Pay 4.50 EUR",
+            )]]))
+            .await
+            .unwrap();
+        let invoice = message.invoice().expect("an invoice message");
+        assert_eq!(
+            (invoice.total_amount, invoice.currency.as_str()),
+            (450, "EUR")
+        );
+        assert_eq!(fake.invoices(5)[0]["payload"], "hold:9");
+
+        bot.answer_pre_checkout_query(PreCheckoutQueryId("pcq-1".to_owned()), false)
+            .await
+            .expect_err("a refusal needs an error message");
+        bot.answer_pre_checkout_query(PreCheckoutQueryId("pcq-1".to_owned()), true)
+            .await
+            .unwrap();
+        assert_eq!(
+            fake.pre_checkout_answers(),
+            vec![json!({ "pre_checkout_query_id": "pcq-1", "ok": true })]
+        );
     }
 }
