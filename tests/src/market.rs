@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::driver::TestUser;
-use crate::harness::{self, BotProcess, Stack, unique_user};
+use crate::harness::{self, BotEnv, BotProcess, Stack, unique_user};
 
 pub const WAIT: Duration = Duration::from_secs(15);
 
@@ -36,16 +36,19 @@ pub fn button(message: &Value, label: &str) -> Option<String> {
 
 impl Marketplace {
     pub async fn start() -> Result<Self> {
+        Self::start_with(|env| env).await
+    }
+
+    /// Starts the bot with extra configuration (e.g. Stripe's).
+    pub async fn start_with(configure: impl FnOnce(BotEnv) -> BotEnv) -> Result<Self> {
         let stack = Stack::new().await?;
         let admin = unique_user("Admin");
-        let bot = BotProcess::start(
-            stack
-                .env()
-                .set("ADMIN_TELEGRAM_IDS", admin.id.to_string())
-                .set("TIMEZONE", "Europe/Berlin")
-                .set("RATE_LIMIT_PER_MINUTE", "1000"),
-        )
-        .await?;
+        let env = stack
+            .env()
+            .set("ADMIN_TELEGRAM_IDS", admin.id.to_string())
+            .set("TIMEZONE", "Europe/Berlin")
+            .set("RATE_LIMIT_PER_MINUTE", "1000");
+        let bot = BotProcess::start(configure(env)).await?;
         Ok(Self {
             stack,
             bot,

@@ -1,0 +1,422 @@
+//! Paying in the chat end to end: the real bot binary, the Telegram fake (invoices,
+//! pre-checkout, successful payments) and the Stripe fake (refunds, signed webhook events), all
+//! over HTTP against real PostgreSQL.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use toogoodtogo_tests::driver::TestUser;
+use toogoodtogo_tests::harness::{eventually, unique_user};
+use toogoodtogo_tests::market::{Marketplace, Result, button, text};
+use toogoodtogo_tests::stripe_fake::{StripeFake, unix_now};
+
+const API_KEY: &str = "sk_test_toogoodtogo";
+const WEBHOOK_SECRET: &str = "whsec_toogoodtogo";
+const NEAR: (f64, f64) = (52.521, 13.41);
+const WAIT: Duration = Duration::from_secs(20);
+
+/// A marketplace whose bot takes payments through the fakes, with one shop in `mode` selling
+/// `units` of a deal at EUR 4.50.
+struct Payments {
+    market: Marketplace,
+    stripe: StripeFake,
+    owner: TestUser,
+    offer: i64,
+}
+
+impl Payments {
+    async fn start(mode: &str, units: i32) -> Result<Self> {
+        let stripe = StripeFake::start(API_KEY).await?;
+        let stripe_url = stripe.url();
+        let mut market = Marketplace::start_with(|env| {
+            env.set("STRIPE_PROVIDER_TOKEN", "284685063:TEST:provider")
+                .set("STRIPE_API_KEY", API_KEY)
+                .set("STRIPE_API_URL", stripe_url)
+                .set("STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET)
+        })
+        .await?;
+        let owner = unique_user("Ada");
+        let shop = market.seeded_business(&owner, "Bakery Ada", NEAR.0, NEAR.1).await?;
+        sqlx::query("UPDATE businesses SET payment_mode = $2 WHERE id = $1")
+            .bind(shop)
+            .bind(mode)
+            .execute(&market.stack.pool)
+            .await?;
+        let offer = market.seeded_offer(shop, "Surprise bag", units, 30, 150).await?;
+        Ok(Self {
+            market,
+            stripe,
+            owner,
+            offer,
+        })
+    }
+
+    /// A customer at the quantity selector of the deal.
+    async fn selector(&mut self, name: &str) -> Result<(TestUser, Value)> {
+        let customer = unique_user(name);
+        let replies = self
+            .market
+            .say(&customer, &format!("/start offer_{}", self.offer))
+            .await?;
+        let details = replies.last().cloned().ok_or("no details")?;
+        self.market.press(&customer, &details, "Reserve").await?;
+        let selector = self.market.current(customer.id, &details);
+        Ok((customer, selector))
+    }
+
+    /// Presses [Pay now] and returns the invoice the fake received.
+    async fn pay_now(&mut self, customer: &TestUser, selector: &Value) -> Result<Value> {
+        self.market.press(customer, selector, "now").await?;
+        let invoices = self.market.stack.fake.invoices(customer.id);
+        invoices.last().cloned().ok_or_else(|| "no invoice".into())
+    }
+
+    async fn pre_checkout(&mut self, customer: &TestUser, invoice: &Value) -> Result<Value> {
+        let payload = invoice["payload"].as_str().unwrap_or("");
+        let total = invoice["total_amount"].as_i64().unwrap_or(0);
+        let update = self
+            .market
+            .stack
+            .updates
+            .pre_checkout_query(customer, payload, "EUR", total);
+        self.market.post(customer, update).await?;
+        let answers = self.market.stack.fake.pre_checkout_answers();
+        answers.last().cloned().ok_or_else(|| "no pre-checkout answer".into())
+    }
+
+    async fn paid(
+        &mut self,
+        customer: &TestUser,
+        invoice: &Value,
+        charge: &str,
+    ) -> Result<Vec<Value>> {
+        let payload = invoice["payload"].as_str().unwrap_or("");
+        let total = invoice["total_amount"].as_i64().unwrap_or(0);
+        self.stripe.add_charge(charge, total, "eur");
+        let update = self.market.stack.updates.successful_payment(
+            customer,
+            payload,
+            "EUR",
+            total,
+            &format!("tg_{charge}"),
+            charge,
+        );
+        self.market.post(customer, update).await
+    }
+
+    async fn reservation(&self, customer: &TestUser) -> Result<(i64, String, String)> {
+        Ok(sqlx::query_as(
+            "SELECT id, state, payment_status FROM reservations WHERE customer_id = $1
+             ORDER BY id DESC LIMIT 1",
+        )
+        .bind(customer.id)
+        .fetch_one(&self.market.stack.pool)
+        .await?)
+    }
+
+    async fn units(&self) -> Result<(String, i32)> {
+        Ok(
+            sqlx::query_as("SELECT state, units_available FROM offers WHERE id = $1")
+                .bind(self.offer)
+                .fetch_one(&self.market.stack.pool)
+                .await?,
+        )
+    }
+
+    async fn wait_for_payment_status(&self, customer: &TestUser, status: &str) -> Result {
+        let pool = &self.market.stack.pool;
+        eventually(WAIT, || async {
+            let current: String = sqlx::query_scalar(
+                "SELECT payment_status FROM reservations WHERE customer_id = $1
+                 ORDER BY id DESC LIMIT 1",
+            )
+            .bind(customer.id)
+            .fetch_one(pool)
+            .await
+            .ok()?;
+            (current == status).then_some(())
+        })
+        .await
+        .ok_or_else(|| format!("payment status never became {status}").into())
+    }
+}
+
+#[tokio::test]
+async fn a_customer_pays_in_the_chat_and_picks_up() -> Result {
+    let mut shop = Payments::start("both", 5).await?;
+    let (customer, selector) = shop.selector("Carl").await?;
+    assert!(button(&selector, "Pay EUR 4.50 now").is_some(), "{selector}");
+    assert!(button(&selector, "Reserve 1").is_some(), "both ways to pay: {selector}");
+
+    let invoice = shop.pay_now(&customer, &selector).await?;
+    assert_eq!(invoice["total_amount"], json!(450));
+    assert_eq!(invoice["currency"], json!("EUR"));
+    assert_eq!(invoice["provider_token"], json!("284685063:TEST:provider"));
+    assert!(invoice["payload"].as_str().unwrap_or("").starts_with("hold:"));
+    assert!(shop.market.current_text(customer.id, &selector).contains("pay within 15 minutes"));
+    let (_, state, payment) = shop.reservation(&customer).await?;
+    assert_eq!((state.as_str(), payment.as_str()), ("PENDING_PAYMENT", "PENDING"));
+    assert_eq!(shop.units().await?.1, 4, "the unit is held");
+
+    let answer = shop.pre_checkout(&customer, &invoice).await?;
+    assert_eq!(answer["ok"], json!(true), "{answer}");
+    let replies = shop.paid(&customer, &invoice, "ch_happy").await?;
+    let confirmation = replies.last().cloned().ok_or("no confirmation")?;
+    assert!(text(&confirmation).contains("Paid: EUR 4.50"), "{confirmation}");
+    let (_, state, payment) = shop.reservation(&customer).await?;
+    assert_eq!((state.as_str(), payment.as_str()), ("CONFIRMED", "PAID"));
+
+    // Telegram redelivers the payment as a new update: recorded once, confirmed once.
+    let again = shop.paid(&customer, &invoice, "ch_happy").await?;
+    assert!(again.is_empty(), "no second confirmation: {again:?}");
+    let payments: i64 = sqlx::query_scalar("SELECT count(*) FROM payments")
+        .fetch_one(&shop.market.stack.pool)
+        .await?;
+    assert_eq!(payments, 1);
+
+    let owner = shop.owner.clone();
+    shop.market.wait_for_text(owner.id, "New reservation").await?;
+    let code = text(&confirmation)
+        .split("Pickup code: ")
+        .nth(1)
+        .map(|rest| rest.chars().take(6).collect::<String>())
+        .ok_or("no code")?;
+    let reply = shop.market.ask(&owner, &code).await?;
+    assert!(reply.contains("picked up"), "{reply}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn pre_checkout_refuses_an_expired_hold_and_a_changed_price_and_releases_the_units() -> Result {
+    let mut shop = Payments::start("in_app", 5).await?;
+    let (customer, selector) = shop.selector("Carl").await?;
+    assert!(button(&selector, "Reserve 1").is_none(), "in-app only: {selector}");
+    let invoice = shop.pay_now(&customer, &selector).await?;
+    sqlx::query("UPDATE reservations SET hold_expires_at = now() - interval '1 minute'")
+        .execute(&shop.market.stack.pool)
+        .await?;
+    let answer = shop.pre_checkout(&customer, &invoice).await?;
+    assert_eq!(answer["ok"], json!(false));
+    assert!(
+        answer["error_message"].as_str().unwrap_or("").contains("hold expired"),
+        "{answer}"
+    );
+    let (_, state, _) = shop.reservation(&customer).await?;
+    assert_eq!(state, "EXPIRED");
+    assert_eq!(shop.units().await?.1, 5, "the held unit is back");
+
+    let (customer, selector) = shop.selector("Dora").await?;
+    let invoice = shop.pay_now(&customer, &selector).await?;
+    sqlx::query("UPDATE offers SET price_minor = 500 WHERE id = $1")
+        .bind(shop.offer)
+        .execute(&shop.market.stack.pool)
+        .await?;
+    let answer = shop.pre_checkout(&customer, &invoice).await?;
+    assert_eq!(answer["ok"], json!(false));
+    assert!(
+        answer["error_message"].as_str().unwrap_or("").contains("price of this deal changed"),
+        "{answer}"
+    );
+    assert_eq!(shop.reservation(&customer).await?.1, "CANCELLED");
+    assert_eq!(shop.units().await?.1, 5);
+
+    // A payload that names no hold of this customer.
+    let forged = json!({ "payload": "hold:999999", "total_amount": 450 });
+    let answer = shop.pre_checkout(&customer, &forged).await?;
+    assert_eq!(answer["ok"], json!(false));
+    Ok(())
+}
+
+/// Lets a hold lapse as the job would: EXPIRED, units back.
+async fn lapse(shop: &Payments, customer: &TestUser) -> Result {
+    let pool = &shop.market.stack.pool;
+    sqlx::query(
+        "UPDATE reservations SET state = 'EXPIRED', payment_status = 'NONE'
+         WHERE customer_id = $1 AND state = 'PENDING_PAYMENT'",
+    )
+    .bind(customer.id)
+    .execute(pool)
+    .await?;
+    sqlx::query(
+        "UPDATE offers SET units_available = units_available + 1,
+             state = CASE WHEN state = 'SOLD_OUT' THEN 'ACTIVE' ELSE state END
+         WHERE id = $1",
+    )
+    .bind(shop.offer)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_late_payment_is_re_reserved_when_units_remain_and_refunded_when_sold_out() -> Result {
+    let mut shop = Payments::start("both", 1).await?;
+    let (early, selector) = shop.selector("Early").await?;
+    let invoice = shop.pay_now(&early, &selector).await?;
+    assert_eq!(shop.units().await?, ("SOLD_OUT".to_owned(), 0));
+    lapse(&shop, &early).await?;
+    let replies = shop.paid(&early, &invoice, "ch_late_ok").await?;
+    assert!(
+        replies.iter().any(|m| text(m).contains("Paid: EUR 4.50")),
+        "revived: {replies:?}"
+    );
+    assert_eq!(shop.reservation(&early).await?.1, "CONFIRMED");
+    assert_eq!(shop.units().await?, ("SOLD_OUT".to_owned(), 0));
+
+    // The same again, but someone else takes the unit meanwhile.
+    sqlx::query("UPDATE offers SET units_available = 1, state = 'ACTIVE' WHERE id = $1")
+        .bind(shop.offer)
+        .execute(&shop.market.stack.pool)
+        .await?;
+    let (late, selector) = shop.selector("Late").await?;
+    let invoice = shop.pay_now(&late, &selector).await?;
+    lapse(&shop, &late).await?;
+    let (other, selector) = shop.selector("Other").await?;
+    shop.market.press(&other, &selector, "Reserve 1").await?;
+    let replies = shop.paid(&late, &invoice, "ch_late_refund").await?;
+    assert!(
+        replies.iter().any(|m| text(m).contains("is being refunded in full")),
+        "{replies:?}"
+    );
+    shop.wait_for_payment_status(&late, "REFUNDED").await?;
+    shop.market.wait_for_text(late.id, "is complete").await?;
+    assert_eq!(shop.stripe.refunds().len(), 1);
+    assert_eq!(shop.stripe.amount_refunded("ch_late_refund"), Some(450));
+    Ok(())
+}
+
+#[tokio::test]
+async fn cancelling_a_paid_reservation_refunds_it_once_through_stripe_errors() -> Result {
+    let mut shop = Payments::start("in_app", 5).await?;
+    let (customer, selector) = shop.selector("Carl").await?;
+    let invoice = shop.pay_now(&customer, &selector).await?;
+    shop.pre_checkout(&customer, &invoice).await?;
+    shop.paid(&customer, &invoice, "ch_cancel").await?;
+    shop.stripe.fail_next(2, 500);
+
+    let upcoming = shop
+        .market
+        .say(&customer, "/my_reservations")
+        .await?
+        .last()
+        .cloned()
+        .ok_or("no reservation")?;
+    shop.market.press(&customer, &upcoming, "Cancel reservation").await?;
+    shop.market.press(&customer, &upcoming, "Yes, cancel it").await?;
+    let cancelled = shop.market.current_text(customer.id, &upcoming);
+    assert!(cancelled.contains("EUR 4.50 is being refunded"), "{cancelled}");
+    assert_eq!(shop.reservation(&customer).await?.2, "REFUND_PENDING");
+    assert_eq!(shop.units().await?.1, 5, "the unit is back on offer");
+
+    shop.wait_for_payment_status(&customer, "REFUNDED").await?;
+    assert_eq!(shop.stripe.refunds().len(), 1, "one refund");
+    let requests = shop.stripe.requests();
+    assert!(requests.len() >= 3, "two failures, then success: {requests:?}");
+    let keys: std::collections::BTreeSet<_> =
+        requests.iter().map(|r| r.idempotency_key.clone()).collect();
+    assert_eq!(keys.len(), 1, "every attempt carries the same Idempotency-Key");
+    let retries: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM audit_events WHERE action = 'refund.attempted'",
+    )
+    .fetch_one(&shop.market.stack.pool)
+    .await?;
+    assert!(retries >= 3, "each attempt is audited");
+    shop.market.wait_for_text(customer.id, "is complete").await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_stripe_webhook_finishes_pending_refunds_once_and_refuses_bad_signatures() -> Result {
+    let mut shop = Payments::start("in_app", 5).await?;
+    shop.stripe.set_refund_status("pending");
+    let (customer, selector) = shop.selector("Carl").await?;
+    let invoice = shop.pay_now(&customer, &selector).await?;
+    shop.pre_checkout(&customer, &invoice).await?;
+    shop.paid(&customer, &invoice, "ch_hook").await?;
+    let owner = shop.owner.clone();
+    let replies = shop.market.say(&owner, "/myoffers").await?;
+    let card = replies
+        .iter()
+        .find(|m| text(m).contains("Surprise bag"))
+        .cloned()
+        .ok_or("no card")?;
+    let replies = shop.market.press(&owner, &card, "Reservations").await?;
+    let list = replies.last().cloned().ok_or("no list")?;
+    shop.market.press(&owner, &list, "Refund #").await?;
+    shop.market.press(&owner, &list, "Yes, refund").await?;
+    shop.market.wait_for_text(customer.id, "refunded order").await?;
+
+    // Stripe accepted the refund as pending: the reservation waits for the webhook.
+    let pool = shop.market.stack.pool.clone();
+    let refund_id = eventually(WAIT, || async {
+        sqlx::query_scalar::<_, Option<String>>(
+            "SELECT stripe_refund_id FROM refunds WHERE status = 'pending'",
+        )
+        .fetch_one(&pool)
+        .await
+        .ok()
+        .flatten()
+    })
+    .await
+    .ok_or("the refund never became pending")?;
+    assert_eq!(shop.reservation(&customer).await?.2, "REFUND_PENDING");
+
+    let object = shop
+        .stripe
+        .update_refund(&refund_id, "succeeded")
+        .ok_or("unknown refund")?;
+    let event = StripeFake::event("evt_1", "refund.updated", object);
+    let url = shop.market.bot.url("/stripe/webhook");
+    let stale = StripeFake::send_event(&url, WEBHOOK_SECRET, &event, unix_now() - 600).await?;
+    assert_eq!(stale.as_u16(), 400, "stale signature");
+    let wrong = StripeFake::send_event(&url, "whsec_wrong", &event, unix_now()).await?;
+    assert_eq!(wrong.as_u16(), 400, "wrong secret");
+    let unsigned = StripeFake::post_webhook(&url, &event, None).await?;
+    assert_eq!(unsigned.as_u16(), 400, "no signature");
+    assert_eq!(shop.reservation(&customer).await?.2, "REFUND_PENDING");
+
+    let ok = StripeFake::send_event(&url, WEBHOOK_SECRET, &event, unix_now()).await?;
+    assert_eq!(ok.as_u16(), 200);
+    assert_eq!(shop.reservation(&customer).await?.2, "REFUNDED");
+    let again = StripeFake::send_event(&url, WEBHOOK_SECRET, &event, unix_now()).await?;
+    assert_eq!(again.as_u16(), 200, "a redelivery is acknowledged");
+    shop.market.wait_for_text(customer.id, "is complete").await?;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(shop.market.count_messages(customer.id, "is complete"), 1, "told once");
+    let (state,): (String,) = sqlx::query_as("SELECT state FROM reservations WHERE customer_id = $1")
+        .bind(customer.id)
+        .fetch_one(&shop.market.stack.pool)
+        .await?;
+    assert_eq!(state, "CANCELLED", "a refunded confirmed reservation is cancelled");
+    Ok(())
+}
+
+#[tokio::test]
+async fn without_payment_setup_or_in_app_mode_there_is_no_pay_button() -> Result {
+    // Payments set up, but the shop takes money at the counter only.
+    let mut shop = Payments::start("on_site", 5).await?;
+    let (_, selector) = shop.selector("Carl").await?;
+    assert!(button(&selector, "now").is_none(), "{selector}");
+    assert!(button(&selector, "Reserve 1").is_some());
+
+    // No Stripe configuration at all: an in-app shop explains instead of crashing.
+    let mut market = Marketplace::start().await?;
+    let owner = unique_user("Otto");
+    let business = market.seeded_business(&owner, "Otto's Deli", NEAR.0, NEAR.1).await?;
+    sqlx::query("UPDATE businesses SET payment_mode = 'in_app' WHERE id = $1")
+        .bind(business)
+        .execute(&market.stack.pool)
+        .await?;
+    let offer = market.seeded_offer(business, "Deli box", 3, 30, 150).await?;
+    let customer = unique_user("Dora");
+    let replies = market.say(&customer, &format!("/start offer_{offer}")).await?;
+    let details = replies.last().cloned().ok_or("no details")?;
+    market.press(&customer, &details, "Reserve").await?;
+    let selector = market.current(customer.id, &details);
+    assert!(text(&selector).contains("not available right now"), "{selector}");
+    assert!(button(&selector, "now").is_none());
+    assert!(button(&selector, "Reserve 1").is_none());
+    let health = market.bot.get("/health").await?;
+    assert_eq!(health.status().as_u16(), 200, "health does not depend on Stripe");
+    Ok(())
+}
