@@ -1,6 +1,7 @@
 //! The demo data against the real local PostgreSQL: seeded into a fresh database migrated by the
 //! bot's own migrations, found by the bot's own customer search, seeded once only; and in a
-//! running sandbox, the customer's Nearby shows the demo deals at once.
+//! running sandbox, the customer's Nearby shows the demo deals at once and the admin's /pending
+//! the demo application.
 
 mod support;
 
@@ -185,8 +186,8 @@ async fn the_currency_is_the_bots_and_a_missing_schema_is_skipped() -> support::
 }
 
 #[tokio::test]
-async fn in_a_running_sandbox_the_customers_nearby_shows_the_demo_deals_at_once() -> support::Result
-{
+async fn in_a_running_sandbox_nearby_shows_the_demo_deals_and_pending_the_application()
+-> support::Result {
     let sandbox = start_sandbox().await?;
     assert!(
         sandbox
@@ -232,6 +233,19 @@ async fn in_a_running_sandbox_the_customers_nearby_shows_the_demo_deals_at_once(
     assert!(text.starts_with("Deal 1 of 5"), "{page}");
     assert!(text.contains("Backstube am Alex"), "{page}");
     assert!(text.contains("EUR 4.50"), "{page}");
+
+    // The admin has the demo application to decide.
+    let admin = sandbox.session.ids.admin;
+    http.post(format!("{}/api/users/{admin}/text", sandbox.url))
+        .json(&json!({ "text": "/pending" }))
+        .send()
+        .await?
+        .error_for_status()?;
+    let application = events
+        .next_matching(|e| e["kind"] == "bot_message" && e["chat_id"] == admin)
+        .await?;
+    let text = application["message"]["text"].as_str().unwrap_or_default();
+    assert!(text.contains("Neuköllner Nudeln"), "{application}");
     sandbox.shutdown().await;
     Ok(())
 }
