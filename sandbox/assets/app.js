@@ -99,6 +99,8 @@ function selectUser(id) {
     : '';
   $('location-panel').hidden = true;
   $('commands-panel').hidden = true;
+  // A notice belongs to the chat it was shown in.
+  $('toast').hidden = true;
   renderUsers();
   renderReplyKeyboard();
   scrollDown();

@@ -219,7 +219,7 @@ pub struct Sandbox {
     pub fake: Arc<FakeTelegram>,
     pub database_name: String,
     pub database_url: String,
-    /// What the sandbox did about storage, one line each (printed at start).
+    /// What the sandbox did about storage and demo data, one line each (printed at start).
     pub storage_report: Vec<String>,
     pub private_postgres_dir: Option<PathBuf>,
     resources: Resources,
@@ -391,9 +391,14 @@ async fn start_services(
         }
     };
     resources.bot = Some(bot);
-    if let Err(error) = demo::seed_demo_data(&database_url, options.demo_data).await {
-        forwarder.abort();
-        return Err(error.into());
+    // After the bot is live: it has migrated the fresh database.
+    let demo_settings = demo::DemoSettings::new(options.users);
+    match demo::seed_demo_data(&database_url, options.demo_data, &demo_settings).await {
+        Ok(outcome) => report.push(outcome.describe(&options.users)),
+        Err(error) => {
+            forwarder.abort();
+            return Err(error.into());
+        }
     }
     Ok(Started {
         session,

@@ -30,7 +30,7 @@ struct Args {
     /// Keep the sandbox's database on exit.
     #[arg(long)]
     keep: bool,
-    /// Seed demo businesses and offers (once the marketplace tables exist).
+    /// Seed demo businesses around Berlin with live offers (`--demo-data=false`: start empty).
     #[arg(long, default_value_t = true, action = ArgAction::Set)]
     demo_data: bool,
     /// Data directory of private servers [default: <cargo target dir>/sandbox].

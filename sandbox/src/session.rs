@@ -40,22 +40,28 @@ impl SimulatedUser {
     }
 }
 
-/// Ids of the three preset users; new users are numbered after them.
+/// Ids of the three preset users; the owners of the other demo businesses and new users are
+/// numbered after them.
 #[derive(Debug, Clone, Copy)]
 pub struct UserIds {
     pub customer: i64,
     pub business_owner: i64,
     pub admin: i64,
+    /// The demo businesses that the business owner does not own belong to users from here on
+    /// (they are not on the page; the bot's messages to them are in the transcript).
+    pub first_demo_owner: i64,
     pub first_new_user: i64,
 }
 
 impl UserIds {
-    /// Preset ids counted from `base` (e.g. 1000 gives 1001, 1002, 1003 and new users 1101...).
+    /// Preset ids counted from `base` (e.g. 1000 gives 1001, 1002, 1003, demo owners 1051...
+    /// and new users 1101...).
     pub fn from_base(base: i64) -> Self {
         Self {
             customer: base + 1,
             business_owner: base + 2,
             admin: base + 3,
+            first_demo_owner: base + 51,
             first_new_user: base + 101,
         }
     }

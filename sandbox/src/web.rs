@@ -33,15 +33,18 @@ const APP_JS: &str = include_str!("../assets/app.js");
 const STYLE_CSS: &str = include_str!("../assets/style.css");
 
 /// A place the page offers for location sharing.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize)]
 pub struct Place {
     pub name: &'static str,
     pub latitude: f64,
     pub longitude: f64,
 }
 
-/// The demo city: preset places for location sharing (demo businesses will sit around them).
+/// The demo city: preset places for location sharing; the demo businesses sit around them
+/// (see [`crate::demo`]).
 pub const DEMO_CITY: &str = "Berlin";
+/// The simulated customer's saved location, and the place nearest the business owner's shop.
+pub const HOME_PLACE: Place = PLACES[0];
 pub const PLACES: &[Place] = &[
     Place {
         name: "Alexanderplatz",

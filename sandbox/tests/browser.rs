@@ -201,6 +201,102 @@ impl Browser {
         }
     }
 
+    async fn attribute(&self, element: &str, name: &str) -> support::Result<Option<String>> {
+        let value = self
+            .command(
+                reqwest::Method::GET,
+                &format!("/element/{element}/attribute/{name}"),
+                None,
+            )
+            .await?;
+        Ok(value.as_str().map(str::to_owned))
+    }
+
+    /// Clicks the first element matching `css` whose text contains `label`, once there (within
+    /// 20 s), trying again when the page replaced it meanwhile.
+    async fn click_text(&self, css: &str, label: &str) -> support::Result {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        let mut seen = Vec::new();
+        loop {
+            seen.clear();
+            for element in self.elements(css).await? {
+                let Ok(text) = self.text(&element).await else {
+                    continue;
+                };
+                if text.contains(label) && self.click(&element).await.is_ok() {
+                    return Ok(());
+                }
+                seen.push(text);
+            }
+            if tokio::time::Instant::now() > deadline {
+                return Err(format!("{css}: no {label:?} to click in {seen:?} after 20 s").into());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Types a message into the composer of the open chat and sends it.
+    async fn say(&self, text: &str) -> support::Result {
+        let input = self.elements("#text").await?;
+        self.type_into(input.first().ok_or("no #text")?, text)
+            .await?;
+        self.click_first("#send").await
+    }
+
+    /// The id and text of the last bot message in the open chat whose text (buttons included)
+    /// `matches`, once there (within 20 s).
+    async fn bot_message(
+        &self,
+        matches: impl Fn(&str) -> bool,
+    ) -> support::Result<(String, String)> {
+        let css = ".chat-log:not([hidden]) .bot-message";
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let mut texts = Vec::new();
+            for element in self.elements(css).await?.iter().rev() {
+                let Ok(text) = self.text(element).await else {
+                    continue;
+                };
+                if matches(&text)
+                    && let Ok(Some(id)) = self.attribute(element, "data-message-id").await
+                {
+                    return Ok((id, text));
+                }
+                texts.push(text);
+            }
+            if tokio::time::Instant::now() > deadline {
+                return Err(format!("no such bot message after 20 s; the chat: {texts:#?}").into());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Presses the inline button containing `label` under bot message `message_id`.
+    async fn press(&self, message_id: &str, label: &str) -> support::Result {
+        self.click_text(
+            &format!(
+                ".chat-log:not([hidden]) .bot-message[data-message-id=\"{message_id}\"] \
+                 .inline-keyboard button"
+            ),
+            label,
+        )
+        .await
+    }
+
+    /// The text of bot message `message_id` once `ready` accepts it (it is edited in place).
+    async fn message_text(
+        &self,
+        message_id: &str,
+        ready: impl Fn(&str) -> bool,
+    ) -> support::Result<String> {
+        let css =
+            format!(".chat-log:not([hidden]) .bot-message[data-message-id=\"{message_id}\"] .text");
+        let found = self
+            .wait_for_texts(&css, |t| t.first().is_some_and(|t| ready(t)))
+            .await?;
+        Ok(found.into_iter().next().map(|(_, t)| t).unwrap_or_default())
+    }
+
     async fn screenshot(&self, name: &str) -> support::Result<PathBuf> {
         let encoded = self
             .command(reqwest::Method::GET, "/screenshot", None)
@@ -372,6 +468,139 @@ async fn the_page_in_headless_chromium_sends_start_and_shows_the_greeting() -> s
         })
         .await?;
     browser.screenshot("browser-location").await?;
+
+    drop(browser);
+    sandbox.shutdown().await;
+    Ok(())
+}
+
+/// The number after "Order #" in a confirmation.
+fn order_number(confirmation: &str) -> support::Result<String> {
+    let digits: String = confirmation
+        .split("Order #")
+        .nth(1)
+        .ok_or_else(|| format!("no order number in {confirmation:?}"))?
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    if digits.is_empty() {
+        return Err(format!("no order number in {confirmation:?}").into());
+    }
+    Ok(digits)
+}
+
+#[tokio::test]
+async fn a_new_customer_reserves_a_demo_deal_and_the_business_owner_sees_it_in_myoffers()
+-> support::Result {
+    let sandbox = support::start_sandbox().await?;
+    let browser = Browser::start().await?;
+    browser.open(&sandbox.url).await?;
+    browser
+        .wait_for_texts("#connection", |t| t.iter().any(|t| t == "live"))
+        .await?;
+
+    // A new user from the sidebar; the page switches to their chat.
+    let name = browser.elements("#new-user-name").await?;
+    browser
+        .type_into(name.first().ok_or("no #new-user-name")?, "Nora")
+        .await?;
+    browser.click_first("#new-user").await?;
+    browser
+        .wait_for_texts("#chat-title", |t| t.iter().any(|t| t == "Nora"))
+        .await?;
+    browser.say("/start").await?;
+    browser.bot_message(|t| t.starts_with("Hi Nora!")).await?;
+
+    // "I'm a customer" on the reply keyboard leads to the filters.
+    browser
+        .click_text("#reply-keyboard button", "customer")
+        .await?;
+    let (menu, _) = browser
+        .bot_message(|t| t.contains("Nearby") && t.contains("All deals"))
+        .await?;
+    browser.screenshot("reserve-1-filters").await?;
+
+    // Nearby needs a location: the bot's reply keyboard asks Telegram for it, and the page
+    // answers with a preset place.
+    browser.press(&menu, "Nearby").await?;
+    browser
+        .bot_message(|t| t.contains("I need your location"))
+        .await?;
+    browser
+        .click_text("#reply-keyboard button", "Share my location")
+        .await?;
+    browser
+        .click_text(
+            "#location-panel:not([hidden]) #places button",
+            "Alexanderplatz",
+        )
+        .await?;
+    let (results, card) = browser.bot_message(|t| t.starts_with("Deal 1 of")).await?;
+    assert!(card.contains("Backstube am Alex"), "{card}");
+    assert!(card.contains("Surprise bag"), "{card}");
+    assert!(card.contains("EUR 4.50"), "{card}");
+    browser.screenshot("reserve-2-nearby").await?;
+
+    // Details, Reserve and the quantity selector all edit the same message in place.
+    browser.press(&results, "Details").await?;
+    browser
+        .message_text(&results, |t| t.contains("Karl-Liebknecht-Straße 9"))
+        .await?;
+    browser.screenshot("reserve-3-details").await?;
+    browser.press(&results, "🛒 Reserve").await?;
+    browser
+        .message_text(&results, |t| t.starts_with("Reserve 1 × Surprise bag"))
+        .await?;
+    browser.screenshot("reserve-4-quantity").await?;
+    browser.press(&results, "Reserve 1").await?;
+    let confirmation = browser
+        .message_text(&results, |t| t.starts_with("✅ Reserved! Order #"))
+        .await?;
+    assert!(confirmation.contains("Pickup code: "), "{confirmation}");
+    assert!(
+        confirmation.contains("To pay at pickup: EUR 4.50"),
+        "{confirmation}"
+    );
+    let order = order_number(&confirmation)?;
+    browser.screenshot("reserve-5-confirmation").await?;
+
+    // The business owner: told of the reservation, then /myoffers → Reservations lists it.
+    browser
+        .click_text("#users li[data-role=\"business_owner\"]", "Bruno")
+        .await?;
+    browser
+        .wait_for_texts("#chat-title", |t| t.iter().any(|t| t == "Bruno"))
+        .await?;
+    browser
+        .bot_message(|t| t.contains(&format!("New reservation #{order}: 1 × Surprise bag")))
+        .await?;
+    browser.say("/myoffers").await?;
+    let (offer_card, _) = browser
+        .bot_message(|t| t.contains("Surprise bag") && t.contains("Reservations"))
+        .await?;
+    browser.press(&offer_card, "Reservations").await?;
+    let (list, list_text) = browser
+        .bot_message(|t| t.starts_with("📋 Reservations for Surprise bag"))
+        .await?;
+    assert!(
+        list_text.contains(&format!("#{order} 1 × for Nora — confirmed")),
+        "{list_text}"
+    );
+    browser
+        .screenshot("reserve-6-myoffers-reservations")
+        .await?;
+
+    // The pickup, confirmed from the list, reaches the customer as a rating question.
+    browser.press(&list, &format!("#{order} picked up")).await?;
+    browser
+        .bot_message(|t| t.contains(&format!("Order #{order} picked up")))
+        .await?;
+    browser.click_text("#users li", "Nora").await?;
+    browser
+        .bot_message(|t| t.contains("How was Backstube am Alex?"))
+        .await?;
+    let path = browser.screenshot("reserve-7-rate").await?;
+    assert!(path.is_file());
 
     drop(browser);
     sandbox.shutdown().await;

@@ -59,8 +59,15 @@ async fn text_buttons_and_locations_round_trip_through_the_real_bot() -> support
     let welcome = events
         .next_matching(|e| e["kind"] == "bot_message" && e["chat_id"] == customer)
         .await?;
-    // What follows the role choice belongs to the marketplace flows; any answer will do here.
     assert!(welcome["message"].is_object(), "{welcome}");
+    // The customer's browse menu follows the welcome; it is not the question below.
+    events
+        .next_matching(|e| {
+            e["kind"] == "bot_message"
+                && e["chat_id"] == customer
+                && e["message"]["reply_markup"]["inline_keyboard"].is_array()
+        })
+        .await?;
 
     // An inline button: /delete_my_data asks for confirmation with signed callback data;
     // pressing "No" sends a real callback_query, which the bot answers and edits the message.
