@@ -36,13 +36,17 @@ impl Payments {
         })
         .await?;
         let owner = unique_user("Ada");
-        let shop = market.seeded_business(&owner, "Bakery Ada", NEAR.0, NEAR.1).await?;
+        let shop = market
+            .seeded_business(&owner, "Bakery Ada", NEAR.0, NEAR.1)
+            .await?;
         sqlx::query("UPDATE businesses SET payment_mode = $2 WHERE id = $1")
             .bind(shop)
             .bind(mode)
             .execute(&market.stack.pool)
             .await?;
-        let offer = market.seeded_offer(shop, "Surprise bag", units, 30, 150).await?;
+        let offer = market
+            .seeded_offer(shop, "Surprise bag", units, 30, 150)
+            .await?;
         Ok(Self {
             market,
             stripe,
@@ -81,7 +85,10 @@ impl Payments {
             .pre_checkout_query(customer, payload, "EUR", total);
         self.market.post(customer, update).await?;
         let answers = self.market.stack.fake.pre_checkout_answers();
-        answers.last().cloned().ok_or_else(|| "no pre-checkout answer".into())
+        answers
+            .last()
+            .cloned()
+            .ok_or_else(|| "no pre-checkout answer".into())
     }
 
     async fn paid(
@@ -145,24 +152,45 @@ impl Payments {
 async fn a_customer_pays_in_the_chat_and_picks_up() -> Result {
     let mut shop = Payments::start("both", 5).await?;
     let (customer, selector) = shop.selector("Carl").await?;
-    assert!(button(&selector, "Pay EUR 4.50 now").is_some(), "{selector}");
-    assert!(button(&selector, "Reserve 1").is_some(), "both ways to pay: {selector}");
+    assert!(
+        button(&selector, "Pay EUR 4.50 now").is_some(),
+        "{selector}"
+    );
+    assert!(
+        button(&selector, "Reserve 1").is_some(),
+        "both ways to pay: {selector}"
+    );
 
     let invoice = shop.pay_now(&customer, &selector).await?;
     assert_eq!(invoice["total_amount"], json!(450));
     assert_eq!(invoice["currency"], json!("EUR"));
     assert_eq!(invoice["provider_token"], json!("284685063:TEST:provider"));
-    assert!(invoice["payload"].as_str().unwrap_or("").starts_with("hold:"));
-    assert!(shop.market.current_text(customer.id, &selector).contains("pay within 15 minutes"));
+    assert!(
+        invoice["payload"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("hold:")
+    );
+    assert!(
+        shop.market
+            .current_text(customer.id, &selector)
+            .contains("pay within 15 minutes")
+    );
     let (_, state, payment) = shop.reservation(&customer).await?;
-    assert_eq!((state.as_str(), payment.as_str()), ("PENDING_PAYMENT", "PENDING"));
+    assert_eq!(
+        (state.as_str(), payment.as_str()),
+        ("PENDING_PAYMENT", "PENDING")
+    );
     assert_eq!(shop.units().await?.1, 4, "the unit is held");
 
     let answer = shop.pre_checkout(&customer, &invoice).await?;
     assert_eq!(answer["ok"], json!(true), "{answer}");
     let replies = shop.paid(&customer, &invoice, "ch_happy").await?;
     let confirmation = replies.last().cloned().ok_or("no confirmation")?;
-    assert!(text(&confirmation).contains("Paid: EUR 4.50"), "{confirmation}");
+    assert!(
+        text(&confirmation).contains("Paid: EUR 4.50"),
+        "{confirmation}"
+    );
     let (_, state, payment) = shop.reservation(&customer).await?;
     assert_eq!((state.as_str(), payment.as_str()), ("CONFIRMED", "PAID"));
 
@@ -175,7 +203,9 @@ async fn a_customer_pays_in_the_chat_and_picks_up() -> Result {
     assert_eq!(payments, 1);
 
     let owner = shop.owner.clone();
-    shop.market.wait_for_text(owner.id, "New reservation").await?;
+    shop.market
+        .wait_for_text(owner.id, "New reservation")
+        .await?;
     let code = text(&confirmation)
         .split("Pickup code: ")
         .nth(1)
@@ -187,10 +217,14 @@ async fn a_customer_pays_in_the_chat_and_picks_up() -> Result {
 }
 
 #[tokio::test]
-async fn pre_checkout_refuses_an_expired_hold_and_a_changed_price_and_releases_the_units() -> Result {
+async fn pre_checkout_refuses_an_expired_hold_and_a_changed_price_and_releases_the_units() -> Result
+{
     let mut shop = Payments::start("in_app", 5).await?;
     let (customer, selector) = shop.selector("Carl").await?;
-    assert!(button(&selector, "Reserve 1").is_none(), "in-app only: {selector}");
+    assert!(
+        button(&selector, "Reserve 1").is_none(),
+        "in-app only: {selector}"
+    );
     let invoice = shop.pay_now(&customer, &selector).await?;
     sqlx::query("UPDATE reservations SET hold_expires_at = now() - interval '1 minute'")
         .execute(&shop.market.stack.pool)
@@ -198,7 +232,10 @@ async fn pre_checkout_refuses_an_expired_hold_and_a_changed_price_and_releases_t
     let answer = shop.pre_checkout(&customer, &invoice).await?;
     assert_eq!(answer["ok"], json!(false));
     assert!(
-        answer["error_message"].as_str().unwrap_or("").contains("hold expired"),
+        answer["error_message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("hold expired"),
         "{answer}"
     );
     let (_, state, _) = shop.reservation(&customer).await?;
@@ -214,7 +251,10 @@ async fn pre_checkout_refuses_an_expired_hold_and_a_changed_price_and_releases_t
     let answer = shop.pre_checkout(&customer, &invoice).await?;
     assert_eq!(answer["ok"], json!(false));
     assert!(
-        answer["error_message"].as_str().unwrap_or("").contains("price of this deal changed"),
+        answer["error_message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("price of this deal changed"),
         "{answer}"
     );
     assert_eq!(shop.reservation(&customer).await?.1, "CANCELLED");
@@ -275,7 +315,9 @@ async fn a_late_payment_is_re_reserved_when_units_remain_and_refunded_when_sold_
     shop.market.press(&other, &selector, "Reserve 1").await?;
     let replies = shop.paid(&late, &invoice, "ch_late_refund").await?;
     assert!(
-        replies.iter().any(|m| text(m).contains("is being refunded in full")),
+        replies
+            .iter()
+            .any(|m| text(m).contains("is being refunded in full")),
         "{replies:?}"
     );
     shop.wait_for_payment_status(&late, "REFUNDED").await?;
@@ -301,27 +343,42 @@ async fn cancelling_a_paid_reservation_refunds_it_once_through_stripe_errors() -
         .last()
         .cloned()
         .ok_or("no reservation")?;
-    shop.market.press(&customer, &upcoming, "Cancel reservation").await?;
-    shop.market.press(&customer, &upcoming, "Yes, cancel it").await?;
+    shop.market
+        .press(&customer, &upcoming, "Cancel reservation")
+        .await?;
+    shop.market
+        .press(&customer, &upcoming, "Yes, cancel it")
+        .await?;
     let cancelled = shop.market.current_text(customer.id, &upcoming);
-    assert!(cancelled.contains("EUR 4.50 is being refunded"), "{cancelled}");
+    assert!(
+        cancelled.contains("EUR 4.50 is being refunded"),
+        "{cancelled}"
+    );
     assert_eq!(shop.reservation(&customer).await?.2, "REFUND_PENDING");
     assert_eq!(shop.units().await?.1, 5, "the unit is back on offer");
 
     shop.wait_for_payment_status(&customer, "REFUNDED").await?;
     assert_eq!(shop.stripe.refunds().len(), 1, "one refund");
     let requests = shop.stripe.requests();
-    assert!(requests.len() >= 3, "two failures, then success: {requests:?}");
+    assert!(
+        requests.len() >= 3,
+        "two failures, then success: {requests:?}"
+    );
     let keys: std::collections::BTreeSet<_> =
         requests.iter().map(|r| r.idempotency_key.clone()).collect();
-    assert_eq!(keys.len(), 1, "every attempt carries the same Idempotency-Key");
-    let retries: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM audit_events WHERE action = 'refund.attempted'",
-    )
-    .fetch_one(&shop.market.stack.pool)
-    .await?;
+    assert_eq!(
+        keys.len(),
+        1,
+        "every attempt carries the same Idempotency-Key"
+    );
+    let retries: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM audit_events WHERE action = 'refund.attempted'")
+            .fetch_one(&shop.market.stack.pool)
+            .await?;
     assert!(retries >= 3, "each attempt is audited");
-    shop.market.wait_for_text(customer.id, "is complete").await?;
+    shop.market
+        .wait_for_text(customer.id, "is complete")
+        .await?;
     Ok(())
 }
 
@@ -344,7 +401,9 @@ async fn the_stripe_webhook_finishes_pending_refunds_once_and_refuses_bad_signat
     let list = replies.last().cloned().ok_or("no list")?;
     shop.market.press(&owner, &list, "Refund #").await?;
     shop.market.press(&owner, &list, "Yes, refund").await?;
-    shop.market.wait_for_text(customer.id, "refunded order").await?;
+    shop.market
+        .wait_for_text(customer.id, "refunded order")
+        .await?;
 
     // Stripe accepted the refund as pending: the reservation waits for the webhook.
     let pool = shop.market.stack.pool.clone();
@@ -380,14 +439,24 @@ async fn the_stripe_webhook_finishes_pending_refunds_once_and_refuses_bad_signat
     assert_eq!(shop.reservation(&customer).await?.2, "REFUNDED");
     let again = StripeFake::send_event(&url, WEBHOOK_SECRET, &event, unix_now()).await?;
     assert_eq!(again.as_u16(), 200, "a redelivery is acknowledged");
-    shop.market.wait_for_text(customer.id, "is complete").await?;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert_eq!(shop.market.count_messages(customer.id, "is complete"), 1, "told once");
-    let (state,): (String,) = sqlx::query_as("SELECT state FROM reservations WHERE customer_id = $1")
-        .bind(customer.id)
-        .fetch_one(&shop.market.stack.pool)
+    shop.market
+        .wait_for_text(customer.id, "is complete")
         .await?;
-    assert_eq!(state, "CANCELLED", "a refunded confirmed reservation is cancelled");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        shop.market.count_messages(customer.id, "is complete"),
+        1,
+        "told once"
+    );
+    let (state,): (String,) =
+        sqlx::query_as("SELECT state FROM reservations WHERE customer_id = $1")
+            .bind(customer.id)
+            .fetch_one(&shop.market.stack.pool)
+            .await?;
+    assert_eq!(
+        state, "CANCELLED",
+        "a refunded confirmed reservation is cancelled"
+    );
     Ok(())
 }
 
@@ -402,21 +471,34 @@ async fn without_payment_setup_or_in_app_mode_there_is_no_pay_button() -> Result
     // No Stripe configuration at all: an in-app shop explains instead of crashing.
     let mut market = Marketplace::start().await?;
     let owner = unique_user("Otto");
-    let business = market.seeded_business(&owner, "Otto's Deli", NEAR.0, NEAR.1).await?;
+    let business = market
+        .seeded_business(&owner, "Otto's Deli", NEAR.0, NEAR.1)
+        .await?;
     sqlx::query("UPDATE businesses SET payment_mode = 'in_app' WHERE id = $1")
         .bind(business)
         .execute(&market.stack.pool)
         .await?;
-    let offer = market.seeded_offer(business, "Deli box", 3, 30, 150).await?;
+    let offer = market
+        .seeded_offer(business, "Deli box", 3, 30, 150)
+        .await?;
     let customer = unique_user("Dora");
-    let replies = market.say(&customer, &format!("/start offer_{offer}")).await?;
+    let replies = market
+        .say(&customer, &format!("/start offer_{offer}"))
+        .await?;
     let details = replies.last().cloned().ok_or("no details")?;
     market.press(&customer, &details, "Reserve").await?;
     let selector = market.current(customer.id, &details);
-    assert!(text(&selector).contains("not available right now"), "{selector}");
+    assert!(
+        text(&selector).contains("not available right now"),
+        "{selector}"
+    );
     assert!(button(&selector, "now").is_none());
     assert!(button(&selector, "Reserve 1").is_none());
     let health = market.bot.get("/health").await?;
-    assert_eq!(health.status().as_u16(), 200, "health does not depend on Stripe");
+    assert_eq!(
+        health.status().as_u16(),
+        200,
+        "health does not depend on Stripe"
+    );
     Ok(())
 }
