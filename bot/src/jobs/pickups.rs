@@ -9,13 +9,13 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
 
 use crate::app::App;
 use crate::store::audit::{self, AuditEvent};
 use crate::store::outbound::{self, OutboundMessage};
-use crate::store::reservations;
+use crate::store::reservations::{self, Reservation};
 use crate::texts::customer::time_of_day;
 
 const INTERVAL: Duration = Duration::from_secs(60);
@@ -39,87 +39,82 @@ pub async fn run(app: Arc<App>, shutdown: CancellationToken) {
 /// One run at `now` (a parameter so that tests control the clock). Returns how many customers
 /// were reminded and how many reservations became NO_SHOW.
 pub async fn tick(pool: &PgPool, now: DateTime<Utc>, tz: Tz) -> sqlx::Result<(usize, usize)> {
-    expire_holds(pool, now).await?;
-    let mut reminded = 0;
-    loop {
-        let mut tx = pool.begin().await?;
-        let due = reservations::take_due_reminders(&mut tx, now, BATCH).await?;
-        for reservation in &due {
-            let texts = crate::texts::for_language(reservation.customer_language.as_deref());
-            let text = texts
-                .cust
-                .reminder(reservation, &time_of_day(reservation.pickup_end, tz));
-            outbound::enqueue(
-                &mut tx,
-                reservation.customer_id,
-                &OutboundMessage::text(text),
-            )
-            .await?;
-        }
-        tx.commit().await?;
-        reminded += due.len();
-        if (due.len() as i64) < BATCH {
-            break;
-        }
-    }
-    let mut no_shows = 0;
-    loop {
-        let mut tx = pool.begin().await?;
-        let missed = reservations::mark_no_shows(&mut tx, now, BATCH).await?;
-        for reservation in &missed {
-            audit::record(
-                &mut tx,
-                &AuditEvent {
-                    actor_id: None,
-                    action: "reservation.no_show",
-                    entity_type: "reservation",
-                    entity_id: Some(reservation.id.to_string()),
-                    before: Some(serde_json::json!({ "state": "CONFIRMED" })),
-                    after: Some(serde_json::json!({ "state": "NO_SHOW" })),
-                },
-            )
-            .await?;
-            let texts = crate::texts::for_language(reservation.customer_language.as_deref());
-            let text = texts.cust.no_show(reservation);
-            outbound::enqueue(
-                &mut tx,
-                reservation.customer_id,
-                &OutboundMessage::text(text),
-            )
-            .await?;
-        }
-        tx.commit().await?;
-        no_shows += missed.len();
-        if (missed.len() as i64) < BATCH {
-            break;
-        }
-    }
+    run_step(pool, Step::HoldExpired, now, tz).await?;
+    let reminded = run_step(pool, Step::Reminder, now, tz).await?;
+    let no_shows = run_step(pool, Step::NoShow, now, tz).await?;
     Ok((reminded, no_shows))
 }
 
 /// Releases the units of holds whose payment did not come by `now`; returns how many.
 pub async fn expire_holds(pool: &PgPool, now: DateTime<Utc>) -> sqlx::Result<usize> {
-    let mut expired = 0;
+    run_step(pool, Step::HoldExpired, now, chrono_tz::UTC).await
+}
+
+/// What the job does to reservations, one kind at a time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    HoldExpired,
+    Reminder,
+    NoShow,
+}
+
+impl Step {
+    async fn take(
+        self,
+        conn: &mut PgConnection,
+        now: DateTime<Utc>,
+    ) -> sqlx::Result<Vec<Reservation>> {
+        match self {
+            Self::HoldExpired => reservations::expire_holds(conn, now, BATCH).await,
+            Self::Reminder => reservations::take_due_reminders(conn, now, BATCH).await,
+            Self::NoShow => reservations::mark_no_shows(conn, now, BATCH).await,
+        }
+    }
+
+    /// The state change to audit: action, state before, state after.
+    fn audited(self) -> Option<(&'static str, &'static str, &'static str)> {
+        match self {
+            Self::HoldExpired => Some(("reservation.hold_expired", "PENDING_PAYMENT", "EXPIRED")),
+            Self::NoShow => Some(("reservation.no_show", "CONFIRMED", "NO_SHOW")),
+            Self::Reminder => None,
+        }
+    }
+
+    fn message(self, reservation: &Reservation, tz: Tz) -> String {
+        let texts = &crate::texts::for_language(reservation.customer_language.as_deref()).cust;
+        match self {
+            Self::HoldExpired => texts.hold_expired(reservation),
+            Self::Reminder => texts.reminder(reservation, &time_of_day(reservation.pickup_end, tz)),
+            Self::NoShow => texts.no_show(reservation),
+        }
+    }
+}
+
+/// Applies a step batch by batch, each batch with its audit events and messages in one
+/// transaction. Returns how many reservations it took.
+async fn run_step(pool: &PgPool, step: Step, now: DateTime<Utc>, tz: Tz) -> sqlx::Result<usize> {
+    let mut total = 0;
     loop {
         let mut tx = pool.begin().await?;
-        let lapsed = reservations::expire_holds(&mut tx, now, BATCH).await?;
-        for reservation in &lapsed {
-            audit::record(
-                &mut tx,
-                &AuditEvent {
-                    actor_id: None,
-                    action: "reservation.hold_expired",
-                    entity_type: "reservation",
-                    entity_id: Some(reservation.id.to_string()),
-                    before: Some(serde_json::json!({ "state": "PENDING_PAYMENT" })),
-                    after: Some(serde_json::json!({
-                        "state": "EXPIRED", "units_returned": reservation.quantity,
-                    })),
-                },
-            )
-            .await?;
-            let texts = crate::texts::for_language(reservation.customer_language.as_deref());
-            let text = texts.cust.hold_expired(reservation);
+        let batch = step.take(&mut tx, now).await?;
+        for reservation in &batch {
+            if let Some((action, before, after)) = step.audited() {
+                audit::record(
+                    &mut tx,
+                    &AuditEvent {
+                        actor_id: None,
+                        action,
+                        entity_type: "reservation",
+                        entity_id: Some(reservation.id.to_string()),
+                        before: Some(serde_json::json!({ "state": before })),
+                        after: Some(serde_json::json!({
+                            "state": after, "quantity": reservation.quantity,
+                        })),
+                    },
+                )
+                .await?;
+            }
+            let text = step.message(reservation, tz);
             outbound::enqueue(
                 &mut tx,
                 reservation.customer_id,
@@ -128,9 +123,9 @@ pub async fn expire_holds(pool: &PgPool, now: DateTime<Utc>) -> sqlx::Result<usi
             .await?;
         }
         tx.commit().await?;
-        expired += lapsed.len();
-        if (lapsed.len() as i64) < BATCH {
-            return Ok(expired);
+        total += batch.len();
+        if (batch.len() as i64) < BATCH {
+            return Ok(total);
         }
     }
 }
