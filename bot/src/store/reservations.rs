@@ -365,8 +365,23 @@ pub async fn return_units(
     .bind(offer_id)
     .bind(units)
     .bind(next.as_str())
-    .execute(conn)
+    .execute(&mut *conn)
     .await?;
+    if next != state {
+        // Every state change of an offer is audited; this one has no person behind it.
+        crate::store::audit::record(
+            conn,
+            &crate::store::audit::AuditEvent {
+                actor_id: None,
+                action: "offer.units_returned",
+                entity_type: "offer",
+                entity_id: Some(offer_id.to_string()),
+                before: Some(serde_json::json!({ "state": state.as_str() })),
+                after: Some(serde_json::json!({ "state": next.as_str(), "units": units })),
+            },
+        )
+        .await?;
+    }
     Ok(next)
 }
 
@@ -741,6 +756,13 @@ mod tests {
             }
         );
         assert_eq!(offer_units(&pool, offer).await?, ("ACTIVE".to_owned(), 2));
+        let revival: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM audit_events WHERE action = 'offer.units_returned'
+               AND after->>'state' = 'ACTIVE'",
+        )
+        .fetch_one(&pool)
+        .await?;
+        assert_eq!(revival, 1, "the revival is audited");
         assert_eq!(
             cancel(&mut conn, reservation_id, 100, now).await?,
             CancelOutcome::NotConfirmed(ReservationState::Cancelled),
