@@ -20,7 +20,7 @@ test-deployment:
 build:
 	cargo build --workspace --release --locked
 
-## The sandbox: the real bot, a Telegram fake and a chat page on http://127.0.0.1:8080; no token.
+## The sandbox: the real bot, Telegram and Stripe fakes and a chat page on http://127.0.0.1:8080.
 ## Storage it picks itself, so the defaults above are not passed on (a caller's DATABASE_URL or
 ## REDIS_URL is). Extra arguments: make run ARGS="--port 9090 --keep".
 SANDBOX_UNSET := $(if $(filter file,$(origin DATABASE_URL)),-u DATABASE_URL) $(if $(filter file,$(origin REDIS_URL)),-u REDIS_URL)

@@ -5,7 +5,10 @@
 
 const state = {
   users: new Map(),      // id -> user
-  chats: new Map(),      // id -> { log, bubbles: Map(message_id -> element), unread, keyboard }
+  // id -> { log, bubbles: Map(message_id -> element), messages: Map(message_id -> last render
+  //        arguments), payments: Map(invoice message_id -> 'paying' | 'paid'),
+  //        paymentErrors: Map(invoice message_id -> error text), unread, keyboard }
+  chats: new Map(),
   active: null,
   commands: [],
   places: [],
@@ -36,7 +39,10 @@ function chat(id) {
     log.dataset.chatId = id;
     log.hidden = id !== state.active;
     $('messages').appendChild(log);
-    state.chats.set(id, { log, bubbles: new Map(), unread: 0, keyboard: null });
+    state.chats.set(id, {
+      log, bubbles: new Map(), messages: new Map(), payments: new Map(), paymentErrors: new Map(),
+      unread: 0, keyboard: null,
+    });
   }
   return state.chats.get(id);
 }
@@ -201,8 +207,46 @@ function photoBox(fileId) {
   return box;
 }
 
+// Amounts in minor units, as the bot formats them ("EUR 4.50"); digits as ISO 4217 has them.
+const ZERO_DIGITS = new Set(['BIF', 'CLP', 'DJF', 'GNF', 'ISK', 'JPY', 'KMF', 'KRW', 'PYG', 'RWF',
+  'UGX', 'VND', 'VUV', 'XAF', 'XOF', 'XPF', 'XTR']);
+const THREE_DIGITS = new Set(['BHD', 'IQD', 'JOD', 'KWD', 'LYD', 'OMR', 'TND']);
+function money(minor, currency) {
+  const digits = ZERO_DIGITS.has(currency) ? 0 : THREE_DIGITS.has(currency) ? 3 : 2;
+  const sign = minor < 0 ? '-' : '';
+  const abs = Math.abs(minor);
+  if (digits === 0) return `${currency} ${sign}${abs}`;
+  const scale = 10 ** digits;
+  return `${currency} ${sign}${Math.floor(abs / scale)}.${String(abs % scale).padStart(digits, '0')}`;
+}
+
+// An invoice (sendInvoice): title, description and total, as Telegram's invoice card shows them.
+function invoiceBox(chatId, messageId, invoice) {
+  const box = document.createElement('div');
+  box.className = 'invoice';
+  const title = document.createElement('div');
+  title.className = 'invoice-title';
+  title.textContent = invoice.title;
+  const description = document.createElement('div');
+  description.className = 'invoice-description';
+  description.textContent = invoice.description;
+  const total = document.createElement('div');
+  total.className = 'invoice-total';
+  total.textContent = `${money(invoice.total_amount, invoice.currency)} · INVOICE`;
+  box.append(title, description, total);
+  const error = chat(chatId).paymentErrors.get(messageId);
+  if (error) {
+    const line = document.createElement('div');
+    line.className = 'payment-error';
+    line.textContent = error;
+    box.appendChild(line);
+  }
+  return box;
+}
+
 // A bot message: bubble plus its inline keyboard, in one element that edits replace.
 function botMessageElement(chatId, message, parseMode, atMs) {
+  chat(chatId).messages.set(message.message_id, { message, parseMode, atMs });
   const wrapper = document.createElement('div');
   wrapper.className = 'bot-message';
   wrapper.dataset.messageId = message.message_id;
@@ -210,6 +254,7 @@ function botMessageElement(chatId, message, parseMode, atMs) {
   bubble.className = 'message bot';
   if (message.photo) bubble.appendChild(photoBox(message.photo[message.photo.length - 1].file_id));
   if (message.location) bubble.appendChild(locationBox(message.location.latitude, message.location.longitude));
+  if (message.invoice) bubble.appendChild(invoiceBox(chatId, message.message_id, message.invoice));
   const body = document.createElement('div');
   body.className = 'text';
   const text = message.text ?? message.caption;
@@ -220,9 +265,47 @@ function botMessageElement(chatId, message, parseMode, atMs) {
   meta.textContent = `${message.edit_date ? 'edited ' : ''}${time(atMs)}`;
   bubble.appendChild(meta);
   wrapper.appendChild(bubble);
-  const rows = message.reply_markup && message.reply_markup.inline_keyboard;
+  let rows = message.reply_markup && message.reply_markup.inline_keyboard;
+  // An invoice without a keyboard gets Telegram's own Pay button.
+  if (!rows && message.invoice) {
+    rows = [[{ text: `Pay ${money(message.invoice.total_amount, message.invoice.currency)}`, pay: true }]];
+  }
   if (rows) wrapper.appendChild(inlineKeyboard(chatId, message.message_id, rows));
   return wrapper;
+}
+
+// Renders a bot message again (its payment state changed).
+function rerender(chatId, messageId) {
+  const c = chat(chatId);
+  const shown = c.messages.get(messageId);
+  const old = c.bubbles.get(messageId);
+  if (!shown || !old) return;
+  const element = botMessageElement(chatId, shown.message, shown.parseMode, shown.atMs);
+  c.bubbles.set(messageId, element);
+  old.replaceWith(element);
+}
+
+function payButton(chatId, messageId, button) {
+  const element = document.createElement('button');
+  element.type = 'button';
+  element.className = 'pay-button';
+  const payment = chat(chatId).payments.get(messageId);
+  if (payment === 'paid') {
+    element.textContent = '✅ Paid · Receipt';
+    element.disabled = true;
+  } else if (payment === 'paying') {
+    element.textContent = 'Processing payment…';
+    element.disabled = true;
+  } else {
+    element.textContent = button.text;
+    element.dataset.pay = 'true';
+    element.addEventListener('click', () => {
+      element.disabled = true;
+      api(`/api/users/${chatId}/pay`, { message_id: messageId })
+        .catch(() => { element.disabled = false; });
+    });
+  }
+  return element;
 }
 
 function inlineKeyboard(chatId, messageId, rows) {
@@ -233,7 +316,9 @@ function inlineKeyboard(chatId, messageId, rows) {
     line.className = 'keyboard-row';
     for (const button of row) {
       let element;
-      if (button.url) {
+      if (button.pay) {
+        element = payButton(chatId, messageId, button);
+      } else if (button.url) {
         element = document.createElement('a');
         element.href = button.url;
         element.target = '_blank';
@@ -368,6 +453,41 @@ function apply(entry) {
       const old = c.bubbles.get(entry.message_id);
       if (old) old.remove();
       c.bubbles.delete(entry.message_id);
+      break;
+    }
+    case 'pay_pressed': {
+      const c = chat(chatId);
+      c.payments.set(entry.message_id, 'paying');
+      c.paymentErrors.delete(entry.message_id);
+      rerender(chatId, entry.message_id);
+      c.log.appendChild(serviceLine(`pressed “Pay ${money(entry.total_amount, entry.currency)}”`));
+      break;
+    }
+    case 'pre_checkout_answered': {
+      if (entry.ok) return;
+      // Telegram shows the bot's refusal in the payment form; here under the invoice and as a
+      // notice.
+      const c = chat(chatId);
+      c.payments.delete(entry.invoice_message_id);
+      const error = entry.error_message || 'The payment was declined.';
+      c.paymentErrors.set(entry.invoice_message_id, error);
+      rerender(chatId, entry.invoice_message_id);
+      const line = serviceLine(`Payment failed: ${error}`);
+      line.classList.add('payment-failed');
+      c.log.appendChild(line);
+      if (chatId === state.active) toast(error);
+      break;
+    }
+    case 'payment_sent': {
+      const c = chat(chatId);
+      c.payments.set(entry.invoice_message_id, 'paid');
+      rerender(chatId, entry.invoice_message_id);
+      const line = serviceLine(
+        `You successfully transferred ${money(entry.total_amount, entry.currency)} to `
+        + `@${state.botUsername} for “${entry.title}”`);
+      line.classList.add('payment-sent');
+      line.dataset.messageId = entry.message_id;
+      c.log.appendChild(line);
       break;
     }
     case 'callback_answer':

@@ -1,5 +1,5 @@
 //! The real `toogoodtogo-bot` binary as a child process, configured only through its normal
-//! environment: long polling against the Telegram fake.
+//! environment: long polling against the Telegram fake, payments through the Stripe fake.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -57,6 +57,32 @@ pub struct BotSettings {
     pub token: String,
     pub admin_ids: Vec<i64>,
     pub echo_logs: bool,
+    /// Payments in the chat, through the Stripe fake; `None` leaves them off.
+    pub stripe: Option<StripeSettings>,
+}
+
+/// The bot's Stripe settings for the Stripe fake: a test provider token (Telegram only passes it
+/// on; the Telegram fake accepts any), the fake's API key and URL, a webhook secret.
+#[derive(Debug, Clone)]
+pub struct StripeSettings {
+    pub provider_token: String,
+    pub api_key: String,
+    pub api_url: String,
+    pub webhook_secret: String,
+}
+
+impl StripeSettings {
+    /// Fresh test credentials for a Stripe fake at `api_url` (the fake must be started with
+    /// [`Self::api_key`]).
+    pub fn for_fake(api_url: String) -> Self {
+        let random = || format!("{:032x}", rand::random::<u128>());
+        Self {
+            provider_token: "284685063:TEST:toogoodtogo-sandbox".to_owned(),
+            api_key: format!("sk_test_sandbox_{}", random()),
+            api_url,
+            webhook_secret: format!("whsec_sandbox_{}", random()),
+        }
+    }
 }
 
 /// Variables passed on from the sandbox's own environment: they tune the bot without
@@ -65,6 +91,7 @@ const PASSED_ON: &[&str] = &[
     "LOG_LEVEL",
     "TIMEZONE",
     "CURRENCY",
+    "PAYMENT_HOLD_MINUTES",
     "RATE_LIMIT_PER_MINUTE",
     "RUST_BACKTRACE",
 ];
@@ -100,12 +127,26 @@ pub fn environment(settings: &BotSettings, port: u16) -> BTreeMap<String, String
         ("SHUTDOWN_TIMEOUT", "5".to_owned()),
         ("INBOX_WORKERS", "4".to_owned()),
         ("DATABASE_MAX_CONNECTIONS", "16".to_owned()),
-        // No payments until the sandbox has a Stripe fake: never a real provider.
-        ("STRIPE_PROVIDER_TOKEN", String::new()),
-        ("STRIPE_API_KEY", String::new()),
-        ("STRIPE_WEBHOOK_SECRET", String::new()),
     ] {
         vars.insert(name.to_owned(), value);
+    }
+    // Payments only ever through the sandbox's Stripe fake, never a real provider: without it
+    // the variables are set empty (payments off).
+    let stripe = settings.stripe.clone();
+    for (name, value) in [
+        (
+            "STRIPE_PROVIDER_TOKEN",
+            stripe.as_ref().map(|s| s.provider_token.clone()),
+        ),
+        ("STRIPE_API_KEY", stripe.as_ref().map(|s| s.api_key.clone())),
+        ("STRIPE_API_URL", stripe.as_ref().map(|s| s.api_url.clone())),
+        (
+            "STRIPE_WEBHOOK_SECRET",
+            stripe.as_ref().map(|s| s.webhook_secret.clone()),
+        ),
+    ] {
+        // Empty counts as unset (and shadows a `.env` file).
+        vars.insert(name.to_owned(), value.unwrap_or_default());
     }
     vars
 }
@@ -203,8 +244,8 @@ mod tests {
     }
 
     #[test]
-    fn the_bot_long_polls_the_fake_and_never_sees_payment_or_webhook_settings() {
-        let settings = BotSettings {
+    fn the_bot_long_polls_the_fake_and_pays_only_through_the_stripe_fake() {
+        let mut settings = BotSettings {
             binary: PathBuf::from("/bin/true"),
             database_url: "postgres://db".to_owned(),
             redis_url: "redis://r".to_owned(),
@@ -212,13 +253,23 @@ mod tests {
             token: "1:T".to_owned(),
             admin_ids: vec![3, 4],
             echo_logs: false,
+            stripe: None,
         };
         let vars = environment(&settings, 9);
         assert_eq!(vars["WEBHOOK_URL"], "");
         assert_eq!(vars["STRIPE_API_KEY"], "");
+        assert_eq!(vars["STRIPE_PROVIDER_TOKEN"], "");
+        assert_eq!(vars["STRIPE_API_URL"], "");
         assert_eq!(vars["TELEGRAM_API_URL"], "http://127.0.0.1:1");
         assert_eq!(vars["ADMIN_TELEGRAM_IDS"], "3,4");
         assert_eq!(vars["BIND_ADDR"], "127.0.0.1:9");
         assert!(vars["SECRET_KEY"].len() >= 32);
+
+        settings.stripe = Some(StripeSettings::for_fake("http://127.0.0.1:2".to_owned()));
+        let vars = environment(&settings, 9);
+        assert_eq!(vars["STRIPE_API_URL"], "http://127.0.0.1:2");
+        assert!(vars["STRIPE_API_KEY"].starts_with("sk_test_sandbox_"));
+        assert!(vars["STRIPE_PROVIDER_TOKEN"].contains(":TEST:"));
+        assert!(vars["STRIPE_WEBHOOK_SECRET"].starts_with("whsec_"));
     }
 }

@@ -1,7 +1,9 @@
 //! Demo data, so that Browse shows results at once: approved businesses around the demo city
 //! (Berlin, where the page's preset places are) with live offers whose pickup windows are
 //! relative to the moment of seeding — some open now, some later today, one ending soon — plus
-//! one application waiting for the admin.
+//! one application waiting for the admin. The bakery takes payment in the chat or at pickup and
+//! the greengrocer only in the chat, so the Pay button shows (the sandbox's bot pays through the
+//! Stripe fake); the others take payment at pickup.
 //!
 //! The simulated business owner owns the bakery nearest the customer's home place, so /myoffers
 //! works for them straight away; the simulated customer has that place saved as their location,
@@ -12,11 +14,13 @@
 use chrono::{DateTime, Duration, Utc};
 use sqlx::{Connection, PgConnection};
 use toogoodtogo_bot::marketplace::geo::Point;
+use toogoodtogo_bot::marketplace::payment::PaymentMode;
 use toogoodtogo_bot::marketplace::window::PickupWindow;
 use toogoodtogo_bot::marketplace::{Category, Invalid};
 use toogoodtogo_bot::store::businesses::{self, BusinessStatus, NewBusiness, RegisterError};
 use toogoodtogo_bot::store::customers;
 use toogoodtogo_bot::store::offers::{self, NewOffer};
+use toogoodtogo_bot::store::payments;
 use toogoodtogo_bot::store::users::{self, Contact};
 
 use crate::session::UserIds;
@@ -53,7 +57,8 @@ impl DemoOutcome {
             } => format!(
                 "demo data: {businesses} approved businesses around {DEMO_CITY} with {offers} \
                  live offers (windows relative to now), {pending} application pending for the \
-                 admin; the business owner ({}) runs {}, the customer ({}) is at {}",
+                 admin; the business owner ({}) runs {} (pay in the chat or at pickup), the \
+                 customer ({}) is at {}",
                 users.business_owner, DEMO_BUSINESSES[0].name, users.customer, HOME_PLACE.name
             ),
         }
@@ -117,6 +122,7 @@ struct DemoBusiness {
     longitude: f64,
     owner: Owner,
     approved: bool,
+    payment_mode: PaymentMode,
     offers: &'static [DemoOffer],
 }
 
@@ -144,6 +150,7 @@ const DEMO_BUSINESSES: &[DemoBusiness] = &[
         longitude: 13.412_5,
         owner: Owner::BusinessOwner,
         approved: true,
+        payment_mode: PaymentMode::Both,
         offers: &[
             DemoOffer {
                 category: Category::Bakery,
@@ -176,6 +183,7 @@ const DEMO_BUSINESSES: &[DemoBusiness] = &[
         longitude: 13.433_0,
         owner: Owner::Demo(0, "Kemal"),
         approved: true,
+        payment_mode: PaymentMode::OnSite,
         offers: &[
             DemoOffer {
                 category: Category::ReadyMeals,
@@ -208,6 +216,7 @@ const DEMO_BUSINESSES: &[DemoBusiness] = &[
         longitude: 13.417_0,
         owner: Owner::Demo(1, "Greta"),
         approved: true,
+        payment_mode: PaymentMode::InApp,
         offers: &[DemoOffer {
             category: Category::Produce,
             title: "Fruit & veg crate",
@@ -228,6 +237,7 @@ const DEMO_BUSINESSES: &[DemoBusiness] = &[
         longitude: 13.321_5,
         owner: Owner::Demo(2, "Sofia"),
         approved: true,
+        payment_mode: PaymentMode::OnSite,
         offers: &[DemoOffer {
             category: Category::Groceries,
             title: "Deli box",
@@ -249,6 +259,7 @@ const DEMO_BUSINESSES: &[DemoBusiness] = &[
         longitude: 13.431_0,
         owner: Owner::Demo(3, "Nils"),
         approved: false,
+        payment_mode: PaymentMode::OnSite,
         offers: &[],
     },
 ];
@@ -353,6 +364,9 @@ pub async fn seed(
         )
         .await?;
         approved += 1;
+        if business.payment_mode != PaymentMode::OnSite {
+            payments::set_payment_mode(&mut tx, business_id, business.payment_mode).await?;
+        }
         for offer in business.offers {
             let window = PickupWindow::new(
                 settings.now + Duration::minutes(offer.starts_in),
@@ -450,6 +464,21 @@ mod tests {
             assert!(offer.original_minor > offer.price_minor, "{}", offer.title);
             assert!(offer.units > 0);
         }
+    }
+
+    #[test]
+    fn the_business_owners_bakery_takes_payment_in_the_chat_and_at_pickup() {
+        assert_eq!(DEMO_BUSINESSES[0].payment_mode, PaymentMode::Both);
+        assert!(
+            DEMO_BUSINESSES
+                .iter()
+                .any(|b| b.approved && b.payment_mode == PaymentMode::InApp)
+        );
+        assert!(
+            DEMO_BUSINESSES
+                .iter()
+                .any(|b| b.approved && b.payment_mode == PaymentMode::OnSite)
+        );
     }
 
     #[test]

@@ -1,9 +1,11 @@
-//! The sandbox: the real bot binary, the Telegram fake and a chat page in one process tree, so
-//! that anyone can try the bot in a browser without a Telegram token or internet access.
+//! The sandbox: the real bot binary, the Telegram fake, the Stripe fake and a chat page in one
+//! process tree, so that anyone can try the bot in a browser without a Telegram token or internet
+//! access.
 //!
-//! The bot runs unchanged (long polling against the fake through `TELEGRAM_API_URL`); the page's
-//! actions become real updates in the fake's getUpdates queue, and the fake's event stream feeds
-//! the page. Storage is the caller's PostgreSQL/Redis (in a fresh database of the sandbox's own)
+//! The bot runs unchanged (long polling against the fake through `TELEGRAM_API_URL`, refunds
+//! against the Stripe fake through `STRIPE_API_URL`); the page's actions become real updates in
+//! the fake's getUpdates queue (paying an invoice: the pre_checkout_query and successful_payment
+//! updates Telegram would send), and the fake's event stream feeds the page. Storage is the caller's PostgreSQL/Redis (in a fresh database of the sandbox's own)
 //! or private servers started from the installed binaries.
 
 pub mod bot;
@@ -20,9 +22,10 @@ use std::sync::Arc;
 
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+use toogoodtogo_tests::stripe_fake::StripeFake;
 use toogoodtogo_tests::telegram_fake::{BOT_USERNAME, FakeTelegram};
 
-use crate::bot::{BotService, BotSettings};
+use crate::bot::{BotService, BotSettings, StripeSettings};
 use crate::postgres::{PostgresBinaries, PrivatePostgres, RunAs, SandboxDatabase};
 use crate::redis::PrivateRedis;
 use crate::session::{Session, UserIds};
@@ -217,6 +220,8 @@ pub struct Sandbox {
     pub addr: SocketAddr,
     pub session: Arc<Session>,
     pub fake: Arc<FakeTelegram>,
+    /// The Stripe fake the bot refunds through; paying on the page registers charges in it.
+    pub stripe: Arc<StripeFake>,
     pub database_name: String,
     pub database_url: String,
     /// What the sandbox did about storage and demo data, one line each (printed at start).
@@ -282,6 +287,7 @@ impl Sandbox {
             addr,
             session: started.session,
             fake: started.fake,
+            stripe: started.stripe,
             database_name: started.database_name,
             database_url: started.database_url,
             storage_report: started.storage_report,
@@ -333,6 +339,7 @@ impl Sandbox {
 struct Started {
     session: Arc<Session>,
     fake: Arc<FakeTelegram>,
+    stripe: Arc<StripeFake>,
     forwarder: JoinHandle<()>,
     database_name: String,
     database_url: String,
@@ -369,7 +376,25 @@ async fn start_services(
                     source,
                 })?,
         );
-    let session = Session::new(Arc::clone(&fake), options.users);
+    let stripe_settings = StripeSettings::for_fake(String::new());
+    let stripe = Arc::new(
+        StripeFake::start(&stripe_settings.api_key)
+            .await
+            .map_err(|source| SandboxError::Io {
+                action: "starting the Stripe fake".to_owned(),
+                source,
+            })?,
+    );
+    let stripe_settings = StripeSettings {
+        api_url: stripe.url(),
+        ..stripe_settings
+    };
+    report.push(format!(
+        "payments: in the chat through the Stripe fake on {} (a test provider token; Pay on an \
+         invoice sends the bot Telegram's pre_checkout_query and successful_payment)",
+        stripe.url()
+    ));
+    let session = Session::new(Arc::clone(&fake), Arc::clone(&stripe), options.users);
     // Subscribed before the bot starts, so that no answer is missed.
     let forwarder = session::forward_chat_events(Arc::clone(&session), fake.subscribe());
 
@@ -381,6 +406,7 @@ async fn start_services(
         token: SANDBOX_TOKEN.to_owned(),
         admin_ids: vec![options.users.admin],
         echo_logs: options.echo_bot_logs,
+        stripe: Some(stripe_settings),
     };
     let working_dir = std::env::temp_dir();
     let bot = match BotService::start(&settings, &working_dir).await {
@@ -403,6 +429,7 @@ async fn start_services(
     Ok(Started {
         session,
         fake,
+        stripe,
         forwarder,
         database_name,
         database_url,

@@ -1,5 +1,6 @@
 //! `toogoodtogo-sandbox`: try the bot in a browser. Starts the real bot binary, the Telegram
-//! fake and a chat page on http://127.0.0.1:8080, with storage it finds or starts itself.
+//! and Stripe fakes and a chat page on http://127.0.0.1:8080, with storage it finds or starts
+//! itself.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -15,7 +16,7 @@ use toogoodtogo_sandbox::{Sandbox, SandboxOptions, StorageMode};
     version,
     about = "Chat with the real bot in a browser: no Telegram token, no internet",
     long_about = "Starts the real toogoodtogo-bot binary (long polling against an in-process \
-                  Telegram fake), and a chat page with a customer, a business owner, an admin and \
+                  Telegram fake, paying through an in-process Stripe fake), and a chat page with a customer, a business owner, an admin and \
                   new users. Storage: DATABASE_URL/REDIS_URL when set, else servers on the default \
                   local ports, else private servers started from the installed binaries. The \
                   sandbox works in a fresh database of its own and drops it on exit (Ctrl-C)."

@@ -1,19 +1,26 @@
 //! The simulated users and the session log: what each user did (turned into real updates in the
 //! fake's getUpdates queue) and what the bot answered (from the fake's event stream), in order.
 //! The page renders the log live; the transcript export is the log as JSON.
+//!
+//! Paying an invoice plays Telegram's part: a pre_checkout_query update, the bot's
+//! answerPreCheckoutQuery (as the fake recorded it), then — when the bot said ok — the charge in
+//! the Stripe fake and the successful_payment message.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::sync::broadcast;
 use toogoodtogo_tests::driver::{TestUser, UpdateFactory};
+use toogoodtogo_tests::stripe_fake::StripeFake;
 use toogoodtogo_tests::telegram_fake::{ChatEvent, FakeTelegram};
 
 /// Telegram's limit on a message text.
 const MAX_TEXT_CHARS: usize = 4096;
+/// How long Telegram waits for the bot's answer to a pre-checkout query before it gives up.
+pub const PRE_CHECKOUT_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -120,6 +127,34 @@ pub enum EntryKind {
         text: Option<String>,
         show_alert: bool,
     },
+    /// The user pressed Pay on invoice `message_id`: Telegram sends the pre_checkout_query.
+    PayPressed {
+        message_id: i64,
+        title: String,
+        currency: String,
+        total_amount: i64,
+        pre_checkout_query_id: String,
+    },
+    /// The bot's answerPreCheckoutQuery; `timed_out` when it did not answer within
+    /// [`PRE_CHECKOUT_TIMEOUT`] (Telegram then cancels the payment).
+    PreCheckoutAnswered {
+        invoice_message_id: i64,
+        pre_checkout_query_id: String,
+        ok: bool,
+        error_message: Option<String>,
+        timed_out: bool,
+    },
+    /// The payment went through: the successful_payment message (`message_id`) of invoice
+    /// `invoice_message_id`, charged in the Stripe fake as `provider_payment_charge_id`.
+    PaymentSent {
+        message_id: i64,
+        invoice_message_id: i64,
+        title: String,
+        currency: String,
+        total_amount: i64,
+        telegram_payment_charge_id: String,
+        provider_payment_charge_id: String,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -130,6 +165,32 @@ pub enum ActionError {
     Invalid(String),
     #[error("message {message_id} in chat {chat_id} has no inline button with that data")]
     NoSuchButton { chat_id: i64, message_id: i64 },
+    #[error("message {message_id} in chat {chat_id} is not an invoice")]
+    NoSuchInvoice { chat_id: i64, message_id: i64 },
+    #[error("{0}")]
+    Conflict(String),
+}
+
+/// Where an invoice's payment stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PaymentState {
+    /// Between Pay and the outcome: a second Pay is refused, as Telegram's form does.
+    Paying,
+    /// Paid: Telegram shows a receipt instead of the Pay button from then on.
+    Paid,
+}
+
+/// What came of pressing Pay, as the page's API answers it.
+#[derive(Debug, Clone, Serialize)]
+pub struct PaymentOutcome {
+    pub ok: bool,
+    pub pre_checkout_query_id: String,
+    /// The bot's refusal (shown to the user as Telegram shows it), or why the payment failed.
+    pub error_message: Option<String>,
+    pub timed_out: bool,
+    /// The successful_payment message's id, once paid.
+    pub message_id: Option<i64>,
+    pub provider_payment_charge_id: Option<String>,
 }
 
 #[derive(Default)]
@@ -141,11 +202,14 @@ struct Log {
     /// Which chat pressed a button, by callback query id: the fake's answer names only the id.
     callback_chats: HashMap<String, i64>,
     photos_sent: u64,
+    /// Invoices being paid or paid, by (chat, message id).
+    payments: HashMap<(i64, i64), PaymentState>,
 }
 
 /// The shared session: users, log and the update factory.
 pub struct Session {
     fake: Arc<FakeTelegram>,
+    stripe: Arc<StripeFake>,
     updates: UpdateFactory,
     log: Mutex<Log>,
     entries: broadcast::Sender<Entry>,
@@ -160,7 +224,7 @@ fn now_ms() -> u64 {
 }
 
 impl Session {
-    pub fn new(fake: Arc<FakeTelegram>, ids: UserIds) -> Arc<Self> {
+    pub fn new(fake: Arc<FakeTelegram>, stripe: Arc<StripeFake>, ids: UserIds) -> Arc<Self> {
         let (entries, _) = broadcast::channel(1024);
         let preset = [
             (ids.customer, "Carla", Role::Customer),
@@ -178,6 +242,7 @@ impl Session {
             .collect();
         Arc::new(Self {
             fake,
+            stripe,
             // A fresh database per run: update ids cannot collide with earlier runs.
             updates: UpdateFactory::starting_at(1),
             log: Mutex::new(Log {
@@ -390,6 +455,168 @@ impl Session {
         Ok(entry)
     }
 
+    /// Presses Pay on invoice `message_id`, as Telegram's payment form would after the user
+    /// filled it in: the bot gets a pre_checkout_query; when it answers ok, the charge is made
+    /// in the Stripe fake and the bot gets the successful_payment message. The flow runs to its
+    /// end even when the caller stops waiting.
+    pub async fn pay(
+        self: &Arc<Self>,
+        user_id: i64,
+        message_id: i64,
+    ) -> Result<PaymentOutcome, ActionError> {
+        let user = self.user(user_id)?;
+        let invoice = self
+            .fake
+            .invoices(user_id)
+            .into_iter()
+            .find(|i| i["message_id"] == json!(message_id))
+            .ok_or(ActionError::NoSuchInvoice {
+                chat_id: user_id,
+                message_id,
+            })?;
+        let invoice = Invoice {
+            message_id,
+            title: invoice["title"].as_str().unwrap_or_default().to_owned(),
+            payload: invoice["payload"].as_str().unwrap_or_default().to_owned(),
+            currency: invoice["currency"].as_str().unwrap_or_default().to_owned(),
+            total_amount: invoice["total_amount"].as_i64().unwrap_or_default(),
+        };
+        {
+            let mut log = self.lock();
+            match log.payments.get(&(user_id, message_id)) {
+                Some(PaymentState::Paying) => {
+                    return Err(ActionError::Conflict(
+                        "this invoice is being paid".to_owned(),
+                    ));
+                }
+                Some(PaymentState::Paid) => {
+                    return Err(ActionError::Conflict(
+                        "this invoice is paid already".to_owned(),
+                    ));
+                }
+                None => {
+                    log.payments
+                        .insert((user_id, message_id), PaymentState::Paying);
+                }
+            }
+        }
+        let session = Arc::clone(self);
+        let flow = tokio::spawn(async move {
+            let outcome = session.checkout(&user, &invoice).await;
+            let mut log = session.lock();
+            if outcome.ok {
+                log.payments
+                    .insert((user.id, invoice.message_id), PaymentState::Paid);
+            } else {
+                log.payments.remove(&(user.id, invoice.message_id));
+            }
+            outcome
+        });
+        flow.await.map_err(|error| {
+            self.lock().payments.remove(&(user_id, message_id));
+            ActionError::Conflict(format!("the payment flow failed: {error}"))
+        })
+    }
+
+    async fn checkout(&self, user: &SimulatedUser, invoice: &Invoice) -> PaymentOutcome {
+        let customer = user.test_user();
+        let update = self.updates.pre_checkout_query(
+            &customer,
+            &invoice.payload,
+            &invoice.currency,
+            invoice.total_amount,
+        );
+        let query_id = update["pre_checkout_query"]["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        self.record(
+            Some(user.id),
+            EntryKind::PayPressed {
+                message_id: invoice.message_id,
+                title: invoice.title.clone(),
+                currency: invoice.currency.clone(),
+                total_amount: invoice.total_amount,
+                pre_checkout_query_id: query_id.clone(),
+            },
+        );
+        self.fake.push_update(update);
+        let answer = self
+            .fake
+            .wait_until(PRE_CHECKOUT_TIMEOUT, || {
+                self.fake
+                    .pre_checkout_answers()
+                    .into_iter()
+                    .find(|a| a["pre_checkout_query_id"].as_str() == Some(&query_id))
+            })
+            .await
+            .ok();
+        let (ok, error_message) = match &answer {
+            Some(answer) => (
+                answer["ok"].as_bool() == Some(true),
+                answer["error_message"].as_str().map(str::to_owned),
+            ),
+            None => (
+                false,
+                Some(format!(
+                    "The bot did not confirm the order within {} seconds, so Telegram \
+                     cancelled the payment.",
+                    PRE_CHECKOUT_TIMEOUT.as_secs()
+                )),
+            ),
+        };
+        let timed_out = answer.is_none();
+        self.record(
+            Some(user.id),
+            EntryKind::PreCheckoutAnswered {
+                invoice_message_id: invoice.message_id,
+                pre_checkout_query_id: query_id.clone(),
+                ok,
+                error_message: error_message.clone(),
+                timed_out,
+            },
+        );
+        let mut outcome = PaymentOutcome {
+            ok,
+            pre_checkout_query_id: query_id,
+            error_message,
+            timed_out,
+            message_id: None,
+            provider_payment_charge_id: None,
+        };
+        if !ok {
+            return outcome;
+        }
+        // The charge exists at Stripe before Telegram tells the bot, so it can be refunded.
+        let suffix = format!("{:024x}", rand::random::<u128>() >> 32);
+        let provider_charge_id = format!("ch_sandbox_{suffix}");
+        let telegram_charge_id = format!("tg_sandbox_{suffix}");
+        self.stripe
+            .add_charge(&provider_charge_id, invoice.total_amount, &invoice.currency);
+        let update = self.updates.successful_payment(
+            &customer,
+            &invoice.payload,
+            &invoice.currency,
+            invoice.total_amount,
+            &telegram_charge_id,
+            &provider_charge_id,
+        );
+        let entry = self.push_message(user.id, update, |message_id| EntryKind::PaymentSent {
+            message_id,
+            invoice_message_id: invoice.message_id,
+            title: invoice.title.clone(),
+            currency: invoice.currency.clone(),
+            total_amount: invoice.total_amount,
+            telegram_payment_charge_id: telegram_charge_id.clone(),
+            provider_payment_charge_id: provider_charge_id.clone(),
+        });
+        if let EntryKind::PaymentSent { message_id, .. } = entry.kind {
+            outcome.message_id = Some(message_id);
+        }
+        outcome.provider_payment_charge_id = Some(provider_charge_id);
+        outcome
+    }
+
     /// Records what the bot did in a chat, as the fake reports it.
     pub fn record_chat_event(&self, event: ChatEvent) -> Entry {
         match event {
@@ -457,6 +684,15 @@ impl Session {
     pub fn bot_commands(&self) -> Value {
         self.fake.commands()
     }
+}
+
+/// What a payment needs from an invoice the fake stored.
+struct Invoice {
+    message_id: i64,
+    title: String,
+    payload: String,
+    currency: String,
+    total_amount: i64,
 }
 
 /// Copies the fake's chat events into the session log until the fake stops.

@@ -6,6 +6,9 @@
 //! - `POST /api/users` `{first_name}`: a new user
 //! - `POST /api/users/{id}/text` `{text}`, `/location` `{latitude, longitude, label?}`,
 //!   `/photo`, `/button` `{message_id, data}`: user actions, answered with the log entry
+//! - `POST /api/users/{id}/pay` `{message_id}`: Pay on an invoice; answered once the bot has
+//!   answered the pre-checkout query (and, when it said ok, the payment was sent) with
+//!   `{ok, pre_checkout_query_id, error_message, timed_out, message_id, provider_payment_charge_id}`
 //! - `GET /api/events`: the session log as SSE (`id` = `seq`; replays after `Last-Event-ID`
 //!   or `?after=`)
 //! - `GET /api/transcript`: the session as JSON (`?download=1` for a file)
@@ -26,7 +29,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::sync::broadcast;
 
-use crate::session::{ActionError, Entry, Session};
+use crate::session::{ActionError, Entry, PaymentOutcome, Session};
 
 const INDEX_HTML: &str = include_str!("../assets/index.html");
 const APP_JS: &str = include_str!("../assets/app.js");
@@ -91,6 +94,7 @@ pub fn router(state: WebState) -> Router {
         .route("/api/users/{id}/location", post(share_location))
         .route("/api/users/{id}/photo", post(send_photo))
         .route("/api/users/{id}/button", post(press_button))
+        .route("/api/users/{id}/pay", post(pay))
         .route("/api/events", get(events))
         .route("/api/transcript", get(transcript))
         .with_state(state)
@@ -137,9 +141,10 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = match self.0 {
             ActionError::UnknownUser(_) => StatusCode::NOT_FOUND,
-            ActionError::Invalid(_) | ActionError::NoSuchButton { .. } => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
+            ActionError::Invalid(_)
+            | ActionError::NoSuchButton { .. }
+            | ActionError::NoSuchInvoice { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ActionError::Conflict(_) => StatusCode::CONFLICT,
         };
         (status, Json(json!({ "error": self.0.to_string() }))).into_response()
     }
@@ -219,6 +224,19 @@ async fn press_button(
         body.message_id,
         &body.data,
     )?))
+}
+
+#[derive(Deserialize)]
+struct Pay {
+    message_id: i64,
+}
+
+async fn pay(
+    State(state): State<WebState>,
+    Path(user_id): Path<i64>,
+    Json(body): Json<Pay>,
+) -> Result<Json<PaymentOutcome>, ApiError> {
+    Ok(Json(state.session.pay(user_id, body.message_id).await?))
 }
 
 #[derive(Deserialize)]

@@ -606,3 +606,182 @@ async fn a_new_customer_reserves_a_demo_deal_and_the_business_owner_sees_it_in_m
     sandbox.shutdown().await;
     Ok(())
 }
+
+/// The demo bakery's "Surprise bag" deal, for a deep link.
+async fn bakery_deal(database_url: &str) -> support::Result<i64> {
+    let pool = sqlx::PgPool::connect(database_url).await?;
+    let offer = sqlx::query_scalar(
+        "SELECT o.id FROM offers o JOIN businesses b ON b.id = o.business_id
+         WHERE b.name = 'Backstube am Alex' AND o.title LIKE 'Surprise bag%'",
+    )
+    .fetch_one(&pool)
+    .await?;
+    pool.close().await;
+    Ok(offer)
+}
+
+#[tokio::test]
+async fn the_customer_pays_a_demo_deal_in_the_chat_and_a_refused_checkout_shows_the_bots_reason()
+-> support::Result {
+    let sandbox = support::start_sandbox().await?;
+    let browser = Browser::start().await?;
+    browser.open(&sandbox.url).await?;
+    browser
+        .wait_for_texts("#connection", |t| t.iter().any(|t| t == "live"))
+        .await?;
+    browser
+        .wait_for_texts("#chat-title", |t| t.iter().any(|t| t == "Carla"))
+        .await?;
+
+    // Carla (at Alexanderplatz already) browses Nearby deals as a customer.
+    browser.say("/start").await?;
+    browser.bot_message(|t| t.starts_with("Hi Carla!")).await?;
+    browser
+        .click_text("#reply-keyboard button", "customer")
+        .await?;
+    let (menu, _) = browser
+        .bot_message(|t| t.contains("Nearby") && t.contains("All deals"))
+        .await?;
+    browser.press(&menu, "Nearby").await?;
+    let (results, card) = browser.bot_message(|t| t.starts_with("Deal 1 of")).await?;
+    assert!(card.contains("Backstube am Alex"), "{card}");
+
+    // Details → Reserve: the bakery takes payment in the chat or at pickup.
+    browser.press(&results, "Details").await?;
+    browser
+        .message_text(&results, |t| t.contains("Karl-Liebknecht-Straße 9"))
+        .await?;
+    browser.press(&results, "🛒 Reserve").await?;
+    let question = browser
+        .message_text(&results, |t| t.starts_with("Reserve 1 × Surprise bag"))
+        .await?;
+    assert!(question.contains("Pay in the chat now"), "{question}");
+    browser.screenshot("pay-1-quantity").await?;
+    browser.press(&results, "Pay EUR 4.50 now").await?;
+    browser
+        .message_text(&results, |t| t.contains("Invoice sent below"))
+        .await?;
+
+    // The invoice: title, description, total, and Telegram's Pay button.
+    let (invoice, invoice_text) = browser
+        .bot_message(|t| t.contains("EUR 4.50 · INVOICE"))
+        .await?;
+    assert!(invoice_text.contains("Surprise bag"), "{invoice_text}");
+    assert!(
+        invoice_text.contains("Backstube am Alex"),
+        "the description names the shop: {invoice_text}"
+    );
+    let pay =
+        format!(".chat-log:not([hidden]) .bot-message[data-message-id=\"{invoice}\"] .pay-button");
+    browser
+        .wait_for_texts(&pay, |t| t.iter().any(|t| t == "Pay EUR 4.50"))
+        .await?;
+    browser.screenshot("pay-2-invoice").await?;
+
+    // Pay: the real pre_checkout_query, the bot's ok, the successful_payment, "Paid".
+    browser.click_text(&pay, "Pay EUR 4.50").await?;
+    let (_, paid) = browser
+        .bot_message(|t| t.contains("Paid: EUR 4.50"))
+        .await?;
+    assert!(paid.contains("Pickup code: "), "{paid}");
+    browser
+        .wait_for_texts(
+            ".chat-log:not([hidden]) .message.service.payment-sent",
+            |t| {
+                t.iter()
+                    .any(|t| t.contains("You successfully transferred EUR 4.50"))
+            },
+        )
+        .await?;
+    browser
+        .wait_for_texts(&pay, |t| t.iter().any(|t| t.contains("Paid")))
+        .await?;
+    browser.screenshot("pay-3-paid").await?;
+    let charges = sandbox
+        .session
+        .transcript()
+        .get("entries")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|e| e["kind"] == "payment_sent")
+        .filter_map(|e| e["provider_payment_charge_id"].as_str().map(str::to_owned))
+        .collect::<Vec<_>>();
+    assert_eq!(charges.len(), 1, "{charges:?}");
+    assert_eq!(sandbox.stripe.amount_refunded(&charges[0]), Some(0));
+
+    // A new user opens the deal by its deep link and lets the hold run out before paying: the
+    // bot refuses the checkout and the page shows its reason, as Telegram's payment form does.
+    let offer = bakery_deal(&sandbox.database_url).await?;
+    let name = browser.elements("#new-user-name").await?;
+    browser
+        .type_into(name.first().ok_or("no #new-user-name")?, "Lena")
+        .await?;
+    browser.click_first("#new-user").await?;
+    browser
+        .wait_for_texts("#chat-title", |t| t.iter().any(|t| t == "Lena"))
+        .await?;
+    browser.say(&format!("/start offer_{offer}")).await?;
+    let (details, _) = browser
+        .bot_message(|t| t.contains("Surprise bag") && t.contains("Reserve"))
+        .await?;
+    browser.press(&details, "🛒 Reserve").await?;
+    browser
+        .message_text(&details, |t| t.starts_with("Reserve 1 × Surprise bag"))
+        .await?;
+    browser.press(&details, "Pay EUR 4.50 now").await?;
+    let (late_invoice, _) = browser
+        .bot_message(|t| t.contains("EUR 4.50 · INVOICE"))
+        .await?;
+    let lena = sandbox
+        .session
+        .users()
+        .into_iter()
+        .find(|u| u.first_name == "Lena")
+        .ok_or("no Lena")?
+        .id;
+    let pool = sqlx::PgPool::connect(&sandbox.database_url).await?;
+    let expired = toogoodtogo_tests::harness::eventually(Duration::from_secs(10), || async {
+        let updated = sqlx::query(
+            "UPDATE reservations SET hold_expires_at = now() - interval '1 minute'
+             WHERE customer_id = $1 AND state = 'PENDING_PAYMENT'",
+        )
+        .bind(lena)
+        .execute(&pool)
+        .await
+        .ok()?;
+        (updated.rows_affected() == 1).then_some(())
+    })
+    .await;
+    pool.close().await;
+    expired.ok_or("Lena's hold never showed up")?;
+    let late_pay = format!(
+        ".chat-log:not([hidden]) .bot-message[data-message-id=\"{late_invoice}\"] .pay-button"
+    );
+    browser.click_text(&late_pay, "Pay EUR 4.50").await?;
+    let refusal = browser
+        .wait_for_texts(
+            &format!(
+                ".chat-log:not([hidden]) .bot-message[data-message-id=\"{late_invoice}\"] \
+                 .payment-error"
+            ),
+            |t| t.iter().any(|t| !t.is_empty()),
+        )
+        .await?;
+    browser
+        .wait_for_texts(
+            ".chat-log:not([hidden]) .message.service.payment-failed",
+            |t| t.iter().any(|t| t.contains(&refusal[0].1)),
+        )
+        .await?;
+    // Pay is offered again (and nothing was charged).
+    browser
+        .wait_for_texts(&late_pay, |t| t.iter().any(|t| t == "Pay EUR 4.50"))
+        .await?;
+    let path = browser.screenshot("pay-4-refused").await?;
+    assert!(path.is_file());
+
+    drop(browser);
+    sandbox.shutdown().await;
+    Ok(())
+}

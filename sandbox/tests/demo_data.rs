@@ -143,6 +143,20 @@ async fn check_seeded_database(database: &SandboxDatabase) -> support::Result {
     .await?;
     assert_eq!(names, ["Carla", "Bruno", "Ada"]);
 
+    // The bakery takes payment in the chat or at pickup, the greengrocer only in the chat.
+    let modes: Vec<(String, String)> = sqlx::query_as(
+        "SELECT name, payment_mode FROM businesses WHERE payment_mode <> 'on_site' ORDER BY name",
+    )
+    .fetch_all(&mut conn)
+    .await?;
+    assert_eq!(
+        modes,
+        [
+            ("Backstube am Alex".to_owned(), "both".to_owned()),
+            ("Kollwitz Gemüse".to_owned(), "in_app".to_owned())
+        ]
+    );
+
     // Seeding again changes nothing.
     let again = demo::seed(&mut conn, &settings).await?;
     assert_eq!(again, DemoOutcome::AlreadySeeded);
