@@ -425,8 +425,7 @@ fn print_contention(
         "  {label}: {attempts} attempts by {customers} customers at an offer with {units} units"
     );
     println!(
-        "    {:.0} reservations/s, {:.0} attempts/s ({} reserved, {} refused in {:.2} s); attempt latency {}",
-        c.reserved as f64 / c.elapsed.as_secs_f64(),
+        "    {:.0} attempts/s: {} reserved, {} refused in {:.2} s; attempt latency (with the wait for a connection) {}",
         attempts as f64 / c.elapsed.as_secs_f64(),
         c.reserved,
         c.refused,
