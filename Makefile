@@ -28,6 +28,8 @@ run:
 	cargo build --locked -p toogoodtogo-bot
 	env $(SANDBOX_UNSET) cargo run --locked -p toogoodtogo-sandbox -- $(ARGS)
 
+## Benchmarks against the release bot: webhook throughput, then the marketplace (search, /browse
+## round trip, reservations under contention). Tunables: BENCH_* (see each bench's header).
 bench:
 	cargo build --release --locked -p toogoodtogo-bot
-	cargo bench --locked -p toogoodtogo-tests --bench webhook_throughput
+	cargo bench --locked -p toogoodtogo-tests --bench webhook_throughput --bench marketplace

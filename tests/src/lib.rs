@@ -2,6 +2,7 @@
 //! driver, a fake of Stripe's refunds API and webhook signing, and a harness that runs the real bot binary against real PostgreSQL and Redis.
 //! The end-to-end suites live in this crate's `tests/` folder.
 
+pub mod bench;
 pub mod driver;
 pub mod harness;
 pub mod market;

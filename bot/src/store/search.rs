@@ -2,11 +2,14 @@
 //! unexpired window, ranked by distance (when the customer's location is known), then by the
 //! end of the pickup window.
 //!
-//! Nearby narrows businesses with a bounding box on the indexed latitude/longitude first and
-//! computes the exact distance only for those.
+//! Nearby narrows businesses with a bounding box on the indexed latitude/longitude first,
+//! computes the exact distance only for those and reaches their offers through
+//! `offers_reservable_by_business`: no full scan. All deals and Ending soon read the ACTIVE
+//! offers through `offers_active_by_end`.
 
 use chrono::{DateTime, Duration, Utc};
-use sqlx::PgConnection;
+use sqlx::postgres::PgArguments;
+use sqlx::{Arguments, PgConnection};
 
 use crate::marketplace::geo::{self, Point};
 use crate::store::offers::{self, Offer};
@@ -70,28 +73,56 @@ pub async fn page(
     offset: i64,
     limit: i64,
 ) -> sqlx::Result<Vec<Listing>> {
+    // Nearby without a location has nothing to measure from: the caller asks for one.
+    let Some(sql) = sql(query) else {
+        return Ok(Vec::new());
+    };
+    sqlx::query_as_with::<_, Listing, _>(sqlx::AssertSqlSafe(sql), arguments(query, offset, limit)?)
+        .fetch_all(conn)
+        .await
+}
+
+/// PostgreSQL's plan for [`page`] with the same parameters, executed (`EXPLAIN ANALYZE`), one
+/// line per element; empty when [`page`] would not query. For benchmarks and diagnosis.
+pub async fn explain(
+    conn: &mut PgConnection,
+    query: &Query,
+    offset: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<String>> {
+    let Some(sql) = sql(query) else {
+        return Ok(Vec::new());
+    };
+    sqlx::query_scalar_with::<_, String, _>(
+        sqlx::AssertSqlSafe(format!("EXPLAIN (ANALYZE, BUFFERS) {sql}")),
+        arguments(query, offset, limit)?,
+    )
+    .fetch_all(conn)
+    .await
+}
+
+/// The statement behind a search; `None` for Nearby without an origin.
+fn sql(query: &Query) -> Option<String> {
     let columns = offers::COLUMNS;
     // $1/$2 origin, $3 now, $4 limit, $5 offset, $6..$10 radius and box (Nearby only),
     // $6 ending-soon horizon.
     let reservable = "o.state = 'ACTIVE' AND o.units_available > 0 AND o.pickup_end > $3
                       AND b.status = 'approved'";
-    let sql = match (query.filter, query.origin) {
+    Some(match (query.filter, query.origin) {
+        // `businesses` appears once: joined a second time (for the card's columns) the planner
+        // hashed the whole table.
         (Filter::Nearby, Some(_)) => format!(
-            "WITH near AS (
-                 SELECT b.id, {DISTANCE} AS distance_km FROM businesses b
-                 WHERE b.status = 'approved'
-                   AND b.latitude BETWEEN $7 AND $8 AND b.longitude BETWEEN $9 AND $10
-             )
-             SELECT {columns}, near.distance_km, count(*) OVER () AS total
-             FROM near
-             JOIN offers o ON o.business_id = near.id
-             JOIN businesses b ON b.id = o.business_id
-             WHERE {reservable} AND near.distance_km <= $6
+            "SELECT {columns}, near.distance_km, count(*) OVER () AS total
+             FROM businesses b
+             CROSS JOIN LATERAL (SELECT {DISTANCE} AS distance_km) near
+             JOIN offers o ON o.business_id = b.id
+             WHERE {reservable}
+               AND b.latitude BETWEEN $7 AND $8 AND b.longitude BETWEEN $9 AND $10
+               AND near.distance_km <= $6
              ORDER BY near.distance_km, o.pickup_end, o.id
              LIMIT $4 OFFSET $5"
         ),
-        // Nearby without a location has nothing to measure from: the caller asks for one.
-        (Filter::Nearby, None) => return Ok(Vec::new()),
+        (Filter::Nearby, None) => return None,
         (Filter::All, origin) => format!(
             "SELECT {columns}, {distance} AS distance_km, count(*) OVER () AS total
              FROM offers o JOIN businesses b ON b.id = o.business_id
@@ -108,31 +139,42 @@ pub async fn page(
              LIMIT $4 OFFSET $5",
             distance = distance_or_null(origin),
         ),
-    };
+    })
+}
+
+/// The parameters [`sql`] numbers.
+fn arguments(query: &Query, offset: i64, limit: i64) -> sqlx::Result<PgArguments> {
     let origin = query.origin.unwrap_or(Point {
         latitude: 0.0,
         longitude: 0.0,
     });
-    let mut statement = sqlx::query_as::<_, Listing>(sqlx::AssertSqlSafe(sql))
-        .bind(origin.latitude)
-        .bind(origin.longitude)
-        .bind(query.now)
-        .bind(limit)
-        .bind(offset);
-    statement = match query.filter {
+    let mut arguments = PgArguments::default();
+    arguments
+        .add(origin.latitude)
+        .and_then(|()| arguments.add(origin.longitude))
+        .and_then(|()| arguments.add(query.now))
+        .and_then(|()| arguments.add(limit))
+        .and_then(|()| arguments.add(offset))
+        .map_err(sqlx::Error::Encode)?;
+    match query.filter {
         Filter::Nearby => {
             let bounds = geo::bounding_box(origin, query.radius_km);
-            statement
-                .bind(query.radius_km)
-                .bind(bounds.min_latitude)
-                .bind(bounds.max_latitude)
-                .bind(bounds.min_longitude)
-                .bind(bounds.max_longitude)
+            for value in [
+                query.radius_km,
+                bounds.min_latitude,
+                bounds.max_latitude,
+                bounds.min_longitude,
+                bounds.max_longitude,
+            ] {
+                arguments.add(value).map_err(sqlx::Error::Encode)?;
+            }
         }
-        Filter::EndingSoon => statement.bind(query.now + ENDING_SOON),
-        Filter::All => statement,
-    };
-    statement.fetch_all(conn).await
+        Filter::EndingSoon => arguments
+            .add(query.now + ENDING_SOON)
+            .map_err(sqlx::Error::Encode)?,
+        Filter::All => {}
+    }
+    Ok(arguments)
 }
 
 fn distance_or_null(origin: Option<Point>) -> String {
