@@ -135,54 +135,43 @@ async fn take_units(
     now: DateTime<Utc>,
     hold_until: Option<DateTime<Utc>>,
 ) -> sqlx::Result<ReserveOutcome> {
+    // A conditional decrement, the whole rule in one statement: its row lock serialises
+    // concurrent attempts, and PostgreSQL re-checks the conditions on the newest row version
+    // after waiting, so a unit is never sold twice (and `units_available >= 0` is a CHECK).
+    // The customer's own holdings are read in the same statement: one customer's updates are
+    // processed in order, never concurrently, so that count is current.
     #[derive(sqlx::FromRow)]
-    struct Locked {
-        state: String,
-        units_available: i32,
-        pickup_end: DateTime<Utc>,
-        price_minor: i64,
+    struct Taken {
         business_id: i64,
+        price_minor: i64,
         currency: String,
-        status: String,
+        units_available: i32,
     }
-    let locked: Option<Locked> = sqlx::query_as(
-        "SELECT o.state, o.units_available, o.pickup_end, o.price_minor, o.business_id,
-                o.currency, b.status
-         FROM offers o JOIN businesses b ON b.id = o.business_id
-         WHERE o.id = $1
-         FOR UPDATE OF o",
+    let taken: Option<Taken> = sqlx::query_as(
+        "UPDATE offers o SET units_available = o.units_available - $3,
+             -- OfferState::after_units_change: ACTIVE with nothing left is SOLD_OUT (in the same
+             -- statement, as the table's CHECK wants).
+             state = CASE WHEN o.units_available = $3 THEN 'SOLD_OUT' ELSE o.state END,
+             updated_at = now()
+         FROM businesses b
+         WHERE o.id = $1 AND b.id = o.business_id AND b.status = 'approved'
+           AND o.state = 'ACTIVE' AND o.units_available >= $3 AND o.pickup_end > $4
+           AND $3 + (SELECT coalesce(sum(r.quantity), 0) FROM reservations r
+                     WHERE r.offer_id = $1 AND r.customer_id = $2
+                       AND r.state IN ('PENDING_PAYMENT', 'CONFIRMED', 'PICKED_UP')) <= $5
+         RETURNING o.business_id, o.price_minor, o.currency, o.units_available",
     )
     .bind(offer_id)
+    .bind(customer_id)
+    .bind(quantity)
+    .bind(now)
+    .bind(cap)
     .fetch_optional(&mut *conn)
     .await?;
-    let Some(offer) = locked else {
-        return Ok(ReserveOutcome::NoSuchOffer);
+    let Some(taken) = taken else {
+        return refusal(conn, offer_id, customer_id, quantity, cap, now).await;
     };
-    // Read after the lock: a concurrent reservation of this customer has committed by now.
-    let held = held_by(conn, offer_id, customer_id).await?;
-    let state = OfferState::parse(&offer.state).unwrap_or(OfferState::Expired);
-    let availability = Availability {
-        state,
-        business_approved: offer.status == "approved",
-        units_available: offer.units_available,
-        pickup_end: offer.pickup_end,
-        held_by_customer: held,
-    };
-    if let Err(refusal) = reservation::check(&availability, quantity, cap, now) {
-        return Ok(ReserveOutcome::Refused(refusal));
-    }
-    let left = offer.units_available - quantity;
-    // `check` refused an ended window, so the offer is still reservable.
-    let next = state.after_units_change(left, true);
-    sqlx::query(
-        "UPDATE offers SET units_available = units_available - $2, state = $3, updated_at = now()
-         WHERE id = $1",
-    )
-    .bind(offer_id)
-    .bind(quantity)
-    .bind(next.as_str())
-    .execute(&mut *conn)
-    .await?;
+    let next = OfferState::Active.after_units_change(taken.units_available, true);
     // A code is unique within its business; a rare collision draws again.
     loop {
         let inserted: Option<i64> = sqlx::query_scalar(
@@ -196,11 +185,11 @@ async fn take_units(
              RETURNING id",
         )
         .bind(offer_id)
-        .bind(offer.business_id)
+        .bind(taken.business_id)
         .bind(customer_id)
         .bind(quantity)
-        .bind(offer.price_minor)
-        .bind(&offer.currency)
+        .bind(taken.price_minor)
+        .bind(&taken.currency)
         .bind(reservation::new_pickup_code())
         .bind(hold_until)
         .fetch_optional(&mut *conn)
@@ -212,6 +201,41 @@ async fn take_units(
             });
         }
     }
+}
+
+/// Why units could not be taken, from a fresh look at the offer (the refusal path only).
+async fn refusal(
+    conn: &mut PgConnection,
+    offer_id: i64,
+    customer_id: i64,
+    quantity: i32,
+    cap: i32,
+    now: DateTime<Utc>,
+) -> sqlx::Result<ReserveOutcome> {
+    let current: Option<(String, i32, DateTime<Utc>, String)> = sqlx::query_as(
+        "SELECT o.state, o.units_available, o.pickup_end, b.status
+         FROM offers o JOIN businesses b ON b.id = o.business_id
+         WHERE o.id = $1",
+    )
+    .bind(offer_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some((state, units_available, pickup_end, status)) = current else {
+        return Ok(ReserveOutcome::NoSuchOffer);
+    };
+    let availability = Availability {
+        state: OfferState::parse(&state).unwrap_or(OfferState::Expired),
+        business_approved: status == "approved",
+        units_available,
+        pickup_end,
+        held_by_customer: held_by(conn, offer_id, customer_id).await?,
+    };
+    // Units that came back between the two statements do not make this attempt succeed: the
+    // customer sees the deal again and may retry.
+    let refusal = reservation::check(&availability, quantity, cap, now)
+        .err()
+        .unwrap_or(Refusal::SoldOut);
+    Ok(ReserveOutcome::Refused(refusal))
 }
 
 /// Units a customer holds on an offer (confirmed or picked up).
