@@ -3,8 +3,8 @@
 
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
-use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
+use k8s_openapi::api::batch::v1::{CronJob, Job};
+use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Secret, Service};
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::{ApiResource, DynamicObject};
@@ -86,6 +86,14 @@ pub struct ManagedRedisObjects {
     pub network_policy: NetworkPolicy,
 }
 
+/// Backups: the volume, the library, the CronJob of the scheduled backups.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BackupObjects {
+    pub claim: PersistentVolumeClaim,
+    pub script: ConfigMap,
+    pub cron_job: CronJob,
+}
+
 /// Every object one `TooGoodToGo` is reconciled into. `None` means "must not exist".
 #[derive(Clone, Debug, PartialEq)]
 pub struct DesiredObjects {
@@ -93,6 +101,7 @@ pub struct DesiredObjects {
     pub config_map: ConfigMap,
     pub postgres: Option<ManagedPostgresObjects>,
     pub redis: Option<ManagedRedisObjects>,
+    pub backup: Option<BackupObjects>,
     pub migration_job: Option<Job>,
     pub deployment: Option<Deployment>,
     pub service: Service,
@@ -189,6 +198,11 @@ impl DesiredObjects {
             out.push(Manifest::of(&redis.service, Apply)?);
             out.push(Manifest::of(&redis.network_policy, Apply)?);
         }
+        if let Some(backup) = &self.backup {
+            out.push(Manifest::of(&backup.claim, Apply)?);
+            out.push(Manifest::of(&backup.script, Apply)?);
+            out.push(Manifest::of(&backup.cron_job, Apply)?);
+        }
         if let Some(job) = &self.migration_job {
             out.push(Manifest::of(job, CreateOnly)?);
         }
@@ -266,8 +280,14 @@ pub fn render(cr: &TooGoodToGo, inputs: &Inputs) -> DesiredObjects {
             service: resources::redis::service(&ctx),
             network_policy: resources::network_policy::redis(&ctx),
         });
+    let backup = crate::backups::enabled(cr).map(|(spec, managed)| BackupObjects {
+        claim: resources::backup::claim(&ctx, spec),
+        script: resources::backup::script(&ctx),
+        cron_job: resources::backup::cron_job(&ctx, spec, managed),
+    });
     let pod_config_hash = resources::deployment::pod_config_hash(&ctx, &config_map);
     DesiredObjects {
+        backup,
         migration_job: inputs
             .migrate_version
             .as_deref()
@@ -337,6 +357,11 @@ mod tests {
                     "{what}"
                 );
                 let owners = meta.owner_references.clone().unwrap_or_default();
+                if manifest.resource.kind == "PersistentVolumeClaim" {
+                    // The backup volume outlives the resource on purpose.
+                    assert!(owners.is_empty(), "{what}");
+                    continue;
+                }
                 assert!(
                     owners
                         .iter()

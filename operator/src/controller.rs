@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
-use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
@@ -16,13 +16,15 @@ use k8s_openapi::jiff::Timestamp;
 use kube::api::ListParams;
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{Controller, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
 use tracing::{Instrument, debug, info, info_span, warn};
 
 use crate::apply::{self, ApplyError};
+use crate::backups::{self, BackupError};
 use crate::build::{self, BuildError, Inputs};
-use crate::crd::{Phase, TooGoodToGo};
+use crate::crd::{Backup, Phase, Restore, TooGoodToGo};
 use crate::dereference::{self, DereferenceError};
 use crate::generator::SecretGenerator;
 use crate::metrics::{ErrorLabels, Metrics, ResourceLabels};
@@ -70,6 +72,8 @@ pub enum Error {
     Build(#[from] BuildError),
     #[error(transparent)]
     Apply(#[from] ApplyError),
+    #[error(transparent)]
+    Backup(#[from] BackupError),
     #[error("kubernetes API error: {0}")]
     Kube(#[from] kube::Error),
 }
@@ -79,7 +83,7 @@ impl Error {
     pub fn reason(&self) -> &'static str {
         match self {
             Self::Dereference(e) if e.is_missing_input() => "missing_input",
-            Self::Dereference(_) | Self::Kube(_) => "api",
+            Self::Dereference(_) | Self::Kube(_) | Self::Backup(_) => "api",
             Self::Build(_) => "build",
             Self::Apply(_) => "apply",
         }
@@ -290,10 +294,42 @@ pub async fn reconcile_resource(cr: &TooGoodToGo, ctx: &Context) -> Result<Actio
     for kind in &report.unsupported {
         debug!(object = %kind, "kind not installed, skipped");
     }
+    // backups: Jobs and status of Backup resources, retention
+    let mut backup_writes = 0;
+    if let Some((spec, managed)) = backups::enabled(cr) {
+        let render_ctx = crate::resources::Context {
+            cr,
+            inputs: &inputs,
+            owner: &owner,
+        };
+        let found = backups::reconcile(
+            client,
+            &render_ctx,
+            spec,
+            managed,
+            observed.postgres_ready(),
+            Timestamp::now(),
+        )
+        .await?;
+        if !found.writes.is_empty() {
+            info!(written = ?found.writes, "backups");
+        }
+        for notice in &found.events {
+            if let Err(error) = status::publish(&ctx.recorder, cr, &notice.event()).await {
+                warn!(%error, reason = notice.reason, "cannot publish event");
+            }
+        }
+        backup_writes = found.writes.len();
+        if found.in_progress {
+            backup_writes += 1;
+        }
+        facts.backups = Some(found);
+    }
     let moving = matches!(
         plan.migration,
         MigrationState::Running | MigrationState::WaitingForDatabase
-    ) || report.writes() > 0;
+    ) || report.writes() > 0
+        || backup_writes > 0;
     if let Some(problem) = report.volume_problem {
         facts.problem.get_or_insert(Problem::VolumeResize(problem));
     }
@@ -307,6 +343,17 @@ pub async fn reconcile_resource(cr: &TooGoodToGo, ctx: &Context) -> Result<Actio
     } else {
         IDLE_REQUEUE
     }))
+}
+
+/// The `TooGoodToGo` an owned object belongs to, by its instance label.
+fn instance_of<K: Resource>(object: &K) -> Option<ObjectRef<TooGoodToGo>> {
+    let name = object
+        .meta()
+        .labels
+        .as_ref()?
+        .get("app.kubernetes.io/instance")?;
+    let namespace = object.meta().namespace.clone().unwrap_or_default();
+    Some(ObjectRef::new(name).within(&namespace))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -339,7 +386,31 @@ pub async fn run(ctx: Arc<Context>, namespace: Option<&str>) -> Result<(), RunEr
     Controller::new(resources, watcher::Config::default())
         .owns(api::<Deployment>(&client, namespace), owned.clone())
         .owns(api::<StatefulSet>(&client, namespace), owned.clone())
-        .owns(api::<Job>(&client, namespace), owned.clone())
+        // Jobs of Backups are owned by their Backup: every Job is mapped by its instance label.
+        .watches(api::<Job>(&client, namespace), owned.clone(), |job| {
+            instance_of(&job)
+        })
+        .owns(api::<CronJob>(&client, namespace), owned.clone())
+        .watches(
+            api::<Backup>(&client, namespace),
+            watcher::Config::default(),
+            |backup| {
+                Some(
+                    ObjectRef::new(&backup.spec.toogoodtogo)
+                        .within(&backup.namespace().unwrap_or_default()),
+                )
+            },
+        )
+        .watches(
+            api::<Restore>(&client, namespace),
+            watcher::Config::default(),
+            |restore| {
+                Some(
+                    ObjectRef::new(&restore.spec.toogoodtogo)
+                        .within(&restore.namespace().unwrap_or_default()),
+                )
+            },
+        )
         .owns(api::<Service>(&client, namespace), owned.clone())
         .owns(api::<ConfigMap>(&client, namespace), owned.clone())
         .owns(api::<Secret>(&client, namespace), owned.clone())

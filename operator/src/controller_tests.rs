@@ -62,6 +62,13 @@ impl Harness {
     fn with_sample(file: &str, secrets: &[(&str, &str)]) -> Self {
         let (client, server) = FakeApiServer::start();
         server.serve_list(&format!("/apis/batch/v1/namespaces/{NS}/jobs"));
+        server.serve_list(&format!("/api/v1/namespaces/{NS}/pods"));
+        server.serve_list(&format!(
+            "/apis/toogoodtogo.io/v1alpha1/namespaces/{NS}/backups"
+        ));
+        server.serve_list(&format!(
+            "/apis/toogoodtogo.io/v1alpha1/namespaces/{NS}/restores"
+        ));
         for (name, key) in secrets {
             server.insert(&core("secrets", name), secret(name, key));
         }
@@ -816,4 +823,381 @@ async fn migration_jobs_of_other_versions_are_deleted_and_the_current_one_kept()
     );
     assert!(writes.contains(&format!("DELETE {old_job}")), "{writes:?}");
     assert!(h.server.get(&old_job).is_none());
+}
+
+// ---- backups ----
+
+const BACKUPS: &str = "/apis/toogoodtogo.io/v1alpha1/namespaces/shop/backups";
+const PRODUCTION_SECRETS: [(&str, &str); 2] =
+    [("tgtg-telegram", "token"), ("tgtg-stripe", "providerToken")];
+
+fn backup_path(name: &str) -> String {
+    format!("{BACKUPS}/{name}")
+}
+
+fn job_path(name: &str) -> String {
+    group("batch/v1", "jobs", name)
+}
+
+/// `toogoodtogo_YYYYMMDD_HHMMSS<suffix>.sql.gz` of a time `seconds_ago` before now.
+fn backup_file(seconds_ago: i64, suffix: &str) -> String {
+    let at = Timestamp::now().as_second() - seconds_ago;
+    let stamp = Timestamp::from_second(at)
+        .unwrap_or(Timestamp::UNIX_EPOCH)
+        .strftime("%Y%m%d_%H%M%S")
+        .to_string();
+    format!("toogoodtogo_{stamp}{suffix}.sql.gz")
+}
+
+/// The metadata file of a backup, as the Job's termination message.
+fn report(file: &str) -> String {
+    json!({"file": file, "kind": "scheduled", "created_at": "2026-01-01T03:00:04Z",
+           "size_bytes": 52_431, "sha256": "5e".repeat(32), "database": "toogoodtogo",
+           "postgres_version": "16.4", "tables": 12, "bot_version": "1.4.2", "host": "x"})
+    .to_string()
+}
+
+impl Harness {
+    fn production() -> Self {
+        Self::with_sample("production.yaml", &PRODUCTION_SECRETS)
+    }
+
+    /// The CronJob controller starts a Job from the CronJob's template.
+    fn cron_job_starts(&self, job: &str) {
+        let cron = self
+            .server
+            .get(&group("batch/v1", "cronjobs", "tgtg-backup"))
+            .unwrap_or_default();
+        let template = &cron["spec"]["jobTemplate"];
+        self.server.insert(
+            &job_path(job),
+            json!({"apiVersion": "batch/v1", "kind": "Job",
+                   "metadata": {"name": job, "namespace": NS, "labels": template["metadata"]["labels"].clone()},
+                   "spec": template["spec"].clone(),
+                   "status": {"active": 1, "startTime": "2026-11-29T03:00:01Z"}}),
+        );
+    }
+
+    /// The Job's pod ends: the Job controller marks it succeeded (with the report as the pod's
+    /// termination message) or failed (with the last log lines).
+    fn job_ends(&self, job: &str, succeeded: bool, message: &str) {
+        self.server.edit(&job_path(job), |j| {
+            j["status"] = if succeeded {
+                json!({"succeeded": 1, "startTime": "2026-11-29T03:00:01Z",
+                       "completionTime": "2026-11-29T03:00:09Z"})
+            } else {
+                json!({"failed": 2, "startTime": "2026-11-29T03:00:01Z", "conditions": [
+                    {"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded",
+                     "message": "Job has reached the specified backoff limit"}]})
+            };
+        });
+        self.server.insert(
+            &core("pods", &format!("{job}-x7k2p")),
+            json!({"apiVersion": "v1", "kind": "Pod",
+                   "metadata": {"name": format!("{job}-x7k2p"), "namespace": NS, "labels": {"job-name": job}},
+                   "status": {"containerStatuses": [{"name": "backup", "ready": false, "restartCount": 0,
+                       "image": "postgres:16-alpine", "imageID": "",
+                       "state": {"terminated": {"exitCode": if succeeded { 0 } else { 3 }, "message": message}}}]}}),
+        );
+    }
+
+    fn backup(&self, name: &str) -> Value {
+        self.server.get(&backup_path(name)).unwrap_or_default()
+    }
+
+    /// A finished Backup resource, as earlier reconciles would have left it.
+    fn finished_backup(&self, name: &str, kind: &str, file: Option<&str>) {
+        let phase = if file.is_some() {
+            "Completed"
+        } else {
+            "Failed"
+        };
+        self.server.insert(
+            &backup_path(name),
+            json!({"apiVersion": "toogoodtogo.io/v1alpha1", "kind": "Backup",
+                   "metadata": {"name": name, "namespace": NS, "uid": format!("uid-{name}"),
+                                "creationTimestamp": "2026-01-01T00:00:00Z"},
+                   "spec": {"toogoodtogo": "tgtg", "kind": kind},
+                   "status": {"phase": phase, "file": file, "sizeBytes": file.map(|_| 1000),
+                              "completionTime": "2026-01-01T00:00:10Z"}}),
+        );
+    }
+
+    fn events(requests: &[Recorded]) -> Vec<(String, String)> {
+        requests
+            .iter()
+            .filter(|r| r.method == http::Method::POST && r.path.ends_with("/events"))
+            .filter_map(|r| r.body.as_ref())
+            .map(|b| {
+                (
+                    b["type"].as_str().unwrap_or_default().to_owned(),
+                    b["reason"].as_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect()
+    }
+}
+
+#[tokio::test]
+async fn backups_get_a_volume_the_shared_library_and_a_nightly_cron_job() {
+    let h = Harness::production();
+    h.converge().await;
+    let cron = h
+        .server
+        .get(&group("batch/v1", "cronjobs", "tgtg-backup"))
+        .unwrap_or_default();
+    assert_eq!(cron["spec"]["schedule"], "0 3 * * *");
+    assert_eq!(cron["spec"]["timeZone"], "UTC");
+    assert_eq!(cron["spec"]["concurrencyPolicy"], "Forbid");
+    let pod = &cron["spec"]["jobTemplate"]["spec"]["template"]["spec"];
+    assert_eq!(pod["containers"][0]["image"], "postgres:16-alpine");
+    let claim = h
+        .server
+        .get(&core("persistentvolumeclaims", "tgtg-backups"))
+        .unwrap_or_default();
+    assert_eq!(claim["spec"]["resources"]["requests"]["storage"], "10Gi");
+    assert!(
+        claim["metadata"]["ownerReferences"].is_null(),
+        "the backups outlive the resource"
+    );
+    let script = h
+        .server
+        .get(&core("configmaps", "tgtg-backup-script"))
+        .unwrap_or_default();
+    assert_eq!(
+        script["data"]["pg-backup.sh"],
+        crate::resources::backup::SCRIPT
+    );
+    assert_eq!(h.condition("Backup")["reason"], "NoBackupYet");
+    // No backup yet, nothing to prune: converged means no writes.
+    let requests = h.reconcile_ok().await;
+    assert_eq!(writes(&requests), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn every_scheduled_backup_becomes_a_backup_resource_with_its_file_and_size() {
+    let h = Harness::production();
+    h.converge().await;
+    h.cron_job_starts("tgtg-backup-29410380");
+    h.reconcile_ok().await;
+    let mirror = h.backup("tgtg-backup-29410380");
+    assert_eq!(mirror["spec"]["toogoodtogo"], "tgtg");
+    assert_eq!(mirror["spec"]["kind"], "Scheduled");
+    assert_eq!(mirror["spec"]["jobName"], "tgtg-backup-29410380");
+    assert_eq!(mirror["status"]["phase"], "Running");
+    assert_eq!(mirror["status"]["startTime"], "2026-11-29T03:00:01Z");
+
+    let file = backup_file(60, "");
+    h.job_ends("tgtg-backup-29410380", true, &report(&file));
+    let requests = h.reconcile_ok().await;
+    let status = &h.backup("tgtg-backup-29410380")["status"];
+    assert_eq!(status["phase"], "Completed");
+    assert_eq!(status["file"], file.as_str());
+    assert_eq!(status["sizeBytes"], 52_431);
+    assert_eq!(status["postgresVersion"], "16.4");
+    assert_eq!(status["completionTime"], "2026-11-29T03:00:09Z");
+    assert_eq!(h.status()["lastBackup"]["file"], file.as_str());
+    assert_eq!(h.condition("Backup")["status"], "True");
+    assert_eq!(h.condition("Backup")["reason"], "BackupSucceeded");
+    assert_eq!(
+        Harness::events(&requests),
+        [("Normal".to_owned(), "BackupCompleted".to_owned())]
+    );
+    // Recorded once: later reconciles write nothing.
+    let requests = h.reconcile_ok().await;
+    assert_eq!(writes(&requests), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn an_on_demand_backup_runs_one_job_and_a_failure_is_reported_once_and_not_retried() {
+    let h = Harness::production();
+    h.converge().await;
+    h.server.insert(
+        &backup_path("before-import"),
+        json!({"apiVersion": "toogoodtogo.io/v1alpha1", "kind": "Backup",
+               "metadata": {"name": "before-import", "namespace": NS, "uid": "backup-uid"},
+               "spec": {"toogoodtogo": "tgtg"}}),
+    );
+    let requests = h.reconcile_ok().await;
+    assert!(
+        writes(&requests).contains(
+            &format!("POST {}", group("batch/v1", "jobs", ""))
+                .trim_end_matches('/')
+                .to_owned()
+        ),
+        "{:?}",
+        writes(&requests)
+    );
+    let job = h.server.get(&job_path("before-import")).unwrap_or_default();
+    assert_eq!(job["metadata"]["ownerReferences"][0]["uid"], "backup-uid");
+    assert_eq!(job["metadata"]["ownerReferences"][0]["kind"], "Backup");
+    let container = &job["spec"]["template"]["spec"]["containers"][0];
+    let env = container["env"].as_array().cloned().unwrap_or_default();
+    assert!(
+        env.iter()
+            .any(|e| e["name"] == "BACKUP_KIND" && e["value"] == "manual")
+    );
+    assert!(
+        env.iter()
+            .any(|e| e["name"] == "PGB_PRUNE" && e["value"] == "0")
+    );
+    assert_eq!(
+        job["spec"]["template"]["metadata"]["labels"]["toogoodtogo.io/database-client"],
+        "true"
+    );
+    assert_eq!(h.backup("before-import")["status"]["phase"], "Pending");
+    assert_eq!(
+        h.backup("before-import")["status"]["jobName"],
+        "before-import"
+    );
+
+    h.job_ends(
+        "before-import",
+        false,
+        "backup (manual) of database toogoodtogo\nERROR: not enough free space in /backups: 3 MiB free, 120 MiB needed\n",
+    );
+    let requests = h.reconcile_ok().await;
+    let status = &h.backup("before-import")["status"];
+    assert_eq!(status["phase"], "Failed");
+    assert_eq!(
+        status["message"],
+        "ERROR: not enough free space in /backups: 3 MiB free, 120 MiB needed (Job has reached the specified backoff limit)"
+    );
+    assert_eq!(h.condition("Backup")["status"], "False");
+    assert_eq!(h.condition("Backup")["reason"], "BackupFailed");
+    assert_eq!(
+        Harness::events(&requests),
+        [("Warning".to_owned(), "BackupFailed".to_owned())]
+    );
+    // Failed is final: no new Job, no more writes.
+    h.server.remove(&job_path("before-import"));
+    let requests = h.reconcile_ok().await;
+    assert_eq!(writes(&requests), Vec::<String>::new());
+    assert!(h.server.get(&job_path("before-import")).is_none());
+}
+
+#[tokio::test]
+async fn an_on_demand_backup_waits_for_the_database_instead_of_failing() {
+    let h = Harness::production();
+    h.converge().await;
+    h.server
+        .edit(&group("apps/v1", "statefulsets", "tgtg-postgres"), |s| {
+            s["status"] = json!({"replicas": 1, "readyReplicas": 0});
+        });
+    h.server.insert(
+        &backup_path("nightly-extra"),
+        json!({"apiVersion": "toogoodtogo.io/v1alpha1", "kind": "Backup",
+               "metadata": {"name": "nightly-extra", "namespace": NS, "uid": "u1"},
+               "spec": {"toogoodtogo": "tgtg"}}),
+    );
+    h.reconcile_ok().await;
+    assert!(h.server.get(&job_path("nightly-extra")).is_none());
+    assert_eq!(h.backup("nightly-extra")["status"]["phase"], "Pending");
+    assert_eq!(
+        h.backup("nightly-extra")["status"]["message"],
+        "waiting for the database to be ready"
+    );
+    h.database_becomes_ready();
+    h.reconcile_ok().await;
+    assert!(h.server.get(&job_path("nightly-extra")).is_some());
+}
+
+#[tokio::test]
+async fn backups_of_other_platforms_are_left_alone() {
+    let h = Harness::production();
+    h.converge().await;
+    h.server.insert(
+        &backup_path("other"),
+        json!({"apiVersion": "toogoodtogo.io/v1alpha1", "kind": "Backup",
+               "metadata": {"name": "other", "namespace": NS, "uid": "u2"},
+               "spec": {"toogoodtogo": "another-shop"}}),
+    );
+    let requests = h.reconcile_ok().await;
+    assert_eq!(writes(&requests), Vec::<String>::new());
+    assert!(h.backup("other")["status"].is_null());
+}
+
+#[tokio::test]
+async fn retention_really_deletes_the_old_files_and_then_their_backup_resources() {
+    let h = Harness::production();
+    h.converge().await;
+    let day = 86_400;
+    // Ten nightly backups, 0..=9 days old, an old manual one and an old failed one.
+    let mut files = Vec::new();
+    for age in 0..10 {
+        let file = backup_file(age * day + 3600, "");
+        h.finished_backup(&format!("tgtg-backup-{age}"), "Scheduled", Some(&file));
+        files.push(file);
+    }
+    let manual = backup_file(40 * day, "_manual");
+    h.finished_backup("by-hand", "Manual", Some(&manual));
+    h.finished_backup("broken", "Scheduled", None);
+    h.server.edit(&backup_path("broken"), |b| {
+        b["status"]["startTime"] = json!("2026-01-01T00:00:00Z");
+    });
+
+    let requests = h.reconcile_ok().await;
+    // The failed backup has no file: its resource goes at once.
+    assert!(writes(&requests).contains(&format!("DELETE {}", backup_path("broken"))));
+    // One prune Job for the files older than 7 days, oldest first.
+    let prune = h
+        .server
+        .history()
+        .iter()
+        .rev()
+        .find(|r| r.method == http::Method::POST && r.path.ends_with("/jobs"))
+        .and_then(|r| r.body.clone())
+        .unwrap_or_default();
+    let name = prune["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(name.starts_with("tgtg-backup-prune-"), "{name}");
+    let command = &prune["spec"]["template"]["spec"]["containers"][0]["command"];
+    assert_eq!(
+        command.as_array().map(|c| c[4..].to_vec()),
+        Some(vec![json!(files[9]), json!(files[8]), json!(files[7])]),
+        "exactly the expired files are deleted: {command}"
+    );
+    assert_eq!(
+        prune["metadata"]["annotations"]["toogoodtogo.io/backups"],
+        "tgtg-backup-9,tgtg-backup-8,tgtg-backup-7"
+    );
+    assert_eq!(
+        Harness::events(&requests),
+        [("Normal".to_owned(), "PruningBackups".to_owned())]
+    );
+    // Until the Job is done the resources stay and nothing else is started.
+    let requests = h.reconcile_ok().await;
+    assert_eq!(writes(&requests), Vec::<String>::new());
+    assert!(h.server.get(&backup_path("tgtg-backup-9")).is_some());
+
+    h.server
+        .edit(&job_path(&name), |j| j["status"] = json!({"succeeded": 1}));
+    let requests = h.reconcile_ok().await;
+    let written = writes(&requests);
+    for gone in ["tgtg-backup-9", "tgtg-backup-8", "tgtg-backup-7"] {
+        assert!(
+            written.contains(&format!("DELETE {}", backup_path(gone))),
+            "{written:?}"
+        );
+        assert!(h.server.get(&backup_path(gone)).is_none());
+    }
+    assert!(written.contains(&format!("DELETE {}", job_path(&name))));
+    for kept in ["tgtg-backup-0", "tgtg-backup-6", "by-hand"] {
+        assert!(h.server.get(&backup_path(kept)).is_some(), "{kept}");
+    }
+    assert_eq!(h.status()["lastBackup"]["name"], "tgtg-backup-0");
+    // Settled: nothing more to prune.
+    let requests = h.reconcile_ok().await;
+    assert_eq!(writes(&requests), Vec::<String>::new());
+
+    let uncovered: Vec<String> = h
+        .server
+        .history()
+        .iter()
+        .filter(|r| !crate::rbac::allows(crate::rbac::CONTROLLER_RULES, &r.method, &r.path))
+        .map(Recorded::line)
+        .collect();
+    assert_eq!(uncovered, Vec::<String>::new());
 }

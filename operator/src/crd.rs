@@ -7,7 +7,8 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{Affinity, ResourceRequirements, Toleration};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::{CustomResource, CustomResourceExt, KubeSchema};
 use serde::{Deserialize, Serialize};
 
@@ -88,7 +89,8 @@ pub struct TooGoodToGoSpec {
     /// Non-secret bot settings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config: Option<BotConfig>,
-    /// Reserved for scheduled and pre-deployment backups (not acted on yet).
+    /// Scheduled and pre-deployment backups (managed database only), and the volume that
+    /// `Backup` and `Restore` resources use.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backup: Option<BackupSpec>,
     /// Reserved for secret rotation (not acted on yet).
@@ -394,28 +396,83 @@ impl LogFormat {
     }
 }
 
-/// Reserved: scheduled and pre-deployment backups.
+/// Default of `spec.backup.schedule`: daily at 03:00.
+pub const DEFAULT_BACKUP_SCHEDULE: &str = "0 3 * * *";
+/// Default of `spec.backup.retentionDays`.
+pub const DEFAULT_RETENTION_DAYS: i32 = 7;
+/// Default size of the backup volume.
+pub const DEFAULT_BACKUP_VOLUME_SIZE: &str = "10Gi";
+
+/// Scheduled, pre-deployment and on-demand backups of the managed database, kept on a volume.
 #[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BackupSpec {
-    /// Cron schedule (default `0 3 * * *`).
+    /// Cron schedule of the scheduled backup (default `0 3 * * *`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 9, max = 100))]
     pub schedule: Option<String>,
+    /// IANA time zone the schedule is read in (default `UTC`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64))]
+    pub time_zone: Option<String>,
+    /// Scheduled backups older than this many days are deleted (default 7).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 3650))]
     pub retention_days: Option<i32>,
+    /// Retention never leaves fewer good scheduled backups than this.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0, max = 1000))]
     pub min_count: Option<i32>,
+    /// Pre-deployment, manual and pre-restore backups older than this many days are deleted;
+    /// unset keeps them until deleted by hand.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 3650))]
     pub pre_deployment_retention_days: Option<i32>,
+    /// Back up before every version change (default true).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pre_deployment: Option<bool>,
+    /// Image with `pg_dump` of the managed database's major version (default
+    /// `postgres:<version>-alpine`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
     pub image: Option<String>,
+    /// Where backups are kept (default: a 10Gi volume of the default storage class).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub storage: Option<StorageSpec>,
+    pub storage: Option<BackupStorage>,
+}
+
+impl BackupSpec {
+    pub fn schedule(&self) -> &str {
+        self.schedule.as_deref().unwrap_or(DEFAULT_BACKUP_SCHEDULE)
+    }
+    pub fn time_zone(&self) -> &str {
+        self.time_zone.as_deref().unwrap_or("UTC")
+    }
+    pub fn retention_days(&self) -> i32 {
+        self.retention_days.unwrap_or(DEFAULT_RETENTION_DAYS)
+    }
+    pub fn pre_deployment(&self) -> bool {
+        self.pre_deployment.unwrap_or(true)
+    }
+    /// The backup volume: size and class.
+    pub fn volume(&self) -> StorageSpec {
+        self.storage
+            .as_ref()
+            .and_then(|s| s.persistent_volume_claim.clone())
+            .unwrap_or_else(|| StorageSpec {
+                size: DEFAULT_BACKUP_VOLUME_SIZE.to_owned(),
+                storage_class_name: None,
+            })
+    }
+}
+
+/// Backup storage. Only a volume today; object storage would be another member.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BackupStorage {
+    /// A PersistentVolumeClaim `<name>-backups` the operator creates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub persistent_volume_claim: Option<StorageSpec>,
 }
 
 /// Reserved: rotation of generated and managed secrets.
@@ -466,6 +523,19 @@ pub struct TooGoodToGoStatus {
     pub current_version: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ready_replicas: Option<i32>,
+    /// The newest completed backup.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_backup: Option<LastBackup>,
+}
+
+/// The newest completed backup of a platform.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LastBackup {
+    /// The `Backup` resource.
+    pub name: String,
+    pub file: String,
+    pub completion_time: Time,
 }
 
 #[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, schemars::JsonSchema)]
@@ -510,3 +580,247 @@ pub fn crd_yaml() -> Result<String, serde_saphyr::SerializeError> {
 
 /// File name of the generated CRD under `crds/`.
 pub const CRD_FILE: &str = "toogoodtogos.toogoodtogo.io.yaml";
+
+/// Every CRD of the operator, in install order.
+pub fn crds() -> Vec<CustomResourceDefinition> {
+    vec![TooGoodToGo::crd(), Backup::crd(), Restore::crd()]
+}
+
+/// Every CRD as (file name under `crds/`, YAML).
+pub fn crd_files() -> Result<Vec<(String, String)>, serde_saphyr::SerializeError> {
+    crds()
+        .iter()
+        .map(|crd| {
+            Ok((
+                format!("{}.yaml", crd.metadata.name.clone().unwrap_or_default()),
+                serde_saphyr::to_string(crd)?,
+            ))
+        })
+        .collect()
+}
+
+/// Every CRD as one multi-document YAML stream (the `crd` command).
+pub fn all_crds_yaml() -> Result<String, serde_saphyr::SerializeError> {
+    let mut out = String::new();
+    for (_, yaml) in crd_files()? {
+        out.push_str("---\n");
+        out.push_str(&yaml);
+    }
+    Ok(out)
+}
+
+/// Message of the CEL rule on `Restore.spec`.
+pub const RULE_ONE_RESTORE_SOURCE: &str = "exactly one of backup and file must be set";
+
+/// What made a backup.
+#[derive(
+    Deserialize, Serialize, Clone, Copy, Debug, Default, PartialEq, Eq, schemars::JsonSchema,
+)]
+pub enum BackupKind {
+    /// The CronJob of `spec.backup.schedule`.
+    Scheduled,
+    /// Before a version change.
+    PreDeployment,
+    /// Asked for by a person.
+    #[default]
+    Manual,
+    /// The safety copy a `Restore` takes first.
+    PreRestore,
+}
+
+impl BackupKind {
+    /// The kind as `pg-backup.sh` names it (and as the file name ends).
+    pub fn script_name(self) -> &'static str {
+        match self {
+            Self::Scheduled => "scheduled",
+            Self::PreDeployment => "pre_deployment",
+            Self::Manual => "manual",
+            Self::PreRestore => "pre_restore",
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Scheduled => "Scheduled",
+            Self::PreDeployment => "PreDeployment",
+            Self::Manual => "Manual",
+            Self::PreRestore => "PreRestore",
+        }
+    }
+}
+
+/// One backup of a `TooGoodToGo`'s database (`backups.toogoodtogo.io`). Create one for an
+/// on-demand backup; the operator creates them for scheduled, pre-deployment and pre-restore
+/// backups.
+#[derive(CustomResource, Deserialize, Serialize, Clone, Debug, PartialEq, schemars::JsonSchema)]
+#[kube(
+    group = "toogoodtogo.io",
+    version = "v1alpha1",
+    kind = "Backup",
+    plural = "backups",
+    shortname = "tgtgbackup",
+    category = "toogoodtogo",
+    namespaced,
+    status = "BackupStatus",
+    printcolumn = r#"{"name":"Platform","type":"string","jsonPath":".spec.toogoodtogo"}"#,
+    printcolumn = r#"{"name":"Kind","type":"string","jsonPath":".spec.kind"}"#,
+    printcolumn = r#"{"name":"Phase","type":"string","jsonPath":".status.phase"}"#,
+    printcolumn = r#"{"name":"File","type":"string","jsonPath":".status.file"}"#,
+    printcolumn = r#"{"name":"Size","type":"integer","jsonPath":".status.sizeBytes"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+)]
+#[serde(rename_all = "camelCase")]
+pub struct BackupResourceSpec {
+    /// Name of the `TooGoodToGo` (same namespace) whose database is backed up.
+    #[schemars(length(min = 1, max = 253))]
+    pub toogoodtogo: String,
+    #[serde(default)]
+    pub kind: BackupKind,
+    /// The CronJob's Job this backup mirrors (scheduled backups only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_name: Option<String>,
+}
+
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, schemars::JsonSchema)]
+pub enum BackupPhase {
+    Pending,
+    Running,
+    Completed,
+    Failed,
+}
+
+impl BackupPhase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "Pending",
+            Self::Running => "Running",
+            Self::Completed => "Completed",
+            Self::Failed => "Failed",
+        }
+    }
+
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Self::Completed | Self::Failed)
+    }
+}
+
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BackupStatus {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<BackupPhase>,
+    /// File name on the backup volume, e.g. `toogoodtogo_20260101_030000.sql.gz`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size_bytes: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    /// PostgreSQL server version the dump was taken from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub postgres_version: Option<String>,
+    /// Bot version that ran when the backup was taken.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bot_version: Option<String>,
+    /// The Job that runs (or ran) the backup.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_time: Option<Time>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completion_time: Option<Time>,
+    /// Why it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// Replace a `TooGoodToGo`'s database with a backup (`restores.toogoodtogo.io`), or with
+/// `dryRun` only prove that the backup restores.
+#[derive(CustomResource, KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq)]
+#[kube(
+    group = "toogoodtogo.io",
+    version = "v1alpha1",
+    kind = "Restore",
+    plural = "restores",
+    shortname = "tgtgrestore",
+    category = "toogoodtogo",
+    namespaced,
+    status = "RestoreStatus",
+    printcolumn = r#"{"name":"Platform","type":"string","jsonPath":".spec.toogoodtogo"}"#,
+    printcolumn = r#"{"name":"Dry run","type":"boolean","jsonPath":".spec.dryRun"}"#,
+    printcolumn = r#"{"name":"Phase","type":"string","jsonPath":".status.phase"}"#,
+    printcolumn = r#"{"name":"File","type":"string","jsonPath":".status.file"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+)]
+#[x_kube(validation = kube::core::Rule::new("has(self.backup) != has(self.file)").message(RULE_ONE_RESTORE_SOURCE))]
+#[serde(rename_all = "camelCase")]
+pub struct RestoreResourceSpec {
+    /// Name of the `TooGoodToGo` (same namespace) whose database is replaced.
+    #[schemars(length(min = 1, max = 253))]
+    pub toogoodtogo: String,
+    /// A completed `Backup` to restore.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
+    pub backup: Option<String>,
+    /// Or a file on the backup volume, e.g. `toogoodtogo_20260101_030000.sql.gz`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern(r"^toogoodtogo_[0-9]{8}_[0-9]{6}(_[a-z_]+)?\.sql\.gz$"))]
+    pub file: Option<String>,
+    /// Only verify the file and restore it into a scratch database; the live database and the
+    /// bot are not touched.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, schemars::JsonSchema)]
+pub enum RestorePhase {
+    Pending,
+    /// Checking the file (gzip integrity, complete dump; a scratch restore for a dry run).
+    Verifying,
+    /// Taking the safety backup of the current database.
+    BackingUp,
+    /// Waiting for the bot to stop.
+    ScalingDown,
+    /// Replacing the database and running the migrations.
+    Restoring,
+    Completed,
+    Failed,
+}
+
+impl RestorePhase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "Pending",
+            Self::Verifying => "Verifying",
+            Self::BackingUp => "BackingUp",
+            Self::ScalingDown => "ScalingDown",
+            Self::Restoring => "Restoring",
+            Self::Completed => "Completed",
+            Self::Failed => "Failed",
+        }
+    }
+
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Self::Completed | Self::Failed)
+    }
+}
+
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RestoreStatus {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<RestorePhase>,
+    /// The backup file restored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// The `Backup` taken of the database before it was replaced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub safety_backup: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_time: Option<Time>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completion_time: Option<Time>,
+    /// What happened, or why it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}

@@ -15,6 +15,7 @@ pub mod resources;
 pub mod validate;
 
 pub mod apply;
+pub mod backups;
 pub mod controller;
 #[cfg(test)]
 pub mod fixtures;
@@ -24,6 +25,7 @@ pub mod metrics;
 pub mod observe;
 pub mod offline;
 pub mod rbac;
+pub mod retention;
 pub mod server;
 pub mod status;
 pub mod telemetry;

@@ -10,6 +10,7 @@ use kube::runtime::events::{Event, EventType, Recorder};
 use kube::{Api, Resource, ResourceExt};
 use serde_json::json;
 
+use crate::backups::BackupFacts;
 use crate::crd::{Phase, TooGoodToGo, TooGoodToGoStatus};
 use crate::names::FIELD_MANAGER;
 use crate::observe::{MigrationState, Observed, RolloutPlan};
@@ -18,6 +19,8 @@ pub const READY: &str = "Ready";
 pub const PROGRESSING: &str = "Progressing";
 pub const DEGRADED: &str = "Degraded";
 pub const DATABASE_READY: &str = "DatabaseReady";
+/// Outcome of the newest backup (only with `spec.backup`).
+pub const BACKUP: &str = "Backup";
 
 /// Something the user or the cluster must fix; each becomes the Degraded reason.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -60,6 +63,8 @@ pub struct Facts {
     pub plan: Option<RolloutPlan>,
     pub observed: Observed,
     pub suspended: bool,
+    /// What the backup step found; None when it did not run.
+    pub backups: Option<BackupFacts>,
 }
 
 struct Judgement {
@@ -222,8 +227,48 @@ pub fn compute(
         None => Phase::Progressing,
     };
 
+    let last_backup = match &facts.backups {
+        Some(backups) => backups.last_success.clone(),
+        None => previous.and_then(|p| p.last_backup.clone()),
+    };
+    let backup = crate::backups::enabled(cr).map(|_| {
+        let failure = match &facts.backups {
+            Some(backups) => backups.failure.clone(),
+            None => previous
+                .and_then(|p| p.conditions.iter().find(|c| c.type_ == BACKUP))
+                .filter(|c| c.reason == "BackupFailed")
+                .map(|c| (String::new(), c.message.clone())),
+        };
+        match (failure, &last_backup) {
+            (Some((name, message)), _) if name.is_empty() => Judgement {
+                type_: BACKUP,
+                status: false,
+                reason: "BackupFailed",
+                message,
+            },
+            (Some((name, message)), _) => Judgement {
+                type_: BACKUP,
+                status: false,
+                reason: "BackupFailed",
+                message: format!("backup {name} failed: {message}"),
+            },
+            (None, Some(last)) => Judgement {
+                type_: BACKUP,
+                status: true,
+                reason: "BackupSucceeded",
+                message: format!("backup {} wrote {}", last.name, last.file),
+            },
+            (None, None) => Judgement {
+                type_: BACKUP,
+                status: false,
+                reason: "NoBackupYet",
+                message: "no backup has completed yet".to_owned(),
+            },
+        }
+    });
+
     let generation = cr.metadata.generation;
-    let judgements = [
+    let mut judgements = vec![
         Judgement {
             type_: READY,
             status: ready,
@@ -234,6 +279,7 @@ pub fn compute(
         degraded,
         database,
     ];
+    judgements.extend(backup);
     let conditions = judgements
         .into_iter()
         .map(|j| {
@@ -262,6 +308,7 @@ pub fn compute(
             .and_then(|d| d.status.as_ref())
             .and_then(|s| s.ready_replicas)
             .or(deployment.map(|_| 0)),
+        last_backup,
     }
 }
 

@@ -1,6 +1,7 @@
 //! One module per kind of object the operator owns. Each `build` is a pure function of the
 //! resource and the dereferenced [`Inputs`](crate::build::Inputs).
 
+pub mod backup;
 pub mod configmap;
 pub mod deployment;
 pub mod hpa;
