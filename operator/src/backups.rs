@@ -43,7 +43,7 @@ pub enum BackupError {
     },
 }
 
-fn api_error(
+pub(crate) fn api_error(
     action: &'static str,
     what: impl Into<String>,
 ) -> impl FnOnce(kube::Error) -> BackupError {
@@ -55,12 +55,12 @@ fn api_error(
     }
 }
 
-fn is_status(err: &kube::Error, code: u16) -> bool {
+pub(crate) fn is_status(err: &kube::Error, code: u16) -> bool {
     matches!(err, kube::Error::Api(status) if status.code == code)
 }
 
 /// What the backup step found and did.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default)]
 pub struct BackupFacts {
     pub last_success: Option<LastBackup>,
     /// The newest failed backup, when it is newer than the last success: (name, message).
@@ -71,6 +71,8 @@ pub struct BackupFacts {
     pub events: Vec<Notice>,
     /// Objects written.
     pub writes: Vec<String>,
+    /// The platform's `Backup` resources after this step.
+    pub backups: Vec<Backup>,
 }
 
 /// An Event to publish about a backup.
@@ -119,7 +121,7 @@ pub fn job_of(backup: &Backup) -> String {
         .unwrap_or_else(|| job_name(&backup.name_any()))
 }
 
-fn job_succeeded(job: &Job) -> bool {
+pub(crate) fn job_succeeded(job: &Job) -> bool {
     job.status.as_ref().and_then(|s| s.succeeded).unwrap_or(0) > 0
 }
 
@@ -140,7 +142,7 @@ pub fn job_failure(job: &Job) -> Option<String> {
 }
 
 /// The last meaningful line of a termination message that fell back to the logs.
-fn summary(message: &str) -> String {
+pub(crate) fn summary(message: &str) -> String {
     let lines: Vec<&str> = message
         .lines()
         .map(str::trim)
@@ -291,7 +293,7 @@ pub fn summarize(backups: &[Backup]) -> (Option<LastBackup>, Option<(String, Str
 }
 
 /// The pods of a Job and the termination message of its last finished container.
-async fn termination_message(
+pub(crate) async fn termination_message(
     pods: &Api<Pod>,
     job: &str,
     succeeded: bool,
@@ -562,6 +564,7 @@ pub async fn reconcile(
     let (last_success, failure) = summarize(&backups);
     facts.last_success = last_success;
     facts.failure = failure;
+    facts.backups = backups;
     Ok(facts)
 }
 

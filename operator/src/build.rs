@@ -48,6 +48,8 @@ pub struct Inputs {
     /// Size in the existing StatefulSet's claim template: that field is immutable, so a resize is
     /// done on the PVC and the template keeps the size it was created with.
     pub postgres_claim_template_size: Option<String>,
+    /// A restore is replacing the database: the bot runs no pods and has no autoscaler.
+    pub bot_stopped: bool,
 }
 
 impl Inputs {
@@ -64,6 +66,7 @@ impl Inputs {
             deploy_version: Some(cr.spec.version.clone()),
             migrate_version: Some(cr.spec.version.clone()),
             postgres_claim_template_size: None,
+            bot_stopped: false,
         }
     }
 }

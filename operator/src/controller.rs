@@ -30,6 +30,7 @@ use crate::generator::SecretGenerator;
 use crate::metrics::{ErrorLabels, Metrics, ResourceLabels};
 use crate::names::{FIELD_MANAGER, Owner};
 use crate::observe::{self, MigrationState};
+use crate::restores;
 use crate::status::{self, Facts, Problem};
 use crate::validate;
 
@@ -240,8 +241,15 @@ pub async fn reconcile_resource(cr: &TooGoodToGo, ctx: &Context) -> Result<Actio
         )));
     }
 
+    // Restores stop the bot while they replace the database.
+    let restores = match backups::enabled(cr) {
+        Some(_) => restores::list(client, &owner).await?,
+        None => Vec::new(),
+    };
+
     // build (pure)
     let inputs = Inputs {
+        bot_stopped: restores::bot_stopped(&restores),
         generated: dereferenced.generated,
         referenced_secrets_digest: dereferenced.referenced_secrets_digest,
         deploy_version: plan.deploy_version.clone(),
@@ -302,14 +310,15 @@ pub async fn reconcile_resource(cr: &TooGoodToGo, ctx: &Context) -> Result<Actio
             inputs: &inputs,
             owner: &owner,
         };
-        let found = backups::reconcile(
+        // Boxed: the steps' futures are large, and the reconcile future holds them.
+        let found = Box::pin(backups::reconcile(
             client,
             &render_ctx,
             spec,
             managed,
             observed.postgres_ready(),
             Timestamp::now(),
-        )
+        ))
         .await?;
         if !found.writes.is_empty() {
             info!(written = ?found.writes, "backups");
@@ -323,6 +332,27 @@ pub async fn reconcile_resource(cr: &TooGoodToGo, ctx: &Context) -> Result<Actio
         if found.in_progress {
             backup_writes += 1;
         }
+        let restored = Box::pin(restores::reconcile(
+            client,
+            &render_ctx,
+            spec,
+            managed,
+            &restores,
+            &found.backups,
+            observed.deployment.as_ref(),
+            Timestamp::now(),
+        ))
+        .await?;
+        if !restored.writes.is_empty() {
+            info!(written = ?restored.writes, "restores");
+        }
+        for notice in &restored.events {
+            if let Err(error) = status::publish(&ctx.recorder, cr, &notice.event()).await {
+                warn!(%error, reason = notice.reason, "cannot publish event");
+            }
+        }
+        backup_writes += restored.writes.len() + usize::from(restored.active.is_some());
+        facts.restoring = restored.active;
         facts.backups = Some(found);
     }
     let moving = matches!(

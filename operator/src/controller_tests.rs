@@ -12,6 +12,11 @@ use crate::generator::SecretGenerator;
 use crate::testing::sample;
 
 const NS: &str = "shop";
+
+/// Reconciles of concurrently running tests hold this shared; the test that captures the log
+/// output holds it exclusively. `tracing`'s callsite interest is global, so a reconcile on another
+/// test thread while the capturing subscriber is installed can cost that test lines or spans.
+static LOGS: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
 const CR_PATH: &str = "/apis/toogoodtogo.io/v1alpha1/namespaces/shop/toogoodtogos/tgtg";
 
 fn core(kind: &str, name: &str) -> String {
@@ -41,6 +46,8 @@ struct Harness {
     server: FakeApiServer,
     ctx: Arc<Context>,
     generator: Arc<CountingGenerator>,
+    /// This test holds [`LOGS`] exclusively.
+    holds_logs: bool,
 }
 
 fn secret(name: &str, key: &str) -> Value {
@@ -88,6 +95,7 @@ impl Harness {
             server,
             ctx,
             generator,
+            holds_logs: false,
         }
     }
 
@@ -98,8 +106,13 @@ impl Harness {
             Ok(cr) => cr,
             Err(e) => panic!("stored resource does not parse: {e}"),
         };
+        let _logs = match self.holds_logs {
+            true => None,
+            false => Some(LOGS.read().await),
+        };
         self.server.take_requests();
-        let result = reconcile(Arc::new(cr), self.ctx.clone()).await;
+        // On the heap: a debug build's reconcile future is large for a test thread's stack.
+        let result = Box::pin(reconcile(Arc::new(cr), self.ctx.clone())).await;
         (result, self.server.take_requests())
     }
 
@@ -672,6 +685,7 @@ impl std::io::Write for Capture {
 
 #[tokio::test]
 async fn every_log_line_is_json_with_the_resource_and_no_secret() {
+    let _exclusive = LOGS.write().await;
     let capture = Capture::default();
     let writer = capture.clone();
     let subscriber =
@@ -680,7 +694,8 @@ async fn every_log_line_is_json_with_the_resource_and_no_secret() {
         });
     let _guard = tracing::subscriber::set_default(subscriber);
 
-    let h = Harness::new(false);
+    let mut h = Harness::new(false);
+    h.holds_logs = true;
     let _ = h.reconcile().await; // missing Secret: a warning and a status update
     h.server.insert(
         &core("secrets", "tgtg-telegram"),
@@ -1191,6 +1206,320 @@ async fn retention_really_deletes_the_old_files_and_then_their_backup_resources(
     // Settled: nothing more to prune.
     let requests = h.reconcile_ok().await;
     assert_eq!(writes(&requests), Vec::<String>::new());
+
+    let uncovered: Vec<String> = h
+        .server
+        .history()
+        .iter()
+        .filter(|r| !crate::rbac::allows(crate::rbac::CONTROLLER_RULES, &r.method, &r.path))
+        .map(Recorded::line)
+        .collect();
+    assert_eq!(uncovered, Vec::<String>::new());
+}
+
+// ---- restores ----
+
+const RESTORES: &str = "/apis/toogoodtogo.io/v1alpha1/namespaces/shop/restores";
+
+fn restore_path(name: &str) -> String {
+    format!("{RESTORES}/{name}")
+}
+
+impl Harness {
+    fn restore_requested(&self, name: &str, spec: Value) {
+        let mut spec = spec;
+        spec["toogoodtogo"] = json!("tgtg");
+        self.server.insert(
+            &restore_path(name),
+            json!({"apiVersion": "toogoodtogo.io/v1alpha1", "kind": "Restore",
+                   "metadata": {"name": name, "namespace": NS, "uid": format!("uid-{name}"),
+                                "creationTimestamp": "2026-11-29T09:00:00Z"},
+                   "spec": spec}),
+        );
+    }
+
+    fn restore(&self, name: &str) -> Value {
+        self.server.get(&restore_path(name)).unwrap_or_default()
+    }
+
+    fn bot_replicas(&self) -> Value {
+        self.server
+            .get(&deployment_path("tgtg-bot"))
+            .unwrap_or_default()["spec"]["replicas"]
+            .clone()
+    }
+
+    /// The Deployment controller has removed every bot pod.
+    fn bot_pods_gone(&self) {
+        self.server.edit(&deployment_path("tgtg-bot"), |d| {
+            d["status"] = json!({"observedGeneration": d["metadata"]["generation"].clone(),
+                "replicas": 0, "readyReplicas": 0, "availableReplicas": 0, "updatedReplicas": 0});
+        });
+    }
+
+    /// A production platform with a completed nightly backup and a Restore of it that has
+    /// reached `Restoring`. Returns the restored file.
+    async fn restore_running(&self) -> String {
+        self.converge().await;
+        let file = backup_file(3600, "");
+        self.finished_backup("nightly", "Scheduled", Some(&file));
+        self.restore_requested("back-to-nightly", json!({"backup": "nightly"}));
+        self.reconcile_ok().await;
+        assert_eq!(
+            self.restore("back-to-nightly")["status"]["phase"],
+            "Verifying"
+        );
+        self.job_ends("back-to-nightly-verify", true, &format!("{file} is intact"));
+        self.reconcile_ok().await;
+        assert_eq!(
+            self.restore("back-to-nightly")["status"]["phase"],
+            "BackingUp"
+        );
+        // The safety copy is an ordinary Backup; the next reconcile starts its Job.
+        let safety = self.backup("back-to-nightly-safety");
+        assert_eq!(safety["spec"]["kind"], "PreRestore");
+        self.reconcile_ok().await;
+        assert!(
+            self.server
+                .get(&job_path("back-to-nightly-safety"))
+                .is_some()
+        );
+        assert_eq!(
+            self.bot_replicas(),
+            3,
+            "nothing is touched before the safety copy"
+        );
+        self.job_ends(
+            "back-to-nightly-safety",
+            true,
+            &report(&backup_file(0, "_pre_restore")),
+        );
+        self.reconcile_ok().await;
+        assert_eq!(
+            self.restore("back-to-nightly")["status"]["phase"],
+            "ScalingDown"
+        );
+        // The bot is stopped; the restore waits until its pods are gone.
+        self.reconcile_ok().await;
+        assert_eq!(self.bot_replicas(), 0);
+        assert!(
+            self.server
+                .get(&job_path("back-to-nightly-restore"))
+                .is_none()
+        );
+        assert_eq!(self.condition("Ready")["reason"], "Restoring");
+        assert_eq!(self.condition("Progressing")["reason"], "Restoring");
+        self.bot_pods_gone();
+        self.reconcile_ok().await;
+        assert_eq!(
+            self.restore("back-to-nightly")["status"]["phase"],
+            "Restoring"
+        );
+        file
+    }
+}
+
+#[tokio::test]
+async fn a_restore_of_a_missing_backup_fails_at_once_and_touches_nothing() {
+    let h = Harness::production();
+    h.converge().await;
+    h.restore_requested("oops", json!({"backup": "no-such-backup"}));
+    let requests = h.reconcile_ok().await;
+    let status = &h.restore("oops")["status"];
+    assert_eq!(status["phase"], "Failed");
+    assert_eq!(
+        status["message"],
+        "Backup no-such-backup of tgtg does not exist"
+    );
+    assert!(
+        !writes(&requests)
+            .iter()
+            .any(|w| w.contains("/jobs") || w.contains("/deployments/")),
+        "{:?}",
+        writes(&requests)
+    );
+    assert_eq!(
+        Harness::events(&requests),
+        [("Warning".to_owned(), "RestoreFailed".to_owned())]
+    );
+    // Final: never retried.
+    let requests = h.reconcile_ok().await;
+    assert_eq!(writes(&requests), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn a_corrupt_or_missing_file_fails_verification_before_anything_is_touched() {
+    let h = Harness::production();
+    h.converge().await;
+    let file = backup_file(7200, "_manual");
+    h.restore_requested("from-file", json!({"file": file}));
+    h.reconcile_ok().await;
+    let job = h
+        .server
+        .get(&job_path("from-file-verify"))
+        .unwrap_or_default();
+    assert_eq!(job["metadata"]["ownerReferences"][0]["kind"], "Restore");
+    assert_eq!(
+        job["spec"]["backoffLimit"], 0,
+        "a bad file is not tried again"
+    );
+    let container = &job["spec"]["template"]["spec"]["containers"][0];
+    assert!(
+        container["command"][2]
+            .as_str()
+            .is_some_and(|s| s.contains("pgb_verify \"$BACKUP_DIR/$RESTORE_FILE\"")),
+        "{container}"
+    );
+    let env = container["env"].as_array().cloned().unwrap_or_default();
+    assert!(
+        env.iter()
+            .any(|e| e["name"] == "RESTORE_FILE" && e["value"] == file.as_str())
+    );
+    assert!(
+        env.iter()
+            .any(|e| e["name"] == "PGUSER" && e["value"] == "toogoodtogo")
+    );
+
+    h.job_ends(
+        "from-file-verify",
+        false,
+        &format!("ERROR: backup file is not a valid gzip archive (corrupt or truncated): /backups/{file}\n"),
+    );
+    let requests = h.reconcile_ok().await;
+    let status = &h.restore("from-file")["status"];
+    assert_eq!(status["phase"], "Failed");
+    assert_eq!(
+        status["message"],
+        format!(
+            "{file} cannot be restored: ERROR: backup file is not a valid gzip archive (corrupt or truncated): /backups/{file}; nothing was changed"
+        )
+    );
+    assert!(status["safetyBackup"].is_null());
+    assert!(h.server.get(&backup_path("from-file-safety")).is_none());
+    assert_eq!(h.bot_replicas(), 3);
+    assert_eq!(
+        Harness::events(&requests),
+        [("Warning".to_owned(), "RestoreFailed".to_owned())]
+    );
+    let requests = h.reconcile_ok().await;
+    assert_eq!(writes(&requests), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn a_dry_run_restores_into_a_scratch_database_and_leaves_the_platform_alone() {
+    let h = Harness::production();
+    h.converge().await;
+    let file = backup_file(7200, "");
+    h.restore_requested("check", json!({"file": file, "dryRun": true}));
+    h.reconcile_ok().await;
+    let job = h.server.get(&job_path("check-verify")).unwrap_or_default();
+    let container = &job["spec"]["template"]["spec"]["containers"][0];
+    assert!(
+        container["command"][2]
+            .as_str()
+            .is_some_and(|s| s.contains("pgb_restore_check")),
+        "{container}"
+    );
+    let env = container["env"].as_array().cloned().unwrap_or_default();
+    assert!(
+        env.iter()
+            .any(|e| e["name"] == "PGUSER" && e["value"] == "postgres"),
+        "creating the scratch database needs the superuser"
+    );
+    h.job_ends("check-verify", true, "restores");
+    let requests = h.reconcile_ok().await;
+    let status = &h.restore("check")["status"];
+    assert_eq!(status["phase"], "Completed");
+    assert!(
+        status["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("the live database was not touched"))
+    );
+    assert!(h.server.get(&backup_path("check-safety")).is_none());
+    assert!(h.server.get(&job_path("check-restore")).is_none());
+    assert!(
+        !writes(&requests)
+            .iter()
+            .any(|w| w.contains("/deployments/"))
+    );
+    assert_eq!(h.bot_replicas(), 3);
+}
+
+#[tokio::test]
+async fn a_restore_takes_a_safety_backup_stops_the_bot_restores_migrates_and_starts_it_again() {
+    let h = Harness::production();
+    let file = h.restore_running().await;
+    let job = h
+        .server
+        .get(&job_path("back-to-nightly-restore"))
+        .unwrap_or_default();
+    let pod = &job["spec"]["template"]["spec"];
+    let restore = &pod["initContainers"][0];
+    assert!(
+        restore["command"][2]
+            .as_str()
+            .is_some_and(|s| s.contains("pgb_restore \"$BACKUP_DIR/$RESTORE_FILE\""))
+    );
+    let env = restore["env"].as_array().cloned().unwrap_or_default();
+    assert!(
+        env.iter()
+            .any(|e| e["name"] == "RESTORE_FILE" && e["value"] == file.as_str())
+    );
+    assert!(
+        env.iter()
+            .any(|e| e["name"] == "PGUSER" && e["value"] == "toogoodtogo")
+    );
+    let migrate = &pod["containers"][0];
+    assert_eq!(migrate["image"], "toogoodtogo/bot:1.4.2");
+    assert_eq!(migrate["args"], json!(["migrate"]));
+    assert_eq!(migrate["securityContext"]["runAsUser"], 65532);
+    assert_eq!(job["spec"]["backoffLimit"], 0);
+
+    h.server.edit(&job_path("back-to-nightly-restore"), |j| {
+        j["status"] = json!({"succeeded": 1})
+    });
+    let requests = h.reconcile_ok().await;
+    let status = &h.restore("back-to-nightly")["status"];
+    assert_eq!(status["phase"], "Completed");
+    assert_eq!(status["safetyBackup"], "back-to-nightly-safety");
+    assert_eq!(
+        Harness::events(&requests),
+        [("Normal".to_owned(), "RestoreCompleted".to_owned())]
+    );
+    // The bot comes back with its replicas.
+    h.reconcile_ok().await;
+    assert_eq!(h.bot_replicas(), 3);
+    h.pods_become_ready();
+    h.reconcile_ok().await;
+    assert_eq!(h.status()["phase"], "Ready");
+}
+
+#[tokio::test]
+async fn a_failed_restore_reports_the_reason_and_the_safety_backup_and_the_bot_comes_back() {
+    let h = Harness::production();
+    h.restore_running().await;
+    h.job_ends(
+        "back-to-nightly-restore",
+        false,
+        "ERROR: restore failed (psql exit 3); the database was left unchanged\n",
+    );
+    let requests = h.reconcile_ok().await;
+    let status = &h.restore("back-to-nightly")["status"];
+    assert_eq!(status["phase"], "Failed");
+    assert_eq!(
+        status["message"],
+        "ERROR: restore failed (psql exit 3); the database was left unchanged; the safety backup back-to-nightly-safety holds the database from before"
+    );
+    assert_eq!(
+        Harness::events(&requests),
+        [("Warning".to_owned(), "RestoreFailed".to_owned())]
+    );
+    h.reconcile_ok().await;
+    assert_eq!(h.bot_replicas(), 3);
+    // Not retried: no new restore Job after the failed one is gone.
+    h.server.remove(&job_path("back-to-nightly-restore"));
+    h.reconcile_ok().await;
+    assert!(h.server.get(&job_path("back-to-nightly-restore")).is_none());
 
     let uncovered: Vec<String> = h
         .server

@@ -25,6 +25,7 @@ pub mod metrics;
 pub mod observe;
 pub mod offline;
 pub mod rbac;
+pub mod restores;
 pub mod retention;
 pub mod server;
 pub mod status;

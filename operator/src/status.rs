@@ -65,6 +65,8 @@ pub struct Facts {
     pub suspended: bool,
     /// What the backup step found; None when it did not run.
     pub backups: Option<BackupFacts>,
+    /// A restore in progress: what it is doing.
+    pub restoring: Option<String>,
 }
 
 struct Judgement {
@@ -110,6 +112,11 @@ pub fn compute(
 
     let (ready, ready_reason, ready_message) = match deployment {
         _ if facts.suspended => (false, "Suspended", "reconciliation is suspended".to_owned()),
+        _ if facts.restoring.is_some() => (
+            false,
+            "Restoring",
+            facts.restoring.clone().unwrap_or_default(),
+        ),
         None => (
             false,
             "NotDeployed",
@@ -153,6 +160,12 @@ pub fn compute(
             status: false,
             reason: "Suspended",
             message: "reconciliation is suspended".to_owned(),
+        },
+        _ if facts.restoring.is_some() => Judgement {
+            type_: PROGRESSING,
+            status: true,
+            reason: "Restoring",
+            message: facts.restoring.clone().unwrap_or_default(),
         },
         _ if waiting_for_database => Judgement {
             type_: PROGRESSING,

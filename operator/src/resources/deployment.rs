@@ -105,7 +105,13 @@ pub fn build(ctx: &Context, version: &str, config_hash: &str) -> Deployment {
         spec: DeploymentSpec {
             // With an autoscaler the HPA owns the replica count; applying one here would make
             // the operator and the HPA fight over it.
-            replicas: spec.autoscaling.is_none().then_some(spec.replicas),
+            // A restore stops the bot (and sets the autoscaler aside) while it replaces the
+            // database.
+            replicas: if ctx.inputs.bot_stopped {
+                Some(0)
+            } else {
+                spec.autoscaling.is_none().then_some(spec.replicas)
+            },
             selector: owner.selector(Component::Bot),
             revision_history_limit: Some(5),
             strategy: Some(DeploymentStrategy {

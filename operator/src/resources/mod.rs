@@ -12,6 +12,7 @@ pub mod pdb;
 pub mod pod;
 pub mod postgres;
 pub mod redis;
+pub mod restore;
 pub mod secret;
 pub mod service;
 pub mod service_monitor;
