@@ -20,6 +20,10 @@ use crate::resources;
 pub struct GeneratedValues {
     pub secret_key: String,
     pub webhook_secret_token: String,
+    /// The key before the last rotation, still accepted by the bot for a grace period.
+    pub secret_key_previous: Option<String>,
+    /// The webhook token before the last rotation, still accepted by the bot.
+    pub webhook_secret_token_previous: Option<String>,
     /// Only with a managed database.
     pub postgres: Option<PostgresCredentials>,
 }
@@ -323,6 +327,8 @@ mod tests {
             GeneratedValues {
                 secret_key: "k".to_owned(),
                 webhook_secret_token: "t".to_owned(),
+                secret_key_previous: None,
+                webhook_secret_token_previous: None,
                 postgres: Some(PostgresCredentials {
                     superuser_password: "s".to_owned(),
                     bot_password: "b".to_owned(),

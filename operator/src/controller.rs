@@ -24,13 +24,14 @@ use tracing::{Instrument, debug, info, info_span, warn};
 use crate::apply::{self, ApplyError};
 use crate::backups::{self, BackupError};
 use crate::build::{self, BuildError, Inputs};
-use crate::crd::{Backup, Phase, Restore, TooGoodToGo};
+use crate::crd::{Backup, Phase, Restore, SecretRotationStatus, TooGoodToGo};
 use crate::dereference::{self, DereferenceError};
 use crate::generator::SecretGenerator;
 use crate::metrics::{ErrorLabels, Metrics, ResourceLabels};
 use crate::names::{FIELD_MANAGER, Owner};
 use crate::observe::{self, MigrationState};
 use crate::restores;
+use crate::rotation;
 use crate::status::{self, Facts, Problem};
 use crate::validate;
 
@@ -247,10 +248,25 @@ pub async fn reconcile_resource(cr: &TooGoodToGo, ctx: &Context) -> Result<Actio
         None => Vec::new(),
     };
 
+    // Secret rotation: due values are replaced before the build renders them.
+    let now = Timestamp::now();
+    let previous_rotation = cr.status.as_ref().and_then(|s| s.secret_rotation.as_ref());
+    let rotation_plan = rotation::plan(cr, previous_rotation, now.as_second());
+    let (generated, rotation_status, rotated) = rotation::rotate(
+        &rotation_plan,
+        dereferenced.generated,
+        previous_rotation,
+        ctx.generator.as_ref(),
+        now,
+    );
+    if rotation_status != SecretRotationStatus::default() {
+        facts.secret_rotation = Some(rotation_status);
+    }
+
     // build (pure)
     let inputs = Inputs {
         bot_stopped: restores::bot_stopped(&restores),
-        generated: dereferenced.generated,
+        generated,
         referenced_secrets_digest: dereferenced.referenced_secrets_digest,
         deploy_version: plan.deploy_version.clone(),
         migrate_version: plan.migrate_version.clone(),
@@ -298,6 +314,23 @@ pub async fn reconcile_resource(cr: &TooGoodToGo, ctx: &Context) -> Result<Actio
                 name: owner.name.clone(),
             })
             .inc_by(report.writes() as u64);
+    }
+    if !rotated.is_empty() {
+        info!(secrets = ?rotated, reason = %rotation_plan.reason, "secrets rotated");
+        let event = kube::runtime::events::Event {
+            type_: kube::runtime::events::EventType::Normal,
+            reason: "SecretRotated".to_owned(),
+            note: Some(format!(
+                "rotated {} ({}); the bot rolls onto the new values and accepts the previous ones for a day",
+                rotated.join(" and "),
+                rotation_plan.reason
+            )),
+            action: "Rotate".to_owned(),
+            secondary: None,
+        };
+        if let Err(error) = status::publish(&ctx.recorder, cr, &event).await {
+            warn!(%error, reason = "SecretRotated", "cannot publish event");
+        }
     }
     for kind in &report.unsupported {
         debug!(object = %kind, "kind not installed, skipped");

@@ -1530,3 +1530,129 @@ async fn a_failed_restore_reports_the_reason_and_the_safety_backup_and_the_bot_c
         .collect();
     assert_eq!(uncovered, Vec::<String>::new());
 }
+
+// ---- secret rotation ----
+
+fn decoded(secret: &Value, key: &str) -> String {
+    use base64::Engine as _;
+    let encoded = secret["data"][key].as_str().unwrap_or_default();
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .unwrap_or_default();
+    String::from_utf8(bytes).unwrap_or_default()
+}
+
+impl Harness {
+    fn generated(&self) -> Value {
+        self.server
+            .get(&core("secrets", "tgtg-generated"))
+            .unwrap_or_default()
+    }
+
+    fn pod_hash(&self) -> Value {
+        self.server
+            .get(&deployment_path("tgtg-bot"))
+            .unwrap_or_default()["spec"]["template"]["metadata"]["annotations"]
+            [crate::names::CONFIG_HASH_ANNOTATION]
+            .clone()
+    }
+}
+
+#[tokio::test]
+async fn the_rotate_annotation_rotates_the_key_and_token_and_keeps_the_previous_ones() {
+    let h = Harness::production();
+    h.converge().await;
+    let before = h.generated();
+    let (key, token) = (
+        decoded(&before, "SECRET_KEY"),
+        decoded(&before, "WEBHOOK_SECRET_TOKEN"),
+    );
+    assert_eq!(decoded(&before, "SECRET_KEY_PREVIOUS"), "");
+    let hash = h.pod_hash();
+
+    h.server.edit(CR_PATH, |cr| {
+        cr["metadata"]["annotations"] = json!({"toogoodtogo.io/rotate": "2026-11-29"});
+    });
+    let requests = h.reconcile_ok().await;
+    let after = h.generated();
+    assert_ne!(decoded(&after, "SECRET_KEY"), key);
+    assert_eq!(decoded(&after, "SECRET_KEY_PREVIOUS"), key);
+    assert_ne!(decoded(&after, "WEBHOOK_SECRET_TOKEN"), token);
+    assert_eq!(decoded(&after, "WEBHOOK_SECRET_TOKEN_PREVIOUS"), token);
+    assert_ne!(h.pod_hash(), hash, "the bot rolls onto the new values");
+    let rotation = &h.status()["secretRotation"];
+    assert_eq!(rotation["lastTrigger"], "2026-11-29");
+    assert!(rotation["secretKey"].is_string() && rotation["webhookSecretToken"].is_string());
+    assert!(
+        !h.status().to_string().contains(&key),
+        "status never holds values"
+    );
+    assert!(
+        Harness::events(&requests).contains(&("Normal".to_owned(), "SecretRotated".to_owned()))
+    );
+    // The bot reads both through optional secret references.
+    let env = h
+        .server
+        .get(&deployment_path("tgtg-bot"))
+        .unwrap_or_default()["spec"]["template"]["spec"]["containers"][0]["env"]
+        .clone();
+    for name in ["SECRET_KEY_PREVIOUS", "WEBHOOK_SECRET_TOKEN_PREVIOUS"] {
+        assert!(
+            env.as_array()
+                .is_some_and(|e| e.iter().any(|v| v["name"] == name)),
+            "{name}"
+        );
+    }
+
+    // Acted on once.
+    h.pods_become_ready();
+    h.reconcile_ok().await;
+    let requests = h.reconcile_ok().await;
+    assert_eq!(writes(&requests), Vec::<String>::new());
+    assert_eq!(decoded(&h.generated(), "SECRET_KEY_PREVIOUS"), key);
+}
+
+#[tokio::test]
+async fn after_the_grace_period_the_previous_values_are_dropped() {
+    let h = Harness::production();
+    h.converge().await;
+    h.server.edit(CR_PATH, |cr| {
+        cr["metadata"]["annotations"] = json!({"toogoodtogo.io/rotate": "a"});
+    });
+    h.reconcile_ok().await;
+    assert_ne!(decoded(&h.generated(), "SECRET_KEY_PREVIOUS"), "");
+    // A day and more later.
+    h.server.edit(CR_PATH, |cr| {
+        cr["status"]["secretRotation"]["secretKey"] = json!("2026-01-01T00:00:00Z");
+        cr["status"]["secretRotation"]["webhookSecretToken"] = json!("2026-01-01T00:00:00Z");
+    });
+    let key = decoded(&h.generated(), "SECRET_KEY");
+    let requests = h.reconcile_ok().await;
+    assert!(writes(&requests).contains(&format!("PATCH {}", core("secrets", "tgtg-generated"))));
+    assert_eq!(decoded(&h.generated(), "SECRET_KEY_PREVIOUS"), "");
+    assert_eq!(decoded(&h.generated(), "WEBHOOK_SECRET_TOKEN_PREVIOUS"), "");
+    assert_eq!(
+        decoded(&h.generated(), "SECRET_KEY"),
+        key,
+        "no new rotation"
+    );
+}
+
+#[tokio::test]
+async fn secrets_older_than_the_interval_are_rotated() {
+    let h = Harness::production();
+    h.server.edit(CR_PATH, |cr| {
+        cr["spec"]["secretRotation"] = json!({"intervalDays": 30, "webhookSecretToken": false});
+        cr["metadata"]["creationTimestamp"] = json!("2026-01-01T00:00:00Z");
+    });
+    h.converge().await;
+    // Created long ago: the first reconcile already rotated SECRET_KEY, not the token.
+    let rotation = &h.status()["secretRotation"];
+    assert!(rotation["secretKey"].is_string(), "{rotation}");
+    assert!(rotation["webhookSecretToken"].is_null());
+    assert_eq!(decoded(&h.generated(), "WEBHOOK_SECRET_TOKEN_PREVIOUS"), "");
+    // Then not again until the interval passed.
+    let key = decoded(&h.generated(), "SECRET_KEY");
+    h.reconcile_ok().await;
+    assert_eq!(decoded(&h.generated(), "SECRET_KEY"), key);
+}

@@ -93,7 +93,7 @@ pub struct TooGoodToGoSpec {
     /// `Backup` and `Restore` resources use.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backup: Option<BackupSpec>,
-    /// Reserved for secret rotation (not acted on yet).
+    /// Rotation of the generated `SECRET_KEY` and webhook secret token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_rotation: Option<SecretRotationSpec>,
     /// Reserved for rollout policy and automatic rollback (not acted on yet).
@@ -475,21 +475,45 @@ pub struct BackupStorage {
     pub persistent_volume_claim: Option<StorageSpec>,
 }
 
-/// Reserved: rotation of generated and managed secrets.
+/// Annotation that rotates the generated secrets whenever its value changes.
+pub const ROTATE_ANNOTATION: &str = "toogoodtogo.io/rotate";
+
+/// Rotation of the secrets the operator generated. Rotated values take effect with a rolling
+/// restart of the bot; the previous `SECRET_KEY` and webhook token stay accepted by the bot for
+/// a grace period of a day. Besides the interval, changing the annotation
+/// `toogoodtogo.io/rotate` rotates at once.
 #[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SecretRotationSpec {
+    /// Reserved: cron schedules are not supported yet; use `intervalDays`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schedule: Option<String>,
+    /// Rotate the chosen secrets when they are this many days old.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 3650))]
     pub interval_days: Option<i32>,
+    /// Rotate `SECRET_KEY` (default true).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_key: Option<bool>,
+    /// Rotate the webhook secret token (default true; webhook mode only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook_secret_token: Option<bool>,
+    /// Reserved: rotation of the managed database password is not acted on yet.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub database_password: Option<bool>,
+}
+
+/// When each generated secret was last rotated (never the values).
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretRotationStatus {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_key: Option<Time>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_secret_token: Option<Time>,
+    /// The value of the `toogoodtogo.io/rotate` annotation last acted on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_trigger: Option<String>,
 }
 
 /// Reserved: rollout policy and automatic rollback.
@@ -526,6 +550,9 @@ pub struct TooGoodToGoStatus {
     /// The newest completed backup.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_backup: Option<LastBackup>,
+    /// When the generated secrets were last rotated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_rotation: Option<SecretRotationStatus>,
 }
 
 /// The newest completed backup of a platform.

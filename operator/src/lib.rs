@@ -27,6 +27,7 @@ pub mod offline;
 pub mod rbac;
 pub mod restores;
 pub mod retention;
+pub mod rotation;
 pub mod server;
 pub mod status;
 pub mod telemetry;

@@ -11,7 +11,7 @@ use kube::{Api, Resource, ResourceExt};
 use serde_json::json;
 
 use crate::backups::BackupFacts;
-use crate::crd::{Phase, TooGoodToGo, TooGoodToGoStatus};
+use crate::crd::{Phase, SecretRotationStatus, TooGoodToGo, TooGoodToGoStatus};
 use crate::names::FIELD_MANAGER;
 use crate::observe::{MigrationState, Observed, RolloutPlan};
 
@@ -67,6 +67,8 @@ pub struct Facts {
     pub backups: Option<BackupFacts>,
     /// A restore in progress: what it is doing.
     pub restoring: Option<String>,
+    /// Rotation times after this reconcile; None keeps the previous ones.
+    pub secret_rotation: Option<SecretRotationStatus>,
 }
 
 struct Judgement {
@@ -322,6 +324,10 @@ pub fn compute(
             .and_then(|s| s.ready_replicas)
             .or(deployment.map(|_| 0)),
         last_backup,
+        secret_rotation: facts
+            .secret_rotation
+            .clone()
+            .or_else(|| previous.and_then(|p| p.secret_rotation.clone())),
     }
 }
 

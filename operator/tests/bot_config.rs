@@ -58,6 +58,8 @@ fn the_bot_accepts_the_rendered_configuration_of_every_sample() {
         let generated = GeneratedValues {
             secret_key: "unused".to_owned(),
             webhook_secret_token: "unused".to_owned(),
+            secret_key_previous: Some("previous".to_owned()),
+            webhook_secret_token_previous: Some("previous".to_owned()),
             postgres: Some(PostgresCredentials {
                 superuser_password: "unused".to_owned(),
                 bot_password: "unused".to_owned(),

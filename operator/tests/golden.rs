@@ -53,6 +53,8 @@ fn backup_and_restore_jobs_match_golden_file() {
         GeneratedValues {
             secret_key: "k".to_owned(),
             webhook_secret_token: "t".to_owned(),
+            secret_key_previous: None,
+            webhook_secret_token_previous: None,
             postgres: Some(PostgresCredentials {
                 superuser_password: "s".to_owned(),
                 bot_password: "b".to_owned(),

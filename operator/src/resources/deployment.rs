@@ -25,6 +25,11 @@ pub fn pod_config_hash(ctx: &Context, config_map: &ConfigMap) -> String {
     for part in [
         generated.secret_key.as_str(),
         generated.webhook_secret_token.as_str(),
+        generated.secret_key_previous.as_deref().unwrap_or_default(),
+        generated
+            .webhook_secret_token_previous
+            .as_deref()
+            .unwrap_or_default(),
         generated
             .postgres
             .as_ref()
