@@ -398,9 +398,26 @@ pub async fn reconcile(
         }
         let name = backup.name_any();
         let job_name = job_of(backup);
-        let mut job = jobs.iter().find(|j| j.name_any() == job_name).cloned();
+        let same_name = jobs.iter().find(|j| j.name_any() == job_name);
+        // A Job of an earlier Backup of the same name (deleted, its Job not yet collected) is
+        // not this Backup's: wait for it to go instead of taking over its outcome.
+        let stale = backup.spec.job_name.is_none()
+            && same_name.is_some_and(|j| {
+                !j.owner_references()
+                    .iter()
+                    .any(|r| Some(&r.uid) == backup.metadata.uid.as_ref())
+            });
+        let mut job = same_name.filter(|_| !stale).cloned();
         let mut status = current.clone();
-        if job.is_none()
+        if stale {
+            let mut waiting = current.clone();
+            waiting.phase = Some(BackupPhase::Pending);
+            waiting.message = Some(format!(
+                "waiting for the Job {job_name} of an earlier Backup of this name to be deleted"
+            ));
+            status = waiting;
+            facts.in_progress = true;
+        } else if job.is_none()
             && backup.spec.job_name.is_none()
             && current.job_name.is_none()
             && database_ready
@@ -435,14 +452,16 @@ pub async fn reconcile(
             }
             _ => None,
         };
-        status = next_status(
-            &status,
-            &job_name,
-            job.as_ref(),
-            message.as_deref(),
-            !database_ready,
-            now,
-        );
+        if !stale {
+            status = next_status(
+                &status,
+                &job_name,
+                job.as_ref(),
+                message.as_deref(),
+                !database_ready,
+                now,
+            );
+        }
         if !status.phase.is_some_and(BackupPhase::is_terminal) {
             facts.in_progress = true;
         }
@@ -566,6 +585,39 @@ pub async fn reconcile(
     facts.failure = failure;
     facts.backups = backups;
     Ok(facts)
+}
+
+/// Create the pre-deployment `Backup` of `version` unless it exists. Returns whether it wrote.
+pub async fn ensure_pre_deployment(
+    client: &Client,
+    owner: &crate::names::Owner,
+    version: &str,
+) -> Result<bool, BackupError> {
+    let api: Api<Backup> = Api::namespaced(client.clone(), &owner.namespace);
+    let name = owner.pre_deployment_backup(version);
+    let mut backup = Backup::new(
+        &name,
+        BackupResourceSpec {
+            toogoodtogo: owner.name.clone(),
+            kind: BackupKind::PreDeployment,
+            job_name: None,
+        },
+    );
+    backup.metadata = owner.metadata(name.clone(), Component::Backup);
+    backup.metadata.owner_references = None;
+    backup
+        .metadata
+        .annotations
+        .get_or_insert_with(Default::default)
+        .insert("toogoodtogo.io/version".to_owned(), version.to_owned());
+    match api.create(&PostParams::default(), &backup).await {
+        Ok(_) => {
+            info!(backup = %name, version, "pre-deployment backup requested");
+            Ok(true)
+        }
+        Err(err) if is_status(&err, 409) => Ok(false),
+        Err(source) => Err(api_error("create", format!("Backup {name}"))(source)),
+    }
 }
 
 async fn delete_backup(

@@ -235,6 +235,17 @@ pub async fn reconcile_resource(cr: &TooGoodToGo, ctx: &Context) -> Result<Actio
         return Ok(Action::await_change());
     }
     let plan = observe::plan_rollout(cr, &observed);
+    if let MigrationState::BackupFailed { message } = &plan.migration {
+        facts.problem = Some(Problem::PreDeploymentBackupFailed(format!(
+            "the pre-deployment backup {} of version {} failed: {message}; delete it to try again, or set spec.backup.preDeployment to false",
+            owner.pre_deployment_backup(&cr.spec.version),
+            cr.spec.version
+        )));
+    }
+    let mut backup_requested = false;
+    if plan.migration == MigrationState::BackingUp && observed.pre_deployment_backup.is_none() {
+        backup_requested = backups::ensure_pre_deployment(client, &owner, &cr.spec.version).await?;
+    }
     if let MigrationState::Failed { message } = &plan.migration {
         facts.problem = Some(Problem::MigrationFailed(format!(
             "migration Job {} failed: {message}",
@@ -390,8 +401,9 @@ pub async fn reconcile_resource(cr: &TooGoodToGo, ctx: &Context) -> Result<Actio
     }
     let moving = matches!(
         plan.migration,
-        MigrationState::Running | MigrationState::WaitingForDatabase
+        MigrationState::Running | MigrationState::WaitingForDatabase | MigrationState::BackingUp
     ) || report.writes() > 0
+        || backup_requested
         || backup_writes > 0;
     if let Some(problem) = report.volume_problem {
         facts.problem.get_or_insert(Problem::VolumeResize(problem));

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use super::*;
 use crate::fixtures::{FakeApiServer, Recorded};
 use crate::generator::SecretGenerator;
+use crate::names::Owner;
 use crate::testing::sample;
 
 const NS: &str = "shop";
@@ -1655,4 +1656,98 @@ async fn secrets_older_than_the_interval_are_rotated() {
     let key = decoded(&h.generated(), "SECRET_KEY");
     h.reconcile_ok().await;
     assert_eq!(decoded(&h.generated(), "SECRET_KEY"), key);
+}
+
+// ---- rollouts ----
+
+impl Harness {
+    fn set_version(&self, version: &str, generation: i64) {
+        self.server.edit(CR_PATH, |cr| {
+            cr["spec"]["version"] = json!(version);
+            cr["metadata"]["generation"] = json!(generation);
+        });
+    }
+
+    fn image(&self) -> Value {
+        self.server
+            .get(&deployment_path("tgtg-bot"))
+            .unwrap_or_default()["spec"]["template"]["spec"]["containers"][0]["image"]
+            .clone()
+    }
+}
+
+#[tokio::test]
+async fn a_version_bump_takes_a_pre_deployment_backup_before_migrating_and_rolling() {
+    let h = Harness::production();
+    h.converge().await;
+    h.set_version("1.5.0", 2);
+    let backup = Owner::of(&sample("production.yaml")).pre_deployment_backup("1.5.0");
+    let requests = h.reconcile_ok().await;
+    let written = writes(&requests);
+    let backup_at = written
+        .iter()
+        .position(|w| w == &format!("POST {BACKUPS}"))
+        .unwrap_or_else(|| panic!("no Backup created: {written:?}"));
+    assert_eq!(h.backup(&backup)["spec"]["kind"], "PreDeployment");
+    assert!(
+        h.server.get(&job_path(&backup)).is_some(),
+        "its Job starts at once"
+    );
+    assert!(
+        h.server.get(&job_path("tgtg-migrate-1.5.0")).is_none(),
+        "no migration before the backup"
+    );
+    assert!(
+        !written[backup_at..]
+            .iter()
+            .any(|w| w.contains("/deployments/tgtg-bot"))
+    );
+    assert_eq!(h.image(), "toogoodtogo/bot:1.4.2");
+    assert_eq!(h.condition("Progressing")["reason"], "BackingUp");
+
+    h.job_ends(&backup, true, &report(&backup_file(0, "_pre_deployment")));
+    h.reconcile_ok().await;
+    assert_eq!(h.backup(&backup)["status"]["phase"], "Completed");
+    h.reconcile_ok().await;
+    assert!(h.server.get(&job_path("tgtg-migrate-1.5.0")).is_some());
+    assert_eq!(h.image(), "toogoodtogo/bot:1.4.2");
+    h.migration_succeeds();
+    h.reconcile_ok().await;
+    assert_eq!(h.image(), "toogoodtogo/bot:1.5.0");
+}
+
+#[tokio::test]
+async fn a_failed_pre_deployment_backup_stops_the_upgrade() {
+    let h = Harness::production();
+    h.converge().await;
+    h.set_version("1.5.0", 2);
+    let backup = Owner::of(&sample("production.yaml")).pre_deployment_backup("1.5.0");
+    h.reconcile_ok().await;
+    h.job_ends(
+        &backup,
+        false,
+        "ERROR: pg_dump failed (exit 1); no backup written\n",
+    );
+    h.reconcile_ok().await;
+    h.reconcile_ok().await;
+    assert_eq!(h.status()["phase"], "Failed");
+    assert_eq!(
+        h.condition("Degraded")["reason"],
+        "PreDeploymentBackupFailed"
+    );
+    assert!(h.server.get(&job_path("tgtg-migrate-1.5.0")).is_none());
+    assert_eq!(h.image(), "toogoodtogo/bot:1.4.2");
+    // Deleting the failed Backup tries again, once garbage collection removed its Job.
+    h.server.remove(&backup_path(&backup));
+    h.reconcile_ok().await;
+    assert_eq!(h.backup(&backup)["spec"]["kind"], "PreDeployment");
+    assert_eq!(h.backup(&backup)["status"]["phase"], "Pending");
+    h.server.remove(&job_path(&backup));
+    h.reconcile_ok().await;
+    let job = h.server.get(&job_path(&backup)).unwrap_or_default();
+    assert_eq!(
+        job["metadata"]["ownerReferences"][0]["uid"],
+        h.backup(&backup)["metadata"]["uid"]
+    );
+    assert!(job["status"].is_null(), "a fresh Job");
 }

@@ -5,7 +5,7 @@ use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::batch::v1::Job;
 use kube::{Api, Client};
 
-use crate::crd::TooGoodToGo;
+use crate::crd::{Backup, BackupPhase, TooGoodToGo};
 use crate::names::Owner;
 
 pub const VERSION_LABEL: &str = "app.kubernetes.io/version";
@@ -19,6 +19,8 @@ pub struct Observed {
     pub postgres: Option<StatefulSet>,
     /// Whether prometheus-operator's ServiceMonitor kind exists (asked only when wanted).
     pub service_monitor_supported: bool,
+    /// The pre-deployment `Backup` of `spec.version` (looked at only before its migration).
+    pub pre_deployment_backup: Option<Backup>,
 }
 
 pub async fn observe(client: &Client, cr: &TooGoodToGo) -> Result<Observed, kube::Error> {
@@ -36,6 +38,14 @@ pub async fn observe(client: &Client, cr: &TooGoodToGo) -> Result<Observed, kube
             .get_opt(&owner.migration_job(&cr.spec.version))
             .await?
     };
+    let pre_deployment_backup =
+        if migration_job.is_none() && running.is_some() && wants_pre_deployment_backup(cr) {
+            Api::<Backup>::namespaced(client.clone(), ns)
+                .get_opt(&owner.pre_deployment_backup(&cr.spec.version))
+                .await?
+        } else {
+            None
+        };
     let postgres = if cr.spec.database.managed.is_some() {
         Api::<StatefulSet>::namespaced(client.clone(), ns)
             .get_opt(&owner.postgres())
@@ -55,7 +65,14 @@ pub async fn observe(client: &Client, cr: &TooGoodToGo) -> Result<Observed, kube
         migration_job,
         postgres,
         service_monitor_supported,
+        pre_deployment_backup,
     })
+}
+
+/// Whether a version change is preceded by a backup (`spec.backup.preDeployment`, managed
+/// database).
+pub fn wants_pre_deployment_backup(cr: &TooGoodToGo) -> bool {
+    crate::backups::enabled(cr).is_some_and(|(spec, _)| spec.pre_deployment())
 }
 
 /// Whether the API server serves `kind` in `api_version` (a 404 means the CRD is not installed).
@@ -123,6 +140,12 @@ pub enum MigrationState {
     /// The managed database is not ready yet: the Job is not created, so that it does not spend
     /// its retries on a database that is still starting.
     WaitingForDatabase,
+    /// The pre-deployment backup is pending or running (or about to be created).
+    BackingUp,
+    /// The pre-deployment backup failed: the version change waits for a decision.
+    BackupFailed {
+        message: String,
+    },
     /// The Job is missing or still running.
     Running,
     Succeeded,
@@ -199,6 +222,33 @@ pub fn plan_rollout(cr: &TooGoodToGo, observed: &Observed) -> RolloutPlan {
             migrate_version: None,
             migration: MigrationState::NotNeeded,
         };
+    }
+    // An upgrade of a running platform: first the pre-deployment backup.
+    if running.is_some() && observed.migration_job.is_none() && wants_pre_deployment_backup(cr) {
+        let status = observed
+            .pre_deployment_backup
+            .as_ref()
+            .and_then(|b| b.status.clone())
+            .unwrap_or_default();
+        match status.phase {
+            Some(BackupPhase::Completed) => {}
+            Some(BackupPhase::Failed) => {
+                return RolloutPlan {
+                    deploy_version: running,
+                    migrate_version: None,
+                    migration: MigrationState::BackupFailed {
+                        message: status.message.unwrap_or_default(),
+                    },
+                };
+            }
+            _ => {
+                return RolloutPlan {
+                    deploy_version: running,
+                    migrate_version: None,
+                    migration: MigrationState::BackingUp,
+                };
+            }
+        }
     }
     let database_starting = cr.spec.database.managed.is_some() && !observed.postgres_ready();
     if observed.migration_job.is_none() && database_starting {

@@ -29,6 +29,7 @@ pub enum Problem {
     SecretMissing(String),
     MigrationFailed(String),
     VolumeResize(String),
+    PreDeploymentBackupFailed(String),
 }
 
 impl Problem {
@@ -38,6 +39,7 @@ impl Problem {
             Self::SecretMissing(_) => "SecretMissing",
             Self::MigrationFailed(_) => "MigrationFailed",
             Self::VolumeResize(_) => "VolumeResizeFailed",
+            Self::PreDeploymentBackupFailed(_) => "PreDeploymentBackupFailed",
         }
     }
 
@@ -46,13 +48,17 @@ impl Problem {
             Self::InvalidSpec(m)
             | Self::SecretMissing(m)
             | Self::MigrationFailed(m)
-            | Self::VolumeResize(m) => m,
+            | Self::VolumeResize(m)
+            | Self::PreDeploymentBackupFailed(m) => m,
         }
     }
 
     /// Failures that retrying cannot fix without a spec change.
     fn is_terminal(&self) -> bool {
-        matches!(self, Self::InvalidSpec(_) | Self::MigrationFailed(_))
+        matches!(
+            self,
+            Self::InvalidSpec(_) | Self::MigrationFailed(_) | Self::PreDeploymentBackupFailed(_)
+        )
     }
 }
 
@@ -111,6 +117,7 @@ pub fn compute(
     let migration = facts.plan.as_ref().map(|p| &p.migration);
     let waiting_for_database = migration == Some(&MigrationState::WaitingForDatabase);
     let migrating = migration == Some(&MigrationState::Running);
+    let backing_up = migration == Some(&MigrationState::BackingUp);
 
     let (ready, ready_reason, ready_message) = match deployment {
         _ if facts.suspended => (false, "Suspended", "reconciliation is suspended".to_owned()),
@@ -168,6 +175,12 @@ pub fn compute(
             status: true,
             reason: "Restoring",
             message: facts.restoring.clone().unwrap_or_default(),
+        },
+        _ if backing_up => Judgement {
+            type_: PROGRESSING,
+            status: true,
+            reason: "BackingUp",
+            message: format!("taking the pre-deployment backup before version {version}"),
         },
         _ if waiting_for_database => Judgement {
             type_: PROGRESSING,
