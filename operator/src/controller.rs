@@ -242,6 +242,43 @@ pub async fn reconcile_resource(cr: &TooGoodToGo, ctx: &Context) -> Result<Actio
             cr.spec.version
         )));
     }
+    if let Some((from, to)) = &plan.rollback {
+        facts.problem = Some(Problem::RolledBack(format!(
+            "version {from} did not become available within {}s; rolled back to {to}; it is not tried again until spec.version changes",
+            cr.progress_deadline_seconds()
+        )));
+        let new = cr
+            .status
+            .as_ref()
+            .and_then(|s| s.rolled_back.as_ref())
+            .is_none_or(|r| &r.from != from);
+        if new {
+            warn!(from = %from, to = %to, "rolling back");
+            let event = kube::runtime::events::Event {
+                type_: kube::runtime::events::EventType::Warning,
+                reason: "RolledBack".to_owned(),
+                note: Some(format!(
+                    "version {from} did not become available within {}s; rolled back to {to}",
+                    cr.progress_deadline_seconds()
+                )),
+                action: "Rollback".to_owned(),
+                secondary: None,
+            };
+            if let Err(error) = status::publish(&ctx.recorder, cr, &event).await {
+                warn!(%error, reason = "RolledBack", "cannot publish event");
+            }
+            if cr
+                .spec
+                .rollout
+                .as_ref()
+                .and_then(|r| r.restore_database_on_rollback)
+                .unwrap_or(false)
+                && backups::enabled(cr).is_some()
+            {
+                restores::request_rollback_restore(client, &owner, from).await?;
+            }
+        }
+    }
     let mut backup_requested = false;
     if plan.migration == MigrationState::BackingUp && observed.pre_deployment_backup.is_none() {
         backup_requested = backups::ensure_pre_deployment(client, &owner, &cr.spec.version).await?;

@@ -1751,3 +1751,166 @@ async fn a_failed_pre_deployment_backup_stops_the_upgrade() {
     );
     assert!(job["status"].is_null(), "a fresh Job");
 }
+
+impl Harness {
+    /// The Deployment controller gives up on the rollout.
+    fn progress_deadline_exceeded(&self) {
+        self.server.edit(&deployment_path("tgtg-bot"), |d| {
+            d["status"]["conditions"] = json!([{"type": "Progressing", "status": "False",
+                "reason": "ProgressDeadlineExceeded",
+                "message": "ReplicaSet \"tgtg-bot-7f9\" has timed out progressing."}]);
+            d["status"]["availableReplicas"] = json!(2);
+        });
+    }
+
+    /// Upgrade to `version` (without a pre-deployment backup) until its pods are created.
+    async fn upgrade_to(&self, version: &str, generation: i64) {
+        self.set_version(version, generation);
+        self.reconcile_ok().await;
+        self.migration_succeeds();
+        self.reconcile_ok().await;
+        assert_eq!(self.image(), format!("toogoodtogo/bot:{version}").as_str());
+    }
+}
+
+#[tokio::test]
+async fn a_version_that_never_becomes_available_is_rolled_back_once_and_not_retried() {
+    let h = Harness::production();
+    h.server.edit(CR_PATH, |cr| {
+        cr["spec"]["backup"]["preDeployment"] = json!(false);
+    });
+    h.converge().await;
+    assert_eq!(h.status()["lastGoodVersion"], "1.4.2");
+    h.upgrade_to("1.5.0", 2).await;
+    let deployment = h
+        .server
+        .get(&deployment_path("tgtg-bot"))
+        .unwrap_or_default();
+    assert_eq!(deployment["spec"]["progressDeadlineSeconds"], 600);
+
+    h.progress_deadline_exceeded();
+    let requests = h.reconcile_ok().await;
+    assert_eq!(h.image(), "toogoodtogo/bot:1.4.2");
+    assert!(
+        h.server.get(&job_path("tgtg-migrate-1.4.2")).is_none(),
+        "going back runs no migration"
+    );
+    let rolled_back = h.condition("RolledBack");
+    assert_eq!(rolled_back["status"], "True");
+    assert_eq!(
+        rolled_back["message"],
+        "version 1.5.0 did not become available; version 1.4.2 runs instead"
+    );
+    assert_eq!(h.condition("Degraded")["reason"], "RolledBack");
+    assert_eq!(h.status()["phase"], "Degraded");
+    assert_eq!(h.status()["rolledBack"]["from"], "1.5.0");
+    assert_eq!(h.status()["rolledBack"]["to"], "1.4.2");
+    let rollback_events: Vec<Value> = requests
+        .iter()
+        .filter(|r| r.path.ends_with("/events"))
+        .filter_map(|r| r.body.clone())
+        .filter(|b| b["reason"] == "RolledBack")
+        .collect();
+    assert_eq!(rollback_events.len(), 1, "{rollback_events:?}");
+    assert_eq!(rollback_events[0]["type"], "Warning");
+    assert_eq!(
+        rollback_events[0]["note"],
+        "version 1.5.0 did not become available within 600s; rolled back to 1.4.2"
+    );
+    let history: Vec<(String, String)> = h.status()["history"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| {
+            (
+                e["version"].as_str().unwrap_or_default().to_owned(),
+                e["outcome"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        history,
+        [
+            ("1.4.2".to_owned(), "Deployed".to_owned()),
+            ("1.5.0".to_owned(), "RolledBack".to_owned())
+        ]
+    );
+
+    // The old version comes up; the bad one is not tried again: no loop, no more Events.
+    h.pods_become_ready();
+    for _ in 0..3 {
+        let requests = h.reconcile_ok().await;
+        assert_eq!(h.image(), "toogoodtogo/bot:1.4.2");
+        assert!(
+            !writes(&requests)
+                .iter()
+                .any(|w| w.contains("/deployments/tgtg-bot") || w.ends_with("/events")),
+            "{:?}",
+            writes(&requests)
+        );
+    }
+    assert_eq!(h.condition("Ready")["status"], "True");
+    assert_eq!(h.status()["lastGoodVersion"], "1.4.2");
+
+    // A new version proceeds normally, and the rollback is over.
+    h.upgrade_to("1.5.1", 3).await;
+    h.pods_become_ready();
+    h.reconcile_ok().await;
+    assert_eq!(h.status()["phase"], "Ready");
+    assert!(h.status()["rolledBack"].is_null());
+    assert!(h.condition("RolledBack").is_null());
+    assert_eq!(h.status()["lastGoodVersion"], "1.5.1");
+}
+
+#[tokio::test]
+async fn without_auto_rollback_a_stuck_version_stays_and_says_so() {
+    let h = Harness::production();
+    h.server.edit(CR_PATH, |cr| {
+        cr["spec"]["backup"]["preDeployment"] = json!(false);
+        cr["spec"]["rollout"]["autoRollback"] = json!(false);
+    });
+    h.converge().await;
+    h.upgrade_to("1.5.0", 2).await;
+    h.progress_deadline_exceeded();
+    h.reconcile_ok().await;
+    assert_eq!(h.image(), "toogoodtogo/bot:1.5.0");
+    assert!(h.status()["rolledBack"].is_null());
+}
+
+#[tokio::test]
+async fn an_automatic_rollback_can_restore_the_pre_deployment_backup() {
+    let h = Harness::production();
+    h.server.edit(CR_PATH, |cr| {
+        cr["spec"]["rollout"]["restoreDatabaseOnRollback"] = json!(true);
+    });
+    h.converge().await;
+    h.set_version("1.5.0", 2);
+    h.reconcile_ok().await;
+    let backup = Owner::of(&sample("production.yaml")).pre_deployment_backup("1.5.0");
+    h.job_ends(&backup, true, &report(&backup_file(0, "_pre_deployment")));
+    h.reconcile_ok().await;
+    h.reconcile_ok().await;
+    h.migration_succeeds();
+    h.reconcile_ok().await;
+    assert_eq!(h.image(), "toogoodtogo/bot:1.5.0");
+    h.progress_deadline_exceeded();
+    h.reconcile_ok().await;
+    assert_eq!(h.image(), "toogoodtogo/bot:1.4.2");
+    let restore = h.restore(&format!("{backup}-rollback"));
+    assert_eq!(restore["spec"]["backup"], backup.as_str());
+    assert_eq!(restore["spec"]["toogoodtogo"], "tgtg");
+    // The Restore goes its usual way: the file is verified first.
+    h.reconcile_ok().await;
+    assert_eq!(
+        h.restore(&format!("{backup}-rollback"))["status"]["phase"],
+        "Verifying"
+    );
+    let uncovered: Vec<String> = h
+        .server
+        .history()
+        .iter()
+        .filter(|r| !crate::rbac::allows(crate::rbac::CONTROLLER_RULES, &r.method, &r.path))
+        .map(Recorded::line)
+        .collect();
+    assert_eq!(uncovered, Vec::<String>::new());
+}

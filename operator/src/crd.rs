@@ -96,7 +96,7 @@ pub struct TooGoodToGoSpec {
     /// Rotation of the generated `SECRET_KEY` and webhook secret token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_rotation: Option<SecretRotationSpec>,
-    /// Reserved for rollout policy and automatic rollback (not acted on yet).
+    /// Progress deadline and automatic rollback.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rollout: Option<RolloutSpec>,
 }
@@ -516,20 +516,74 @@ pub struct SecretRotationStatus {
     pub last_trigger: Option<String>,
 }
 
-/// Reserved: rollout policy and automatic rollback.
+/// Rollout policy: how long a new version may take to become available, and what happens when
+/// it does not.
 #[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RolloutSpec {
+    /// Go back to `status.lastGoodVersion` when the new version does not become available in
+    /// time (default true). The bad version is not retried until `spec.version` changes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_rollback: Option<bool>,
+    /// The Deployment's progress deadline (default 600).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 30, max = 3600))]
     pub progress_deadline_seconds: Option<i32>,
+    /// Also restore the pre-deployment backup on an automatic rollback (default false): the
+    /// data written since that backup is lost.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restore_database_on_rollback: Option<bool>,
+    /// Versions kept in `status.history` (default 10).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 100))]
     pub history_limit: Option<i32>,
+}
+
+/// Default of `spec.rollout.progressDeadlineSeconds`.
+pub const DEFAULT_PROGRESS_DEADLINE_SECONDS: i32 = 600;
+
+impl TooGoodToGo {
+    pub fn auto_rollback(&self) -> bool {
+        self.spec
+            .rollout
+            .as_ref()
+            .and_then(|r| r.auto_rollback)
+            .unwrap_or(true)
+    }
+
+    pub fn progress_deadline_seconds(&self) -> i32 {
+        self.spec
+            .rollout
+            .as_ref()
+            .and_then(|r| r.progress_deadline_seconds)
+            .unwrap_or(DEFAULT_PROGRESS_DEADLINE_SECONDS)
+    }
+
+    pub fn history_limit(&self) -> usize {
+        let limit = self.spec.rollout.as_ref().and_then(|r| r.history_limit);
+        usize::try_from(limit.unwrap_or(10)).unwrap_or(10)
+    }
+}
+
+/// An automatic rollback in effect.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RolledBack {
+    /// The version that did not become available (`spec.version`).
+    pub from: String,
+    /// The version running instead (the last good one).
+    pub to: String,
+    pub time: Time,
+}
+
+/// One deployed version.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeployedVersion {
+    pub version: String,
+    /// `Deployed` (it became available) or `RolledBack` (it did not).
+    pub outcome: String,
+    pub time: Time,
 }
 
 /// Observed state, written only by the operator.
@@ -553,6 +607,15 @@ pub struct TooGoodToGoStatus {
     /// When the generated secrets were last rotated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_rotation: Option<SecretRotationStatus>,
+    /// The newest version that became available.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_good_version: Option<String>,
+    /// Set while an automatic rollback is in effect (until `spec.version` changes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rolled_back: Option<RolledBack>,
+    /// The last deployed versions, newest last.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<DeployedVersion>,
 }
 
 /// The newest completed backup of a platform.

@@ -160,6 +160,23 @@ pub struct RolloutPlan {
     pub deploy_version: Option<String>,
     pub migrate_version: Option<String>,
     pub migration: MigrationState,
+    /// An automatic rollback in effect: (bad version, version running instead).
+    pub rollback: Option<(String, String)>,
+}
+
+/// Whether the Deployment gave up on its rollout (`ProgressDeadlineExceeded`).
+pub fn progress_deadline_exceeded(deployment: &Deployment) -> bool {
+    deployment
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .into_iter()
+        .flatten()
+        .any(|c| {
+            c.type_.as_deref() == Some("Progressing")
+                && c.status.as_deref() == Some("False")
+                && c.reason.as_deref() == Some("ProgressDeadlineExceeded")
+        })
 }
 
 fn job_state(job: Option<&Job>) -> MigrationState {
@@ -207,11 +224,37 @@ pub fn is_rollback(wanted: &str, running: &str) -> bool {
 pub fn plan_rollout(cr: &TooGoodToGo, observed: &Observed) -> RolloutPlan {
     let wanted = cr.spec.version.clone();
     let running = observed.running_version();
+    let status = cr.status.clone().unwrap_or_default();
+    // A version rolled back from is not tried again until spec.version changes.
+    if let Some(rolled_back) = status.rolled_back.as_ref().filter(|r| r.from == wanted) {
+        return RolloutPlan {
+            deploy_version: Some(rolled_back.to.clone()),
+            migrate_version: None,
+            migration: MigrationState::NotNeeded,
+            rollback: Some((rolled_back.from.clone(), rolled_back.to.clone())),
+        };
+    }
     if running.as_deref() == Some(wanted.as_str()) {
+        let last_good = status.last_good_version.filter(|good| *good != wanted);
+        if let Some(good) = last_good
+            && cr.auto_rollback()
+            && observed
+                .deployment
+                .as_ref()
+                .is_some_and(progress_deadline_exceeded)
+        {
+            return RolloutPlan {
+                deploy_version: Some(good.clone()),
+                migrate_version: None,
+                migration: MigrationState::NotNeeded,
+                rollback: Some((wanted, good)),
+            };
+        }
         return RolloutPlan {
             deploy_version: Some(wanted),
             migrate_version: None,
             migration: MigrationState::NotNeeded,
+            rollback: None,
         };
     }
     if let Some(running) = &running
@@ -221,6 +264,7 @@ pub fn plan_rollout(cr: &TooGoodToGo, observed: &Observed) -> RolloutPlan {
             deploy_version: Some(wanted),
             migrate_version: None,
             migration: MigrationState::NotNeeded,
+            rollback: None,
         };
     }
     // An upgrade of a running platform: first the pre-deployment backup.
@@ -239,6 +283,7 @@ pub fn plan_rollout(cr: &TooGoodToGo, observed: &Observed) -> RolloutPlan {
                     migration: MigrationState::BackupFailed {
                         message: status.message.unwrap_or_default(),
                     },
+                    rollback: None,
                 };
             }
             _ => {
@@ -246,6 +291,7 @@ pub fn plan_rollout(cr: &TooGoodToGo, observed: &Observed) -> RolloutPlan {
                     deploy_version: running,
                     migrate_version: None,
                     migration: MigrationState::BackingUp,
+                    rollback: None,
                 };
             }
         }
@@ -256,6 +302,7 @@ pub fn plan_rollout(cr: &TooGoodToGo, observed: &Observed) -> RolloutPlan {
             deploy_version: running,
             migrate_version: None,
             migration: MigrationState::WaitingForDatabase,
+            rollback: None,
         };
     }
     let migration = job_state(observed.migration_job.as_ref());
@@ -267,6 +314,7 @@ pub fn plan_rollout(cr: &TooGoodToGo, observed: &Observed) -> RolloutPlan {
         deploy_version,
         migrate_version: Some(wanted),
         migration,
+        rollback: None,
     }
 }
 
@@ -392,6 +440,87 @@ mod tests {
         let plan = plan_rollout(&cr_at("1.1.9"), &observed);
         assert_eq!(plan.deploy_version.as_deref(), Some("1.1.9"));
         assert_eq!(plan.migrate_version, None);
+    }
+
+    fn stuck(d: &mut Deployment) {
+        d.status = Some(k8s_openapi::api::apps::v1::DeploymentStatus {
+            conditions: Some(vec![k8s_openapi::api::apps::v1::DeploymentCondition {
+                type_: Some("Progressing".to_owned()),
+                status: Some("False".to_owned()),
+                reason: Some("ProgressDeadlineExceeded".to_owned()),
+                ..Default::default()
+            }]),
+            ..Default::default()
+        });
+    }
+
+    fn with_status(
+        mut cr: TooGoodToGo,
+        last_good: &str,
+        rolled_back_from: Option<&str>,
+    ) -> TooGoodToGo {
+        cr.status = Some(crate::crd::TooGoodToGoStatus {
+            last_good_version: Some(last_good.to_owned()),
+            rolled_back: rolled_back_from.map(|from| crate::crd::RolledBack {
+                from: from.to_owned(),
+                to: last_good.to_owned(),
+                time: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+                    k8s_openapi::jiff::Timestamp::UNIX_EPOCH,
+                ),
+            }),
+            ..Default::default()
+        });
+        cr
+    }
+
+    #[test]
+    fn a_stuck_rollout_goes_back_to_the_last_good_version() {
+        let mut deployment = deployment_at("1.1.0");
+        stuck(&mut deployment);
+        let observed = Observed {
+            deployment: Some(deployment),
+            ..Observed::default()
+        };
+        let plan = plan_rollout(&with_status(cr_at("1.1.0"), "1.0.0", None), &observed);
+        assert_eq!(plan.deploy_version.as_deref(), Some("1.0.0"));
+        assert_eq!(plan.migrate_version, None);
+        assert_eq!(
+            plan.rollback,
+            Some(("1.1.0".to_owned(), "1.0.0".to_owned()))
+        );
+        // Without a good version to go back to, or with autoRollback off, it stays.
+        let plan = plan_rollout(&cr_at("1.1.0"), &observed);
+        assert_eq!(plan.rollback, None);
+        let mut off = with_status(cr_at("1.1.0"), "1.0.0", None);
+        off.spec.rollout = Some(crate::crd::RolloutSpec {
+            auto_rollback: Some(false),
+            ..Default::default()
+        });
+        assert_eq!(plan_rollout(&off, &observed).rollback, None);
+    }
+
+    #[test]
+    fn a_rolled_back_version_is_not_retried_but_a_new_one_proceeds() {
+        let observed = Observed {
+            deployment: Some(deployment_at("1.0.0")),
+            postgres: ready_database(),
+            ..Observed::default()
+        };
+        let plan = plan_rollout(
+            &with_status(cr_at("1.1.0"), "1.0.0", Some("1.1.0")),
+            &observed,
+        );
+        assert_eq!(plan.deploy_version.as_deref(), Some("1.0.0"));
+        assert_eq!(
+            plan.migrate_version, None,
+            "no migration Job for the bad version"
+        );
+        let plan = plan_rollout(
+            &with_status(cr_at("1.1.1"), "1.0.0", Some("1.1.0")),
+            &observed,
+        );
+        assert_eq!(plan.rollback, None);
+        assert_eq!(plan.migrate_version.as_deref(), Some("1.1.1"));
     }
 
     #[test]

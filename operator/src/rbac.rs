@@ -34,7 +34,7 @@ pub const CONTROLLER_RULES: &[Rule] = &[
     Rule {
         api_group: "toogoodtogo.io",
         resources: &["restores"],
-        verbs: &READ,
+        verbs: &["get", "list", "watch", "create"],
     },
     Rule {
         api_group: "",

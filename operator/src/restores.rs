@@ -185,6 +185,37 @@ impl Step<'_> {
     }
 }
 
+/// Ask for the restore of the pre-deployment backup of `version` (an automatic rollback with
+/// `restoreDatabaseOnRollback`). Returns whether it wrote.
+pub async fn request_rollback_restore(
+    client: &Client,
+    owner: &Owner,
+    version: &str,
+) -> Result<bool, BackupError> {
+    let api: Api<Restore> = Api::namespaced(client.clone(), &owner.namespace);
+    let backup = owner.pre_deployment_backup(version);
+    let name = format!("{backup}-rollback");
+    let mut restore = Restore::new(
+        &name,
+        crate::crd::RestoreResourceSpec {
+            toogoodtogo: owner.name.clone(),
+            backup: Some(backup),
+            file: None,
+            dry_run: false,
+        },
+    );
+    restore.metadata = owner.metadata(name.clone(), Component::Restore);
+    restore.metadata.owner_references = None;
+    match api.create(&PostParams::default(), &restore).await {
+        Ok(_) => {
+            info!(restore = %name, version, "restore of the pre-deployment backup requested");
+            Ok(true)
+        }
+        Err(err) if is_status(&err, 409) => Ok(false),
+        Err(source) => Err(api_error("create", format!("Restore {name}"))(source)),
+    }
+}
+
 /// Advance the oldest unfinished Restore by at most one phase.
 #[allow(clippy::too_many_arguments)]
 pub async fn reconcile(

@@ -11,7 +11,9 @@ use kube::{Api, Resource, ResourceExt};
 use serde_json::json;
 
 use crate::backups::BackupFacts;
-use crate::crd::{Phase, SecretRotationStatus, TooGoodToGo, TooGoodToGoStatus};
+use crate::crd::{
+    DeployedVersion, Phase, RolledBack, SecretRotationStatus, TooGoodToGo, TooGoodToGoStatus,
+};
 use crate::names::FIELD_MANAGER;
 use crate::observe::{MigrationState, Observed, RolloutPlan};
 
@@ -19,6 +21,8 @@ pub const READY: &str = "Ready";
 pub const PROGRESSING: &str = "Progressing";
 pub const DEGRADED: &str = "Degraded";
 pub const DATABASE_READY: &str = "DatabaseReady";
+/// Present while an automatic rollback is in effect.
+pub const ROLLED_BACK: &str = "RolledBack";
 /// Outcome of the newest backup (only with `spec.backup`).
 pub const BACKUP: &str = "Backup";
 
@@ -30,6 +34,8 @@ pub enum Problem {
     MigrationFailed(String),
     VolumeResize(String),
     PreDeploymentBackupFailed(String),
+    /// An automatic rollback is in effect: the platform runs, but not the version asked for.
+    RolledBack(String),
 }
 
 impl Problem {
@@ -40,6 +46,7 @@ impl Problem {
             Self::MigrationFailed(_) => "MigrationFailed",
             Self::VolumeResize(_) => "VolumeResizeFailed",
             Self::PreDeploymentBackupFailed(_) => "PreDeploymentBackupFailed",
+            Self::RolledBack(_) => "RolledBack",
         }
     }
 
@@ -49,7 +56,8 @@ impl Problem {
             | Self::SecretMissing(m)
             | Self::MigrationFailed(m)
             | Self::VolumeResize(m)
-            | Self::PreDeploymentBackupFailed(m) => m,
+            | Self::PreDeploymentBackupFailed(m)
+            | Self::RolledBack(m) => m,
         }
     }
 
@@ -57,7 +65,10 @@ impl Problem {
     fn is_terminal(&self) -> bool {
         matches!(
             self,
-            Self::InvalidSpec(_) | Self::MigrationFailed(_) | Self::PreDeploymentBackupFailed(_)
+            Self::InvalidSpec(_)
+                | Self::MigrationFailed(_)
+                | Self::PreDeploymentBackupFailed(_)
+                | Self::RolledBack(_)
         )
     }
 }
@@ -111,7 +122,11 @@ pub fn compute(
     previous: Option<&TooGoodToGoStatus>,
     now: Timestamp,
 ) -> TooGoodToGoStatus {
-    let version = &cr.spec.version;
+    let rollback = facts.plan.as_ref().and_then(|p| p.rollback.clone());
+    // The version that should run: spec.version, or the last good one after a rollback.
+    let version = &rollback
+        .as_ref()
+        .map_or_else(|| cr.spec.version.clone(), |(_, to)| to.clone());
     let running = facts.observed.running_version();
     let deployment = facts.observed.deployment.as_ref();
     let migration = facts.plan.as_ref().map(|p| &p.migration);
@@ -247,6 +262,8 @@ pub fn compute(
     };
 
     let phase = match &facts.problem {
+        // The last good version serves: degraded, not failed.
+        Some(Problem::RolledBack(_)) => Phase::Degraded,
         Some(problem) if problem.is_terminal() => Phase::Failed,
         Some(_) => Phase::Degraded,
         None if ready => Phase::Ready,
@@ -308,6 +325,63 @@ pub fn compute(
         database,
     ];
     judgements.extend(backup);
+    let rolled_back = match (&facts.plan, &rollback) {
+        (Some(_), Some((from, to))) => Some(RolledBack {
+            from: from.clone(),
+            to: to.clone(),
+            time: previous
+                .and_then(|p| p.rolled_back.as_ref())
+                .filter(|r| &r.from == from && &r.to == to)
+                .map_or(Time(now), |r| r.time.clone()),
+        }),
+        (Some(_), None) => None,
+        (None, _) => previous.and_then(|p| p.rolled_back.clone()),
+    };
+    if let Some(r) = &rolled_back {
+        judgements.push(Judgement {
+            type_: ROLLED_BACK,
+            status: true,
+            reason: "RolledBack",
+            message: format!(
+                "version {} did not become available; version {} runs instead",
+                r.from, r.to
+            ),
+        });
+    }
+    let previous_good = previous.and_then(|p| p.last_good_version.clone());
+    let last_good_version = if ready
+        && rollback.is_none()
+        && facts.restoring.is_none()
+        && running.as_deref() == Some(cr.spec.version.as_str())
+    {
+        running.clone()
+    } else {
+        previous_good.clone()
+    };
+    let mut history = previous.map(|p| p.history.clone()).unwrap_or_default();
+    if last_good_version != previous_good
+        && let Some(good) = &last_good_version
+    {
+        history.push(DeployedVersion {
+            version: good.clone(),
+            outcome: "Deployed".to_owned(),
+            time: Time(now),
+        });
+    }
+    let previous_rollback = previous
+        .and_then(|p| p.rolled_back.as_ref())
+        .map(|r| &r.from);
+    if let Some(r) = &rolled_back
+        && previous_rollback != Some(&r.from)
+    {
+        history.push(DeployedVersion {
+            version: r.from.clone(),
+            outcome: "RolledBack".to_owned(),
+            time: Time(now),
+        });
+    }
+    let excess = history.len().saturating_sub(cr.history_limit());
+    history.drain(..excess);
     let conditions = judgements
         .into_iter()
         .map(|j| {
@@ -341,6 +415,9 @@ pub fn compute(
             .secret_rotation
             .clone()
             .or_else(|| previous.and_then(|p| p.secret_rotation.clone())),
+        last_good_version,
+        rolled_back,
+        history,
     }
 }
 
@@ -381,6 +458,10 @@ pub fn transition_event(
         .conditions
         .iter()
         .find(|c| c.type_ == DEGRADED && c.status == "True");
+    // The reconcile publishes its own Event for a rollback, naming both versions.
+    if degraded.is_some_and(|c| c.reason == "RolledBack") {
+        return None;
+    }
     let (type_, reason, note) = match (after, degraded) {
         (Phase::Degraded | Phase::Failed, Some(c)) => {
             (EventType::Warning, c.reason.clone(), c.message.clone())

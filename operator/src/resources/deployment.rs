@@ -119,6 +119,7 @@ pub fn build(ctx: &Context, version: &str, config_hash: &str) -> Deployment {
             },
             selector: owner.selector(Component::Bot),
             revision_history_limit: Some(5),
+            progress_deadline_seconds: Some(ctx.cr.progress_deadline_seconds()),
             strategy: Some(DeploymentStrategy {
                 type_: Some("RollingUpdate".to_owned()),
                 rolling_update: Some(RollingUpdateDeployment {
