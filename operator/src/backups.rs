@@ -189,7 +189,11 @@ pub fn next_status(
     }
     if job_succeeded(job) {
         next.completion_time = Some(status.completion_time.unwrap_or(Time(now)));
-        match termination_message.and_then(|m| serde_json::from_str::<Report>(m.trim()).ok()) {
+        let report = termination_message
+            .and_then(|m| serde_json::from_str::<Report>(m.trim()).ok())
+            // The name goes into paths and arguments of later Jobs: only pg-backup.sh's names.
+            .filter(|r| crate::restores::is_backup_file_name(&r.file));
+        match report {
             Some(report) => {
                 next.phase = Some(BackupPhase::Completed);
                 next.file = Some(report.file);
@@ -257,7 +261,10 @@ fn entry(backup: &Backup) -> Entry {
         kind: backup.spec.kind,
         phase: status.phase,
         taken_at: taken_at(backup),
-        file: status.file,
+        // A name that is not a backup file's is never handed to the prune Job.
+        file: status
+            .file
+            .filter(|f| crate::restores::is_backup_file_name(f)),
     }
 }
 
@@ -786,6 +793,25 @@ mod tests {
         };
         let status = next_status(&started, "b", None, None, false, at(5));
         assert_eq!(status.phase, Some(BackupPhase::Failed));
+    }
+
+    #[test]
+    fn a_reported_file_name_that_is_not_a_backup_name_is_a_failure() {
+        let done = job(JobStatus {
+            succeeded: Some(1),
+            ..JobStatus::default()
+        });
+        let report = REPORT.replace("toogoodtogo_20260101_030000.sql.gz", "../../etc/passwd");
+        let status = next_status(
+            &BackupStatus::default(),
+            "b",
+            Some(&done),
+            Some(&report),
+            false,
+            at(5),
+        );
+        assert_eq!(status.phase, Some(BackupPhase::Failed));
+        assert_eq!(status.file, None);
     }
 
     #[test]
