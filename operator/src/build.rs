@@ -32,8 +32,13 @@ pub struct GeneratedValues {
 pub struct PostgresCredentials {
     /// Superuser, for operator Jobs only (never given to the bot).
     pub superuser_password: String,
-    /// The bot's own login role.
+    /// The password of the bot's login role.
     pub bot_password: String,
+    /// The role the bot logs in as: the database owner, or after a password rotation one of
+    /// the two login roles acting as it.
+    pub bot_user: String,
+    /// A rotation's new password, before the bot switches to it.
+    pub pending_password: Option<String>,
 }
 
 /// Everything `render` needs besides the resource: the results of dereferencing and the
@@ -93,11 +98,10 @@ pub struct ManagedRedisObjects {
     pub network_policy: NetworkPolicy,
 }
 
-/// Backups: the volume, the library, the CronJob of the scheduled backups.
+/// Backups: the volume and the CronJob of the scheduled backups.
 #[derive(Clone, Debug, PartialEq)]
 pub struct BackupObjects {
     pub claim: PersistentVolumeClaim,
-    pub script: ConfigMap,
     pub cron_job: CronJob,
 }
 
@@ -108,6 +112,8 @@ pub struct DesiredObjects {
     pub config_map: ConfigMap,
     pub postgres: Option<ManagedPostgresObjects>,
     pub redis: Option<ManagedRedisObjects>,
+    /// The shell libraries the backup, restore and rotation Jobs run.
+    pub scripts: Option<ConfigMap>,
     pub backup: Option<BackupObjects>,
     pub migration_job: Option<Job>,
     pub deployment: Option<Deployment>,
@@ -205,9 +211,11 @@ impl DesiredObjects {
             out.push(Manifest::of(&redis.service, Apply)?);
             out.push(Manifest::of(&redis.network_policy, Apply)?);
         }
+        if let Some(scripts) = &self.scripts {
+            out.push(Manifest::of(scripts, Apply)?);
+        }
         if let Some(backup) = &self.backup {
             out.push(Manifest::of(&backup.claim, Apply)?);
-            out.push(Manifest::of(&backup.script, Apply)?);
             out.push(Manifest::of(&backup.cron_job, Apply)?);
         }
         if let Some(job) = &self.migration_job {
@@ -289,11 +297,13 @@ pub fn render(cr: &TooGoodToGo, inputs: &Inputs) -> DesiredObjects {
         });
     let backup = crate::backups::enabled(cr).map(|(spec, managed)| BackupObjects {
         claim: resources::backup::claim(&ctx, spec),
-        script: resources::backup::script(&ctx),
         cron_job: resources::backup::cron_job(&ctx, spec, managed),
     });
+    let scripts = (backup.is_some() || crate::db_rotation::enabled(cr))
+        .then(|| resources::backup::script(&ctx));
     let pod_config_hash = resources::deployment::pod_config_hash(&ctx, &config_map);
     DesiredObjects {
+        scripts,
         backup,
         migration_job: inputs
             .migrate_version
@@ -332,6 +342,8 @@ mod tests {
                 postgres: Some(PostgresCredentials {
                     superuser_password: "s".to_owned(),
                     bot_password: "b".to_owned(),
+                    bot_user: "toogoodtogo".to_owned(),
+                    pending_password: None,
                 }),
             },
             "digest".to_owned(),

@@ -25,6 +25,7 @@ use crate::apply::{self, ApplyError};
 use crate::backups::{self, BackupError};
 use crate::build::{self, BuildError, Inputs};
 use crate::crd::{Backup, Phase, Restore, SecretRotationStatus, TooGoodToGo};
+use crate::db_rotation;
 use crate::dereference::{self, DereferenceError};
 use crate::generator::SecretGenerator;
 use crate::metrics::{ErrorLabels, Metrics, ResourceLabels};
@@ -300,15 +301,32 @@ pub async fn reconcile_resource(cr: &TooGoodToGo, ctx: &Context) -> Result<Actio
     let now = Timestamp::now();
     let previous_rotation = cr.status.as_ref().and_then(|s| s.secret_rotation.as_ref());
     let rotation_plan = rotation::plan(cr, previous_rotation, now.as_second());
-    let (generated, rotation_status, rotated) = rotation::rotate(
+    let (mut generated, mut rotation_status, rotated) = rotation::rotate(
         &rotation_plan,
         dereferenced.generated,
         previous_rotation,
         ctx.generator.as_ref(),
         now,
     );
-    if rotation_status != SecretRotationStatus::default() {
-        facts.secret_rotation = Some(rotation_status);
+    let mut rotation_notices = Vec::new();
+    if db_rotation::enabled(cr) || rotation_status.database_rotation.is_some() {
+        rotation_notices = db_rotation::decide(
+            client,
+            &owner,
+            rotation_plan.database_password,
+            observed.postgres_ready()
+                && restores.iter().all(|r| {
+                    r.status
+                        .as_ref()
+                        .and_then(|s| s.phase)
+                        .is_none_or(crate::crd::RestorePhase::is_terminal)
+                }),
+            &mut generated,
+            &mut rotation_status,
+            ctx.generator.as_ref(),
+            now,
+        )
+        .await?;
     }
 
     // build (pure)
@@ -383,8 +401,40 @@ pub async fn reconcile_resource(cr: &TooGoodToGo, ctx: &Context) -> Result<Actio
     for kind in &report.unsupported {
         debug!(object = %kind, "kind not installed, skipped");
     }
-    // backups: Jobs and status of Backup resources, retention
+    // database password rotation: the Job its phase needs
     let mut backup_writes = 0;
+    if let Some(managed) = &cr.spec.database.managed
+        && rotation_status.database_rotation.is_some()
+    {
+        let render_ctx = crate::resources::Context {
+            cr,
+            inputs: &inputs,
+            owner: &owner,
+        };
+        let written = db_rotation::act(
+            client,
+            &render_ctx,
+            managed,
+            &mut rotation_status,
+            observed.deployment.as_ref(),
+            desired.deployment.as_ref(),
+        )
+        .await?;
+        if !written.is_empty() {
+            info!(written = ?written, "database password rotation");
+        }
+        backup_writes += written.len() + 1;
+    }
+    for notice in &rotation_notices {
+        if let Err(error) = status::publish(&ctx.recorder, cr, &notice.event()).await {
+            warn!(%error, reason = notice.reason, "cannot publish event");
+        }
+    }
+    if rotation_status != SecretRotationStatus::default() {
+        facts.secret_rotation = Some(rotation_status);
+    }
+
+    // backups: Jobs and status of Backup resources, retention
     if let Some((spec, managed)) = backups::enabled(cr) {
         let render_ctx = crate::resources::Context {
             cr,

@@ -1378,7 +1378,8 @@ async fn a_corrupt_or_missing_file_fails_verification_before_anything_is_touched
     );
     assert!(
         env.iter()
-            .any(|e| e["name"] == "PGUSER" && e["value"] == "toogoodtogo")
+            .any(|e| e["name"] == "PGUSER" && e["valueFrom"]["secretKeyRef"]["key"] == "username"),
+        "the bot's login role"
     );
 
     h.job_ends(
@@ -1468,7 +1469,8 @@ async fn a_restore_takes_a_safety_backup_stops_the_bot_restores_migrates_and_sta
     );
     assert!(
         env.iter()
-            .any(|e| e["name"] == "PGUSER" && e["value"] == "toogoodtogo")
+            .any(|e| e["name"] == "PGUSER" && e["valueFrom"]["secretKeyRef"]["key"] == "username"),
+        "the bot's login role"
     );
     let migrate = &pod["containers"][0];
     assert_eq!(migrate["image"], "toogoodtogo/bot:1.4.2");
@@ -1913,4 +1915,168 @@ async fn an_automatic_rollback_can_restore_the_pre_deployment_backup() {
         .map(Recorded::line)
         .collect();
     assert_eq!(uncovered, Vec::<String>::new());
+}
+
+// ---- database password rotation ----
+
+impl Harness {
+    fn credentials(&self) -> Value {
+        self.server
+            .get(&core("secrets", "tgtg-postgres-credentials"))
+            .unwrap_or_default()
+    }
+
+    fn rotation_job(&self, step: &str) -> (String, Value) {
+        let started = self.status()["secretRotation"]["databaseRotation"]["started"]
+            .as_str()
+            .and_then(|t| t.parse::<Timestamp>().ok())
+            .map(|t| t.as_second())
+            .unwrap_or_default();
+        let name = format!("tgtg-db-{step}-{started}");
+        let job = self.server.get(&job_path(&name)).unwrap_or_default();
+        (name, job)
+    }
+}
+
+fn env_of(job: &Value) -> Vec<Value> {
+    job["spec"]["template"]["spec"]["containers"][0]["env"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn the_database_password_moves_to_the_idle_role_and_the_old_one_is_retired_after_the_roll() {
+    let h = Harness::production();
+    h.server.edit(CR_PATH, |cr| {
+        cr["spec"]["secretRotation"] =
+            json!({"databasePassword": true, "secretKey": false, "webhookSecretToken": false});
+    });
+    h.converge().await;
+    let before = h.credentials();
+    assert_eq!(decoded(&before, "username"), "toogoodtogo");
+    let old_password = decoded(&before, "password");
+    let hash = h.pod_hash();
+
+    // 1. Preparing: the new password waits in the Secret; a Job gives it to the idle role.
+    h.server.edit(CR_PATH, |cr| {
+        cr["metadata"]["annotations"] = json!({"toogoodtogo.io/rotate": "db-1"});
+    });
+    h.reconcile_ok().await;
+    let rotation = &h.status()["secretRotation"]["databaseRotation"];
+    assert_eq!(rotation["phase"], "Preparing");
+    assert_eq!(rotation["from"], "toogoodtogo");
+    assert_eq!(rotation["to"], "toogoodtogo_blue");
+    let pending = decoded(&h.credentials(), "pending-password");
+    assert!(!pending.is_empty());
+    assert_eq!(
+        decoded(&h.credentials(), "username"),
+        "toogoodtogo",
+        "the bot is not moved yet"
+    );
+    assert_eq!(
+        h.pod_hash(),
+        hash,
+        "no roll before the role has its password"
+    );
+    let (prepare, job) = h.rotation_job("prepare");
+    let env = env_of(&job);
+    assert!(
+        env.iter()
+            .any(|e| e["name"] == "LOGIN_ROLE" && e["value"] == "toogoodtogo_blue")
+    );
+    assert!(env.iter().any(|e| e["name"] == "NEW_PASSWORD"
+        && e["valueFrom"]["secretKeyRef"]["key"] == "pending-password"));
+    assert!(
+        env.iter()
+            .any(|e| e["name"] == "PGUSER" && e["value"] == "postgres")
+    );
+    assert!(
+        !job.to_string().contains(&pending),
+        "the password is never in a pod spec"
+    );
+
+    // 2. Switching: the Secret moves to the new role and password; the bot rolls.
+    h.server.edit(&job_path(&prepare), |j| {
+        j["status"] = json!({"succeeded": 1})
+    });
+    h.reconcile_ok().await;
+    let after = h.credentials();
+    assert_eq!(decoded(&after, "username"), "toogoodtogo_blue");
+    assert_eq!(decoded(&after, "password"), pending);
+    assert_eq!(decoded(&after, "pending-password"), "");
+    assert_ne!(h.pod_hash(), hash);
+    assert_eq!(
+        h.status()["secretRotation"]["databaseRotation"]["phase"],
+        "Switching"
+    );
+    let (retire, _) = h.rotation_job("retire");
+    assert!(
+        h.server.get(&job_path(&retire)).is_none(),
+        "the old pods still use the old role"
+    );
+
+    // 3. Retiring: once the roll is complete, the old role gets a password nobody knows.
+    h.pods_become_ready();
+    h.reconcile_ok().await;
+    assert_eq!(
+        h.status()["secretRotation"]["databaseRotation"]["phase"],
+        "Retiring"
+    );
+    let job = h.server.get(&job_path(&retire)).unwrap_or_default();
+    assert!(
+        env_of(&job)
+            .iter()
+            .any(|e| e["name"] == "OLD_ROLE" && e["value"] == "toogoodtogo")
+    );
+    h.server.edit(&job_path(&retire), |j| {
+        j["status"] = json!({"succeeded": 1})
+    });
+    let requests = h.reconcile_ok().await;
+    let rotation = &h.status()["secretRotation"];
+    assert!(rotation["databaseRotation"].is_null());
+    assert!(rotation["databasePassword"].is_string());
+    assert!(!h.status().to_string().contains(&pending));
+    assert!(!h.status().to_string().contains(&old_password));
+    assert!(
+        Harness::events(&requests).contains(&("Normal".to_owned(), "SecretRotated".to_owned()))
+    );
+
+    // The next rotation goes from blue to green.
+    h.server.edit(CR_PATH, |cr| {
+        cr["metadata"]["annotations"] = json!({"toogoodtogo.io/rotate": "db-2"});
+    });
+    h.reconcile_ok().await;
+    assert_eq!(
+        h.status()["secretRotation"]["databaseRotation"]["to"],
+        "toogoodtogo_green"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_preparation_changes_nothing_and_says_so() {
+    let h = Harness::production();
+    h.server.edit(CR_PATH, |cr| {
+        cr["spec"]["secretRotation"] =
+            json!({"databasePassword": true, "secretKey": false, "webhookSecretToken": false});
+    });
+    h.converge().await;
+    h.server.edit(CR_PATH, |cr| {
+        cr["metadata"]["annotations"] = json!({"toogoodtogo.io/rotate": "db-1"});
+    });
+    h.reconcile_ok().await;
+    let password = decoded(&h.credentials(), "password");
+    let (prepare, _) = h.rotation_job("prepare");
+    h.server.edit(&job_path(&prepare), |j| {
+        j["status"] = json!({"failed": 4, "conditions": [{"type": "Failed", "status": "True",
+            "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit"}]});
+    });
+    let requests = h.reconcile_ok().await;
+    assert!(h.status()["secretRotation"]["databaseRotation"].is_null());
+    assert_eq!(decoded(&h.credentials(), "username"), "toogoodtogo");
+    assert_eq!(decoded(&h.credentials(), "password"), password);
+    assert_eq!(decoded(&h.credentials(), "pending-password"), "");
+    assert!(
+        Harness::events(&requests).contains(&("Warning".to_owned(), "RotationFailed".to_owned()))
+    );
 }

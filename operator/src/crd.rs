@@ -498,7 +498,8 @@ pub struct SecretRotationSpec {
     /// Rotate the webhook secret token (default true; webhook mode only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook_secret_token: Option<bool>,
-    /// Reserved: rotation of the managed database password is not acted on yet.
+    /// Rotate the managed database's password (default false): the bot moves between two login
+    /// roles that act as the database owner, so no pod ever holds an invalid password.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub database_password: Option<bool>,
 }
@@ -514,6 +515,34 @@ pub struct SecretRotationStatus {
     /// The value of the `toogoodtogo.io/rotate` annotation last acted on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_trigger: Option<String>,
+    /// When the managed database's password rotation last completed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database_password: Option<Time>,
+    /// A database password rotation in progress.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database_rotation: Option<DatabaseRotation>,
+}
+
+/// A database password rotation in progress: the bot moves from one login role to the other.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DatabaseRotation {
+    pub phase: DatabaseRotationPhase,
+    /// The role the bot logged in as.
+    pub from: String,
+    /// The role it moves to.
+    pub to: String,
+    pub started: Time,
+}
+
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, schemars::JsonSchema)]
+pub enum DatabaseRotationPhase {
+    /// A Job gives the idle login role its new password.
+    Preparing,
+    /// The bot rolls onto the idle role and its new password.
+    Switching,
+    /// A Job gives the old role a password nobody knows.
+    Retiring,
 }
 
 /// Rollout policy: how long a new version may take to become available, and what happens when

@@ -17,6 +17,7 @@ pub mod validate;
 pub mod apply;
 pub mod backups;
 pub mod controller;
+pub mod db_rotation;
 #[cfg(test)]
 pub mod fixtures;
 pub mod install;

@@ -23,6 +23,8 @@ pub const GRACE_SECONDS: i64 = 86_400;
 pub struct Plan {
     pub secret_key: bool,
     pub webhook_secret_token: bool,
+    /// The managed database's password (carried out by [`crate::db_rotation`]).
+    pub database_password: bool,
     /// The annotation value this plan acts on.
     pub trigger: Option<String>,
     /// Why, for the Event: `annotation toogoodtogo.io/rotate` or `older than N days`.
@@ -45,6 +47,8 @@ pub fn plan(cr: &TooGoodToGo, previous: Option<&SecretRotationStatus>, now: i64)
     let webhook = cr.spec.telegram.webhook.is_some();
     let wants_key = spec.secret_key.unwrap_or(true);
     let wants_token = spec.webhook_secret_token.unwrap_or(true) && webhook;
+    let wants_database =
+        spec.database_password.unwrap_or(false) && cr.spec.database.managed.is_some();
     let previous = previous.cloned().unwrap_or_default();
 
     let trigger = cr
@@ -57,6 +61,7 @@ pub fn plan(cr: &TooGoodToGo, previous: Option<&SecretRotationStatus>, now: i64)
         return Plan {
             secret_key: wants_key,
             webhook_secret_token: wants_token,
+            database_password: wants_database,
             trigger,
             reason: format!("annotation {ROTATE_ANNOTATION}"),
         };
@@ -73,6 +78,7 @@ pub fn plan(cr: &TooGoodToGo, previous: Option<&SecretRotationStatus>, now: i64)
     Plan {
         secret_key: wants_key && due(previous.secret_key.as_ref()),
         webhook_secret_token: wants_token && due(previous.webhook_secret_token.as_ref()),
+        database_password: wants_database && due(previous.database_password.as_ref()),
         trigger: None,
         reason: format!("older than {days} days"),
     }
@@ -167,7 +173,7 @@ mod tests {
         let status = SecretRotationStatus {
             secret_key: Some(Time(at(CREATED + 30 * DAY))),
             webhook_secret_token: Some(Time(at(CREATED + 30 * DAY))),
-            last_trigger: None,
+            ..SecretRotationStatus::default()
         };
         assert!(!plan(&cr(Some(30), None), Some(&status), CREATED + 59 * DAY).rotates());
         assert!(plan(&cr(Some(30), None), Some(&status), CREATED + 60 * DAY).rotates());

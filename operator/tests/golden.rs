@@ -58,6 +58,8 @@ fn backup_and_restore_jobs_match_golden_file() {
             postgres: Some(PostgresCredentials {
                 superuser_password: "s".to_owned(),
                 bot_password: "b".to_owned(),
+                bot_user: "toogoodtogo".to_owned(),
+                pending_password: None,
             }),
         },
         "digest".to_owned(),

@@ -19,16 +19,20 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 
 use super::Context;
-use super::pod::{self, POSTGRES_BOT_PASSWORD_KEY, POSTGRES_SUPERUSER_PASSWORD_KEY};
-use crate::crd::{BackupKind, BackupSpec, ManagedDatabase};
-use crate::names::{
-    BOT_DATABASE, BOT_DATABASE_USER, Component, DATABASE_CLIENT_LABEL, POSTGRES_PORT,
+use super::pod::{
+    self, POSTGRES_BOT_PASSWORD_KEY, POSTGRES_SUPERUSER_PASSWORD_KEY, POSTGRES_USER_KEY,
 };
+use crate::crd::{BackupKind, BackupSpec, ManagedDatabase};
+use crate::names::{BOT_DATABASE, Component, DATABASE_CLIENT_LABEL, POSTGRES_PORT};
 
 /// The backup library, byte for byte.
 pub const SCRIPT: &str = include_str!("../../../deployment/scripts/lib/pg-backup.sh");
 /// Key of the library in the ConfigMap, and its file name in the Jobs.
 pub const SCRIPT_KEY: &str = "pg-backup.sh";
+/// The two-role password rotation library, byte for byte.
+pub const ROLES_SCRIPT: &str = include_str!("../../../deployment/scripts/lib/pg-roles.sh");
+/// Its key in the ConfigMap.
+pub const ROLES_SCRIPT_KEY: &str = "pg-roles.sh";
 /// Where the ConfigMap is mounted in the Jobs.
 pub const SCRIPT_DIR: &str = "/opt/toogoodtogo";
 /// Where the backup volume is mounted in the Jobs (`BACKUP_DIR`).
@@ -101,7 +105,10 @@ pub fn script(ctx: &Context) -> ConfigMap {
     let owner = ctx.owner;
     ConfigMap {
         metadata: owner.metadata(owner.backup_script(), Component::Backup),
-        data: Some(BTreeMap::from([(SCRIPT_KEY.to_owned(), SCRIPT.to_owned())])),
+        data: Some(BTreeMap::from([
+            (SCRIPT_KEY.to_owned(), SCRIPT.to_owned()),
+            (ROLES_SCRIPT_KEY.to_owned(), ROLES_SCRIPT.to_owned()),
+        ])),
         ..ConfigMap::default()
     }
 }
@@ -114,7 +121,7 @@ pub fn plain_env(name: &str, value: &str) -> EnvVar {
     }
 }
 
-fn secret_env(name: &str, secret: &str, key: &str) -> EnvVar {
+pub fn secret_env(name: &str, secret: &str, key: &str) -> EnvVar {
     EnvVar {
         name: name.to_owned(),
         value_from: Some(EnvVarSource {
@@ -134,13 +141,19 @@ fn secret_env(name: &str, secret: &str, key: &str) -> EnvVar {
 pub fn library_env(ctx: &Context, role: Role) -> Vec<EnvVar> {
     let credentials = ctx.owner.postgres_credentials();
     let (user, password_key) = match role {
-        Role::Bot => (BOT_DATABASE_USER, POSTGRES_BOT_PASSWORD_KEY),
-        Role::Superuser => ("postgres", POSTGRES_SUPERUSER_PASSWORD_KEY),
+        Role::Bot => (
+            secret_env("PGUSER", &credentials, POSTGRES_USER_KEY),
+            POSTGRES_BOT_PASSWORD_KEY,
+        ),
+        Role::Superuser => (
+            plain_env("PGUSER", "postgres"),
+            POSTGRES_SUPERUSER_PASSWORD_KEY,
+        ),
     };
     vec![
         plain_env("PGHOST", &ctx.owner.postgres()),
         plain_env("PGPORT", &POSTGRES_PORT.to_string()),
-        plain_env("PGUSER", user),
+        user,
         secret_env("PGPASSWORD", &credentials, password_key),
         plain_env("PGCONNECT_TIMEOUT", "10"),
         plain_env("PGB_EXEC", ""),
@@ -416,6 +429,12 @@ mod tests {
         )
         .unwrap_or_default();
         assert_eq!(super::SCRIPT, on_disk);
+        let roles = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../deployment/scripts/lib/pg-roles.sh"),
+        )
+        .unwrap_or_default();
+        assert_eq!(super::ROLES_SCRIPT, roles);
         assert!(super::SCRIPT.contains("pgb_remove()"));
         assert!(super::SCRIPT.contains("pgb_restore_check()"));
     }

@@ -34,6 +34,10 @@ pub fn pod_config_hash(ctx: &Context, config_map: &ConfigMap) -> String {
             .postgres
             .as_ref()
             .map_or("", |p| p.bot_password.as_str()),
+        generated
+            .postgres
+            .as_ref()
+            .map_or("", |p| p.bot_user.as_str()),
         ctx.inputs.referenced_secrets_digest.as_str(),
     ] {
         material.push('\n');

@@ -3,6 +3,7 @@
 
 pub mod backup;
 pub mod configmap;
+pub mod db_rotation;
 pub mod deployment;
 pub mod hpa;
 pub mod ingress;
