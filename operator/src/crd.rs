@@ -480,12 +480,12 @@ pub const ROTATE_ANNOTATION: &str = "toogoodtogo.io/rotate";
 
 /// Rotation of the secrets the operator generated. Rotated values take effect with a rolling
 /// restart of the bot; the previous `SECRET_KEY` and webhook token stay accepted by the bot for
-/// a grace period of a day. Besides the interval, changing the annotation
+/// a grace period of a day. Besides the schedule or interval, changing the annotation
 /// `toogoodtogo.io/rotate` rotates at once.
 #[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SecretRotationSpec {
-    /// Reserved: cron schedules are not supported yet; use `intervalDays`.
+    /// Rotate when this cron schedule (UTC) passes; `intervalDays` wins when both are set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schedule: Option<String>,
     /// Rotate the chosen secrets when they are this many days old.

@@ -7,6 +7,7 @@
 
 pub mod build;
 pub mod crd;
+pub mod cron;
 pub mod dereference;
 pub mod digest;
 pub mod generator;

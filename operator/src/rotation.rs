@@ -37,6 +37,22 @@ impl Plan {
     }
 }
 
+/// When rotations are due.
+enum Cadence {
+    Interval(i32),
+    Schedule(crate::cron::Schedule),
+}
+
+impl Cadence {
+    /// Due now for a secret last rotated (or created) at `since`.
+    fn due(&self, since: i64, now: i64) -> bool {
+        match self {
+            Self::Interval(days) => now - since >= i64::from(*days) * 86_400,
+            Self::Schedule(schedule) => schedule.passed_between(since, now),
+        }
+    }
+}
+
 fn seconds(time: Option<&Time>) -> Option<i64> {
     time.map(|t| t.0.as_second())
 }
@@ -66,21 +82,31 @@ pub fn plan(cr: &TooGoodToGo, previous: Option<&SecretRotationStatus>, now: i64)
             reason: format!("annotation {ROTATE_ANNOTATION}"),
         };
     }
-    let Some(days) = spec.interval_days else {
-        return Plan::default();
-    };
     let created = seconds(cr.metadata.creation_timestamp.as_ref());
+    let schedule = spec
+        .schedule
+        .as_deref()
+        .and_then(|s| crate::cron::Schedule::parse(s).ok());
+    let cadence = match (spec.interval_days, schedule) {
+        (Some(days), _) => Cadence::Interval(days),
+        (None, Some(schedule)) => Cadence::Schedule(schedule),
+        (None, None) => return Plan::default(),
+    };
+    let reason = match &cadence {
+        Cadence::Interval(days) => format!("older than {days} days"),
+        Cadence::Schedule(_) => format!("schedule {}", spec.schedule.clone().unwrap_or_default()),
+    };
     let due = |last: Option<&Time>| {
         seconds(last)
             .or(created)
-            .is_some_and(|since| now - since >= i64::from(days) * 86_400)
+            .is_some_and(|since| cadence.due(since, now))
     };
     Plan {
         secret_key: wants_key && due(previous.secret_key.as_ref()),
         webhook_secret_token: wants_token && due(previous.webhook_secret_token.as_ref()),
         database_password: wants_database && due(previous.database_password.as_ref()),
         trigger: None,
-        reason: format!("older than {days} days"),
+        reason,
     }
 }
 
@@ -177,6 +203,28 @@ mod tests {
         };
         assert!(!plan(&cr(Some(30), None), Some(&status), CREATED + 59 * DAY).rotates());
         assert!(plan(&cr(Some(30), None), Some(&status), CREATED + 60 * DAY).rotates());
+    }
+
+    #[test]
+    fn a_schedule_rotates_once_each_time_it_passes() {
+        let mut cr = cr(None, None);
+        cr.spec.secret_rotation = Some(crate::crd::SecretRotationSpec {
+            schedule: Some("0 4 1 * *".to_owned()),
+            ..Default::default()
+        });
+        // CREATED is 2023-11-14T22:13:20Z; the 1st of December 04:00 is the next run.
+        let first_run = 1_701_403_200;
+        assert!(!plan(&cr, None, first_run - 60).rotates());
+        let due = plan(&cr, None, first_run);
+        assert!(due.secret_key && due.webhook_secret_token);
+        assert_eq!(due.reason, "schedule 0 4 1 * *");
+        let status = SecretRotationStatus {
+            secret_key: Some(Time(at(first_run))),
+            webhook_secret_token: Some(Time(at(first_run))),
+            ..SecretRotationStatus::default()
+        };
+        assert!(!plan(&cr, Some(&status), first_run + 20 * DAY).rotates());
+        assert!(plan(&cr, Some(&status), first_run + 31 * DAY).rotates());
     }
 
     #[test]

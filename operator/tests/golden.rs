@@ -33,15 +33,16 @@ async fn render_matches_golden_files() {
     );
 }
 
-/// The Jobs the operator creates at run time for `Backup` and `Restore` resources of the
-/// production sample: a backup, a prune, a verification (plain and dry run) and a restore.
+/// The Jobs the operator creates at run time for the production sample: a backup, a prune, a
+/// verification (plain and dry run), a restore, and the two Jobs of a database password
+/// rotation.
 #[test]
 fn backup_and_restore_jobs_match_golden_file() {
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
     use toogoodtogo_operator::build::{GeneratedValues, Inputs, PostgresCredentials};
     use toogoodtogo_operator::crd::BackupKind;
     use toogoodtogo_operator::names::Owner;
-    use toogoodtogo_operator::resources::{self, backup, restore};
+    use toogoodtogo_operator::resources::{self, backup, db_rotation, restore};
 
     let (_, value) = examples()
         .into_iter()
@@ -125,6 +126,18 @@ fn backup_and_restore_jobs_match_golden_file() {
             file,
             "1.4.2",
             owned_by("Restore", "r"),
+        ),
+        db_rotation::prepare_job(
+            &ctx,
+            managed,
+            "tgtg-db-prepare-1764374400".to_owned(),
+            "toogoodtogo_blue",
+        ),
+        db_rotation::retire_job(
+            &ctx,
+            managed,
+            "tgtg-db-retire-1764374400".to_owned(),
+            "toogoodtogo",
         ),
     ];
     let mut rendered = String::new();
