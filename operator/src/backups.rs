@@ -594,14 +594,18 @@ pub async fn reconcile(
     Ok(facts)
 }
 
+/// Annotation of a pre-deployment `Backup`: the version it was taken for.
+pub const VERSION_ANNOTATION: &str = "toogoodtogo.io/version";
+
 /// Create the pre-deployment `Backup` of `version` unless it exists. Returns whether it wrote.
 pub async fn ensure_pre_deployment(
     client: &Client,
     owner: &crate::names::Owner,
     version: &str,
+    generation: i64,
 ) -> Result<bool, BackupError> {
     let api: Api<Backup> = Api::namespaced(client.clone(), &owner.namespace);
-    let name = owner.pre_deployment_backup(version);
+    let name = owner.pre_deployment_backup(version, generation);
     let mut backup = Backup::new(
         &name,
         BackupResourceSpec {
@@ -616,7 +620,7 @@ pub async fn ensure_pre_deployment(
         .metadata
         .annotations
         .get_or_insert_with(Default::default)
-        .insert("toogoodtogo.io/version".to_owned(), version.to_owned());
+        .insert(VERSION_ANNOTATION.to_owned(), version.to_owned());
     match api.create(&PostParams::default(), &backup).await {
         Ok(_) => {
             info!(backup = %name, version, "pre-deployment backup requested");

@@ -239,7 +239,7 @@ pub async fn reconcile_resource(cr: &TooGoodToGo, ctx: &Context) -> Result<Actio
     if let MigrationState::BackupFailed { message } = &plan.migration {
         facts.problem = Some(Problem::PreDeploymentBackupFailed(format!(
             "the pre-deployment backup {} of version {} failed: {message}; delete it to try again, or set spec.backup.preDeployment to false",
-            owner.pre_deployment_backup(&cr.spec.version),
+            owner.pre_deployment_backup(&cr.spec.version, cr.metadata.generation.unwrap_or(0)),
             cr.spec.version
         )));
     }
@@ -282,7 +282,13 @@ pub async fn reconcile_resource(cr: &TooGoodToGo, ctx: &Context) -> Result<Actio
     }
     let mut backup_requested = false;
     if plan.migration == MigrationState::BackingUp && observed.pre_deployment_backup.is_none() {
-        backup_requested = backups::ensure_pre_deployment(client, &owner, &cr.spec.version).await?;
+        backup_requested = backups::ensure_pre_deployment(
+            client,
+            &owner,
+            &cr.spec.version,
+            cr.metadata.generation.unwrap_or(0),
+        )
+        .await?;
     }
     if let MigrationState::Failed { message } = &plan.migration {
         facts.problem = Some(Problem::MigrationFailed(format!(
@@ -520,8 +526,8 @@ fn instance_of<K: Resource>(object: &K) -> Option<ObjectRef<TooGoodToGo>> {
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
-    #[error("the TooGoodToGo CRD is not installed or not readable (apply crds/ first): {0}")]
-    CrdMissing(#[source] kube::Error),
+    #[error("the {0} CRD is not installed or not readable (apply every file of crds/ first): {1}")]
+    CrdMissing(&'static str, #[source] kube::Error),
 }
 
 /// Run the controller until the stream ends (shutdown signal). Owned objects are watched by
@@ -541,7 +547,16 @@ pub async fn run(ctx: Arc<Context>, namespace: Option<&str>) -> Result<(), RunEr
     resources
         .list(&ListParams::default().limit(1))
         .await
-        .map_err(RunError::CrdMissing)?;
+        .map_err(|e| RunError::CrdMissing("TooGoodToGo", e))?;
+    // Backups and Restores are watched: without their CRDs the watches would fail forever.
+    api::<Backup>(&client, namespace)
+        .list(&ListParams::default().limit(1))
+        .await
+        .map_err(|e| RunError::CrdMissing("Backup", e))?;
+    api::<Restore>(&client, namespace)
+        .list(&ListParams::default().limit(1))
+        .await
+        .map_err(|e| RunError::CrdMissing("Restore", e))?;
     let owned =
         watcher::Config::default().labels(&format!("app.kubernetes.io/managed-by={FIELD_MANAGER}"));
     info!(namespace = namespace.unwrap_or("*"), "controller starting");

@@ -805,12 +805,37 @@ async fn the_controller_refuses_to_start_without_its_crd() {
         None,
     ));
     let result = run(ctx, Some(NS)).await;
-    assert!(matches!(result, Err(RunError::CrdMissing(_))), "{result:?}");
+    assert!(
+        matches!(result, Err(RunError::CrdMissing("TooGoodToGo", _))),
+        "{result:?}"
+    );
     assert_eq!(
         lines(&server.take_requests()),
         [format!(
             "GET /apis/toogoodtogo.io/v1alpha1/namespaces/{NS}/toogoodtogos"
         )]
+    );
+}
+
+#[tokio::test]
+async fn the_controller_refuses_to_start_without_the_backup_and_restore_crds() {
+    let (client, server) = FakeApiServer::start();
+    server.serve_list(&format!(
+        "/apis/toogoodtogo.io/v1alpha1/namespaces/{NS}/toogoodtogos"
+    ));
+    let ctx = Arc::new(Context::new(
+        client,
+        Arc::new(crate::generator::PlaceholderGenerator),
+        Arc::new(Metrics::default()),
+        None,
+    ));
+    let result = run(ctx, Some(NS)).await;
+    let message = result.err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(
+        message.starts_with(
+            "the Backup CRD is not installed or not readable (apply every file of crds/ first)"
+        ),
+        "{message}"
     );
 }
 
@@ -1683,7 +1708,7 @@ async fn a_version_bump_takes_a_pre_deployment_backup_before_migrating_and_rolli
     let h = Harness::production();
     h.converge().await;
     h.set_version("1.5.0", 2);
-    let backup = Owner::of(&sample("production.yaml")).pre_deployment_backup("1.5.0");
+    let backup = Owner::of(&sample("production.yaml")).pre_deployment_backup("1.5.0", 2);
     let requests = h.reconcile_ok().await;
     let written = writes(&requests);
     let backup_at = written
@@ -1723,7 +1748,7 @@ async fn a_failed_pre_deployment_backup_stops_the_upgrade() {
     let h = Harness::production();
     h.converge().await;
     h.set_version("1.5.0", 2);
-    let backup = Owner::of(&sample("production.yaml")).pre_deployment_backup("1.5.0");
+    let backup = Owner::of(&sample("production.yaml")).pre_deployment_backup("1.5.0", 2);
     h.reconcile_ok().await;
     h.job_ends(
         &backup,
@@ -1888,7 +1913,7 @@ async fn an_automatic_rollback_can_restore_the_pre_deployment_backup() {
     h.converge().await;
     h.set_version("1.5.0", 2);
     h.reconcile_ok().await;
-    let backup = Owner::of(&sample("production.yaml")).pre_deployment_backup("1.5.0");
+    let backup = Owner::of(&sample("production.yaml")).pre_deployment_backup("1.5.0", 2);
     h.job_ends(&backup, true, &report(&backup_file(0, "_pre_deployment")));
     h.reconcile_ok().await;
     h.reconcile_ok().await;
@@ -2079,4 +2104,35 @@ async fn a_failed_preparation_changes_nothing_and_says_so() {
     assert!(
         Harness::events(&requests).contains(&("Warning".to_owned(), "RotationFailed".to_owned()))
     );
+}
+
+#[tokio::test]
+async fn a_version_deployed_again_after_going_back_gets_a_fresh_pre_deployment_backup() {
+    let h = Harness::production();
+    h.converge().await;
+    let owner = Owner::of(&sample("production.yaml"));
+    h.set_version("1.5.0", 2);
+    h.reconcile_ok().await;
+    let first = owner.pre_deployment_backup("1.5.0", 2);
+    h.job_ends(&first, true, &report(&backup_file(600, "_pre_deployment")));
+    h.reconcile_ok().await;
+    h.reconcile_ok().await;
+    h.migration_succeeds();
+    h.reconcile_ok().await;
+    assert_eq!(h.image(), "toogoodtogo/bot:1.5.0");
+    // Back by hand, then forward again: the first backup is old by now.
+    h.set_version("1.4.2", 3);
+    h.reconcile_ok().await;
+    assert_eq!(h.image(), "toogoodtogo/bot:1.4.2");
+    h.set_version("1.5.0", 4);
+    h.reconcile_ok().await;
+    let second = owner.pre_deployment_backup("1.5.0", 4);
+    assert_ne!(first, second);
+    assert_eq!(h.backup(&second)["spec"]["kind"], "PreDeployment");
+    assert_eq!(
+        h.image(),
+        "toogoodtogo/bot:1.4.2",
+        "waits for the new backup"
+    );
+    assert_eq!(h.condition("Progressing")["reason"], "BackingUp");
 }

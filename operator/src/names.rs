@@ -142,9 +142,10 @@ impl Owner {
         let digest = crate::digest::short_hex(files.join("\n").as_bytes());
         dns_label(&format!("{}-backup-prune", self.name), &digest)
     }
-    /// The Backup taken before version `version` is deployed.
-    pub fn pre_deployment_backup(&self, version: &str) -> String {
-        let digest = crate::digest::short_hex(version.as_bytes());
+    /// The Backup taken before version `version` is deployed by the spec of `generation`: a
+    /// version deployed again later (after going back) gets a fresh backup.
+    pub fn pre_deployment_backup(&self, version: &str, generation: i64) -> String {
+        let digest = crate::digest::short_hex(format!("{version}/{generation}").as_bytes());
         dns_label(&format!("{}-pre-deployment", self.name), &digest)
     }
 

@@ -38,14 +38,18 @@ pub async fn observe(client: &Client, cr: &TooGoodToGo) -> Result<Observed, kube
             .get_opt(&owner.migration_job(&cr.spec.version))
             .await?
     };
-    let pre_deployment_backup =
-        if migration_job.is_none() && running.is_some() && wants_pre_deployment_backup(cr) {
-            Api::<Backup>::namespaced(client.clone(), ns)
-                .get_opt(&owner.pre_deployment_backup(&cr.spec.version))
-                .await?
-        } else {
-            None
-        };
+    let pre_deployment_backup = if migration_job.is_none()
+        && running.is_some()
+        && wants_pre_deployment_backup(cr)
+    {
+        Api::<Backup>::namespaced(client.clone(), ns)
+            .get_opt(
+                &owner.pre_deployment_backup(&cr.spec.version, cr.metadata.generation.unwrap_or(0)),
+            )
+            .await?
+    } else {
+        None
+    };
     let postgres = if cr.spec.database.managed.is_some() {
         Api::<StatefulSet>::namespaced(client.clone(), ns)
             .get_opt(&owner.postgres())

@@ -193,7 +193,34 @@ pub async fn request_rollback_restore(
     version: &str,
 ) -> Result<bool, BackupError> {
     let api: Api<Restore> = Api::namespaced(client.clone(), &owner.namespace);
-    let backup = owner.pre_deployment_backup(version);
+    // The newest pre-deployment backup taken for that version.
+    let backups: Api<Backup> = Api::namespaced(client.clone(), &owner.namespace);
+    let newest = backups
+        .list(&ListParams::default())
+        .await
+        .map_err(api_error("list", "Backups"))?
+        .items
+        .into_iter()
+        .filter(|b| b.spec.toogoodtogo == owner.name && b.spec.kind == BackupKind::PreDeployment)
+        .filter(|b| {
+            b.annotations()
+                .get(crate::backups::VERSION_ANNOTATION)
+                .map(String::as_str)
+                == Some(version)
+        })
+        .max_by_key(|b| {
+            (
+                b.metadata.creation_timestamp.as_ref().map(|t| t.0),
+                b.name_any(),
+            )
+        });
+    let Some(backup) = newest.map(|b| b.name_any()) else {
+        info!(
+            version,
+            "no pre-deployment backup to restore after the rollback"
+        );
+        return Ok(false);
+    };
     let name = format!("{backup}-rollback");
     let mut restore = Restore::new(
         &name,
