@@ -14,7 +14,7 @@
 use std::collections::BTreeSet;
 
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{ObjectReference, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
@@ -75,13 +75,16 @@ pub struct BackupFacts {
     pub backups: Vec<Backup>,
 }
 
-/// An Event to publish about a backup.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// An Event to publish about a backup, a restore or a rotation.
+#[derive(Clone, Debug, PartialEq)]
 pub struct Notice {
     pub warning: bool,
     pub reason: &'static str,
     pub note: String,
     pub action: &'static str,
+    /// The `Backup` or `Restore` it is about. It also keeps Events about different objects
+    /// apart: the recorder folds Events of one reason and related object into a series.
+    pub related: Option<ObjectReference>,
 }
 
 impl Notice {
@@ -95,7 +98,7 @@ impl Notice {
             reason: self.reason.to_owned(),
             note: Some(self.note.clone()),
             action: self.action.to_owned(),
-            secondary: None,
+            secondary: self.related.clone(),
         }
     }
 }
@@ -496,6 +499,7 @@ pub async fn reconcile(
                         status.message.clone().unwrap_or_default()
                     ),
                     action: "Backup",
+                    related: Some(backup.object_ref(&())),
                 }),
                 Some(BackupPhase::Completed) => facts.events.push(Notice {
                     warning: false,
@@ -506,6 +510,7 @@ pub async fn reconcile(
                         status.size_bytes.unwrap_or(0)
                     ),
                     action: "Backup",
+                    related: Some(backup.object_ref(&())),
                 }),
                 _ => {}
             }
@@ -546,6 +551,7 @@ pub async fn reconcile(
                 reason: "PruneFailed",
                 note: format!("pruning old backups failed ({failure}); retrying"),
                 action: "Prune",
+                related: None,
             });
             delete_job(&jobs_api, &job_name, &mut facts).await?;
         } else {
@@ -575,6 +581,7 @@ pub async fn reconcile(
                         reason: "PruningBackups",
                         note: format!("retention deletes {}", files.join(", ")),
                         action: "Prune",
+                        related: None,
                     });
                     pruning = true;
                 }

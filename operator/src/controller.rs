@@ -24,7 +24,7 @@ use tracing::{Instrument, debug, info, info_span, warn};
 use crate::apply::{self, ApplyError};
 use crate::backups::{self, BackupError};
 use crate::build::{self, BuildError, Inputs};
-use crate::crd::{Backup, Phase, Restore, SecretRotationStatus, TooGoodToGo};
+use crate::crd::{Backup, Phase, Restore, SecretRotationStatus, TooGoodToGo, WebhookRotationPhase};
 use crate::db_rotation;
 use crate::dereference::{self, DereferenceError};
 use crate::generator::SecretGenerator;
@@ -387,28 +387,45 @@ pub async fn reconcile_resource(cr: &TooGoodToGo, ctx: &Context) -> Result<Actio
             })
             .inc_by(report.writes() as u64);
     }
-    if !rotated.is_empty() {
-        info!(secrets = ?rotated, reason = %rotation_plan.reason, "secrets rotated");
+    // One Event reason per secret: the recorder folds Events of one reason into a series.
+    for secret in &rotated {
+        let (reason, why) = match *secret {
+            crate::resources::secret::SECRET_KEY => (
+                "SecretKeyRotated",
+                format!("rotated SECRET_KEY ({})", rotation_plan.reason),
+            ),
+            _ => (
+                "WebhookTokenRotated",
+                "the new WEBHOOK_SECRET_TOKEN, accepted by every pod, is now registered".to_owned(),
+            ),
+        };
+        info!(secret = %secret, reason, "secret rotated");
         let event = kube::runtime::events::Event {
             type_: kube::runtime::events::EventType::Normal,
-            reason: "SecretRotated".to_owned(),
+            reason: reason.to_owned(),
             note: Some(format!(
-                "rotated {} ({}); the bot rolls onto the new values and accepts the previous ones for a day",
-                rotated.join(" and "),
-                rotation_plan.reason
+                "{why}; the bot rolls onto the new value and accepts the previous one for a day"
             )),
             action: "Rotate".to_owned(),
             secondary: None,
         };
         if let Err(error) = status::publish(&ctx.recorder, cr, &event).await {
-            warn!(%error, reason = "SecretRotated", "cannot publish event");
+            warn!(%error, reason, "cannot publish event");
         }
     }
     for kind in &report.unsupported {
         debug!(object = %kind, "kind not installed, skipped");
     }
-    // database password rotation: the Job its phase needs
+    // webhook token rotation: once every pod accepts the new token, it becomes the registered one
     let mut backup_writes = 0;
+    if rotation_status.webhook_rotation == Some(WebhookRotationPhase::Announcing) {
+        if db_rotation::rolled_out(observed.deployment.as_ref(), desired.deployment.as_ref()) {
+            rotation_status.webhook_rotation = Some(WebhookRotationPhase::Swapping);
+        }
+        backup_writes += 1;
+    }
+
+    // database password rotation: the Job its phase needs
     if let Some(managed) = &cr.spec.database.managed
         && rotation_status.database_rotation.is_some()
     {

@@ -1047,6 +1047,19 @@ async fn every_scheduled_backup_becomes_a_backup_resource_with_its_file_and_size
     // Recorded once: later reconciles write nothing.
     let requests = h.reconcile_ok().await;
     assert_eq!(writes(&requests), Vec::<String>::new());
+
+    // The next night's backup gets its own Event (not folded into the first one's series).
+    h.cron_job_starts("tgtg-backup-29411820");
+    h.reconcile_ok().await;
+    h.job_ends("tgtg-backup-29411820", true, &report(&backup_file(30, "")));
+    let requests = h.reconcile_ok().await;
+    let event = requests
+        .iter()
+        .find(|r| r.method == http::Method::POST && r.path.ends_with("/events"))
+        .and_then(|r| r.body.clone())
+        .unwrap_or_default();
+    assert_eq!(event["reason"], "BackupCompleted");
+    assert_eq!(event["related"]["name"], "tgtg-backup-29411820");
 }
 
 #[tokio::test]
@@ -1605,18 +1618,45 @@ async fn the_rotate_annotation_rotates_the_key_and_token_and_keeps_the_previous_
     let after = h.generated();
     assert_ne!(decoded(&after, "SECRET_KEY"), key);
     assert_eq!(decoded(&after, "SECRET_KEY_PREVIOUS"), key);
-    assert_ne!(decoded(&after, "WEBHOOK_SECRET_TOKEN"), token);
-    assert_eq!(decoded(&after, "WEBHOOK_SECRET_TOKEN_PREVIOUS"), token);
+    // The new webhook token is announced first: accepted by the new pods, the old one still
+    // registered with Telegram, so no pod ever rejects what Telegram sends.
+    let new_token = decoded(&after, "WEBHOOK_SECRET_TOKEN_PREVIOUS");
+    assert_eq!(decoded(&after, "WEBHOOK_SECRET_TOKEN"), token);
+    assert!(!new_token.is_empty() && new_token != token);
     assert_ne!(h.pod_hash(), hash, "the bot rolls onto the new values");
     let rotation = &h.status()["secretRotation"];
     assert_eq!(rotation["lastTrigger"], "2026-11-29");
-    assert!(rotation["secretKey"].is_string() && rotation["webhookSecretToken"].is_string());
+    assert!(rotation["secretKey"].is_string());
+    assert_eq!(rotation["webhookRotation"], "Announcing");
+    // Once every pod accepts it, the next roll registers it and keeps the old one accepted.
+    let hash = h.pod_hash();
+    h.reconcile_ok().await;
+    assert_eq!(
+        h.status()["secretRotation"]["webhookRotation"],
+        "Announcing",
+        "still rolling"
+    );
+    h.pods_become_ready();
+    h.reconcile_ok().await;
+    assert_eq!(h.status()["secretRotation"]["webhookRotation"], "Swapping");
+    let swapped = h.reconcile_ok().await;
+    let after = h.generated();
+    assert_eq!(decoded(&after, "WEBHOOK_SECRET_TOKEN"), new_token);
+    assert_eq!(decoded(&after, "WEBHOOK_SECRET_TOKEN_PREVIOUS"), token);
+    assert_ne!(h.pod_hash(), hash);
+    let rotation = &h.status()["secretRotation"];
+    assert!(rotation["webhookRotation"].is_null());
+    assert!(rotation["webhookSecretToken"].is_string());
+    assert!(
+        Harness::events(&swapped)
+            .contains(&("Normal".to_owned(), "WebhookTokenRotated".to_owned()))
+    );
     assert!(
         !h.status().to_string().contains(&key),
         "status never holds values"
     );
     assert!(
-        Harness::events(&requests).contains(&("Normal".to_owned(), "SecretRotated".to_owned()))
+        Harness::events(&requests).contains(&("Normal".to_owned(), "SecretKeyRotated".to_owned()))
     );
     // The bot reads both through optional secret references.
     let env = h
@@ -1648,6 +1688,11 @@ async fn after_the_grace_period_the_previous_values_are_dropped() {
         cr["metadata"]["annotations"] = json!({"toogoodtogo.io/rotate": "a"});
     });
     h.reconcile_ok().await;
+    // Both rolls of the webhook token rotation.
+    h.pods_become_ready();
+    h.reconcile_ok().await;
+    h.reconcile_ok().await;
+    assert!(h.status()["secretRotation"]["webhookRotation"].is_null());
     assert_ne!(decoded(&h.generated(), "SECRET_KEY_PREVIOUS"), "");
     // A day and more later.
     h.server.edit(CR_PATH, |cr| {
@@ -2064,7 +2109,8 @@ async fn the_database_password_moves_to_the_idle_role_and_the_old_one_is_retired
     assert!(!h.status().to_string().contains(&pending));
     assert!(!h.status().to_string().contains(&old_password));
     assert!(
-        Harness::events(&requests).contains(&("Normal".to_owned(), "SecretRotated".to_owned()))
+        Harness::events(&requests)
+            .contains(&("Normal".to_owned(), "DatabasePasswordRotated".to_owned()))
     );
 
     // The next rotation goes from blue to green.

@@ -521,6 +521,18 @@ pub struct SecretRotationStatus {
     /// A database password rotation in progress.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub database_rotation: Option<DatabaseRotation>,
+    /// A webhook token rotation in progress.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_rotation: Option<WebhookRotationPhase>,
+}
+
+/// The two rolls of a webhook token rotation.
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, schemars::JsonSchema)]
+pub enum WebhookRotationPhase {
+    /// The bot rolls onto pods that accept the new token besides the registered old one.
+    Announcing,
+    /// Every pod accepts it: the next roll registers the new token with Telegram.
+    Swapping,
 }
 
 /// A database password rotation in progress: the bot moves from one login role to the other.

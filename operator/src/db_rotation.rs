@@ -159,12 +159,13 @@ pub async fn decide(
                         info!(from = %rotation.from, to = %rotation.to, "database password rotated");
                         notices.push(Notice {
                             warning: false,
-                            reason: "SecretRotated",
+                            reason: "DatabasePasswordRotated",
                             note: format!(
                                 "rotated the database password: the bot logs in as {} with a new password; {} was retired",
                                 rotation.to, rotation.from
                             ),
                             action: "Rotate",
+                            related: None,
                         });
                     }
                     Some(job) => {
@@ -197,6 +198,7 @@ fn failed(rotation: &DatabaseRotation, why: &str) -> Notice {
             rotation.from, rotation.to
         ),
         action: "Rotate",
+        related: None,
     }
 }
 

@@ -180,6 +180,7 @@ impl Step<'_> {
             reason: "RestoreFailed",
             note: format!("restore {} failed: {message}", restore.name_any()),
             action: "Restore",
+            related: Some(restore.object_ref(&())),
         });
         status.message = Some(message);
     }
@@ -337,6 +338,7 @@ pub async fn reconcile(
                         reason: "RestoreVerified",
                         note: format!("restore {name} (dry run): {file} restores"),
                         action: "Restore",
+                        related: Some(restore.object_ref(&())),
                     });
                 } else {
                     step.create_safety_backup(&safety_name).await?;
@@ -436,6 +438,7 @@ pub async fn reconcile(
                         reason: "RestoreCompleted",
                         note: format!("restore {name}: the database was restored from {file}"),
                         action: "Restore",
+                        related: Some(restore.object_ref(&())),
                     });
                 }
                 Some(job) => {

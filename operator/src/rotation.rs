@@ -11,7 +11,7 @@ use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 
 use crate::build::GeneratedValues;
-use crate::crd::{ROTATE_ANNOTATION, SecretRotationStatus, TooGoodToGo};
+use crate::crd::{ROTATE_ANNOTATION, SecretRotationStatus, TooGoodToGo, WebhookRotationPhase};
 use crate::generator::SecretGenerator;
 use crate::resources::secret::{SECRET_KEY, WEBHOOK_SECRET_TOKEN};
 
@@ -132,16 +132,31 @@ pub fn rotate(
     } else if expired(status.secret_key.as_ref()) {
         generated.secret_key_previous = None;
     }
-    if plan.webhook_secret_token {
-        let fresh = generator.generate(WEBHOOK_SECRET_TOKEN);
-        generated.webhook_secret_token_previous = Some(std::mem::replace(
-            &mut generated.webhook_secret_token,
-            fresh,
-        ));
-        status.webhook_secret_token = Some(Time(now));
-        rotated.push(WEBHOOK_SECRET_TOKEN);
-    } else if expired(status.webhook_secret_token.as_ref()) {
-        generated.webhook_secret_token_previous = None;
+    match status.webhook_rotation {
+        // Every pod accepts the new token: make it the one the bot registers.
+        Some(WebhookRotationPhase::Swapping) => {
+            if let Some(fresh) = generated.webhook_secret_token_previous.take() {
+                generated.webhook_secret_token_previous = Some(std::mem::replace(
+                    &mut generated.webhook_secret_token,
+                    fresh,
+                ));
+                rotated.push(WEBHOOK_SECRET_TOKEN);
+            }
+            status.webhook_rotation = None;
+            status.webhook_secret_token = Some(Time(now));
+        }
+        Some(WebhookRotationPhase::Announcing) => {}
+        // First announce the new token (accepted, not yet registered), so that no pod ever
+        // rejects what Telegram sends.
+        None if plan.webhook_secret_token => {
+            generated.webhook_secret_token_previous =
+                Some(generator.generate(WEBHOOK_SECRET_TOKEN));
+            status.webhook_rotation = Some(WebhookRotationPhase::Announcing);
+        }
+        None if expired(status.webhook_secret_token.as_ref()) => {
+            generated.webhook_secret_token_previous = None;
+        }
+        None => {}
     }
     if let Some(trigger) = &plan.trigger {
         status.last_trigger = Some(trigger.clone());
@@ -254,15 +269,43 @@ mod tests {
     #[test]
     fn a_rotation_keeps_the_old_value_as_previous_for_a_day() {
         let due = plan(&cr(None, Some("now")), None, CREATED);
-        let (generated, status, rotated) =
+        let (announced, status, rotated) =
             rotate(&due, values(), None, &PlaceholderGenerator, at(CREATED));
-        assert_eq!(rotated, [SECRET_KEY, WEBHOOK_SECRET_TOKEN]);
-        assert_eq!(generated.secret_key, "generated-secret-key");
-        assert_eq!(generated.secret_key_previous.as_deref(), Some("key-1"));
+        assert_eq!(rotated, [SECRET_KEY]);
+        assert_eq!(announced.secret_key, "generated-secret-key");
+        assert_eq!(announced.secret_key_previous.as_deref(), Some("key-1"));
+        // The new webhook token is first only accepted, the old one still registered...
+        assert_eq!(announced.webhook_secret_token, "token-1");
+        assert_eq!(
+            announced.webhook_secret_token_previous.as_deref(),
+            Some("generated-webhook-secret-token")
+        );
+        assert_eq!(
+            status.webhook_rotation,
+            Some(WebhookRotationPhase::Announcing)
+        );
+        // ...and once every pod accepts it, the two change places.
+        let swapping = SecretRotationStatus {
+            webhook_rotation: Some(WebhookRotationPhase::Swapping),
+            ..status
+        };
+        let (generated, status, rotated) = rotate(
+            &Plan::default(),
+            announced,
+            Some(&swapping),
+            &PlaceholderGenerator,
+            at(CREATED),
+        );
+        assert_eq!(rotated, [WEBHOOK_SECRET_TOKEN]);
+        assert_eq!(
+            generated.webhook_secret_token,
+            "generated-webhook-secret-token"
+        );
         assert_eq!(
             generated.webhook_secret_token_previous.as_deref(),
             Some("token-1")
         );
+        assert_eq!(status.webhook_rotation, None);
 
         let idle = Plan::default();
         let (kept, _, _) = rotate(
