@@ -3,8 +3,8 @@
 
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
-use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
+use k8s_openapi::api::batch::v1::{CronJob, Job};
+use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Secret, Service};
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::{ApiResource, DynamicObject};
@@ -20,6 +20,10 @@ use crate::resources;
 pub struct GeneratedValues {
     pub secret_key: String,
     pub webhook_secret_token: String,
+    /// The key before the last rotation, still accepted by the bot for a grace period.
+    pub secret_key_previous: Option<String>,
+    /// The webhook token before the last rotation, still accepted by the bot.
+    pub webhook_secret_token_previous: Option<String>,
     /// Only with a managed database.
     pub postgres: Option<PostgresCredentials>,
 }
@@ -28,8 +32,13 @@ pub struct GeneratedValues {
 pub struct PostgresCredentials {
     /// Superuser, for operator Jobs only (never given to the bot).
     pub superuser_password: String,
-    /// The bot's own login role.
+    /// The password of the bot's login role.
     pub bot_password: String,
+    /// The role the bot logs in as: the database owner, or after a password rotation one of
+    /// the two login roles acting as it.
+    pub bot_user: String,
+    /// A rotation's new password, before the bot switches to it.
+    pub pending_password: Option<String>,
 }
 
 /// Everything `render` needs besides the resource: the results of dereferencing and the
@@ -48,6 +57,8 @@ pub struct Inputs {
     /// Size in the existing StatefulSet's claim template: that field is immutable, so a resize is
     /// done on the PVC and the template keeps the size it was created with.
     pub postgres_claim_template_size: Option<String>,
+    /// A restore is replacing the database: the bot runs no pods and has no autoscaler.
+    pub bot_stopped: bool,
 }
 
 impl Inputs {
@@ -64,6 +75,7 @@ impl Inputs {
             deploy_version: Some(cr.spec.version.clone()),
             migrate_version: Some(cr.spec.version.clone()),
             postgres_claim_template_size: None,
+            bot_stopped: false,
         }
     }
 }
@@ -86,6 +98,13 @@ pub struct ManagedRedisObjects {
     pub network_policy: NetworkPolicy,
 }
 
+/// Backups: the volume and the CronJob of the scheduled backups.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BackupObjects {
+    pub claim: PersistentVolumeClaim,
+    pub cron_job: CronJob,
+}
+
 /// Every object one `TooGoodToGo` is reconciled into. `None` means "must not exist".
 #[derive(Clone, Debug, PartialEq)]
 pub struct DesiredObjects {
@@ -93,6 +112,9 @@ pub struct DesiredObjects {
     pub config_map: ConfigMap,
     pub postgres: Option<ManagedPostgresObjects>,
     pub redis: Option<ManagedRedisObjects>,
+    /// The shell libraries the backup, restore and rotation Jobs run.
+    pub scripts: Option<ConfigMap>,
+    pub backup: Option<BackupObjects>,
     pub migration_job: Option<Job>,
     pub deployment: Option<Deployment>,
     pub service: Service,
@@ -189,6 +211,13 @@ impl DesiredObjects {
             out.push(Manifest::of(&redis.service, Apply)?);
             out.push(Manifest::of(&redis.network_policy, Apply)?);
         }
+        if let Some(scripts) = &self.scripts {
+            out.push(Manifest::of(scripts, Apply)?);
+        }
+        if let Some(backup) = &self.backup {
+            out.push(Manifest::of(&backup.claim, Apply)?);
+            out.push(Manifest::of(&backup.cron_job, Apply)?);
+        }
         if let Some(job) = &self.migration_job {
             out.push(Manifest::of(job, CreateOnly)?);
         }
@@ -266,8 +295,16 @@ pub fn render(cr: &TooGoodToGo, inputs: &Inputs) -> DesiredObjects {
             service: resources::redis::service(&ctx),
             network_policy: resources::network_policy::redis(&ctx),
         });
+    let backup = crate::backups::enabled(cr).map(|(spec, managed)| BackupObjects {
+        claim: resources::backup::claim(&ctx, spec),
+        cron_job: resources::backup::cron_job(&ctx, spec, managed),
+    });
+    let scripts = (backup.is_some() || crate::db_rotation::enabled(cr))
+        .then(|| resources::backup::script(&ctx));
     let pod_config_hash = resources::deployment::pod_config_hash(&ctx, &config_map);
     DesiredObjects {
+        scripts,
+        backup,
         migration_job: inputs
             .migrate_version
             .as_deref()
@@ -300,9 +337,13 @@ mod tests {
             GeneratedValues {
                 secret_key: "k".to_owned(),
                 webhook_secret_token: "t".to_owned(),
+                secret_key_previous: None,
+                webhook_secret_token_previous: None,
                 postgres: Some(PostgresCredentials {
                     superuser_password: "s".to_owned(),
                     bot_password: "b".to_owned(),
+                    bot_user: "toogoodtogo".to_owned(),
+                    pending_password: None,
                 }),
             },
             "digest".to_owned(),
@@ -337,6 +378,11 @@ mod tests {
                     "{what}"
                 );
                 let owners = meta.owner_references.clone().unwrap_or_default();
+                if manifest.resource.kind == "PersistentVolumeClaim" {
+                    // The backup volume outlives the resource on purpose.
+                    assert!(owners.is_empty(), "{what}");
+                    continue;
+                }
                 assert!(
                     owners
                         .iter()

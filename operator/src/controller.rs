@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
-use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
@@ -16,18 +16,23 @@ use k8s_openapi::jiff::Timestamp;
 use kube::api::ListParams;
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{Controller, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
 use tracing::{Instrument, debug, info, info_span, warn};
 
 use crate::apply::{self, ApplyError};
+use crate::backups::{self, BackupError};
 use crate::build::{self, BuildError, Inputs};
-use crate::crd::{Phase, TooGoodToGo};
+use crate::crd::{Backup, Phase, Restore, SecretRotationStatus, TooGoodToGo, WebhookRotationPhase};
+use crate::db_rotation;
 use crate::dereference::{self, DereferenceError};
 use crate::generator::SecretGenerator;
 use crate::metrics::{ErrorLabels, Metrics, ResourceLabels};
 use crate::names::{FIELD_MANAGER, Owner};
 use crate::observe::{self, MigrationState};
+use crate::restores;
+use crate::rotation;
 use crate::status::{self, Facts, Problem};
 use crate::validate;
 
@@ -70,6 +75,8 @@ pub enum Error {
     Build(#[from] BuildError),
     #[error(transparent)]
     Apply(#[from] ApplyError),
+    #[error(transparent)]
+    Backup(#[from] BackupError),
     #[error("kubernetes API error: {0}")]
     Kube(#[from] kube::Error),
 }
@@ -79,7 +86,7 @@ impl Error {
     pub fn reason(&self) -> &'static str {
         match self {
             Self::Dereference(e) if e.is_missing_input() => "missing_input",
-            Self::Dereference(_) | Self::Kube(_) => "api",
+            Self::Dereference(_) | Self::Kube(_) | Self::Backup(_) => "api",
             Self::Build(_) => "build",
             Self::Apply(_) => "apply",
         }
@@ -229,6 +236,60 @@ pub async fn reconcile_resource(cr: &TooGoodToGo, ctx: &Context) -> Result<Actio
         return Ok(Action::await_change());
     }
     let plan = observe::plan_rollout(cr, &observed);
+    if let MigrationState::BackupFailed { message } = &plan.migration {
+        facts.problem = Some(Problem::PreDeploymentBackupFailed(format!(
+            "the pre-deployment backup {} of version {} failed: {message}; delete it to try again, or set spec.backup.preDeployment to false",
+            owner.pre_deployment_backup(&cr.spec.version, cr.metadata.generation.unwrap_or(0)),
+            cr.spec.version
+        )));
+    }
+    if let Some((from, to)) = &plan.rollback {
+        facts.problem = Some(Problem::RolledBack(format!(
+            "version {from} did not become available within {}s; rolled back to {to}; it is not tried again until spec.version changes",
+            cr.progress_deadline_seconds()
+        )));
+        let new = cr
+            .status
+            .as_ref()
+            .and_then(|s| s.rolled_back.as_ref())
+            .is_none_or(|r| &r.from != from);
+        if new {
+            warn!(from = %from, to = %to, "rolling back");
+            let event = kube::runtime::events::Event {
+                type_: kube::runtime::events::EventType::Warning,
+                reason: "RolledBack".to_owned(),
+                note: Some(format!(
+                    "version {from} did not become available within {}s; rolled back to {to}",
+                    cr.progress_deadline_seconds()
+                )),
+                action: "Rollback".to_owned(),
+                secondary: None,
+            };
+            if let Err(error) = status::publish(&ctx.recorder, cr, &event).await {
+                warn!(%error, reason = "RolledBack", "cannot publish event");
+            }
+            if cr
+                .spec
+                .rollout
+                .as_ref()
+                .and_then(|r| r.restore_database_on_rollback)
+                .unwrap_or(false)
+                && backups::enabled(cr).is_some()
+            {
+                restores::request_rollback_restore(client, &owner, from).await?;
+            }
+        }
+    }
+    let mut backup_requested = false;
+    if plan.migration == MigrationState::BackingUp && observed.pre_deployment_backup.is_none() {
+        backup_requested = backups::ensure_pre_deployment(
+            client,
+            &owner,
+            &cr.spec.version,
+            cr.metadata.generation.unwrap_or(0),
+        )
+        .await?;
+    }
     if let MigrationState::Failed { message } = &plan.migration {
         facts.problem = Some(Problem::MigrationFailed(format!(
             "migration Job {} failed: {message}",
@@ -236,9 +297,48 @@ pub async fn reconcile_resource(cr: &TooGoodToGo, ctx: &Context) -> Result<Actio
         )));
     }
 
+    // Restores stop the bot while they replace the database.
+    let restores = match backups::enabled(cr) {
+        Some(_) => restores::list(client, &owner).await?,
+        None => Vec::new(),
+    };
+
+    // Secret rotation: due values are replaced before the build renders them.
+    let now = Timestamp::now();
+    let previous_rotation = cr.status.as_ref().and_then(|s| s.secret_rotation.as_ref());
+    let rotation_plan = rotation::plan(cr, previous_rotation, now.as_second());
+    let (mut generated, mut rotation_status, rotated) = rotation::rotate(
+        &rotation_plan,
+        dereferenced.generated,
+        previous_rotation,
+        ctx.generator.as_ref(),
+        now,
+    );
+    let mut rotation_notices = Vec::new();
+    if db_rotation::enabled(cr) || rotation_status.database_rotation.is_some() {
+        rotation_notices = db_rotation::decide(
+            client,
+            &owner,
+            rotation_plan.database_password,
+            observed.postgres_ready()
+                && restores.iter().all(|r| {
+                    r.status
+                        .as_ref()
+                        .and_then(|s| s.phase)
+                        .is_none_or(crate::crd::RestorePhase::is_terminal)
+                }),
+            &mut generated,
+            &mut rotation_status,
+            ctx.generator.as_ref(),
+            now,
+        )
+        .await?;
+    }
+
     // build (pure)
     let inputs = Inputs {
-        generated: dereferenced.generated,
+        bot_stopped: restores::bot_stopped(&restores),
+        generated,
         referenced_secrets_digest: dereferenced.referenced_secrets_digest,
         deploy_version: plan.deploy_version.clone(),
         migrate_version: plan.migrate_version.clone(),
@@ -287,13 +387,134 @@ pub async fn reconcile_resource(cr: &TooGoodToGo, ctx: &Context) -> Result<Actio
             })
             .inc_by(report.writes() as u64);
     }
+    // One Event reason per secret: the recorder folds Events of one reason into a series.
+    for secret in &rotated {
+        let (reason, why) = match *secret {
+            crate::resources::secret::SECRET_KEY => (
+                "SecretKeyRotated",
+                format!("rotated SECRET_KEY ({})", rotation_plan.reason),
+            ),
+            _ => (
+                "WebhookTokenRotated",
+                "the new WEBHOOK_SECRET_TOKEN, accepted by every pod, is now registered".to_owned(),
+            ),
+        };
+        info!(secret = %secret, reason, "secret rotated");
+        let event = kube::runtime::events::Event {
+            type_: kube::runtime::events::EventType::Normal,
+            reason: reason.to_owned(),
+            note: Some(format!(
+                "{why}; the bot rolls onto the new value and accepts the previous one for a day"
+            )),
+            action: "Rotate".to_owned(),
+            secondary: None,
+        };
+        if let Err(error) = status::publish(&ctx.recorder, cr, &event).await {
+            warn!(%error, reason, "cannot publish event");
+        }
+    }
     for kind in &report.unsupported {
         debug!(object = %kind, "kind not installed, skipped");
     }
+    // webhook token rotation: once every pod accepts the new token, it becomes the registered one
+    let mut backup_writes = 0;
+    if rotation_status.webhook_rotation == Some(WebhookRotationPhase::Announcing) {
+        if db_rotation::rolled_out(observed.deployment.as_ref(), desired.deployment.as_ref()) {
+            rotation_status.webhook_rotation = Some(WebhookRotationPhase::Swapping);
+        }
+        backup_writes += 1;
+    }
+
+    // database password rotation: the Job its phase needs
+    if let Some(managed) = &cr.spec.database.managed
+        && rotation_status.database_rotation.is_some()
+    {
+        let render_ctx = crate::resources::Context {
+            cr,
+            inputs: &inputs,
+            owner: &owner,
+        };
+        let written = db_rotation::act(
+            client,
+            &render_ctx,
+            managed,
+            &mut rotation_status,
+            observed.deployment.as_ref(),
+            desired.deployment.as_ref(),
+        )
+        .await?;
+        if !written.is_empty() {
+            info!(written = ?written, "database password rotation");
+        }
+        backup_writes += written.len() + 1;
+    }
+    for notice in &rotation_notices {
+        if let Err(error) = status::publish(&ctx.recorder, cr, &notice.event()).await {
+            warn!(%error, reason = notice.reason, "cannot publish event");
+        }
+    }
+    if rotation_status != SecretRotationStatus::default() {
+        facts.secret_rotation = Some(rotation_status);
+    }
+
+    // backups: Jobs and status of Backup resources, retention
+    if let Some((spec, managed)) = backups::enabled(cr) {
+        let render_ctx = crate::resources::Context {
+            cr,
+            inputs: &inputs,
+            owner: &owner,
+        };
+        // Boxed: the steps' futures are large, and the reconcile future holds them.
+        let found = Box::pin(backups::reconcile(
+            client,
+            &render_ctx,
+            spec,
+            managed,
+            observed.postgres_ready(),
+            Timestamp::now(),
+        ))
+        .await?;
+        if !found.writes.is_empty() {
+            info!(written = ?found.writes, "backups");
+        }
+        for notice in &found.events {
+            if let Err(error) = status::publish(&ctx.recorder, cr, &notice.event()).await {
+                warn!(%error, reason = notice.reason, "cannot publish event");
+            }
+        }
+        backup_writes = found.writes.len();
+        if found.in_progress {
+            backup_writes += 1;
+        }
+        let restored = Box::pin(restores::reconcile(
+            client,
+            &render_ctx,
+            spec,
+            managed,
+            &restores,
+            &found.backups,
+            observed.deployment.as_ref(),
+            Timestamp::now(),
+        ))
+        .await?;
+        if !restored.writes.is_empty() {
+            info!(written = ?restored.writes, "restores");
+        }
+        for notice in &restored.events {
+            if let Err(error) = status::publish(&ctx.recorder, cr, &notice.event()).await {
+                warn!(%error, reason = notice.reason, "cannot publish event");
+            }
+        }
+        backup_writes += restored.writes.len() + usize::from(restored.active.is_some());
+        facts.restoring = restored.active;
+        facts.backups = Some(found);
+    }
     let moving = matches!(
         plan.migration,
-        MigrationState::Running | MigrationState::WaitingForDatabase
-    ) || report.writes() > 0;
+        MigrationState::Running | MigrationState::WaitingForDatabase | MigrationState::BackingUp
+    ) || report.writes() > 0
+        || backup_requested
+        || backup_writes > 0;
     if let Some(problem) = report.volume_problem {
         facts.problem.get_or_insert(Problem::VolumeResize(problem));
     }
@@ -309,10 +530,21 @@ pub async fn reconcile_resource(cr: &TooGoodToGo, ctx: &Context) -> Result<Actio
     }))
 }
 
+/// The `TooGoodToGo` an owned object belongs to, by its instance label.
+fn instance_of<K: Resource>(object: &K) -> Option<ObjectRef<TooGoodToGo>> {
+    let name = object
+        .meta()
+        .labels
+        .as_ref()?
+        .get("app.kubernetes.io/instance")?;
+    let namespace = object.meta().namespace.clone().unwrap_or_default();
+    Some(ObjectRef::new(name).within(&namespace))
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
-    #[error("the TooGoodToGo CRD is not installed or not readable (apply crds/ first): {0}")]
-    CrdMissing(#[source] kube::Error),
+    #[error("the {0} CRD is not installed or not readable (apply every file of crds/ first): {1}")]
+    CrdMissing(&'static str, #[source] kube::Error),
 }
 
 /// Run the controller until the stream ends (shutdown signal). Owned objects are watched by
@@ -332,14 +564,47 @@ pub async fn run(ctx: Arc<Context>, namespace: Option<&str>) -> Result<(), RunEr
     resources
         .list(&ListParams::default().limit(1))
         .await
-        .map_err(RunError::CrdMissing)?;
+        .map_err(|e| RunError::CrdMissing("TooGoodToGo", e))?;
+    // Backups and Restores are watched: without their CRDs the watches would fail forever.
+    api::<Backup>(&client, namespace)
+        .list(&ListParams::default().limit(1))
+        .await
+        .map_err(|e| RunError::CrdMissing("Backup", e))?;
+    api::<Restore>(&client, namespace)
+        .list(&ListParams::default().limit(1))
+        .await
+        .map_err(|e| RunError::CrdMissing("Restore", e))?;
     let owned =
         watcher::Config::default().labels(&format!("app.kubernetes.io/managed-by={FIELD_MANAGER}"));
     info!(namespace = namespace.unwrap_or("*"), "controller starting");
     Controller::new(resources, watcher::Config::default())
         .owns(api::<Deployment>(&client, namespace), owned.clone())
         .owns(api::<StatefulSet>(&client, namespace), owned.clone())
-        .owns(api::<Job>(&client, namespace), owned.clone())
+        // Jobs of Backups are owned by their Backup: every Job is mapped by its instance label.
+        .watches(api::<Job>(&client, namespace), owned.clone(), |job| {
+            instance_of(&job)
+        })
+        .owns(api::<CronJob>(&client, namespace), owned.clone())
+        .watches(
+            api::<Backup>(&client, namespace),
+            watcher::Config::default(),
+            |backup| {
+                Some(
+                    ObjectRef::new(&backup.spec.toogoodtogo)
+                        .within(&backup.namespace().unwrap_or_default()),
+                )
+            },
+        )
+        .watches(
+            api::<Restore>(&client, namespace),
+            watcher::Config::default(),
+            |restore| {
+                Some(
+                    ObjectRef::new(&restore.spec.toogoodtogo)
+                        .within(&restore.namespace().unwrap_or_default()),
+                )
+            },
+        )
         .owns(api::<Service>(&client, namespace), owned.clone())
         .owns(api::<ConfigMap>(&client, namespace), owned.clone())
         .owns(api::<Secret>(&client, namespace), owned.clone())

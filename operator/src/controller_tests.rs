@@ -9,9 +9,15 @@ use serde_json::{Value, json};
 use super::*;
 use crate::fixtures::{FakeApiServer, Recorded};
 use crate::generator::SecretGenerator;
+use crate::names::Owner;
 use crate::testing::sample;
 
 const NS: &str = "shop";
+
+/// Reconciles of concurrently running tests hold this shared; the test that captures the log
+/// output holds it exclusively. `tracing`'s callsite interest is global, so a reconcile on another
+/// test thread while the capturing subscriber is installed can cost that test lines or spans.
+static LOGS: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
 const CR_PATH: &str = "/apis/toogoodtogo.io/v1alpha1/namespaces/shop/toogoodtogos/tgtg";
 
 fn core(kind: &str, name: &str) -> String {
@@ -41,6 +47,8 @@ struct Harness {
     server: FakeApiServer,
     ctx: Arc<Context>,
     generator: Arc<CountingGenerator>,
+    /// This test holds [`LOGS`] exclusively.
+    holds_logs: bool,
 }
 
 fn secret(name: &str, key: &str) -> Value {
@@ -62,6 +70,13 @@ impl Harness {
     fn with_sample(file: &str, secrets: &[(&str, &str)]) -> Self {
         let (client, server) = FakeApiServer::start();
         server.serve_list(&format!("/apis/batch/v1/namespaces/{NS}/jobs"));
+        server.serve_list(&format!("/api/v1/namespaces/{NS}/pods"));
+        server.serve_list(&format!(
+            "/apis/toogoodtogo.io/v1alpha1/namespaces/{NS}/backups"
+        ));
+        server.serve_list(&format!(
+            "/apis/toogoodtogo.io/v1alpha1/namespaces/{NS}/restores"
+        ));
         for (name, key) in secrets {
             server.insert(&core("secrets", name), secret(name, key));
         }
@@ -81,6 +96,7 @@ impl Harness {
             server,
             ctx,
             generator,
+            holds_logs: false,
         }
     }
 
@@ -91,8 +107,13 @@ impl Harness {
             Ok(cr) => cr,
             Err(e) => panic!("stored resource does not parse: {e}"),
         };
+        let _logs = match self.holds_logs {
+            true => None,
+            false => Some(LOGS.read().await),
+        };
         self.server.take_requests();
-        let result = reconcile(Arc::new(cr), self.ctx.clone()).await;
+        // On the heap: a debug build's reconcile future is large for a test thread's stack.
+        let result = Box::pin(reconcile(Arc::new(cr), self.ctx.clone())).await;
         (result, self.server.take_requests())
     }
 
@@ -665,6 +686,7 @@ impl std::io::Write for Capture {
 
 #[tokio::test]
 async fn every_log_line_is_json_with_the_resource_and_no_secret() {
+    let _exclusive = LOGS.write().await;
     let capture = Capture::default();
     let writer = capture.clone();
     let subscriber =
@@ -673,7 +695,8 @@ async fn every_log_line_is_json_with_the_resource_and_no_secret() {
         });
     let _guard = tracing::subscriber::set_default(subscriber);
 
-    let h = Harness::new(false);
+    let mut h = Harness::new(false);
+    h.holds_logs = true;
     let _ = h.reconcile().await; // missing Secret: a warning and a status update
     h.server.insert(
         &core("secrets", "tgtg-telegram"),
@@ -782,12 +805,37 @@ async fn the_controller_refuses_to_start_without_its_crd() {
         None,
     ));
     let result = run(ctx, Some(NS)).await;
-    assert!(matches!(result, Err(RunError::CrdMissing(_))), "{result:?}");
+    assert!(
+        matches!(result, Err(RunError::CrdMissing("TooGoodToGo", _))),
+        "{result:?}"
+    );
     assert_eq!(
         lines(&server.take_requests()),
         [format!(
             "GET /apis/toogoodtogo.io/v1alpha1/namespaces/{NS}/toogoodtogos"
         )]
+    );
+}
+
+#[tokio::test]
+async fn the_controller_refuses_to_start_without_the_backup_and_restore_crds() {
+    let (client, server) = FakeApiServer::start();
+    server.serve_list(&format!(
+        "/apis/toogoodtogo.io/v1alpha1/namespaces/{NS}/toogoodtogos"
+    ));
+    let ctx = Arc::new(Context::new(
+        client,
+        Arc::new(crate::generator::PlaceholderGenerator),
+        Arc::new(Metrics::default()),
+        None,
+    ));
+    let result = run(ctx, Some(NS)).await;
+    let message = result.err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(
+        message.starts_with(
+            "the Backup CRD is not installed or not readable (apply every file of crds/ first)"
+        ),
+        "{message}"
     );
 }
 
@@ -816,4 +864,1321 @@ async fn migration_jobs_of_other_versions_are_deleted_and_the_current_one_kept()
     );
     assert!(writes.contains(&format!("DELETE {old_job}")), "{writes:?}");
     assert!(h.server.get(&old_job).is_none());
+}
+
+// ---- backups ----
+
+const BACKUPS: &str = "/apis/toogoodtogo.io/v1alpha1/namespaces/shop/backups";
+const PRODUCTION_SECRETS: [(&str, &str); 2] =
+    [("tgtg-telegram", "token"), ("tgtg-stripe", "providerToken")];
+
+fn backup_path(name: &str) -> String {
+    format!("{BACKUPS}/{name}")
+}
+
+fn job_path(name: &str) -> String {
+    group("batch/v1", "jobs", name)
+}
+
+/// `toogoodtogo_YYYYMMDD_HHMMSS<suffix>.sql.gz` of a time `seconds_ago` before now.
+fn backup_file(seconds_ago: i64, suffix: &str) -> String {
+    let at = Timestamp::now().as_second() - seconds_ago;
+    let stamp = Timestamp::from_second(at)
+        .unwrap_or(Timestamp::UNIX_EPOCH)
+        .strftime("%Y%m%d_%H%M%S")
+        .to_string();
+    format!("toogoodtogo_{stamp}{suffix}.sql.gz")
+}
+
+/// The metadata file of a backup, as the Job's termination message.
+fn report(file: &str) -> String {
+    json!({"file": file, "kind": "scheduled", "created_at": "2026-01-01T03:00:04Z",
+           "size_bytes": 52_431, "sha256": "5e".repeat(32), "database": "toogoodtogo",
+           "postgres_version": "16.4", "tables": 12, "bot_version": "1.4.2", "host": "x"})
+    .to_string()
+}
+
+impl Harness {
+    fn production() -> Self {
+        Self::with_sample("production.yaml", &PRODUCTION_SECRETS)
+    }
+
+    /// The CronJob controller starts a Job from the CronJob's template.
+    fn cron_job_starts(&self, job: &str) {
+        let cron = self
+            .server
+            .get(&group("batch/v1", "cronjobs", "tgtg-backup"))
+            .unwrap_or_default();
+        let template = &cron["spec"]["jobTemplate"];
+        self.server.insert(
+            &job_path(job),
+            json!({"apiVersion": "batch/v1", "kind": "Job",
+                   "metadata": {"name": job, "namespace": NS, "labels": template["metadata"]["labels"].clone()},
+                   "spec": template["spec"].clone(),
+                   "status": {"active": 1, "startTime": "2026-11-29T03:00:01Z"}}),
+        );
+    }
+
+    /// The Job's pod ends: the Job controller marks it succeeded (with the report as the pod's
+    /// termination message) or failed (with the last log lines).
+    fn job_ends(&self, job: &str, succeeded: bool, message: &str) {
+        self.server.edit(&job_path(job), |j| {
+            j["status"] = if succeeded {
+                json!({"succeeded": 1, "startTime": "2026-11-29T03:00:01Z",
+                       "completionTime": "2026-11-29T03:00:09Z"})
+            } else {
+                json!({"failed": 2, "startTime": "2026-11-29T03:00:01Z", "conditions": [
+                    {"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded",
+                     "message": "Job has reached the specified backoff limit"}]})
+            };
+        });
+        self.server.insert(
+            &core("pods", &format!("{job}-x7k2p")),
+            json!({"apiVersion": "v1", "kind": "Pod",
+                   "metadata": {"name": format!("{job}-x7k2p"), "namespace": NS, "labels": {"job-name": job}},
+                   "status": {"containerStatuses": [{"name": "backup", "ready": false, "restartCount": 0,
+                       "image": "postgres:16-alpine", "imageID": "",
+                       "state": {"terminated": {"exitCode": if succeeded { 0 } else { 3 }, "message": message}}}]}}),
+        );
+    }
+
+    fn backup(&self, name: &str) -> Value {
+        self.server.get(&backup_path(name)).unwrap_or_default()
+    }
+
+    /// A finished Backup resource, as earlier reconciles would have left it.
+    fn finished_backup(&self, name: &str, kind: &str, file: Option<&str>) {
+        let phase = if file.is_some() {
+            "Completed"
+        } else {
+            "Failed"
+        };
+        self.server.insert(
+            &backup_path(name),
+            json!({"apiVersion": "toogoodtogo.io/v1alpha1", "kind": "Backup",
+                   "metadata": {"name": name, "namespace": NS, "uid": format!("uid-{name}"),
+                                "creationTimestamp": "2026-01-01T00:00:00Z"},
+                   "spec": {"toogoodtogo": "tgtg", "kind": kind},
+                   "status": {"phase": phase, "file": file, "sizeBytes": file.map(|_| 1000),
+                              "completionTime": "2026-01-01T00:00:10Z"}}),
+        );
+    }
+
+    fn events(requests: &[Recorded]) -> Vec<(String, String)> {
+        requests
+            .iter()
+            .filter(|r| r.method == http::Method::POST && r.path.ends_with("/events"))
+            .filter_map(|r| r.body.as_ref())
+            .map(|b| {
+                (
+                    b["type"].as_str().unwrap_or_default().to_owned(),
+                    b["reason"].as_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect()
+    }
+}
+
+#[tokio::test]
+async fn backups_get_a_volume_the_shared_library_and_a_nightly_cron_job() {
+    let h = Harness::production();
+    h.converge().await;
+    let cron = h
+        .server
+        .get(&group("batch/v1", "cronjobs", "tgtg-backup"))
+        .unwrap_or_default();
+    assert_eq!(cron["spec"]["schedule"], "0 3 * * *");
+    assert_eq!(cron["spec"]["timeZone"], "UTC");
+    assert_eq!(cron["spec"]["concurrencyPolicy"], "Forbid");
+    let pod = &cron["spec"]["jobTemplate"]["spec"]["template"]["spec"];
+    assert_eq!(pod["containers"][0]["image"], "postgres:16-alpine");
+    let claim = h
+        .server
+        .get(&core("persistentvolumeclaims", "tgtg-backups"))
+        .unwrap_or_default();
+    assert_eq!(claim["spec"]["resources"]["requests"]["storage"], "10Gi");
+    assert!(
+        claim["metadata"]["ownerReferences"].is_null(),
+        "the backups outlive the resource"
+    );
+    let script = h
+        .server
+        .get(&core("configmaps", "tgtg-backup-script"))
+        .unwrap_or_default();
+    assert_eq!(
+        script["data"]["pg-backup.sh"],
+        crate::resources::backup::SCRIPT
+    );
+    assert_eq!(h.condition("Backup")["reason"], "NoBackupYet");
+    // No backup yet, nothing to prune: converged means no writes.
+    let requests = h.reconcile_ok().await;
+    assert_eq!(writes(&requests), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn every_scheduled_backup_becomes_a_backup_resource_with_its_file_and_size() {
+    let h = Harness::production();
+    h.converge().await;
+    h.cron_job_starts("tgtg-backup-29410380");
+    h.reconcile_ok().await;
+    let mirror = h.backup("tgtg-backup-29410380");
+    assert_eq!(mirror["spec"]["toogoodtogo"], "tgtg");
+    assert_eq!(mirror["spec"]["kind"], "Scheduled");
+    assert_eq!(mirror["spec"]["jobName"], "tgtg-backup-29410380");
+    assert_eq!(mirror["status"]["phase"], "Running");
+    assert_eq!(mirror["status"]["startTime"], "2026-11-29T03:00:01Z");
+
+    let file = backup_file(60, "");
+    h.job_ends("tgtg-backup-29410380", true, &report(&file));
+    let requests = h.reconcile_ok().await;
+    let status = &h.backup("tgtg-backup-29410380")["status"];
+    assert_eq!(status["phase"], "Completed");
+    assert_eq!(status["file"], file.as_str());
+    assert_eq!(status["sizeBytes"], 52_431);
+    assert_eq!(status["postgresVersion"], "16.4");
+    assert_eq!(status["completionTime"], "2026-11-29T03:00:09Z");
+    assert_eq!(h.status()["lastBackup"]["file"], file.as_str());
+    assert_eq!(h.condition("Backup")["status"], "True");
+    assert_eq!(h.condition("Backup")["reason"], "BackupSucceeded");
+    assert_eq!(
+        Harness::events(&requests),
+        [("Normal".to_owned(), "BackupCompleted".to_owned())]
+    );
+    // Recorded once: later reconciles write nothing.
+    let requests = h.reconcile_ok().await;
+    assert_eq!(writes(&requests), Vec::<String>::new());
+
+    // The next night's backup gets its own Event (not folded into the first one's series).
+    h.cron_job_starts("tgtg-backup-29411820");
+    h.reconcile_ok().await;
+    h.job_ends("tgtg-backup-29411820", true, &report(&backup_file(30, "")));
+    let requests = h.reconcile_ok().await;
+    let event = requests
+        .iter()
+        .find(|r| r.method == http::Method::POST && r.path.ends_with("/events"))
+        .and_then(|r| r.body.clone())
+        .unwrap_or_default();
+    assert_eq!(event["reason"], "BackupCompleted");
+    assert_eq!(event["related"]["name"], "tgtg-backup-29411820");
+}
+
+#[tokio::test]
+async fn an_on_demand_backup_runs_one_job_and_a_failure_is_reported_once_and_not_retried() {
+    let h = Harness::production();
+    h.converge().await;
+    h.server.insert(
+        &backup_path("before-import"),
+        json!({"apiVersion": "toogoodtogo.io/v1alpha1", "kind": "Backup",
+               "metadata": {"name": "before-import", "namespace": NS, "uid": "backup-uid"},
+               "spec": {"toogoodtogo": "tgtg"}}),
+    );
+    let requests = h.reconcile_ok().await;
+    assert!(
+        writes(&requests).contains(
+            &format!("POST {}", group("batch/v1", "jobs", ""))
+                .trim_end_matches('/')
+                .to_owned()
+        ),
+        "{:?}",
+        writes(&requests)
+    );
+    let job = h.server.get(&job_path("before-import")).unwrap_or_default();
+    assert_eq!(job["metadata"]["ownerReferences"][0]["uid"], "backup-uid");
+    assert_eq!(job["metadata"]["ownerReferences"][0]["kind"], "Backup");
+    let container = &job["spec"]["template"]["spec"]["containers"][0];
+    let env = container["env"].as_array().cloned().unwrap_or_default();
+    assert!(
+        env.iter()
+            .any(|e| e["name"] == "BACKUP_KIND" && e["value"] == "manual")
+    );
+    assert!(
+        env.iter()
+            .any(|e| e["name"] == "PGB_PRUNE" && e["value"] == "0")
+    );
+    assert_eq!(
+        job["spec"]["template"]["metadata"]["labels"]["toogoodtogo.io/database-client"],
+        "true"
+    );
+    assert_eq!(h.backup("before-import")["status"]["phase"], "Pending");
+    assert_eq!(
+        h.backup("before-import")["status"]["jobName"],
+        "before-import"
+    );
+
+    h.job_ends(
+        "before-import",
+        false,
+        "backup (manual) of database toogoodtogo\nERROR: not enough free space in /backups: 3 MiB free, 120 MiB needed\n",
+    );
+    let requests = h.reconcile_ok().await;
+    let status = &h.backup("before-import")["status"];
+    assert_eq!(status["phase"], "Failed");
+    assert_eq!(
+        status["message"],
+        "ERROR: not enough free space in /backups: 3 MiB free, 120 MiB needed (Job has reached the specified backoff limit)"
+    );
+    assert_eq!(h.condition("Backup")["status"], "False");
+    assert_eq!(h.condition("Backup")["reason"], "BackupFailed");
+    assert_eq!(
+        Harness::events(&requests),
+        [("Warning".to_owned(), "BackupFailed".to_owned())]
+    );
+    // Failed is final: no new Job, no more writes.
+    h.server.remove(&job_path("before-import"));
+    let requests = h.reconcile_ok().await;
+    assert_eq!(writes(&requests), Vec::<String>::new());
+    assert!(h.server.get(&job_path("before-import")).is_none());
+}
+
+#[tokio::test]
+async fn an_on_demand_backup_waits_for_the_database_instead_of_failing() {
+    let h = Harness::production();
+    h.converge().await;
+    h.server
+        .edit(&group("apps/v1", "statefulsets", "tgtg-postgres"), |s| {
+            s["status"] = json!({"replicas": 1, "readyReplicas": 0});
+        });
+    h.server.insert(
+        &backup_path("nightly-extra"),
+        json!({"apiVersion": "toogoodtogo.io/v1alpha1", "kind": "Backup",
+               "metadata": {"name": "nightly-extra", "namespace": NS, "uid": "u1"},
+               "spec": {"toogoodtogo": "tgtg"}}),
+    );
+    h.reconcile_ok().await;
+    assert!(h.server.get(&job_path("nightly-extra")).is_none());
+    assert_eq!(h.backup("nightly-extra")["status"]["phase"], "Pending");
+    assert_eq!(
+        h.backup("nightly-extra")["status"]["message"],
+        "waiting for the database to be ready"
+    );
+    h.database_becomes_ready();
+    h.reconcile_ok().await;
+    assert!(h.server.get(&job_path("nightly-extra")).is_some());
+}
+
+#[tokio::test]
+async fn backups_of_other_platforms_are_left_alone() {
+    let h = Harness::production();
+    h.converge().await;
+    h.server.insert(
+        &backup_path("other"),
+        json!({"apiVersion": "toogoodtogo.io/v1alpha1", "kind": "Backup",
+               "metadata": {"name": "other", "namespace": NS, "uid": "u2"},
+               "spec": {"toogoodtogo": "another-shop"}}),
+    );
+    let requests = h.reconcile_ok().await;
+    assert_eq!(writes(&requests), Vec::<String>::new());
+    assert!(h.backup("other")["status"].is_null());
+}
+
+#[tokio::test]
+async fn retention_really_deletes_the_old_files_and_then_their_backup_resources() {
+    let h = Harness::production();
+    h.converge().await;
+    let day = 86_400;
+    // Ten nightly backups, 0..=9 days old, an old manual one and an old failed one.
+    let mut files = Vec::new();
+    for age in 0..10 {
+        let file = backup_file(age * day + 3600, "");
+        h.finished_backup(&format!("tgtg-backup-{age}"), "Scheduled", Some(&file));
+        files.push(file);
+    }
+    let manual = backup_file(40 * day, "_manual");
+    h.finished_backup("by-hand", "Manual", Some(&manual));
+    h.finished_backup("broken", "Scheduled", None);
+    h.server.edit(&backup_path("broken"), |b| {
+        b["status"]["startTime"] = json!("2026-01-01T00:00:00Z");
+    });
+
+    let requests = h.reconcile_ok().await;
+    // The failed backup has no file: its resource goes at once.
+    assert!(writes(&requests).contains(&format!("DELETE {}", backup_path("broken"))));
+    // One prune Job for the files older than 7 days, oldest first.
+    let prune = h
+        .server
+        .history()
+        .iter()
+        .rev()
+        .find(|r| r.method == http::Method::POST && r.path.ends_with("/jobs"))
+        .and_then(|r| r.body.clone())
+        .unwrap_or_default();
+    let name = prune["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(name.starts_with("tgtg-backup-prune-"), "{name}");
+    let command = &prune["spec"]["template"]["spec"]["containers"][0]["command"];
+    assert_eq!(
+        command.as_array().map(|c| c[4..].to_vec()),
+        Some(vec![json!(files[9]), json!(files[8]), json!(files[7])]),
+        "exactly the expired files are deleted: {command}"
+    );
+    assert_eq!(
+        prune["metadata"]["annotations"]["toogoodtogo.io/backups"],
+        "tgtg-backup-9,tgtg-backup-8,tgtg-backup-7"
+    );
+    assert_eq!(
+        Harness::events(&requests),
+        [("Normal".to_owned(), "PruningBackups".to_owned())]
+    );
+    // Until the Job is done the resources stay and nothing else is started.
+    let requests = h.reconcile_ok().await;
+    assert_eq!(writes(&requests), Vec::<String>::new());
+    assert!(h.server.get(&backup_path("tgtg-backup-9")).is_some());
+
+    h.server
+        .edit(&job_path(&name), |j| j["status"] = json!({"succeeded": 1}));
+    let requests = h.reconcile_ok().await;
+    let written = writes(&requests);
+    for gone in ["tgtg-backup-9", "tgtg-backup-8", "tgtg-backup-7"] {
+        assert!(
+            written.contains(&format!("DELETE {}", backup_path(gone))),
+            "{written:?}"
+        );
+        assert!(h.server.get(&backup_path(gone)).is_none());
+    }
+    assert!(written.contains(&format!("DELETE {}", job_path(&name))));
+    for kept in ["tgtg-backup-0", "tgtg-backup-6", "by-hand"] {
+        assert!(h.server.get(&backup_path(kept)).is_some(), "{kept}");
+    }
+    assert_eq!(h.status()["lastBackup"]["name"], "tgtg-backup-0");
+    // Settled: nothing more to prune.
+    let requests = h.reconcile_ok().await;
+    assert_eq!(writes(&requests), Vec::<String>::new());
+
+    let uncovered: Vec<String> = h
+        .server
+        .history()
+        .iter()
+        .filter(|r| !crate::rbac::allows(crate::rbac::CONTROLLER_RULES, &r.method, &r.path))
+        .map(Recorded::line)
+        .collect();
+    assert_eq!(uncovered, Vec::<String>::new());
+}
+
+// ---- restores ----
+
+const RESTORES: &str = "/apis/toogoodtogo.io/v1alpha1/namespaces/shop/restores";
+
+fn restore_path(name: &str) -> String {
+    format!("{RESTORES}/{name}")
+}
+
+impl Harness {
+    fn restore_requested(&self, name: &str, spec: Value) {
+        let mut spec = spec;
+        spec["toogoodtogo"] = json!("tgtg");
+        self.server.insert(
+            &restore_path(name),
+            json!({"apiVersion": "toogoodtogo.io/v1alpha1", "kind": "Restore",
+                   "metadata": {"name": name, "namespace": NS, "uid": format!("uid-{name}"),
+                                "creationTimestamp": "2026-11-29T09:00:00Z"},
+                   "spec": spec}),
+        );
+    }
+
+    fn restore(&self, name: &str) -> Value {
+        self.server.get(&restore_path(name)).unwrap_or_default()
+    }
+
+    fn bot_replicas(&self) -> Value {
+        self.server
+            .get(&deployment_path("tgtg-bot"))
+            .unwrap_or_default()["spec"]["replicas"]
+            .clone()
+    }
+
+    /// The Deployment controller has removed every bot pod.
+    fn bot_pods_gone(&self) {
+        self.server.edit(&deployment_path("tgtg-bot"), |d| {
+            d["status"] = json!({"observedGeneration": d["metadata"]["generation"].clone(),
+                "replicas": 0, "readyReplicas": 0, "availableReplicas": 0, "updatedReplicas": 0});
+        });
+    }
+
+    /// A production platform with a completed nightly backup and a Restore of it that has
+    /// reached `Restoring`. Returns the restored file.
+    async fn restore_running(&self) -> String {
+        self.converge().await;
+        let file = backup_file(3600, "");
+        self.finished_backup("nightly", "Scheduled", Some(&file));
+        self.restore_requested("back-to-nightly", json!({"backup": "nightly"}));
+        self.reconcile_ok().await;
+        assert_eq!(
+            self.restore("back-to-nightly")["status"]["phase"],
+            "Verifying"
+        );
+        self.job_ends("back-to-nightly-verify", true, &format!("{file} is intact"));
+        self.reconcile_ok().await;
+        assert_eq!(
+            self.restore("back-to-nightly")["status"]["phase"],
+            "BackingUp"
+        );
+        // The safety copy is an ordinary Backup; the next reconcile starts its Job.
+        let safety = self.backup("back-to-nightly-safety");
+        assert_eq!(safety["spec"]["kind"], "PreRestore");
+        self.reconcile_ok().await;
+        assert!(
+            self.server
+                .get(&job_path("back-to-nightly-safety"))
+                .is_some()
+        );
+        assert_eq!(
+            self.bot_replicas(),
+            3,
+            "nothing is touched before the safety copy"
+        );
+        self.job_ends(
+            "back-to-nightly-safety",
+            true,
+            &report(&backup_file(0, "_pre_restore")),
+        );
+        self.reconcile_ok().await;
+        assert_eq!(
+            self.restore("back-to-nightly")["status"]["phase"],
+            "ScalingDown"
+        );
+        // The bot is stopped; the restore waits until its pods are gone.
+        self.reconcile_ok().await;
+        assert_eq!(self.bot_replicas(), 0);
+        assert!(
+            self.server
+                .get(&job_path("back-to-nightly-restore"))
+                .is_none()
+        );
+        assert_eq!(self.condition("Ready")["reason"], "Restoring");
+        assert_eq!(self.condition("Progressing")["reason"], "Restoring");
+        self.bot_pods_gone();
+        self.reconcile_ok().await;
+        assert_eq!(
+            self.restore("back-to-nightly")["status"]["phase"],
+            "Restoring"
+        );
+        file
+    }
+}
+
+#[tokio::test]
+async fn a_restore_of_a_missing_backup_fails_at_once_and_touches_nothing() {
+    let h = Harness::production();
+    h.converge().await;
+    h.restore_requested("oops", json!({"backup": "no-such-backup"}));
+    let requests = h.reconcile_ok().await;
+    let status = &h.restore("oops")["status"];
+    assert_eq!(status["phase"], "Failed");
+    assert_eq!(
+        status["message"],
+        "Backup no-such-backup of tgtg does not exist"
+    );
+    assert!(
+        !writes(&requests)
+            .iter()
+            .any(|w| w.contains("/jobs") || w.contains("/deployments/")),
+        "{:?}",
+        writes(&requests)
+    );
+    assert_eq!(
+        Harness::events(&requests),
+        [("Warning".to_owned(), "RestoreFailed".to_owned())]
+    );
+    // Final: never retried.
+    let requests = h.reconcile_ok().await;
+    assert_eq!(writes(&requests), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn a_corrupt_or_missing_file_fails_verification_before_anything_is_touched() {
+    let h = Harness::production();
+    h.converge().await;
+    let file = backup_file(7200, "_manual");
+    h.restore_requested("from-file", json!({"file": file}));
+    h.reconcile_ok().await;
+    let job = h
+        .server
+        .get(&job_path("from-file-verify"))
+        .unwrap_or_default();
+    assert_eq!(job["metadata"]["ownerReferences"][0]["kind"], "Restore");
+    assert_eq!(
+        job["spec"]["backoffLimit"], 0,
+        "a bad file is not tried again"
+    );
+    let container = &job["spec"]["template"]["spec"]["containers"][0];
+    assert!(
+        container["command"][2]
+            .as_str()
+            .is_some_and(|s| s.contains("pgb_verify \"$BACKUP_DIR/$RESTORE_FILE\"")),
+        "{container}"
+    );
+    let env = container["env"].as_array().cloned().unwrap_or_default();
+    assert!(
+        env.iter()
+            .any(|e| e["name"] == "RESTORE_FILE" && e["value"] == file.as_str())
+    );
+    assert!(
+        env.iter()
+            .any(|e| e["name"] == "PGUSER" && e["valueFrom"]["secretKeyRef"]["key"] == "username"),
+        "the bot's login role"
+    );
+
+    h.job_ends(
+        "from-file-verify",
+        false,
+        &format!("ERROR: backup file is not a valid gzip archive (corrupt or truncated): /backups/{file}\n"),
+    );
+    let requests = h.reconcile_ok().await;
+    let status = &h.restore("from-file")["status"];
+    assert_eq!(status["phase"], "Failed");
+    assert_eq!(
+        status["message"],
+        format!(
+            "{file} cannot be restored: ERROR: backup file is not a valid gzip archive (corrupt or truncated): /backups/{file}; nothing was changed"
+        )
+    );
+    assert!(status["safetyBackup"].is_null());
+    assert!(h.server.get(&backup_path("from-file-safety")).is_none());
+    assert_eq!(h.bot_replicas(), 3);
+    assert_eq!(
+        Harness::events(&requests),
+        [("Warning".to_owned(), "RestoreFailed".to_owned())]
+    );
+    let requests = h.reconcile_ok().await;
+    assert_eq!(writes(&requests), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn a_dry_run_restores_into_a_scratch_database_and_leaves_the_platform_alone() {
+    let h = Harness::production();
+    h.converge().await;
+    let file = backup_file(7200, "");
+    h.restore_requested("check", json!({"file": file, "dryRun": true}));
+    h.reconcile_ok().await;
+    let job = h.server.get(&job_path("check-verify")).unwrap_or_default();
+    let container = &job["spec"]["template"]["spec"]["containers"][0];
+    assert!(
+        container["command"][2]
+            .as_str()
+            .is_some_and(|s| s.contains("pgb_restore_check")),
+        "{container}"
+    );
+    let env = container["env"].as_array().cloned().unwrap_or_default();
+    assert!(
+        env.iter()
+            .any(|e| e["name"] == "PGUSER" && e["value"] == "postgres"),
+        "creating the scratch database needs the superuser"
+    );
+    h.job_ends("check-verify", true, "restores");
+    let requests = h.reconcile_ok().await;
+    let status = &h.restore("check")["status"];
+    assert_eq!(status["phase"], "Completed");
+    assert!(
+        status["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("the live database was not touched"))
+    );
+    assert!(h.server.get(&backup_path("check-safety")).is_none());
+    assert!(h.server.get(&job_path("check-restore")).is_none());
+    assert!(
+        !writes(&requests)
+            .iter()
+            .any(|w| w.contains("/deployments/"))
+    );
+    assert_eq!(h.bot_replicas(), 3);
+}
+
+#[tokio::test]
+async fn a_restore_takes_a_safety_backup_stops_the_bot_restores_migrates_and_starts_it_again() {
+    let h = Harness::production();
+    let file = h.restore_running().await;
+    let job = h
+        .server
+        .get(&job_path("back-to-nightly-restore"))
+        .unwrap_or_default();
+    let pod = &job["spec"]["template"]["spec"];
+    let restore = &pod["initContainers"][0];
+    assert!(
+        restore["command"][2]
+            .as_str()
+            .is_some_and(|s| s.contains("pgb_restore \"$BACKUP_DIR/$RESTORE_FILE\""))
+    );
+    let env = restore["env"].as_array().cloned().unwrap_or_default();
+    assert!(
+        env.iter()
+            .any(|e| e["name"] == "RESTORE_FILE" && e["value"] == file.as_str())
+    );
+    assert!(
+        env.iter()
+            .any(|e| e["name"] == "PGUSER" && e["valueFrom"]["secretKeyRef"]["key"] == "username"),
+        "the bot's login role"
+    );
+    let migrate = &pod["containers"][0];
+    assert_eq!(migrate["image"], "toogoodtogo/bot:1.4.2");
+    assert_eq!(migrate["args"], json!(["migrate"]));
+    assert_eq!(migrate["securityContext"]["runAsUser"], 65532);
+    assert_eq!(job["spec"]["backoffLimit"], 0);
+
+    h.server.edit(&job_path("back-to-nightly-restore"), |j| {
+        j["status"] = json!({"succeeded": 1})
+    });
+    let requests = h.reconcile_ok().await;
+    let status = &h.restore("back-to-nightly")["status"];
+    assert_eq!(status["phase"], "Completed");
+    assert_eq!(status["safetyBackup"], "back-to-nightly-safety");
+    assert_eq!(
+        Harness::events(&requests),
+        [("Normal".to_owned(), "RestoreCompleted".to_owned())]
+    );
+    // The bot comes back with its replicas.
+    h.reconcile_ok().await;
+    assert_eq!(h.bot_replicas(), 3);
+    h.pods_become_ready();
+    h.reconcile_ok().await;
+    assert_eq!(h.status()["phase"], "Ready");
+}
+
+#[tokio::test]
+async fn a_failed_restore_reports_the_reason_and_the_safety_backup_and_the_bot_comes_back() {
+    let h = Harness::production();
+    h.restore_running().await;
+    h.job_ends(
+        "back-to-nightly-restore",
+        false,
+        "ERROR: restore failed (psql exit 3); the database was left unchanged\n",
+    );
+    let requests = h.reconcile_ok().await;
+    let status = &h.restore("back-to-nightly")["status"];
+    assert_eq!(status["phase"], "Failed");
+    assert_eq!(
+        status["message"],
+        "ERROR: restore failed (psql exit 3); the database was left unchanged; the safety backup back-to-nightly-safety holds the database from before"
+    );
+    assert_eq!(
+        Harness::events(&requests),
+        [("Warning".to_owned(), "RestoreFailed".to_owned())]
+    );
+    h.reconcile_ok().await;
+    assert_eq!(h.bot_replicas(), 3);
+    // Not retried: no new restore Job after the failed one is gone.
+    h.server.remove(&job_path("back-to-nightly-restore"));
+    h.reconcile_ok().await;
+    assert!(h.server.get(&job_path("back-to-nightly-restore")).is_none());
+
+    let uncovered: Vec<String> = h
+        .server
+        .history()
+        .iter()
+        .filter(|r| !crate::rbac::allows(crate::rbac::CONTROLLER_RULES, &r.method, &r.path))
+        .map(Recorded::line)
+        .collect();
+    assert_eq!(uncovered, Vec::<String>::new());
+}
+
+// ---- secret rotation ----
+
+fn decoded(secret: &Value, key: &str) -> String {
+    use base64::Engine as _;
+    let encoded = secret["data"][key].as_str().unwrap_or_default();
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .unwrap_or_default();
+    String::from_utf8(bytes).unwrap_or_default()
+}
+
+impl Harness {
+    fn generated(&self) -> Value {
+        self.server
+            .get(&core("secrets", "tgtg-generated"))
+            .unwrap_or_default()
+    }
+
+    fn pod_hash(&self) -> Value {
+        self.server
+            .get(&deployment_path("tgtg-bot"))
+            .unwrap_or_default()["spec"]["template"]["metadata"]["annotations"]
+            [crate::names::CONFIG_HASH_ANNOTATION]
+            .clone()
+    }
+}
+
+#[tokio::test]
+async fn the_rotate_annotation_rotates_the_key_and_token_and_keeps_the_previous_ones() {
+    let h = Harness::production();
+    h.converge().await;
+    let before = h.generated();
+    let (key, token) = (
+        decoded(&before, "SECRET_KEY"),
+        decoded(&before, "WEBHOOK_SECRET_TOKEN"),
+    );
+    assert_eq!(decoded(&before, "SECRET_KEY_PREVIOUS"), "");
+    let hash = h.pod_hash();
+
+    h.server.edit(CR_PATH, |cr| {
+        cr["metadata"]["annotations"] = json!({"toogoodtogo.io/rotate": "2026-11-29"});
+    });
+    let requests = h.reconcile_ok().await;
+    let after = h.generated();
+    assert_ne!(decoded(&after, "SECRET_KEY"), key);
+    assert_eq!(decoded(&after, "SECRET_KEY_PREVIOUS"), key);
+    // The new webhook token is announced first: accepted by the new pods, the old one still
+    // registered with Telegram, so no pod ever rejects what Telegram sends.
+    let new_token = decoded(&after, "WEBHOOK_SECRET_TOKEN_PREVIOUS");
+    assert_eq!(decoded(&after, "WEBHOOK_SECRET_TOKEN"), token);
+    assert!(!new_token.is_empty() && new_token != token);
+    assert_ne!(h.pod_hash(), hash, "the bot rolls onto the new values");
+    let rotation = &h.status()["secretRotation"];
+    assert_eq!(rotation["lastTrigger"], "2026-11-29");
+    assert!(rotation["secretKey"].is_string());
+    assert_eq!(rotation["webhookRotation"], "Announcing");
+    // Once every pod accepts it, the next roll registers it and keeps the old one accepted.
+    let hash = h.pod_hash();
+    h.reconcile_ok().await;
+    assert_eq!(
+        h.status()["secretRotation"]["webhookRotation"],
+        "Announcing",
+        "still rolling"
+    );
+    h.pods_become_ready();
+    h.reconcile_ok().await;
+    assert_eq!(h.status()["secretRotation"]["webhookRotation"], "Swapping");
+    let swapped = h.reconcile_ok().await;
+    let after = h.generated();
+    assert_eq!(decoded(&after, "WEBHOOK_SECRET_TOKEN"), new_token);
+    assert_eq!(decoded(&after, "WEBHOOK_SECRET_TOKEN_PREVIOUS"), token);
+    assert_ne!(h.pod_hash(), hash);
+    let rotation = &h.status()["secretRotation"];
+    assert!(rotation["webhookRotation"].is_null());
+    assert!(rotation["webhookSecretToken"].is_string());
+    assert!(
+        Harness::events(&swapped)
+            .contains(&("Normal".to_owned(), "WebhookTokenRotated".to_owned()))
+    );
+    assert!(
+        !h.status().to_string().contains(&key),
+        "status never holds values"
+    );
+    assert!(
+        Harness::events(&requests).contains(&("Normal".to_owned(), "SecretKeyRotated".to_owned()))
+    );
+    // The bot reads both through optional secret references.
+    let env = h
+        .server
+        .get(&deployment_path("tgtg-bot"))
+        .unwrap_or_default()["spec"]["template"]["spec"]["containers"][0]["env"]
+        .clone();
+    for name in ["SECRET_KEY_PREVIOUS", "WEBHOOK_SECRET_TOKEN_PREVIOUS"] {
+        assert!(
+            env.as_array()
+                .is_some_and(|e| e.iter().any(|v| v["name"] == name)),
+            "{name}"
+        );
+    }
+
+    // Acted on once.
+    h.pods_become_ready();
+    h.reconcile_ok().await;
+    let requests = h.reconcile_ok().await;
+    assert_eq!(writes(&requests), Vec::<String>::new());
+    assert_eq!(decoded(&h.generated(), "SECRET_KEY_PREVIOUS"), key);
+}
+
+#[tokio::test]
+async fn after_the_grace_period_the_previous_values_are_dropped() {
+    let h = Harness::production();
+    h.converge().await;
+    h.server.edit(CR_PATH, |cr| {
+        cr["metadata"]["annotations"] = json!({"toogoodtogo.io/rotate": "a"});
+    });
+    h.reconcile_ok().await;
+    // Both rolls of the webhook token rotation.
+    h.pods_become_ready();
+    h.reconcile_ok().await;
+    h.reconcile_ok().await;
+    assert!(h.status()["secretRotation"]["webhookRotation"].is_null());
+    assert_ne!(decoded(&h.generated(), "SECRET_KEY_PREVIOUS"), "");
+    // A day and more later.
+    h.server.edit(CR_PATH, |cr| {
+        cr["status"]["secretRotation"]["secretKey"] = json!("2026-01-01T00:00:00Z");
+        cr["status"]["secretRotation"]["webhookSecretToken"] = json!("2026-01-01T00:00:00Z");
+    });
+    let key = decoded(&h.generated(), "SECRET_KEY");
+    let requests = h.reconcile_ok().await;
+    assert!(writes(&requests).contains(&format!("PATCH {}", core("secrets", "tgtg-generated"))));
+    assert_eq!(decoded(&h.generated(), "SECRET_KEY_PREVIOUS"), "");
+    assert_eq!(decoded(&h.generated(), "WEBHOOK_SECRET_TOKEN_PREVIOUS"), "");
+    assert_eq!(
+        decoded(&h.generated(), "SECRET_KEY"),
+        key,
+        "no new rotation"
+    );
+}
+
+#[tokio::test]
+async fn secrets_older_than_the_interval_are_rotated() {
+    let h = Harness::production();
+    h.server.edit(CR_PATH, |cr| {
+        cr["spec"]["secretRotation"] = json!({"intervalDays": 30, "webhookSecretToken": false});
+        cr["metadata"]["creationTimestamp"] = json!("2026-01-01T00:00:00Z");
+    });
+    h.converge().await;
+    // Created long ago: the first reconcile already rotated SECRET_KEY, not the token.
+    let rotation = &h.status()["secretRotation"];
+    assert!(rotation["secretKey"].is_string(), "{rotation}");
+    assert!(rotation["webhookSecretToken"].is_null());
+    assert_eq!(decoded(&h.generated(), "WEBHOOK_SECRET_TOKEN_PREVIOUS"), "");
+    // Then not again until the interval passed.
+    let key = decoded(&h.generated(), "SECRET_KEY");
+    h.reconcile_ok().await;
+    assert_eq!(decoded(&h.generated(), "SECRET_KEY"), key);
+}
+
+// ---- rollouts ----
+
+impl Harness {
+    fn set_version(&self, version: &str, generation: i64) {
+        self.server.edit(CR_PATH, |cr| {
+            cr["spec"]["version"] = json!(version);
+            cr["metadata"]["generation"] = json!(generation);
+        });
+    }
+
+    fn image(&self) -> Value {
+        self.server
+            .get(&deployment_path("tgtg-bot"))
+            .unwrap_or_default()["spec"]["template"]["spec"]["containers"][0]["image"]
+            .clone()
+    }
+}
+
+#[tokio::test]
+async fn a_version_bump_takes_a_pre_deployment_backup_before_migrating_and_rolling() {
+    let h = Harness::production();
+    h.converge().await;
+    h.set_version("1.5.0", 2);
+    let backup = Owner::of(&sample("production.yaml")).pre_deployment_backup("1.5.0", 2);
+    let requests = h.reconcile_ok().await;
+    let written = writes(&requests);
+    let backup_at = written
+        .iter()
+        .position(|w| w == &format!("POST {BACKUPS}"))
+        .unwrap_or_else(|| panic!("no Backup created: {written:?}"));
+    assert_eq!(h.backup(&backup)["spec"]["kind"], "PreDeployment");
+    assert!(
+        h.server.get(&job_path(&backup)).is_some(),
+        "its Job starts at once"
+    );
+    assert!(
+        h.server.get(&job_path("tgtg-migrate-1.5.0")).is_none(),
+        "no migration before the backup"
+    );
+    assert!(
+        !written[backup_at..]
+            .iter()
+            .any(|w| w.contains("/deployments/tgtg-bot"))
+    );
+    assert_eq!(h.image(), "toogoodtogo/bot:1.4.2");
+    assert_eq!(h.condition("Progressing")["reason"], "BackingUp");
+
+    h.job_ends(&backup, true, &report(&backup_file(0, "_pre_deployment")));
+    h.reconcile_ok().await;
+    assert_eq!(h.backup(&backup)["status"]["phase"], "Completed");
+    h.reconcile_ok().await;
+    assert!(h.server.get(&job_path("tgtg-migrate-1.5.0")).is_some());
+    assert_eq!(h.image(), "toogoodtogo/bot:1.4.2");
+    h.migration_succeeds();
+    h.reconcile_ok().await;
+    assert_eq!(h.image(), "toogoodtogo/bot:1.5.0");
+}
+
+#[tokio::test]
+async fn a_failed_pre_deployment_backup_stops_the_upgrade() {
+    let h = Harness::production();
+    h.converge().await;
+    h.set_version("1.5.0", 2);
+    let backup = Owner::of(&sample("production.yaml")).pre_deployment_backup("1.5.0", 2);
+    h.reconcile_ok().await;
+    h.job_ends(
+        &backup,
+        false,
+        "ERROR: pg_dump failed (exit 1); no backup written\n",
+    );
+    h.reconcile_ok().await;
+    h.reconcile_ok().await;
+    assert_eq!(h.status()["phase"], "Failed");
+    assert_eq!(
+        h.condition("Degraded")["reason"],
+        "PreDeploymentBackupFailed"
+    );
+    assert!(h.server.get(&job_path("tgtg-migrate-1.5.0")).is_none());
+    assert_eq!(h.image(), "toogoodtogo/bot:1.4.2");
+    // Deleting the failed Backup tries again, once garbage collection removed its Job.
+    h.server.remove(&backup_path(&backup));
+    h.reconcile_ok().await;
+    assert_eq!(h.backup(&backup)["spec"]["kind"], "PreDeployment");
+    assert_eq!(h.backup(&backup)["status"]["phase"], "Pending");
+    h.server.remove(&job_path(&backup));
+    h.reconcile_ok().await;
+    let job = h.server.get(&job_path(&backup)).unwrap_or_default();
+    assert_eq!(
+        job["metadata"]["ownerReferences"][0]["uid"],
+        h.backup(&backup)["metadata"]["uid"]
+    );
+    assert!(job["status"].is_null(), "a fresh Job");
+}
+
+impl Harness {
+    /// The Deployment controller gives up on the rollout.
+    fn progress_deadline_exceeded(&self) {
+        self.server.edit(&deployment_path("tgtg-bot"), |d| {
+            d["status"]["conditions"] = json!([{"type": "Progressing", "status": "False",
+                "reason": "ProgressDeadlineExceeded",
+                "message": "ReplicaSet \"tgtg-bot-7f9\" has timed out progressing."}]);
+            d["status"]["availableReplicas"] = json!(2);
+        });
+    }
+
+    /// Upgrade to `version` (without a pre-deployment backup) until its pods are created.
+    async fn upgrade_to(&self, version: &str, generation: i64) {
+        self.set_version(version, generation);
+        self.reconcile_ok().await;
+        self.migration_succeeds();
+        self.reconcile_ok().await;
+        assert_eq!(self.image(), format!("toogoodtogo/bot:{version}").as_str());
+    }
+}
+
+#[tokio::test]
+async fn a_version_that_never_becomes_available_is_rolled_back_once_and_not_retried() {
+    let h = Harness::production();
+    h.server.edit(CR_PATH, |cr| {
+        cr["spec"]["backup"]["preDeployment"] = json!(false);
+    });
+    h.converge().await;
+    assert_eq!(h.status()["lastGoodVersion"], "1.4.2");
+    h.upgrade_to("1.5.0", 2).await;
+    let deployment = h
+        .server
+        .get(&deployment_path("tgtg-bot"))
+        .unwrap_or_default();
+    assert_eq!(deployment["spec"]["progressDeadlineSeconds"], 600);
+
+    h.progress_deadline_exceeded();
+    let requests = h.reconcile_ok().await;
+    assert_eq!(h.image(), "toogoodtogo/bot:1.4.2");
+    assert!(
+        h.server.get(&job_path("tgtg-migrate-1.4.2")).is_none(),
+        "going back runs no migration"
+    );
+    let rolled_back = h.condition("RolledBack");
+    assert_eq!(rolled_back["status"], "True");
+    assert_eq!(
+        rolled_back["message"],
+        "version 1.5.0 did not become available; version 1.4.2 runs instead"
+    );
+    assert_eq!(h.condition("Degraded")["reason"], "RolledBack");
+    assert_eq!(h.status()["phase"], "Degraded");
+    assert_eq!(h.status()["rolledBack"]["from"], "1.5.0");
+    assert_eq!(h.status()["rolledBack"]["to"], "1.4.2");
+    let rollback_events: Vec<Value> = requests
+        .iter()
+        .filter(|r| r.path.ends_with("/events"))
+        .filter_map(|r| r.body.clone())
+        .filter(|b| b["reason"] == "RolledBack")
+        .collect();
+    assert_eq!(rollback_events.len(), 1, "{rollback_events:?}");
+    assert_eq!(rollback_events[0]["type"], "Warning");
+    assert_eq!(
+        rollback_events[0]["note"],
+        "version 1.5.0 did not become available within 600s; rolled back to 1.4.2"
+    );
+    let history: Vec<(String, String)> = h.status()["history"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| {
+            (
+                e["version"].as_str().unwrap_or_default().to_owned(),
+                e["outcome"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        history,
+        [
+            ("1.4.2".to_owned(), "Deployed".to_owned()),
+            ("1.5.0".to_owned(), "RolledBack".to_owned())
+        ]
+    );
+
+    // The old version comes up; the bad one is not tried again: no loop, no more Events.
+    h.pods_become_ready();
+    for _ in 0..3 {
+        let requests = h.reconcile_ok().await;
+        assert_eq!(h.image(), "toogoodtogo/bot:1.4.2");
+        assert!(
+            !writes(&requests)
+                .iter()
+                .any(|w| w.contains("/deployments/tgtg-bot") || w.ends_with("/events")),
+            "{:?}",
+            writes(&requests)
+        );
+    }
+    assert_eq!(h.condition("Ready")["status"], "True");
+    assert_eq!(h.status()["lastGoodVersion"], "1.4.2");
+
+    // A new version proceeds normally, and the rollback is over.
+    h.upgrade_to("1.5.1", 3).await;
+    h.pods_become_ready();
+    h.reconcile_ok().await;
+    assert_eq!(h.status()["phase"], "Ready");
+    assert!(h.status()["rolledBack"].is_null());
+    assert!(h.condition("RolledBack").is_null());
+    assert_eq!(h.status()["lastGoodVersion"], "1.5.1");
+}
+
+#[tokio::test]
+async fn without_auto_rollback_a_stuck_version_stays_and_says_so() {
+    let h = Harness::production();
+    h.server.edit(CR_PATH, |cr| {
+        cr["spec"]["backup"]["preDeployment"] = json!(false);
+        cr["spec"]["rollout"]["autoRollback"] = json!(false);
+    });
+    h.converge().await;
+    h.upgrade_to("1.5.0", 2).await;
+    h.progress_deadline_exceeded();
+    h.reconcile_ok().await;
+    assert_eq!(h.image(), "toogoodtogo/bot:1.5.0");
+    assert!(h.status()["rolledBack"].is_null());
+}
+
+#[tokio::test]
+async fn an_automatic_rollback_can_restore_the_pre_deployment_backup() {
+    let h = Harness::production();
+    h.server.edit(CR_PATH, |cr| {
+        cr["spec"]["rollout"]["restoreDatabaseOnRollback"] = json!(true);
+    });
+    h.converge().await;
+    h.set_version("1.5.0", 2);
+    h.reconcile_ok().await;
+    let backup = Owner::of(&sample("production.yaml")).pre_deployment_backup("1.5.0", 2);
+    h.job_ends(&backup, true, &report(&backup_file(0, "_pre_deployment")));
+    h.reconcile_ok().await;
+    h.reconcile_ok().await;
+    h.migration_succeeds();
+    h.reconcile_ok().await;
+    assert_eq!(h.image(), "toogoodtogo/bot:1.5.0");
+    h.progress_deadline_exceeded();
+    h.reconcile_ok().await;
+    assert_eq!(h.image(), "toogoodtogo/bot:1.4.2");
+    let restore = h.restore(&format!("{backup}-rollback"));
+    assert_eq!(restore["spec"]["backup"], backup.as_str());
+    assert_eq!(restore["spec"]["toogoodtogo"], "tgtg");
+    // The Restore goes its usual way: the file is verified first.
+    h.reconcile_ok().await;
+    assert_eq!(
+        h.restore(&format!("{backup}-rollback"))["status"]["phase"],
+        "Verifying"
+    );
+    let uncovered: Vec<String> = h
+        .server
+        .history()
+        .iter()
+        .filter(|r| !crate::rbac::allows(crate::rbac::CONTROLLER_RULES, &r.method, &r.path))
+        .map(Recorded::line)
+        .collect();
+    assert_eq!(uncovered, Vec::<String>::new());
+}
+
+// ---- database password rotation ----
+
+impl Harness {
+    fn credentials(&self) -> Value {
+        self.server
+            .get(&core("secrets", "tgtg-postgres-credentials"))
+            .unwrap_or_default()
+    }
+
+    fn rotation_job(&self, step: &str) -> (String, Value) {
+        let started = self.status()["secretRotation"]["databaseRotation"]["started"]
+            .as_str()
+            .and_then(|t| t.parse::<Timestamp>().ok())
+            .map(|t| t.as_second())
+            .unwrap_or_default();
+        let name = format!("tgtg-db-{step}-{started}");
+        let job = self.server.get(&job_path(&name)).unwrap_or_default();
+        (name, job)
+    }
+}
+
+fn env_of(job: &Value) -> Vec<Value> {
+    job["spec"]["template"]["spec"]["containers"][0]["env"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn the_database_password_moves_to_the_idle_role_and_the_old_one_is_retired_after_the_roll() {
+    let h = Harness::production();
+    h.server.edit(CR_PATH, |cr| {
+        cr["spec"]["secretRotation"] =
+            json!({"databasePassword": true, "secretKey": false, "webhookSecretToken": false});
+    });
+    h.converge().await;
+    let before = h.credentials();
+    assert_eq!(decoded(&before, "username"), "toogoodtogo");
+    let old_password = decoded(&before, "password");
+    let hash = h.pod_hash();
+
+    // 1. Preparing: the new password waits in the Secret; a Job gives it to the idle role.
+    h.server.edit(CR_PATH, |cr| {
+        cr["metadata"]["annotations"] = json!({"toogoodtogo.io/rotate": "db-1"});
+    });
+    h.reconcile_ok().await;
+    let rotation = &h.status()["secretRotation"]["databaseRotation"];
+    assert_eq!(rotation["phase"], "Preparing");
+    assert_eq!(rotation["from"], "toogoodtogo");
+    assert_eq!(rotation["to"], "toogoodtogo_blue");
+    let pending = decoded(&h.credentials(), "pending-password");
+    assert!(!pending.is_empty());
+    assert_eq!(
+        decoded(&h.credentials(), "username"),
+        "toogoodtogo",
+        "the bot is not moved yet"
+    );
+    assert_eq!(
+        h.pod_hash(),
+        hash,
+        "no roll before the role has its password"
+    );
+    let (prepare, job) = h.rotation_job("prepare");
+    let env = env_of(&job);
+    assert!(
+        env.iter()
+            .any(|e| e["name"] == "LOGIN_ROLE" && e["value"] == "toogoodtogo_blue")
+    );
+    assert!(env.iter().any(|e| e["name"] == "NEW_PASSWORD"
+        && e["valueFrom"]["secretKeyRef"]["key"] == "pending-password"));
+    assert!(
+        env.iter()
+            .any(|e| e["name"] == "PGUSER" && e["value"] == "postgres")
+    );
+    assert!(
+        !job.to_string().contains(&pending),
+        "the password is never in a pod spec"
+    );
+
+    // 2. Switching: the Secret moves to the new role and password; the bot rolls.
+    h.server.edit(&job_path(&prepare), |j| {
+        j["status"] = json!({"succeeded": 1})
+    });
+    h.reconcile_ok().await;
+    let after = h.credentials();
+    assert_eq!(decoded(&after, "username"), "toogoodtogo_blue");
+    assert_eq!(decoded(&after, "password"), pending);
+    assert_eq!(decoded(&after, "pending-password"), "");
+    assert_ne!(h.pod_hash(), hash);
+    assert_eq!(
+        h.status()["secretRotation"]["databaseRotation"]["phase"],
+        "Switching"
+    );
+    let (retire, _) = h.rotation_job("retire");
+    assert!(
+        h.server.get(&job_path(&retire)).is_none(),
+        "the old pods still use the old role"
+    );
+
+    // 3. Retiring: once the roll is complete, the old role gets a password nobody knows.
+    h.pods_become_ready();
+    h.reconcile_ok().await;
+    assert_eq!(
+        h.status()["secretRotation"]["databaseRotation"]["phase"],
+        "Retiring"
+    );
+    let job = h.server.get(&job_path(&retire)).unwrap_or_default();
+    assert!(
+        env_of(&job)
+            .iter()
+            .any(|e| e["name"] == "OLD_ROLE" && e["value"] == "toogoodtogo")
+    );
+    h.server.edit(&job_path(&retire), |j| {
+        j["status"] = json!({"succeeded": 1})
+    });
+    let requests = h.reconcile_ok().await;
+    let rotation = &h.status()["secretRotation"];
+    assert!(rotation["databaseRotation"].is_null());
+    assert!(rotation["databasePassword"].is_string());
+    assert!(!h.status().to_string().contains(&pending));
+    assert!(!h.status().to_string().contains(&old_password));
+    assert!(
+        Harness::events(&requests)
+            .contains(&("Normal".to_owned(), "DatabasePasswordRotated".to_owned()))
+    );
+
+    // The next rotation goes from blue to green.
+    h.server.edit(CR_PATH, |cr| {
+        cr["metadata"]["annotations"] = json!({"toogoodtogo.io/rotate": "db-2"});
+    });
+    h.reconcile_ok().await;
+    assert_eq!(
+        h.status()["secretRotation"]["databaseRotation"]["to"],
+        "toogoodtogo_green"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_preparation_changes_nothing_and_says_so() {
+    let h = Harness::production();
+    h.server.edit(CR_PATH, |cr| {
+        cr["spec"]["secretRotation"] =
+            json!({"databasePassword": true, "secretKey": false, "webhookSecretToken": false});
+    });
+    h.converge().await;
+    h.server.edit(CR_PATH, |cr| {
+        cr["metadata"]["annotations"] = json!({"toogoodtogo.io/rotate": "db-1"});
+    });
+    h.reconcile_ok().await;
+    let password = decoded(&h.credentials(), "password");
+    let (prepare, _) = h.rotation_job("prepare");
+    h.server.edit(&job_path(&prepare), |j| {
+        j["status"] = json!({"failed": 4, "conditions": [{"type": "Failed", "status": "True",
+            "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit"}]});
+    });
+    let requests = h.reconcile_ok().await;
+    assert!(h.status()["secretRotation"]["databaseRotation"].is_null());
+    assert_eq!(decoded(&h.credentials(), "username"), "toogoodtogo");
+    assert_eq!(decoded(&h.credentials(), "password"), password);
+    assert_eq!(decoded(&h.credentials(), "pending-password"), "");
+    assert!(
+        Harness::events(&requests).contains(&("Warning".to_owned(), "RotationFailed".to_owned()))
+    );
+}
+
+#[tokio::test]
+async fn a_version_deployed_again_after_going_back_gets_a_fresh_pre_deployment_backup() {
+    let h = Harness::production();
+    h.converge().await;
+    let owner = Owner::of(&sample("production.yaml"));
+    h.set_version("1.5.0", 2);
+    h.reconcile_ok().await;
+    let first = owner.pre_deployment_backup("1.5.0", 2);
+    h.job_ends(&first, true, &report(&backup_file(600, "_pre_deployment")));
+    h.reconcile_ok().await;
+    h.reconcile_ok().await;
+    h.migration_succeeds();
+    h.reconcile_ok().await;
+    assert_eq!(h.image(), "toogoodtogo/bot:1.5.0");
+    // Back by hand, then forward again: the first backup is old by now.
+    h.set_version("1.4.2", 3);
+    h.reconcile_ok().await;
+    assert_eq!(h.image(), "toogoodtogo/bot:1.4.2");
+    h.set_version("1.5.0", 4);
+    h.reconcile_ok().await;
+    let second = owner.pre_deployment_backup("1.5.0", 4);
+    assert_ne!(first, second);
+    assert_eq!(h.backup(&second)["spec"]["kind"], "PreDeployment");
+    assert_eq!(
+        h.image(),
+        "toogoodtogo/bot:1.4.2",
+        "waits for the new backup"
+    );
+    assert_eq!(h.condition("Progressing")["reason"], "BackingUp");
 }

@@ -7,7 +7,8 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{Affinity, ResourceRequirements, Toleration};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::{CustomResource, CustomResourceExt, KubeSchema};
 use serde::{Deserialize, Serialize};
 
@@ -88,13 +89,14 @@ pub struct TooGoodToGoSpec {
     /// Non-secret bot settings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config: Option<BotConfig>,
-    /// Reserved for scheduled and pre-deployment backups (not acted on yet).
+    /// Scheduled and pre-deployment backups (managed database only), and the volume that
+    /// `Backup` and `Restore` resources use.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backup: Option<BackupSpec>,
-    /// Reserved for secret rotation (not acted on yet).
+    /// Rotation of the generated `SECRET_KEY` and webhook secret token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_rotation: Option<SecretRotationSpec>,
-    /// Reserved for rollout policy and automatic rollback (not acted on yet).
+    /// Progress deadline and automatic rollback.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rollout: Option<RolloutSpec>,
 }
@@ -394,61 +396,235 @@ impl LogFormat {
     }
 }
 
-/// Reserved: scheduled and pre-deployment backups.
+/// Default of `spec.backup.schedule`: daily at 03:00.
+pub const DEFAULT_BACKUP_SCHEDULE: &str = "0 3 * * *";
+/// Default of `spec.backup.retentionDays`.
+pub const DEFAULT_RETENTION_DAYS: i32 = 7;
+/// Default size of the backup volume.
+pub const DEFAULT_BACKUP_VOLUME_SIZE: &str = "10Gi";
+
+/// Scheduled, pre-deployment and on-demand backups of the managed database, kept on a volume.
 #[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BackupSpec {
-    /// Cron schedule (default `0 3 * * *`).
+    /// Cron schedule of the scheduled backup (default `0 3 * * *`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 9, max = 100))]
     pub schedule: Option<String>,
+    /// IANA time zone the schedule is read in (default `UTC`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64))]
+    pub time_zone: Option<String>,
+    /// Scheduled backups older than this many days are deleted (default 7).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 3650))]
     pub retention_days: Option<i32>,
+    /// Retention never leaves fewer good scheduled backups than this.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0, max = 1000))]
     pub min_count: Option<i32>,
+    /// Pre-deployment, manual and pre-restore backups older than this many days are deleted;
+    /// unset keeps them until deleted by hand.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 3650))]
     pub pre_deployment_retention_days: Option<i32>,
+    /// Back up before every version change (default true).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pre_deployment: Option<bool>,
+    /// Image with `pg_dump` of the managed database's major version (default
+    /// `postgres:<version>-alpine`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
     pub image: Option<String>,
+    /// Where backups are kept (default: a 10Gi volume of the default storage class).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub storage: Option<StorageSpec>,
+    pub storage: Option<BackupStorage>,
 }
 
-/// Reserved: rotation of generated and managed secrets.
+impl BackupSpec {
+    pub fn schedule(&self) -> &str {
+        self.schedule.as_deref().unwrap_or(DEFAULT_BACKUP_SCHEDULE)
+    }
+    pub fn time_zone(&self) -> &str {
+        self.time_zone.as_deref().unwrap_or("UTC")
+    }
+    pub fn retention_days(&self) -> i32 {
+        self.retention_days.unwrap_or(DEFAULT_RETENTION_DAYS)
+    }
+    pub fn pre_deployment(&self) -> bool {
+        self.pre_deployment.unwrap_or(true)
+    }
+    /// The backup volume: size and class.
+    pub fn volume(&self) -> StorageSpec {
+        self.storage
+            .as_ref()
+            .and_then(|s| s.persistent_volume_claim.clone())
+            .unwrap_or_else(|| StorageSpec {
+                size: DEFAULT_BACKUP_VOLUME_SIZE.to_owned(),
+                storage_class_name: None,
+            })
+    }
+}
+
+/// Backup storage. Only a volume today; object storage would be another member.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BackupStorage {
+    /// A PersistentVolumeClaim `<name>-backups` the operator creates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub persistent_volume_claim: Option<StorageSpec>,
+}
+
+/// Annotation that rotates the generated secrets whenever its value changes.
+pub const ROTATE_ANNOTATION: &str = "toogoodtogo.io/rotate";
+
+/// Rotation of the secrets the operator generated. Rotated values take effect with a rolling
+/// restart of the bot; the previous `SECRET_KEY` and webhook token stay accepted by the bot for
+/// a grace period of a day. Besides the schedule or interval, changing the annotation
+/// `toogoodtogo.io/rotate` rotates at once.
 #[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SecretRotationSpec {
+    /// Rotate when this cron schedule (UTC) passes; `intervalDays` wins when both are set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schedule: Option<String>,
+    /// Rotate the chosen secrets when they are this many days old.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 3650))]
     pub interval_days: Option<i32>,
+    /// Rotate `SECRET_KEY` (default true).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_key: Option<bool>,
+    /// Rotate the webhook secret token (default true; webhook mode only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook_secret_token: Option<bool>,
+    /// Rotate the managed database's password (default false): the bot moves between two login
+    /// roles that act as the database owner, so no pod ever holds an invalid password.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub database_password: Option<bool>,
 }
 
-/// Reserved: rollout policy and automatic rollback.
+/// When each generated secret was last rotated (never the values).
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretRotationStatus {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_key: Option<Time>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_secret_token: Option<Time>,
+    /// The value of the `toogoodtogo.io/rotate` annotation last acted on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_trigger: Option<String>,
+    /// When the managed database's password rotation last completed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database_password: Option<Time>,
+    /// A database password rotation in progress.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database_rotation: Option<DatabaseRotation>,
+    /// A webhook token rotation in progress.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_rotation: Option<WebhookRotationPhase>,
+}
+
+/// The two rolls of a webhook token rotation.
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, schemars::JsonSchema)]
+pub enum WebhookRotationPhase {
+    /// The bot rolls onto pods that accept the new token besides the registered old one.
+    Announcing,
+    /// Every pod accepts it: the next roll registers the new token with Telegram.
+    Swapping,
+}
+
+/// A database password rotation in progress: the bot moves from one login role to the other.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DatabaseRotation {
+    pub phase: DatabaseRotationPhase,
+    /// The role the bot logged in as.
+    pub from: String,
+    /// The role it moves to.
+    pub to: String,
+    pub started: Time,
+}
+
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, schemars::JsonSchema)]
+pub enum DatabaseRotationPhase {
+    /// A Job gives the idle login role its new password.
+    Preparing,
+    /// The bot rolls onto the idle role and its new password.
+    Switching,
+    /// A Job gives the old role a password nobody knows.
+    Retiring,
+}
+
+/// Rollout policy: how long a new version may take to become available, and what happens when
+/// it does not.
 #[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RolloutSpec {
+    /// Go back to `status.lastGoodVersion` when the new version does not become available in
+    /// time (default true). The bad version is not retried until `spec.version` changes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_rollback: Option<bool>,
+    /// The Deployment's progress deadline (default 600).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 30, max = 3600))]
     pub progress_deadline_seconds: Option<i32>,
+    /// Also restore the pre-deployment backup on an automatic rollback (default false): the
+    /// data written since that backup is lost.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restore_database_on_rollback: Option<bool>,
+    /// Versions kept in `status.history` (default 10).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 100))]
     pub history_limit: Option<i32>,
+}
+
+/// Default of `spec.rollout.progressDeadlineSeconds`.
+pub const DEFAULT_PROGRESS_DEADLINE_SECONDS: i32 = 600;
+
+impl TooGoodToGo {
+    pub fn auto_rollback(&self) -> bool {
+        self.spec
+            .rollout
+            .as_ref()
+            .and_then(|r| r.auto_rollback)
+            .unwrap_or(true)
+    }
+
+    pub fn progress_deadline_seconds(&self) -> i32 {
+        self.spec
+            .rollout
+            .as_ref()
+            .and_then(|r| r.progress_deadline_seconds)
+            .unwrap_or(DEFAULT_PROGRESS_DEADLINE_SECONDS)
+    }
+
+    pub fn history_limit(&self) -> usize {
+        let limit = self.spec.rollout.as_ref().and_then(|r| r.history_limit);
+        usize::try_from(limit.unwrap_or(10)).unwrap_or(10)
+    }
+}
+
+/// An automatic rollback in effect.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RolledBack {
+    /// The version that did not become available (`spec.version`).
+    pub from: String,
+    /// The version running instead (the last good one).
+    pub to: String,
+    pub time: Time,
+}
+
+/// One deployed version.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeployedVersion {
+    pub version: String,
+    /// `Deployed` (it became available) or `RolledBack` (it did not).
+    pub outcome: String,
+    pub time: Time,
 }
 
 /// Observed state, written only by the operator.
@@ -466,6 +642,31 @@ pub struct TooGoodToGoStatus {
     pub current_version: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ready_replicas: Option<i32>,
+    /// The newest completed backup.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_backup: Option<LastBackup>,
+    /// When the generated secrets were last rotated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_rotation: Option<SecretRotationStatus>,
+    /// The newest version that became available.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_good_version: Option<String>,
+    /// Set while an automatic rollback is in effect (until `spec.version` changes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rolled_back: Option<RolledBack>,
+    /// The last deployed versions, newest last.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<DeployedVersion>,
+}
+
+/// The newest completed backup of a platform.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LastBackup {
+    /// The `Backup` resource.
+    pub name: String,
+    pub file: String,
+    pub completion_time: Time,
 }
 
 #[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, schemars::JsonSchema)]
@@ -510,3 +711,247 @@ pub fn crd_yaml() -> Result<String, serde_saphyr::SerializeError> {
 
 /// File name of the generated CRD under `crds/`.
 pub const CRD_FILE: &str = "toogoodtogos.toogoodtogo.io.yaml";
+
+/// Every CRD of the operator, in install order.
+pub fn crds() -> Vec<CustomResourceDefinition> {
+    vec![TooGoodToGo::crd(), Backup::crd(), Restore::crd()]
+}
+
+/// Every CRD as (file name under `crds/`, YAML).
+pub fn crd_files() -> Result<Vec<(String, String)>, serde_saphyr::SerializeError> {
+    crds()
+        .iter()
+        .map(|crd| {
+            Ok((
+                format!("{}.yaml", crd.metadata.name.clone().unwrap_or_default()),
+                serde_saphyr::to_string(crd)?,
+            ))
+        })
+        .collect()
+}
+
+/// Every CRD as one multi-document YAML stream (the `crd` command).
+pub fn all_crds_yaml() -> Result<String, serde_saphyr::SerializeError> {
+    let mut out = String::new();
+    for (_, yaml) in crd_files()? {
+        out.push_str("---\n");
+        out.push_str(&yaml);
+    }
+    Ok(out)
+}
+
+/// Message of the CEL rule on `Restore.spec`.
+pub const RULE_ONE_RESTORE_SOURCE: &str = "exactly one of backup and file must be set";
+
+/// What made a backup.
+#[derive(
+    Deserialize, Serialize, Clone, Copy, Debug, Default, PartialEq, Eq, schemars::JsonSchema,
+)]
+pub enum BackupKind {
+    /// The CronJob of `spec.backup.schedule`.
+    Scheduled,
+    /// Before a version change.
+    PreDeployment,
+    /// Asked for by a person.
+    #[default]
+    Manual,
+    /// The safety copy a `Restore` takes first.
+    PreRestore,
+}
+
+impl BackupKind {
+    /// The kind as `pg-backup.sh` names it (and as the file name ends).
+    pub fn script_name(self) -> &'static str {
+        match self {
+            Self::Scheduled => "scheduled",
+            Self::PreDeployment => "pre_deployment",
+            Self::Manual => "manual",
+            Self::PreRestore => "pre_restore",
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Scheduled => "Scheduled",
+            Self::PreDeployment => "PreDeployment",
+            Self::Manual => "Manual",
+            Self::PreRestore => "PreRestore",
+        }
+    }
+}
+
+/// One backup of a `TooGoodToGo`'s database (`backups.toogoodtogo.io`). Create one for an
+/// on-demand backup; the operator creates them for scheduled, pre-deployment and pre-restore
+/// backups.
+#[derive(CustomResource, Deserialize, Serialize, Clone, Debug, PartialEq, schemars::JsonSchema)]
+#[kube(
+    group = "toogoodtogo.io",
+    version = "v1alpha1",
+    kind = "Backup",
+    plural = "backups",
+    shortname = "tgtgbackup",
+    category = "toogoodtogo",
+    namespaced,
+    status = "BackupStatus",
+    printcolumn = r#"{"name":"Platform","type":"string","jsonPath":".spec.toogoodtogo"}"#,
+    printcolumn = r#"{"name":"Kind","type":"string","jsonPath":".spec.kind"}"#,
+    printcolumn = r#"{"name":"Phase","type":"string","jsonPath":".status.phase"}"#,
+    printcolumn = r#"{"name":"File","type":"string","jsonPath":".status.file"}"#,
+    printcolumn = r#"{"name":"Size","type":"integer","jsonPath":".status.sizeBytes"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+)]
+#[serde(rename_all = "camelCase")]
+pub struct BackupResourceSpec {
+    /// Name of the `TooGoodToGo` (same namespace) whose database is backed up.
+    #[schemars(length(min = 1, max = 253))]
+    pub toogoodtogo: String,
+    #[serde(default)]
+    pub kind: BackupKind,
+    /// The CronJob's Job this backup mirrors (scheduled backups only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_name: Option<String>,
+}
+
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, schemars::JsonSchema)]
+pub enum BackupPhase {
+    Pending,
+    Running,
+    Completed,
+    Failed,
+}
+
+impl BackupPhase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "Pending",
+            Self::Running => "Running",
+            Self::Completed => "Completed",
+            Self::Failed => "Failed",
+        }
+    }
+
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Self::Completed | Self::Failed)
+    }
+}
+
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BackupStatus {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<BackupPhase>,
+    /// File name on the backup volume, e.g. `toogoodtogo_20260101_030000.sql.gz`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size_bytes: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    /// PostgreSQL server version the dump was taken from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub postgres_version: Option<String>,
+    /// Bot version that ran when the backup was taken.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bot_version: Option<String>,
+    /// The Job that runs (or ran) the backup.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_time: Option<Time>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completion_time: Option<Time>,
+    /// Why it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// Replace a `TooGoodToGo`'s database with a backup (`restores.toogoodtogo.io`), or with
+/// `dryRun` only prove that the backup restores.
+#[derive(CustomResource, KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq)]
+#[kube(
+    group = "toogoodtogo.io",
+    version = "v1alpha1",
+    kind = "Restore",
+    plural = "restores",
+    shortname = "tgtgrestore",
+    category = "toogoodtogo",
+    namespaced,
+    status = "RestoreStatus",
+    printcolumn = r#"{"name":"Platform","type":"string","jsonPath":".spec.toogoodtogo"}"#,
+    printcolumn = r#"{"name":"Dry run","type":"boolean","jsonPath":".spec.dryRun"}"#,
+    printcolumn = r#"{"name":"Phase","type":"string","jsonPath":".status.phase"}"#,
+    printcolumn = r#"{"name":"File","type":"string","jsonPath":".status.file"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+)]
+#[x_kube(validation = kube::core::Rule::new("has(self.backup) != has(self.file)").message(RULE_ONE_RESTORE_SOURCE))]
+#[serde(rename_all = "camelCase")]
+pub struct RestoreResourceSpec {
+    /// Name of the `TooGoodToGo` (same namespace) whose database is replaced.
+    #[schemars(length(min = 1, max = 253))]
+    pub toogoodtogo: String,
+    /// A completed `Backup` to restore.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
+    pub backup: Option<String>,
+    /// Or a file on the backup volume, e.g. `toogoodtogo_20260101_030000.sql.gz`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern(r"^toogoodtogo_[0-9]{8}_[0-9]{6}(_[a-z_]+)?\.sql\.gz$"))]
+    pub file: Option<String>,
+    /// Only verify the file and restore it into a scratch database; the live database and the
+    /// bot are not touched.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, schemars::JsonSchema)]
+pub enum RestorePhase {
+    Pending,
+    /// Checking the file (gzip integrity, complete dump; a scratch restore for a dry run).
+    Verifying,
+    /// Taking the safety backup of the current database.
+    BackingUp,
+    /// Waiting for the bot to stop.
+    ScalingDown,
+    /// Replacing the database and running the migrations.
+    Restoring,
+    Completed,
+    Failed,
+}
+
+impl RestorePhase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "Pending",
+            Self::Verifying => "Verifying",
+            Self::BackingUp => "BackingUp",
+            Self::ScalingDown => "ScalingDown",
+            Self::Restoring => "Restoring",
+            Self::Completed => "Completed",
+            Self::Failed => "Failed",
+        }
+    }
+
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Self::Completed | Self::Failed)
+    }
+}
+
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RestoreStatus {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<RestorePhase>,
+    /// The backup file restored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// The `Backup` taken of the database before it was replaced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub safety_backup: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_time: Option<Time>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completion_time: Option<Time>,
+    /// What happened, or why it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}

@@ -14,9 +14,14 @@ use crate::build::{GeneratedValues, PostgresCredentials};
 use crate::crd::TooGoodToGo;
 use crate::digest;
 use crate::generator::SecretGenerator;
-use crate::names::Owner;
-use crate::resources::pod::{POSTGRES_BOT_PASSWORD_KEY, POSTGRES_SUPERUSER_PASSWORD_KEY};
-use crate::resources::secret::{SECRET_KEY, WEBHOOK_SECRET_TOKEN};
+use crate::names::{BOT_DATABASE_USER, Owner};
+use crate::resources::pod::{
+    POSTGRES_BOT_PASSWORD_KEY, POSTGRES_PENDING_PASSWORD_KEY, POSTGRES_SUPERUSER_PASSWORD_KEY,
+    POSTGRES_USER_KEY,
+};
+use crate::resources::secret::{
+    SECRET_KEY, SECRET_KEY_PREVIOUS, WEBHOOK_SECRET_TOKEN, WEBHOOK_SECRET_TOKEN_PREVIOUS,
+};
 
 /// Where Secrets are read from: the API server, or a directory for offline rendering.
 pub trait SecretSource {
@@ -191,6 +196,9 @@ pub async fn dereference(
                 POSTGRES_SUPERUSER_PASSWORD_KEY,
             ),
             bot_password: existing_or_new(credentials.as_ref(), POSTGRES_BOT_PASSWORD_KEY),
+            bot_user: value(credentials.as_ref(), POSTGRES_USER_KEY)
+                .unwrap_or_else(|| BOT_DATABASE_USER.to_owned()),
+            pending_password: value(credentials.as_ref(), POSTGRES_PENDING_PASSWORD_KEY),
         })
     } else {
         None
@@ -200,6 +208,11 @@ pub async fn dereference(
         generated: GeneratedValues {
             secret_key,
             webhook_secret_token,
+            secret_key_previous: value(generated_secret.as_ref(), SECRET_KEY_PREVIOUS),
+            webhook_secret_token_previous: value(
+                generated_secret.as_ref(),
+                WEBHOOK_SECRET_TOKEN_PREVIOUS,
+            ),
             postgres,
         },
         referenced_secrets_digest: digest::short_hex(digest_material.as_bytes()),

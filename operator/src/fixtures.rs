@@ -301,6 +301,8 @@ impl FakeApiServer {
                 }
                 let mut object = body;
                 object["metadata"]["resourceVersion"] = json!(resource_version);
+                object["metadata"]["uid"] = json!(format!("uid-{resource_version}"));
+                object["metadata"]["creationTimestamp"] = json!("2026-11-29T10:00:00Z");
                 state.objects.insert(key, object.clone());
                 json_response(StatusCode::CREATED, &object)
             }

@@ -17,10 +17,8 @@ use k8s_openapi::api::rbac::v1::{
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use kube::CustomResourceExt;
 use serde::Serialize;
 
-use crate::crd::TooGoodToGo;
 use crate::rbac::{self, Rule};
 use crate::resources::pod;
 
@@ -272,17 +270,17 @@ fn to_value<T: Serialize>(object: &T) -> Result<serde_json::Value, InstallError>
 /// Every object of the install, in the order `kubectl apply` needs them (the Namespace first).
 pub fn objects(options: &InstallOptions) -> Result<Vec<serde_json::Value>, InstallError> {
     let namespace = Some(options.namespace.as_str());
-    let mut objects = vec![
-        to_value(&Namespace {
-            metadata: metadata(&options.namespace, None),
-            ..Namespace::default()
-        })?,
-        to_value(&TooGoodToGo::crd())?,
-        to_value(&ServiceAccount {
-            metadata: metadata(OPERATOR_NAME, namespace),
-            ..ServiceAccount::default()
-        })?,
-    ];
+    let mut objects = vec![to_value(&Namespace {
+        metadata: metadata(&options.namespace, None),
+        ..Namespace::default()
+    })?];
+    for crd in crate::crd::crds() {
+        objects.push(to_value(&crd)?);
+    }
+    objects.extend([to_value(&ServiceAccount {
+        metadata: metadata(OPERATOR_NAME, namespace),
+        ..ServiceAccount::default()
+    })?]);
     let controller_rules = Some(policy_rules(rbac::CONTROLLER_RULES));
     match &options.watch_namespace {
         None => {

@@ -7,6 +7,7 @@
 
 pub mod build;
 pub mod crd;
+pub mod cron;
 pub mod dereference;
 pub mod digest;
 pub mod generator;
@@ -15,7 +16,9 @@ pub mod resources;
 pub mod validate;
 
 pub mod apply;
+pub mod backups;
 pub mod controller;
+pub mod db_rotation;
 #[cfg(test)]
 pub mod fixtures;
 pub mod install;
@@ -24,6 +27,9 @@ pub mod metrics;
 pub mod observe;
 pub mod offline;
 pub mod rbac;
+pub mod restores;
+pub mod retention;
+pub mod rotation;
 pub mod server;
 pub mod status;
 pub mod telemetry;

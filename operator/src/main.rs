@@ -57,7 +57,7 @@ enum Command {
         #[arg(long, env = "LOG_FORMAT", value_enum, default_value = "json")]
         log_format: LogFormat,
     },
-    /// Print the CustomResourceDefinition as YAML.
+    /// Print the CustomResourceDefinitions (TooGoodToGo, Backup, Restore) as YAML.
     Crd,
     /// Print the complete install (Namespace, CRD, ServiceAccount, RBAC, Deployment, metrics
     /// Service) for `kubectl apply -f`.
@@ -215,7 +215,7 @@ async fn main() -> anyhow::Result<()> {
             )
             .await;
         }
-        Command::Crd => crd::crd_yaml().context("serializing the CRD")?,
+        Command::Crd => crd::all_crds_yaml().context("serializing the CRDs")?,
         Command::Manifests {
             namespace,
             image,

@@ -32,6 +32,8 @@ pub enum Component {
     Database,
     Cache,
     Config,
+    Backup,
+    Restore,
 }
 
 impl Component {
@@ -42,8 +44,42 @@ impl Component {
             Self::Database => "database",
             Self::Cache => "cache",
             Self::Config => "config",
+            Self::Backup => "backup",
+            Self::Restore => "restore",
         }
     }
+}
+
+/// Name of the Job that runs one `Backup`, one restore step, or one check: `base` when it is a
+/// valid DNS label, else a shortened `base` with a digest of it.
+pub fn job_name(base: &str) -> String {
+    let valid = base.len() <= 63
+        && base
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && base.ends_with(|c: char| c.is_ascii_alphanumeric());
+    if valid {
+        return base.to_owned();
+    }
+    let sanitized: String = base
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    dns_label(
+        sanitized.trim_matches('-'),
+        &crate::digest::short_hex(base.as_bytes()),
+    )
+}
+
+/// `<prefix>-<suffix>` cut to 63 characters by shortening the prefix.
+fn dns_label(prefix: &str, suffix: &str) -> String {
+    let keep = 63usize.saturating_sub(suffix.len() + 1);
+    let mut prefix: String = prefix.chars().take(keep).collect();
+    while prefix.ends_with(['-', '.']) {
+        prefix.pop();
+    }
+    format!("{prefix}-{suffix}")
 }
 
 /// Names, labels and ownership shared by every object rendered for one resource.
@@ -89,6 +125,30 @@ impl Owner {
     pub fn postgres_data_claim(&self) -> String {
         format!("data-{}-0", self.postgres())
     }
+    /// The volume backups are kept on.
+    pub fn backup_claim(&self) -> String {
+        format!("{}-backups", self.name)
+    }
+    /// The ConfigMap holding `pg-backup.sh` for the backup, prune and restore Jobs.
+    pub fn backup_script(&self) -> String {
+        format!("{}-backup-script", self.name)
+    }
+    /// The CronJob of the scheduled backups.
+    pub fn backup_cron_job(&self) -> String {
+        format!("{}-backup", self.name)
+    }
+    /// The Job that deletes the backup files retention chose.
+    pub fn prune_job(&self, files: &[String]) -> String {
+        let digest = crate::digest::short_hex(files.join("\n").as_bytes());
+        dns_label(&format!("{}-backup-prune", self.name), &digest)
+    }
+    /// The Backup taken before version `version` is deployed by the spec of `generation`: a
+    /// version deployed again later (after going back) gets a fresh backup.
+    pub fn pre_deployment_backup(&self, version: &str, generation: i64) -> String {
+        let digest = crate::digest::short_hex(format!("{version}/{generation}").as_bytes());
+        dns_label(&format!("{}-pre-deployment", self.name), &digest)
+    }
+
     /// One migration Job per version. A version that is not already a valid name part
     /// (lowercase alphanumerics, `.`, `-`) is sanitised, and a digest keeps distinct versions
     /// distinct.
@@ -194,6 +254,18 @@ mod tests {
         let b = owner("tgtg").migration_job("1.4.2-rc");
         assert_ne!(a, b);
         assert!(a.starts_with("tgtg-migrate-1.4.2-rc-"), "{a}");
+    }
+
+    #[test]
+    fn job_names_are_dns_labels() {
+        assert_eq!(job_name("tgtg-backup-nightly"), "tgtg-backup-nightly");
+        let long = job_name(&format!("{}.Backup", "x".repeat(80)));
+        assert!(long.len() <= 63, "{long}");
+        assert!(
+            long.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        );
+        assert_ne!(job_name("a.b"), job_name("a-b"));
     }
 
     #[test]

@@ -5,7 +5,7 @@ use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::batch::v1::Job;
 use kube::{Api, Client};
 
-use crate::crd::TooGoodToGo;
+use crate::crd::{Backup, BackupPhase, TooGoodToGo};
 use crate::names::Owner;
 
 pub const VERSION_LABEL: &str = "app.kubernetes.io/version";
@@ -19,6 +19,8 @@ pub struct Observed {
     pub postgres: Option<StatefulSet>,
     /// Whether prometheus-operator's ServiceMonitor kind exists (asked only when wanted).
     pub service_monitor_supported: bool,
+    /// The pre-deployment `Backup` of `spec.version` (looked at only before its migration).
+    pub pre_deployment_backup: Option<Backup>,
 }
 
 pub async fn observe(client: &Client, cr: &TooGoodToGo) -> Result<Observed, kube::Error> {
@@ -35,6 +37,18 @@ pub async fn observe(client: &Client, cr: &TooGoodToGo) -> Result<Observed, kube
         Api::<Job>::namespaced(client.clone(), ns)
             .get_opt(&owner.migration_job(&cr.spec.version))
             .await?
+    };
+    let pre_deployment_backup = if migration_job.is_none()
+        && running.is_some()
+        && wants_pre_deployment_backup(cr)
+    {
+        Api::<Backup>::namespaced(client.clone(), ns)
+            .get_opt(
+                &owner.pre_deployment_backup(&cr.spec.version, cr.metadata.generation.unwrap_or(0)),
+            )
+            .await?
+    } else {
+        None
     };
     let postgres = if cr.spec.database.managed.is_some() {
         Api::<StatefulSet>::namespaced(client.clone(), ns)
@@ -55,7 +69,14 @@ pub async fn observe(client: &Client, cr: &TooGoodToGo) -> Result<Observed, kube
         migration_job,
         postgres,
         service_monitor_supported,
+        pre_deployment_backup,
     })
+}
+
+/// Whether a version change is preceded by a backup (`spec.backup.preDeployment`, managed
+/// database).
+pub fn wants_pre_deployment_backup(cr: &TooGoodToGo) -> bool {
+    crate::backups::enabled(cr).is_some_and(|(spec, _)| spec.pre_deployment())
 }
 
 /// Whether the API server serves `kind` in `api_version` (a 404 means the CRD is not installed).
@@ -123,6 +144,12 @@ pub enum MigrationState {
     /// The managed database is not ready yet: the Job is not created, so that it does not spend
     /// its retries on a database that is still starting.
     WaitingForDatabase,
+    /// The pre-deployment backup is pending or running (or about to be created).
+    BackingUp,
+    /// The pre-deployment backup failed: the version change waits for a decision.
+    BackupFailed {
+        message: String,
+    },
     /// The Job is missing or still running.
     Running,
     Succeeded,
@@ -137,6 +164,23 @@ pub struct RolloutPlan {
     pub deploy_version: Option<String>,
     pub migrate_version: Option<String>,
     pub migration: MigrationState,
+    /// An automatic rollback in effect: (bad version, version running instead).
+    pub rollback: Option<(String, String)>,
+}
+
+/// Whether the Deployment gave up on its rollout (`ProgressDeadlineExceeded`).
+pub fn progress_deadline_exceeded(deployment: &Deployment) -> bool {
+    deployment
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .into_iter()
+        .flatten()
+        .any(|c| {
+            c.type_.as_deref() == Some("Progressing")
+                && c.status.as_deref() == Some("False")
+                && c.reason.as_deref() == Some("ProgressDeadlineExceeded")
+        })
 }
 
 fn job_state(job: Option<&Job>) -> MigrationState {
@@ -184,11 +228,37 @@ pub fn is_rollback(wanted: &str, running: &str) -> bool {
 pub fn plan_rollout(cr: &TooGoodToGo, observed: &Observed) -> RolloutPlan {
     let wanted = cr.spec.version.clone();
     let running = observed.running_version();
+    let status = cr.status.clone().unwrap_or_default();
+    // A version rolled back from is not tried again until spec.version changes.
+    if let Some(rolled_back) = status.rolled_back.as_ref().filter(|r| r.from == wanted) {
+        return RolloutPlan {
+            deploy_version: Some(rolled_back.to.clone()),
+            migrate_version: None,
+            migration: MigrationState::NotNeeded,
+            rollback: Some((rolled_back.from.clone(), rolled_back.to.clone())),
+        };
+    }
     if running.as_deref() == Some(wanted.as_str()) {
+        let last_good = status.last_good_version.filter(|good| *good != wanted);
+        if let Some(good) = last_good
+            && cr.auto_rollback()
+            && observed
+                .deployment
+                .as_ref()
+                .is_some_and(progress_deadline_exceeded)
+        {
+            return RolloutPlan {
+                deploy_version: Some(good.clone()),
+                migrate_version: None,
+                migration: MigrationState::NotNeeded,
+                rollback: Some((wanted, good)),
+            };
+        }
         return RolloutPlan {
             deploy_version: Some(wanted),
             migrate_version: None,
             migration: MigrationState::NotNeeded,
+            rollback: None,
         };
     }
     if let Some(running) = &running
@@ -198,7 +268,37 @@ pub fn plan_rollout(cr: &TooGoodToGo, observed: &Observed) -> RolloutPlan {
             deploy_version: Some(wanted),
             migrate_version: None,
             migration: MigrationState::NotNeeded,
+            rollback: None,
         };
+    }
+    // An upgrade of a running platform: first the pre-deployment backup.
+    if running.is_some() && observed.migration_job.is_none() && wants_pre_deployment_backup(cr) {
+        let status = observed
+            .pre_deployment_backup
+            .as_ref()
+            .and_then(|b| b.status.clone())
+            .unwrap_or_default();
+        match status.phase {
+            Some(BackupPhase::Completed) => {}
+            Some(BackupPhase::Failed) => {
+                return RolloutPlan {
+                    deploy_version: running,
+                    migrate_version: None,
+                    migration: MigrationState::BackupFailed {
+                        message: status.message.unwrap_or_default(),
+                    },
+                    rollback: None,
+                };
+            }
+            _ => {
+                return RolloutPlan {
+                    deploy_version: running,
+                    migrate_version: None,
+                    migration: MigrationState::BackingUp,
+                    rollback: None,
+                };
+            }
+        }
     }
     let database_starting = cr.spec.database.managed.is_some() && !observed.postgres_ready();
     if observed.migration_job.is_none() && database_starting {
@@ -206,6 +306,7 @@ pub fn plan_rollout(cr: &TooGoodToGo, observed: &Observed) -> RolloutPlan {
             deploy_version: running,
             migrate_version: None,
             migration: MigrationState::WaitingForDatabase,
+            rollback: None,
         };
     }
     let migration = job_state(observed.migration_job.as_ref());
@@ -217,6 +318,7 @@ pub fn plan_rollout(cr: &TooGoodToGo, observed: &Observed) -> RolloutPlan {
         deploy_version,
         migrate_version: Some(wanted),
         migration,
+        rollback: None,
     }
 }
 
@@ -342,6 +444,87 @@ mod tests {
         let plan = plan_rollout(&cr_at("1.1.9"), &observed);
         assert_eq!(plan.deploy_version.as_deref(), Some("1.1.9"));
         assert_eq!(plan.migrate_version, None);
+    }
+
+    fn stuck(d: &mut Deployment) {
+        d.status = Some(k8s_openapi::api::apps::v1::DeploymentStatus {
+            conditions: Some(vec![k8s_openapi::api::apps::v1::DeploymentCondition {
+                type_: Some("Progressing".to_owned()),
+                status: Some("False".to_owned()),
+                reason: Some("ProgressDeadlineExceeded".to_owned()),
+                ..Default::default()
+            }]),
+            ..Default::default()
+        });
+    }
+
+    fn with_status(
+        mut cr: TooGoodToGo,
+        last_good: &str,
+        rolled_back_from: Option<&str>,
+    ) -> TooGoodToGo {
+        cr.status = Some(crate::crd::TooGoodToGoStatus {
+            last_good_version: Some(last_good.to_owned()),
+            rolled_back: rolled_back_from.map(|from| crate::crd::RolledBack {
+                from: from.to_owned(),
+                to: last_good.to_owned(),
+                time: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+                    k8s_openapi::jiff::Timestamp::UNIX_EPOCH,
+                ),
+            }),
+            ..Default::default()
+        });
+        cr
+    }
+
+    #[test]
+    fn a_stuck_rollout_goes_back_to_the_last_good_version() {
+        let mut deployment = deployment_at("1.1.0");
+        stuck(&mut deployment);
+        let observed = Observed {
+            deployment: Some(deployment),
+            ..Observed::default()
+        };
+        let plan = plan_rollout(&with_status(cr_at("1.1.0"), "1.0.0", None), &observed);
+        assert_eq!(plan.deploy_version.as_deref(), Some("1.0.0"));
+        assert_eq!(plan.migrate_version, None);
+        assert_eq!(
+            plan.rollback,
+            Some(("1.1.0".to_owned(), "1.0.0".to_owned()))
+        );
+        // Without a good version to go back to, or with autoRollback off, it stays.
+        let plan = plan_rollout(&cr_at("1.1.0"), &observed);
+        assert_eq!(plan.rollback, None);
+        let mut off = with_status(cr_at("1.1.0"), "1.0.0", None);
+        off.spec.rollout = Some(crate::crd::RolloutSpec {
+            auto_rollback: Some(false),
+            ..Default::default()
+        });
+        assert_eq!(plan_rollout(&off, &observed).rollback, None);
+    }
+
+    #[test]
+    fn a_rolled_back_version_is_not_retried_but_a_new_one_proceeds() {
+        let observed = Observed {
+            deployment: Some(deployment_at("1.0.0")),
+            postgres: ready_database(),
+            ..Observed::default()
+        };
+        let plan = plan_rollout(
+            &with_status(cr_at("1.1.0"), "1.0.0", Some("1.1.0")),
+            &observed,
+        );
+        assert_eq!(plan.deploy_version.as_deref(), Some("1.0.0"));
+        assert_eq!(
+            plan.migrate_version, None,
+            "no migration Job for the bad version"
+        );
+        let plan = plan_rollout(
+            &with_status(cr_at("1.1.1"), "1.0.0", Some("1.1.0")),
+            &observed,
+        );
+        assert_eq!(plan.rollback, None);
+        assert_eq!(plan.migrate_version.as_deref(), Some("1.1.1"));
     }
 
     #[test]

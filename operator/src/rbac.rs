@@ -23,8 +23,18 @@ pub const CONTROLLER_RULES: &[Rule] = &[
     },
     Rule {
         api_group: "toogoodtogo.io",
-        resources: &["toogoodtogos/status"],
+        resources: &["toogoodtogos/status", "backups/status", "restores/status"],
         verbs: &["get", "patch"],
+    },
+    Rule {
+        api_group: "toogoodtogo.io",
+        resources: &["backups"],
+        verbs: &OWN_OPTIONAL,
+    },
+    Rule {
+        api_group: "toogoodtogo.io",
+        resources: &["restores"],
+        verbs: &["get", "list", "watch", "create"],
     },
     Rule {
         api_group: "",
@@ -34,7 +44,13 @@ pub const CONTROLLER_RULES: &[Rule] = &[
     Rule {
         api_group: "",
         resources: &["persistentvolumeclaims"],
-        verbs: &["get", "patch"],
+        verbs: &["get", "create", "patch"],
+    },
+    // The termination message of backup Jobs' pods carries the backup's metadata.
+    Rule {
+        api_group: "",
+        resources: &["pods"],
+        verbs: &["get", "list"],
     },
     Rule {
         api_group: "apps",
@@ -44,6 +60,11 @@ pub const CONTROLLER_RULES: &[Rule] = &[
     Rule {
         api_group: "batch",
         resources: &["jobs"],
+        verbs: &OWN_OPTIONAL,
+    },
+    Rule {
+        api_group: "batch",
+        resources: &["cronjobs"],
         verbs: &OWN,
     },
     Rule {

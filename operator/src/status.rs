@@ -10,7 +10,10 @@ use kube::runtime::events::{Event, EventType, Recorder};
 use kube::{Api, Resource, ResourceExt};
 use serde_json::json;
 
-use crate::crd::{Phase, TooGoodToGo, TooGoodToGoStatus};
+use crate::backups::BackupFacts;
+use crate::crd::{
+    DeployedVersion, Phase, RolledBack, SecretRotationStatus, TooGoodToGo, TooGoodToGoStatus,
+};
 use crate::names::FIELD_MANAGER;
 use crate::observe::{MigrationState, Observed, RolloutPlan};
 
@@ -18,6 +21,10 @@ pub const READY: &str = "Ready";
 pub const PROGRESSING: &str = "Progressing";
 pub const DEGRADED: &str = "Degraded";
 pub const DATABASE_READY: &str = "DatabaseReady";
+/// Present while an automatic rollback is in effect.
+pub const ROLLED_BACK: &str = "RolledBack";
+/// Outcome of the newest backup (only with `spec.backup`).
+pub const BACKUP: &str = "Backup";
 
 /// Something the user or the cluster must fix; each becomes the Degraded reason.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -26,6 +33,9 @@ pub enum Problem {
     SecretMissing(String),
     MigrationFailed(String),
     VolumeResize(String),
+    PreDeploymentBackupFailed(String),
+    /// An automatic rollback is in effect: the platform runs, but not the version asked for.
+    RolledBack(String),
 }
 
 impl Problem {
@@ -35,6 +45,8 @@ impl Problem {
             Self::SecretMissing(_) => "SecretMissing",
             Self::MigrationFailed(_) => "MigrationFailed",
             Self::VolumeResize(_) => "VolumeResizeFailed",
+            Self::PreDeploymentBackupFailed(_) => "PreDeploymentBackupFailed",
+            Self::RolledBack(_) => "RolledBack",
         }
     }
 
@@ -43,13 +55,21 @@ impl Problem {
             Self::InvalidSpec(m)
             | Self::SecretMissing(m)
             | Self::MigrationFailed(m)
-            | Self::VolumeResize(m) => m,
+            | Self::VolumeResize(m)
+            | Self::PreDeploymentBackupFailed(m)
+            | Self::RolledBack(m) => m,
         }
     }
 
     /// Failures that retrying cannot fix without a spec change.
     fn is_terminal(&self) -> bool {
-        matches!(self, Self::InvalidSpec(_) | Self::MigrationFailed(_))
+        matches!(
+            self,
+            Self::InvalidSpec(_)
+                | Self::MigrationFailed(_)
+                | Self::PreDeploymentBackupFailed(_)
+                | Self::RolledBack(_)
+        )
     }
 }
 
@@ -60,6 +80,12 @@ pub struct Facts {
     pub plan: Option<RolloutPlan>,
     pub observed: Observed,
     pub suspended: bool,
+    /// What the backup step found; None when it did not run.
+    pub backups: Option<BackupFacts>,
+    /// A restore in progress: what it is doing.
+    pub restoring: Option<String>,
+    /// Rotation times after this reconcile; None keeps the previous ones.
+    pub secret_rotation: Option<SecretRotationStatus>,
 }
 
 struct Judgement {
@@ -96,15 +122,25 @@ pub fn compute(
     previous: Option<&TooGoodToGoStatus>,
     now: Timestamp,
 ) -> TooGoodToGoStatus {
-    let version = &cr.spec.version;
+    let rollback = facts.plan.as_ref().and_then(|p| p.rollback.clone());
+    // The version that should run: spec.version, or the last good one after a rollback.
+    let version = &rollback
+        .as_ref()
+        .map_or_else(|| cr.spec.version.clone(), |(_, to)| to.clone());
     let running = facts.observed.running_version();
     let deployment = facts.observed.deployment.as_ref();
     let migration = facts.plan.as_ref().map(|p| &p.migration);
     let waiting_for_database = migration == Some(&MigrationState::WaitingForDatabase);
     let migrating = migration == Some(&MigrationState::Running);
+    let backing_up = migration == Some(&MigrationState::BackingUp);
 
     let (ready, ready_reason, ready_message) = match deployment {
         _ if facts.suspended => (false, "Suspended", "reconciliation is suspended".to_owned()),
+        _ if facts.restoring.is_some() => (
+            false,
+            "Restoring",
+            facts.restoring.clone().unwrap_or_default(),
+        ),
         None => (
             false,
             "NotDeployed",
@@ -148,6 +184,18 @@ pub fn compute(
             status: false,
             reason: "Suspended",
             message: "reconciliation is suspended".to_owned(),
+        },
+        _ if facts.restoring.is_some() => Judgement {
+            type_: PROGRESSING,
+            status: true,
+            reason: "Restoring",
+            message: facts.restoring.clone().unwrap_or_default(),
+        },
+        _ if backing_up => Judgement {
+            type_: PROGRESSING,
+            status: true,
+            reason: "BackingUp",
+            message: format!("taking the pre-deployment backup before version {version}"),
         },
         _ if waiting_for_database => Judgement {
             type_: PROGRESSING,
@@ -214,6 +262,8 @@ pub fn compute(
     };
 
     let phase = match &facts.problem {
+        // The last good version serves: degraded, not failed.
+        Some(Problem::RolledBack(_)) => Phase::Degraded,
         Some(problem) if problem.is_terminal() => Phase::Failed,
         Some(_) => Phase::Degraded,
         None if ready => Phase::Ready,
@@ -222,8 +272,48 @@ pub fn compute(
         None => Phase::Progressing,
     };
 
+    let last_backup = match &facts.backups {
+        Some(backups) => backups.last_success.clone(),
+        None => previous.and_then(|p| p.last_backup.clone()),
+    };
+    let backup = crate::backups::enabled(cr).map(|_| {
+        let failure = match &facts.backups {
+            Some(backups) => backups.failure.clone(),
+            None => previous
+                .and_then(|p| p.conditions.iter().find(|c| c.type_ == BACKUP))
+                .filter(|c| c.reason == "BackupFailed")
+                .map(|c| (String::new(), c.message.clone())),
+        };
+        match (failure, &last_backup) {
+            (Some((name, message)), _) if name.is_empty() => Judgement {
+                type_: BACKUP,
+                status: false,
+                reason: "BackupFailed",
+                message,
+            },
+            (Some((name, message)), _) => Judgement {
+                type_: BACKUP,
+                status: false,
+                reason: "BackupFailed",
+                message: format!("backup {name} failed: {message}"),
+            },
+            (None, Some(last)) => Judgement {
+                type_: BACKUP,
+                status: true,
+                reason: "BackupSucceeded",
+                message: format!("backup {} wrote {}", last.name, last.file),
+            },
+            (None, None) => Judgement {
+                type_: BACKUP,
+                status: false,
+                reason: "NoBackupYet",
+                message: "no backup has completed yet".to_owned(),
+            },
+        }
+    });
+
     let generation = cr.metadata.generation;
-    let judgements = [
+    let mut judgements = vec![
         Judgement {
             type_: READY,
             status: ready,
@@ -234,6 +324,64 @@ pub fn compute(
         degraded,
         database,
     ];
+    judgements.extend(backup);
+    let rolled_back = match (&facts.plan, &rollback) {
+        (Some(_), Some((from, to))) => Some(RolledBack {
+            from: from.clone(),
+            to: to.clone(),
+            time: previous
+                .and_then(|p| p.rolled_back.as_ref())
+                .filter(|r| &r.from == from && &r.to == to)
+                .map_or(Time(now), |r| r.time.clone()),
+        }),
+        (Some(_), None) => None,
+        (None, _) => previous.and_then(|p| p.rolled_back.clone()),
+    };
+    if let Some(r) = &rolled_back {
+        judgements.push(Judgement {
+            type_: ROLLED_BACK,
+            status: true,
+            reason: "RolledBack",
+            message: format!(
+                "version {} did not become available; version {} runs instead",
+                r.from, r.to
+            ),
+        });
+    }
+    let previous_good = previous.and_then(|p| p.last_good_version.clone());
+    let last_good_version = if ready
+        && rollback.is_none()
+        && facts.restoring.is_none()
+        && running.as_deref() == Some(cr.spec.version.as_str())
+    {
+        running.clone()
+    } else {
+        previous_good.clone()
+    };
+    let mut history = previous.map(|p| p.history.clone()).unwrap_or_default();
+    if last_good_version != previous_good
+        && let Some(good) = &last_good_version
+    {
+        history.push(DeployedVersion {
+            version: good.clone(),
+            outcome: "Deployed".to_owned(),
+            time: Time(now),
+        });
+    }
+    let previous_rollback = previous
+        .and_then(|p| p.rolled_back.as_ref())
+        .map(|r| &r.from);
+    if let Some(r) = &rolled_back
+        && previous_rollback != Some(&r.from)
+    {
+        history.push(DeployedVersion {
+            version: r.from.clone(),
+            outcome: "RolledBack".to_owned(),
+            time: Time(now),
+        });
+    }
+    let excess = history.len().saturating_sub(cr.history_limit());
+    history.drain(..excess);
     let conditions = judgements
         .into_iter()
         .map(|j| {
@@ -262,6 +410,14 @@ pub fn compute(
             .and_then(|d| d.status.as_ref())
             .and_then(|s| s.ready_replicas)
             .or(deployment.map(|_| 0)),
+        last_backup,
+        secret_rotation: facts
+            .secret_rotation
+            .clone()
+            .or_else(|| previous.and_then(|p| p.secret_rotation.clone())),
+        last_good_version,
+        rolled_back,
+        history,
     }
 }
 
@@ -302,6 +458,10 @@ pub fn transition_event(
         .conditions
         .iter()
         .find(|c| c.type_ == DEGRADED && c.status == "True");
+    // The reconcile publishes its own Event for a rollback, naming both versions.
+    if degraded.is_some_and(|c| c.reason == "RolledBack") {
+        return None;
+    }
     let (type_, reason, note) = match (after, degraded) {
         (Phase::Degraded | Phase::Failed, Some(c)) => {
             (EventType::Warning, c.reason.clone(), c.message.clone())

@@ -52,12 +52,35 @@ pub fn validate(cr: &TooGoodToGo) -> Result<(), Vec<ValidationError>> {
             RULE_AUTOSCALING_RANGE,
         );
     }
+    for (schedule, field) in [
+        (
+            spec.backup.as_ref().and_then(|b| b.schedule.as_deref()),
+            "spec.backup.schedule",
+        ),
+        (
+            spec.secret_rotation
+                .as_ref()
+                .and_then(|r| r.schedule.as_deref()),
+            "spec.secretRotation.schedule",
+        ),
+    ] {
+        if let Some(schedule) = schedule {
+            check(
+                crate::cron::Schedule::parse(schedule).is_ok(),
+                field,
+                RULE_CRON,
+            );
+        }
+    }
     if errors.is_empty() {
         Ok(())
     } else {
         Err(errors)
     }
 }
+
+/// Message of an invalid schedule.
+pub const RULE_CRON: &str = "not a cron schedule: five fields (minute hour day-of-month month day-of-week) or @daily, @weekly, ...";
 
 /// Transition rules: `running_postgres_major` is the major version of the live StatefulSet's
 /// image, when there is one. The CEL rule compares with the previous spec; the operator compares
@@ -99,6 +122,25 @@ mod tests {
         for name in crate::testing::sample_names() {
             assert_eq!(validate(&sample(&name)), Ok(()), "{name}");
         }
+    }
+
+    #[test]
+    fn a_schedule_that_is_not_cron_is_refused_with_its_field() {
+        let mut cr = sample("production.yaml");
+        cr.spec.secret_rotation = Some(crate::crd::SecretRotationSpec {
+            schedule: Some("every sunday".to_owned()),
+            ..Default::default()
+        });
+        if let Some(backup) = cr.spec.backup.as_mut() {
+            backup.schedule = Some("@daily".to_owned());
+        }
+        assert_eq!(
+            validate(&cr),
+            Err(vec![ValidationError {
+                field: "spec.secretRotation.schedule",
+                message: RULE_CRON,
+            }])
+        );
     }
 
     #[test]

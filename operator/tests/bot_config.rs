@@ -17,6 +17,7 @@ fn secret_value(name: &str) -> Option<&'static str> {
         "SECRET_KEY" => "k3UXEwPtU3TADwQ5pWYJ6Bq9r8fXfM2nKcVhZsLdJ0aGe7yR",
         "WEBHOOK_SECRET_TOKEN" => "Wq2bE9rT5yU8iO1pA4sD7fG0hJ3kL6zX",
         "POSTGRES_PASSWORD" => "bot-role-password",
+        "POSTGRES_USER" => "toogoodtogo_blue",
         "DATABASE_URL" => "postgres://bot:secret@db.example.com:5432/toogoodtogo?sslmode=require",
         "REDIS_URL" => "rediss://:secret@cache.example.com:6380/0",
         "STRIPE_PROVIDER_TOKEN" => "284685063:TEST:NjQ3ZjQ2",
@@ -58,9 +59,13 @@ fn the_bot_accepts_the_rendered_configuration_of_every_sample() {
         let generated = GeneratedValues {
             secret_key: "unused".to_owned(),
             webhook_secret_token: "unused".to_owned(),
+            secret_key_previous: Some("previous".to_owned()),
+            webhook_secret_token_previous: Some("previous".to_owned()),
             postgres: Some(PostgresCredentials {
                 superuser_password: "unused".to_owned(),
                 bot_password: "unused".to_owned(),
+                bot_user: "toogoodtogo".to_owned(),
+                pending_password: None,
             }),
         };
         let desired = build::render(&cr, &Inputs::offline(&cr, generated, String::new()));

@@ -168,10 +168,12 @@ fn the_value_path_scanner_finds_nested_and_piped_paths() {
 
 #[test]
 fn the_charts_crds_are_the_top_level_crds_byte_for_byte() {
-    let chart_crd = chart_dir().join("crds").join(crd::CRD_FILE);
     if update_requested() {
-        let yaml = crd::crd_yaml().unwrap_or_else(|e| panic!("{e}"));
-        std::fs::write(&chart_crd, yaml).unwrap_or_else(|e| panic!("{}: {e}", chart_crd.display()));
+        for (name, yaml) in crd::crd_files().unwrap_or_else(|e| panic!("{e}")) {
+            let chart_crd = chart_dir().join("crds").join(name);
+            std::fs::write(&chart_crd, yaml)
+                .unwrap_or_else(|e| panic!("{}: {e}", chart_crd.display()));
+        }
         return;
     }
     let top_level = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../crds");

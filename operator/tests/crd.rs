@@ -53,25 +53,93 @@ fn cel_errors(instance: &Value, old: Option<&Value>) -> Vec<String> {
 
 #[test]
 fn crds_directory_is_current() {
-    let generated = match crd::crd_yaml() {
-        Ok(yaml) => yaml,
-        Err(e) => panic!("cannot serialize the CRD: {e}"),
+    let files = match crd::crd_files() {
+        Ok(files) => files,
+        Err(e) => panic!("cannot serialize the CRDs: {e}"),
     };
-    let path = crd_path();
-    if update_requested() {
-        if let Err(e) = std::fs::write(&path, &generated) {
-            panic!("cannot write {}: {e}", path.display());
-        }
-        return;
-    }
-    let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(
-        on_disk == generated,
-        "{} is stale: run `UPDATE_GOLDEN=1 cargo nextest run -p toogoodtogo-operator` \
-         (or `toogoodtogo-operator crd > crds/{}`)",
-        path.display(),
-        crd::CRD_FILE
+    let dir = crd_path().parent().map(PathBuf::from).unwrap_or_default();
+    let mut names: Vec<String> = files.iter().map(|(name, _)| name.clone()).collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "backups.toogoodtogo.io.yaml",
+            "restores.toogoodtogo.io.yaml",
+            crd::CRD_FILE
+        ]
     );
+    for (name, generated) in files {
+        let path = dir.join(&name);
+        if update_requested() {
+            if let Err(e) = std::fs::write(&path, &generated) {
+                panic!("cannot write {}: {e}", path.display());
+            }
+            continue;
+        }
+        let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            on_disk == generated,
+            "{} is stale: run `UPDATE_GOLDEN=1 cargo nextest run -p toogoodtogo-operator`",
+            path.display(),
+        );
+    }
+}
+
+#[test]
+fn backup_and_restore_crds_have_their_short_names_and_category() {
+    use toogoodtogo_operator::crd::{Backup, Restore};
+    let backup = Backup::crd();
+    assert_eq!(
+        backup.spec.names.short_names,
+        Some(vec!["tgtgbackup".to_owned()])
+    );
+    assert_eq!(
+        backup.spec.names.categories,
+        Some(vec!["toogoodtogo".to_owned()])
+    );
+    let restore = Restore::crd();
+    assert_eq!(
+        restore.spec.names.short_names,
+        Some(vec!["tgtgrestore".to_owned()])
+    );
+    assert_eq!(
+        restore.spec.names.categories,
+        Some(vec!["toogoodtogo".to_owned()])
+    );
+}
+
+#[test]
+fn a_restore_names_exactly_one_source() {
+    use toogoodtogo_operator::crd::{RULE_ONE_RESTORE_SOURCE, Restore};
+    let schema = Restore::crd().spec.versions[0]
+        .schema
+        .as_ref()
+        .and_then(|s| s.open_api_v3_schema.as_ref())
+        .map(serde_json::to_value);
+    let Some(Ok(schema)) = schema else {
+        panic!("the Restore CRD has no schema");
+    };
+    let restore = |spec: Value| {
+        serde_json::json!({"apiVersion": "toogoodtogo.io/v1alpha1", "kind": "Restore",
+            "metadata": {"name": "r"}, "spec": spec})
+    };
+    let errors = |instance: &Value| match kube::core::cel::Validator::new()
+        .validate(&schema, instance, None)
+    {
+        Ok(()) => Vec::new(),
+        Err(errors) => errors
+            .into_vec()
+            .iter()
+            .map(|e| e.message.clone())
+            .collect(),
+    };
+    let both = restore(serde_json::json!({"toogoodtogo": "tgtg", "backup": "b",
+        "file": "toogoodtogo_20260101_030000.sql.gz"}));
+    assert_eq!(errors(&both), vec![RULE_ONE_RESTORE_SOURCE.to_owned()]);
+    let neither = restore(serde_json::json!({"toogoodtogo": "tgtg"}));
+    assert_eq!(errors(&neither), vec![RULE_ONE_RESTORE_SOURCE.to_owned()]);
+    let one = restore(serde_json::json!({"toogoodtogo": "tgtg", "backup": "b"}));
+    assert_eq!(errors(&one), Vec::<String>::new());
 }
 
 #[test]

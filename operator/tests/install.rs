@@ -58,6 +58,8 @@ fn the_printed_install_is_complete_and_applies_the_namespace_first() {
         [
             "Namespace",
             "CustomResourceDefinition",
+            "CustomResourceDefinition",
+            "CustomResourceDefinition",
             "ServiceAccount",
             "ClusterRole",
             "ClusterRoleBinding",
@@ -67,11 +69,25 @@ fn the_printed_install_is_complete_and_applies_the_namespace_first() {
             "Deployment",
         ]
     );
-    let crd_on_disk = common::read_yaml(
-        &std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../crds/toogoodtogos.toogoodtogo.io.yaml"),
-    );
-    assert_eq!(objects[1], crd_on_disk, "the install's CRD is not crds/");
+    for (index, file) in [
+        "toogoodtogos.toogoodtogo.io.yaml",
+        "backups.toogoodtogo.io.yaml",
+        "restores.toogoodtogo.io.yaml",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let crd_on_disk = common::read_yaml(
+            &std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("../crds")
+                .join(file),
+        );
+        assert_eq!(
+            objects[index + 1],
+            crd_on_disk,
+            "the install's {file} is not crds/"
+        );
+    }
 }
 
 #[test]

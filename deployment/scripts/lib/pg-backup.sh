@@ -13,6 +13,9 @@
 #   PGB_USER, PGB_DB  passed to the tools as -U / -d when set.
 #   BACKUP_DIR      where backups live (default /opt/backups/postgres).
 #   BACKUP_RETENTION_DAYS  age after which scheduled backups are pruned (default 7).
+#   PGB_PRUNE       1 (default): pgb_backup prunes scheduled backups by BACKUP_RETENTION_DAYS.
+#                   0: it does not; the caller decides what goes (the operator does, with
+#                   pgb_remove).
 #   BACKUP_MIN_FREE_MB     free space to keep on top of the estimated dump size (default 100).
 #   BACKUP_TEXTFILE_DIR    node_exporter textfile collector directory
 #                   (default /var/lib/node_exporter/textfile_collector; empty disables).
@@ -271,7 +274,9 @@ pgb_backup() {
   pgb_dump "$kind" || return $?
   pgb__log "backup written and verified: $PGB_LAST_BACKUP ($(stat -c %s "$PGB_LAST_BACKUP") bytes)"
   pgb_write_textfile "$PGB_LAST_BACKUP" || pgb__err "could not write the backup metric"
-  pgb_prune "${BACKUP_RETENTION_DAYS:-7}" scheduled
+  if [ "${PGB_PRUNE:-1}" != 0 ]; then
+    pgb_prune "${BACKUP_RETENTION_DAYS:-7}" scheduled
+  fi
   pgb_upload "$PGB_LAST_BACKUP" || rc=$?
   return "$rc"
 }
@@ -296,4 +301,51 @@ pgb_restore() {
     return 1
   fi
   return 0
+}
+
+# pgb_remove NAME...: delete the named backups (and their metadata) from BACKUP_DIR. Each NAME
+# must be a bare backup file name (toogoodtogo_..., no directory part); anything else is refused
+# and nothing is deleted. A backup that is already gone counts as removed. 0 ok, 64 bad name.
+pgb_remove() {
+  local dir="${BACKUP_DIR:-/opt/backups/postgres}" name
+  for name in "$@"; do
+    if [[ "$name" == */* ]] || [ -z "$(pgb_kind_of "$name")" ]; then
+      pgb__err "not a backup file name: $name; nothing removed"
+      return 64
+    fi
+  done
+  for name in "$@"; do
+    rm -f "$dir/$name" "$dir/$name.meta.json"
+    pgb__log "removed $name"
+  done
+  return 0
+}
+
+# pgb_restore_check FILE [SCRATCH_DB]: prove FILE restores, without touching the live database:
+# verify it, restore it into a new scratch database (default toogoodtogo_restore_check), count
+# its tables, drop the scratch database. Needs a role that may create databases.
+# 0 restorable, 1 restore failed, 2 missing/corrupt file, 3 database unreachable.
+pgb_restore_check() {
+  local file="$1" scratch="${2:-${PGB_PREFIX}_restore_check}" rc=0 tables
+  if [[ ! "$scratch" =~ ^[a-z_][a-z0-9_]*$ ]]; then
+    pgb__err "invalid scratch database name: $scratch"
+    return 1
+  fi
+  pgb_verify "$file" || return 2
+  if ! pgb_isready; then
+    pgb__err "database unreachable"
+    return 3
+  fi
+  if ! PGB_DB=postgres pgb_psql -q -c "DROP DATABASE IF EXISTS $scratch" -c "CREATE DATABASE $scratch" >/dev/null; then
+    pgb__err "cannot create the scratch database $scratch"
+    return 1
+  fi
+  PGB_DB="$scratch" pgb_restore "$file" || rc=1
+  if [ "$rc" -eq 0 ]; then
+    tables="$(PGB_DB="$scratch" pgb_psql -tAq -c "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")"
+    pgb__log "dry run: $(basename "$file") restores into a scratch database ($tables tables)"
+  fi
+  PGB_DB=postgres pgb_psql -q -c "DROP DATABASE IF EXISTS $scratch" >/dev/null ||
+    pgb__err "could not drop the scratch database $scratch"
+  return "$rc"
 }

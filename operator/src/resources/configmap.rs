@@ -5,9 +5,7 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::ConfigMap;
 
 use super::Context;
-use crate::names::{
-    BOT_DATABASE, BOT_DATABASE_USER, BOT_PORT, Component, POSTGRES_PORT, REDIS_PORT, WEBHOOK_PATH,
-};
+use crate::names::{BOT_DATABASE, BOT_PORT, Component, POSTGRES_PORT, REDIS_PORT, WEBHOOK_PATH};
 
 pub fn build(ctx: &Context) -> ConfigMap {
     let spec = &ctx.cr.spec;
@@ -56,7 +54,6 @@ pub fn build(ctx: &Context) -> ConfigMap {
     if spec.database.managed.is_some() {
         data.insert("POSTGRES_HOST".to_owned(), ctx.owner.postgres());
         data.insert("POSTGRES_PORT".to_owned(), POSTGRES_PORT.to_string());
-        data.insert("POSTGRES_USER".to_owned(), BOT_DATABASE_USER.to_owned());
         data.insert("POSTGRES_DB".to_owned(), BOT_DATABASE.to_owned());
     }
     if spec.redis.managed.is_some() {

@@ -25,10 +25,19 @@ pub fn pod_config_hash(ctx: &Context, config_map: &ConfigMap) -> String {
     for part in [
         generated.secret_key.as_str(),
         generated.webhook_secret_token.as_str(),
+        generated.secret_key_previous.as_deref().unwrap_or_default(),
+        generated
+            .webhook_secret_token_previous
+            .as_deref()
+            .unwrap_or_default(),
         generated
             .postgres
             .as_ref()
             .map_or("", |p| p.bot_password.as_str()),
+        generated
+            .postgres
+            .as_ref()
+            .map_or("", |p| p.bot_user.as_str()),
         ctx.inputs.referenced_secrets_digest.as_str(),
     ] {
         material.push('\n');
@@ -105,9 +114,16 @@ pub fn build(ctx: &Context, version: &str, config_hash: &str) -> Deployment {
         spec: DeploymentSpec {
             // With an autoscaler the HPA owns the replica count; applying one here would make
             // the operator and the HPA fight over it.
-            replicas: spec.autoscaling.is_none().then_some(spec.replicas),
+            // A restore stops the bot (and sets the autoscaler aside) while it replaces the
+            // database.
+            replicas: if ctx.inputs.bot_stopped {
+                Some(0)
+            } else {
+                spec.autoscaling.is_none().then_some(spec.replicas)
+            },
             selector: owner.selector(Component::Bot),
             revision_history_limit: Some(5),
+            progress_deadline_seconds: Some(ctx.cr.progress_deadline_seconds()),
             strategy: Some(DeploymentStrategy {
                 type_: Some("RollingUpdate".to_owned()),
                 rolling_update: Some(RollingUpdateDeployment {

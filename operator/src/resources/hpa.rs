@@ -11,6 +11,10 @@ use crate::names::Component;
 
 pub fn build(ctx: &Context) -> Option<HorizontalPodAutoscaler> {
     let autoscaling = ctx.cr.spec.autoscaling.as_ref()?;
+    if ctx.inputs.bot_stopped {
+        // A restore holds the bot at zero; the autoscaler would scale it back up.
+        return None;
+    }
     let owner = ctx.owner;
     Some(HorizontalPodAutoscaler {
         metadata: owner.metadata(owner.bot(), Component::Bot),

@@ -1,7 +1,9 @@
 //! One module per kind of object the operator owns. Each `build` is a pure function of the
 //! resource and the dereferenced [`Inputs`](crate::build::Inputs).
 
+pub mod backup;
 pub mod configmap;
+pub mod db_rotation;
 pub mod deployment;
 pub mod hpa;
 pub mod ingress;
@@ -11,6 +13,7 @@ pub mod pdb;
 pub mod pod;
 pub mod postgres;
 pub mod redis;
+pub mod restore;
 pub mod secret;
 pub mod service;
 pub mod service_monitor;

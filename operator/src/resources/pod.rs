@@ -20,6 +20,10 @@ pub const BOT_UID: i64 = 65532;
 /// Key of the bot role's password in the managed PostgreSQL credentials Secret.
 pub const POSTGRES_BOT_PASSWORD_KEY: &str = "password";
 pub const POSTGRES_SUPERUSER_PASSWORD_KEY: &str = "superuser-password";
+/// Key of the role the bot logs in as.
+pub const POSTGRES_USER_KEY: &str = "username";
+/// Key of a password rotation's new password, until the bot switches to it.
+pub const POSTGRES_PENDING_PASSWORD_KEY: &str = "pending-password";
 
 fn secret_env(name: &str, secret: &str, key: &str, optional: bool) -> EnvVar {
     EnvVar {
@@ -68,6 +72,13 @@ pub fn bot_env(ctx: &Context) -> (Vec<EnvFromSource>, Vec<EnvVar>) {
     if let Some(external) = &spec.database.external {
         env.push(referenced("DATABASE_URL", &external.url_secret_ref));
     } else {
+        // The login role changes with a password rotation: it comes with its password.
+        env.push(secret_env(
+            "POSTGRES_USER",
+            &ctx.owner.postgres_credentials(),
+            POSTGRES_USER_KEY,
+            false,
+        ));
         env.push(secret_env(
             "POSTGRES_PASSWORD",
             &ctx.owner.postgres_credentials(),

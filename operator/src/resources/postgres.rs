@@ -18,7 +18,10 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::Context;
-use super::pod::{self, POSTGRES_BOT_PASSWORD_KEY, POSTGRES_SUPERUSER_PASSWORD_KEY};
+use super::pod::{
+    self, POSTGRES_BOT_PASSWORD_KEY, POSTGRES_PENDING_PASSWORD_KEY,
+    POSTGRES_SUPERUSER_PASSWORD_KEY, POSTGRES_USER_KEY,
+};
 use super::secret::bytes;
 use crate::crd::ManagedDatabase;
 use crate::names::{BOT_DATABASE, BOT_DATABASE_USER, Component, POSTGRES_PORT};
@@ -29,24 +32,38 @@ const SUPERUSER: &str = "postgres";
 const DATA_DIR: &str = "/var/lib/postgresql/data";
 
 /// Runs once, when the data directory is initialised. Variables reach SQL through psql's
-/// `:'var'` quoting, so a password can never break out of its literal.
+/// `:'var'` quoting, so a password can never break out of its literal. The owner role owns the
+/// database; after a password rotation the bot logs in as a login role acting as the owner
+/// (see `deployment/scripts/lib/pg-roles.sh`), which a re-initialised volume needs too.
 const INIT_SCRIPT: &str = r#"#!/bin/sh
 set -eu
 psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname postgres \
-  --set=bot_user="$BOT_USER" --set=bot_password="$BOT_PASSWORD" --set=bot_db="$BOT_DB" <<'SQL'
-CREATE ROLE :"bot_user" LOGIN PASSWORD :'bot_password';
-CREATE DATABASE :"bot_db" OWNER :"bot_user";
+  --set=owner="$BOT_OWNER" --set=bot_user="$BOT_USER" --set=bot_password="$BOT_PASSWORD" \
+  --set=bot_db="$BOT_DB" <<'SQL'
+CREATE ROLE :"owner" LOGIN PASSWORD :'bot_password';
+CREATE DATABASE :"bot_db" OWNER :"owner";
 REVOKE ALL ON DATABASE :"bot_db" FROM PUBLIC;
+SELECT format('CREATE ROLE %I LOGIN PASSWORD %L IN ROLE %I', :'bot_user', :'bot_password', :'owner')
+WHERE :'bot_user' <> :'owner' \gexec
+SELECT format('ALTER ROLE %I SET role = %L', :'bot_user', :'owner')
+WHERE :'bot_user' <> :'owner' \gexec
 SQL
 "#;
 
 pub fn credentials(ctx: &Context) -> Secret {
     let owner = ctx.owner;
     let mut data = BTreeMap::from([
-        ("username".to_owned(), bytes(BOT_DATABASE_USER)),
+        (POSTGRES_USER_KEY.to_owned(), bytes(BOT_DATABASE_USER)),
         ("superuser".to_owned(), bytes(SUPERUSER)),
+        ("owner".to_owned(), bytes(BOT_DATABASE_USER)),
     ]);
     if let Some(pg) = &ctx.inputs.generated.postgres {
+        data.insert(POSTGRES_USER_KEY.to_owned(), bytes(&pg.bot_user));
+        // Empty rather than absent, so that clearing it is a change the apply step writes.
+        data.insert(
+            POSTGRES_PENDING_PASSWORD_KEY.to_owned(),
+            bytes(pg.pending_password.as_deref().unwrap_or_default()),
+        );
         data.insert(
             POSTGRES_BOT_PASSWORD_KEY.to_owned(),
             bytes(&pg.bot_password),
@@ -196,7 +213,8 @@ pub fn stateful_set(ctx: &Context, managed: &ManagedDatabase) -> StatefulSet {
                                 &credentials,
                                 POSTGRES_SUPERUSER_PASSWORD_KEY,
                             ),
-                            plain_env("BOT_USER", BOT_DATABASE_USER),
+                            plain_env("BOT_OWNER", BOT_DATABASE_USER),
+                            secret_env("BOT_USER", &credentials, POSTGRES_USER_KEY),
                             plain_env("BOT_DB", BOT_DATABASE),
                             secret_env("BOT_PASSWORD", &credentials, POSTGRES_BOT_PASSWORD_KEY),
                             // A subdirectory, because the volume root may hold lost+found.

@@ -24,13 +24,28 @@ pub fn build_generated(ctx: &Context) -> Secret {
         type_: Some("Opaque".to_owned()),
         // `data`, not `stringData`: the API server stores only `data`, and comparing like with
         // like is what keeps a converged Secret free of writes.
-        data: Some(BTreeMap::from([
-            (SECRET_KEY.to_owned(), bytes(&generated.secret_key)),
-            (
-                WEBHOOK_SECRET_TOKEN.to_owned(),
-                bytes(&generated.webhook_secret_token),
-            ),
-        ])),
+        data: Some({
+            let mut data = BTreeMap::from([
+                (SECRET_KEY.to_owned(), bytes(&generated.secret_key)),
+                (
+                    WEBHOOK_SECRET_TOKEN.to_owned(),
+                    bytes(&generated.webhook_secret_token),
+                ),
+            ]);
+            // After a rotation: the values before it, which the bot still accepts. Empty (the
+            // bot reads that as unset) rather than absent, so that clearing one is a change
+            // the apply step writes.
+            let previous = |value: &Option<String>| bytes(value.as_deref().unwrap_or_default());
+            data.insert(
+                SECRET_KEY_PREVIOUS.to_owned(),
+                previous(&generated.secret_key_previous),
+            );
+            data.insert(
+                WEBHOOK_SECRET_TOKEN_PREVIOUS.to_owned(),
+                previous(&generated.webhook_secret_token_previous),
+            );
+            data
+        }),
         ..Secret::default()
     }
 }

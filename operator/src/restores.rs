@@ -1,0 +1,534 @@
+//! Restores, one step of the reconcile of a `TooGoodToGo` with `spec.backup`. One `Restore` at a
+//! time (the oldest unfinished one) moves through
+//!
+//! `Pending` -> `Verifying` -> `BackingUp` -> `ScalingDown` -> `Restoring` -> `Completed`
+//!
+//! - `Verifying`: a Job checks the file (gzip integrity, a complete dump; a dry run also restores
+//!   it into a scratch database). A missing or corrupt file fails here, before anything is
+//!   touched. A dry run ends here.
+//! - `BackingUp`: a `Backup` of kind PreRestore (the safety copy) must complete.
+//! - `ScalingDown`: the build step renders the bot with zero replicas and no autoscaler while a
+//!   restore is in this phase or the next; the restore Job starts once no bot pod runs.
+//! - `Restoring`: the Job replaces the database in one transaction, then migrates it.
+//!
+//! `Completed` and `Failed` are final: nothing is retried (a bad backup is not tried forever), and
+//! the bot is scaled back by the next build.
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{ListParams, Patch, PatchParams, PostParams};
+use kube::{Api, Client, Resource, ResourceExt};
+use serde_json::json;
+use tracing::info;
+
+use crate::backups::{
+    BackupError, Notice, api_error, is_status, job_failure, job_succeeded, summary,
+    termination_message,
+};
+use crate::crd::{
+    Backup, BackupKind, BackupPhase, BackupResourceSpec, BackupSpec, ManagedDatabase, Restore,
+    RestorePhase, RestoreStatus,
+};
+use crate::names::{Component, FIELD_MANAGER, Owner, job_name};
+use crate::resources::{self, restore as render};
+
+/// What the restore step did.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RestoreFacts {
+    /// The restore in progress and what it is doing, for the platform's status.
+    pub active: Option<String>,
+    pub events: Vec<Notice>,
+    pub writes: Vec<String>,
+}
+
+/// The platform's Restores, oldest first.
+pub async fn list(client: &Client, owner: &Owner) -> Result<Vec<Restore>, BackupError> {
+    let api: Api<Restore> = Api::namespaced(client.clone(), &owner.namespace);
+    let mut restores: Vec<Restore> = api
+        .list(&ListParams::default())
+        .await
+        .map_err(api_error("list", "Restores"))?
+        .items
+        .into_iter()
+        .filter(|r| r.spec.toogoodtogo == owner.name)
+        .collect();
+    restores.sort_by_key(|r| {
+        (
+            r.metadata.creation_timestamp.as_ref().map(|t| t.0),
+            r.name_any(),
+        )
+    });
+    Ok(restores)
+}
+
+fn phase(restore: &Restore) -> Option<RestorePhase> {
+    restore.status.as_ref().and_then(|s| s.phase)
+}
+
+/// Whether a restore holds the bot at zero replicas.
+pub fn bot_stopped(restores: &[Restore]) -> bool {
+    restores.iter().any(|r| {
+        matches!(
+            phase(r),
+            Some(RestorePhase::ScalingDown | RestorePhase::Restoring)
+        )
+    })
+}
+
+/// Whether no bot pod runs any more.
+pub fn bot_scaled_down(deployment: Option<&Deployment>) -> bool {
+    deployment.is_none_or(|d| {
+        d.spec.replicas == Some(0) && d.status.as_ref().and_then(|s| s.replicas).unwrap_or(0) == 0
+    })
+}
+
+/// A file name `pg-backup.sh` writes (and nothing that could leave the backup directory).
+pub fn is_backup_file_name(file: &str) -> bool {
+    crate::retention::taken_at_from_file(file).is_some()
+        && file.ends_with(".sql.gz")
+        && file
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '.')
+        && !file.contains("..")
+}
+
+/// The file a Restore names: Ok(Some) when known, Ok(None) while its Backup is still running,
+/// Err with the reason it cannot be restored.
+pub fn source_file(restore: &Restore, backups: &[Backup]) -> Result<Option<String>, String> {
+    let file = match (&restore.spec.file, &restore.spec.backup) {
+        (Some(file), _) => file.clone(),
+        (None, Some(name)) => {
+            let Some(backup) = backups.iter().find(|b| &b.name_any() == name) else {
+                return Err(format!(
+                    "Backup {name} of {} does not exist",
+                    restore.spec.toogoodtogo
+                ));
+            };
+            let status = backup.status.clone().unwrap_or_default();
+            match status.phase {
+                Some(BackupPhase::Completed) => match status.file {
+                    Some(file) => file,
+                    None => return Err(format!("Backup {name} has no file")),
+                },
+                Some(BackupPhase::Failed) => {
+                    return Err(format!("Backup {name} failed; there is nothing to restore"));
+                }
+                _ => return Ok(None),
+            }
+        }
+        (None, None) => return Err("name a backup or a file".to_owned()),
+    };
+    if is_backup_file_name(&file) {
+        Ok(Some(file))
+    } else {
+        Err(format!("{file} is not a backup file name"))
+    }
+}
+
+struct Step<'a> {
+    client: &'a Client,
+    owner: &'a Owner,
+    facts: RestoreFacts,
+    now: Timestamp,
+}
+
+impl Step<'_> {
+    async fn create_job(&mut self, job: Job) -> Result<(), BackupError> {
+        let api: Api<Job> = Api::namespaced(self.client.clone(), &self.owner.namespace);
+        let name = job.name_any();
+        match api.create(&PostParams::default(), &job).await {
+            Ok(_) => {
+                self.facts.writes.push(format!("Job/{name}"));
+                Ok(())
+            }
+            Err(err) if is_status(&err, 409) => Ok(()),
+            Err(source) => Err(api_error("create", format!("Job {name}"))(source)),
+        }
+    }
+
+    async fn create_safety_backup(&mut self, name: &str) -> Result<(), BackupError> {
+        let owner = self.owner;
+        let api: Api<Backup> = Api::namespaced(self.client.clone(), &owner.namespace);
+        let mut backup = Backup::new(
+            name,
+            BackupResourceSpec {
+                toogoodtogo: owner.name.clone(),
+                kind: BackupKind::PreRestore,
+                job_name: None,
+            },
+        );
+        backup.metadata = owner.metadata(name.to_owned(), Component::Backup);
+        backup.metadata.owner_references = None;
+        match api.create(&PostParams::default(), &backup).await {
+            Ok(_) => {
+                self.facts.writes.push(format!("Backup/{name}"));
+                Ok(())
+            }
+            Err(err) if is_status(&err, 409) => Ok(()),
+            Err(source) => Err(api_error("create", format!("Backup {name}"))(source)),
+        }
+    }
+
+    fn fail(&mut self, restore: &Restore, status: &mut RestoreStatus, message: String) {
+        status.phase = Some(RestorePhase::Failed);
+        status.completion_time = Some(Time(self.now));
+        self.facts.events.push(Notice {
+            warning: true,
+            reason: "RestoreFailed",
+            note: format!("restore {} failed: {message}", restore.name_any()),
+            action: "Restore",
+            related: Some(restore.object_ref(&())),
+        });
+        status.message = Some(message);
+    }
+}
+
+/// Ask for the restore of the pre-deployment backup of `version` (an automatic rollback with
+/// `restoreDatabaseOnRollback`). Returns whether it wrote.
+pub async fn request_rollback_restore(
+    client: &Client,
+    owner: &Owner,
+    version: &str,
+) -> Result<bool, BackupError> {
+    let api: Api<Restore> = Api::namespaced(client.clone(), &owner.namespace);
+    // The newest pre-deployment backup taken for that version.
+    let backups: Api<Backup> = Api::namespaced(client.clone(), &owner.namespace);
+    let newest = backups
+        .list(&ListParams::default())
+        .await
+        .map_err(api_error("list", "Backups"))?
+        .items
+        .into_iter()
+        .filter(|b| b.spec.toogoodtogo == owner.name && b.spec.kind == BackupKind::PreDeployment)
+        .filter(|b| {
+            b.annotations()
+                .get(crate::backups::VERSION_ANNOTATION)
+                .map(String::as_str)
+                == Some(version)
+        })
+        .max_by_key(|b| {
+            (
+                b.metadata.creation_timestamp.as_ref().map(|t| t.0),
+                b.name_any(),
+            )
+        });
+    let Some(backup) = newest.map(|b| b.name_any()) else {
+        info!(
+            version,
+            "no pre-deployment backup to restore after the rollback"
+        );
+        return Ok(false);
+    };
+    let name = format!("{backup}-rollback");
+    let mut restore = Restore::new(
+        &name,
+        crate::crd::RestoreResourceSpec {
+            toogoodtogo: owner.name.clone(),
+            backup: Some(backup),
+            file: None,
+            dry_run: false,
+        },
+    );
+    restore.metadata = owner.metadata(name.clone(), Component::Restore);
+    restore.metadata.owner_references = None;
+    match api.create(&PostParams::default(), &restore).await {
+        Ok(_) => {
+            info!(restore = %name, version, "restore of the pre-deployment backup requested");
+            Ok(true)
+        }
+        Err(err) if is_status(&err, 409) => Ok(false),
+        Err(source) => Err(api_error("create", format!("Restore {name}"))(source)),
+    }
+}
+
+/// Advance the oldest unfinished Restore by at most one phase.
+#[allow(clippy::too_many_arguments)]
+pub async fn reconcile(
+    client: &Client,
+    ctx: &resources::Context<'_>,
+    spec: &BackupSpec,
+    managed: &ManagedDatabase,
+    restores: &[Restore],
+    backups: &[Backup],
+    deployment: Option<&Deployment>,
+    now: Timestamp,
+) -> Result<RestoreFacts, BackupError> {
+    let owner = ctx.owner;
+    let ns = owner.namespace.as_str();
+    let restores_api: Api<Restore> = Api::namespaced(client.clone(), ns);
+    let jobs_api: Api<Job> = Api::namespaced(client.clone(), ns);
+    let pods_api: Api<Pod> = Api::namespaced(client.clone(), ns);
+    let mut step = Step {
+        client,
+        owner,
+        facts: RestoreFacts::default(),
+        now,
+    };
+    let mut unfinished = restores
+        .iter()
+        .filter(|r| !phase(r).is_some_and(RestorePhase::is_terminal));
+    let Some(restore) = unfinished.next() else {
+        return Ok(step.facts);
+    };
+    let name = restore.name_any();
+    let current = restore.status.clone().unwrap_or_default();
+    let mut status = current.clone();
+    let owner_ref = restore.controller_owner_ref(&());
+    let verify_name = job_name(&format!("{name}-verify"));
+    let restore_name = job_name(&format!("{name}-restore"));
+    let safety_name = format!("{name}-safety");
+    let get_job = |job: String| {
+        let api = jobs_api.clone();
+        async move {
+            api.get_opt(&job)
+                .await
+                .map_err(api_error("read", format!("Job {job}")))
+        }
+    };
+
+    match current.phase {
+        None | Some(RestorePhase::Pending) => match source_file(restore, backups) {
+            Err(reason) => step.fail(restore, &mut status, reason),
+            Ok(None) => {
+                status.phase = Some(RestorePhase::Pending);
+                status.message = restore
+                    .spec
+                    .backup
+                    .as_ref()
+                    .map(|b| format!("waiting for Backup {b} to complete"));
+            }
+            Ok(Some(file)) => {
+                if let Some(owner_ref) = owner_ref.clone() {
+                    let job = render::verify_job(
+                        ctx,
+                        spec,
+                        managed,
+                        verify_name.clone(),
+                        &file,
+                        restore.spec.dry_run,
+                        owner_ref,
+                    );
+                    step.create_job(job).await?;
+                    status.phase = Some(RestorePhase::Verifying);
+                    status.start_time = Some(Time(now));
+                    status.message = Some(format!("verifying {file}"));
+                    status.file = Some(file);
+                }
+            }
+        },
+        Some(RestorePhase::Verifying) => match get_job(verify_name.clone()).await? {
+            None => step.fail(
+                restore,
+                &mut status,
+                format!("the Job {verify_name} disappeared; nothing was changed"),
+            ),
+            Some(job) if job_succeeded(&job) => {
+                let file = status.file.clone().unwrap_or_default();
+                if restore.spec.dry_run {
+                    status.phase = Some(RestorePhase::Completed);
+                    status.completion_time = Some(Time(now));
+                    status.message = Some(format!(
+                        "dry run: {file} is intact and restores into a scratch database; the live database was not touched"
+                    ));
+                    step.facts.events.push(Notice {
+                        warning: false,
+                        reason: "RestoreVerified",
+                        note: format!("restore {name} (dry run): {file} restores"),
+                        action: "Restore",
+                        related: Some(restore.object_ref(&())),
+                    });
+                } else {
+                    step.create_safety_backup(&safety_name).await?;
+                    status.phase = Some(RestorePhase::BackingUp);
+                    status.safety_backup = Some(safety_name.clone());
+                    status.message = Some(format!(
+                        "{file} is intact; taking the safety backup {safety_name}"
+                    ));
+                }
+            }
+            Some(job) => {
+                if let Some(failure) = job_failure(&job) {
+                    let detail = termination_message(&pods_api, &verify_name, false)
+                        .await?
+                        .map(|m| summary(&m))
+                        .filter(|m| !m.is_empty())
+                        .unwrap_or(failure);
+                    let file = status.file.clone().unwrap_or_default();
+                    step.fail(
+                        restore,
+                        &mut status,
+                        format!("{file} cannot be restored: {detail}; nothing was changed"),
+                    );
+                }
+            }
+        },
+        Some(RestorePhase::BackingUp) => {
+            let safety = backups.iter().find(|b| b.name_any() == safety_name);
+            let safety_status = safety.and_then(|b| b.status.clone()).unwrap_or_default();
+            match (safety, safety_status.phase) {
+                (None, _) => step.fail(
+                    restore,
+                    &mut status,
+                    format!("the safety backup {safety_name} disappeared; nothing was changed"),
+                ),
+                (Some(_), Some(BackupPhase::Completed)) => {
+                    status.phase = Some(RestorePhase::ScalingDown);
+                    status.message = Some(format!(
+                        "safety backup {} taken; stopping the bot",
+                        safety_status.file.unwrap_or_default()
+                    ));
+                }
+                (Some(_), Some(BackupPhase::Failed)) => step.fail(
+                    restore,
+                    &mut status,
+                    format!(
+                        "the safety backup {safety_name} failed ({}); nothing was changed",
+                        safety_status.message.unwrap_or_default()
+                    ),
+                ),
+                _ => {}
+            }
+        }
+        Some(RestorePhase::ScalingDown) => {
+            if bot_scaled_down(deployment)
+                && let Some(owner_ref) = owner_ref.clone()
+            {
+                let file = status.file.clone().unwrap_or_default();
+                let version = deployment
+                    .and_then(crate::observe::running_version)
+                    .unwrap_or_else(|| ctx.cr.spec.version.clone());
+                let job = render::restore_job(
+                    ctx,
+                    spec,
+                    managed,
+                    restore_name.clone(),
+                    &file,
+                    &version,
+                    owner_ref,
+                );
+                step.create_job(job).await?;
+                status.phase = Some(RestorePhase::Restoring);
+                status.message = Some(format!(
+                    "replacing the database with {file}, then migrating it for version {version}"
+                ));
+            }
+        }
+        Some(RestorePhase::Restoring) => {
+            let safety = status.safety_backup.clone().unwrap_or_default();
+            match get_job(restore_name.clone()).await? {
+                None => step.fail(
+                    restore,
+                    &mut status,
+                    format!(
+                        "the Job {restore_name} disappeared; the safety backup {safety} holds the database from before"
+                    ),
+                ),
+                Some(job) if job_succeeded(&job) => {
+                    let file = status.file.clone().unwrap_or_default();
+                    status.phase = Some(RestorePhase::Completed);
+                    status.completion_time = Some(Time(now));
+                    status.message = Some(format!(
+                        "the database was restored from {file} and migrated; the safety backup {safety} holds the database from before"
+                    ));
+                    step.facts.events.push(Notice {
+                        warning: false,
+                        reason: "RestoreCompleted",
+                        note: format!("restore {name}: the database was restored from {file}"),
+                        action: "Restore",
+                        related: Some(restore.object_ref(&())),
+                    });
+                }
+                Some(job) => {
+                    if let Some(failure) = job_failure(&job) {
+                        let detail = termination_message(&pods_api, &restore_name, false)
+                            .await?
+                            .map(|m| summary(&m))
+                            .filter(|m| !m.is_empty())
+                            .unwrap_or(failure);
+                        step.fail(
+                            restore,
+                            &mut status,
+                            format!(
+                                "{detail}; the safety backup {safety} holds the database from before"
+                            ),
+                        );
+                    }
+                }
+            }
+        }
+        Some(RestorePhase::Completed | RestorePhase::Failed) => {}
+    }
+
+    let active_phase = status.phase.unwrap_or(RestorePhase::Pending);
+    if !active_phase.is_terminal() {
+        step.facts.active = Some(format!(
+            "restore {name}: {}{}",
+            active_phase.as_str(),
+            status
+                .message
+                .as_deref()
+                .map(|m| format!(" ({m})"))
+                .unwrap_or_default()
+        ));
+    }
+    let mut updates = vec![(name.clone(), current, status)];
+    for waiting in unfinished {
+        let current = waiting.status.clone().unwrap_or_default();
+        let mut next = current.clone();
+        next.phase = Some(RestorePhase::Pending);
+        next.message = Some(format!("waiting for restore {name} to finish"));
+        updates.push((waiting.name_any(), current, next));
+    }
+    for (restore_name, current, next) in updates {
+        if next == current {
+            continue;
+        }
+        let patch = json!({
+            "apiVersion": Restore::api_version(&()),
+            "kind": Restore::kind(&()),
+            "status": next,
+        });
+        restores_api
+            .patch_status(
+                &restore_name,
+                &PatchParams::apply(FIELD_MANAGER).force(),
+                &Patch::Apply(&patch),
+            )
+            .await
+            .map_err(api_error(
+                "update the status of",
+                format!("Restore {restore_name}"),
+            ))?;
+        if let Some(phase) = next.phase {
+            info!(restore = %restore_name, phase = phase.as_str(), "restore status");
+        }
+        step.facts
+            .writes
+            .push(format!("Restore/{restore_name}/status"));
+    }
+    Ok(step.facts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_names_pg_backup_writes_are_backup_files() {
+        assert!(is_backup_file_name("toogoodtogo_20260101_030000.sql.gz"));
+        assert!(is_backup_file_name(
+            "toogoodtogo_20260101_030000_pre_deployment.sql.gz"
+        ));
+        assert!(!is_backup_file_name(
+            "../toogoodtogo_20260101_030000.sql.gz"
+        ));
+        assert!(!is_backup_file_name(
+            "toogoodtogo_20260101_030000.sql.gz/../../x"
+        ));
+        assert!(!is_backup_file_name("toogoodtogo_20260101_030000.tar"));
+        assert!(!is_backup_file_name("dump.sql.gz"));
+    }
+}

@@ -1,0 +1,345 @@
+//! Rotation of the generated `SECRET_KEY` and webhook secret token (pure).
+//!
+//! A secret is due when the `toogoodtogo.io/rotate` annotation has a value not acted on yet (all
+//! chosen secrets), or when it is older than `spec.secretRotation.intervalDays` (its age counts
+//! from its last rotation, else from the resource's creation). A rotated secret keeps its old
+//! value as `*_PREVIOUS`, which the bot still accepts (callback buttons signed before, webhook
+//! calls in flight), until a day after the rotation.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::Timestamp;
+use kube::ResourceExt;
+
+use crate::build::GeneratedValues;
+use crate::crd::{ROTATE_ANNOTATION, SecretRotationStatus, TooGoodToGo, WebhookRotationPhase};
+use crate::generator::SecretGenerator;
+use crate::resources::secret::{SECRET_KEY, WEBHOOK_SECRET_TOKEN};
+
+/// How long the value before a rotation stays accepted.
+pub const GRACE_SECONDS: i64 = 86_400;
+
+/// What a reconcile rotates.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Plan {
+    pub secret_key: bool,
+    pub webhook_secret_token: bool,
+    /// The managed database's password (carried out by [`crate::db_rotation`]).
+    pub database_password: bool,
+    /// The annotation value this plan acts on.
+    pub trigger: Option<String>,
+    /// Why, for the Event: `annotation toogoodtogo.io/rotate` or `older than N days`.
+    pub reason: String,
+}
+
+impl Plan {
+    pub fn rotates(&self) -> bool {
+        self.secret_key || self.webhook_secret_token
+    }
+}
+
+/// When rotations are due.
+enum Cadence {
+    Interval(i32),
+    Schedule(crate::cron::Schedule),
+}
+
+impl Cadence {
+    /// Due now for a secret last rotated (or created) at `since`.
+    fn due(&self, since: i64, now: i64) -> bool {
+        match self {
+            Self::Interval(days) => now - since >= i64::from(*days) * 86_400,
+            Self::Schedule(schedule) => schedule.passed_between(since, now),
+        }
+    }
+}
+
+fn seconds(time: Option<&Time>) -> Option<i64> {
+    time.map(|t| t.0.as_second())
+}
+
+/// Which secrets are due now.
+pub fn plan(cr: &TooGoodToGo, previous: Option<&SecretRotationStatus>, now: i64) -> Plan {
+    let spec = cr.spec.secret_rotation.clone().unwrap_or_default();
+    let webhook = cr.spec.telegram.webhook.is_some();
+    let wants_key = spec.secret_key.unwrap_or(true);
+    let wants_token = spec.webhook_secret_token.unwrap_or(true) && webhook;
+    let wants_database =
+        spec.database_password.unwrap_or(false) && cr.spec.database.managed.is_some();
+    let previous = previous.cloned().unwrap_or_default();
+
+    let trigger = cr
+        .annotations()
+        .get(ROTATE_ANNOTATION)
+        .filter(|v| !v.is_empty())
+        .filter(|v| previous.last_trigger.as_ref() != Some(*v))
+        .cloned();
+    if trigger.is_some() {
+        return Plan {
+            secret_key: wants_key,
+            webhook_secret_token: wants_token,
+            database_password: wants_database,
+            trigger,
+            reason: format!("annotation {ROTATE_ANNOTATION}"),
+        };
+    }
+    let created = seconds(cr.metadata.creation_timestamp.as_ref());
+    let schedule = spec
+        .schedule
+        .as_deref()
+        .and_then(|s| crate::cron::Schedule::parse(s).ok());
+    let cadence = match (spec.interval_days, schedule) {
+        (Some(days), _) => Cadence::Interval(days),
+        (None, Some(schedule)) => Cadence::Schedule(schedule),
+        (None, None) => return Plan::default(),
+    };
+    let reason = match &cadence {
+        Cadence::Interval(days) => format!("older than {days} days"),
+        Cadence::Schedule(_) => format!("schedule {}", spec.schedule.clone().unwrap_or_default()),
+    };
+    let due = |last: Option<&Time>| {
+        seconds(last)
+            .or(created)
+            .is_some_and(|since| cadence.due(since, now))
+    };
+    Plan {
+        secret_key: wants_key && due(previous.secret_key.as_ref()),
+        webhook_secret_token: wants_token && due(previous.webhook_secret_token.as_ref()),
+        database_password: wants_database && due(previous.database_password.as_ref()),
+        trigger: None,
+        reason,
+    }
+}
+
+/// The generated values and rotation status after carrying out `plan`: rotated values move to
+/// `*_PREVIOUS`, and previous values whose grace period ended are dropped. Returns the names of
+/// the rotated secrets.
+pub fn rotate(
+    plan: &Plan,
+    mut generated: GeneratedValues,
+    previous: Option<&SecretRotationStatus>,
+    generator: &dyn SecretGenerator,
+    now: Timestamp,
+) -> (GeneratedValues, SecretRotationStatus, Vec<&'static str>) {
+    let mut status = previous.cloned().unwrap_or_default();
+    let mut rotated = Vec::new();
+    let expired =
+        |at: Option<&Time>| seconds(at).is_some_and(|at| now.as_second() - at >= GRACE_SECONDS);
+    if plan.secret_key {
+        let fresh = generator.generate(SECRET_KEY);
+        generated.secret_key_previous = Some(std::mem::replace(&mut generated.secret_key, fresh));
+        status.secret_key = Some(Time(now));
+        rotated.push(SECRET_KEY);
+    } else if expired(status.secret_key.as_ref()) {
+        generated.secret_key_previous = None;
+    }
+    match status.webhook_rotation {
+        // Every pod accepts the new token: make it the one the bot registers.
+        Some(WebhookRotationPhase::Swapping) => {
+            if let Some(fresh) = generated.webhook_secret_token_previous.take() {
+                generated.webhook_secret_token_previous = Some(std::mem::replace(
+                    &mut generated.webhook_secret_token,
+                    fresh,
+                ));
+                rotated.push(WEBHOOK_SECRET_TOKEN);
+            }
+            status.webhook_rotation = None;
+            status.webhook_secret_token = Some(Time(now));
+        }
+        Some(WebhookRotationPhase::Announcing) => {}
+        // First announce the new token (accepted, not yet registered), so that no pod ever
+        // rejects what Telegram sends.
+        None if plan.webhook_secret_token => {
+            generated.webhook_secret_token_previous =
+                Some(generator.generate(WEBHOOK_SECRET_TOKEN));
+            status.webhook_rotation = Some(WebhookRotationPhase::Announcing);
+        }
+        None if expired(status.webhook_secret_token.as_ref()) => {
+            generated.webhook_secret_token_previous = None;
+        }
+        None => {}
+    }
+    if let Some(trigger) = &plan.trigger {
+        status.last_trigger = Some(trigger.clone());
+    }
+    (generated, status, rotated)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::generator::PlaceholderGenerator;
+    use crate::testing::sample;
+
+    const DAY: i64 = 86_400;
+    const CREATED: i64 = 1_700_000_000;
+
+    fn at(second: i64) -> Timestamp {
+        Timestamp::from_second(second).unwrap_or(Timestamp::UNIX_EPOCH)
+    }
+
+    fn cr(interval_days: Option<i32>, annotation: Option<&str>) -> TooGoodToGo {
+        let mut cr = sample("production.yaml");
+        cr.metadata.creation_timestamp = Some(Time(at(CREATED)));
+        cr.spec.secret_rotation = interval_days.map(|days| crate::crd::SecretRotationSpec {
+            interval_days: Some(days),
+            ..Default::default()
+        });
+        if let Some(value) = annotation {
+            cr.metadata.annotations =
+                Some([(ROTATE_ANNOTATION.to_owned(), value.to_owned())].into());
+        }
+        cr
+    }
+
+    fn values() -> GeneratedValues {
+        GeneratedValues {
+            secret_key: "key-1".to_owned(),
+            webhook_secret_token: "token-1".to_owned(),
+            secret_key_previous: None,
+            webhook_secret_token_previous: None,
+            postgres: None,
+        }
+    }
+
+    #[test]
+    fn nothing_is_due_without_an_interval_or_a_new_annotation() {
+        assert!(!plan(&cr(None, None), None, CREATED + 400 * DAY).rotates());
+        assert!(!plan(&cr(Some(30), None), None, CREATED + 29 * DAY).rotates());
+    }
+
+    #[test]
+    fn the_interval_counts_from_creation_then_from_the_last_rotation() {
+        let due = plan(&cr(Some(30), None), None, CREATED + 30 * DAY);
+        assert!(due.secret_key && due.webhook_secret_token);
+        let status = SecretRotationStatus {
+            secret_key: Some(Time(at(CREATED + 30 * DAY))),
+            webhook_secret_token: Some(Time(at(CREATED + 30 * DAY))),
+            ..SecretRotationStatus::default()
+        };
+        assert!(!plan(&cr(Some(30), None), Some(&status), CREATED + 59 * DAY).rotates());
+        assert!(plan(&cr(Some(30), None), Some(&status), CREATED + 60 * DAY).rotates());
+    }
+
+    #[test]
+    fn a_schedule_rotates_once_each_time_it_passes() {
+        let mut cr = cr(None, None);
+        cr.spec.secret_rotation = Some(crate::crd::SecretRotationSpec {
+            schedule: Some("0 4 1 * *".to_owned()),
+            ..Default::default()
+        });
+        // CREATED is 2023-11-14T22:13:20Z; the 1st of December 04:00 is the next run.
+        let first_run = 1_701_403_200;
+        assert!(!plan(&cr, None, first_run - 60).rotates());
+        let due = plan(&cr, None, first_run);
+        assert!(due.secret_key && due.webhook_secret_token);
+        assert_eq!(due.reason, "schedule 0 4 1 * *");
+        let status = SecretRotationStatus {
+            secret_key: Some(Time(at(first_run))),
+            webhook_secret_token: Some(Time(at(first_run))),
+            ..SecretRotationStatus::default()
+        };
+        assert!(!plan(&cr, Some(&status), first_run + 20 * DAY).rotates());
+        assert!(plan(&cr, Some(&status), first_run + 31 * DAY).rotates());
+    }
+
+    #[test]
+    fn a_new_annotation_value_rotates_once() {
+        let cr = cr(None, Some("2026-11-29"));
+        let first = plan(&cr, None, CREATED);
+        assert!(first.secret_key && first.webhook_secret_token);
+        let (_, status, _) = rotate(&first, values(), None, &PlaceholderGenerator, at(CREATED));
+        assert_eq!(status.last_trigger.as_deref(), Some("2026-11-29"));
+        assert!(!plan(&cr, Some(&status), CREATED + 10).rotates());
+    }
+
+    #[test]
+    fn only_the_chosen_secrets_rotate_and_the_token_only_with_a_webhook() {
+        let mut only_token = cr(Some(1), None);
+        if let Some(spec) = only_token.spec.secret_rotation.as_mut() {
+            spec.secret_key = Some(false);
+        }
+        let due = plan(&only_token, None, CREATED + DAY);
+        assert!(!due.secret_key && due.webhook_secret_token);
+        let mut polling = cr(Some(1), None);
+        polling.spec.telegram.webhook = None;
+        let due = plan(&polling, None, CREATED + DAY);
+        assert!(due.secret_key && !due.webhook_secret_token);
+    }
+
+    #[test]
+    fn a_rotation_keeps_the_old_value_as_previous_for_a_day() {
+        let due = plan(&cr(None, Some("now")), None, CREATED);
+        let (announced, status, rotated) =
+            rotate(&due, values(), None, &PlaceholderGenerator, at(CREATED));
+        assert_eq!(rotated, [SECRET_KEY]);
+        assert_eq!(announced.secret_key, "generated-secret-key");
+        assert_eq!(announced.secret_key_previous.as_deref(), Some("key-1"));
+        // The new webhook token is first only accepted, the old one still registered...
+        assert_eq!(announced.webhook_secret_token, "token-1");
+        assert_eq!(
+            announced.webhook_secret_token_previous.as_deref(),
+            Some("generated-webhook-secret-token")
+        );
+        assert_eq!(
+            status.webhook_rotation,
+            Some(WebhookRotationPhase::Announcing)
+        );
+        // ...and once every pod accepts it, the two change places.
+        let swapping = SecretRotationStatus {
+            webhook_rotation: Some(WebhookRotationPhase::Swapping),
+            ..status
+        };
+        let (generated, status, rotated) = rotate(
+            &Plan::default(),
+            announced,
+            Some(&swapping),
+            &PlaceholderGenerator,
+            at(CREATED),
+        );
+        assert_eq!(rotated, [WEBHOOK_SECRET_TOKEN]);
+        assert_eq!(
+            generated.webhook_secret_token,
+            "generated-webhook-secret-token"
+        );
+        assert_eq!(
+            generated.webhook_secret_token_previous.as_deref(),
+            Some("token-1")
+        );
+        assert_eq!(status.webhook_rotation, None);
+
+        let idle = Plan::default();
+        let (kept, _, _) = rotate(
+            &idle,
+            generated.clone(),
+            Some(&status),
+            &PlaceholderGenerator,
+            at(CREATED + DAY - 1),
+        );
+        assert_eq!(kept, generated, "within the grace period nothing changes");
+        let (dropped, _, rotated) = rotate(
+            &idle,
+            generated,
+            Some(&status),
+            &PlaceholderGenerator,
+            at(CREATED + DAY),
+        );
+        assert!(rotated.is_empty());
+        assert_eq!(dropped.secret_key_previous, None);
+        assert_eq!(dropped.webhook_secret_token_previous, None);
+        assert_eq!(dropped.secret_key, "generated-secret-key");
+    }
+
+    #[test]
+    fn a_previous_value_set_by_hand_is_kept() {
+        let mut by_hand = values();
+        by_hand.secret_key_previous = Some("older".to_owned());
+        let (kept, _, _) = rotate(
+            &Plan::default(),
+            by_hand.clone(),
+            None,
+            &PlaceholderGenerator,
+            at(CREATED + 100 * DAY),
+        );
+        assert_eq!(kept, by_hand);
+    }
+}
