@@ -624,10 +624,17 @@ async fn settings_show_a_section_per_role_and_owners_edit_their_business() -> Re
     );
 
     // How customers pay: at the counter by default, changed here.
-    market.press(&owner, &settings, "payment at the counter").await?;
+    market
+        .press(&owner, &settings, "payment at the counter")
+        .await?;
     let question = market.current_text(owner.id, &settings);
-    assert!(question.contains("not set up on this bot yet"), "{question}");
-    market.press(&owner, &settings, "in the chat or at the counter").await?;
+    assert!(
+        question.contains("not set up on this bot yet"),
+        "{question}"
+    );
+    market
+        .press(&owner, &settings, "in the chat or at the counter")
+        .await?;
     let mode: String = sqlx::query_scalar("SELECT payment_mode FROM businesses WHERE id = $1")
         .bind(shop)
         .fetch_one(&market.stack.pool)
