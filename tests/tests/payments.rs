@@ -183,6 +183,9 @@ async fn a_customer_pays_in_the_chat_and_picks_up() -> Result {
     );
     assert_eq!(shop.units().await?.1, 4, "the unit is held");
 
+    let listed = shop.market.ask(&customer, "/my_reservations").await?;
+    assert!(listed.contains("is held for you until"), "{listed}");
+
     let answer = shop.pre_checkout(&customer, &invoice).await?;
     assert_eq!(answer["ok"], json!(true), "{answer}");
     let replies = shop.paid(&customer, &invoice, "ch_happy").await?;

@@ -281,6 +281,14 @@ impl CustomerTexts {
         )
     }
 
+    pub fn hold_waiting(&self, r: &Reservation, until: &str) -> String {
+        format!(
+            "💳 Order #{}: {} × {} at {} is held for you until {until}. Pay the invoice in this \
+             chat to confirm it; unpaid, the units go back.",
+            r.id, r.quantity, r.title, r.business_name
+        )
+    }
+
     pub fn hold_expired(&self, r: &Reservation) -> String {
         format!(
             "⌛ Your hold on {} × {} (order #{}) expired before the payment came: the units are \

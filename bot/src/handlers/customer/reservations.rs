@@ -10,10 +10,12 @@ use teloxide::types::{
 use super::super::{Context, HandlerError};
 use super::Screen;
 use super::reserve::{self, BusinessNotice};
-use crate::marketplace::OfferState;
 use crate::marketplace::money::format_amount;
+use crate::marketplace::{OfferState, ReservationState};
+use crate::store::reservations::Reservation;
 use crate::store::reservations::{self, CancelOutcome};
 use crate::telegram::callback::CallbackData;
+use crate::texts::customer::time_of_day;
 
 const CANCEL: &str = "rv_cancel";
 const CANCEL_CONFIRMED: &str = "rv_cancel_yes";
@@ -71,15 +73,28 @@ pub async fn my_reservations(ctx: &mut Context<'_>, chat: ChatId) -> Result<(), 
         return Ok(());
     }
     let now = Utc::now();
-    let (upcoming, past): (Vec<_>, Vec<_>) = list.into_iter().partition(|r| r.cancellable_at(now));
+    let tz = ctx.app.config.timezone;
+    let waiting = |r: &Reservation| {
+        r.state() == ReservationState::PendingPayment
+            && r.hold_expires_at.is_some_and(|at| at > now)
+    };
+    let (upcoming, past): (Vec<_>, Vec<_>) = list
+        .into_iter()
+        .partition(|r| r.cancellable_at(now) || waiting(r));
     for reservation in &upcoming {
+        if waiting(reservation) {
+            // A hold waits for its invoice to be paid; it lapses on its own.
+            let until = time_of_day(reservation.hold_expires_at.unwrap_or(now), tz);
+            let text = ctx.texts.cust.hold_waiting(reservation, &until);
+            ctx.send(chat, text, None).await?;
+            continue;
+        }
         let text = reserve::confirmation_text(ctx, reservation);
         let markup = InlineKeyboardMarkup::new([[cancel_button(ctx, reservation.id)?]]);
         ctx.send(chat, text, Some(ReplyMarkup::InlineKeyboard(markup)))
             .await?;
     }
     if !past.is_empty() {
-        let tz = ctx.app.config.timezone;
         let lines: Vec<String> = past
             .iter()
             .map(|r| ctx.texts.cust.past_reservation_line(r, tz))
