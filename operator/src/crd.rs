@@ -287,6 +287,10 @@ pub struct StripeSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(pattern(r"^[A-Z]{3}$"))]
     pub currency: Option<String>,
+    /// Minutes units stay held while a customer pays in the chat (bot default 15).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 120))]
+    pub hold_minutes: Option<i32>,
 }
 
 #[derive(Deserialize, Serialize, Clone, Debug, PartialEq, schemars::JsonSchema)]
@@ -359,6 +363,10 @@ pub struct BotConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 600))]
     pub shutdown_timeout_seconds: Option<i32>,
+    /// The most units one customer may hold on one deal (bot default 5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 100))]
+    pub reservation_max_units: Option<i32>,
 }
 
 #[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, schemars::JsonSchema)]

@@ -45,11 +45,17 @@ pub fn build(ctx: &Context) -> ConfigMap {
             format!("https://{}{WEBHOOK_PATH}", webhook.host),
         );
     }
+    if let Some(units) = config.reservation_max_units {
+        data.insert("RESERVATION_MAX_UNITS".to_owned(), units.to_string());
+    }
     if let Some(stripe) = &spec.stripe {
         data.insert(
             "CURRENCY".to_owned(),
             stripe.currency.clone().unwrap_or_else(|| "EUR".to_owned()),
         );
+        if let Some(minutes) = stripe.hold_minutes {
+            data.insert("PAYMENT_HOLD_MINUTES".to_owned(), minutes.to_string());
+        }
     }
     if spec.database.managed.is_some() {
         data.insert("POSTGRES_HOST".to_owned(), ctx.owner.postgres());
