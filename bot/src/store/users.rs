@@ -97,6 +97,20 @@ pub async fn erase_personal_data(conn: &mut PgConnection, telegram_id: i64) -> s
         .bind(telegram_id)
         .execute(&mut *conn)
         .await?;
+    // Where the customer searches from, whom they follow and what they wrote about shops are
+    // theirs; reservations and star ratings stay as the businesses' records.
+    sqlx::query("DELETE FROM customer_settings WHERE user_id = $1")
+        .bind(telegram_id)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("DELETE FROM favourites WHERE user_id = $1")
+        .bind(telegram_id)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("UPDATE ratings SET comment = NULL WHERE customer_id = $1")
+        .bind(telegram_id)
+        .execute(&mut *conn)
+        .await?;
     Ok(result.rows_affected() > 0)
 }
 
@@ -140,8 +154,22 @@ mod tests {
             "writing again unblocks at once"
         );
 
+        crate::store::customers::set_location(
+            &mut conn,
+            1,
+            crate::marketplace::geo::Point {
+                latitude: 52.52,
+                longitude: 13.405,
+            },
+        )
+        .await?;
         assert!(erase_personal_data(&mut conn, 1).await?);
         assert_eq!(row(&mut conn).await?, (String::new(), false, true));
+        assert_eq!(
+            crate::store::customers::get(&mut conn, 1).await?.location,
+            None,
+            "the saved location goes too"
+        );
         record_contact(&mut conn, &ada("Ada")).await?;
         assert_eq!(row(&mut conn).await?, ("Ada".to_owned(), false, false));
         Ok(())

@@ -480,12 +480,17 @@ pub static EN: Catalog = Catalog {
               and last wrote to the bot;\n\
               • the messages you send to the bot, for up to the retention period, so that none is \
               lost if the service restarts;\n\
-              • answers of an unfinished dialogue, until you finish or cancel it.\n\n\
-              Nothing is shared with third parties. /delete_my_data erases your personal data; \
-              writing to the bot again afterwards records your name anew.",
-    delete_confirm: "Erase your personal data? Your name, username and language are removed, \
-                     unfinished dialogues and pending notifications are dropped. This cannot be \
-                     undone.",
+              • answers of an unfinished dialogue, until you finish or cancel it;\n\
+              • the location you share for nearby deals, your /settings and favourite shops;\n\
+              • your reservations and ratings, which the shops need for pickups and payments \
+              (your name is shown to the shop with a reservation).\n\n\
+              Payments go through Telegram and Stripe; the bot stores only the charge ids and \
+              amounts. Nothing else is shared with third parties. /delete_my_data erases your \
+              personal data (reservations and star ratings stay as the shops' records, without \
+              your name); writing to the bot again afterwards records your name anew.",
+    delete_confirm: "Erase your personal data? Your name, username, language, saved location, \
+                     settings, favourites and rating comments are removed, unfinished dialogues \
+                     and pending notifications are dropped. This cannot be undone.",
     delete_confirm_yes: "Yes, erase my data",
     delete_confirm_no: "No, keep it",
     delete_done: "Done: your personal data has been erased.",
