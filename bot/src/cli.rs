@@ -1,4 +1,5 @@
-//! The `toogoodtogo-bot` command line: `serve` (default), `migrate`, `healthcheck`, `webhook`.
+//! The `toogoodtogo-bot` command line: `serve` (default), `migrate`, `healthcheck`, `webhook`,
+//! `payments-check`.
 
 use std::time::Duration;
 
@@ -42,6 +43,9 @@ pub enum Command {
         #[command(subcommand)]
         action: WebhookAction,
     },
+    /// Check the payment setup (e.g. after rotating the Stripe key): the provider token is set
+    /// and Stripe accepts STRIPE_API_KEY. No money moves. Exit 0 when payments work.
+    PaymentsCheck,
 }
 
 #[derive(Debug, Subcommand)]
@@ -135,6 +139,55 @@ pub async fn healthcheck(strict: bool, url: Option<String>, timeout: u64) -> Exi
             1
         }
     }
+}
+
+/// `payments-check`.
+pub async fn payments_check() -> Result<ExitCode, CommandError> {
+    let stripe = crate::config::StripeConfig::from_env()?;
+    let mut ok = true;
+    match &stripe.provider_token {
+        Some(_) => println!("STRIPE_PROVIDER_TOKEN: set"),
+        None => {
+            println!("STRIPE_PROVIDER_TOKEN: missing (invoices cannot be sent)");
+            ok = false;
+        }
+    }
+    match &stripe.api_key {
+        None => {
+            println!("STRIPE_API_KEY: missing (refunds cannot be made)");
+            ok = false;
+        }
+        Some(key) => {
+            let client = crate::stripe::StripeClient::new(
+                crate::telegram::http_client()?,
+                &stripe.api_url,
+                key.clone(),
+            );
+            match client.check_key().await {
+                Ok(live) => println!(
+                    "STRIPE_API_KEY: accepted by {} ({} mode)",
+                    stripe.api_url,
+                    if live { "live" } else { "test" }
+                ),
+                Err(error) => {
+                    println!("STRIPE_API_KEY: refused: {error}");
+                    ok = false;
+                }
+            }
+        }
+    }
+    if stripe.webhook_secret.is_none() {
+        println!("STRIPE_WEBHOOK_SECRET: missing (POST /stripe/webhook answers 503)");
+    }
+    println!(
+        "{}",
+        if ok {
+            "payments: ready"
+        } else {
+            "payments: NOT ready"
+        }
+    );
+    Ok(if ok { 0 } else { 1 })
 }
 
 /// `webhook set|delete|info`.

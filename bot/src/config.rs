@@ -365,29 +365,7 @@ impl Config {
             r.problems
                 .push("RESERVATION_MAX_UNITS must be at least 1".to_owned());
         }
-        let stripe = StripeConfig {
-            provider_token: r.optional("STRIPE_PROVIDER_TOKEN").map(Secret::new),
-            api_key: r.optional("STRIPE_API_KEY").map(Secret::new),
-            api_url: r
-                .optional("STRIPE_API_URL")
-                .unwrap_or_else(|| DEFAULT_STRIPE_API_URL.to_owned()),
-            webhook_secret: r.optional("STRIPE_WEBHOOK_SECRET").map(Secret::new),
-            hold: chrono::Duration::minutes(r.parsed(
-                "PAYMENT_HOLD_MINUTES",
-                15,
-                "a whole number of minutes",
-            )),
-        };
-        if stripe.hold < chrono::Duration::minutes(1) {
-            r.problems
-                .push("PAYMENT_HOLD_MINUTES must be at least 1".to_owned());
-        }
-        if !valid_http_url(&stripe.api_url) {
-            r.problems.push(format!(
-                "STRIPE_API_URL={:?} is invalid: expected an http(s) URL",
-                stripe.api_url
-            ));
-        }
+        let stripe = read_stripe(&mut r);
 
         match (r.problems.is_empty(), database, secret_key, telegram) {
             (true, Some(database), Some(secret_key), Some(telegram)) => Ok(Config {
@@ -463,6 +441,40 @@ impl WebhookConfig {
             }
             webhook
         })
+    }
+}
+
+fn read_stripe(r: &mut Reader<'_>) -> StripeConfig {
+    let stripe = StripeConfig {
+        provider_token: r.optional("STRIPE_PROVIDER_TOKEN").map(Secret::new),
+        api_key: r.optional("STRIPE_API_KEY").map(Secret::new),
+        api_url: r
+            .optional("STRIPE_API_URL")
+            .unwrap_or_else(|| DEFAULT_STRIPE_API_URL.to_owned()),
+        webhook_secret: r.optional("STRIPE_WEBHOOK_SECRET").map(Secret::new),
+        hold: chrono::Duration::minutes(r.parsed(
+            "PAYMENT_HOLD_MINUTES",
+            15,
+            "a whole number of minutes",
+        )),
+    };
+    if stripe.hold < chrono::Duration::minutes(1) {
+        r.problems
+            .push("PAYMENT_HOLD_MINUTES must be at least 1".to_owned());
+    }
+    if !valid_http_url(&stripe.api_url) {
+        r.problems.push(format!(
+            "STRIPE_API_URL={:?} is invalid: expected an http(s) URL",
+            stripe.api_url
+        ));
+    }
+    stripe
+}
+
+impl StripeConfig {
+    /// The payment settings alone (for `payments-check`).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        read_section(&env_vars(), |r| Some(read_stripe(r)))
     }
 }
 

@@ -49,6 +49,7 @@ async fn main() {
             timeout,
         } => cli::healthcheck(strict, url, timeout).await,
         Command::Webhook { action } => report(cli::webhook(action).await),
+        Command::PaymentsCheck => report(cli::payments_check().await),
     };
     std::process::exit(code);
 }

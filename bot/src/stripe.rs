@@ -93,6 +93,34 @@ impl StripeClient {
         }
     }
 
+    /// Proves the API key works without moving money: reads the account's balance. Returns
+    /// whether the key is a live one.
+    pub async fn check_key(&self) -> Result<bool, StripeError> {
+        #[derive(serde::Deserialize)]
+        struct Balance {
+            livemode: bool,
+        }
+        let response = self
+            .http
+            .get(format!("{}/v1/balance", self.api_url))
+            .bearer_auth(self.api_key.expose())
+            .timeout(Duration::from_secs(20))
+            .send()
+            .await
+            .map_err(|e| StripeError::Transport(e.without_url().to_string()))?;
+        let status = response.status();
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| StripeError::Transport(e.without_url().to_string()))?;
+        if status.is_success() {
+            return serde_json::from_slice::<Balance>(&body)
+                .map(|b| b.livemode)
+                .map_err(|e| StripeError::Transport(format!("unreadable balance: {e}")));
+        }
+        Err(api_error(status.as_u16(), &body))
+    }
+
     /// Refunds `amount_minor` of a charge. The same `idempotency_key` always yields the same
     /// refund, however often the request is repeated.
     pub async fn refund_charge(
@@ -127,19 +155,24 @@ impl StripeClient {
             return serde_json::from_slice(&body)
                 .map_err(|e| StripeError::Transport(format!("unreadable refund: {e}")));
         }
-        let detail = serde_json::from_slice::<ErrorBody>(&body)
-            .map(|b| b.error)
-            .unwrap_or(ErrorDetail {
-                kind: "unknown".to_owned(),
-                code: String::new(),
-                message: String::from_utf8_lossy(&body).chars().take(200).collect(),
-            });
-        Err(StripeError::Api {
-            status: status.as_u16(),
-            kind: detail.kind,
-            code: detail.code,
-            message: detail.message,
-        })
+        Err(api_error(status.as_u16(), &body))
+    }
+}
+
+/// Stripe's error body (`{"error": {"type", "code", "message"}}`) as an error.
+fn api_error(status: u16, body: &[u8]) -> StripeError {
+    let detail = serde_json::from_slice::<ErrorBody>(body)
+        .map(|b| b.error)
+        .unwrap_or(ErrorDetail {
+            kind: "unknown".to_owned(),
+            code: String::new(),
+            message: String::from_utf8_lossy(body).chars().take(200).collect(),
+        });
+    StripeError::Api {
+        status,
+        kind: detail.kind,
+        code: detail.code,
+        message: detail.message,
     }
 }
 

@@ -1,7 +1,7 @@
-//! A fake of the part of the Stripe API the bot uses, over real HTTP: `POST /v1/refunds` and
-//! `GET /v1/refunds/{id}` with Bearer authentication, form-encoded parameters, Idempotency-Key
-//! semantics and Stripe's error bodies; failure injection; and signed webhook events built with
-//! Stripe's `Stripe-Signature` scheme.
+//! A fake of the part of the Stripe API the bot uses, over real HTTP: `POST /v1/refunds`,
+//! `GET /v1/refunds/{id}` and `GET /v1/balance` with Bearer authentication, form-encoded
+//! parameters, Idempotency-Key semantics and Stripe's error bodies; failure injection; and signed
+//! webhook events built with Stripe's `Stripe-Signature` scheme.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -419,6 +419,14 @@ async fn handle(
 
     let outcome = if is_refund_post {
         create_refund(&mut inner, &params)
+    } else if method == Method::GET && path == "/v1/balance" {
+        // What a key check reads: the account's balance, in test mode.
+        Ok(json!({
+            "object": "balance",
+            "livemode": false,
+            "available": [{ "amount": 0, "currency": "eur" }],
+            "pending": [{ "amount": 0, "currency": "eur" }],
+        }))
     } else if method == Method::GET
         && let Some(id) = path.strip_prefix("/v1/refunds/")
     {

@@ -505,3 +505,44 @@ async fn without_payment_setup_or_in_app_mode_there_is_no_pay_button() -> Result
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn payments_check_proves_the_stripe_key_after_a_rotation() -> Result {
+    let stripe = StripeFake::start(API_KEY).await?;
+    let vars = |key: &str| {
+        std::collections::BTreeMap::from([
+            (
+                "STRIPE_PROVIDER_TOKEN".to_owned(),
+                "284685063:TEST:provider".to_owned(),
+            ),
+            ("STRIPE_API_KEY".to_owned(), key.to_owned()),
+            ("STRIPE_API_URL".to_owned(), stripe.url()),
+        ])
+    };
+    let good = toogoodtogo_tests::harness::run_command(&["payments-check"], &vars(API_KEY)).await?;
+    assert_eq!(good.code, Some(0), "{}{}", good.stdout, good.stderr);
+    assert!(
+        good.stdout.contains("STRIPE_API_KEY: accepted"),
+        "{}",
+        good.stdout
+    );
+    assert!(good.stdout.contains("payments: ready"), "{}", good.stdout);
+    assert!(!good.stdout.contains(API_KEY), "the key is never printed");
+
+    let stale =
+        toogoodtogo_tests::harness::run_command(&["payments-check"], &vars("sk_test_old")).await?;
+    assert_eq!(stale.code, Some(1), "{}", stale.stdout);
+    assert!(
+        stale.stdout.contains("STRIPE_API_KEY: refused"),
+        "{}",
+        stale.stdout
+    );
+    assert!(stale.stdout.contains("Invalid API Key"), "{}", stale.stdout);
+    assert!(
+        stale.stdout.contains("payments: NOT ready"),
+        "{}",
+        stale.stdout
+    );
+    assert!(stripe.refunds().is_empty(), "a check moves no money");
+    Ok(())
+}
