@@ -212,7 +212,7 @@ async fn stripe_webhook(State(app): State<Arc<App>>, headers: HeaderMap, body: B
             return (StatusCode::BAD_REQUEST, "not a Stripe event").into_response();
         }
     };
-    match crate::refunds::on_event(&app, &app.pool, &event).await {
+    match crate::refunds::on_event(&app, &event).await {
         Ok(outcome) => {
             tracing::info!(event_id = %event.id, kind = %event.kind, ?outcome, "Stripe event");
             count(match outcome {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgConnection;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::App;
@@ -209,8 +209,8 @@ pub enum EventOutcome {
 }
 
 /// Applies a verified Stripe event, once per event id.
-pub async fn on_event(app: &App, pool: &PgPool, event: &Event) -> sqlx::Result<EventOutcome> {
-    let mut tx = pool.begin().await?;
+pub async fn on_event(app: &App, event: &Event) -> sqlx::Result<EventOutcome> {
+    let mut tx = app.pool.begin().await?;
     if !payments::record_event(&mut tx, &event.id, &event.kind).await? {
         return Ok(EventOutcome::Duplicate);
     }

@@ -489,7 +489,8 @@ pub async fn take_due_reminders(
     now: DateTime<Utc>,
     limit: i64,
 ) -> sqlx::Result<Vec<Reservation>> {
-    let ids: Vec<i64> = sqlx::query_scalar(
+    update_due(
+        conn,
         "WITH due AS (
              SELECT r.id FROM reservations r JOIN offers o ON o.id = r.offer_id
              WHERE r.state = 'CONFIRMED' AND r.reminded_at IS NULL
@@ -499,12 +500,10 @@ pub async fn take_due_reminders(
          )
          UPDATE reservations r SET reminded_at = $1 FROM due WHERE r.id = due.id
          RETURNING r.id",
+        now,
+        limit,
     )
-    .bind(now)
-    .bind(limit)
-    .fetch_all(&mut *conn)
-    .await?;
-    by_ids(conn, &ids).await
+    .await
 }
 
 /// Confirmed reservations whose pickup window ended by `now` become NO_SHOW (their units stay
@@ -514,7 +513,8 @@ pub async fn mark_no_shows(
     now: DateTime<Utc>,
     limit: i64,
 ) -> sqlx::Result<Vec<Reservation>> {
-    let ids: Vec<i64> = sqlx::query_scalar(
+    update_due(
+        conn,
         "WITH due AS (
              SELECT r.id FROM reservations r JOIN offers o ON o.id = r.offer_id
              WHERE r.state = 'CONFIRMED' AND o.pickup_end <= $1
@@ -524,11 +524,25 @@ pub async fn mark_no_shows(
          UPDATE reservations r SET state = 'NO_SHOW', updated_at = now() FROM due
          WHERE r.id = due.id
          RETURNING r.id",
+        now,
+        limit,
     )
-    .bind(now)
-    .bind(limit)
-    .fetch_all(&mut *conn)
-    .await?;
+    .await
+}
+
+/// Runs a statement that claims and updates due reservations (`$1` now, `$2` the batch size,
+/// returning their ids) and loads the reservations it changed.
+async fn update_due(
+    conn: &mut PgConnection,
+    sql: &'static str,
+    now: DateTime<Utc>,
+    limit: i64,
+) -> sqlx::Result<Vec<Reservation>> {
+    let ids: Vec<i64> = sqlx::query_scalar(sql)
+        .bind(now)
+        .bind(limit)
+        .fetch_all(&mut *conn)
+        .await?;
     by_ids(conn, &ids).await
 }
 

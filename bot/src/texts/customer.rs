@@ -90,6 +90,8 @@ pub struct CustomerTexts {
     pub back_to_settings_button: &'static str,
     pub pickup_prompt: &'static str,
     pub reservations_button: &'static str,
+    pub refund_confirm_button: &'static str,
+    pub not_refundable: &'static str,
     pub no_reservations_for_offer: &'static str,
 }
 
@@ -158,6 +160,8 @@ pub const EN: CustomerTexts = CustomerTexts {
     pickup_prompt: "Send me the customer's pickup code (6 characters, e.g. K7M2QX), or forward \
                     their confirmation message.",
     reservations_button: "📋 Reservations",
+    refund_confirm_button: "Yes, refund",
+    not_refundable: "Only paid orders can be refunded, once.",
     no_reservations_for_offer: "No reservations for this deal yet.",
 };
 
@@ -341,14 +345,6 @@ impl CustomerTexts {
             "↩️ {} refunded order #{} ({} × {}): {total} is on its way back to you.",
             r.business_name, r.id, r.quantity, r.title
         )
-    }
-
-    pub fn cancel_confirm_button_refund(&self) -> &'static str {
-        "Yes, refund"
-    }
-
-    pub fn not_refundable(&self) -> &'static str {
-        "Only paid orders can be refunded, once."
     }
 
     pub fn payment_mode_label(&self, mode: PaymentMode) -> &'static str {

@@ -233,16 +233,14 @@ async fn refund(
     };
     let texts = &ctx.texts.cust;
     if !refundable(&reservation) {
-        return ctx
-            .answer_callback(query, Some(texts.not_refundable()))
-            .await;
+        return ctx.answer_callback(query, Some(texts.not_refundable)).await;
     }
     let total = format_amount(reservation.total_minor, &reservation.currency);
     if !confirmed {
         ctx.answer_callback(query, None).await?;
         let markup = InlineKeyboardMarkup::new([[
             ctx.button(
-                texts.cancel_confirm_button_refund(),
+                texts.refund_confirm_button,
                 REFUND_CONFIRMED,
                 &[reservation.id],
             )?,
@@ -252,9 +250,7 @@ async fn refund(
         return super::replace_pressed(ctx, query, text, Some(markup)).await;
     }
     if !payments::refund_by_business(ctx.conn, reservation.id, user_id, Utc::now()).await? {
-        return ctx
-            .answer_callback(query, Some(texts.not_refundable()))
-            .await;
+        return ctx.answer_callback(query, Some(texts.not_refundable)).await;
     }
     ctx.audit(
         "refund.requested",

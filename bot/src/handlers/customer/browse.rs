@@ -28,11 +28,11 @@ pub struct ResultsPage {
 }
 
 impl ResultsPage {
-    fn args(self) -> [i64; 2] {
+    pub(super) fn args(self) -> [i64; 2] {
         [self.filter.code(), self.page]
     }
 
-    fn parse(filter: i64, page: i64) -> Option<Self> {
+    pub(super) fn parse(filter: i64, page: i64) -> Option<Self> {
         Some(Self {
             filter: Filter::from_code(filter)?,
             page: (page >= 0).then_some(page)?,
@@ -77,8 +77,8 @@ pub fn details_button(
     offer_id: i64,
     from: Option<ResultsPage>,
 ) -> Result<teloxide::types::InlineKeyboardButton, HandlerError> {
-    match from {
-        Some(from) => ctx.button(label, DETAILS, &[offer_id, from.args()[0], from.args()[1]]),
+    match from.map(ResultsPage::args) {
+        Some([filter, page]) => ctx.button(label, DETAILS, &[offer_id, filter, page]),
         None => ctx.button(label, DETAILS, &[offer_id]),
     }
 }

@@ -15,7 +15,7 @@ use crate::marketplace::{OfferState, window};
 use crate::store::offers::{self, Offer};
 use crate::store::outbound::{self, OutboundMessage};
 use crate::store::reservations::{self, Reservation, ReserveOutcome};
-use crate::store::{businesses, payments, search::Filter};
+use crate::store::{businesses, payments};
 use crate::telegram::callback::CallbackData;
 use crate::texts::customer::HowToPay;
 
@@ -55,10 +55,7 @@ impl Button {
             [offer_id, quantity, filter, page] => (
                 *offer_id,
                 *quantity,
-                Some(ResultsPage {
-                    filter: Filter::from_code(*filter)?,
-                    page: *page,
-                }),
+                Some(ResultsPage::parse(*filter, *page)?),
             ),
             _ => return None,
         };
@@ -73,7 +70,7 @@ impl Button {
     fn args(self) -> Vec<i64> {
         let mut args = vec![self.offer_id, i64::from(self.quantity)];
         if let Some(from) = self.from {
-            args.extend([from.filter.code(), from.page]);
+            args.extend(from.args());
         }
         args
     }
