@@ -206,6 +206,8 @@ if [ -f "$env_file" ]; then
   for key in "${generated[@]}"; do
     [ -n "$(env_get "$key" "$env_file")" ] || fill+=("$key=$(openssl rand -hex 32)")
   done
+  # Compose finds the stack without -f from the deployment directory (env file read as .env).
+  [ -n "$(env_get COMPOSE_FILE "$env_file")" ] || fill+=("COMPOSE_FILE=docker-compose.prod.yml")
   current_domain="$(env_get DOMAIN "$env_file")"
   if [ -n "${DOMAIN:-}" ] && { [ -z "$current_domain" ] || [ "$current_domain" = bot.example.com ]; }; then
     fill+=("DOMAIN=$DOMAIN" "WEBHOOK_URL=https://$DOMAIN/webhook")

@@ -36,8 +36,13 @@ SECRET_KEY=old-secret-key-1111
 WEBHOOK_SECRET_TOKEN=old-webhook-secret-2222
 TELEGRAM_BOT_TOKEN=123456:old-telegram-token
 STRIPE_API_KEY=sk_test_old_stripe_key
+REDIS_PASSWORD=old-redis-password-3333
+DOMAIN=bot.example.test
+COMPOSE_FILE=docker-compose.prod.yml
 ENV
   chmod 600 "$ENV_FILE"
+  # Compose reads .env (a link to the env file, as setup-droplet.sh makes it) for interpolation
+  ln -s .env.production "$DEPLOY_DIR/.env"
   for s in postgres redis bot nginx; do : >"$SHIM_STATE/running/$s"; done
   echo v1.0.0 >"$SHIM_STATE/running/bot"
   cp "$ENV_FILE" "$SHIM_STATE/running/bot.env"

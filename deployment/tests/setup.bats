@@ -70,6 +70,8 @@ envv() { grep "^$1=" "$R/opt/toogoodtogo/deployment/.env.production" | tail -n 1
   [ "$(envv TELEGRAM_BOT_TOKEN)" = 123:keep-me ]
   [ "$(envv SECRET_KEY)" = operator-chosen ]
   [[ "$(envv POSTGRES_PASSWORD)" =~ ^[0-9a-f]{64}$ ]]
+  # an env file from before COMPOSE_FILE existed gets it, so bare `docker compose` works
+  [ "$(envv COMPOSE_FILE)" = docker-compose.prod.yml ]
   [ "$(stat -c %a "$envf")" = 600 ]
 }
 

@@ -8,6 +8,8 @@ APP_ROOT="${APP_ROOT:-/opt/toogoodtogo}"
 DEPLOY_DIR="${DEPLOY_DIR:-$APP_ROOT/deployment}"
 ENV_FILE="${ENV_FILE:-$DEPLOY_DIR/.env.production}"
 COMPOSE_FILE="${COMPOSE_FILE:-$DEPLOY_DIR/docker-compose.prod.yml}"
+# Compose's own COMPOSE_FILE (as in .env.production) is relative to the deployment directory.
+case "$COMPOSE_FILE" in /*) ;; *) COMPOSE_FILE="$DEPLOY_DIR/${COMPOSE_FILE%%:*}" ;; esac
 COMPOSE="${COMPOSE:-docker compose -f $COMPOSE_FILE}"
 BACKUP_DIR="${BACKUP_DIR:-/opt/backups/postgres}"
 LOG_DIR="${LOG_DIR:-/var/log/toogoodtogo}"
