@@ -40,6 +40,11 @@ pub struct StateLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct JobLabels {
+    pub job: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct VersionLabels {
     pub version: String,
 }
@@ -62,6 +67,8 @@ pub struct Metrics {
     pub payments: Counter,
     pub refund_attempts: Family<OutcomeLabels, Counter>,
     pub stripe_webhook_events: Family<OutcomeLabels, Counter>,
+    pub job_row_failures: Family<JobLabels, Counter>,
+    pub payment_discrepancies: Gauge,
 }
 
 fn latency_buckets() -> impl Iterator<Item = f64> {
@@ -101,6 +108,8 @@ impl Metrics {
             payments: Counter::default(),
             refund_attempts: Family::default(),
             stripe_webhook_events: Family::default(),
+            job_row_failures: Family::default(),
+            payment_discrepancies: Gauge::default(),
             registry,
         };
         let mut m = metrics;
@@ -184,6 +193,16 @@ impl Metrics {
             "stripe_webhook_events",
             "Stripe webhook deliveries, by outcome (handled, duplicate, ignored, bad_signature)",
             m.stripe_webhook_events.clone(),
+        );
+        r.register(
+            "job_row_failures",
+            "Rows a background job could not process (retried on its next run), by job",
+            m.job_row_failures.clone(),
+        );
+        r.register(
+            "payment_discrepancies",
+            "Differences between the bot's payments and Stripe's found by the last reconciliation",
+            m.payment_discrepancies.clone(),
         );
         m
     }

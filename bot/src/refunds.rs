@@ -15,9 +15,9 @@ use crate::marketplace::payment::{MAX_REFUND_ATTEMPTS, refund_backoff};
 use crate::metrics::OutcomeLabels;
 use crate::store::audit::{self, AuditEvent};
 use crate::store::outbound::{self, OutboundMessage};
-use crate::store::payments::{self, DueRefund};
-use crate::store::reservations;
-use crate::stripe::{StripeClient, StripeError};
+use crate::store::payments::{self, DueRefund, PaymentRefunds, RefundEnd};
+use crate::store::users;
+use crate::stripe::{RefundMetadata, StripeClient, StripeError};
 
 const INTERVAL: Duration = Duration::from_secs(1);
 /// How long a claimed refund is left alone before another attempt (a crashed runner's).
@@ -55,7 +55,10 @@ pub async fn work(app: &App, client: &StripeClient, now: DateTime<Utc>) -> sqlx:
                 &refund.charge_id,
                 refund.amount_minor,
                 &refund.idempotency_key,
-                refund.reservation_id,
+                RefundMetadata {
+                    payment_id: refund.payment_id,
+                    reservation_id: refund.reservation_id,
+                },
             )
             .await;
         record_attempt(app, refund, result, Utc::now()).await?;
@@ -70,9 +73,20 @@ async fn record_attempt(
     now: DateTime<Utc>,
 ) -> sqlx::Result<()> {
     let mut tx = app.pool.begin().await?;
-    let outcome = match result {
+    let succeeded = |id| RefundEnd::Succeeded {
+        stripe_refund_id: id,
+    };
+    let outcome = match &result {
         Ok(done) if done.status == "succeeded" => {
-            finish(&mut tx, app, refund.id, Some(&done.id), Ok(())).await?;
+            let amount = done.amount.unwrap_or(refund.amount_minor);
+            payments::record_provider_refund(
+                &mut tx,
+                &refund.charge_id,
+                Some((&done.id, amount, "succeeded")),
+                None,
+            )
+            .await?;
+            finish(&mut tx, app, refund.id, succeeded(Some(&done.id))).await?;
             "succeeded"
         }
         Ok(started) if matches!(started.status.as_str(), "pending" | "requires_action") => {
@@ -81,12 +95,19 @@ async fn record_attempt(
         }
         Ok(other) => {
             let error = format!("Stripe refund {} is {}", other.id, other.status);
-            finish(&mut tx, app, refund.id, Some(&other.id), Err(&error)).await?;
+            finish(&mut tx, app, refund.id, RefundEnd::Failed { error: &error }).await?;
             "failed"
         }
         // Refunded before (e.g. from Stripe's dashboard): the money is back.
         Err(error) if error.code() == Some("charge_already_refunded") => {
-            finish(&mut tx, app, refund.id, None, Ok(())).await?;
+            payments::record_provider_refund(
+                &mut tx,
+                &refund.charge_id,
+                None,
+                Some(refund.amount_minor),
+            )
+            .await?;
+            finish(&mut tx, app, refund.id, succeeded(None)).await?;
             "succeeded"
         }
         Err(error) if error.is_retryable() && refund.attempts < MAX_REFUND_ATTEMPTS => {
@@ -102,7 +123,8 @@ async fn record_attempt(
         }
         Err(error) => {
             tracing::error!(refund_id = refund.id, attempts = refund.attempts, %error, "refund failed");
-            finish(&mut tx, app, refund.id, None, Err(&error.to_string())).await?;
+            let error = error.to_string();
+            finish(&mut tx, app, refund.id, RefundEnd::Failed { error: &error }).await?;
             "failed"
         }
     };
@@ -111,11 +133,12 @@ async fn record_attempt(
         &AuditEvent {
             actor_id: None,
             action: "refund.attempted",
-            entity_type: "reservation",
-            entity_id: Some(refund.reservation_id.to_string()),
+            entity_type: "payment",
+            entity_id: Some(refund.payment_id.to_string()),
             before: None,
             after: Some(serde_json::json!({
-                "refund_id": refund.id, "attempt": refund.attempts, "outcome": outcome,
+                "refund_id": refund.id, "reservation_id": refund.reservation_id,
+                "attempt": refund.attempts, "outcome": outcome,
             })),
         },
     )
@@ -128,61 +151,60 @@ async fn record_attempt(
     Ok(())
 }
 
-/// Ends a refund: REFUNDED and the customer told, or REFUND_FAILED and the customer and the
-/// admins told. Repeated confirmations change nothing.
+/// Ends a refund: REFUNDED and the payer told, or REFUND_FAILED and the payer and the admins
+/// told. Repeated confirmations change nothing.
 async fn finish(
     conn: &mut PgConnection,
     app: &App,
     refund_id: i64,
-    stripe_refund_id: Option<&str>,
-    result: Result<(), &str>,
+    end: RefundEnd<'_>,
 ) -> sqlx::Result<()> {
-    let changed = match result {
-        Ok(()) => payments::refund_succeeded(conn, refund_id, stripe_refund_id).await?,
-        Err(error) => payments::refund_failed(conn, refund_id, error).await?,
-    };
-    let Some(reservation_id) = changed else {
+    let Some(ended) = payments::end_refund(conn, refund_id, end).await? else {
         return Ok(());
     };
-    let Some(reservation) = reservations::get(conn, reservation_id).await? else {
-        return Ok(());
+    let language = match ended.payer_id {
+        Some(payer) => users::language(conn, payer).await?,
+        None => None,
     };
-    let texts = crate::texts::for_language(reservation.customer_language.as_deref());
-    let total = format_amount(reservation.total_minor, &reservation.currency);
-    let (action, text) = match result {
-        Ok(()) => (
-            "refund.succeeded",
-            texts.cust.refund_done(&reservation, &total),
-        ),
-        Err(_) => (
-            "refund.failed",
-            texts.cust.refund_failed(&reservation, &total),
-        ),
+    let texts = crate::texts::for_language(language.as_deref());
+    let total = format_amount(ended.amount_minor, &ended.currency);
+    let order = ended.reservation_id;
+    let (action, text) = match end {
+        RefundEnd::Succeeded { .. } => ("refund.succeeded", texts.cust.refund_done(order, &total)),
+        RefundEnd::Failed { .. } => ("refund.failed", texts.cust.refund_failed(order, &total)),
     };
-    outbound::enqueue(conn, reservation.customer_id, &OutboundMessage::text(text)).await?;
-    if let Err(error) = result {
-        for admin in &app.config.admin_ids {
-            let note = crate::texts::EN
-                .cust
-                .refund_failed_admin(&reservation, &total, error);
-            outbound::enqueue(conn, *admin, &OutboundMessage::text(note)).await?;
-        }
+    if let Some(payer) = ended.payer_id {
+        outbound::enqueue(conn, payer, &OutboundMessage::text(text)).await?;
+    }
+    if let RefundEnd::Failed { error } = end {
+        let charge = payments::charge_id(conn, ended.payment_id).await?;
+        let note = crate::texts::EN
+            .cust
+            .refund_failed_admin(order, &charge, &total, error);
+        tell_admins(conn, app, &note).await?;
     }
     audit::record(
         conn,
         &AuditEvent {
             actor_id: None,
             action,
-            entity_type: "reservation",
-            entity_id: Some(reservation_id.to_string()),
-            before: Some(serde_json::json!({ "payment_status": "REFUND_PENDING" })),
+            entity_type: "payment",
+            entity_id: Some(ended.payment_id.to_string()),
+            before: Some(serde_json::json!({ "refund": "open" })),
             after: Some(serde_json::json!({
-                "payment_status": reservation.payment_status().as_str(),
-                "error": result.err(),
+                "refund_id": ended.refund_id, "reservation_id": ended.reservation_id,
+                "error": match end { RefundEnd::Failed { error } => Some(error), _ => None },
             })),
         },
     )
     .await?;
+    Ok(())
+}
+
+async fn tell_admins(conn: &mut PgConnection, app: &App, note: &str) -> sqlx::Result<()> {
+    for admin in &app.config.admin_ids {
+        outbound::enqueue(conn, *admin, &OutboundMessage::text(note)).await?;
+    }
     Ok(())
 }
 
@@ -208,7 +230,9 @@ pub enum EventOutcome {
     Ignored,
 }
 
-/// Applies a verified Stripe event, once per event id.
+/// Applies a verified Stripe event, once per event id. Refund events are accounted per Stripe
+/// refund: ours end our refund; any refund (ours or one made in Stripe's dashboard) adds to the
+/// charge's refunded amount, and a partial one is shown as partial.
 pub async fn on_event(app: &App, event: &Event) -> sqlx::Result<EventOutcome> {
     let mut tx = app.pool.begin().await?;
     if !payments::record_event(&mut tx, &event.id, &event.kind).await? {
@@ -216,40 +240,123 @@ pub async fn on_event(app: &App, event: &Event) -> sqlx::Result<EventOutcome> {
     }
     let object = &event.data.object;
     let text = |key: &str| object.get(key).and_then(serde_json::Value::as_str);
+    let number = |key: &str| object.get(key).and_then(serde_json::Value::as_i64);
     let outcome = match event.kind.as_str() {
         "refund.created" | "refund.updated" | "charge.refund.updated" | "refund.failed" => {
-            match payments::find_refund(&mut tx, text("id"), text("charge")).await? {
-                Some(refund_id) => {
-                    match text("status") {
-                        Some("succeeded") => {
-                            finish(&mut tx, app, refund_id, text("id"), Ok(())).await?
+            match (text("id"), text("charge")) {
+                (Some(refund_id), Some(charge)) => {
+                    let status = text("status").unwrap_or("pending");
+                    let amount = number("amount").unwrap_or(0);
+                    let ours = payments::find_refund(&mut tx, refund_id).await?;
+                    let accounted = payments::record_provider_refund(
+                        &mut tx,
+                        charge,
+                        Some((refund_id, amount, status)),
+                        None,
+                    )
+                    .await?;
+                    if let Some(ours) = ours {
+                        match status {
+                            "succeeded" => {
+                                let end = RefundEnd::Succeeded {
+                                    stripe_refund_id: Some(refund_id),
+                                };
+                                finish(&mut tx, app, ours, end).await?;
+                            }
+                            "failed" | "canceled" => {
+                                let error = format!("Stripe reports the refund {status}");
+                                finish(&mut tx, app, ours, RefundEnd::Failed { error: &error })
+                                    .await?;
+                            }
+                            _ => {}
                         }
-                        Some(status @ ("failed" | "canceled")) => {
-                            let error = format!("Stripe reports the refund {status}");
-                            finish(&mut tx, app, refund_id, text("id"), Err(&error)).await?;
-                        }
-                        _ => {}
                     }
-                    EventOutcome::Handled
-                }
-                None => EventOutcome::Ignored,
-            }
-        }
-        "charge.refunded" => {
-            let refunded = object
-                .get("refunded")
-                .and_then(serde_json::Value::as_bool)
-                .unwrap_or(false);
-            match payments::find_refund(&mut tx, None, text("id")).await? {
-                Some(refund_id) if refunded => {
-                    finish(&mut tx, app, refund_id, None, Ok(())).await?;
-                    EventOutcome::Handled
+                    match accounted {
+                        Some(payment) => {
+                            account_refunds(&mut tx, app, &payment, charge).await?;
+                            EventOutcome::Handled
+                        }
+                        None => EventOutcome::Ignored,
+                    }
                 }
                 _ => EventOutcome::Ignored,
             }
         }
+        "charge.refunded" => match text("id") {
+            Some(charge) => {
+                let refunded = number("amount_refunded");
+                match payments::record_provider_refund(&mut tx, charge, None, refunded).await? {
+                    Some(payment) => {
+                        account_refunds(&mut tx, app, &payment, charge).await?;
+                        EventOutcome::Handled
+                    }
+                    None => EventOutcome::Ignored,
+                }
+            }
+            None => EventOutcome::Ignored,
+        },
         _ => EventOutcome::Ignored,
     };
     tx.commit().await?;
     Ok(outcome)
+}
+
+/// Acts on a charge's refunded amount: all of it back ends our open refund as succeeded; part
+/// of it marks the reservation partially refunded and tells the payer and the admins.
+async fn account_refunds(
+    conn: &mut PgConnection,
+    app: &App,
+    payment: &PaymentRefunds,
+    charge: &str,
+) -> sqlx::Result<()> {
+    if payment.refunded_minor >= payment.amount_minor {
+        if let Some(open) = payment.open_refund_id {
+            let end = RefundEnd::Succeeded {
+                stripe_refund_id: None,
+            };
+            finish(conn, app, open, end).await?;
+        }
+        return Ok(());
+    }
+    if payment.refunded_minor == 0 || !payment.settles {
+        return Ok(());
+    }
+    let Some(reservation_id) = payment.reservation_id else {
+        return Ok(());
+    };
+    if !payments::mark_partially_refunded(conn, reservation_id).await? {
+        return Ok(());
+    }
+    let refunded = format_amount(payment.refunded_minor, &payment.currency);
+    let total = format_amount(payment.amount_minor, &payment.currency);
+    if let Some(payer) = payment.payer_id {
+        let language = users::language(conn, payer).await?;
+        let texts = crate::texts::for_language(language.as_deref());
+        let text = texts
+            .cust
+            .partially_refunded(Some(reservation_id), &refunded, &total);
+        outbound::enqueue(conn, payer, &OutboundMessage::text(text)).await?;
+    }
+    let note = crate::texts::EN.cust.partially_refunded_admin(
+        Some(reservation_id),
+        charge,
+        &refunded,
+        &total,
+    );
+    tell_admins(conn, app, &note).await?;
+    audit::record(
+        conn,
+        &AuditEvent {
+            actor_id: None,
+            action: "payment.partially_refunded",
+            entity_type: "payment",
+            entity_id: Some(payment.payment_id.to_string()),
+            before: None,
+            after: Some(serde_json::json!({
+                "refunded_minor": payment.refunded_minor, "amount_minor": payment.amount_minor,
+            })),
+        },
+    )
+    .await?;
+    Ok(())
 }

@@ -28,10 +28,20 @@ impl std::fmt::Debug for StripeClient {
     }
 }
 
+/// What a refund request tells Stripe about the refunded payment (shown in its dashboard).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RefundMetadata {
+    pub payment_id: i64,
+    pub reservation_id: Option<i64>,
+}
+
 /// A refund as Stripe describes it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 pub struct Refund {
     pub id: String,
+    /// Minor units refunded.
+    #[serde(default)]
+    pub amount: Option<i64>,
     /// `succeeded`, `pending`, `requires_action`, `failed` or `canceled`.
     pub status: String,
 }
@@ -128,14 +138,17 @@ impl StripeClient {
         charge_id: &str,
         amount_minor: i64,
         idempotency_key: &str,
-        reservation_id: i64,
+        metadata: RefundMetadata,
     ) -> Result<Refund, StripeError> {
-        let form = [
+        let mut form = vec![
             ("charge", charge_id.to_owned()),
             ("amount", amount_minor.to_string()),
             ("reason", "requested_by_customer".to_owned()),
-            ("metadata[reservation_id]", reservation_id.to_string()),
+            ("metadata[payment_id]", metadata.payment_id.to_string()),
         ];
+        if let Some(reservation_id) = metadata.reservation_id {
+            form.push(("metadata[reservation_id]", reservation_id.to_string()));
+        }
         let response = self
             .http
             .post(format!("{}/v1/refunds", self.api_url))

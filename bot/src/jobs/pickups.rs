@@ -13,9 +13,10 @@ use sqlx::{PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
 
 use crate::app::App;
+use crate::metrics::JobLabels;
 use crate::store::audit::{self, AuditEvent};
 use crate::store::outbound::{self, OutboundMessage};
-use crate::store::reservations::{self, Reservation};
+use crate::store::reservations::{self, Due, Reservation};
 use crate::texts::customer::time_of_day;
 
 const INTERVAL: Duration = Duration::from_secs(60);
@@ -24,10 +25,21 @@ const BATCH: i64 = 200;
 pub async fn run(app: Arc<App>, shutdown: CancellationToken) {
     let tz = app.config.timezone;
     loop {
-        match tick(&app.pool, Utc::now(), tz).await {
-            Ok((0, 0)) => {}
-            Ok((reminded, no_shows)) => tracing::info!(reminded, no_shows, "pickup job ran"),
-            Err(error) => tracing::warn!(%error, "pickup job failed"),
+        let ran = tick(&app.pool, Utc::now(), tz).await;
+        if ran.failed > 0 {
+            app.metrics
+                .job_row_failures
+                .get_or_create(&JobLabels { job: "pickups" })
+                .inc_by(ran.failed as u64);
+        }
+        if ran.reminded + ran.no_shows + ran.expired_holds + ran.failed > 0 {
+            tracing::info!(
+                expired_holds = ran.expired_holds,
+                reminded = ran.reminded,
+                no_shows = ran.no_shows,
+                failed = ran.failed,
+                "pickup job ran"
+            );
         }
         tokio::select! {
             _ = shutdown.cancelled() => return,
@@ -36,98 +48,153 @@ pub async fn run(app: Arc<App>, shutdown: CancellationToken) {
     }
 }
 
-/// One run at `now` (a parameter so that tests control the clock). Returns how many customers
-/// were reminded and how many reservations became NO_SHOW.
-pub async fn tick(pool: &PgPool, now: DateTime<Utc>, tz: Tz) -> sqlx::Result<(usize, usize)> {
-    run_step(pool, Step::HoldExpired, now, tz).await?;
-    let reminded = run_step(pool, Step::Reminder, now, tz).await?;
-    let no_shows = run_step(pool, Step::NoShow, now, tz).await?;
-    Ok((reminded, no_shows))
+/// What one run did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Ran {
+    pub expired_holds: usize,
+    pub reminded: usize,
+    pub no_shows: usize,
+    /// Reservations (or whole batches, when the database was unreachable) that failed; they
+    /// stay due and are tried again on the next run.
+    pub failed: usize,
+}
+
+/// One run at `now` (a parameter so that tests control the clock). Each step and each
+/// reservation is independent: one that fails is logged, counted and retried next time, and
+/// the rest of the run proceeds.
+pub async fn tick(pool: &PgPool, now: DateTime<Utc>, tz: Tz) -> Ran {
+    let mut ran = Ran::default();
+    for due in [Due::LapsedHold, Due::Reminder, Due::NoShow] {
+        let (done, failed) = run_step(pool, due, now, tz).await;
+        ran.failed += failed;
+        match due {
+            Due::LapsedHold => ran.expired_holds = done,
+            Due::Reminder => ran.reminded = done,
+            Due::NoShow => ran.no_shows = done,
+        }
+    }
+    ran
 }
 
 /// Releases the units of holds whose payment did not come by `now`; returns how many.
-pub async fn expire_holds(pool: &PgPool, now: DateTime<Utc>) -> sqlx::Result<usize> {
-    run_step(pool, Step::HoldExpired, now, chrono_tz::UTC).await
+pub async fn expire_holds(pool: &PgPool, now: DateTime<Utc>) -> usize {
+    run_step(pool, Due::LapsedHold, now, chrono_tz::UTC).await.0
 }
 
-/// What the job does to reservations, one kind at a time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Step {
-    HoldExpired,
-    Reminder,
-    NoShow,
-}
-
-impl Step {
-    async fn take(
-        self,
-        conn: &mut PgConnection,
-        now: DateTime<Utc>,
-    ) -> sqlx::Result<Vec<Reservation>> {
-        match self {
-            Self::HoldExpired => reservations::expire_holds(conn, now, BATCH).await,
-            Self::Reminder => reservations::take_due_reminders(conn, now, BATCH).await,
-            Self::NoShow => reservations::mark_no_shows(conn, now, BATCH).await,
-        }
-    }
-
-    /// The state change to audit: action, state before, state after.
-    fn audited(self) -> Option<(&'static str, &'static str, &'static str)> {
-        match self {
-            Self::HoldExpired => Some(("reservation.hold_expired", "PENDING_PAYMENT", "EXPIRED")),
-            Self::NoShow => Some(("reservation.no_show", "CONFIRMED", "NO_SHOW")),
-            Self::Reminder => None,
-        }
-    }
-
-    fn message(self, reservation: &Reservation, tz: Tz) -> String {
-        let texts = &crate::texts::for_language(reservation.customer_language.as_deref()).cust;
-        match self {
-            Self::HoldExpired => texts.hold_expired(reservation),
-            Self::Reminder => texts.reminder(reservation, &time_of_day(reservation.pickup_end, tz)),
-            Self::NoShow => texts.no_show(reservation),
-        }
+/// The state change to audit: action, state before, state after.
+fn audited(due: Due) -> Option<(&'static str, &'static str, &'static str)> {
+    match due {
+        Due::LapsedHold => Some(("reservation.hold_expired", "PENDING_PAYMENT", "EXPIRED")),
+        Due::NoShow => Some(("reservation.no_show", "CONFIRMED", "NO_SHOW")),
+        Due::Reminder => None,
     }
 }
 
-/// Applies a step batch by batch, each batch with its audit events and messages in one
-/// transaction. Returns how many reservations it took.
-async fn run_step(pool: &PgPool, step: Step, now: DateTime<Utc>, tz: Tz) -> sqlx::Result<usize> {
-    let mut total = 0;
+fn message(due: Due, reservation: &Reservation, tz: Tz) -> String {
+    let texts = &crate::texts::for_language(reservation.customer_language.as_deref()).cust;
+    match due {
+        Due::LapsedHold => texts.hold_expired(reservation),
+        Due::Reminder => texts.reminder(reservation, &time_of_day(reservation.pickup_end, tz)),
+        Due::NoShow => texts.no_show(reservation),
+    }
+}
+
+/// Applies a step batch by batch; every reservation in its own savepoint with its audit event
+/// and message, so that one that fails is rolled back alone. Returns how many reservations it
+/// changed and how many failed.
+async fn run_step(pool: &PgPool, due: Due, now: DateTime<Utc>, tz: Tz) -> (usize, usize) {
+    let mut done = 0;
+    let mut failed = 0;
+    // Rows that failed in this run are not claimed again until the next one.
+    let mut skip = std::collections::HashSet::new();
     loop {
-        let mut tx = pool.begin().await?;
-        let batch = step.take(&mut tx, now).await?;
-        for reservation in &batch {
-            if let Some((action, before, after)) = step.audited() {
-                audit::record(
-                    &mut tx,
-                    &AuditEvent {
-                        actor_id: None,
-                        action,
-                        entity_type: "reservation",
-                        entity_id: Some(reservation.id.to_string()),
-                        before: Some(serde_json::json!({ "state": before })),
-                        after: Some(serde_json::json!({
-                            "state": after, "quantity": reservation.quantity,
-                        })),
-                    },
-                )
-                .await?;
+        match run_batch(pool, due, now, tz, &mut skip).await {
+            Ok(batch) => {
+                done += batch.done;
+                failed += batch.failed;
+                if batch.claimed < BATCH as usize || batch.done == 0 {
+                    return (done, failed);
+                }
             }
-            let text = step.message(reservation, tz);
-            outbound::enqueue(
-                &mut tx,
-                reservation.customer_id,
-                &OutboundMessage::text(text),
-            )
-            .await?;
-        }
-        tx.commit().await?;
-        total += batch.len();
-        if (batch.len() as i64) < BATCH {
-            return Ok(total);
+            Err(error) => {
+                tracing::warn!(?due, %error, "pickup job step failed; retried next run");
+                return (done, failed + 1);
+            }
         }
     }
+}
+
+struct Batch {
+    claimed: usize,
+    done: usize,
+    failed: usize,
+}
+
+async fn run_batch(
+    pool: &PgPool,
+    due: Due,
+    now: DateTime<Utc>,
+    tz: Tz,
+    skip: &mut std::collections::HashSet<i64>,
+) -> sqlx::Result<Batch> {
+    let mut tx = pool.begin().await?;
+    let claimed = reservations::claim_due(&mut tx, due, now, BATCH).await?;
+    let mut batch = Batch {
+        claimed: claimed.len(),
+        done: 0,
+        failed: 0,
+    };
+    for id in claimed {
+        if skip.contains(&id) {
+            continue;
+        }
+        let mut savepoint = sqlx::Connection::begin(&mut *tx).await?;
+        match apply_one(&mut savepoint, due, id, now, tz).await {
+            Ok(applied) => {
+                savepoint.commit().await?;
+                batch.done += usize::from(applied);
+            }
+            Err(error) => {
+                savepoint.rollback().await?;
+                tracing::error!(?due, reservation_id = id, %error, "pickup job could not process a reservation");
+                skip.insert(id);
+                batch.failed += 1;
+            }
+        }
+    }
+    tx.commit().await?;
+    Ok(batch)
+}
+
+async fn apply_one(
+    conn: &mut PgConnection,
+    due: Due,
+    id: i64,
+    now: DateTime<Utc>,
+    tz: Tz,
+) -> sqlx::Result<bool> {
+    let Some(reservation) = reservations::apply_due(conn, due, id, now).await? else {
+        return Ok(false);
+    };
+    if let Some((action, before, after)) = audited(due) {
+        audit::record(
+            conn,
+            &AuditEvent {
+                actor_id: None,
+                action,
+                entity_type: "reservation",
+                entity_id: Some(reservation.id.to_string()),
+                before: Some(serde_json::json!({ "state": before })),
+                after: Some(serde_json::json!({
+                    "state": after, "quantity": reservation.quantity,
+                })),
+            },
+        )
+        .await?;
+    }
+    let text = message(due, &reservation, tz);
+    outbound::enqueue(conn, reservation.customer_id, &OutboundMessage::text(text)).await?;
+    Ok(true)
 }
 
 #[cfg(test)]
@@ -191,17 +258,22 @@ mod tests {
             .execute(&pool)
             .await?;
 
+        let ran = |reminded, no_shows| Ran {
+            reminded,
+            no_shows,
+            ..Ran::default()
+        };
         assert_eq!(
-            tick(&pool, start - Duration::minutes(1), BERLIN).await?,
-            (0, 0)
+            tick(&pool, start - Duration::minutes(1), BERLIN).await,
+            ran(0, 0)
         );
         assert_eq!(
-            tick(&pool, start + Duration::minutes(1), BERLIN).await?,
-            (1, 0)
+            tick(&pool, start + Duration::minutes(1), BERLIN).await,
+            ran(1, 0)
         );
         assert_eq!(
-            tick(&pool, start + Duration::minutes(2), BERLIN).await?,
-            (0, 0),
+            tick(&pool, start + Duration::minutes(2), BERLIN).await,
+            ran(0, 0),
             "once"
         );
         let reminders = messages_to(&pool, 100).await?;
@@ -213,7 +285,7 @@ mod tests {
         assert!(messages_to(&pool, 101).await?.is_empty());
 
         let ended = start + Duration::hours(2);
-        assert_eq!(tick(&pool, ended, BERLIN).await?, (0, 1));
+        assert_eq!(tick(&pool, ended, BERLIN).await, ran(0, 1));
         let states: Vec<(i64, String)> =
             sqlx::query_as("SELECT customer_id, state FROM reservations ORDER BY customer_id")
                 .fetch_all(&pool)
@@ -258,19 +330,109 @@ mod tests {
                 .await
         };
         assert_eq!(units().await?, 0, "two reserved, three held");
-        assert_eq!(expire_holds(&pool, now + Duration::minutes(14)).await?, 0);
-        assert_eq!(expire_holds(&pool, now + Duration::minutes(15)).await?, 1);
+        assert_eq!(expire_holds(&pool, now + Duration::minutes(14)).await, 0);
+        assert_eq!(expire_holds(&pool, now + Duration::minutes(15)).await, 1);
         assert_eq!(units().await?, 3, "the held units are back");
         let state: String = sqlx::query_scalar("SELECT state FROM offers")
             .fetch_one(&pool)
             .await?;
         assert_eq!(state, "ACTIVE", "a sold-out offer is live again");
         assert_eq!(
-            expire_holds(&pool, now + Duration::minutes(30)).await?,
+            expire_holds(&pool, now + Duration::minutes(30)).await,
             0,
             "once"
         );
         assert!(messages_to(&pool, 1).await?[0].contains("expired before the payment came"));
+        Ok(())
+    }
+
+    /// A hold lapses on an offer that sold out and whose window ended before the expiry job
+    /// ended it: its units come back without breaking the offer's state/units invariant.
+    #[sqlx::test(migrator = "crate::store::MIGRATOR")]
+    async fn a_hold_lapsing_on_a_sold_out_offer_past_its_window_returns_its_units(
+        pool: PgPool,
+    ) -> sqlx::Result<()> {
+        let start = Utc::now() + Duration::hours(3);
+        seed(&pool, start).await?;
+        let offer: i64 = sqlx::query_scalar("SELECT id FROM offers")
+            .fetch_one(&pool)
+            .await?;
+        let now = Utc::now();
+        let mut conn = pool.acquire().await?;
+        let held = crate::store::reservations::hold(
+            &mut conn,
+            offer,
+            1,
+            3,
+            5,
+            now,
+            now + Duration::minutes(15),
+        )
+        .await?;
+        assert!(matches!(held, ReserveOutcome::Reserved { .. }));
+        let state: String = sqlx::query_scalar("SELECT state FROM offers")
+            .fetch_one(&pool)
+            .await?;
+        assert_eq!(state, "SOLD_OUT");
+
+        let after_window = start + Duration::hours(3);
+        let ran = tick(&pool, after_window, BERLIN).await;
+        assert_eq!(ran.failed, 0, "{ran:?}");
+        assert_eq!(ran.expired_holds, 1);
+        assert_eq!(ran.no_shows, 2, "the rest of the tick ran");
+        let (state, units): (String, i32) =
+            sqlx::query_as("SELECT state, units_available FROM offers")
+                .fetch_one(&pool)
+                .await?;
+        assert_eq!((state.as_str(), units), ("ACTIVE", 3));
+        Ok(())
+    }
+
+    /// One reservation the database refuses to change does not stop the others: it is counted,
+    /// left due, and done on a later run once the problem is gone.
+    #[sqlx::test(migrator = "crate::store::MIGRATOR")]
+    async fn one_failing_reservation_does_not_stop_the_rest_of_the_tick(
+        pool: PgPool,
+    ) -> sqlx::Result<()> {
+        let start = Utc::now() + Duration::hours(3);
+        seed(&pool, start).await?;
+        sqlx::query(
+            "CREATE FUNCTION refuse_carl() RETURNS trigger AS $$
+             BEGIN
+                 IF NEW.customer_id = 100 THEN RAISE EXCEPTION 'refused for the test'; END IF;
+                 RETURN NEW;
+             END $$ LANGUAGE plpgsql",
+        )
+        .execute(&pool)
+        .await?;
+        sqlx::query(
+            "CREATE TRIGGER refuse_carl BEFORE UPDATE ON reservations
+             FOR EACH ROW EXECUTE FUNCTION refuse_carl()",
+        )
+        .execute(&pool)
+        .await?;
+        let ended = start + Duration::hours(2);
+        let ran = tick(&pool, ended, BERLIN).await;
+        assert_eq!((ran.no_shows, ran.failed), (1, 1), "{ran:?}");
+        let states: Vec<(i64, String)> =
+            sqlx::query_as("SELECT customer_id, state FROM reservations ORDER BY customer_id")
+                .fetch_all(&pool)
+                .await?;
+        assert_eq!(
+            states,
+            [(100, "CONFIRMED".to_owned()), (101, "NO_SHOW".to_owned())]
+        );
+        assert_eq!(
+            messages_to(&pool, 100).await?.len(),
+            0,
+            "nothing said for a rollback"
+        );
+
+        sqlx::query("DROP TRIGGER refuse_carl ON reservations")
+            .execute(&pool)
+            .await?;
+        let ran = tick(&pool, ended, BERLIN).await;
+        assert_eq!((ran.no_shows, ran.failed), (1, 0), "{ran:?}");
         Ok(())
     }
 }

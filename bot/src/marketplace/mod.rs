@@ -4,6 +4,7 @@
 pub mod card;
 pub mod geo;
 pub mod input;
+pub mod invoice_limits;
 pub mod money;
 pub mod offer;
 pub mod payment;

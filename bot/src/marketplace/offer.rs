@@ -73,13 +73,24 @@ impl OfferState {
     }
 
     /// The state after the units still available changed to `units` (an edit, a reservation, a
-    /// cancellation): ACTIVE with nothing left is SOLD_OUT, SOLD_OUT with units back is ACTIVE
-    /// while the window is open; PAUSED stays PAUSED and final states stay final.
-    pub fn after_units_change(self, units: i32, window_open: bool) -> Self {
+    /// cancellation): ACTIVE with nothing left is SOLD_OUT, SOLD_OUT with units back is ACTIVE;
+    /// PAUSED stays PAUSED and final states stay final. The result always satisfies the stored
+    /// invariant (ACTIVE has units, SOLD_OUT has none), also after the pickup window: an ACTIVE
+    /// offer past its window cannot be reserved, and the expiry job ends it with its summary.
+    pub fn after_units_change(self, units: i32) -> Self {
         match self {
             Self::Active if units <= 0 => Self::SoldOut,
-            Self::SoldOut if units > 0 && window_open => Self::Active,
+            Self::SoldOut if units > 0 => Self::Active,
             other => other,
+        }
+    }
+
+    /// The stored invariant between a state and its units (the offers table's CHECKs).
+    pub fn allows_units(self, units: i32) -> bool {
+        match self {
+            Self::Active => units > 0,
+            Self::SoldOut => units == 0,
+            _ => units >= 0,
         }
     }
 }
@@ -181,18 +192,27 @@ mod tests {
 
     #[test]
     fn units_changes_move_between_active_and_sold_out_only() {
-        assert_eq!(Active.after_units_change(0, true), SoldOut);
-        assert_eq!(Active.after_units_change(3, true), Active);
-        assert_eq!(SoldOut.after_units_change(2, true), Active);
-        assert_eq!(
-            SoldOut.after_units_change(2, false),
-            SoldOut,
-            "no revival after the window"
-        );
-        assert_eq!(Paused.after_units_change(0, true), Paused);
-        assert_eq!(Paused.after_units_change(5, true), Paused);
-        assert_eq!(Expired.after_units_change(5, true), Expired);
-        assert_eq!(ExpiredEarly.after_units_change(0, true), ExpiredEarly);
+        assert_eq!(Active.after_units_change(0), SoldOut);
+        assert_eq!(Active.after_units_change(3), Active);
+        assert_eq!(SoldOut.after_units_change(2), Active);
+        assert_eq!(Paused.after_units_change(0), Paused);
+        assert_eq!(Paused.after_units_change(5), Paused);
+        assert_eq!(Expired.after_units_change(5), Expired);
+        assert_eq!(ExpiredEarly.after_units_change(0), ExpiredEarly);
+    }
+
+    #[test]
+    fn a_units_change_never_leaves_a_state_the_database_refuses() {
+        for state in OfferState::ALL {
+            for units in 0..4 {
+                let next = state.after_units_change(units);
+                assert!(
+                    next.allows_units(units),
+                    "{state} with {units} units became {next}"
+                );
+                assert!(next == state || state.can_become(next), "{state} -> {next}");
+            }
+        }
     }
 
     #[test]

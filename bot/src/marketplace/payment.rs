@@ -41,6 +41,10 @@ impl PaymentMode {
 /// How long pre-checkout extends a hold: the customer is paying right now.
 pub const CHECKOUT_EXTENSION: Duration = Duration::minutes(5);
 
+/// How long after a checkout was approved a second checkout of the same hold counts as a
+/// payment already in flight (Telegram charges within seconds of the approval).
+pub const CHECKOUT_IN_FLIGHT: Duration = Duration::seconds(30);
+
 /// The invoice payload: which hold the money is for.
 pub fn invoice_payload(reservation_id: i64) -> String {
     format!("hold:{reservation_id}")
@@ -61,6 +65,8 @@ pub struct Hold {
     pub state: ReservationState,
     pub payment_status: PaymentStatus,
     pub hold_expires_at: Option<DateTime<Utc>>,
+    /// When pre-checkout last approved paying this hold.
+    pub checkout_approved_at: Option<DateTime<Utc>>,
     pub total_minor: i64,
     pub unit_price_minor: i64,
     pub currency: String,
@@ -76,6 +82,8 @@ pub enum CheckoutRefusal {
     /// No such hold, or somebody else's.
     Unknown,
     AlreadyPaid,
+    /// Another checkout of this hold was approved moments ago: its charge is on the way.
+    PaymentInFlight,
     HoldExpired,
     /// Paused, ended, suspended or past its window.
     OfferUnavailable,
@@ -97,8 +105,14 @@ pub fn check_checkout(
     if hold.customer_id != payer_id {
         return Err(CheckoutRefusal::Unknown);
     }
-    if hold.payment_status == PaymentStatus::Paid || hold.state == ReservationState::Confirmed {
+    if hold.payment_status.is_settled() || hold.state == ReservationState::Confirmed {
         return Err(CheckoutRefusal::AlreadyPaid);
+    }
+    if hold
+        .checkout_approved_at
+        .is_some_and(|at| now - at < CHECKOUT_IN_FLIGHT)
+    {
+        return Err(CheckoutRefusal::PaymentInFlight);
     }
     let lapsed = hold.hold_expires_at.is_none_or(|at| at <= now);
     if hold.state != ReservationState::PendingPayment || lapsed {
@@ -138,6 +152,7 @@ mod tests {
             state: ReservationState::PendingPayment,
             payment_status: PaymentStatus::Pending,
             hold_expires_at: Some(now + Duration::minutes(10)),
+            checkout_approved_at: None,
             total_minor: 900,
             unit_price_minor: 450,
             currency: "EUR".to_owned(),
@@ -202,15 +217,41 @@ mod tests {
             check_checkout(&base, 7, 900, "USD", now),
             Err(CheckoutRefusal::AmountMismatch)
         );
-        let paid = Hold {
-            state: ReservationState::Confirmed,
-            payment_status: PaymentStatus::Paid,
-            ..base
+        let in_flight = Hold {
+            checkout_approved_at: Some(now - Duration::seconds(5)),
+            ..base.clone()
         };
         assert_eq!(
-            check_checkout(&paid, 7, 900, "EUR", now),
-            Err(CheckoutRefusal::AlreadyPaid)
+            check_checkout(&in_flight, 7, 900, "EUR", now),
+            Err(CheckoutRefusal::PaymentInFlight)
         );
+        let declined_earlier = Hold {
+            checkout_approved_at: Some(now - CHECKOUT_IN_FLIGHT),
+            ..base.clone()
+        };
+        assert_eq!(
+            check_checkout(&declined_earlier, 7, 900, "EUR", now),
+            Ok(()),
+            "a checkout whose charge never came can be tried again"
+        );
+        for settled in [
+            PaymentStatus::Paid,
+            PaymentStatus::RefundPending,
+            PaymentStatus::Refunded,
+            PaymentStatus::PartiallyRefunded,
+            PaymentStatus::RefundFailed,
+        ] {
+            let paid = Hold {
+                state: ReservationState::Cancelled,
+                payment_status: settled,
+                ..base.clone()
+            };
+            assert_eq!(
+                check_checkout(&paid, 7, 900, "EUR", now),
+                Err(CheckoutRefusal::AlreadyPaid),
+                "{settled:?}"
+            );
+        }
     }
 
     #[test]

@@ -69,16 +69,19 @@ pub enum PaymentStatus {
     Paid,
     RefundPending,
     Refunded,
+    /// Part of the money went back (e.g. a refund made in Stripe's dashboard).
+    PartiallyRefunded,
     RefundFailed,
 }
 
 impl PaymentStatus {
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 7] = [
         Self::None,
         Self::Pending,
         Self::Paid,
         Self::RefundPending,
         Self::Refunded,
+        Self::PartiallyRefunded,
         Self::RefundFailed,
     ];
 
@@ -89,8 +92,15 @@ impl PaymentStatus {
             Self::Paid => "PAID",
             Self::RefundPending => "REFUND_PENDING",
             Self::Refunded => "REFUNDED",
+            Self::PartiallyRefunded => "PARTIALLY_REFUNDED",
             Self::RefundFailed => "REFUND_FAILED",
         }
+    }
+
+    /// Whether a payment settled the reservation (it may have been refunded since): another
+    /// charge for it cannot buy anything.
+    pub fn is_settled(self) -> bool {
+        !matches!(self, Self::None | Self::Pending)
     }
 
     pub fn parse(value: &str) -> Option<Self> {

@@ -231,11 +231,8 @@ pub async fn set_units(
     conn: &mut PgConnection,
     offer: &Offer,
     units: i32,
-    now: DateTime<Utc>,
 ) -> sqlx::Result<OfferState> {
-    let next = offer
-        .state()
-        .after_units_change(units, offer.window().is_open_at(now));
+    let next = offer.state().after_units_change(units);
     sqlx::query(
         "UPDATE offers SET units_available = $2, state = $3, updated_at = now() WHERE id = $1",
     )

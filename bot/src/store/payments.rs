@@ -11,26 +11,29 @@ use crate::marketplace::{OfferState, ReservationState};
 /// What Telegram's successful_payment says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReceivedPayment<'a> {
-    pub reservation_id: i64,
+    pub payer_id: i64,
+    pub invoice_payload: &'a str,
     pub telegram_charge_id: &'a str,
     pub provider_charge_id: &'a str,
     pub amount_minor: i64,
     pub currency: &'a str,
 }
 
-/// Records a payment; `None` when this charge was recorded before (a redelivered update).
+/// Records a payment before anything decides what it pays for, so that no charge is ever
+/// unrecorded. `None` when this charge was recorded before (a redelivered update).
 pub async fn record(
     conn: &mut PgConnection,
     payment: &ReceivedPayment<'_>,
 ) -> sqlx::Result<Option<i64>> {
     sqlx::query_scalar(
-        "INSERT INTO payments (reservation_id, telegram_payment_charge_id,
-             provider_payment_charge_id, amount_minor, currency)
-         VALUES ($1, $2, $3, $4, $5)
+        "INSERT INTO payments (payer_id, invoice_payload, telegram_payment_charge_id,
+             provider_payment_charge_id, amount_minor, currency, settles)
+         VALUES ($1, $2, $3, $4, $5, $6, false)
          ON CONFLICT (telegram_payment_charge_id) DO NOTHING
          RETURNING id",
     )
-    .bind(payment.reservation_id)
+    .bind(payment.payer_id)
+    .bind(payment.invoice_payload)
     .bind(payment.telegram_charge_id)
     .bind(payment.provider_charge_id)
     .bind(payment.amount_minor)
@@ -46,33 +49,74 @@ pub enum Settlement {
     Confirmed,
     /// The hold had lapsed, but units were left: taken again and confirmed.
     Revived,
-    /// Nothing left to give for the money (sold out, ended, cancelled): refund requested.
-    Refunding,
-    /// The reservation is already paid (another payment settled it): refund requested.
-    AlreadyPaid,
+    /// The money cannot buy anything: a refund of this payment is requested at once.
+    Refunding(RefundCause),
 }
 
-/// Settles a reservation with its payment.
+/// Why a charge cannot settle a hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefundCause {
+    /// The hold lapsed and its units are gone (sold out, ended, cancelled).
+    NothingLeft,
+    /// Another payment settled the hold already (a forwarded invoice, a second device).
+    AlreadyPaid,
+    /// The invoice names no hold of the payer's.
+    UnknownHold,
+    /// The amount or currency differs from the hold's.
+    AmountMismatch,
+}
+
+impl RefundCause {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NothingLeft => "nothing left for a late payment",
+            Self::AlreadyPaid => "second payment for a paid hold",
+            Self::UnknownHold => "payment for an unknown hold",
+            Self::AmountMismatch => "amount does not match the hold",
+        }
+    }
+}
+
+/// Settles a recorded payment against the hold its invoice names (if any), and attaches the
+/// payment to it. A payment that cannot settle is left for [`request_payment_refund`].
 pub async fn settle(
     conn: &mut PgConnection,
-    reservation_id: i64,
-    payer_id: i64,
+    payment_id: i64,
+    reservation_id: Option<i64>,
+    payment: &ReceivedPayment<'_>,
     now: DateTime<Utc>,
 ) -> sqlx::Result<Settlement> {
-    let row: Option<(String, String, i64, i32)> = sqlx::query_as(
-        "SELECT state, payment_status, offer_id, quantity FROM reservations
-         WHERE id = $1 AND customer_id = $2 FOR UPDATE",
-    )
-    .bind(reservation_id)
-    .bind(payer_id)
-    .fetch_optional(&mut *conn)
-    .await?;
-    let Some((state, payment_status, offer_id, quantity)) = row else {
-        return Ok(Settlement::Refunding);
+    let row: Option<(String, String, i64, i32, i64, String)> = match reservation_id {
+        Some(id) => {
+            sqlx::query_as(
+                "SELECT state, payment_status, offer_id, quantity, total_minor, currency
+                 FROM reservations WHERE id = $1 AND customer_id = $2 FOR UPDATE",
+            )
+            .bind(id)
+            .bind(payment.payer_id)
+            .fetch_optional(&mut *conn)
+            .await?
+        }
+        None => None,
     };
-    if payment_status == "PAID" || payment_status.starts_with("REFUND") {
-        return Ok(Settlement::AlreadyPaid);
+    let (Some(reservation_id), Some((state, payment_status, offer_id, quantity, total, currency))) =
+        (reservation_id, row)
+    else {
+        return Ok(Settlement::Refunding(RefundCause::UnknownHold));
+    };
+    let status = PaymentStatus::parse(&payment_status).unwrap_or(PaymentStatus::None);
+    let cause = if total != payment.amount_minor || currency != payment.currency {
+        Some(RefundCause::AmountMismatch)
+    } else if status.is_settled() {
+        Some(RefundCause::AlreadyPaid)
+    } else {
+        None
+    };
+    if let Some(cause) = cause {
+        attach(conn, payment_id, reservation_id, false).await?;
+        return Ok(Settlement::Refunding(cause));
     }
+    attach(conn, payment_id, reservation_id, true).await?;
     let settled = match ReservationState::parse(&state) {
         Some(ReservationState::PendingPayment) => Settlement::Confirmed,
         Some(ReservationState::Expired) if retake_units(conn, offer_id, quantity, now).await? => {
@@ -80,11 +124,26 @@ pub async fn settle(
         }
         _ => {
             mark_paid(conn, reservation_id, None).await?;
-            return Ok(Settlement::Refunding);
+            return Ok(Settlement::Refunding(RefundCause::NothingLeft));
         }
     };
     mark_paid(conn, reservation_id, Some(ReservationState::Confirmed)).await?;
     Ok(settled)
+}
+
+async fn attach(
+    conn: &mut PgConnection,
+    payment_id: i64,
+    reservation_id: i64,
+    settles: bool,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE payments SET reservation_id = $2, settles = $3 WHERE id = $1")
+        .bind(payment_id)
+        .bind(reservation_id)
+        .bind(settles)
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 async fn mark_paid(
@@ -128,34 +187,65 @@ async fn retake_units(
     Ok(taken.rows_affected() == 1)
 }
 
-/// Requests a full refund of a reservation's payment, once. Returns whether a refund was
-/// requested now (false: nothing was paid, or it is refunded or being refunded already).
+/// Requests a full refund of one payment, once. A payment that settles its reservation moves
+/// the reservation to REFUND_PENDING. Returns whether a refund was requested now.
+pub async fn request_payment_refund(
+    conn: &mut PgConnection,
+    payment_id: i64,
+    reason: &str,
+    requested_by: Option<i64>,
+) -> sqlx::Result<bool> {
+    let requested: Option<(Option<i64>, bool)> = sqlx::query_as(
+        "WITH requested AS (
+             INSERT INTO refunds (payment_id, reservation_id, amount_minor, currency,
+                                  idempotency_key, reason, requested_by)
+             SELECT p.id, p.reservation_id, p.amount_minor, p.currency,
+                    'tgtg-refund-' || p.id, $2, $3
+             FROM payments p WHERE p.id = $1
+             ON CONFLICT (payment_id) DO NOTHING
+             RETURNING payment_id
+         )
+         SELECT p.reservation_id, p.settles FROM payments p JOIN requested ON requested.payment_id = p.id",
+    )
+    .bind(payment_id)
+    .bind(reason)
+    .bind(requested_by)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some((reservation_id, settles)) = requested else {
+        return Ok(false);
+    };
+    if let (Some(reservation_id), true) = (reservation_id, settles) {
+        sqlx::query(
+            "UPDATE reservations SET payment_status = 'REFUND_PENDING', updated_at = now()
+             WHERE id = $1",
+        )
+        .bind(reservation_id)
+        .execute(conn)
+        .await?;
+    }
+    Ok(true)
+}
+
+/// Requests a full refund of the payment that settled a paid reservation, once. Returns whether
+/// a refund was requested now (false: nothing was paid, or it is refunded or being refunded).
 pub async fn request_refund(
     conn: &mut PgConnection,
     reservation_id: i64,
     reason: &str,
     requested_by: Option<i64>,
 ) -> sqlx::Result<bool> {
-    let requested = sqlx::query(
-        "WITH paid AS (
-             UPDATE reservations SET payment_status = 'REFUND_PENDING', updated_at = now()
-             WHERE id = $1 AND payment_status = 'PAID'
-             RETURNING id
-         )
-         INSERT INTO refunds (payment_id, reservation_id, amount_minor, currency,
-                              idempotency_key, reason, requested_by)
-         SELECT p.id, p.reservation_id, p.amount_minor, p.currency,
-                'tgtg-refund-' || p.id, $2, $3
-         FROM payments p JOIN paid ON paid.id = p.reservation_id
-         ORDER BY p.id LIMIT 1
-         ON CONFLICT (payment_id) DO NOTHING",
+    let payment: Option<i64> = sqlx::query_scalar(
+        "SELECT p.id FROM payments p JOIN reservations r ON r.id = p.reservation_id
+         WHERE r.id = $1 AND p.settles AND r.payment_status = 'PAID'",
     )
     .bind(reservation_id)
-    .bind(reason)
-    .bind(requested_by)
-    .execute(conn)
+    .fetch_optional(&mut *conn)
     .await?;
-    Ok(requested.rows_affected() == 1)
+    match payment {
+        Some(payment_id) => request_payment_refund(conn, payment_id, reason, requested_by).await,
+        None => Ok(false),
+    }
 }
 
 /// A business refunds a paid reservation (it ran out, or forgives a no-show): a confirmed one
@@ -188,9 +278,8 @@ pub async fn refund_by_business(
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct DueRefund {
     pub id: i64,
-    pub reservation_id: i64,
-    pub customer_id: i64,
-    pub customer_language: Option<String>,
+    pub payment_id: i64,
+    pub reservation_id: Option<i64>,
     pub charge_id: String,
     pub amount_minor: i64,
     pub currency: String,
@@ -219,13 +308,11 @@ pub async fn claim_due_refunds(
              FROM due WHERE f.id = due.id
              RETURNING f.*
          )
-         SELECT c.id, c.reservation_id, r.customer_id, u.language_code AS customer_language,
+         SELECT c.id, c.payment_id, c.reservation_id,
                 p.provider_payment_charge_id AS charge_id, c.amount_minor, c.currency,
                 c.idempotency_key, c.attempts
          FROM claimed c
          JOIN payments p ON p.id = c.payment_id
-         JOIN reservations r ON r.id = c.reservation_id
-         JOIN users u ON u.telegram_id = r.customer_id
          ORDER BY c.id",
     )
     .bind(now)
@@ -235,29 +322,73 @@ pub async fn claim_due_refunds(
     .await
 }
 
-/// Stripe refunded: the refund and its reservation say so. Returns the reservation id when this
-/// changed anything (a repeated confirmation does not).
-pub async fn refund_succeeded(
+/// How a refund ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefundEnd<'a> {
+    Succeeded { stripe_refund_id: Option<&'a str> },
+    Failed { error: &'a str },
+}
+
+/// A refund that just ended, with what telling its payer needs.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct EndedRefund {
+    pub refund_id: i64,
+    pub payment_id: i64,
+    pub reservation_id: Option<i64>,
+    pub payer_id: Option<i64>,
+    pub amount_minor: i64,
+    pub currency: String,
+    /// Whether the refunded payment is the one that settled its reservation.
+    pub settles: bool,
+}
+
+/// Ends a refund that is still open. `None` when it had ended before (a repeated confirmation
+/// changes nothing). The reservation follows when the refunded payment is the one that settled
+/// it; a refunded second charge leaves the paid reservation as it is.
+pub async fn end_refund(
     conn: &mut PgConnection,
     refund_id: i64,
-    stripe_refund_id: Option<&str>,
-) -> sqlx::Result<Option<i64>> {
-    sqlx::query_scalar(
-        "WITH done AS (
-             UPDATE refunds SET status = 'succeeded',
-                 stripe_refund_id = coalesce($2, stripe_refund_id), last_error = NULL,
+    end: RefundEnd<'_>,
+) -> sqlx::Result<Option<EndedRefund>> {
+    let (status, stripe_refund_id, error, reservation_status) = match end {
+        RefundEnd::Succeeded { stripe_refund_id } => {
+            ("succeeded", stripe_refund_id, None, PaymentStatus::Refunded)
+        }
+        RefundEnd::Failed { error } => ("failed", None, Some(error), PaymentStatus::RefundFailed),
+    };
+    let ended: Option<EndedRefund> = sqlx::query_as(
+        "WITH ended AS (
+             UPDATE refunds SET status = $2,
+                 stripe_refund_id = coalesce($3, stripe_refund_id), last_error = $4,
                  updated_at = now()
              WHERE id = $1 AND status IN ('requested', 'pending')
-             RETURNING reservation_id
+             RETURNING id, payment_id, reservation_id, amount_minor, currency
          )
-         UPDATE reservations r SET payment_status = 'REFUNDED', updated_at = now()
-         FROM done WHERE r.id = done.reservation_id
-         RETURNING r.id",
+         SELECT e.id AS refund_id, e.payment_id, e.reservation_id, p.payer_id, e.amount_minor,
+                e.currency, p.settles
+         FROM ended e JOIN payments p ON p.id = e.payment_id",
     )
     .bind(refund_id)
+    .bind(status)
     .bind(stripe_refund_id)
-    .fetch_optional(conn)
-    .await
+    .bind(error)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some(EndedRefund {
+        reservation_id: Some(reservation_id),
+        settles: true,
+        ..
+    }) = &ended
+    {
+        sqlx::query(
+            "UPDATE reservations SET payment_status = $2, updated_at = now() WHERE id = $1",
+        )
+        .bind(reservation_id)
+        .bind(reservation_status.as_str())
+        .execute(conn)
+        .await?;
+    }
+    Ok(ended)
 }
 
 /// Stripe accepted the refund but has not finished it; its webhook event finishes it.
@@ -295,43 +426,173 @@ pub async fn refund_retry_at(
     Ok(())
 }
 
-/// The refund cannot be done: it stays visible as REFUND_FAILED for people to act on.
-pub async fn refund_failed(
-    conn: &mut PgConnection,
-    refund_id: i64,
-    error: &str,
-) -> sqlx::Result<Option<i64>> {
-    sqlx::query_scalar(
-        "WITH failed AS (
-             UPDATE refunds SET status = 'failed', last_error = $2, updated_at = now()
-             WHERE id = $1 AND status IN ('requested', 'pending')
-             RETURNING reservation_id
+/// A refund given up (REFUND_FAILED) is tried again from the start, at an admin's request.
+/// Returns whether it was failed (and is now requested again).
+pub async fn retry_failed_refund(conn: &mut PgConnection, refund_id: i64) -> sqlx::Result<bool> {
+    let reopened: Option<(Option<i64>, bool)> = sqlx::query_as(
+        "WITH reopened AS (
+             UPDATE refunds SET status = 'requested', attempts = 0, next_attempt_at = now(),
+                 updated_at = now()
+             WHERE id = $1 AND status = 'failed'
+             RETURNING payment_id
          )
-         UPDATE reservations r SET payment_status = 'REFUND_FAILED', updated_at = now()
-         FROM failed WHERE r.id = failed.reservation_id
-         RETURNING r.id",
+         SELECT p.reservation_id, p.settles FROM payments p
+         JOIN reopened ON reopened.payment_id = p.id",
     )
     .bind(refund_id)
-    .bind(error)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some((reservation_id, settles)) = reopened else {
+        return Ok(false);
+    };
+    if let (Some(reservation_id), true) = (reservation_id, settles) {
+        sqlx::query(
+            "UPDATE reservations SET payment_status = 'REFUND_PENDING', updated_at = now()
+             WHERE id = $1 AND payment_status = 'REFUND_FAILED'",
+        )
+        .bind(reservation_id)
+        .execute(conn)
+        .await?;
+    }
+    Ok(true)
+}
+
+/// The provider's charge id of a payment.
+pub async fn charge_id(conn: &mut PgConnection, payment_id: i64) -> sqlx::Result<String> {
+    sqlx::query_scalar("SELECT provider_payment_charge_id FROM payments WHERE id = $1")
+        .bind(payment_id)
+        .fetch_one(conn)
+        .await
+}
+
+/// Our refund that a Stripe refund id names.
+pub async fn find_refund(
+    conn: &mut PgConnection,
+    stripe_refund_id: &str,
+) -> sqlx::Result<Option<i64>> {
+    sqlx::query_scalar("SELECT id FROM refunds WHERE stripe_refund_id = $1")
+        .bind(stripe_refund_id)
+        .fetch_optional(conn)
+        .await
+}
+
+/// A recorded payment as far as refund accounting cares.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct PaymentRefunds {
+    pub payment_id: i64,
+    pub reservation_id: Option<i64>,
+    pub payer_id: Option<i64>,
+    pub settles: bool,
+    pub amount_minor: i64,
+    pub refunded_minor: i64,
+    pub currency: String,
+    /// Our own refund of this payment that is still open.
+    pub open_refund_id: Option<i64>,
+}
+
+/// Records what Stripe says of one refund of a charge (ours or one made elsewhere) and returns
+/// the payment's refund accounting afterwards; `None` for a charge that is not ours.
+/// `charge_refunded_minor` is a charge's own total when Stripe sends one (charge.refunded).
+pub async fn record_provider_refund(
+    conn: &mut PgConnection,
+    charge_id: &str,
+    refund: Option<(&str, i64, &str)>,
+    charge_refunded_minor: Option<i64>,
+) -> sqlx::Result<Option<PaymentRefunds>> {
+    let payment_id: Option<i64> = sqlx::query_scalar(
+        "SELECT id FROM payments WHERE provider_payment_charge_id = $1 ORDER BY id LIMIT 1
+         FOR UPDATE",
+    )
+    .bind(charge_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(payment_id) = payment_id else {
+        return Ok(None);
+    };
+    if let Some((refund_id, amount, status)) = refund {
+        sqlx::query(
+            "INSERT INTO provider_refunds (id, payment_id, amount_minor, status)
+             VALUES ($1, $2, $3, $4)
+             ON CONFLICT (id) DO UPDATE SET amount_minor = EXCLUDED.amount_minor,
+                 status = EXCLUDED.status, updated_at = now()",
+        )
+        .bind(refund_id)
+        .bind(payment_id)
+        .bind(amount)
+        .bind(status)
+        .execute(&mut *conn)
+        .await?;
+    }
+    sqlx::query_as(
+        "WITH total AS (
+             SELECT coalesce(sum(amount_minor), 0)::int8 AS refunded FROM provider_refunds
+             WHERE payment_id = $1 AND status = 'succeeded'
+         ), updated AS (
+             UPDATE payments p SET refunded_minor = least(p.amount_minor,
+                 greatest(p.refunded_minor, total.refunded, coalesce($2, 0)))
+             FROM total WHERE p.id = $1
+             RETURNING p.*
+         )
+         SELECT u.id AS payment_id, u.reservation_id, u.payer_id, u.settles, u.amount_minor,
+                u.refunded_minor, u.currency,
+                (SELECT f.id FROM refunds f WHERE f.payment_id = u.id
+                   AND f.status IN ('requested', 'pending')) AS open_refund_id
+         FROM updated u",
+    )
+    .bind(payment_id)
+    .bind(charge_refunded_minor)
     .fetch_optional(conn)
     .await
 }
 
-/// The refund a Stripe refund id or charge id belongs to.
-pub async fn find_refund(
+/// Marks a settling payment's reservation partially refunded; returns whether it changed.
+pub async fn mark_partially_refunded(
     conn: &mut PgConnection,
-    stripe_refund_id: Option<&str>,
-    charge_id: Option<&str>,
-) -> sqlx::Result<Option<i64>> {
-    sqlx::query_scalar(
-        "SELECT f.id FROM refunds f JOIN payments p ON p.id = f.payment_id
-         WHERE ($1::text IS NOT NULL AND f.stripe_refund_id = $1)
-            OR ($2::text IS NOT NULL AND p.provider_payment_charge_id = $2)
-         ORDER BY f.id DESC LIMIT 1",
+    reservation_id: i64,
+) -> sqlx::Result<bool> {
+    let changed = sqlx::query(
+        "UPDATE reservations SET payment_status = 'PARTIALLY_REFUNDED', updated_at = now()
+         WHERE id = $1 AND payment_status IN ('PAID', 'REFUND_PENDING', 'REFUND_FAILED')",
     )
-    .bind(stripe_refund_id)
-    .bind(charge_id)
-    .fetch_optional(conn)
+    .bind(reservation_id)
+    .execute(conn)
+    .await?;
+    Ok(changed.rows_affected() == 1)
+}
+
+/// Money that needs a person: payments attached to no reservation, and refunds given up.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct PaymentNeedingAttention {
+    pub payment_id: i64,
+    pub charge_id: String,
+    pub amount_minor: i64,
+    pub currency: String,
+    pub payer_id: Option<i64>,
+    pub payer_name: Option<String>,
+    pub reservation_id: Option<i64>,
+    pub refund_id: Option<i64>,
+    pub refund_status: Option<String>,
+    pub last_error: Option<String>,
+}
+
+pub async fn needing_attention(
+    conn: &mut PgConnection,
+    limit: i64,
+) -> sqlx::Result<Vec<PaymentNeedingAttention>> {
+    sqlx::query_as(
+        "SELECT p.id AS payment_id, p.provider_payment_charge_id AS charge_id, p.amount_minor,
+                p.currency, p.payer_id, u.first_name AS payer_name, p.reservation_id,
+                f.id AS refund_id, f.status AS refund_status, f.last_error
+         FROM payments p
+         LEFT JOIN refunds f ON f.payment_id = p.id
+         LEFT JOIN users u ON u.telegram_id = p.payer_id
+         WHERE f.status = 'failed'
+            OR (p.reservation_id IS NULL AND (f.id IS NULL OR f.status <> 'succeeded'))
+         ORDER BY p.id DESC
+         LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(conn)
     .await
 }
 
@@ -346,6 +607,7 @@ pub async fn hold_for_checkout(
         state: String,
         payment_status: String,
         hold_expires_at: Option<DateTime<Utc>>,
+        checkout_approved_at: Option<DateTime<Utc>>,
         total_minor: i64,
         unit_price_minor: i64,
         currency: String,
@@ -355,7 +617,8 @@ pub async fn hold_for_checkout(
         business_status: String,
     }
     let row: Option<Row> = sqlx::query_as(
-        "SELECT r.customer_id, r.state, r.payment_status, r.hold_expires_at, r.total_minor,
+        "SELECT r.customer_id, r.state, r.payment_status, r.hold_expires_at,
+                r.checkout_approved_at, r.total_minor,
                 r.unit_price_minor, r.currency, o.state AS offer_state,
                 o.price_minor AS offer_price_minor, o.pickup_end, b.status AS business_status
          FROM reservations r
@@ -372,6 +635,7 @@ pub async fn hold_for_checkout(
         state: ReservationState::parse(&row.state).unwrap_or(ReservationState::Cancelled),
         payment_status: PaymentStatus::parse(&row.payment_status).unwrap_or(PaymentStatus::None),
         hold_expires_at: row.hold_expires_at,
+        checkout_approved_at: row.checkout_approved_at,
         total_minor: row.total_minor,
         unit_price_minor: row.unit_price_minor,
         currency: row.currency,
@@ -382,19 +646,22 @@ pub async fn hold_for_checkout(
     }))
 }
 
-/// Gives a hold more time (its customer is paying right now).
+/// Gives a hold more time (its customer is paying right now) and notes when its checkout was
+/// approved.
 pub async fn extend_hold(
     conn: &mut PgConnection,
     reservation_id: i64,
+    now: DateTime<Utc>,
     until: DateTime<Utc>,
 ) -> sqlx::Result<()> {
     sqlx::query(
         "UPDATE reservations SET hold_expires_at = greatest(hold_expires_at, $2),
-             updated_at = now()
+             checkout_approved_at = $3, updated_at = now()
          WHERE id = $1 AND state = 'PENDING_PAYMENT'",
     )
     .bind(reservation_id)
     .bind(until)
+    .bind(now)
     .execute(conn)
     .await?;
     Ok(())

@@ -171,7 +171,7 @@ async fn take_units(
     let Some(taken) = taken else {
         return refusal(conn, offer_id, customer_id, quantity, cap, now).await;
     };
-    let next = OfferState::Active.after_units_change(taken.units_available, true);
+    let next = OfferState::Active.after_units_change(taken.units_available);
     // A code is unique within its business; a rare collision draws again.
     loop {
         let inserted: Option<i64> = sqlx::query_scalar(
@@ -348,7 +348,7 @@ pub async fn cancel(
     .bind(now)
     .execute(&mut *conn)
     .await?;
-    let offer_state = return_units(conn, offer_id, quantity, now).await?;
+    let offer_state = return_units(conn, offer_id, quantity).await?;
     let refund_requested = crate::store::payments::request_refund(
         conn,
         reservation_id,
@@ -367,22 +367,19 @@ pub async fn return_units(
     conn: &mut PgConnection,
     offer_id: i64,
     quantity: i32,
-    now: DateTime<Utc>,
 ) -> sqlx::Result<OfferState> {
-    let (state, units, end): (String, i32, DateTime<Utc>) = sqlx::query_as(
-        "SELECT state, units_available, pickup_end FROM offers WHERE id = $1 FOR UPDATE",
-    )
-    .bind(offer_id)
-    .fetch_one(&mut *conn)
-    .await?;
+    let (state, units): (String, i32) =
+        sqlx::query_as("SELECT state, units_available FROM offers WHERE id = $1 FOR UPDATE")
+            .bind(offer_id)
+            .fetch_one(&mut *conn)
+            .await?;
     let state = OfferState::parse(&state).unwrap_or(OfferState::Expired);
     if state.is_final() {
         // An ended offer does not get its units back: nobody can reserve them anyway.
         return Ok(state);
     }
     let units = units + quantity;
-    // Before the window opens the offer is as reservable as during it.
-    let next = state.after_units_change(units, end > now);
+    let next = state.after_units_change(units);
     sqlx::query(
         "UPDATE offers SET units_available = $2, state = $3, updated_at = now() WHERE id = $1",
     )
@@ -482,6 +479,122 @@ pub async fn pick_up(
     })
 }
 
+/// The reservations a background job acts on, one kind at a time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Due {
+    /// Holds whose payment did not come in time: EXPIRED, units back.
+    LapsedHold,
+    /// Confirmed reservations whose pickup window opened: the customer is reminded once.
+    Reminder,
+    /// Confirmed reservations whose pickup window ended: NO_SHOW, units stay consumed.
+    NoShow,
+}
+
+/// Claims up to `limit` reservations due for `due` at `now`, locked until the transaction ends.
+/// Rows another runner holds are skipped, so concurrent runners never share one.
+pub async fn claim_due(
+    conn: &mut PgConnection,
+    due: Due,
+    now: DateTime<Utc>,
+    limit: i64,
+) -> sqlx::Result<Vec<i64>> {
+    let sql = match due {
+        Due::LapsedHold => {
+            "SELECT id FROM reservations
+             WHERE state = 'PENDING_PAYMENT' AND hold_expires_at <= $1
+             ORDER BY hold_expires_at
+             LIMIT $2
+             FOR UPDATE SKIP LOCKED"
+        }
+        Due::Reminder => {
+            "SELECT r.id FROM reservations r JOIN offers o ON o.id = r.offer_id
+             WHERE r.state = 'CONFIRMED' AND r.reminded_at IS NULL
+               AND o.pickup_start <= $1 AND o.pickup_end > $1
+             ORDER BY r.id
+             LIMIT $2
+             FOR UPDATE OF r SKIP LOCKED"
+        }
+        Due::NoShow => {
+            "SELECT r.id FROM reservations r JOIN offers o ON o.id = r.offer_id
+             WHERE r.state = 'CONFIRMED' AND o.pickup_end <= $1
+             ORDER BY r.id
+             LIMIT $2
+             FOR UPDATE OF r SKIP LOCKED"
+        }
+    };
+    sqlx::query_scalar(sql)
+        .bind(now)
+        .bind(limit)
+        .fetch_all(conn)
+        .await
+}
+
+/// Applies `due` to one claimed reservation; `None` when it is no longer due (another runner
+/// or the customer got there first).
+pub async fn apply_due(
+    conn: &mut PgConnection,
+    due: Due,
+    reservation_id: i64,
+    now: DateTime<Utc>,
+) -> sqlx::Result<Option<Reservation>> {
+    let changed: Option<(i64, i32)> = match due {
+        Due::LapsedHold => {
+            sqlx::query_as(
+                "UPDATE reservations SET state = 'EXPIRED', payment_status = 'NONE',
+                     updated_at = now()
+                 WHERE id = $1 AND state = 'PENDING_PAYMENT' AND hold_expires_at <= $2
+                 RETURNING offer_id, quantity",
+            )
+            .bind(reservation_id)
+            .bind(now)
+            .fetch_optional(&mut *conn)
+            .await?
+        }
+        Due::Reminder => {
+            sqlx::query_as(
+                "UPDATE reservations SET reminded_at = $2
+                 WHERE id = $1 AND state = 'CONFIRMED' AND reminded_at IS NULL
+                 RETURNING offer_id, quantity",
+            )
+            .bind(reservation_id)
+            .bind(now)
+            .fetch_optional(&mut *conn)
+            .await?
+        }
+        Due::NoShow => {
+            sqlx::query_as(
+                "UPDATE reservations SET state = 'NO_SHOW', updated_at = now()
+                 WHERE id = $1 AND state = 'CONFIRMED'
+                 RETURNING offer_id, quantity",
+            )
+            .bind(reservation_id)
+            .fetch_optional(&mut *conn)
+            .await?
+        }
+    };
+    let Some((offer_id, quantity)) = changed else {
+        return Ok(None);
+    };
+    if due == Due::LapsedHold {
+        return_units(conn, offer_id, quantity).await?;
+    }
+    get(conn, reservation_id).await
+}
+
+/// Claims and applies `due` to up to `limit` reservations in one go.
+async fn apply_all_due(
+    conn: &mut PgConnection,
+    due: Due,
+    now: DateTime<Utc>,
+    limit: i64,
+) -> sqlx::Result<Vec<Reservation>> {
+    let mut applied = Vec::new();
+    for id in claim_due(conn, due, now, limit).await? {
+        applied.extend(apply_due(conn, due, id, now).await?);
+    }
+    Ok(applied)
+}
+
 /// Confirmed reservations whose pickup window opened by `now` and whose customer was not
 /// reminded yet; marks them reminded. Rows another runner holds are skipped.
 pub async fn take_due_reminders(
@@ -489,21 +602,7 @@ pub async fn take_due_reminders(
     now: DateTime<Utc>,
     limit: i64,
 ) -> sqlx::Result<Vec<Reservation>> {
-    update_due(
-        conn,
-        "WITH due AS (
-             SELECT r.id FROM reservations r JOIN offers o ON o.id = r.offer_id
-             WHERE r.state = 'CONFIRMED' AND r.reminded_at IS NULL
-               AND o.pickup_start <= $1 AND o.pickup_end > $1
-             LIMIT $2
-             FOR UPDATE OF r SKIP LOCKED
-         )
-         UPDATE reservations r SET reminded_at = $1 FROM due WHERE r.id = due.id
-         RETURNING r.id",
-        now,
-        limit,
-    )
-    .await
+    apply_all_due(conn, Due::Reminder, now, limit).await
 }
 
 /// Confirmed reservations whose pickup window ended by `now` become NO_SHOW (their units stay
@@ -513,37 +612,7 @@ pub async fn mark_no_shows(
     now: DateTime<Utc>,
     limit: i64,
 ) -> sqlx::Result<Vec<Reservation>> {
-    update_due(
-        conn,
-        "WITH due AS (
-             SELECT r.id FROM reservations r JOIN offers o ON o.id = r.offer_id
-             WHERE r.state = 'CONFIRMED' AND o.pickup_end <= $1
-             LIMIT $2
-             FOR UPDATE OF r SKIP LOCKED
-         )
-         UPDATE reservations r SET state = 'NO_SHOW', updated_at = now() FROM due
-         WHERE r.id = due.id
-         RETURNING r.id",
-        now,
-        limit,
-    )
-    .await
-}
-
-/// Runs a statement that claims and updates due reservations (`$1` now, `$2` the batch size,
-/// returning their ids) and loads the reservations it changed.
-async fn update_due(
-    conn: &mut PgConnection,
-    sql: &'static str,
-    now: DateTime<Utc>,
-    limit: i64,
-) -> sqlx::Result<Vec<Reservation>> {
-    let ids: Vec<i64> = sqlx::query_scalar(sql)
-        .bind(now)
-        .bind(limit)
-        .fetch_all(&mut *conn)
-        .await?;
-    by_ids(conn, &ids).await
+    apply_all_due(conn, Due::NoShow, now, limit).await
 }
 
 /// Holds whose payment did not come by `now` become EXPIRED and their units go back. Rows
@@ -553,27 +622,7 @@ pub async fn expire_holds(
     now: DateTime<Utc>,
     limit: i64,
 ) -> sqlx::Result<Vec<Reservation>> {
-    let lapsed: Vec<(i64, i64, i32)> = sqlx::query_as(
-        "WITH due AS (
-             SELECT id FROM reservations
-             WHERE state = 'PENDING_PAYMENT' AND hold_expires_at <= $1
-             ORDER BY hold_expires_at
-             LIMIT $2
-             FOR UPDATE SKIP LOCKED
-         )
-         UPDATE reservations r SET state = 'EXPIRED', payment_status = 'NONE', updated_at = now()
-         FROM due WHERE r.id = due.id
-         RETURNING r.id, r.offer_id, r.quantity",
-    )
-    .bind(now)
-    .bind(limit)
-    .fetch_all(&mut *conn)
-    .await?;
-    for (_, offer_id, quantity) in &lapsed {
-        return_units(conn, *offer_id, *quantity, now).await?;
-    }
-    let ids: Vec<i64> = lapsed.iter().map(|(id, _, _)| *id).collect();
-    by_ids(conn, &ids).await
+    apply_all_due(conn, Due::LapsedHold, now, limit).await
 }
 
 /// Ends a hold at once, as EXPIRED (it lapsed) or CANCELLED (its checkout was refused); its
@@ -597,23 +646,11 @@ pub async fn release_hold(
     .await?;
     match released {
         Some((offer_id, quantity)) => {
-            return_units(conn, offer_id, quantity, now).await?;
+            return_units(conn, offer_id, quantity).await?;
             Ok(true)
         }
         None => Ok(false),
     }
-}
-
-async fn by_ids(conn: &mut PgConnection, ids: &[i64]) -> sqlx::Result<Vec<Reservation>> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{SELECT} WHERE r.id = ANY($1) ORDER BY r.id"
-    )))
-    .bind(ids)
-    .fetch_all(conn)
-    .await
 }
 
 /// What happened to an offer's units: reserved in all (still confirmed or picked up) and

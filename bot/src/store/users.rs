@@ -46,6 +46,16 @@ pub async fn record_contact(conn: &mut PgConnection, c: &Contact<'_>) -> sqlx::R
 }
 
 /// Marks a user as having blocked the bot. Returns whether this changed anything.
+/// The language Telegram last reported for a user.
+pub async fn language(conn: &mut PgConnection, telegram_id: i64) -> sqlx::Result<Option<String>> {
+    let language: Option<Option<String>> =
+        sqlx::query_scalar("SELECT language_code FROM users WHERE telegram_id = $1")
+            .bind(telegram_id)
+            .fetch_optional(conn)
+            .await?;
+    Ok(language.flatten())
+}
+
 pub async fn mark_blocked(conn: &mut PgConnection, telegram_id: i64) -> sqlx::Result<bool> {
     let result = sqlx::query(
         "INSERT INTO users (telegram_id, blocked_at) VALUES ($1, now())

@@ -30,6 +30,7 @@ impl HowToPay {
 use crate::store::businesses::{Business, BusinessStatus};
 use crate::store::customers::CustomerSettings;
 use crate::store::favourites::Favourite;
+use crate::store::payments::RefundCause;
 use crate::store::reservations::Reservation;
 
 pub struct CustomerTexts {
@@ -253,6 +254,17 @@ impl CustomerTexts {
         format!("{quantity} × {title}")
     }
 
+    /// Telegram refused the invoice (or would): the hold is released.
+    pub fn invoice_refused(&self, on_site: bool) -> &'static str {
+        if on_site {
+            "💳 Paying in the chat is not possible for this order. Nothing was charged and \
+             nothing is held: reserve it to pay at the counter instead."
+        } else {
+            "💳 Paying in the chat is not possible for this order. Nothing was charged and \
+             nothing is held."
+        }
+    }
+
     pub fn invoice_sent(&self, minutes: i64, reservation_id: i64) -> String {
         format!(
             "💳 Invoice sent below: pay within {minutes} minutes to keep your units \
@@ -264,6 +276,10 @@ impl CustomerTexts {
         match refusal {
             CheckoutRefusal::Unknown => "This order is not valid anymore. Please reserve again.",
             CheckoutRefusal::AlreadyPaid => "This order is already paid.",
+            CheckoutRefusal::PaymentInFlight => {
+                "A payment for this order is already on its way. If it did not go through, try \
+                 again in a minute."
+            }
             CheckoutRefusal::HoldExpired => {
                 "Your hold expired and the units went back. Please reserve again."
             }
@@ -275,14 +291,6 @@ impl CustomerTexts {
                 "The amount does not match your order. Please reserve again."
             }
         }
-    }
-
-    pub fn late_payment_refunded(&self, r: &Reservation, total: &str) -> String {
-        format!(
-            "Your payment for order #{} arrived after your hold lapsed, and {} × {} is no longer \
-             available. Your {total} is being refunded in full.",
-            r.id, r.quantity, r.title
-        )
     }
 
     pub fn hold_waiting(&self, r: &Reservation, until: &str) -> String {
@@ -305,23 +313,74 @@ impl CustomerTexts {
         format!("Your payment of {total} is being refunded.")
     }
 
-    pub fn refund_done(&self, r: &Reservation, total: &str) -> String {
-        format!("↩️ The refund of {total} for order #{} is complete.", r.id)
+    pub fn refund_done(&self, order: Option<i64>, total: &str) -> String {
+        match order {
+            Some(id) => format!("↩️ The refund of {total} for order #{id} is complete."),
+            None => format!("↩️ The refund of your payment of {total} is complete."),
+        }
     }
 
-    pub fn refund_failed(&self, r: &Reservation, total: &str) -> String {
+    pub fn refund_failed(&self, order: Option<i64>, total: &str) -> String {
+        let what = match order {
+            Some(id) => format!("{total} for order #{id}"),
+            None => format!("your payment of {total}"),
+        };
+        format!("⚠️ We could not refund {what} yet. Our team has been told and will sort it out.")
+    }
+
+    pub fn refund_failed_admin(
+        &self,
+        order: Option<i64>,
+        charge: &str,
+        total: &str,
+        error: &str,
+    ) -> String {
+        let order = order
+            .map(|id| format!("order #{id}"))
+            .unwrap_or_else(|| "no order".to_owned());
         format!(
-            "⚠️ We could not refund {total} for order #{} yet. Our team has been told and will \
-             sort it out.",
-            r.id
+            "⚠️ Refund of {total} ({order}, charge {charge}) failed: {error}\n\
+             Retry it from /payments."
         )
     }
 
-    pub fn refund_failed_admin(&self, r: &Reservation, total: &str, error: &str) -> String {
+    /// A charge that could not buy anything, and why; its refund is on the way.
+    pub fn payment_refunding(&self, cause: RefundCause, order: Option<i64>, total: &str) -> String {
+        let order = order
+            .map(|id| format!(" for order #{id}"))
+            .unwrap_or_default();
+        let why = match cause {
+            RefundCause::NothingLeft => {
+                "it arrived after your hold lapsed, and the deal is no longer available"
+            }
+            RefundCause::AlreadyPaid => "this order was already paid (it was paid twice)",
+            RefundCause::UnknownHold => "it does not belong to an order of yours",
+            RefundCause::AmountMismatch => "the amount does not match the order",
+        };
         format!(
-            "⚠️ Refund of {total} for order #{} ({}) failed: {error}",
-            r.id, r.business_name
+            "↩️ Your payment of {total}{order} cannot be used: {why}. It is being refunded in \
+             full; we'll tell you when the refund is complete."
         )
+    }
+
+    pub fn partially_refunded(&self, order: Option<i64>, refunded: &str, total: &str) -> String {
+        let order = order
+            .map(|id| format!(" for order #{id}"))
+            .unwrap_or_default();
+        format!("↩️ {refunded} of your payment of {total}{order} has been refunded.")
+    }
+
+    pub fn partially_refunded_admin(
+        &self,
+        order: Option<i64>,
+        charge: &str,
+        refunded: &str,
+        total: &str,
+    ) -> String {
+        let order = order
+            .map(|id| format!("order #{id}"))
+            .unwrap_or_else(|| "no order".to_owned());
+        format!("ℹ️ Partial refund: {refunded} of {total} ({order}, charge {charge}).")
     }
 
     pub fn refund_button(&self, r: &Reservation) -> String {
@@ -396,6 +455,7 @@ impl CustomerTexts {
                 PaymentStatus::Paid => format!("Paid: {total}"),
                 PaymentStatus::RefundPending => format!("Refund of {total} on its way"),
                 PaymentStatus::Refunded => format!("Refunded: {total}"),
+                PaymentStatus::PartiallyRefunded => format!("Paid: {total}, partly refunded"),
                 _ => format!("To pay at pickup: {total}"),
             },
         )

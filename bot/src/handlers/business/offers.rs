@@ -433,7 +433,7 @@ pub async fn on_edit_answer(
     let applied: Result<(), Invalid> = match draft.field {
         EditableField::Units => match input::units(&text, true) {
             Ok(units) => {
-                offers::set_units(ctx.conn, &offer, units, now).await?;
+                offers::set_units(ctx.conn, &offer, units).await?;
                 Ok(())
             }
             Err(invalid) => Err(invalid),

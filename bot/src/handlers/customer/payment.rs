@@ -1,13 +1,13 @@
 //! Paying in the chat (Telegram Payments, Stripe as provider): [Pay now] holds the units and
 //! sends an invoice; pre_checkout_query re-validates the hold and extends it; successful_payment
-//! records the payment once and confirms the reservation — or, when the hold lapsed and nothing
-//! is left, refunds it.
+//! records every charge once and confirms the reservation — or, when the charge cannot buy the
+//! hold (lapsed and sold out, paid already, unknown, wrong amount), refunds that charge.
 
 use chrono::Utc;
+use teloxide::RequestError;
 use teloxide::prelude::*;
 use teloxide::types::{
-    CallbackQuery, ChatId, InlineKeyboardMarkup, LabeledPrice, PreCheckoutQuery, ReplyMarkup,
-    SuccessfulPayment,
+    CallbackQuery, ChatId, InlineKeyboardMarkup, LabeledPrice, PreCheckoutQuery, SuccessfulPayment,
 };
 
 use super::super::{Context, HandlerError};
@@ -15,11 +15,13 @@ use super::Screen;
 use super::browse::ResultsPage;
 use super::reserve::{self, BusinessNotice};
 use crate::marketplace::ReservationState;
+use crate::marketplace::invoice_limits;
 use crate::marketplace::money::format_amount;
 use crate::marketplace::payment::{self, CheckoutRefusal};
 use crate::marketplace::window;
 use crate::store::offers::Offer;
-use crate::store::payments::{self, ReceivedPayment, Settlement};
+use crate::store::outbound::{self, OutboundMessage};
+use crate::store::payments::{self, ReceivedPayment, RefundCause, Settlement};
 use crate::store::reservations::{self, Reservation, ReserveOutcome};
 use crate::telegram::call_with_retry;
 
@@ -55,18 +57,47 @@ pub async fn pay_now(
     };
     reserve::record_taken(ctx, offer, &reservation, offer_state).await?;
     ctx.answer_callback(query, None).await?;
-    send_invoice(ctx, &reservation).await?;
-    let minutes = ctx.app.config.stripe.hold.num_minutes();
-    let text = ctx.texts.cust.invoice_sent(minutes, reservation.id);
+    let text = match send_invoice(ctx, &reservation).await? {
+        Invoice::Sent => {
+            let minutes = ctx.app.config.stripe.hold.num_minutes();
+            ctx.texts.cust.invoice_sent(minutes, reservation.id)
+        }
+        Invoice::Refused => {
+            // Nothing can be paid, so nothing stays held: the units go back at once.
+            release(
+                ctx,
+                reservation.id,
+                ReservationState::Cancelled,
+                "invoice refused",
+                now,
+            )
+            .await?;
+            let on_site = payments::payment_mode(ctx.conn, offer.business_id)
+                .await?
+                .on_site();
+            ctx.texts.cust.invoice_refused(on_site).to_owned()
+        }
+    };
     Screen::Pressed(query)
         .show(ctx, text, InlineKeyboardMarkup::default())
         .await
 }
 
+/// What became of an invoice.
+enum Invoice {
+    Sent,
+    /// Telegram refused it (e.g. an amount outside its limits); nothing can be paid.
+    Refused,
+}
+
 async fn send_invoice(
     ctx: &mut Context<'_>,
     reservation: &Reservation,
-) -> Result<(), HandlerError> {
+) -> Result<Invoice, HandlerError> {
+    if let Err(error) = invoice_limits::check(reservation.total_minor, &reservation.currency) {
+        tracing::warn!(reservation_id = reservation.id, %error, "invoice amount refused");
+        return Ok(Invoice::Refused);
+    }
     let texts = &ctx.texts.cust;
     let (day, from, to) =
         window::describe(&reservation.window(), Utc::now(), ctx.app.config.timezone);
@@ -74,9 +105,11 @@ async fn send_invoice(
     let title = texts.invoice_title(&reservation.title);
     let description = texts.invoice_description(reservation, &pickup);
     let label = texts.invoice_label(reservation.quantity, &reservation.title);
-    // Amounts are bounded by the price and unit limits far below u32::MAX.
+    // Within Telegram's limits (checked above), far below u32::MAX.
     let amount = u32::try_from(reservation.total_minor).unwrap_or(u32::MAX);
     let payload = payment::invoice_payload(reservation.id);
+    // A forwarded copy of the invoice then links to the deal instead of paying this hold.
+    let start_parameter = format!("offer_{}", reservation.offer_id);
     let provider_token = ctx
         .app
         .config
@@ -98,11 +131,41 @@ async fn send_invoice(
             [LabeledPrice::new(label.clone(), amount)],
         )
         .provider_token(provider_token.clone())
+        .start_parameter(start_parameter.clone())
         .into_future()
     })
     .await;
-    ctx.delivered(chat, sent).await?;
-    tracing::info!(reservation_id = reservation.id, "invoice sent");
+    match sent {
+        Err(RequestError::Api(error)) if !crate::telegram::is_forbidden(&error) => {
+            tracing::warn!(reservation_id = reservation.id, %error, "Telegram refused the invoice");
+            Ok(Invoice::Refused)
+        }
+        other => {
+            ctx.delivered(chat, other).await?;
+            tracing::info!(reservation_id = reservation.id, "invoice sent");
+            Ok(Invoice::Sent)
+        }
+    }
+}
+
+/// Releases a hold (its units go back) and audits why.
+async fn release(
+    ctx: &mut Context<'_>,
+    reservation_id: i64,
+    released_as: ReservationState,
+    reason: &str,
+    now: chrono::DateTime<Utc>,
+) -> Result<(), HandlerError> {
+    if reservations::release_hold(ctx.conn, reservation_id, released_as, now).await? {
+        ctx.audit(
+            "reservation.hold_released",
+            "reservation",
+            Some(reservation_id.to_string()),
+            Some(serde_json::json!({ "state": "PENDING_PAYMENT" })),
+            Some(serde_json::json!({ "state": released_as.as_str(), "reason": reason })),
+        )
+        .await?;
+    }
     Ok(())
 }
 
@@ -166,94 +229,69 @@ async fn settle_checkout(
 ) -> Result<(), HandlerError> {
     let released_as = match verdict {
         Ok(()) => {
-            payments::extend_hold(ctx.conn, reservation_id, now + payment::CHECKOUT_EXTENSION)
-                .await?;
+            let until = now + payment::CHECKOUT_EXTENSION;
+            payments::extend_hold(ctx.conn, reservation_id, now, until).await?;
             return Ok(());
         }
-        Err(CheckoutRefusal::Unknown | CheckoutRefusal::AlreadyPaid) => return Ok(()),
+        Err(
+            CheckoutRefusal::Unknown
+            | CheckoutRefusal::AlreadyPaid
+            | CheckoutRefusal::PaymentInFlight,
+        ) => return Ok(()),
         Err(CheckoutRefusal::HoldExpired) => ReservationState::Expired,
         Err(_) => ReservationState::Cancelled,
     };
-    if reservations::release_hold(ctx.conn, reservation_id, released_as, now).await? {
-        ctx.audit(
-            "reservation.hold_released",
-            "reservation",
-            Some(reservation_id.to_string()),
-            Some(serde_json::json!({ "state": "PENDING_PAYMENT" })),
-            Some(
-                serde_json::json!({ "state": released_as.as_str(), "reason": "checkout refused" }),
-            ),
-        )
-        .await?;
-    }
-    Ok(())
+    release(ctx, reservation_id, released_as, "checkout refused", now).await
 }
 
-/// successful_payment: recorded once per Telegram charge id, whatever Telegram redelivers.
+/// successful_payment: Telegram has taken the money. The payment is recorded first, whatever
+/// it pays for, and settles its hold or becomes a refund request in the same transaction; every
+/// message about it goes through the durable outbound queue, so that no failure to talk to
+/// Telegram can undo the record of a charge.
 pub async fn on_successful_payment(
     ctx: &mut Context<'_>,
     chat: ChatId,
     paid: &SuccessfulPayment,
 ) -> Result<(), HandlerError> {
-    let user_id = ctx.user_id();
-    let reservation = match payment::parse_invoice_payload(&paid.invoice_payload) {
-        Some(id) => reservations::get(ctx.conn, id)
-            .await?
-            .filter(|r| r.customer_id == user_id),
-        None => None,
-    };
-    let Some(reservation) = reservation else {
-        // Not one of our holds: nothing to attach the money to. People must look at it.
-        tracing::error!(
-            user_id,
-            payload = %paid.invoice_payload,
-            "payment for an unknown hold"
-        );
-        ctx.audit(
-            "payment.unmatched",
-            "payment",
-            Some(paid.telegram_payment_charge_id.0.clone()),
-            None,
-            Some(serde_json::json!({
-                "payload": paid.invoice_payload, "amount_minor": paid.total_amount,
-                "currency": paid.currency,
-            })),
-        )
-        .await?;
-        let text = ctx.texts.something_went_wrong;
-        ctx.send(chat, text, None).await?;
-        return Ok(());
-    };
     let received = ReceivedPayment {
-        reservation_id: reservation.id,
+        payer_id: ctx.user_id(),
+        invoice_payload: &paid.invoice_payload,
         telegram_charge_id: &paid.telegram_payment_charge_id.0,
         provider_charge_id: &paid.provider_payment_charge_id,
         amount_minor: i64::from(paid.total_amount),
         currency: &paid.currency,
     };
-    if payments::record(ctx.conn, &received).await?.is_none() {
-        tracing::info!(reservation_id = reservation.id, "payment already recorded");
+    let Some(payment_id) = payments::record(ctx.conn, &received).await? else {
+        tracing::info!(
+            charge = %received.telegram_charge_id,
+            "payment already recorded"
+        );
         return Ok(());
-    }
+    };
+    let reservation_id = payment::parse_invoice_payload(&paid.invoice_payload);
     let now = Utc::now();
-    let settlement = payments::settle(ctx.conn, reservation.id, user_id, now).await?;
+    let settlement = payments::settle(ctx.conn, payment_id, reservation_id, &received, now).await?;
     ctx.audit(
         "payment.received",
-        "reservation",
-        Some(reservation.id.to_string()),
-        Some(serde_json::json!({ "state": reservation.state().as_str() })),
+        "payment",
+        Some(payment_id.to_string()),
+        None,
         Some(serde_json::json!({
-            "amount_minor": received.amount_minor, "currency": received.currency,
-            "settlement": format!("{settlement:?}"),
+            "reservation_id": reservation_id, "amount_minor": received.amount_minor,
+            "currency": received.currency, "settlement": format!("{settlement:?}"),
         })),
     )
     .await?;
     ctx.app.metrics.payments.inc();
-    let Some(settled) = reservations::get(ctx.conn, reservation.id).await? else {
-        return Ok(());
-    };
+    let total = format_amount(received.amount_minor, received.currency);
     match settlement {
         Settlement::Confirmed | Settlement::Revived => {
+            let Some(settled) = reservation_id.map(|id| reservations::get(ctx.conn, id)) else {
+                return Ok(());
+            };
+            let Some(settled) = settled.await? else {
+                return Ok(());
+            };
             tracing::info!(
                 reservation_id = settled.id,
                 ?settlement,
@@ -263,26 +301,27 @@ pub async fn on_successful_payment(
             let text = reserve::confirmation_text(ctx, &settled);
             let markup =
                 InlineKeyboardMarkup::new([[super::reservations::cancel_button(ctx, settled.id)?]]);
-            ctx.send(chat, text, Some(ReplyMarkup::InlineKeyboard(markup)))
-                .await?;
+            let message = OutboundMessage::SendMessage {
+                text,
+                parse_mode: None,
+                reply_markup: Some(markup),
+            };
+            outbound::enqueue(ctx.conn, chat.0, &message).await?;
         }
-        Settlement::Refunding => {
-            payments::request_refund(ctx.conn, settled.id, "late payment", None).await?;
+        Settlement::Refunding(cause) => {
+            payments::request_payment_refund(ctx.conn, payment_id, cause.as_str(), None).await?;
             tracing::warn!(
-                reservation_id = settled.id,
-                "late payment refunded: nothing left"
+                payment_id,
+                ?reservation_id,
+                cause = cause.as_str(),
+                "a payment that cannot settle a hold is refunded"
             );
-            let total = format_amount(received.amount_minor, received.currency);
-            let text = ctx.texts.cust.late_payment_refunded(&settled, &total);
-            ctx.send(chat, text, None).await?;
-        }
-        Settlement::AlreadyPaid => {
-            tracing::error!(
-                reservation_id = settled.id,
-                "second payment for a paid reservation"
-            );
-            let text = ctx.texts.something_went_wrong;
-            ctx.send(chat, text, None).await?;
+            let order = match cause {
+                RefundCause::UnknownHold => None,
+                _ => reservation_id,
+            };
+            let text = ctx.texts.cust.payment_refunding(cause, order, &total);
+            outbound::enqueue(ctx.conn, chat.0, &OutboundMessage::text(text)).await?;
         }
     }
     Ok(())
