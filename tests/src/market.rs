@@ -57,15 +57,53 @@ impl Marketplace {
         })
     }
 
-    /// Posts an update, waits until it is processed and committed, and returns the messages the
-    /// bot sent to the user's chat meanwhile.
+    /// Posts an update, waits until it is processed and committed, and returns the bot's direct
+    /// replies to it in the user's chat: messages the outbound queue delivered meanwhile (alerts,
+    /// notices, confirmations of payments) are left out, so that a reply is never confused with
+    /// a message some other event caused. Those are waited for with [`Self::wait_for_text`].
     pub async fn post(&mut self, user: &TestUser, update: Value) -> Result<Vec<Value>> {
         let before = self.stack.fake.transcript(user.id).len();
+        let started: chrono::DateTime<chrono::Utc> = sqlx::query_scalar("SELECT now()")
+            .fetch_one(&self.stack.pool)
+            .await?;
         let status = self.bot.webhook().post(&update).await?;
         assert!(status.is_success(), "webhook answered {status}");
         self.posted += 1;
         self.stack.wait_until_processed(self.posted).await?;
-        Ok(self.stack.fake.transcript(user.id).split_off(before))
+        // Let the chat's due queued messages go out first, so that every one sent meanwhile is
+        // both in the transcript and marked sent.
+        let pool = &self.stack.pool;
+        let drained = harness::eventually(WAIT, || async {
+            let due: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM outbound_messages
+                 WHERE chat_id = $1 AND status = 'pending' AND not_before <= now()",
+            )
+            .bind(user.id)
+            .fetch_one(pool)
+            .await
+            .ok()?;
+            (due == 0).then_some(())
+        })
+        .await;
+        if drained.is_none() {
+            return Err(format!("chat {}: queued messages were not sent in time", user.id).into());
+        }
+        let mut sent = self.stack.fake.transcript(user.id).split_off(before);
+        // Each queued message sent meanwhile hides one message with its text.
+        let queued: Vec<Option<String>> = sqlx::query_scalar(
+            "SELECT payload->>'text' FROM outbound_messages
+             WHERE chat_id = $1 AND status = 'sent' AND sent_at >= $2",
+        )
+        .bind(user.id)
+        .bind(started)
+        .fetch_all(&self.stack.pool)
+        .await?;
+        for queued in queued.into_iter().flatten() {
+            if let Some(at) = sent.iter().position(|m| text(m) == queued) {
+                sent.remove(at);
+            }
+        }
+        Ok(sent)
     }
 
     pub async fn say(&mut self, user: &TestUser, message: &str) -> Result<Vec<Value>> {

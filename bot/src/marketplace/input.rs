@@ -41,6 +41,8 @@ pub enum Problem {
     TooFarAhead,
     /// More than the marketplace accepts (units, amounts).
     TooLarge,
+    /// A price Telegram would not invoice (minor units, with the currency's decimals).
+    OutsideInvoiceLimits { min: i64, max: i64, digits: u32 },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

@@ -6,6 +6,8 @@
 //! `max_amount`). Telegram adjusts them to exchange rates from time to time; refresh this table
 //! from that file when it moves. A currency missing here is one Telegram does not invoice in.
 
+use super::input::{Field, Invalid, Problem};
+
 /// (ISO 4217 code, minimum, maximum), in minor units, sorted by code.
 const LIMITS: &[(&str, i64, i64)] = &[
     ("AUD", 139, 1_392_750),
@@ -55,6 +57,21 @@ pub fn check(amount_minor: i64, currency: &str) -> Result<(), InvoiceAmountError
     } else {
         Ok(())
     }
+}
+
+/// The refusal of a unit price that an in-chat-only business could never invoice.
+pub fn price_refusal(price_minor: i64, currency: &str) -> Option<Invalid> {
+    let (min, max) = limits(currency)?;
+    check(price_minor, currency).err().map(|_| {
+        Invalid::new(
+            Field::Price,
+            Problem::OutsideInvoiceLimits {
+                min,
+                max,
+                digits: super::money::minor_digits(currency),
+            },
+        )
+    })
 }
 
 #[cfg(test)]

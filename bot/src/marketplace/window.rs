@@ -15,6 +15,11 @@ pub struct PickupWindow {
 }
 
 impl PickupWindow {
+    /// Whether this window covers all of `other` (it starts no later and ends no earlier).
+    pub fn contains(&self, other: &Self) -> bool {
+        self.start <= other.start && self.end >= other.end
+    }
+
     /// Checks the rules: start < end, end in the future, end at most 48 h ahead.
     pub fn new(
         start: DateTime<Utc>,

@@ -286,6 +286,17 @@ pub async fn set_window(
     Ok(())
 }
 
+/// The unit prices of a business's offers that are still open.
+pub async fn live_prices(conn: &mut PgConnection, business_id: i64) -> sqlx::Result<Vec<i64>> {
+    sqlx::query_scalar(
+        "SELECT price_minor FROM offers
+         WHERE business_id = $1 AND state IN ('ACTIVE', 'PAUSED', 'SOLD_OUT')",
+    )
+    .bind(business_id)
+    .fetch_all(conn)
+    .await
+}
+
 /// Pauses a suspended business's ACTIVE offers; returns their ids.
 pub async fn pause_all_active(conn: &mut PgConnection, business_id: i64) -> sqlx::Result<Vec<i64>> {
     sqlx::query_scalar(

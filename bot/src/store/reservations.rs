@@ -362,6 +362,50 @@ pub async fn cancel(
     })
 }
 
+/// Reservations of an offer that still count on its pickup window: confirmed ones and holds
+/// waiting for their payment.
+pub async fn live_count(conn: &mut PgConnection, offer_id: i64) -> sqlx::Result<(i64, i64)> {
+    sqlx::query_as(
+        "SELECT count(*), count(*) FILTER (WHERE payment_status = 'PAID')
+         FROM reservations WHERE offer_id = $1 AND state IN ('CONFIRMED', 'PENDING_PAYMENT')",
+    )
+    .bind(offer_id)
+    .fetch_one(conn)
+    .await
+}
+
+/// Cancels every live reservation of an offer its business ended early and requests a refund
+/// of each paid one. Returns the cancelled reservations and whether each is being refunded.
+pub async fn cancel_for_ended_offer(
+    conn: &mut PgConnection,
+    offer_id: i64,
+    ended_by: i64,
+    now: DateTime<Utc>,
+) -> sqlx::Result<Vec<(Reservation, bool)>> {
+    let ids: Vec<i64> = sqlx::query_scalar(
+        "UPDATE reservations SET state = 'CANCELLED', cancelled_at = $2,
+             payment_status = CASE WHEN payment_status = 'PENDING' THEN 'NONE'
+                                   ELSE payment_status END,
+             updated_at = now()
+         WHERE offer_id = $1 AND state IN ('CONFIRMED', 'PENDING_PAYMENT')
+         RETURNING id",
+    )
+    .bind(offer_id)
+    .bind(now)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut cancelled = Vec::with_capacity(ids.len());
+    for id in ids {
+        let refunded =
+            crate::store::payments::request_refund(conn, id, "offer ended early", Some(ended_by))
+                .await?;
+        if let Some(reservation) = get(conn, id).await? {
+            cancelled.push((reservation, refunded));
+        }
+    }
+    Ok(cancelled)
+}
+
 /// Puts units back on an offer; its state follows the state machine.
 pub async fn return_units(
     conn: &mut PgConnection,

@@ -23,6 +23,15 @@ impl HowToPay {
         matches!(self, Self::InApp | Self::Either)
     }
 
+    /// The same, with paying in the chat impossible (e.g. an amount Telegram will not invoice).
+    pub fn without_in_app(self) -> Self {
+        match self {
+            Self::Either => Self::OnSite,
+            Self::InApp => Self::Unavailable,
+            other => other,
+        }
+    }
+
     pub fn on_site(self) -> bool {
         matches!(self, Self::OnSite | Self::Either)
     }
@@ -363,6 +372,17 @@ impl CustomerTexts {
         )
     }
 
+    /// The business ended a deal early: the reservation is cancelled (and refunded if paid).
+    pub fn cancelled_offer_ended(&self, r: &Reservation, refunded: Option<&str>) -> String {
+        let money = refunded
+            .map(|total| format!(" Your {total} is being refunded in full."))
+            .unwrap_or_default();
+        format!(
+            "❌ {} ended “{}” early, so your order #{} ({} × {}) is cancelled.{money}",
+            r.business_name, r.title, r.id, r.quantity, r.title
+        )
+    }
+
     pub fn partially_refunded(&self, order: Option<i64>, refunded: &str, total: &str) -> String {
         let order = order
             .map(|id| format!(" for order #{id}"))
@@ -404,6 +424,20 @@ impl CustomerTexts {
             "↩️ {} refunded order #{} ({} × {}): {total} is on its way back to you.",
             r.business_name, r.id, r.quantity, r.title
         )
+    }
+
+    /// Paying in the chat only is refused: Telegram could not invoice some live deals.
+    pub fn in_app_only_refused(&self, deals: usize, limits: Option<(String, String)>) -> String {
+        match limits {
+            Some((min, max)) => format!(
+                "⚠️ Telegram takes payments in the chat only between {min} and {max}, and {deals} \
+                 of your open deals are priced outside that. Choose “in the chat or at the \
+                 counter”, or change their prices first."
+            ),
+            None => "⚠️ Telegram does not take payments in the chat in this marketplace's \
+                     currency."
+                .to_owned(),
+        }
     }
 
     pub fn payment_mode_label(&self, mode: PaymentMode) -> &'static str {

@@ -62,6 +62,9 @@ pub struct BusinessTexts {
     pub suspend_button: &'static str,
     pub reinstate_button: &'static str,
     pub no_pending: &'static str,
+    pub retry_refund_button: &'static str,
+    pub refund_retried: &'static str,
+    pub refund_not_failed: &'static str,
     pub ask_rejection_reason: &'static str,
     pub rejection_cancelled: &'static str,
     pub already_decided: &'static str,
@@ -185,6 +188,26 @@ impl Catalog {
             Problem::AlreadyEnded => "has already ended; pick a time in the future".to_owned(),
             Problem::TooFarAhead => "may end at most 48 hours from now".to_owned(),
             Problem::TooLarge => "is larger than allowed".to_owned(),
+            Problem::OutsideInvoiceLimits { min, max, digits } => {
+                let major = |minor: i64| {
+                    let scale = 10_i64.pow(digits);
+                    match digits {
+                        0 => minor.to_string(),
+                        _ => format!(
+                            "{}.{:0w$}",
+                            minor / scale,
+                            minor % scale,
+                            w = digits as usize
+                        ),
+                    }
+                };
+                format!(
+                    "must be between {} and {} to be paid in the chat (Telegram's limits); \
+                     to sell for less, take payment at the counter too in /settings",
+                    major(min),
+                    major(max)
+                )
+            }
         };
         format!(
             "⚠️ {}: {problem}.\nFor example: {}",
@@ -268,6 +291,38 @@ impl Catalog {
     }
 
     /// One application in /pending.
+    pub fn payments_attention_heading(&self, count: usize) -> String {
+        format!("💳 Payments needing attention: {count}")
+    }
+
+    /// A payment the bot could not place, or whose refund was given up.
+    pub fn payment_needing_attention(
+        &self,
+        p: &crate::store::payments::PaymentNeedingAttention,
+    ) -> String {
+        let total = crate::marketplace::money::format_amount(p.amount_minor, &p.currency);
+        let payer = match (&p.payer_name, p.payer_id) {
+            (Some(name), Some(id)) if !name.is_empty() => format!("{name} ({id})"),
+            (_, Some(id)) => id.to_string(),
+            _ => "unknown".to_owned(),
+        };
+        let order = p
+            .reservation_id
+            .map(|id| format!("order #{id}"))
+            .unwrap_or_else(|| "no order".to_owned());
+        let state = match (p.refund_status.as_deref(), &p.last_error) {
+            (Some("failed"), Some(error)) => format!("refund FAILED: {error}"),
+            (Some("failed"), None) => "refund FAILED".to_owned(),
+            (Some(status), _) => format!("refund {status}"),
+            (None, _) => "no refund".to_owned(),
+        };
+        format!(
+            "Payment {id}: {total} from {payer}, {order}\ncharge {charge}\n{state}",
+            id = p.payment_id,
+            charge = p.charge_id
+        )
+    }
+
     pub fn application(&self, business: &Business) -> String {
         format!("Waiting for approval:\n\n{}", self.business_facts(business))
     }
@@ -344,10 +399,29 @@ impl Catalog {
         format!("Share “{title}” with this link:\n{link}")
     }
 
-    pub fn end_confirm(&self, title: &str) -> String {
+    pub fn end_confirm(&self, title: &str, live: i64, paid: i64) -> String {
+        let reservations = match (live, paid) {
+            (0, _) => "It has no open reservations.".to_owned(),
+            (live, 0) => {
+                format!("Its {live} open reservation(s) are cancelled and the customers told.")
+            }
+            (live, paid) => format!(
+                "Its {live} open reservation(s) are cancelled and the customers told; the {paid} \
+                 paid one(s) are refunded in full."
+            ),
+        };
         format!(
-            "End “{title}” now? Customers can no longer reserve it; existing reservations stay \
-             valid. This cannot be undone."
+            "End “{title}” now? Customers can no longer reserve it. {reservations} This cannot be \
+             undone."
+        )
+    }
+
+    /// A window edit refused because customers reserved for the current window.
+    pub fn window_locked(&self, live: i64) -> String {
+        format!(
+            "⚠️ {live} customer(s) reserved for the current pickup window, so it can only be \
+             widened (start earlier or end later), not moved or shortened. To stop the deal, \
+             end it: open reservations are then cancelled and paid ones refunded."
         )
     }
 
@@ -544,6 +618,9 @@ pub static EN: Catalog = Catalog {
         suspend_button: "⏸ Suspend",
         reinstate_button: "▶️ Reinstate",
         no_pending: "No applications are waiting. 🎉",
+        retry_refund_button: "🔁 Retry the refund",
+        refund_retried: "Refund requested again.",
+        refund_not_failed: "This refund is not failed anymore.",
         ask_rejection_reason: "Why is it rejected? Your answer is sent to the business. \
                                For example: The address could not be verified. /cancel keeps \
                                the application pending.",

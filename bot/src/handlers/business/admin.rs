@@ -13,6 +13,7 @@ use crate::store::businesses::{self, Business, BusinessStatus};
 use crate::store::conversations::Conversation;
 use crate::store::offers;
 use crate::store::outbound::{self, OutboundMessage};
+use crate::store::payments;
 use crate::telegram::callback::{CallbackCodec, CallbackData};
 
 pub const REJECT_FLOW: &str = "reject_business";
@@ -21,28 +22,44 @@ const APPROVE: &str = "adm_approve";
 const REJECT: &str = "adm_reject";
 const SUSPEND: &str = "adm_suspend";
 const REINSTATE: &str = "adm_reinstate";
+const RETRY_REFUND: &str = "adm_retry_refund";
+/// How many payments needing attention one /pending shows.
+const PAYMENTS_PAGE: i64 = 20;
 /// How many applications one /pending shows.
 const PENDING_PAGE: i64 = 10;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Button {
-    Approve { business_id: i64 },
-    Reject { business_id: i64 },
-    Suspend { business_id: i64 },
-    Reinstate { business_id: i64 },
+    Approve {
+        business_id: i64,
+    },
+    Reject {
+        business_id: i64,
+    },
+    Suspend {
+        business_id: i64,
+    },
+    Reinstate {
+        business_id: i64,
+    },
+    /// Try a refund given up (REFUND_FAILED) again.
+    RetryRefund {
+        refund_id: i64,
+    },
 }
 
 impl Button {
     pub fn from_data(data: &CallbackData) -> Option<Self> {
-        let business_id = match data.args.as_slice() {
+        let id = match data.args.as_slice() {
             [id] => *id,
             _ => return None,
         };
         Some(match data.action.as_str() {
-            APPROVE => Self::Approve { business_id },
-            REJECT => Self::Reject { business_id },
-            SUSPEND => Self::Suspend { business_id },
-            REINSTATE => Self::Reinstate { business_id },
+            APPROVE => Self::Approve { business_id: id },
+            REJECT => Self::Reject { business_id: id },
+            SUSPEND => Self::Suspend { business_id: id },
+            REINSTATE => Self::Reinstate { business_id: id },
+            RETRY_REFUND => Self::RetryRefund { refund_id: id },
             _ => return None,
         })
     }
@@ -122,13 +139,43 @@ pub async fn pending(ctx: &mut Context<'_>, chat: ChatId) -> Result<(), HandlerE
     if applications.is_empty() {
         let text = ctx.texts.biz.no_pending;
         ctx.send(chat, text, None).await?;
-        return Ok(());
     }
     for business in applications {
         let keyboard = decision_keyboard(&ctx.app.callbacks, ctx.texts, business.id)?;
         let text = ctx.texts.application(&business);
         ctx.send(chat, text, Some(ReplyMarkup::InlineKeyboard(keyboard)))
             .await?;
+    }
+    payments_needing_attention(ctx, chat).await
+}
+
+/// The "Payments needing attention" section of /pending: money the bot could not place
+/// (charges for no order of ours) and refunds given up, each with what an admin needs to act.
+async fn payments_needing_attention(
+    ctx: &mut Context<'_>,
+    chat: ChatId,
+) -> Result<(), HandlerError> {
+    let payments = payments::needing_attention(ctx.conn, PAYMENTS_PAGE).await?;
+    if payments.is_empty() {
+        return Ok(());
+    }
+    let texts = ctx.texts;
+    ctx.send(chat, texts.payments_attention_heading(payments.len()), None)
+        .await?;
+    for payment in &payments {
+        let text = texts.payment_needing_attention(payment);
+        let markup = match (payment.refund_id, payment.refund_status.as_deref()) {
+            (Some(refund_id), Some("failed")) => {
+                Some(ReplyMarkup::InlineKeyboard(InlineKeyboardMarkup::new([[
+                    InlineKeyboardButton::callback(
+                        texts.biz.retry_refund_button,
+                        ctx.app.callbacks.encode(RETRY_REFUND, &[refund_id])?,
+                    ),
+                ]])))
+            }
+            _ => None,
+        };
+        ctx.send(chat, text, markup).await?;
     }
     Ok(())
 }
@@ -180,6 +227,27 @@ pub async fn on_button(
                 None,
             )
             .await
+        }
+        Button::RetryRefund { refund_id } => {
+            let retried = payments::retry_failed_refund(ctx.conn, refund_id).await?;
+            if retried {
+                ctx.audit(
+                    "refund.retried",
+                    "refund",
+                    Some(refund_id.to_string()),
+                    Some(serde_json::json!({ "status": "failed" })),
+                    Some(serde_json::json!({ "status": "requested" })),
+                )
+                .await?;
+            }
+            let notice = if retried {
+                ctx.texts.biz.refund_retried
+            } else {
+                ctx.texts.biz.refund_not_failed
+            };
+            ctx.answer_callback(query, Some(notice)).await?;
+            let text = format!("{}\n\n{notice}", super::pressed_text(query));
+            super::replace_pressed(ctx, query, text, None).await
         }
         Button::Reject { business_id } => {
             ctx.answer_callback(query, None).await?;

@@ -417,6 +417,15 @@ pub async fn on_answer(
         now,
         ctx.app.config.timezone,
     );
+    let accepted = match (accepted, step, draft.price_minor) {
+        (Ok(()), Step::Price, Some(price)) => {
+            match super::in_app_price_refusal(ctx, draft.business_id, price).await? {
+                Some(refusal) => Err(refusal),
+                None => Ok(()),
+            }
+        }
+        (other, _, _) => other,
+    };
     match accepted {
         Ok(()) => {
             let next = if draft.editing {

@@ -58,6 +58,24 @@ pub async fn on_button(
 }
 
 /// "I'm a business": registration for newcomers, the business commands for members.
+/// A unit price of a business that takes money in the chat only must be one Telegram can
+/// invoice; businesses that also take money at the counter may sell for less.
+pub async fn in_app_price_refusal(
+    ctx: &mut Context<'_>,
+    business_id: i64,
+    price_minor: i64,
+) -> Result<Option<crate::marketplace::Invalid>, HandlerError> {
+    let mode = crate::store::payments::payment_mode(ctx.conn, business_id).await?;
+    if mode.on_site() {
+        return Ok(None);
+    }
+    let currency = &ctx.app.config.currency;
+    Ok(crate::marketplace::invoice_limits::price_refusal(
+        price_minor,
+        currency,
+    ))
+}
+
 pub async fn on_business_role(ctx: &mut Context<'_>, chat: ChatId) -> Result<(), HandlerError> {
     let user_id = ctx.user_id();
     let memberships = crate::store::businesses::of_member(ctx.conn, user_id).await?;
@@ -77,6 +95,16 @@ pub fn pressed_message(query: &CallbackQuery) -> Option<(ChatId, teloxide::types
             Some((message.chat.id, message.id))
         }
         _ => None,
+    }
+}
+
+/// The text of the message a pressed button belongs to.
+pub fn pressed_text(query: &CallbackQuery) -> String {
+    match &query.message {
+        Some(teloxide::types::MaybeInaccessibleMessage::Regular(message)) => {
+            message.text().unwrap_or_default().to_owned()
+        }
+        _ => String::new(),
     }
 }
 

@@ -16,6 +16,8 @@ use crate::marketplace::{OfferState, money, window};
 use crate::store::businesses::BusinessStatus;
 use crate::store::conversations::Conversation;
 use crate::store::offers::{self, Offer, StateChange};
+use crate::store::outbound::{self, OutboundMessage};
+use crate::store::reservations;
 use crate::telegram::callback::CallbackData;
 
 pub const EDIT_FLOW: &str = "edit_offer";
@@ -244,7 +246,8 @@ pub async fn on_button(
                 button_of(ctx, texts.biz.end_confirm_button, END_CONFIRM, offer.id)?,
                 button_of(ctx, texts.biz.end_keep_button, MANAGE, offer.id)?,
             ]]);
-            let text = texts.end_confirm(&offer.title);
+            let (live, paid) = reservations::live_count(ctx.conn, offer.id).await?;
+            let text = texts.end_confirm(&offer.title, live, paid);
             super::replace_pressed(ctx, query, text, Some(keyboard)).await
         }
         Action::EndConfirmed => change_state(ctx, query, &offer, OfferState::ExpiredEarly).await,
@@ -367,6 +370,9 @@ async fn change_state(
         Some(serde_json::json!({ "state": to.as_str() })),
     )
     .await?;
+    if to == OfferState::ExpiredEarly {
+        cancel_reservations(ctx, offer).await?;
+    }
     tracing::info!(
         offer_id = offer.id,
         from = from.as_str(),
@@ -381,6 +387,43 @@ async fn change_state(
     let text = render(ctx, &updated);
     let keyboard = manage_keyboard(ctx, &updated)?;
     super::replace_pressed(ctx, query, text, keyboard).await
+}
+
+/// An offer ended early takes its reservations with it: each customer is told, and paid ones
+/// are refunded in full.
+async fn cancel_reservations(ctx: &mut Context<'_>, offer: &Offer) -> Result<(), HandlerError> {
+    let user_id = ctx.user_id();
+    let cancelled =
+        reservations::cancel_for_ended_offer(ctx.conn, offer.id, user_id, Utc::now()).await?;
+    for (reservation, refunded) in &cancelled {
+        ctx.audit(
+            "reservation.cancelled_by_business",
+            "reservation",
+            Some(reservation.id.to_string()),
+            None,
+            Some(serde_json::json!({ "reason": "offer ended early", "refunded": refunded })),
+        )
+        .await?;
+        let texts = crate::texts::for_language(reservation.customer_language.as_deref());
+        let total = money::format_amount(reservation.total_minor, &reservation.currency);
+        let text = texts
+            .cust
+            .cancelled_offer_ended(reservation, refunded.then_some(total.as_str()));
+        outbound::enqueue(
+            ctx.conn,
+            reservation.customer_id,
+            &OutboundMessage::text(text),
+        )
+        .await?;
+    }
+    if !cancelled.is_empty() {
+        tracing::info!(
+            offer_id = offer.id,
+            cancelled = cancelled.len(),
+            "reservations of an offer ended early cancelled"
+        );
+    }
+    Ok(())
 }
 
 pub async fn on_edit_answer(
@@ -445,14 +488,28 @@ pub async fn on_edit_answer(
                     .map_err(|_| Invalid::new(Field::Price, Problem::NotBelowOriginal))
             }) {
                 Ok(price) => {
-                    offers::set_price(ctx.conn, offer.id, price).await?;
-                    Ok(())
+                    match super::in_app_price_refusal(ctx, offer.business_id, price).await? {
+                        Some(refusal) => Err(refusal),
+                        None => {
+                            offers::set_price(ctx.conn, offer.id, price).await?;
+                            Ok(())
+                        }
+                    }
                 }
                 Err(invalid) => Err(invalid),
             }
         }
         EditableField::Window => match window::parse(&text, now, ctx.app.config.timezone) {
             Ok(window) => {
+                // Customers plan around the window they reserved for: with live reservations it
+                // may only grow, never move away from them or shrink.
+                let (live, _) = reservations::live_count(ctx.conn, offer.id).await?;
+                if live > 0 && !window.contains(&offer.window()) {
+                    dialogue::clear(ctx, chat).await?;
+                    let text = ctx.texts.window_locked(live);
+                    ctx.send(chat, text, None).await?;
+                    return Ok(true);
+                }
                 offers::set_window(ctx.conn, offer.id, window).await?;
                 Ok(())
             }

@@ -9,6 +9,8 @@ use teloxide::types::{
 use super::super::{Context, HandlerError};
 use super::dialogue::{self, Answer};
 use super::registration::{self, Draft, Step};
+use crate::marketplace::invoice_limits;
+use crate::marketplace::money::format_amount;
 use crate::marketplace::payment::PaymentMode;
 use crate::store::businesses::{self, Business, NewBusiness, RegisterError};
 use crate::store::conversations::Conversation;
@@ -142,6 +144,26 @@ pub async fn on_button(
             super::replace_pressed(ctx, query, text, Some(InlineKeyboardMarkup::new(rows))).await
         }
         Button::Payment { mode, .. } => {
+            if !mode.on_site() {
+                let currency = ctx.app.config.currency.clone();
+                let prices = crate::store::offers::live_prices(ctx.conn, business.id).await?;
+                let refused = prices
+                    .iter()
+                    .filter(|price| invoice_limits::check(**price, &currency).is_err())
+                    .count();
+                if refused > 0 || invoice_limits::limits(&currency).is_none() {
+                    let text = ctx.texts.cust.in_app_only_refused(
+                        refused,
+                        invoice_limits::limits(&currency).map(|(min, max)| {
+                            (format_amount(min, &currency), format_amount(max, &currency))
+                        }),
+                    );
+                    let markup = InlineKeyboardMarkup::new([[
+                        super::super::customer::settings::home_button(ctx)?,
+                    ]]);
+                    return super::replace_pressed(ctx, query, text, Some(markup)).await;
+                }
+            }
             let before = payments::payment_mode(ctx.conn, business.id).await?;
             payments::set_payment_mode(ctx.conn, business.id, mode).await?;
             ctx.audit(

@@ -8,6 +8,7 @@ use teloxide::types::{CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup}
 use super::super::{Context, HandlerError};
 use super::Screen;
 use super::browse::{self, ResultsPage};
+use crate::marketplace::invoice_limits;
 use crate::marketplace::money::format_amount;
 use crate::marketplace::payment::PaymentMode;
 use crate::marketplace::reservation::{self, Refusal};
@@ -176,7 +177,13 @@ async fn show_selector(
         from,
         step: Step::Choose,
     };
-    let total = format_amount(offer.price_minor * i64::from(quantity), &offer.currency);
+    let total_minor = offer.price_minor * i64::from(quantity);
+    let total = format_amount(total_minor, &offer.currency);
+    // Telegram would refuse an invoice for this amount: no [Pay now] for it.
+    let how_to_pay = match invoice_limits::check(total_minor, &offer.currency) {
+        Ok(()) => how_to_pay,
+        Err(_) => how_to_pay.without_in_app(),
+    };
     let text = texts.reserve_question(
         quantity,
         &offer.title,
