@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Stand-in for the bot's /health endpoint (and nginx's /healthz) driven by the docker shim state.
+"""Stand-in for the bot's /health endpoint (the document of bot/src/health.rs, byte for byte in
+shape: health.bats checks it with the real `toogoodtogo-bot healthcheck` when that is built) (and nginx's /healthz) driven by the docker shim state.
 
 Usage: fake_bot.py STATE_DIR PORT_FILE
 
@@ -74,17 +75,18 @@ class Handler(BaseHTTPRequestHandler):
             body = b"ok\n"
             ctype = "text/plain"
         elif self.path == "/health":
-            pg = {"status": "healthy", "response_time_ms": 3, "error": None}
-            redis = {"status": "healthy", "response_time_ms": 1, "error": None}
+            # as bot/src/health.rs: "error" only when there is one, Redis down is "degraded"
+            pg = {"status": "healthy", "response_time_ms": 3.12}
+            redis = {"status": "healthy", "response_time_ms": 0.87}
             doc = {"status": status, "version": version or "unknown", "uptime_seconds": 42,
                    "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                    "dependencies": {"postgres": pg, "redis": redis}}
             if status == "degraded":
-                redis.update(status="unhealthy", response_time_ms=None, error="connection refused")
+                redis.update(status="degraded", response_time_ms=None, error="connection refused")
                 doc["warnings"] = ["Rate limiting temporarily disabled"]
             if status == "unhealthy":
                 pg.update(status="unhealthy", response_time_ms=None, error="connection refused")
-                doc["errors"] = ["PostgreSQL unreachable"]
+                doc["errors"] = ["PostgreSQL unreachable: updates cannot be stored or processed"]
             code = 503 if status == "unhealthy" else 200
             body = json.dumps(doc).encode()
             ctype = "application/json"

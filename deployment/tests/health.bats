@@ -56,7 +56,7 @@ while True: conns.append(s.accept())' >"$T/silent.port" 2>/dev/null 3>&- &
   echo unhealthy >"$SHIM_STATE/health_mode"
   run "$SCRIPTS/health-check.sh" bot
   [ "$status" -eq 1 ]
-  [[ "$output" == *"unhealthy"*"postgres: connection refused"* ]]
+  [[ "$output" == *"unhealthy"*"PostgreSQL unreachable: updates cannot be stored or processed; postgres: connection refused"* ]]
 }
 
 @test "bot not listening: exit 1, says it cannot reach it" {
@@ -111,11 +111,40 @@ while True: conns.append(s.accept())' >"$T/silent.port" 2>/dev/null 3>&- &
   [ "$status" -eq 0 ]
   [ "$(jq -r .status <<<"$output")" = degraded ]
   [ "$(jq -r .components.postgres.status <<<"$output")" = healthy ]
-  [ "$(jq -r .components.bot.health.dependencies.redis.status <<<"$output")" = unhealthy ]
+  [ "$(jq -r .components.bot.health.dependencies.redis.status <<<"$output")" = degraded ]
   [ "$(jq -r '.components | keys | join(",")' <<<"$output")" = "bot,nginx,postgres,redis" ]
 }
 
 @test "unknown component is a usage error (64)" {
   run "$SCRIPTS/health-check.sh" database
   [ "$status" -eq 64 ]
+}
+
+# bot_bin: the real toogoodtogo-bot (TOOGOODTOGO_BOT_BIN, or the cargo target directories).
+bot_bin() {
+  local c
+  for c in "${TOOGOODTOGO_BOT_BIN:-}" "${CARGO_TARGET_DIR:+$CARGO_TARGET_DIR/debug/toogoodtogo-bot}" \
+    /var/cache/toogoodtogo-target/debug/toogoodtogo-bot "$DEPLOYMENT_SRC/../target/debug/toogoodtogo-bot"; do
+    if [ -n "$c" ] && [ -x "$c" ]; then
+      echo "$c"
+      return 0
+    fi
+  done
+  return 1
+}
+
+@test "the stand-in's /health is read by the real toogoodtogo-bot healthcheck as the bot's own" {
+  bin="$(bot_bin)" || skip "toogoodtogo-bot binary is not built (cargo build -p toogoodtogo-bot, or TOOGOODTOGO_BOT_BIN)"
+  run --separate-stderr "$bin" healthcheck --url "$BOT_HEALTH_URL"
+  [ "$status" -eq 0 ]
+  echo degraded >"$SHIM_STATE/health_mode"
+  run --separate-stderr "$bin" healthcheck --url "$BOT_HEALTH_URL"
+  [ "$status" -eq 0 ]
+  [[ "$stderr" == *"WARNING: degraded: Rate limiting temporarily disabled"* ]]
+  run --separate-stderr "$bin" healthcheck --strict --url "$BOT_HEALTH_URL"
+  [ "$status" -eq 1 ]
+  echo unhealthy >"$SHIM_STATE/health_mode"
+  run --separate-stderr "$bin" healthcheck --url "$BOT_HEALTH_URL"
+  [ "$status" -eq 1 ]
+  [[ "$stderr" == *"unhealthy: PostgreSQL unreachable"* ]]
 }
