@@ -1,4 +1,8 @@
-//! Test helpers: samples from `deployment/k8s/examples/`, invalid samples, Secrets.
+//! Test helpers: samples from `deployment/k8s/examples/`, invalid samples, Secrets, and an
+//! in-memory API server that behaves like a real one ([`api_server`]).
+
+pub mod api_server;
+pub mod normalise;
 
 use std::path::PathBuf;
 
