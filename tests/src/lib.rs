@@ -6,5 +6,6 @@ pub mod bench;
 pub mod driver;
 pub mod harness;
 pub mod market;
+pub mod paying;
 pub mod stripe_fake;
 pub mod telegram_fake;

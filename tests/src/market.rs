@@ -16,6 +16,8 @@ pub type Result<T = ()> = std::result::Result<T, harness::Error>;
 pub struct Marketplace {
     pub stack: Stack,
     pub bot: BotProcess,
+    /// The bot's environment, to start it again (e.g. after a kill -9).
+    pub env: BotEnv,
     pub admin: TestUser,
     posted: i64,
 }
@@ -48,10 +50,12 @@ impl Marketplace {
             .set("ADMIN_TELEGRAM_IDS", admin.id.to_string())
             .set("TIMEZONE", "Europe/Berlin")
             .set("RATE_LIMIT_PER_MINUTE", "1000");
-        let bot = BotProcess::start(configure(env)).await?;
+        let env = configure(env);
+        let bot = BotProcess::start(env.clone()).await?;
         Ok(Self {
             stack,
             bot,
+            env,
             admin,
             posted: 0,
         })
@@ -104,6 +108,22 @@ impl Marketplace {
             }
         }
         Ok(sent)
+    }
+
+    /// Posts an update and waits until it is processed and committed; returns nothing (use it
+    /// when the chat's queued messages may not go out, e.g. while Telegram hangs).
+    pub async fn deliver(&mut self, update: Value) -> Result {
+        let status = self.bot.webhook().post(&update).await?;
+        assert!(status.is_success(), "webhook answered {status}");
+        self.posted += 1;
+        self.stack.wait_until_processed(self.posted).await
+    }
+
+    /// Kills the bot with SIGKILL (no shutdown of any kind) and starts it again.
+    pub async fn kill9_and_restart(&mut self) -> Result {
+        self.bot.kill9().await?;
+        self.bot = BotProcess::start(self.env.clone()).await?;
+        Ok(())
     }
 
     pub async fn say(&mut self, user: &TestUser, message: &str) -> Result<Vec<Value>> {

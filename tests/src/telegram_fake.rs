@@ -218,7 +218,8 @@ impl FakeTelegram {
     }
 
     /// The invoices sent to a chat with sendInvoice, in order: each is
-    /// `{message_id, title, description, payload, currency, prices, total_amount, provider_token}`
+    /// `{message_id, title, description, payload, currency, prices, total_amount, provider_token,
+    /// start_parameter}`
     /// (plus `photo_url` and `reply_markup` when given). `provider_token` is null when absent.
     pub fn invoices(&self, chat_id: i64) -> Vec<Value> {
         self.shared
@@ -775,7 +776,14 @@ fn invoice(params: &Map<String, Value>) -> Result<InvoiceParts, ApiError> {
         };
         total_amount = total_amount.saturating_add(amount);
     }
-    if total_amount <= 0 {
+    // Telegram's published limits (core.telegram.org/bots/payments/currencies.json) for the
+    // currencies the tests use.
+    let (min, max) = match currency.as_str() {
+        "EUR" => (87, 877_155),
+        "USD" => (100, 1_000_000),
+        _ => (1, i64::MAX),
+    };
+    if total_amount < min || total_amount > max {
         return Err(error(400, "Bad Request: CURRENCY_TOTAL_AMOUNT_INVALID"));
     }
     let markup = validate_markup(params)?;
@@ -817,6 +825,13 @@ fn invoice(params: &Map<String, Value>) -> Result<InvoiceParts, ApiError> {
     record.insert("prices".into(), prices);
     record.insert("total_amount".into(), json!(total_amount));
     record.insert("provider_token".into(), json!(provider_token));
+    record.insert(
+        "start_parameter".into(),
+        params
+            .get("start_parameter")
+            .cloned()
+            .unwrap_or(Value::Null),
+    );
     if let Some(url) = params.get("photo_url").and_then(Value::as_str) {
         record.insert("photo_url".into(), json!(url));
     }

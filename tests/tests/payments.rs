@@ -4,153 +4,16 @@
 
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::json;
 use toogoodtogo_tests::driver::TestUser;
 use toogoodtogo_tests::harness::{eventually, unique_user};
 use toogoodtogo_tests::market::{Marketplace, Result, button, text};
+use toogoodtogo_tests::paying::{API_KEY, NEAR, PayingShop, WAIT, WEBHOOK_SECRET};
 use toogoodtogo_tests::stripe_fake::{StripeFake, unix_now};
-
-const API_KEY: &str = "sk_test_toogoodtogo";
-const WEBHOOK_SECRET: &str = "whsec_toogoodtogo";
-const NEAR: (f64, f64) = (52.521, 13.41);
-const WAIT: Duration = Duration::from_secs(20);
-
-/// A marketplace whose bot takes payments through the fakes, with one shop in `mode` selling
-/// `units` of a deal at EUR 4.50.
-struct Payments {
-    market: Marketplace,
-    stripe: StripeFake,
-    owner: TestUser,
-    offer: i64,
-}
-
-impl Payments {
-    async fn start(mode: &str, units: i32) -> Result<Self> {
-        let stripe = StripeFake::start(API_KEY).await?;
-        let stripe_url = stripe.url();
-        let mut market = Marketplace::start_with(|env| {
-            env.set("STRIPE_PROVIDER_TOKEN", "284685063:TEST:provider")
-                .set("STRIPE_API_KEY", API_KEY)
-                .set("STRIPE_API_URL", stripe_url)
-                .set("STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET)
-        })
-        .await?;
-        let owner = unique_user("Ada");
-        let shop = market
-            .seeded_business(&owner, "Bakery Ada", NEAR.0, NEAR.1)
-            .await?;
-        sqlx::query("UPDATE businesses SET payment_mode = $2 WHERE id = $1")
-            .bind(shop)
-            .bind(mode)
-            .execute(&market.stack.pool)
-            .await?;
-        let offer = market
-            .seeded_offer(shop, "Surprise bag", units, 30, 150)
-            .await?;
-        Ok(Self {
-            market,
-            stripe,
-            owner,
-            offer,
-        })
-    }
-
-    /// A customer at the quantity selector of the deal.
-    async fn selector(&mut self, name: &str) -> Result<(TestUser, Value)> {
-        let customer = unique_user(name);
-        let replies = self
-            .market
-            .say(&customer, &format!("/start offer_{}", self.offer))
-            .await?;
-        let details = replies.last().cloned().ok_or("no details")?;
-        self.market.press(&customer, &details, "Reserve").await?;
-        let selector = self.market.current(customer.id, &details);
-        Ok((customer, selector))
-    }
-
-    /// Presses [Pay now] and returns the invoice the fake received.
-    async fn pay_now(&mut self, customer: &TestUser, selector: &Value) -> Result<Value> {
-        self.market.press(customer, selector, "now").await?;
-        let invoices = self.market.stack.fake.invoices(customer.id);
-        invoices.last().cloned().ok_or_else(|| "no invoice".into())
-    }
-
-    async fn pre_checkout(&mut self, customer: &TestUser, invoice: &Value) -> Result<Value> {
-        let payload = invoice["payload"].as_str().unwrap_or("");
-        let total = invoice["total_amount"].as_i64().unwrap_or(0);
-        let update = self
-            .market
-            .stack
-            .updates
-            .pre_checkout_query(customer, payload, "EUR", total);
-        self.market.post(customer, update).await?;
-        let answers = self.market.stack.fake.pre_checkout_answers();
-        answers
-            .last()
-            .cloned()
-            .ok_or_else(|| "no pre-checkout answer".into())
-    }
-
-    async fn paid(
-        &mut self,
-        customer: &TestUser,
-        invoice: &Value,
-        charge: &str,
-    ) -> Result<Vec<Value>> {
-        let payload = invoice["payload"].as_str().unwrap_or("");
-        let total = invoice["total_amount"].as_i64().unwrap_or(0);
-        self.stripe.add_charge(charge, total, "eur");
-        let update = self.market.stack.updates.successful_payment(
-            customer,
-            payload,
-            "EUR",
-            total,
-            &format!("tg_{charge}"),
-            charge,
-        );
-        self.market.post(customer, update).await
-    }
-
-    async fn reservation(&self, customer: &TestUser) -> Result<(i64, String, String)> {
-        Ok(sqlx::query_as(
-            "SELECT id, state, payment_status FROM reservations WHERE customer_id = $1
-             ORDER BY id DESC LIMIT 1",
-        )
-        .bind(customer.id)
-        .fetch_one(&self.market.stack.pool)
-        .await?)
-    }
-
-    async fn units(&self) -> Result<(String, i32)> {
-        Ok(
-            sqlx::query_as("SELECT state, units_available FROM offers WHERE id = $1")
-                .bind(self.offer)
-                .fetch_one(&self.market.stack.pool)
-                .await?,
-        )
-    }
-
-    async fn wait_for_payment_status(&self, customer: &TestUser, status: &str) -> Result {
-        let pool = &self.market.stack.pool;
-        eventually(WAIT, || async {
-            let current: String = sqlx::query_scalar(
-                "SELECT payment_status FROM reservations WHERE customer_id = $1
-                 ORDER BY id DESC LIMIT 1",
-            )
-            .bind(customer.id)
-            .fetch_one(pool)
-            .await
-            .ok()?;
-            (current == status).then_some(())
-        })
-        .await
-        .ok_or_else(|| format!("payment status never became {status}").into())
-    }
-}
 
 #[tokio::test]
 async fn a_customer_pays_in_the_chat_and_picks_up() -> Result {
-    let mut shop = Payments::start("both", 5).await?;
+    let mut shop = PayingShop::start("both", 5).await?;
     let (customer, selector) = shop.selector("Carl").await?;
     assert!(
         button(&selector, "Pay EUR 4.50 now").is_some(),
@@ -228,7 +91,7 @@ async fn a_customer_pays_in_the_chat_and_picks_up() -> Result {
 #[tokio::test]
 async fn pre_checkout_refuses_an_expired_hold_and_a_changed_price_and_releases_the_units() -> Result
 {
-    let mut shop = Payments::start("in_app", 5).await?;
+    let mut shop = PayingShop::start("in_app", 5).await?;
     let (customer, selector) = shop.selector("Carl").await?;
     assert!(
         button(&selector, "Reserve 1").is_none(),
@@ -277,7 +140,7 @@ async fn pre_checkout_refuses_an_expired_hold_and_a_changed_price_and_releases_t
 }
 
 /// Lets a hold lapse as the job would: EXPIRED, units back.
-async fn lapse(shop: &Payments, customer: &TestUser) -> Result {
+async fn lapse(shop: &PayingShop, customer: &TestUser) -> Result {
     let pool = &shop.market.stack.pool;
     sqlx::query(
         "UPDATE reservations SET state = 'EXPIRED', payment_status = 'NONE'
@@ -299,13 +162,15 @@ async fn lapse(shop: &Payments, customer: &TestUser) -> Result {
 
 #[tokio::test]
 async fn a_late_payment_is_re_reserved_when_units_remain_and_refunded_when_sold_out() -> Result {
-    let mut shop = Payments::start("both", 1).await?;
+    let mut shop = PayingShop::start("both", 1).await?;
     let (early, selector) = shop.selector("Early").await?;
     let invoice = shop.pay_now(&early, &selector).await?;
     assert_eq!(shop.units().await?, ("SOLD_OUT".to_owned(), 0));
     lapse(&shop, &early).await?;
     shop.paid(&early, &invoice, "ch_late_ok").await?;
-    shop.market.wait_for_text(early.id, "Paid: EUR 4.50").await?;
+    shop.market
+        .wait_for_text(early.id, "Paid: EUR 4.50")
+        .await?;
     assert_eq!(shop.reservation(&early).await?.1, "CONFIRMED");
     assert_eq!(shop.units().await?, ("SOLD_OUT".to_owned(), 0));
 
@@ -324,10 +189,7 @@ async fn a_late_payment_is_re_reserved_when_units_remain_and_refunded_when_sold_
         .market
         .wait_for_text(late.id, "is being refunded in full")
         .await?;
-    assert!(
-        text(&notice).contains("after your hold lapsed"),
-        "{notice}"
-    );
+    assert!(text(&notice).contains("after your hold lapsed"), "{notice}");
     shop.wait_for_payment_status(&late, "REFUNDED").await?;
     shop.market.wait_for_text(late.id, "is complete").await?;
     assert_eq!(shop.stripe.refunds().len(), 1);
@@ -337,7 +199,7 @@ async fn a_late_payment_is_re_reserved_when_units_remain_and_refunded_when_sold_
 
 #[tokio::test]
 async fn cancelling_a_paid_reservation_refunds_it_once_through_stripe_errors() -> Result {
-    let mut shop = Payments::start("in_app", 5).await?;
+    let mut shop = PayingShop::start("in_app", 5).await?;
     let (customer, selector) = shop.selector("Carl").await?;
     let invoice = shop.pay_now(&customer, &selector).await?;
     shop.pre_checkout(&customer, &invoice).await?;
@@ -392,7 +254,7 @@ async fn cancelling_a_paid_reservation_refunds_it_once_through_stripe_errors() -
 
 #[tokio::test]
 async fn the_stripe_webhook_finishes_pending_refunds_once_and_refuses_bad_signatures() -> Result {
-    let mut shop = Payments::start("in_app", 5).await?;
+    let mut shop = PayingShop::start("in_app", 5).await?;
     shop.stripe.set_refund_status("pending");
     let (customer, selector) = shop.selector("Carl").await?;
     let invoice = shop.pay_now(&customer, &selector).await?;
@@ -475,7 +337,7 @@ async fn the_stripe_webhook_finishes_pending_refunds_once_and_refuses_bad_signat
 #[tokio::test]
 async fn without_payment_setup_or_in_app_mode_there_is_no_pay_button() -> Result {
     // Payments set up, but the shop takes money at the counter only.
-    let mut shop = Payments::start("on_site", 5).await?;
+    let mut shop = PayingShop::start("on_site", 5).await?;
     let (_, selector) = shop.selector("Carl").await?;
     assert!(button(&selector, "now").is_none(), "{selector}");
     assert!(button(&selector, "Reserve 1").is_some());

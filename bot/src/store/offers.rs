@@ -270,20 +270,37 @@ pub async fn set_description(
     Ok(())
 }
 
-pub async fn set_window(
+/// What became of a pickup window change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WindowChange {
+    Applied,
+    /// Customers reserved for the current window: it may only widen (start no later, end no
+    /// earlier), never move away from them or shrink.
+    Locked {
+        live: i64,
+    },
+}
+
+/// Changes an offer's pickup window, unless that would move it under customers who reserved
+/// for the current one.
+pub async fn change_window(
     conn: &mut PgConnection,
-    offer_id: i64,
+    offer: &Offer,
     window: PickupWindow,
-) -> sqlx::Result<()> {
+) -> sqlx::Result<WindowChange> {
+    let (live, _) = crate::store::reservations::live_count(conn, offer.id).await?;
+    if live > 0 && !window.contains(&offer.window()) {
+        return Ok(WindowChange::Locked { live });
+    }
     sqlx::query(
         "UPDATE offers SET pickup_start = $2, pickup_end = $3, updated_at = now() WHERE id = $1",
     )
-    .bind(offer_id)
+    .bind(offer.id)
     .bind(window.start)
     .bind(window.end)
     .execute(conn)
     .await?;
-    Ok(())
+    Ok(WindowChange::Applied)
 }
 
 /// The unit prices of a business's offers that are still open.

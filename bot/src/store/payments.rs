@@ -42,6 +42,35 @@ pub async fn record(
     .await
 }
 
+/// What receiving a charge did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Received {
+    pub payment_id: i64,
+    pub settlement: Settlement,
+}
+
+/// Receives a charge Telegram reports: records it, then settles the hold its invoice names or
+/// requests its refund, all in the caller's transaction. `None` when this charge was received
+/// before.
+pub async fn receive(
+    conn: &mut PgConnection,
+    payment: &ReceivedPayment<'_>,
+    reservation_id: Option<i64>,
+    now: DateTime<Utc>,
+) -> sqlx::Result<Option<Received>> {
+    let Some(payment_id) = record(conn, payment).await? else {
+        return Ok(None);
+    };
+    let settlement = settle(conn, payment_id, reservation_id, payment, now).await?;
+    if let Settlement::Refunding(cause) = settlement {
+        request_payment_refund(conn, payment_id, cause.as_str(), None).await?;
+    }
+    Ok(Some(Received {
+        payment_id,
+        settlement,
+    }))
+}
+
 /// How a recorded payment settled its reservation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Settlement {

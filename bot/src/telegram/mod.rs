@@ -67,6 +67,15 @@ pub fn error_code(error: &RequestError) -> &'static str {
     }
 }
 
+/// Whether Telegram refused the request itself (a 400 Bad Request): repeating it cannot help.
+pub fn is_refusal(error: &RequestError) -> bool {
+    match error {
+        RequestError::Api(ApiError::Unknown(description)) => description.starts_with("Bad Request"),
+        RequestError::Api(api) => !is_forbidden(api) && *api != ApiError::InvalidToken,
+        _ => false,
+    }
+}
+
 /// Whether the recipient has blocked the bot (or can no longer be written to).
 pub fn is_forbidden(error: &ApiError) -> bool {
     matches!(

@@ -15,7 +15,7 @@ use crate::marketplace::input::{self, Field, Invalid, Problem};
 use crate::marketplace::{OfferState, money, window};
 use crate::store::businesses::BusinessStatus;
 use crate::store::conversations::Conversation;
-use crate::store::offers::{self, Offer, StateChange};
+use crate::store::offers::{self, Offer, StateChange, WindowChange};
 use crate::store::outbound::{self, OutboundMessage};
 use crate::store::reservations;
 use crate::telegram::callback::CallbackData;
@@ -500,19 +500,15 @@ pub async fn on_edit_answer(
             }
         }
         EditableField::Window => match window::parse(&text, now, ctx.app.config.timezone) {
-            Ok(window) => {
-                // Customers plan around the window they reserved for: with live reservations it
-                // may only grow, never move away from them or shrink.
-                let (live, _) = reservations::live_count(ctx.conn, offer.id).await?;
-                if live > 0 && !window.contains(&offer.window()) {
+            Ok(window) => match offers::change_window(ctx.conn, &offer, window).await? {
+                WindowChange::Applied => Ok(()),
+                WindowChange::Locked { live } => {
                     dialogue::clear(ctx, chat).await?;
                     let text = ctx.texts.window_locked(live);
                     ctx.send(chat, text, None).await?;
                     return Ok(true);
                 }
-                offers::set_window(ctx.conn, offer.id, window).await?;
-                Ok(())
-            }
+            },
             Err(invalid) => Err(invalid),
         },
         EditableField::Description => match input::description(&text) {

@@ -4,7 +4,6 @@
 //! hold (lapsed and sold out, paid already, unknown, wrong amount), refunds that charge.
 
 use chrono::Utc;
-use teloxide::RequestError;
 use teloxide::prelude::*;
 use teloxide::types::{
     CallbackQuery, ChatId, InlineKeyboardMarkup, LabeledPrice, PreCheckoutQuery, SuccessfulPayment,
@@ -21,7 +20,7 @@ use crate::marketplace::payment::{self, CheckoutRefusal};
 use crate::marketplace::window;
 use crate::store::offers::Offer;
 use crate::store::outbound::{self, OutboundMessage};
-use crate::store::payments::{self, ReceivedPayment, RefundCause, Settlement};
+use crate::store::payments::{self, Received, ReceivedPayment, RefundCause, Settlement};
 use crate::store::reservations::{self, Reservation, ReserveOutcome};
 use crate::telegram::call_with_retry;
 
@@ -136,7 +135,7 @@ async fn send_invoice(
     })
     .await;
     match sent {
-        Err(RequestError::Api(error)) if !crate::telegram::is_forbidden(&error) => {
+        Err(error) if crate::telegram::is_refusal(&error) => {
             tracing::warn!(reservation_id = reservation.id, %error, "Telegram refused the invoice");
             Ok(Invoice::Refused)
         }
@@ -261,16 +260,19 @@ pub async fn on_successful_payment(
         amount_minor: i64::from(paid.total_amount),
         currency: &paid.currency,
     };
-    let Some(payment_id) = payments::record(ctx.conn, &received).await? else {
+    let reservation_id = payment::parse_invoice_payload(&paid.invoice_payload);
+    let now = Utc::now();
+    let Some(Received {
+        payment_id,
+        settlement,
+    }) = payments::receive(ctx.conn, &received, reservation_id, now).await?
+    else {
         tracing::info!(
             charge = %received.telegram_charge_id,
             "payment already recorded"
         );
         return Ok(());
     };
-    let reservation_id = payment::parse_invoice_payload(&paid.invoice_payload);
-    let now = Utc::now();
-    let settlement = payments::settle(ctx.conn, payment_id, reservation_id, &received, now).await?;
     ctx.audit(
         "payment.received",
         "payment",
@@ -309,7 +311,6 @@ pub async fn on_successful_payment(
             outbound::enqueue(ctx.conn, chat.0, &message).await?;
         }
         Settlement::Refunding(cause) => {
-            payments::request_payment_refund(ctx.conn, payment_id, cause.as_str(), None).await?;
             tracing::warn!(
                 payment_id,
                 ?reservation_id,
