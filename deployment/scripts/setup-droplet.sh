@@ -17,7 +17,8 @@ Steps (each one skipped when already in place):
   5. deployment/.env.production (0600) from the example, with generated secrets
      (openssl rand) for POSTGRES_PASSWORD, SECRET_KEY, REDIS_PASSWORD, WEBHOOK_SECRET_TOKEN and
      GRAFANA_ADMIN_PASSWORD; existing values are never replaced; the .env links Compose reads;
-  6. systemd units (toogoodtogo.service, toogoodtogo-backup.service/.timer), enabled;
+  6. systemd units (toogoodtogo.service, toogoodtogo-backup.service/.timer,
+     toogoodtogo-restore-verify.service/.timer), enabled;
   7. logrotate rule and the certbot renewal hook that reloads nginx.
 
 --dry-run   show what would change, change nothing
@@ -235,10 +236,11 @@ ensure_link ../.env.production "$app/deployment/monitoring/.env"
 # 6. systemd units
 step "systemd units"
 paths="s|/opt/toogoodtogo|$HOST_APP_ROOT|g"
-for unit in toogoodtogo.service toogoodtogo-backup.service toogoodtogo-backup.timer; do
+for unit in toogoodtogo.service toogoodtogo-backup.service toogoodtogo-backup.timer \
+  toogoodtogo-restore-verify.service toogoodtogo-restore-verify.timer; do
   install_file "$deploy/systemd/$unit" "$root/etc/systemd/system/$unit" 644 "$paths"
 done
-for unit in toogoodtogo.service toogoodtogo-backup.timer; do
+for unit in toogoodtogo.service toogoodtogo-backup.timer toogoodtogo-restore-verify.timer; do
   if [ "$live" -eq 1 ]; then
     if systemctl is-enabled --quiet "$unit" 2>/dev/null; then ok "$unit enabled"; else
       change "enable $unit" sh -c "systemctl daemon-reload && systemctl enable $unit"
@@ -250,7 +252,8 @@ for unit in toogoodtogo.service toogoodtogo-backup.timer; do
   fi
 done
 if [ "$live" -eq 1 ] && [ "$dry_run" -eq 0 ]; then
-  systemctl start toogoodtogo-backup.timer || warn "could not start toogoodtogo-backup.timer"
+  systemctl start toogoodtogo-backup.timer toogoodtogo-restore-verify.timer ||
+    warn "could not start the backup and restore-test timers"
 fi
 
 # 7. logrotate and certbot hook

@@ -18,6 +18,10 @@ for h in BOT_HISTOGRAMS:
     KNOWN |= {f"toogoodtogo_{h}{s}" for s in ("_bucket", "_sum", "_count")}
 # backup.sh through node_exporter's textfile collector
 KNOWN |= {"toogoodtogo_backup_last_success_timestamp_seconds", "toogoodtogo_backup_last_size_bytes"}
+# restore.sh --verify (weekly timer), same directory
+KNOWN |= {"toogoodtogo_backup_restore_verify_success", "toogoodtogo_backup_restore_verify_last_run_timestamp_seconds",
+          "toogoodtogo_backup_restore_verify_last_success_timestamp_seconds", "toogoodtogo_backup_restore_verify_tables",
+          "toogoodtogo_backup_restore_verify_rows"}
 # Prometheus itself and the exporters in docker-compose.monitoring.yml
 KNOWN |= {"up",
           "pg_up", "pg_stat_database_numbackends", "pg_database_size_bytes",

@@ -232,6 +232,9 @@ running() { [ -e "$SHIM_STATE/running/$1" ]; }
   run_in . "scripts/restore.sh --dry-run \"\$(ls -t $BACKUP_DIR/toogoodtogo_*.sql.gz | head -1)\""
   clean
   [[ "$output" == *"dry run: database $TEST_DB is reachable"* ]]
+  RESTORE_VERIFY_DB="${TEST_DB}_verify" run_in . "scripts/restore.sh --verify latest"
+  clean
+  [[ "$output" == *"2 tables, 70 rows; dropped it"* ]]
 }
 
 # --- Service management ------------------------------------------------------------------------

@@ -28,7 +28,8 @@ setup() {
   echo "$output"
   [ "$status" -eq 0 ]
   for a in TooGoodToGoBotDown TooGoodToGoBotDegraded TooGoodToGoBackupTooOld HostDiskAlmostFull \
-    RedisMemoryHigh TooGoodToGoUpdateErrorRate TooGoodToGoWebhookLatencyHigh TooGoodToGoWebhookErrors; do
+    RedisMemoryHigh TooGoodToGoUpdateErrorRate TooGoodToGoWebhookLatencyHigh TooGoodToGoWebhookErrors \
+    TooGoodToGoRestoreVerifyFailed TooGoodToGoRestoreVerifyNotRun; do
     grep -q "alertname: $a" "$M/alerts.test.yml" || { echo "no test for $a"; return 1; }
   done
 }

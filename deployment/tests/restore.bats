@@ -139,3 +139,39 @@ SQL
   wait "$holder" 2>/dev/null || true
   [ "$status" -eq 75 ]
 }
+
+@test "--verify latest: restores the newest backup into a scratch database, counts, drops it, reports" {
+  backup_now
+  before="$(db_fingerprint)"
+  export RESTORE_VERIFY_DB="${TEST_DB}_verify"
+  : >"$SHIM_STATE/calls.log"
+  run "$SCRIPTS/restore.sh" --verify latest
+  echo "$output"
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"verified $(basename "$BACKUP"): restored into the scratch database $RESTORE_VERIFY_DB: 2 tables, 70 rows; dropped it"* ]]
+  [ "$(psql -X -tA -c "SELECT count(*) FROM pg_database WHERE datname = '$RESTORE_VERIFY_DB'")" = 0 ]
+  [ "$(db_fingerprint)" = "$before" ]
+  ! grep -Eq 'stop|up |run ' "$SHIM_STATE/calls.log"
+  prom="$BACKUP_TEXTFILE_DIR/toogoodtogo_restore_verify.prom"
+  grep -qx 'toogoodtogo_backup_restore_verify_success 1' "$prom"
+  grep -qx 'toogoodtogo_backup_restore_verify_tables 2' "$prom"
+  grep -qx 'toogoodtogo_backup_restore_verify_rows 70' "$prom"
+  grep -q '^toogoodtogo_backup_restore_verify_last_success_timestamp_seconds [0-9]' "$prom"
+  promtool check metrics <"$prom"
+  grep -q "action=restore-verify result=ok file=$(basename "$BACKUP") tables=2 rows=70" "$LOG_DIR/deployment.log"
+}
+
+@test "--verify: a corrupt backup is exit 2 and success 0, the last success time is kept" {
+  backup_now
+  export RESTORE_VERIFY_DB="${TEST_DB}_verify"
+  "$SCRIPTS/restore.sh" --verify "$BACKUP" >/dev/null
+  prom="$BACKUP_TEXTFILE_DIR/toogoodtogo_restore_verify.prom"
+  last="$(sed -n 's/^toogoodtogo_backup_restore_verify_last_success_timestamp_seconds //p' "$prom")"
+  head -c 100 "$BACKUP" >"$BACKUP_DIR/toogoodtogo_29991231_000000.sql.gz"
+  run "$SCRIPTS/restore.sh" --verify latest
+  [ "$status" -eq 2 ]
+  grep -qx 'toogoodtogo_backup_restore_verify_success 0' "$prom"
+  grep -qx "toogoodtogo_backup_restore_verify_last_success_timestamp_seconds $last" "$prom"
+  SHIM_PGPORT=1 run "$SCRIPTS/restore.sh" --verify "$BACKUP"
+  [ "$status" -eq 3 ]
+}

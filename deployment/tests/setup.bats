@@ -44,6 +44,7 @@ envv() { grep "^$1=" "$R/opt/toogoodtogo/deployment/.env.production" | tail -n 1
   cmp "$R/etc/systemd/system/toogoodtogo.service" "$DEPLOYMENT_SRC/systemd/toogoodtogo.service"
   [ -L "$R/etc/systemd/system/multi-user.target.wants/toogoodtogo.service" ]
   [ -L "$R/etc/systemd/system/timers.target.wants/toogoodtogo-backup.timer" ]
+  [ -L "$R/etc/systemd/system/timers.target.wants/toogoodtogo-restore-verify.timer" ]
   [ -f "$R/etc/logrotate.d/toogoodtogo" ]
   [ "$(readlink "$R/etc/letsencrypt/renewal-hooks/deploy/toogoodtogo-nginx.sh")" = /opt/toogoodtogo/deployment/nginx/certbot-deploy-hook.sh ]
   [[ "$output" == *"fill in TELEGRAM_BOT_TOKEN"* ]]

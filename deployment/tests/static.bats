@@ -212,15 +212,18 @@ CONF
   mkdir -p "$u/bin"
   printf '#!/bin/sh\nexit 0\n' >"$u/bin/docker"
   cp "$u/bin/docker" "$u/bin/backup.sh"
-  chmod +x "$u/bin/docker" "$u/bin/backup.sh"
+  cp "$u/bin/docker" "$u/bin/restore.sh"
+  chmod +x "$u/bin/docker" "$u/bin/backup.sh" "$u/bin/restore.sh"
   for f in "$DEPLOYMENT_SRC"/systemd/*; do
     sed -e "s|/usr/bin/docker|$u/bin/docker|g" \
       -e "s|/opt/toogoodtogo/deployment/scripts/backup.sh|$u/bin/backup.sh|" \
+      -e "s|/opt/toogoodtogo/deployment/scripts/restore.sh|$u/bin/restore.sh|" \
       -e "s|^WorkingDirectory=.*|WorkingDirectory=$u|" "$f" >"$u/$(basename "$f")"
   done
   printf '[Unit]\nDescription=docker stand-in\n[Service]\nExecStart=%s/bin/docker\n' "$u" >"$u/docker.service"
   run env SYSTEMD_UNIT_PATH="$u:" systemd-analyze verify --man=no \
-    "$u/toogoodtogo.service" "$u/toogoodtogo-backup.service" "$u/toogoodtogo-backup.timer"
+    "$u/toogoodtogo.service" "$u/toogoodtogo-backup.service" "$u/toogoodtogo-backup.timer" \
+    "$u/toogoodtogo-restore-verify.service" "$u/toogoodtogo-restore-verify.timer"
   echo "$output"
   [ "$status" -eq 0 ]
   # warnings (unknown keys, bad values) count as failures too
@@ -236,6 +239,10 @@ CONF
   [[ "$output" == *"Normalized form: *-*-* 03:00:00"* ]]
   grep -qx 'ExecStart=/opt/toogoodtogo/deployment/scripts/backup.sh scheduled' "$DEPLOYMENT_SRC/systemd/toogoodtogo-backup.service"
   grep -qx 'WantedBy=multi-user.target' "$DEPLOYMENT_SRC/systemd/toogoodtogo.service"
+  # the weekly restore test: Sundays 04:30, on the newest backup
+  run systemd-analyze calendar "$(sed -n 's/^OnCalendar=//p' "$DEPLOYMENT_SRC/systemd/toogoodtogo-restore-verify.timer")"
+  [[ "$output" == *"Normalized form: Sun *-*-* 04:30:00"* ]]
+  grep -qx 'ExecStart=/opt/toogoodtogo/deployment/scripts/restore.sh --verify latest' "$DEPLOYMENT_SRC/systemd/toogoodtogo-restore-verify.service"
   grep -q '^ExecStop=.*docker compose -f docker-compose.prod.yml down' "$DEPLOYMENT_SRC/systemd/toogoodtogo.service"
 }
 
