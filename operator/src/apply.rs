@@ -3,7 +3,11 @@
 //! volume.
 //!
 //! Every object is read first and written only when the live object differs from the rendered
-//! one, so a converged resource costs reads and no writes.
+//! one, so a converged resource costs reads and no writes. "Differs" is judged as the API server
+//! stores objects: values it drops (empty strings, lists and maps) and quantities it
+//! canonicalises are not drift, while a field the operator's field manager owns in
+//! `managedFields` and no longer renders is (applying the full object removes it). A write is
+//! counted only when the server's resourceVersion moved.
 
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::PersistentVolumeClaim;
@@ -50,13 +54,25 @@ impl ApplyReport {
     }
 }
 
+/// A value the API server does not store: it comes back absent.
+fn dropped_by_server(value: &Value) -> bool {
+    match value {
+        Value::Null => true,
+        Value::String(s) => s.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        Value::Object(o) => o.is_empty(),
+        _ => false,
+    }
+}
+
 /// True when every field set in `desired` has the same value in `live`. Fields the API server
-/// adds (defaults, status, managedFields) are ignored; lists must match element by element.
+/// adds (defaults, status, managedFields) are ignored; lists must match element by element;
+/// empty values the server drops match an absent field.
 pub fn is_subset(desired: &Value, live: &Value) -> bool {
     match (desired, live) {
         (Value::Object(d), Value::Object(l)) => d.iter().all(|(key, dv)| match l.get(key) {
             Some(lv) => is_subset(dv, lv),
-            None => dv.is_null(),
+            None => dropped_by_server(dv),
         }),
         (Value::Array(d), Value::Array(l)) => {
             d.len() == l.len() && d.iter().zip(l).all(|(dv, lv)| is_subset(dv, lv))
@@ -69,6 +85,46 @@ pub fn is_subset(desired: &Value, live: &Value) -> bool {
         }
         (d, l) => d == l,
     }
+}
+
+/// Whether the field set `owned` (`fieldsV1` of a managedFields entry) holds a field that
+/// `desired` does not set: applying `desired` would remove it. List items (`k:`, `v:`, `i:`) are
+/// not followed; a list that differs is caught by [`is_subset`].
+fn owns_more_than(owned: &Value, desired: &Value) -> bool {
+    let Value::Object(owned) = owned else {
+        return false;
+    };
+    owned.iter().any(|(key, sub)| {
+        let Some(field) = key.strip_prefix("f:") else {
+            return false;
+        };
+        match desired.get(field) {
+            None => true,
+            Some(value) if dropped_by_server(value) => {
+                sub.as_object().is_some_and(|s| !s.is_empty())
+            }
+            Some(value) => owns_more_than(sub, value),
+        }
+    })
+}
+
+/// The fields the operator's server-side applies own on `live` (not those of a subresource).
+fn owned_by_operator(live: &Value) -> Option<&Value> {
+    live.pointer("/metadata/managedFields")?
+        .as_array()?
+        .iter()
+        .find(|entry| {
+            entry["manager"] == FIELD_MANAGER
+                && entry["operation"] == "Apply"
+                && entry.get("subresource").is_none_or(|s| s == "")
+        })
+        .and_then(|entry| entry.get("fieldsV1"))
+}
+
+/// Whether the live object already is what applying `desired` would make it.
+pub fn converged(desired: &Value, live: &Value) -> bool {
+    is_subset(desired, live)
+        && !owned_by_operator(live).is_some_and(|owned| owns_more_than(owned, desired))
 }
 
 fn api_for(client: &Client, namespace: &str, resource: &ApiResource) -> Api<DynamicObject> {
@@ -96,28 +152,35 @@ async fn apply_one(
         name: name.to_owned(),
         source,
     })?;
-    if let Some(live) = live {
-        if manifest.mode == WriteMode::CreateOnly {
-            return Ok(false);
+    let live_version = match live {
+        Some(live) => {
+            if manifest.mode == WriteMode::CreateOnly {
+                return Ok(false);
+            }
+            let desired = serde_json::to_value(&manifest.object).unwrap_or(Value::Null);
+            let version = live.metadata.resource_version.clone();
+            let live = serde_json::to_value(&live).unwrap_or(Value::Null);
+            if converged(&desired, &live) {
+                return Ok(false);
+            }
+            version
         }
-        let desired = serde_json::to_value(&manifest.object).unwrap_or(Value::Null);
-        let live = serde_json::to_value(&live).unwrap_or(Value::Null);
-        if is_subset(&desired, &live) {
-            return Ok(false);
-        }
-    }
-    api.patch(
-        name,
-        &PatchParams::apply(FIELD_MANAGER).force(),
-        &Patch::Apply(&manifest.object),
-    )
-    .await
-    .map_err(|source| ApplyError::Write {
-        kind: manifest.resource.kind.clone(),
-        name: name.to_owned(),
-        source,
-    })?;
-    Ok(true)
+        None => None,
+    };
+    let written = api
+        .patch(
+            name,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&manifest.object),
+        )
+        .await
+        .map_err(|source| ApplyError::Write {
+            kind: manifest.resource.kind.clone(),
+            name: name.to_owned(),
+            source,
+        })?;
+    // The server no-ops an apply that sets nothing new: only a moved resourceVersion is a write.
+    Ok(live_version.is_none() || written.metadata.resource_version != live_version)
 }
 
 /// Delete an object that is no longer wanted, if it exists and this resource owns it.
@@ -377,6 +440,24 @@ mod tests {
             &desired,
             &json!({"spec": {"template": {"containers": [{"name": "bot"}]}}})
         ));
+    }
+
+    #[test]
+    fn empty_values_the_server_drops_are_not_drift() {
+        let desired = json!({"env": [{"name": "X", "value": ""}], "args": [], "labels": {}});
+        assert!(is_subset(&desired, &json!({"env": [{"name": "X"}]})));
+    }
+
+    #[test]
+    fn a_field_the_operator_owns_and_no_longer_renders_is_drift() {
+        let live = json!({"spec": {"replicas": 0, "paused": false},
+            "metadata": {"managedFields": [
+                {"manager": FIELD_MANAGER, "operation": "Apply",
+                 "fieldsV1": {"f:spec": {"f:replicas": {}}}},
+                {"manager": "kubectl", "operation": "Update",
+                 "fieldsV1": {"f:spec": {"f:paused": {}}}}]}});
+        assert!(!converged(&json!({"spec": {}}), &live));
+        assert!(converged(&json!({"spec": {"replicas": 0}}), &live));
     }
 
     #[test]

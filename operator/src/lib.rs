@@ -20,6 +20,8 @@ pub mod backups;
 pub mod controller;
 pub mod db_rotation;
 #[cfg(test)]
+mod double_tests;
+#[cfg(test)]
 pub mod fixtures;
 pub mod install;
 pub mod leader;

@@ -1,0 +1,259 @@
+//! The reconciler against the stateful API double ([`crate::testing::api_server`]): a server
+//! that normalises, defaults, tracks field managers and resourceVersions, and garbage-collects,
+//! as a real kube-apiserver does.
+
+use std::sync::Arc;
+
+use kube::runtime::controller::Action;
+use serde_json::{Value, json};
+
+use crate::controller::{Context, Error, reconcile};
+use crate::crd::TooGoodToGo;
+use crate::generator::SecretGenerator;
+use crate::metrics::{Metrics, ResourceLabels};
+use crate::testing::api_server::ApiServer;
+use crate::testing::sample;
+
+pub const NS: &str = "shop";
+pub const CR: &str = "/apis/toogoodtogo.io/v1alpha1/namespaces/shop/toogoodtogos/tgtg";
+
+pub fn core(plural: &str, name: &str) -> String {
+    format!("/api/v1/namespaces/{NS}/{plural}/{name}")
+}
+
+/// A new value on every call, so a regenerated secret would show.
+#[derive(Default)]
+struct CountingGenerator(std::sync::atomic::AtomicUsize);
+
+impl SecretGenerator for CountingGenerator {
+    fn generate(&self, purpose: &str) -> String {
+        let n = self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        format!("{purpose}-{n}")
+    }
+}
+
+pub struct Cluster {
+    pub server: ApiServer,
+    pub ctx: Arc<Context>,
+}
+
+/// Secrets every sample references.
+const REFERENCED: &[(&str, &str)] = &[
+    ("tgtg-telegram", "token"),
+    ("tgtg-stripe", "providerToken"),
+    ("tgtg-database", "url"),
+    ("tgtg-redis", "url"),
+];
+
+impl Cluster {
+    /// An empty cluster (no prometheus-operator) with the referenced Secrets.
+    pub fn new() -> Self {
+        let (client, server) = ApiServer::start();
+        server.uninstalled("servicemonitors");
+        for (name, key) in REFERENCED {
+            server.create(
+                &core("secrets", name),
+                json!({"apiVersion": "v1", "kind": "Secret", "data": {*key: "cGxhY2Vob2xkZXI="}}),
+            );
+        }
+        let ctx = Arc::new(Context::new(
+            client,
+            Arc::new(CountingGenerator::default()),
+            Arc::new(Metrics::default()),
+            Some("test".to_owned()),
+        ));
+        Self { server, ctx }
+    }
+
+    /// A cluster with the sample `file` created as `tgtg` in `shop`.
+    pub fn with_sample(file: &str) -> Self {
+        let cluster = Self::new();
+        cluster.create_resource(file);
+        cluster
+    }
+
+    pub fn create_resource(&self, file: &str) {
+        let mut cr = serde_json::to_value(sample(file)).unwrap_or_default();
+        cr["metadata"]["name"] = json!("tgtg");
+        self.server.create(CR, cr);
+    }
+
+    pub fn resource(&self) -> Value {
+        self.server.get(CR).unwrap_or_default()
+    }
+
+    /// One reconcile of the stored resource, as the watch would deliver it.
+    pub async fn reconcile(&self) -> Result<Action, Error> {
+        let stored = self.resource();
+        let cr: TooGoodToGo = match serde_json::from_value(stored) {
+            Ok(cr) => cr,
+            Err(e) => panic!("stored resource does not parse: {e}"),
+        };
+        Box::pin(reconcile(Arc::new(cr), self.ctx.clone())).await
+    }
+
+    pub async fn reconcile_ok(&self) {
+        let result = self.reconcile().await;
+        assert!(result.is_ok(), "{result:?}");
+    }
+
+    /// The writes the operator counted (the `writes` metric).
+    pub fn counted_writes(&self) -> u64 {
+        self.ctx
+            .metrics
+            .writes
+            .get_or_create(&ResourceLabels {
+                namespace: NS.to_owned(),
+                name: "tgtg".to_owned(),
+            })
+            .get()
+    }
+
+    /// What the cluster's controllers do: the StatefulSet controller creates the data volume
+    /// (owned by the StatefulSet when its retention policy deletes it) and its pod gets ready,
+    /// migration Jobs succeed, Deployments roll out.
+    pub fn controllers_act(&self) {
+        for path in self
+            .server
+            .paths(&format!("/apis/apps/v1/namespaces/{NS}/statefulsets/"))
+        {
+            let Some(sts) = self.server.get(&path) else {
+                continue;
+            };
+            let name = sts["metadata"]["name"].as_str().unwrap_or_default();
+            for template in sts["spec"]["volumeClaimTemplates"]
+                .as_array()
+                .into_iter()
+                .flatten()
+            {
+                let claim = format!(
+                    "{}-{name}-0",
+                    template["metadata"]["name"].as_str().unwrap_or_default()
+                );
+                let claim_path = core("persistentvolumeclaims", &claim);
+                if self.server.exists(&claim_path) {
+                    continue;
+                }
+                let mut pvc = json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                    "metadata": {"labels": sts["spec"]["selector"]["matchLabels"]},
+                    "spec": template["spec"]});
+                if sts["spec"]["persistentVolumeClaimRetentionPolicy"]["whenDeleted"] == "Delete" {
+                    pvc["metadata"]["ownerReferences"] = json!([{"apiVersion": "apps/v1",
+                        "kind": "StatefulSet", "name": name, "uid": sts["metadata"]["uid"],
+                        "controller": true}]);
+                }
+                self.server.create(&claim_path, pvc);
+            }
+            self.server.edit(&path, |s| {
+                s["status"] = json!({"replicas": 1, "readyReplicas": 1, "availableReplicas": 1,
+                    "observedGeneration": s["metadata"]["generation"]});
+            });
+        }
+        for path in self
+            .server
+            .paths(&format!("/apis/batch/v1/namespaces/{NS}/jobs/"))
+        {
+            self.server.edit(&path, |job| {
+                if job["metadata"]["labels"]["app.kubernetes.io/component"] == "migration"
+                    && job["status"].get("succeeded").is_none()
+                {
+                    job["status"] = json!({"succeeded": 1});
+                }
+            });
+        }
+        for path in self
+            .server
+            .paths(&format!("/apis/apps/v1/namespaces/{NS}/deployments/"))
+        {
+            self.server.edit(&path, |d| {
+                let n = d["spec"]["replicas"].clone();
+                d["status"] = json!({"observedGeneration": d["metadata"]["generation"],
+                    "replicas": n, "updatedReplicas": n, "readyReplicas": n, "availableReplicas": n});
+            });
+        }
+    }
+
+    /// Reconcile, letting the controllers act in between, until the resource is Ready.
+    pub async fn converge(&self) {
+        for _ in 0..8 {
+            self.reconcile_ok().await;
+            self.controllers_act();
+            if self.resource()["status"]["phase"] == "Ready" {
+                self.reconcile_ok().await;
+                self.controllers_act();
+                return;
+            }
+        }
+        panic!(
+            "not Ready after 8 reconciles: {:#}",
+            self.resource()["status"]
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_example_converges_to_zero_writes_on_a_normalising_server() {
+    for file in crate::testing::sample_names() {
+        let cluster = Cluster::with_sample(&file);
+        cluster.converge().await;
+        cluster.server.take_changes();
+        cluster.server.take_requests();
+        let counted = cluster.counted_writes();
+        for _ in 0..3 {
+            cluster.reconcile_ok().await;
+        }
+        let sent: Vec<String> = cluster
+            .server
+            .take_requests()
+            .iter()
+            .filter(|r| r.method != http::Method::GET)
+            .map(super::testing::api_server::Recorded::line)
+            .collect();
+        assert_eq!(
+            sent,
+            Vec::<String>::new(),
+            "{file}: a converged resource sends no writes"
+        );
+        assert_eq!(
+            cluster.server.take_changes(),
+            Vec::<String>::new(),
+            "{file}: a converged resource changes nothing"
+        );
+        assert_eq!(
+            cluster.counted_writes(),
+            counted,
+            "{file}: the write metric counts only real changes"
+        );
+    }
+}
+
+#[tokio::test]
+async fn fields_removed_from_the_spec_disappear_from_the_live_objects() {
+    let cluster = Cluster::with_sample("production.yaml");
+    cluster.converge().await;
+    let ingress = "/apis/networking.k8s.io/v1/namespaces/shop/ingresses/tgtg";
+    let deployment = "/apis/apps/v1/namespaces/shop/deployments/tgtg-bot";
+    let live = |path: &str| cluster.server.get(path).unwrap_or_default();
+    assert!(live(ingress)["spec"].get("tls").is_some());
+    assert!(
+        live(deployment)["spec"]["template"]["spec"]
+            .get("nodeSelector")
+            .is_some()
+    );
+
+    cluster.server.edit(CR, |cr| {
+        cr["spec"]["ingress"]["tls"] = Value::Null;
+        cr["spec"]["placement"] = Value::Null;
+    });
+    cluster.reconcile_ok().await;
+    assert_eq!(live(ingress)["spec"].get("tls"), None);
+    assert_eq!(
+        live(deployment)["spec"]["template"]["spec"].get("nodeSelector"),
+        None
+    );
+    cluster.controllers_act();
+    cluster.reconcile_ok().await;
+    cluster.server.take_changes();
+    cluster.reconcile_ok().await;
+    assert_eq!(cluster.server.take_changes(), Vec::<String>::new());
+}
