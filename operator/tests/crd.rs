@@ -95,7 +95,7 @@ fn backup_and_restore_crds_have_their_short_names_and_category() {
     );
     assert_eq!(
         backup.spec.names.categories,
-        Some(vec!["toogoodtogo".to_owned()])
+        Some(vec!["toogoodtogo-all".to_owned()])
     );
     let restore = Restore::crd();
     assert_eq!(
@@ -104,8 +104,36 @@ fn backup_and_restore_crds_have_their_short_names_and_category() {
     );
     assert_eq!(
         restore.spec.names.categories,
-        Some(vec!["toogoodtogo".to_owned()])
+        Some(vec!["toogoodtogo-all".to_owned()])
     );
+}
+
+/// kubectl expands a category to every kind in it: a category spelled like a kind's singular,
+/// plural or short name makes `kubectl get toogoodtogo NAME` fail with "you must specify only one
+/// resource".
+#[test]
+fn no_category_is_also_the_name_of_a_kind() {
+    use toogoodtogo_operator::crd::{Backup, Restore, TooGoodToGo};
+    let crds = [TooGoodToGo::crd(), Backup::crd(), Restore::crd()];
+    let mut names = Vec::new();
+    for crd in &crds {
+        let n = &crd.spec.names;
+        names.push(n.plural.clone());
+        names.extend(n.singular.clone());
+        names.push(n.kind.to_ascii_lowercase());
+        names.extend(n.short_names.clone().unwrap_or_default());
+    }
+    for crd in &crds {
+        let categories = crd.spec.names.categories.clone().unwrap_or_default();
+        assert!(!categories.is_empty(), "{}", crd.spec.names.kind);
+        for category in categories {
+            assert!(
+                !names.contains(&category),
+                "category {category} of {} is also a resource name",
+                crd.spec.names.kind
+            );
+        }
+    }
 }
 
 #[test]
