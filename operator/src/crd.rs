@@ -99,10 +99,28 @@ pub struct TooGoodToGoSpec {
     /// Progress deadline and automatic rollback.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rollout: Option<RolloutSpec>,
+    /// What deleting the resource does to the managed database's volume and credentials
+    /// Secret: `Retain` (default) keeps both, labelled with the resource's name, and a resource
+    /// created again with the same name adopts them; `Delete` deletes them with the resource.
+    /// The backup volume is always kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deletion_policy: Option<DeletionPolicy>,
 }
 
 fn default_replicas() -> i32 {
     1
+}
+
+/// What deleting a `TooGoodToGo` does to its data.
+#[derive(
+    Deserialize, Serialize, Clone, Copy, Debug, Default, PartialEq, Eq, schemars::JsonSchema,
+)]
+pub enum DeletionPolicy {
+    /// The database volume and its credentials Secret survive the resource.
+    #[default]
+    Retain,
+    /// The database volume and its credentials Secret are deleted with the resource.
+    Delete,
 }
 
 #[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, schemars::JsonSchema)]
@@ -598,6 +616,10 @@ impl TooGoodToGo {
             .as_ref()
             .and_then(|r| r.auto_rollback)
             .unwrap_or(true)
+    }
+
+    pub fn deletion_policy(&self) -> DeletionPolicy {
+        self.spec.deletion_policy.unwrap_or_default()
     }
 
     pub fn progress_deadline_seconds(&self) -> i32 {

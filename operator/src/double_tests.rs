@@ -21,6 +21,10 @@ pub fn core(plural: &str, name: &str) -> String {
     format!("/api/v1/namespaces/{NS}/{plural}/{name}")
 }
 
+pub fn group(group_version: &str, plural: &str, name: &str) -> String {
+    format!("/apis/{group_version}/namespaces/{NS}/{plural}/{name}")
+}
+
 /// A new value on every call, so a regenerated secret would show.
 #[derive(Default)]
 struct CountingGenerator(std::sync::atomic::AtomicUsize);
@@ -256,4 +260,94 @@ async fn fields_removed_from_the_spec_disappear_from_the_live_objects() {
     cluster.server.take_changes();
     cluster.reconcile_ok().await;
     assert_eq!(cluster.server.take_changes(), Vec::<String>::new());
+}
+
+const DATA: &str = "/api/v1/namespaces/shop/persistentvolumeclaims/data-tgtg-postgres-0";
+const CREDENTIALS: &str = "/api/v1/namespaces/shop/secrets/tgtg-postgres-credentials";
+const BACKUPS: &str = "/api/v1/namespaces/shop/persistentvolumeclaims/tgtg-backups";
+
+fn postgres_statefulset() -> String {
+    group("apps/v1", "statefulsets", "tgtg-postgres")
+}
+
+#[tokio::test]
+async fn by_default_deleting_the_resource_keeps_the_data_and_a_new_resource_adopts_it() {
+    let cluster = Cluster::with_sample("production.yaml");
+    cluster.converge().await;
+    let volume_uid = cluster
+        .server
+        .get(DATA)
+        .map(|v| v["metadata"]["uid"].clone());
+    let credentials = cluster.server.get(CREDENTIALS).map(|s| s["data"].clone());
+    assert!(volume_uid.is_some() && credentials.is_some());
+
+    cluster.server.delete(CR);
+    assert!(
+        !cluster.server.exists(&postgres_statefulset()),
+        "owned objects are garbage-collected"
+    );
+    for kept in [DATA, CREDENTIALS, BACKUPS] {
+        let object = cluster.server.get(kept);
+        assert!(object.is_some(), "{kept} was deleted with the resource");
+        assert_eq!(
+            object.unwrap_or_default()["metadata"]["labels"]["app.kubernetes.io/instance"],
+            "tgtg",
+            "{kept} says which platform it belonged to"
+        );
+    }
+
+    cluster.create_resource("production.yaml");
+    cluster.converge().await;
+    assert_eq!(
+        cluster
+            .server
+            .get(DATA)
+            .map(|v| v["metadata"]["uid"].clone()),
+        volume_uid,
+        "the database volume is mounted again, not recreated"
+    );
+    assert_eq!(
+        cluster.server.get(CREDENTIALS).map(|s| s["data"].clone()),
+        credentials,
+        "the passwords the database knows are kept"
+    );
+    assert_eq!(cluster.resource()["status"]["phase"], "Ready");
+}
+
+#[tokio::test]
+async fn with_deletion_policy_delete_the_data_goes_with_the_resource() {
+    let cluster = Cluster::new();
+    let mut cr = serde_json::to_value(sample("production.yaml")).unwrap_or_default();
+    cr["spec"]["deletionPolicy"] = json!("Delete");
+    cluster.server.create(CR, cr);
+    cluster.converge().await;
+    assert!(cluster.server.exists(DATA));
+    cluster.server.delete(CR);
+    assert!(!cluster.server.exists(DATA));
+    assert!(!cluster.server.exists(CREDENTIALS));
+    assert!(cluster.server.exists(BACKUPS), "backups are always kept");
+}
+
+#[tokio::test]
+async fn switching_from_retain_to_delete_and_back_moves_the_ownership_of_the_credentials() {
+    let cluster = Cluster::with_sample("production.yaml");
+    cluster.converge().await;
+    let owners = |c: &Cluster| {
+        c.server.get(CREDENTIALS).unwrap_or_default()["metadata"]["ownerReferences"].clone()
+    };
+    assert_eq!(owners(&cluster), Value::Null);
+    cluster
+        .server
+        .edit(CR, |cr| cr["spec"]["deletionPolicy"] = json!("Delete"));
+    cluster.reconcile_ok().await;
+    assert_eq!(owners(&cluster)[0]["kind"], "TooGoodToGo");
+    cluster
+        .server
+        .edit(CR, |cr| cr["spec"]["deletionPolicy"] = json!("Retain"));
+    cluster.reconcile_ok().await;
+    assert_eq!(
+        owners(&cluster),
+        Value::Null,
+        "a field the operator stops setting is removed"
+    );
 }

@@ -23,7 +23,7 @@ use super::pod::{
     POSTGRES_SUPERUSER_PASSWORD_KEY, POSTGRES_USER_KEY,
 };
 use super::secret::bytes;
-use crate::crd::ManagedDatabase;
+use crate::crd::{DeletionPolicy, ManagedDatabase};
 use crate::names::{BOT_DATABASE, BOT_DATABASE_USER, Component, POSTGRES_PORT};
 
 /// UID of the `postgres` user in the official Alpine images.
@@ -73,8 +73,13 @@ pub fn credentials(ctx: &Context) -> Secret {
             bytes(&pg.superuser_password),
         );
     }
+    let mut metadata = owner.metadata(owner.postgres_credentials(), Component::Database);
+    // Kept with the data volume: the database only knows these passwords.
+    if ctx.cr.deletion_policy() == DeletionPolicy::Retain {
+        metadata.owner_references = None;
+    }
     Secret {
-        metadata: owner.metadata(owner.postgres_credentials(), Component::Database),
+        metadata,
         type_: Some("Opaque".to_owned()),
         data: Some(data),
         ..Secret::default()
@@ -177,12 +182,17 @@ pub fn stateful_set(ctx: &Context, managed: &ManagedDatabase) -> StatefulSet {
         spec: StatefulSetSpec {
             replicas: Some(1),
             service_name: Some(owner.postgres()),
-            // Deleting the resource deletes everything it owns, the data volume included (its
-            // credentials go with it, so a kept volume could not be reopened anyway). Back up
-            // before deleting.
+            // The data volume outlives the StatefulSet unless spec.deletionPolicy is Delete; a
+            // StatefulSet of the same name (the resource created again) mounts it again.
             persistent_volume_claim_retention_policy: Some(
                 StatefulSetPersistentVolumeClaimRetentionPolicy {
-                    when_deleted: Some("Delete".to_owned()),
+                    when_deleted: Some(
+                        match ctx.cr.deletion_policy() {
+                            DeletionPolicy::Retain => "Retain",
+                            DeletionPolicy::Delete => "Delete",
+                        }
+                        .to_owned(),
+                    ),
                     when_scaled: Some("Retain".to_owned()),
                 },
             ),
