@@ -51,3 +51,12 @@ CREATE TABLE payment_discrepancies (
     detail       TEXT NOT NULL,
     UNIQUE (kind, charge_id)
 );
+
+-- Which days were reconciled (one runner per day, whichever replica claims it first).
+CREATE TABLE payment_reconciliations (
+    day            DATE PRIMARY KEY,
+    started_at     TIMESTAMPTZ NOT NULL DEFAULT now(),
+    finished_at    TIMESTAMPTZ,
+    charges        INTEGER,
+    discrepancies  INTEGER
+);

@@ -154,6 +154,10 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         Arc::clone(&app),
         shutdown.child_token(),
     ));
+    tasks.spawn(crate::reconcile::run(
+        Arc::clone(&app),
+        shutdown.child_token(),
+    ));
     match &app.config.webhook {
         Some(_) => {
             tokio::spawn(register_webhook(Arc::clone(&app), shutdown.child_token()));

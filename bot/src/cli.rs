@@ -46,6 +46,13 @@ pub enum Command {
     /// Check the payment setup (e.g. after rotating the Stripe key): the provider token is set
     /// and Stripe accepts STRIPE_API_KEY. No money moves. Exit 0 when payments work.
     PaymentsCheck,
+    /// Compare a day's payments and refunds with Stripe (default: yesterday, UTC) and record what
+    /// differs. Exit 0 when everything matches, 1 when something differs.
+    ReconcilePayments {
+        /// The day to reconcile, as YYYY-MM-DD (UTC).
+        #[arg(long)]
+        day: Option<chrono::NaiveDate>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -75,6 +82,8 @@ pub enum CommandError {
     Telegram(#[from] crate::telegram::ClientError),
     #[error("Telegram API: {0}")]
     Api(#[from] teloxide::RequestError),
+    #[error(transparent)]
+    Reconcile(#[from] crate::reconcile::ReconcileError),
 }
 
 /// `migrate [--check]`.
@@ -188,6 +197,39 @@ pub async fn payments_check() -> Result<ExitCode, CommandError> {
         }
     );
     Ok(if ok { 0 } else { 1 })
+}
+
+/// `reconcile-payments [--day YYYY-MM-DD]`.
+pub async fn reconcile_payments(day: Option<chrono::NaiveDate>) -> Result<ExitCode, CommandError> {
+    let database = DatabaseConfig::from_env()?;
+    let stripe = crate::config::StripeConfig::from_env()?;
+    let Some(key) = stripe.api_key.clone() else {
+        println!("STRIPE_API_KEY: missing (nothing to reconcile with)");
+        return Ok(1);
+    };
+    let pool = store::connect(&database.url, 2, crate::app::DATABASE_START_TIMEOUT).await?;
+    let client =
+        crate::stripe::StripeClient::new(crate::telegram::http_client()?, &stripe.api_url, key);
+    let day = day.unwrap_or_else(|| chrono::Utc::now().date_naive() - chrono::Duration::days(1));
+    let report = crate::reconcile::reconcile_day(&pool, &client, day).await?;
+    println!(
+        "reconciled {day}: {} charge(s) at Stripe, {} discrepancy(ies)",
+        report.charges,
+        report.discrepancies.len()
+    );
+    for found in &report.discrepancies {
+        println!(
+            "{} {}: {}",
+            found.kind.as_str(),
+            found.charge_id,
+            found.detail
+        );
+    }
+    Ok(if report.discrepancies.is_empty() {
+        0
+    } else {
+        1
+    })
 }
 
 /// `webhook set|delete|info`.

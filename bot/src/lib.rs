@@ -15,6 +15,7 @@ pub mod jobs;
 pub mod marketplace;
 pub mod metrics;
 pub mod ratelimit;
+pub mod reconcile;
 pub mod refunds;
 pub mod store;
 pub mod stripe;

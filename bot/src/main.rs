@@ -50,6 +50,7 @@ async fn main() {
         } => cli::healthcheck(strict, url, timeout).await,
         Command::Webhook { action } => report(cli::webhook(action).await),
         Command::PaymentsCheck => report(cli::payments_check().await),
+        Command::ReconcilePayments { day } => report(cli::reconcile_payments(day).await),
     };
     std::process::exit(code);
 }

@@ -28,6 +28,28 @@ impl std::fmt::Debug for StripeClient {
     }
 }
 
+/// A charge as Stripe lists it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct Charge {
+    pub id: String,
+    pub amount: i64,
+    #[serde(default)]
+    pub amount_refunded: i64,
+    pub currency: String,
+    /// `succeeded`, `pending` or `failed`.
+    pub status: String,
+}
+
+trait HasId {
+    fn id(&self) -> &str;
+}
+
+impl HasId for Charge {
+    fn id(&self) -> &str {
+        &self.id
+    }
+}
+
 /// What a refund request tells Stripe about the refunded payment (shown in its dashboard).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RefundMetadata {
@@ -129,6 +151,59 @@ impl StripeClient {
                 .map_err(|e| StripeError::Transport(format!("unreadable balance: {e}")));
         }
         Err(api_error(status.as_u16(), &body))
+    }
+
+    /// Every charge created in `[from, until)` (Unix seconds), following Stripe's pagination.
+    pub async fn list_charges(&self, from: i64, until: i64) -> Result<Vec<Charge>, StripeError> {
+        self.list("charges", from, until).await
+    }
+
+    async fn list<T: serde::de::DeserializeOwned + HasId>(
+        &self,
+        what: &str,
+        from: i64,
+        until: i64,
+    ) -> Result<Vec<T>, StripeError> {
+        #[derive(serde::Deserialize)]
+        struct Page<T> {
+            data: Vec<T>,
+            has_more: bool,
+        }
+        let mut all: Vec<T> = Vec::new();
+        loop {
+            let mut query = vec![
+                ("created[gte]", from.to_string()),
+                ("created[lt]", until.to_string()),
+                ("limit", "100".to_owned()),
+            ];
+            if let Some(last) = all.last() {
+                query.push(("starting_after", last.id().to_owned()));
+            }
+            let response = self
+                .http
+                .get(format!("{}/v1/{what}", self.api_url))
+                .bearer_auth(self.api_key.expose())
+                .query(&query)
+                .timeout(Duration::from_secs(20))
+                .send()
+                .await
+                .map_err(|e| StripeError::Transport(e.without_url().to_string()))?;
+            let status = response.status();
+            let body = response
+                .bytes()
+                .await
+                .map_err(|e| StripeError::Transport(e.without_url().to_string()))?;
+            if !status.is_success() {
+                return Err(api_error(status.as_u16(), &body));
+            }
+            let page: Page<T> = serde_json::from_slice(&body)
+                .map_err(|e| StripeError::Transport(format!("unreadable {what} list: {e}")))?;
+            let more = page.has_more && !page.data.is_empty();
+            all.extend(page.data);
+            if !more {
+                return Ok(all);
+            }
+        }
     }
 
     /// Refunds `amount_minor` of a charge. The same `idempotency_key` always yields the same

@@ -41,6 +41,10 @@ struct Charge {
     amount: i64,
     currency: String,
     refunded: i64,
+    /// Unix seconds.
+    created: i64,
+    /// Order of creation, for Stripe's newest-first lists.
+    sequence: u64,
 }
 
 /// The outcome stored under an idempotency key.
@@ -130,12 +134,22 @@ impl StripeFake {
     /// Registers a charge (or payment intent, with a `pi_` id) that can be refunded up to
     /// `amount` minor units. Stripe reports currencies in lower case; so does the fake.
     pub fn add_charge(&self, charge_id: &str, amount: i64, currency: &str) {
-        self.shared.lock().charges.insert(
+        self.add_charge_at(charge_id, amount, currency, unix_now());
+    }
+
+    /// Registers a charge created at `created` (Unix seconds).
+    pub fn add_charge_at(&self, charge_id: &str, amount: i64, currency: &str, created: i64) {
+        let mut inner = self.shared.lock();
+        inner.next_id += 1;
+        let sequence = inner.next_id;
+        inner.charges.insert(
             charge_id.to_owned(),
             Charge {
                 amount,
                 currency: currency.to_ascii_lowercase(),
                 refunded: 0,
+                created,
+                sequence,
             },
         );
     }
@@ -427,6 +441,8 @@ async fn handle(
             "available": [{ "amount": 0, "currency": "eur" }],
             "pending": [{ "amount": 0, "currency": "eur" }],
         }))
+    } else if method == Method::GET && path == "/v1/charges" {
+        list_charges(&inner, &params)
     } else if method == Method::GET
         && let Some(id) = path.strip_prefix("/v1/refunds/")
     {
@@ -470,6 +486,57 @@ async fn handle(
     }
     record(&mut inner, status, false);
     respond(status, &body, key.as_deref(), false)
+}
+
+/// `GET /v1/charges`: newest first, filtered by `created[gte]`/`created[lt]`, paginated by
+/// `limit` (default 10, at most 100) and `starting_after`.
+fn list_charges(inner: &Inner, params: &BTreeMap<String, String>) -> Result<Value, StripeError> {
+    let number = |key: &str| -> Result<Option<i64>, StripeError> {
+        params
+            .get(key)
+            .map(|v| {
+                v.parse()
+                    .map_err(|_| StripeError::invalid(format!("Invalid integer: {v}")).param(key))
+            })
+            .transpose()
+    };
+    let from = number("created[gte]")?.unwrap_or(i64::MIN);
+    let until = number("created[lt]")?.unwrap_or(i64::MAX);
+    let limit = number("limit")?.unwrap_or(10);
+    if !(1..=100).contains(&limit) {
+        return Err(
+            StripeError::invalid("Invalid limit: must be between 1 and 100").param("limit"),
+        );
+    }
+    let mut charges: Vec<(&String, &Charge)> = inner
+        .charges
+        .iter()
+        .filter(|(_, c)| c.created >= from && c.created < until)
+        .collect();
+    charges.sort_by_key(|(_, c)| std::cmp::Reverse(c.sequence));
+    if let Some(after) = params.get("starting_after") {
+        let Some(at) = charges.iter().position(|(id, _)| *id == after) else {
+            return Err(StripeError::invalid(format!("No such charge: '{after}'"))
+                .code("resource_missing")
+                .param("starting_after")
+                .with_status(404));
+        };
+        charges.drain(..=at);
+    }
+    let has_more = charges.len() > limit as usize;
+    let data: Vec<Value> = charges
+        .into_iter()
+        .take(limit as usize)
+        .map(|(id, c)| {
+            json!({
+                "id": id, "object": "charge", "amount": c.amount,
+                "amount_refunded": c.refunded, "currency": c.currency,
+                "created": c.created, "refunded": c.refunded >= c.amount,
+                "status": "succeeded",
+            })
+        })
+        .collect();
+    Ok(json!({ "object": "list", "url": "/v1/charges", "has_more": has_more, "data": data }))
 }
 
 impl StripeError {

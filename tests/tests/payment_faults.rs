@@ -11,7 +11,7 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use toogoodtogo_tests::harness::eventually;
+use toogoodtogo_tests::harness::{eventually, run_command};
 use toogoodtogo_tests::market::{Result, button, text};
 use toogoodtogo_tests::paying::{PayingShop, WAIT, WEBHOOK_SECRET};
 use toogoodtogo_tests::stripe_fake::{StripeFake, unix_now};
@@ -586,4 +586,70 @@ matrix! {
     cell_stripe_refund_answered__pending: StripeRefundAnswered x StripePending;
     cell_stripe_webhook_delivered__duplicate: StripeWebhookDelivered x Duplicate;
     cell_stripe_webhook_delivered__bad_signature: StripeWebhookDelivered x BadSignature;
+}
+
+/// The daily reconciliation finds what Stripe and the bot disagree on: a charge the bot never
+/// recorded, and a refund made behind the bot's back; a day that matches passes.
+#[tokio::test]
+async fn reconciliation_reports_charges_and_refunds_the_bot_does_not_know() -> Result {
+    let mut shop = PayingShop::start("in_app", 5).await?;
+    let (carl, invoice) = shop.invoiced("Carl").await?;
+    shop.pre_checkout(&carl, &invoice).await?;
+    shop.paid(&carl, &invoice, "ch_recorded").await?;
+    shop.market.wait_for_text(carl.id, "Pickup code").await?;
+    let vars = |stripe: &StripeFake| {
+        let env = &shop.market.env.vars;
+        ["DATABASE_URL", "STRIPE_API_KEY", "STRIPE_API_URL"]
+            .into_iter()
+            .filter_map(|key| env.get(key).map(|v| (key.to_owned(), v.clone())))
+            .chain([("STRIPE_API_URL".to_owned(), stripe.url())])
+            .collect::<std::collections::BTreeMap<_, _>>()
+    };
+    let today = chrono::Utc::now().date_naive().to_string();
+    let clean = run_command(
+        &["reconcile-payments", "--day", &today],
+        &vars(&shop.stripe),
+    )
+    .await?;
+    assert_eq!(clean.code, Some(0), "{}{}", clean.stdout, clean.stderr);
+    assert!(
+        clean
+            .stdout
+            .contains("1 charge(s) at Stripe, 0 discrepancy(ies)"),
+        "{}",
+        clean.stdout
+    );
+
+    // Stripe took money the bot never heard of, and someone refunded EUR 1.00 in Stripe.
+    shop.stripe.add_charge("ch_ghost", 700, "eur");
+    let refund = reqwest::Client::new()
+        .post(format!("{}/v1/refunds", shop.stripe.url()))
+        .bearer_auth(toogoodtogo_tests::paying::API_KEY)
+        .form(&[("charge", "ch_recorded"), ("amount", "100")])
+        .send()
+        .await?;
+    assert!(refund.status().is_success());
+    let found = run_command(
+        &["reconcile-payments", "--day", &today],
+        &vars(&shop.stripe),
+    )
+    .await?;
+    assert_eq!(found.code, Some(1), "{}{}", found.stdout, found.stderr);
+    assert!(
+        found.stdout.contains("charge_not_recorded ch_ghost"),
+        "{}",
+        found.stdout
+    );
+    assert!(
+        found.stdout.contains(
+            "refunded_amount_differs ch_recorded: refunded per Stripe 100, per the bot 0"
+        ),
+        "{}",
+        found.stdout
+    );
+    let kept: i64 = sqlx::query_scalar("SELECT count(*) FROM payment_discrepancies")
+        .fetch_one(&shop.market.stack.pool)
+        .await?;
+    assert_eq!(kept, 2);
+    Ok(())
 }

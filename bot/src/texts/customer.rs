@@ -390,6 +390,32 @@ impl CustomerTexts {
         format!("↩️ {refunded} of your payment of {total}{order} has been refunded.")
     }
 
+    /// The admins' summary of a reconciliation that found differences.
+    pub fn reconciliation_report(&self, report: &crate::reconcile::Report) -> String {
+        const SHOWN: usize = 20;
+        let mut text = format!(
+            "⚠️ Payments of {} differ from Stripe: {} discrepancy(ies) in {} charge(s).",
+            report.day,
+            report.discrepancies.len(),
+            report.charges
+        );
+        for found in report.discrepancies.iter().take(SHOWN) {
+            text.push_str(&format!(
+                "\n• {} {}: {}",
+                found.kind.as_str(),
+                found.charge_id,
+                found.detail
+            ));
+        }
+        if report.discrepancies.len() > SHOWN {
+            text.push_str(&format!(
+                "\n… and {} more (payment_discrepancies).",
+                report.discrepancies.len() - SHOWN
+            ));
+        }
+        text
+    }
+
     pub fn partially_refunded_admin(
         &self,
         order: Option<i64>,
