@@ -15,7 +15,7 @@ use kube::api::{ApiResource, DeleteParams, DynamicObject, ListParams, Patch, Pat
 use kube::{Api, Client};
 use serde_json::{Value, json};
 
-use crate::build::{DesiredObjects, Manifest, WriteMode, service_monitor_resource};
+use crate::build::{Manifest, WriteMode, service_monitor_resource};
 use crate::names::{Component, FIELD_MANAGER, Owner};
 
 #[derive(Debug, thiserror::Error)]
@@ -365,8 +365,8 @@ pub async fn apply(
     client: &Client,
     owner: &Owner,
     owner_uid: &str,
-    desired: &DesiredObjects,
     manifests: &[Manifest],
+    absent: &[(ApiResource, String)],
     wanted_volume_size: Option<&str>,
     migration_job_to_keep: &str,
 ) -> Result<ApplyReport, ApplyError> {
@@ -389,9 +389,14 @@ pub async fn apply(
             Err(err) => return Err(err),
         }
     }
-    for (resource, name) in desired.absent(owner) {
-        if prune_one(client, &owner.namespace, owner_uid, &resource, &name).await? {
-            report.deleted.push(label(&resource, &name));
+    for (resource, name) in absent {
+        match prune_one(client, &owner.namespace, owner_uid, resource, name).await {
+            Ok(true) => report.deleted.push(label(resource, name)),
+            Ok(false) => {}
+            // Nothing to delete where the kind is not installed.
+            Err(ApplyError::Read { source, .. } | ApplyError::Write { source, .. })
+                if *resource == service_monitor && is_not_found(&source) => {}
+            Err(err) => return Err(err),
         }
     }
     report

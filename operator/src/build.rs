@@ -245,7 +245,10 @@ impl DesiredObjects {
     }
 
     /// Optional objects that must not exist under this spec: (kind, name) pairs to prune.
-    pub fn absent(&self, owner: &Owner) -> Vec<(ApiResource, String)> {
+    /// Turning a feature off removes its objects; never a data volume or a credentials Secret.
+    /// The database's StatefulSet is removed only when `keep_database` is false: under
+    /// `deletionPolicy: Delete` its volume goes with it.
+    pub fn absent(&self, owner: &Owner, keep_database: bool) -> Vec<(ApiResource, String)> {
         let mut absent = Vec::new();
         if self.ingress.is_none() {
             absent.push((ApiResource::erase::<Ingress>(&()), owner.name.clone()));
@@ -258,6 +261,28 @@ impl DesiredObjects {
                 ApiResource::erase::<HorizontalPodAutoscaler>(&()),
                 owner.bot(),
             ));
+        }
+        if self.service_monitor.is_none() {
+            absent.push((service_monitor_resource(), owner.bot()));
+        }
+        if self.backup.is_none() {
+            absent.push((ApiResource::erase::<CronJob>(&()), owner.backup_cron_job()));
+        }
+        if self.scripts.is_none() {
+            absent.push((ApiResource::erase::<ConfigMap>(&()), owner.backup_script()));
+        }
+        if self.redis.is_none() {
+            absent.push((ApiResource::erase::<Deployment>(&()), owner.redis()));
+            absent.push((ApiResource::erase::<Service>(&()), owner.redis()));
+            absent.push((ApiResource::erase::<NetworkPolicy>(&()), owner.redis()));
+        }
+        if self.postgres.is_none() {
+            if !keep_database {
+                absent.push((ApiResource::erase::<StatefulSet>(&()), owner.postgres()));
+            }
+            absent.push((ApiResource::erase::<Service>(&()), owner.postgres()));
+            absent.push((ApiResource::erase::<NetworkPolicy>(&()), owner.postgres()));
+            absent.push((ApiResource::erase::<ConfigMap>(&()), owner.postgres_init()));
         }
         absent
     }

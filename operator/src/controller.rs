@@ -367,12 +367,18 @@ pub async fn reconcile_resource(cr: &TooGoodToGo, ctx: &Context) -> Result<Actio
                 .is_some_and(|template| template != *size)
         });
     let keep_job = owner.migration_job(&cr.spec.version);
+    // Under deletionPolicy Delete the database's volume goes with its StatefulSet: switching to
+    // an external database keeps the StatefulSet then.
+    let absent = desired.absent(
+        &owner,
+        cr.deletion_policy() == crate::crd::DeletionPolicy::Delete,
+    );
     let report = apply::apply(
         client,
         &owner,
         &uid,
-        &desired,
         &manifests,
+        &absent,
         wanted_volume,
         &keep_job,
     )

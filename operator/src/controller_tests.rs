@@ -236,6 +236,14 @@ async fn first_reconcile_applies_everything_but_the_bot_and_the_migration_waits_
         "horizontalpodautoscalers",
         "tgtg-bot",
     )));
+    // features that are off: no ServiceMonitor, no backups
+    expected.push(get(group(
+        "monitoring.coreos.com/v1",
+        "servicemonitors",
+        "tgtg-bot",
+    )));
+    expected.push(get(group("batch/v1", "cronjobs", "tgtg-backup")));
+    expected.push(get(core("configmaps", "tgtg-backup-script")));
     // migration Jobs of other versions: none yet
     expected.push(format!("GET /apis/batch/v1/namespaces/{NS}/jobs"));
     // status and the Event for the new phase
@@ -354,11 +362,11 @@ async fn a_converged_resource_causes_zero_writes() {
             Vec::<String>::new(),
             "converged reconcile wrote"
         );
-        // Reads only: 3 Secrets, 2 observed objects, 12 applied objects, 3 pruned kinds, the
-        // list of migration Jobs.
+        // Reads only: 3 Secrets, 2 observed objects, 12 applied objects, 6 objects of features
+        // that are off, the list of migration Jobs.
         assert_eq!(
             requests.len(),
-            3 + 2 + 12 + 3 + 1,
+            3 + 2 + 12 + 6 + 1,
             "{:#?}",
             lines(&requests)
         );

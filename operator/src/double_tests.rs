@@ -351,3 +351,65 @@ async fn switching_from_retain_to_delete_and_back_moves_the_ownership_of_the_cre
         "a field the operator stops setting is removed"
     );
 }
+
+#[tokio::test]
+async fn turning_features_off_deletes_their_objects_but_never_data() {
+    let cluster = Cluster::with_sample("production.yaml");
+    cluster.server.install(
+        "monitoring.coreos.com/v1",
+        &[("ServiceMonitor", "servicemonitors")],
+    );
+    cluster.converge().await;
+    let monitor = group("monitoring.coreos.com/v1", "servicemonitors", "tgtg-bot");
+    let cron_job = group("batch/v1", "cronjobs", "tgtg-backup");
+    let redis = group("apps/v1", "deployments", "tgtg-redis");
+    for path in [&monitor, &cron_job, &redis, &postgres_statefulset()] {
+        assert!(cluster.server.exists(path), "{path}");
+    }
+
+    cluster.server.edit(CR, |cr| {
+        let spec = &mut cr["spec"];
+        spec["monitoring"]["serviceMonitor"] = json!(false);
+        spec["backup"] = Value::Null;
+        spec["redis"] = json!({"external": {"urlSecretRef": {"name": "tgtg-redis", "key": "url"}}});
+        spec["database"] =
+            json!({"external": {"urlSecretRef": {"name": "tgtg-database", "key": "url"}}});
+    });
+    cluster.server.take_requests();
+    cluster.reconcile_ok().await;
+    let requests = cluster.server.take_requests();
+    let gone = [
+        monitor,
+        cron_job,
+        core("configmaps", "tgtg-backup-script"),
+        redis,
+        core("services", "tgtg-redis"),
+        group("networking.k8s.io/v1", "networkpolicies", "tgtg-redis"),
+        postgres_statefulset(),
+        core("services", "tgtg-postgres"),
+        group("networking.k8s.io/v1", "networkpolicies", "tgtg-postgres"),
+        core("configmaps", "tgtg-postgres-init"),
+    ];
+    for path in &gone {
+        assert!(!cluster.server.exists(path), "{path} is still there");
+    }
+    for kept in [DATA, CREDENTIALS, BACKUPS] {
+        assert!(cluster.server.exists(kept), "{kept} was deleted");
+    }
+    let uncovered: Vec<String> = requests
+        .iter()
+        .filter(|r| !crate::rbac::allows(crate::rbac::CONTROLLER_RULES, &r.method, &r.path))
+        .map(super::testing::api_server::Recorded::line)
+        .collect();
+    assert_eq!(
+        uncovered,
+        Vec::<String>::new(),
+        "the RBAC rules allow the deletes"
+    );
+    // And it settles.
+    cluster.controllers_act();
+    cluster.reconcile_ok().await;
+    cluster.server.take_changes();
+    cluster.reconcile_ok().await;
+    assert_eq!(cluster.server.take_changes(), Vec::<String>::new());
+}

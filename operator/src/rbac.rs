@@ -36,10 +36,17 @@ pub const CONTROLLER_RULES: &[Rule] = &[
         resources: &["restores"],
         verbs: &["get", "list", "watch", "create"],
     },
+    // Secrets are never deleted: the credentials Secret outlives the database workload.
     Rule {
         api_group: "",
-        resources: &["secrets", "configmaps", "services"],
+        resources: &["secrets"],
         verbs: &OWN,
+    },
+    // Turning a feature off deletes its objects (managed Redis, backups, managed database).
+    Rule {
+        api_group: "",
+        resources: &["configmaps", "services"],
+        verbs: &OWN_OPTIONAL,
     },
     Rule {
         api_group: "",
@@ -55,7 +62,7 @@ pub const CONTROLLER_RULES: &[Rule] = &[
     Rule {
         api_group: "apps",
         resources: &["deployments", "statefulsets"],
-        verbs: &OWN,
+        verbs: &OWN_OPTIONAL,
     },
     Rule {
         api_group: "batch",
@@ -65,12 +72,12 @@ pub const CONTROLLER_RULES: &[Rule] = &[
     Rule {
         api_group: "batch",
         resources: &["cronjobs"],
-        verbs: &OWN,
+        verbs: &OWN_OPTIONAL,
     },
     Rule {
         api_group: "networking.k8s.io",
         resources: &["networkpolicies"],
-        verbs: &OWN,
+        verbs: &OWN_OPTIONAL,
     },
     Rule {
         api_group: "networking.k8s.io",
@@ -90,7 +97,7 @@ pub const CONTROLLER_RULES: &[Rule] = &[
     Rule {
         api_group: "monitoring.coreos.com",
         resources: &["servicemonitors"],
-        verbs: &["get", "create", "patch"],
+        verbs: &["get", "create", "patch", "delete"],
     },
     Rule {
         api_group: "events.k8s.io",
