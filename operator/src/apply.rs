@@ -46,6 +46,8 @@ pub struct ApplyReport {
     pub unsupported: Vec<String>,
     /// Why the database volume could not be resized, when it could not.
     pub volume_problem: Option<String>,
+    /// Objects the API server refused, with its message; the other objects were still applied.
+    pub failed: Vec<String>,
 }
 
 impl ApplyReport {
@@ -386,7 +388,8 @@ pub async fn apply(
                     .unsupported
                     .push(label(&manifest.resource, manifest.name()));
             }
-            Err(err) => return Err(err),
+            // One refused object (a 422, a quota) must not keep the others from being applied.
+            Err(err) => report.failed.push(err.to_string()),
         }
     }
     for (resource, name) in absent {

@@ -79,6 +79,9 @@ pub enum Error {
     Backup(#[from] BackupError),
     #[error("kubernetes API error: {0}")]
     Kube(#[from] kube::Error),
+    /// Objects the API server refused (already reported in the status).
+    #[error("{0}")]
+    Refused(String),
 }
 
 impl Error {
@@ -88,7 +91,7 @@ impl Error {
             Self::Dereference(e) if e.is_missing_input() => "missing_input",
             Self::Dereference(_) | Self::Kube(_) | Self::Backup(_) => "api",
             Self::Build(_) => "build",
-            Self::Apply(_) => "apply",
+            Self::Apply(_) | Self::Refused(_) => "apply",
         }
     }
 }
@@ -181,8 +184,44 @@ async fn update_status(
     Ok(phase)
 }
 
-/// The reconcile pipeline.
+/// The reconcile pipeline. An error it did not report itself is made visible: Ready=False and
+/// Degraded with the error (the object and the API server's message) and a Warning Event.
 pub async fn reconcile_resource(cr: &TooGoodToGo, ctx: &Context) -> Result<Action, Error> {
+    let result = reconcile_steps(cr, ctx).await;
+    match &result {
+        Err(Error::Dereference(e)) if e.is_missing_input() => {}
+        Err(Error::Refused(_)) | Ok(_) => {}
+        Err(error) => report_failure(cr, ctx, &error.to_string()).await,
+    }
+    result
+}
+
+/// Write the failure into the status (keeping what the status records) and publish a Warning
+/// Event. Failing to do either is logged: the reconcile error is what is returned.
+async fn report_failure(cr: &TooGoodToGo, ctx: &Context, message: &str) {
+    let owner = Owner::of(cr);
+    let api: Api<TooGoodToGo> = Api::namespaced(ctx.client.clone(), &owner.namespace);
+    let next = status::failed(cr, cr.status.as_ref(), message, Timestamp::now());
+    if let Err(error) = status::write(&api, cr, &next).await {
+        warn!(%error, "cannot write the status of a failed reconcile");
+    }
+    publish_failure(cr, ctx, message).await;
+}
+
+async fn publish_failure(cr: &TooGoodToGo, ctx: &Context, message: &str) {
+    let event = kube::runtime::events::Event {
+        type_: kube::runtime::events::EventType::Warning,
+        reason: status::RECONCILE_FAILED.to_owned(),
+        note: Some(message.to_owned()),
+        action: "Reconcile".to_owned(),
+        secondary: None,
+    };
+    if let Err(error) = status::publish(&ctx.recorder, cr, &event).await {
+        warn!(%error, reason = status::RECONCILE_FAILED, "cannot publish event");
+    }
+}
+
+async fn reconcile_steps(cr: &TooGoodToGo, ctx: &Context) -> Result<Action, Error> {
     // Deletion: owner references let the garbage collector remove every owned object, so no
     // finalizer is needed and nothing can block deletion.
     if cr.meta().deletion_timestamp.is_some() {
@@ -524,10 +563,18 @@ pub async fn reconcile_resource(cr: &TooGoodToGo, ctx: &Context) -> Result<Actio
     if let Some(problem) = report.volume_problem {
         facts.problem.get_or_insert(Problem::VolumeResize(problem));
     }
+    let refused = report.failed.join("; ");
+    if !refused.is_empty() {
+        facts.problem = Some(Problem::ReconcileFailed(refused.clone()));
+    }
 
     // update status
     facts.plan = Some(plan);
     let phase = update_status(&api, cr, ctx, &facts).await?;
+    if !refused.is_empty() {
+        publish_failure(cr, ctx, &refused).await;
+        return Err(Error::Refused(refused));
+    }
     let settled = matches!(phase, Phase::Ready | Phase::Failed);
     Ok(Action::requeue(if moving || !settled {
         PROGRESS_REQUEUE

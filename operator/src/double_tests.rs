@@ -86,6 +86,26 @@ impl Cluster {
         self.server.get(CR).unwrap_or_default()
     }
 
+    pub fn condition(&self, type_: &str) -> Value {
+        self.resource()["status"]["conditions"]
+            .as_array()
+            .and_then(|c| c.iter().find(|c| c["type"] == type_).cloned())
+            .unwrap_or_default()
+    }
+
+    /// The (type, reason, note) of every Event published.
+    pub fn events(&self) -> Vec<(String, String, String)> {
+        self.server
+            .paths(&format!("/apis/events.k8s.io/v1/namespaces/{NS}/events/"))
+            .iter()
+            .filter_map(|p| self.server.get(p))
+            .map(|e| {
+                let text = |k: &str| e[k].as_str().unwrap_or_default().to_owned();
+                (text("type"), text("reason"), text("note"))
+            })
+            .collect()
+    }
+
     /// One reconcile of the stored resource, as the watch would deliver it.
     pub async fn reconcile(&self) -> Result<Action, Error> {
         let stored = self.resource();
@@ -412,4 +432,93 @@ async fn turning_features_off_deletes_their_objects_but_never_data() {
     cluster.server.take_changes();
     cluster.reconcile_ok().await;
     assert_eq!(cluster.server.take_changes(), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn a_refused_object_degrades_the_resource_and_the_others_are_still_applied() {
+    let cluster = Cluster::with_sample("production.yaml");
+    cluster.converge().await;
+    let message = "StatefulSet.apps \"tgtg-postgres\" is invalid: spec: Forbidden: updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden";
+    cluster.server.refuse_writes(
+        &postgres_statefulset(),
+        http::StatusCode::UNPROCESSABLE_ENTITY,
+        message,
+    );
+    cluster.server.edit(CR, |cr| {
+        cr["spec"]["database"]["managed"]["storage"]["storageClassName"] = json!("slow-hdd");
+        cr["spec"]["replicas"] = json!(2);
+    });
+    let result = cluster.reconcile().await;
+    assert!(result.is_err(), "retried with backoff");
+
+    let deployment = cluster
+        .server
+        .get(&group("apps/v1", "deployments", "tgtg-bot"))
+        .unwrap_or_default();
+    assert_eq!(
+        deployment["spec"]["replicas"], 2,
+        "objects after the refused one are applied"
+    );
+    for (type_, status) in [("Ready", "False"), ("Degraded", "True")] {
+        let condition = cluster.condition(type_);
+        assert_eq!(condition["status"], status, "{condition}");
+        assert_eq!(condition["reason"], "ReconcileFailed", "{condition}");
+        let text = condition["message"].as_str().unwrap_or_default();
+        assert!(
+            text.contains("StatefulSet tgtg-postgres") && text.contains("is invalid"),
+            "{text}"
+        );
+    }
+    assert_eq!(cluster.resource()["status"]["phase"], "Degraded");
+    assert!(
+        cluster
+            .events()
+            .iter()
+            .any(|(t, reason, note)| t == "Warning"
+                && reason == "ReconcileFailed"
+                && note.contains("tgtg-postgres")),
+        "{:?}",
+        cluster.events()
+    );
+}
+
+#[tokio::test]
+async fn any_api_error_after_validation_reaches_the_status_and_keeps_what_it_records() {
+    let cluster = Cluster::with_sample("production.yaml");
+    cluster.converge().await;
+    let before = cluster.resource()["status"].clone();
+    cluster.server.refuse_writes(
+        &format!("/apis/toogoodtogo.io/v1alpha1/namespaces/{NS}/backups"),
+        http::StatusCode::FORBIDDEN,
+        "backups.toogoodtogo.io is forbidden: exceeded quota: platform, requested: count/backups.toogoodtogo.io=1",
+    );
+    cluster
+        .server
+        .edit(CR, |cr| cr["spec"]["version"] = json!("1.5.0"));
+    let result = cluster.reconcile().await;
+    assert!(result.is_err());
+    let ready = cluster.condition("Ready");
+    assert_eq!(ready["status"], "False");
+    assert_eq!(ready["reason"], "ReconcileFailed");
+    assert!(
+        ready["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("exceeded quota")),
+        "{ready}"
+    );
+    let status = cluster.resource()["status"].clone();
+    for kept in [
+        "currentVersion",
+        "lastGoodVersion",
+        "history",
+        "secretRotation",
+    ] {
+        assert_eq!(status[kept], before[kept], "{kept}");
+    }
+    assert!(
+        cluster
+            .events()
+            .iter()
+            .any(|(t, reason, _)| t == "Warning" && reason == "ReconcileFailed")
+    );
 }

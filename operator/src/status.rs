@@ -36,6 +36,8 @@ pub enum Problem {
     PreDeploymentBackupFailed(String),
     /// An automatic rollback is in effect: the platform runs, but not the version asked for.
     RolledBack(String),
+    /// The API server refused an object (name and its message); the others were reconciled.
+    ReconcileFailed(String),
 }
 
 impl Problem {
@@ -47,6 +49,7 @@ impl Problem {
             Self::VolumeResize(_) => "VolumeResizeFailed",
             Self::PreDeploymentBackupFailed(_) => "PreDeploymentBackupFailed",
             Self::RolledBack(_) => "RolledBack",
+            Self::ReconcileFailed(_) => RECONCILE_FAILED,
         }
     }
 
@@ -57,7 +60,8 @@ impl Problem {
             | Self::MigrationFailed(m)
             | Self::VolumeResize(m)
             | Self::PreDeploymentBackupFailed(m)
-            | Self::RolledBack(m) => m,
+            | Self::RolledBack(m)
+            | Self::ReconcileFailed(m) => m,
         }
     }
 
@@ -140,6 +144,15 @@ pub fn compute(
             false,
             "Restoring",
             facts.restoring.clone().unwrap_or_default(),
+        ),
+        _ if matches!(facts.problem, Some(Problem::ReconcileFailed(_))) => (
+            false,
+            RECONCILE_FAILED,
+            facts
+                .problem
+                .as_ref()
+                .map(|p| p.message().to_owned())
+                .unwrap_or_default(),
         ),
         None => (
             false,
@@ -442,6 +455,56 @@ pub async fn write(
     )
     .await?;
     Ok(true)
+}
+
+/// The status after a reconcile failed on an API error: everything the previous status recorded
+/// (versions, rotation, backups, history) is kept; the phase is Degraded and the Ready and
+/// Degraded conditions carry `message` (the object and the API server's answer).
+pub fn failed(
+    cr: &TooGoodToGo,
+    previous: Option<&TooGoodToGoStatus>,
+    message: &str,
+    now: Timestamp,
+) -> TooGoodToGoStatus {
+    let mut next = previous.cloned().unwrap_or_default();
+    next.phase = Some(Phase::Degraded);
+    for (type_, status) in [(READY, "False"), (DEGRADED, "True")] {
+        let since = next
+            .conditions
+            .iter()
+            .find(|c| c.type_ == type_)
+            .filter(|c| c.status == status)
+            .map_or(Time(now), |c| c.last_transition_time.clone());
+        next.conditions.retain(|c| c.type_ != type_);
+        next.conditions.push(Condition {
+            type_: type_.to_owned(),
+            status: status.to_owned(),
+            reason: RECONCILE_FAILED.to_owned(),
+            message: message.to_owned(),
+            last_transition_time: since,
+            observed_generation: cr.metadata.generation,
+        });
+    }
+    next.conditions.sort_by_key(|c| condition_rank(&c.type_));
+    next
+}
+
+/// Reason of the conditions and the Warning Event of a reconcile that failed on an API error.
+pub const RECONCILE_FAILED: &str = "ReconcileFailed";
+
+/// Conditions in the order `compute` writes them.
+fn condition_rank(type_: &str) -> usize {
+    [
+        READY,
+        PROGRESSING,
+        DEGRADED,
+        DATABASE_READY,
+        BACKUP,
+        ROLLED_BACK,
+    ]
+    .iter()
+    .position(|t| *t == type_)
+    .unwrap_or(usize::MAX)
 }
 
 /// The Event for a phase change, if the phase changed.

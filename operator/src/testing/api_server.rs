@@ -500,7 +500,8 @@ impl ApiServer {
         }
     }
 
-    /// Make PATCHes and PUTs of `path` fail with `code` and `message`.
+    /// Make PATCHes and PUTs of `path` (an object) and POSTs to it (an object, or a collection)
+    /// fail with `code` and `message`.
     pub fn refuse_writes(&self, path: &str, code: StatusCode, message: &str) {
         lock(&self.state)
             .refusals
@@ -704,6 +705,12 @@ impl ApiServer {
                     .unwrap_or_default()
                     .to_owned();
                 let key = parts.object(&name);
+                let refusal = [key.as_str(), path.as_str()]
+                    .iter()
+                    .find_map(|k| state.refusals.get(*k).cloned());
+                if let Some((code, message)) = refusal {
+                    return status_response(code, "Forbidden", &message);
+                }
                 if state.objects.contains_key(&key) {
                     return status_response(
                         StatusCode::CONFLICT,
