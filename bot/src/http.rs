@@ -15,6 +15,7 @@ use subtle::ConstantTimeEq;
 
 use crate::app::App;
 use crate::health::{self, Status};
+use crate::intake::IntakeError;
 use crate::metrics::{HttpLabels, RouteLabels, SourceLabels};
 use crate::store::inbox::Stored;
 use crate::telegram::update::envelope;
@@ -48,7 +49,8 @@ async fn track(State(app): State<Arc<App>>, request: Request, next: Next) -> Res
         .get::<MatchedPath>()
         .map_or("unmatched", |p| p.as_str())
         .to_owned();
-    let method = request.method().as_str().to_owned();
+    // Labels come from closed sets, so that requests nobody authenticated cannot create series.
+    let method = known_method(request.method()).to_owned();
     let response = next.run(request).await;
     app.metrics
         .http_requests
@@ -63,6 +65,20 @@ async fn track(State(app): State<Arc<App>>, request: Request, next: Next) -> Res
         .get_or_create(&RouteLabels { route })
         .observe(started.elapsed().as_secs_f64());
     response
+}
+
+fn known_method(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::HEAD => "HEAD",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        Method::PATCH => "PATCH",
+        _ => "other",
+    }
 }
 
 /// Compares the secret header with the current and the previous secret in constant time.
@@ -124,6 +140,12 @@ async fn webhook(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -
         Ok(Stored::Duplicate) => {
             app.metrics.updates_duplicate.inc();
             StatusCode::OK.into_response()
+        }
+        Err(IntakeError::Refused(error)) => {
+            // Telegram does not retry a 4xx: this one update is dropped, and said so.
+            tracing::warn!(%error, update_id = update.update_id, "update refused by the database");
+            app.metrics.updates_refused.inc();
+            (StatusCode::BAD_REQUEST, "the update cannot be stored").into_response()
         }
         Err(error) => {
             // Telegram retries non-2xx answers: nothing is lost while the database is down.

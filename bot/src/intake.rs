@@ -17,8 +17,15 @@ const MAX_BATCH: usize = 128;
 const INSERTERS: usize = 4;
 
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("the update could not be stored: {0}")]
-pub struct IntakeError(String);
+pub enum IntakeError {
+    /// Storing failed (e.g. the database is down): Telegram should deliver it again later.
+    #[error("the update could not be stored: {0}")]
+    Unavailable(String),
+    /// PostgreSQL refuses this payload itself (e.g. a `\u0000` inside a string, which `jsonb`
+    /// cannot hold): delivering it again cannot help.
+    #[error("the update cannot be stored: {0}")]
+    Refused(String),
+}
 
 struct Request {
     update: PendingUpdate,
@@ -60,10 +67,10 @@ impl Intake {
         self.sender
             .send(request)
             .await
-            .map_err(|_| IntakeError("intake is shutting down".into()))?;
+            .map_err(|_| IntakeError::Unavailable("intake is shutting down".into()))?;
         answer
             .await
-            .map_err(|_| IntakeError("intake stopped before answering".into()))?
+            .map_err(|_| IntakeError::Unavailable("intake stopped before answering".into()))?
     }
 }
 
@@ -118,12 +125,33 @@ async fn store(pool: &sqlx::PgPool, batch: &mut Vec<Request>) {
                     let _ = request.reply.send(Ok(stored));
                 }
             }
+            // One payload PostgreSQL refuses fails the whole statement: store each on its own so
+            // that only that one is refused.
+            Err(error) if inbox::refuses_payload(&error) && group.len() > 1 => {
+                for request in group {
+                    let row = [(request.update, request.payload.clone())];
+                    let stored = match inbox::store_batch(pool, &row, claim).await {
+                        Ok(new) if new.is_empty() => Ok(Stored::Duplicate),
+                        Ok(_) => Ok(Stored::New),
+                        Err(error) => Err(intake_error(&error)),
+                    };
+                    let _ = request.reply.send(stored);
+                }
+            }
             Err(error) => {
-                let error = IntakeError(error.to_string());
+                let error = intake_error(&error);
                 for request in group {
                     let _ = request.reply.send(Err(error.clone()));
                 }
             }
         }
+    }
+}
+
+fn intake_error(error: &sqlx::Error) -> IntakeError {
+    if inbox::refuses_payload(error) {
+        IntakeError::Refused(error.to_string())
+    } else {
+        IntakeError::Unavailable(error.to_string())
     }
 }

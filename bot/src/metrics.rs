@@ -55,6 +55,8 @@ pub struct Metrics {
     pub http_request_duration: Family<RouteLabels, Histogram>,
     pub updates_received: Family<SourceLabels, Counter>,
     pub updates_duplicate: Counter,
+    pub updates_refused: Counter,
+    pub updates_undecodable: Counter,
     pub updates_processed: Family<OutcomeLabels, Counter>,
     pub updates_failed: Counter,
     pub update_processing: Histogram,
@@ -96,6 +98,8 @@ impl Metrics {
             }),
             updates_received: Family::default(),
             updates_duplicate: Counter::default(),
+            updates_refused: Counter::default(),
+            updates_undecodable: Counter::default(),
             updates_processed: Family::default(),
             updates_failed: Counter::default(),
             update_processing: Histogram::new(latency_buckets()),
@@ -133,6 +137,16 @@ impl Metrics {
             "updates_duplicate",
             "Redelivered updates that were already in the inbox",
             m.updates_duplicate.clone(),
+        );
+        r.register(
+            "updates_refused",
+            "Webhook updates refused with 400 because PostgreSQL cannot store their payload",
+            m.updates_refused.clone(),
+        );
+        r.register(
+            "updates_undecodable",
+            "Stored updates the bot cannot decode, kept with a reason and not processed",
+            m.updates_undecodable.clone(),
         );
         r.register(
             "updates_processed",

@@ -216,13 +216,15 @@ async fn run_batch(app: &App, ids: &[i64]) -> Result<Finished, sqlx::Error> {
     for update in claimed {
         let update_id = update.update_id;
         let mut savepoint = sqlx::Connection::begin(&mut *tx).await?;
-        let handled = match serde_json::from_str::<teloxide::types::Update>(&update.payload) {
+        let handled = match decode(&update.payload) {
             Ok(decoded) => handlers::handle(app, &mut savepoint, &decoded)
                 .await
                 .map_err(|e| e.to_string()),
-            Err(error) => {
-                tracing::warn!(update_id, %error, "stored update cannot be decoded; ignored");
-                Ok(Outcome::Ignored)
+            Err(reason) => {
+                tracing::warn!(update_id, %reason, "stored update cannot be decoded; kept, not processed");
+                app.metrics.updates_undecodable.inc();
+                inbox::mark_undecodable(&mut savepoint, update_id, &reason).await?;
+                Ok(Outcome::Undecodable)
             }
         };
         match handled {
@@ -246,6 +248,24 @@ async fn run_batch(app: &App, ids: &[i64]) -> Result<Finished, sqlx::Error> {
     }
     tx.commit().await?;
     Ok(finished)
+}
+
+/// Decodes a stored update. teloxide turns an update it does not know into `UpdateKind::Error`
+/// rather than failing; both are refused here with a reason naming the update's top-level keys.
+fn decode(payload: &str) -> Result<teloxide::types::Update, String> {
+    let keys = || {
+        serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(payload)
+            .map(|map| map.keys().cloned().collect::<Vec<_>>().join(", "))
+            .unwrap_or_default()
+    };
+    match serde_json::from_str::<teloxide::types::Update>(payload) {
+        Ok(update) if matches!(update.kind, teloxide::types::UpdateKind::Error(_)) => Err(format!(
+            "an update kind the bot does not understand (keys: {})",
+            keys()
+        )),
+        Ok(update) => Ok(update),
+        Err(error) => Err(format!("{error} (keys: {})", keys())),
+    }
 }
 
 fn defer(app: &Arc<App>, mut job: Job) {

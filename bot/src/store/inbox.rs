@@ -26,6 +26,8 @@ pub enum Outcome {
     RateLimited,
     Ignored,
     Failed,
+    /// Neither teloxide nor the bot understands it: kept with the reason, not processed.
+    Undecodable,
 }
 
 impl Outcome {
@@ -35,6 +37,7 @@ impl Outcome {
             Self::RateLimited => "rate_limited",
             Self::Ignored => "ignored",
             Self::Failed => "failed",
+            Self::Undecodable => "undecodable",
         }
     }
 }
@@ -67,6 +70,15 @@ pub async fn store(
     } else {
         Stored::Duplicate
     })
+}
+
+/// Whether PostgreSQL refused a payload itself (SQLSTATE class 22, data exception, e.g. a
+/// `\u0000` that `jsonb` cannot hold) rather than failing to store it.
+pub fn refuses_payload(error: &sqlx::Error) -> bool {
+    error
+        .as_database_error()
+        .and_then(|e| e.code())
+        .is_some_and(|code| code.starts_with("22"))
 }
 
 /// Stores a batch of updates (long polling) in one statement; returns the ones that were new.
@@ -227,6 +239,22 @@ pub async fn set_outcome(
         .bind(outcome.as_str())
         .execute(conn)
         .await?;
+    Ok(())
+}
+
+/// Marks an update undecodable with the reason, in the processing transaction.
+pub async fn mark_undecodable(
+    conn: &mut PgConnection,
+    update_id: i64,
+    reason: &str,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE inbox_updates SET outcome = 'undecodable', last_error = $2 WHERE update_id = $1",
+    )
+    .bind(update_id)
+    .bind(reason)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 

@@ -18,12 +18,19 @@ const POLL_TIMEOUT_SECS: u32 = 25;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PollError {
+    /// Without its URL: the URL holds the bot token.
     #[error("getUpdates failed: {0}")]
-    Http(#[from] reqwest::Error),
+    Http(reqwest::Error),
     #[error("Telegram answered getUpdates with {code}: {description}")]
     Api { code: i64, description: String },
     #[error("storing polled updates failed: {0}")]
     Store(#[from] sqlx::Error),
+}
+
+impl From<reqwest::Error> for PollError {
+    fn from(error: reqwest::Error) -> Self {
+        Self::Http(error.without_url())
+    }
 }
 
 #[derive(Deserialize)]
@@ -124,7 +131,27 @@ async fn poll_once(app: &App, offset: Option<i64>) -> Result<Option<i64>, PollEr
     if batch.is_empty() {
         return Ok(max_id.map(|id| id + 1));
     }
-    let new = inbox::store_batch(&app.pool, &batch, app.config.inbox.claim_timeout).await?;
+    let claim = app.config.inbox.claim_timeout;
+    let new = match inbox::store_batch(&app.pool, &batch, claim).await {
+        Ok(new) => new,
+        // One payload PostgreSQL refuses must not stop polling: store the others one by one.
+        Err(error) if inbox::refuses_payload(&error) => {
+            let mut new = Vec::new();
+            for (pending, payload) in &batch {
+                let row = [(*pending, payload.clone())];
+                match inbox::store_batch(&app.pool, &row, claim).await {
+                    Ok(stored) => new.extend(stored),
+                    Err(error) if inbox::refuses_payload(&error) => {
+                        tracing::warn!(%error, update_id = pending.update_id, "long polling: update refused by the database");
+                        app.metrics.updates_refused.inc();
+                    }
+                    Err(error) => return Err(error.into()),
+                }
+            }
+            new
+        }
+        Err(error) => return Err(error.into()),
+    };
     app.metrics
         .updates_received
         .get_or_create(&SourceLabels { source: "polling" })
