@@ -522,3 +522,44 @@ async fn any_api_error_after_validation_reaches_the_status_and_keeps_what_it_rec
             .any(|(t, reason, _)| t == "Warning" && reason == "ReconcileFailed")
     );
 }
+
+/// After a restore the bot Deployment no longer gets `replicas: 0` from the operator: with
+/// autoscaling the field must go (the server defaults it and the HPA takes over), not stay at 0.
+#[tokio::test]
+async fn replicas_the_operator_stops_setting_do_not_stay_at_zero() {
+    let cluster = Cluster::with_sample("external.yaml");
+    cluster.converge().await;
+    let path = group("apps/v1", "deployments", "tgtg-bot");
+    // What the operator applied while a restore held the bot at zero.
+    let live = cluster.server.get(&path).unwrap_or_default();
+    let mut held = json!({"apiVersion": live["apiVersion"], "kind": live["kind"],
+        "metadata": {"name": "tgtg-bot", "labels": live["metadata"]["labels"],
+                     "ownerReferences": live["metadata"]["ownerReferences"]},
+        "spec": live["spec"]});
+    held["spec"]["replicas"] = json!(0);
+    let client = cluster.ctx.client.clone();
+    let api: kube::Api<kube::api::DynamicObject> = kube::Api::namespaced_with(
+        client,
+        NS,
+        &kube::api::ApiResource::erase::<k8s_openapi::api::apps::v1::Deployment>(&()),
+    );
+    let patched = api
+        .patch(
+            "tgtg-bot",
+            &kube::api::PatchParams::apply(crate::names::FIELD_MANAGER).force(),
+            &kube::api::Patch::Apply(&held),
+        )
+        .await;
+    assert!(patched.is_ok(), "{patched:?}");
+    assert_eq!(
+        cluster.server.get(&path).unwrap_or_default()["spec"]["replicas"],
+        0
+    );
+
+    cluster.reconcile_ok().await;
+    assert_eq!(
+        cluster.server.get(&path).unwrap_or_default()["spec"]["replicas"],
+        1,
+        "the operator's replicas is removed and defaulted, so the autoscaler can scale"
+    );
+}
