@@ -4,7 +4,7 @@ set -euo pipefail
 
 usage() {
   cat <<'USAGE'
-Usage: health-check.sh [bot|postgres|redis|nginx] [--json] [--strict]
+Usage: health-check.sh [bot|postgres|redis|nginx] [--json] [--strict] [--wait SECONDS]
 
 Checks one component, or all of them when none is named:
   bot       GET $BOT_HEALTH_URL (http://127.0.0.1:8000/health): healthy, degraded or unhealthy
@@ -12,13 +12,16 @@ Checks one component, or all of them when none is named:
   redis     redis-cli ping in the redis container
   nginx     GET $NGINX_HEALTH_URL (http://127.0.0.1/healthz)
 --json prints one JSON document instead of text; --strict treats "degraded" as a failure.
+--wait SECONDS repeats the checks (every HEALTH_INTERVAL seconds, default 5) until they pass or
+SECONDS have passed, then reports the last result (toogoodtogo.service's ExecStartPost uses it,
+so `systemctl start toogoodtogo` fails when the stack does not become healthy).
 
 Exit codes: 0 healthy; 0 plus a WARNING on stderr when degraded (1 with --strict);
 1 unhealthy; 2 a check timed out (HEALTH_TIMEOUT seconds, default 10); 64 usage error.
 With several components the worst result wins (unhealthy over timeout over degraded).
 
 Environment: APP_ROOT, ENV_FILE, COMPOSE, LOG_DIR, BOT_HEALTH_URL, NGINX_HEALTH_URL,
-HEALTH_TIMEOUT.
+HEALTH_TIMEOUT, HEALTH_INTERVAL.
 USAGE
 }
 
@@ -32,19 +35,36 @@ HEALTH_TIMEOUT="${HEALTH_TIMEOUT:-10}"
 components=()
 json=0
 strict=0
+wait_seconds=0
+args=()
 while [ "$#" -gt 0 ]; do
   case "$1" in
     -h | --help)
       usage
       exit 0
       ;;
-    --json) json=1 ;;
-    --strict) strict=1 ;;
-    bot | postgres | redis | nginx) components+=("$1") ;;
+    --json) json=1 args+=("$1") ;;
+    --strict) strict=1 args+=("$1") ;;
+    --wait)
+      if [ "$#" -lt 2 ] || ! [[ "$2" =~ ^[0-9]+$ ]]; then usage_error "--wait needs a number of seconds"; fi
+      wait_seconds="$2"
+      shift
+      ;;
+    bot | postgres | redis | nginx) components+=("$1") args+=("$1") ;;
     *) usage_error "unknown argument: $1" ;;
   esac
   shift
 done
+
+# --wait: quiet rounds until one passes or the time is up; the last round reports (and audits).
+if [ "$wait_seconds" -gt 0 ]; then
+  deadline=$(($(date +%s) + wait_seconds))
+  while [ "$(date +%s)" -lt "$deadline" ]; do
+    if HEALTH_AUDIT=0 "$0" "${args[@]}" >/dev/null 2>&1; then break; fi
+    sleep "${HEALTH_INTERVAL:-5}"
+  done
+  exec "$0" "${args[@]}"
+fi
 [ "${#components[@]}" -gt 0 ] || components=(bot postgres redis nginx)
 
 for tool in curl jq timeout; do

@@ -5,10 +5,10 @@ set -euo pipefail
 
 usage() {
   cat <<'USAGE'
-Usage: setup-droplet.sh [--dry-run] [--root DIR]
+Usage: setup-droplet.sh [--dry-run] [--root DIR] [--user NAME]
 
 Steps (each one skipped when already in place):
-  1. packages: ca-certificates curl jq git gzip openssl ufw certbot logrotate, Docker Engine
+  1. packages: ca-certificates curl jq git gzip openssl ufw certbot logrotate sudo, Docker Engine
      with the compose plugin (Docker's apt repository);
   2. firewall: ufw denies incoming traffic except SSH, 80 and 443;
   3. directories: app root, /opt/backups/postgres (0700), /var/log/toogoodtogo,
@@ -18,12 +18,18 @@ Steps (each one skipped when already in place):
      (openssl rand) for POSTGRES_PASSWORD, SECRET_KEY, REDIS_PASSWORD, WEBHOOK_SECRET_TOKEN and
      GRAFANA_ADMIN_PASSWORD; existing values are never replaced; the .env links Compose reads;
   6. systemd units (toogoodtogo.service, toogoodtogo-backup.service/.timer,
-     toogoodtogo-restore-verify.service/.timer), enabled;
-  7. logrotate rule and the certbot renewal hook that reloads nginx.
+     toogoodtogo-restore-verify.service/.timer, toogoodtogo-health.service/.timer), enabled;
+  7. logrotate rule and the certbot renewal hook that reloads nginx;
+  8. with --user NAME: the login user of the operations guide (ssh NAME@host): created with a
+     home, bash, the sudo group and a locked password (SSH keys only; root's
+     authorized_keys are copied when NAME has none), and /etc/sudoers.d/toogoodtogo letting NAME
+     run the scripts in deployment/scripts/ with sudo without a password (everything else
+     through the sudo group needs a password: set one with `passwd NAME`).
 
 --dry-run   show what would change, change nothing
 --root DIR  install into DIR instead of / (packages, firewall and systemctl start are skipped;
-            units are enabled with systemctl --root)
+            units are enabled with systemctl --root, the user is added with useradd --prefix)
+--user NAME create the sudo user NAME (step 8)
 
 Environment: APP_ROOT (/opt/toogoodtogo), REPO_URL, DOMAIN (written to the env file when
 empty there), SKIP_PACKAGES=1, LOG_DIR.
@@ -39,6 +45,7 @@ SCRIPT_SRC_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 dry_run=0
 root=""
+user=""
 while [ "$#" -gt 0 ]; do
   case "$1" in
     -h | --help)
@@ -52,10 +59,20 @@ while [ "$#" -gt 0 ]; do
       shift
       ;;
     --root=*) root="${1#*=}" root="${root%/}" ;;
+    --user)
+      if [ "$#" -lt 2 ] || [ -z "$2" ]; then usage_error "--user needs a name"; fi
+      user="$2"
+      shift
+      ;;
+    --user=*) user="${1#*=}" ;;
     *) usage_error "unknown argument: $1" ;;
   esac
   shift
 done
+
+if [ -n "$user" ] && ! [[ "$user" =~ ^[a-z_][a-z0-9_-]{0,31}$ ]]; then
+  usage_error "--user: '$user' is not a valid user name"
+fi
 
 # Paths as the host sees them (written into units) and as this run writes them (under --root).
 HOST_APP_ROOT="${APP_ROOT:-/opt/toogoodtogo}"
@@ -123,7 +140,7 @@ step "packages"
 if [ "$live" -eq 0 ] || [ "${SKIP_PACKAGES:-0}" = 1 ]; then
   info "skipped: packages (not the live system or SKIP_PACKAGES=1)"
 else
-  wanted=(ca-certificates curl jq git gzip openssl ufw certbot logrotate)
+  wanted=(ca-certificates curl jq git gzip openssl ufw certbot logrotate sudo)
   missing=()
   for p in "${wanted[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -237,10 +254,11 @@ ensure_link ../.env.production "$app/deployment/monitoring/.env"
 step "systemd units"
 paths="s|/opt/toogoodtogo|$HOST_APP_ROOT|g"
 for unit in toogoodtogo.service toogoodtogo-backup.service toogoodtogo-backup.timer \
-  toogoodtogo-restore-verify.service toogoodtogo-restore-verify.timer; do
+  toogoodtogo-restore-verify.service toogoodtogo-restore-verify.timer \
+  toogoodtogo-health.service toogoodtogo-health.timer; do
   install_file "$deploy/systemd/$unit" "$root/etc/systemd/system/$unit" 644 "$paths"
 done
-for unit in toogoodtogo.service toogoodtogo-backup.timer toogoodtogo-restore-verify.timer; do
+for unit in toogoodtogo.service toogoodtogo-backup.timer toogoodtogo-restore-verify.timer toogoodtogo-health.timer; do
   if [ "$live" -eq 1 ]; then
     if systemctl is-enabled --quiet "$unit" 2>/dev/null; then ok "$unit enabled"; else
       change "enable $unit" sh -c "systemctl daemon-reload && systemctl enable $unit"
@@ -252,8 +270,8 @@ for unit in toogoodtogo.service toogoodtogo-backup.timer toogoodtogo-restore-ver
   fi
 done
 if [ "$live" -eq 1 ] && [ "$dry_run" -eq 0 ]; then
-  systemctl start toogoodtogo-backup.timer toogoodtogo-restore-verify.timer ||
-    warn "could not start the backup and restore-test timers"
+  systemctl start toogoodtogo-backup.timer toogoodtogo-restore-verify.timer toogoodtogo-health.timer ||
+    warn "could not start the backup, restore-test and health timers"
 fi
 
 # 7. logrotate and certbot hook
@@ -261,6 +279,54 @@ step "logrotate and certbot"
 install_file "$deploy/logrotate/toogoodtogo" "$root/etc/logrotate.d/toogoodtogo" 644 "s|/var/log/toogoodtogo|$HOST_LOG_DIR|g"
 ensure_dir "$root/etc/letsencrypt/renewal-hooks/deploy" 755
 ensure_link "$HOST_APP_ROOT/deployment/nginx/certbot-deploy-hook.sh" "$root/etc/letsencrypt/renewal-hooks/deploy/toogoodtogo-nginx.sh"
+
+# 8. The login user of the guide
+if [ -n "$user" ]; then
+  step "user $user"
+  passwd_file="$root/etc/passwd"
+  user_line="$(grep "^$user:" "$passwd_file" 2>/dev/null || true)"
+  if [ -n "$user_line" ]; then
+    ok "user $user exists"
+    if ! grep -q "^sudo:.*[:,]$user\(,\|$\)" "$root/etc/group" 2>/dev/null; then
+      change "add $user to the sudo group" usermod ${root:+--prefix "$root"} --append --groups sudo "$user"
+    fi
+  elif [ ! -f "$passwd_file" ] && [ "$dry_run" -eq 0 ]; then
+    err "no $passwd_file: cannot create user $user there"
+    exit 1
+  else
+    # no password (locked): logins with SSH keys only
+    change "create user $user (home, bash, sudo group, password locked)" \
+      useradd ${root:+--prefix "$root"} --create-home --shell /bin/bash --user-group --groups sudo "$user"
+    user_line="$(grep "^$user:" "$passwd_file" 2>/dev/null || true)"
+  fi
+  home="$(cut -d: -f6 <<<"$user_line")"
+  home="${home:-/home/$user}"
+  uid="$(cut -d: -f3 <<<"$user_line")"
+  gid="$(cut -d: -f4 <<<"$user_line")"
+  keys="$root$home/.ssh/authorized_keys"
+  if [ -s "$keys" ]; then
+    ok "$keys"
+  elif [ -s "$root/root/.ssh/authorized_keys" ]; then
+    # shellcheck disable=SC2016 # expanded by sh -c
+    change "copy root's SSH keys to $keys" sh -c \
+      'install -d -m 700 "$1" && install -m 600 "$2" "$3" && chown -R "$4:$5" "$1"' sh \
+      "$root$home/.ssh" "$root/root/.ssh/authorized_keys" "$keys" "${uid:-$user}" "${gid:-$user}"
+  else
+    warn "no SSH key for $user: add one to $home/.ssh/authorized_keys before logging in as $user"
+  fi
+  sudoers_src="$(mktemp)"
+  cat >"$sudoers_src" <<SUDOERS
+# Installed by setup-droplet.sh: $user runs the operations scripts as root without a password.
+# Everything else through the sudo group needs $user's password (passwd $user).
+$user ALL=(root) NOPASSWD: $HOST_APP_ROOT/deployment/scripts/
+SUDOERS
+  if command -v visudo >/dev/null 2>&1 && ! visudo -cqf "$sudoers_src"; then
+    err "the sudoers rule for $user does not parse"
+    exit 1
+  fi
+  install_file "$sudoers_src" "$root/etc/sudoers.d/toogoodtogo" 440
+  rm -f "$sudoers_src"
+fi
 
 if [ "$dry_run" -eq 1 ]; then
   info "dry run: $changes change(s) would be made"

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Stand-in for the bot's /health endpoint (the document of bot/src/health.rs, byte for byte in
-shape: health.bats checks it with the real `toogoodtogo-bot healthcheck` when that is built) (and nginx's /healthz) driven by the docker shim state.
+shape: health.bats checks it with the real `toogoodtogo-bot healthcheck` when that is built) (and nginx's /healthz: 503 when the nginx container is stopped) driven by the docker shim state.
 
 Usage: fake_bot.py STATE_DIR PORT_FILE
 
@@ -10,9 +10,14 @@ The answer follows the shim's view of the stack:
   - the running version listed in STATE_DIR/broken_versions: 503 unhealthy;
   - a line of STATE_DIR/unhealthy_if found in the running container's environment
     (STATE_DIR/running/bot.env): 503 unhealthy;
+  - a line of STATE_DIR/degraded_if found there: 200 degraded (Redis unreachable);
   - otherwise 200 healthy with the running version.
+GET /api/user stands in for Grafana's API: 200 for admin with the password in
+STATE_DIR/projects/toogoodtogo-monitoring/grafana_password (written by the docker double's
+`grafana cli admin reset-admin-password`), 401 otherwise or when STATE_DIR/grafana_reject exists.
 The port it listens on is written to PORT_FILE.
 """
+import base64
 import json
 import os
 import re
@@ -44,6 +49,9 @@ def verdict():
     for pattern in read("unhealthy_if").splitlines():
         if pattern and re.search(pattern, env, re.M):
             return "unhealthy", version
+    for pattern in read("degraded_if").splitlines():
+        if pattern and re.search(pattern, env, re.M):
+            return "degraded", version
     return "healthy", version
 
 
@@ -70,8 +78,18 @@ class Handler(BaseHTTPRequestHandler):
         if status == "hang":
             time.sleep(30)
             status = "healthy"
-        if self.path == "/healthz":
-            code = 503 if read("nginx_mode").strip() == "down" else 200
+        if self.path == "/api/user":
+            # Grafana's API: admin with the password the docker double's grafana cli set
+            want = read("projects/toogoodtogo-monitoring/grafana_password").strip()
+            auth = self.headers.get("Authorization") or ""
+            ok = bool(want) and not os.path.exists(os.path.join(STATE, "grafana_reject")) and \
+                auth == "Basic " + base64.b64encode(f"admin:{want}".encode()).decode()
+            code, body, ctype = (200, b'{"login":"admin"}', "application/json") if ok else \
+                (401, b'{"message":"Invalid username or password"}', "application/json")
+        elif self.path == "/healthz":
+            # a stopped nginx container does not answer either
+            down = read("nginx_mode").strip() == "down" or not os.path.exists(os.path.join(STATE, "running/nginx"))
+            code = 503 if down else 200
             body = b"ok\n"
             ctype = "text/plain"
         elif self.path == "/health":

@@ -456,13 +456,32 @@ running() { [ -e "$SHIM_STATE/running/$1" ]; }
   [[ "$output" == *"overall: healthy"* ]]
 }
 
-@test "server-compromise-suspected: ufw default deny changes nothing, auth.log is journald on Debian 12" {
+@test "server-compromise-suspected: ufw default deny changes nothing; emergency.sh isolate contains, journald has the SSH log" {
+  # the rules setup-droplet.sh makes
+  mkdir -p "$SHIM_STATE/ufw"
+  printf '%s\n' 'allow OpenSSH' 'allow 80/tcp' 'allow 443/tcp' >"$SHIM_STATE/ufw/rules"
   block server-compromise-suspected .
   clean
   # the guide's pipeline ends in tail, so only the message tells
   [[ "$output" == *"auth.log: No such file or directory"* ]]
-  run_in . "journalctl -u ssh --since '1 day ago' | tail -100"
+  # as written nothing was contained: nginx runs, the allow rules stay
+  running nginx
+  grep -qx 'allow 80/tcp' "$SHIM_STATE/ufw/rules"
+  # the README's form: isolate (database up), rotate while isolated, review, open again
+  run_in . "scripts/emergency.sh isolate && scripts/emergency.sh status; scripts/rotate-secret.sh secret-key && journalctl -u ssh --since '1 day ago' | tail -100"
+  fails_only '^3	scripts/emergency.sh status'
+  ! running nginx
+  running postgres && running bot
+  [ "$(cat "$SHIM_STATE/ufw/rules")" = "allow OpenSSH" ]
+  # while isolated the stack unit does not reopen it
+  run_in . "systemctl restart toogoodtogo"
+  fails_only 'Job for toogoodtogo.service failed|^See "systemctl status|^1	systemctl restart toogoodtogo'
+  ! running nginx
+  running postgres && running redis
+  run_in . "scripts/emergency.sh restore-access && systemctl start toogoodtogo"
   clean
+  running nginx
+  [ "$(sort "$SHIM_STATE/ufw/rules")" = "$(printf '%s\n' 'allow 443/tcp' 'allow 80/tcp' 'allow OpenSSH')" ]
 }
 
 @test "disk-space-exhaustion: the rm of *.sql.gz.old fails (there are none); backup.sh cleanup instead" {

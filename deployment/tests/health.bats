@@ -148,3 +148,25 @@ bot_bin() {
   [ "$status" -eq 1 ]
   [[ "$stderr" == *"unhealthy: PostgreSQL unreachable"* ]]
 }
+
+@test "--wait SECONDS: repeats until the stack is healthy, then reports once (the unit's ExecStartPost)" {
+  rm "$SHIM_STATE/running/bot" "$SHIM_STATE/running/nginx"
+  (sleep 1.5 && echo v1.0.0 >"$SHIM_STATE/running/bot" && : >"$SHIM_STATE/running/nginx") 3>&- &
+  HEALTH_INTERVAL=0.3 run "$SCRIPTS/health-check.sh" --wait 20
+  echo "$output"
+  [ "$status" -eq 0 ]
+  [ "$(grep -c '^overall:' <<<"$output")" -eq 1 ]
+  [[ "$output" == *"overall: healthy"* ]]
+  [ "$(grep -c 'action=health-check' "$LOG_DIR/deployment.log")" -eq 1 ]
+}
+
+@test "--wait SECONDS: still unhealthy when the time is up: the last result and its exit code" {
+  echo unhealthy >"$SHIM_STATE/health_mode"
+  start=$(date +%s)
+  HEALTH_INTERVAL=0.3 run "$SCRIPTS/health-check.sh" bot --wait 2
+  [ "$status" -eq 1 ]
+  [ "$(($(date +%s) - start))" -ge 2 ]
+  [[ "$output" == *"overall: unhealthy"* ]]
+  run "$SCRIPTS/health-check.sh" --wait soon
+  [ "$status" -eq 64 ]
+}

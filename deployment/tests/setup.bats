@@ -127,3 +127,66 @@ envv() { grep "^$1=" "$R/opt/toogoodtogo/deployment/.env.production" | tail -n 1
   [ "$status" -eq 75 ]
   [ ! -e "$R/opt/toogoodtogo/deployment/.env.production" ]
 }
+
+# base_accounts: the account files of a fresh Debian 12 (root and the sudo group), and root's
+# SSH key as DigitalOcean puts it there.
+base_accounts() {
+  mkdir -p "$R/etc" "$R/root/.ssh" "$R/home"
+  printf 'root:x:0:0:root:/root:/bin/bash\n' >"$R/etc/passwd"
+  printf 'root:x:0:\nsudo:x:27:\n' >"$R/etc/group"
+  printf 'root:*:19000:0:99999:7:::\n' >"$R/etc/shadow"
+  printf 'root:*::\nsudo:*::\n' >"$R/etc/gshadow"
+  chmod 640 "$R/etc/shadow" "$R/etc/gshadow"
+  echo 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBXr operator@workstation' >"$R/root/.ssh/authorized_keys"
+}
+
+@test "--user deploy: the guide's login user with sudo, a locked password, root's SSH key and a sudoers rule" {
+  base_accounts
+  run "$SCRIPTS/setup-droplet.sh" --root "$R" --user deploy
+  echo "$output"
+  [ "$status" -eq 0 ]
+  grep -Eq '^deploy:x:[0-9]+:[0-9]+::/home/deploy:/bin/bash$' "$R/etc/passwd"
+  grep -Eq '^sudo:x:27:(.*,)?deploy$' "$R/etc/group"
+  # no password: SSH keys only
+  [[ "$(grep '^deploy:' "$R/etc/shadow" | cut -d: -f2)" == '!'* ]]
+  cmp "$R/home/deploy/.ssh/authorized_keys" "$R/root/.ssh/authorized_keys"
+  [ "$(stat -c %a "$R/home/deploy/.ssh")" = 700 ] && [ "$(stat -c %a "$R/home/deploy/.ssh/authorized_keys")" = 600 ]
+  uid="$(grep '^deploy:' "$R/etc/passwd" | cut -d: -f3)"
+  [ "$(stat -c %u "$R/home/deploy/.ssh/authorized_keys")" = "$uid" ]
+  sudoers="$R/etc/sudoers.d/toogoodtogo"
+  [ "$(stat -c %a "$sudoers")" = 440 ]
+  grep -qx 'deploy ALL=(root) NOPASSWD: /opt/toogoodtogo/deployment/scripts/' "$sudoers"
+  if command -v visudo >/dev/null; then visudo -cf "$sudoers"; fi
+  # a second run changes nothing
+  before="$(snapshot)"
+  run "$SCRIPTS/setup-droplet.sh" --root "$R" --user deploy
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"ok: user deploy exists"* ]]
+  [[ "$output" == *"setup complete: 0 change(s)"* ]]
+  [ "$(snapshot)" = "$before" ]
+}
+
+@test "--user: an existing user is put into the sudo group; dry run and bad names change nothing" {
+  base_accounts
+  run "$SCRIPTS/setup-droplet.sh" --dry-run --root "$R" --user deploy
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"would: create user deploy"* ]]
+  ! grep -q '^deploy:' "$R/etc/passwd"
+  useradd --prefix "$R" --create-home --shell /bin/bash ops
+  run "$SCRIPTS/setup-droplet.sh" --root "$R" --user ops
+  echo "$output"
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"changed: add ops to the sudo group"* ]]
+  grep -Eq '^sudo:x:27:(.*,)?ops$' "$R/etc/group"
+  for bad in Root 'a b' '-x' ''; do
+    run "$SCRIPTS/setup-droplet.sh" --root "$R" --user "$bad"
+    [ "$status" -eq 64 ] || { echo "'$bad' exited $status"; return 1; }
+  done
+}
+
+@test "fresh root: the health timer is installed and enabled with the other units" {
+  run "$SCRIPTS/setup-droplet.sh" --root "$R"
+  [ "$status" -eq 0 ]
+  cmp "$R/etc/systemd/system/toogoodtogo-health.service" "$DEPLOYMENT_SRC/systemd/toogoodtogo-health.service"
+  [ -L "$R/etc/systemd/system/timers.target.wants/toogoodtogo-health.timer" ]
+}

@@ -211,19 +211,21 @@ CONF
   u="$TMP/units"
   mkdir -p "$u/bin"
   printf '#!/bin/sh\nexit 0\n' >"$u/bin/docker"
-  cp "$u/bin/docker" "$u/bin/backup.sh"
-  cp "$u/bin/docker" "$u/bin/restore.sh"
-  chmod +x "$u/bin/docker" "$u/bin/backup.sh" "$u/bin/restore.sh"
+  chmod +x "$u/bin/docker"
+  # every script a unit runs gets a stub of the same name
+  for s in $(grep -ho '/opt/toogoodtogo/deployment/scripts/[a-z-]*\.sh' "$DEPLOYMENT_SRC"/systemd/* | sort -u); do
+    [ -x "$DEPLOYMENT_SRC/scripts/$(basename "$s")" ] || { echo "a unit runs $s, which does not exist"; return 1; }
+    cp "$u/bin/docker" "$u/bin/$(basename "$s")"
+  done
   for f in "$DEPLOYMENT_SRC"/systemd/*; do
     sed -e "s|/usr/bin/docker|$u/bin/docker|g" \
-      -e "s|/opt/toogoodtogo/deployment/scripts/backup.sh|$u/bin/backup.sh|" \
-      -e "s|/opt/toogoodtogo/deployment/scripts/restore.sh|$u/bin/restore.sh|" \
+      -e "s|/opt/toogoodtogo/deployment/scripts/|$u/bin/|g" \
       -e "s|^WorkingDirectory=.*|WorkingDirectory=$u|" "$f" >"$u/$(basename "$f")"
   done
   printf '[Unit]\nDescription=docker stand-in\n[Service]\nExecStart=%s/bin/docker\n' "$u" >"$u/docker.service"
-  run env SYSTEMD_UNIT_PATH="$u:" systemd-analyze verify --man=no \
-    "$u/toogoodtogo.service" "$u/toogoodtogo-backup.service" "$u/toogoodtogo-backup.timer" \
-    "$u/toogoodtogo-restore-verify.service" "$u/toogoodtogo-restore-verify.timer"
+  mapfile -t units < <(cd "$u" && ls ./*.service ./*.timer | grep -v docker.service | sed "s|^\.|$u|")
+  [ "${#units[@]}" -eq "$(ls "$DEPLOYMENT_SRC"/systemd | wc -l)" ]
+  run env SYSTEMD_UNIT_PATH="$u:" systemd-analyze verify --man=no "${units[@]}"
   echo "$output"
   [ "$status" -eq 0 ]
   # warnings (unknown keys, bad values) count as failures too
@@ -244,6 +246,21 @@ CONF
   [[ "$output" == *"Normalized form: Sun *-*-* 04:30:00"* ]]
   grep -qx 'ExecStart=/opt/toogoodtogo/deployment/scripts/restore.sh --verify latest' "$DEPLOYMENT_SRC/systemd/toogoodtogo-restore-verify.service"
   grep -q '^ExecStop=.*docker compose -f docker-compose.prod.yml down' "$DEPLOYMENT_SRC/systemd/toogoodtogo.service"
+}
+
+@test "systemd: the stack unit is active only when healthy; the health timer marks a dead stack failed" {
+  unit="$DEPLOYMENT_SRC/systemd/toogoodtogo.service"
+  post="$(sed -n 's/^ExecStartPost=//p' "$unit")"
+  [ "$post" = "/opt/toogoodtogo/deployment/scripts/health-check.sh --wait 300" ]
+  # the wait fits in the start timeout
+  [ "$(sed -n 's/^TimeoutStartSec=//p' "$unit")" -gt 300 ]
+  grep -qx 'ExecStartPre=/opt/toogoodtogo/deployment/scripts/emergency.sh guard' "$unit"
+  run systemd-analyze calendar "$(sed -n 's/^OnCalendar=//p' "$DEPLOYMENT_SRC/systemd/toogoodtogo-health.timer")"
+  [[ "$output" == *"Normalized form: *-*-* *:00/5:00"* ]]
+  svc="$DEPLOYMENT_SRC/systemd/toogoodtogo-health.service"
+  grep -qx 'ExecStart=/opt/toogoodtogo/deployment/scripts/health-check.sh' "$svc"
+  # skipped (not failed) while the stack is stopped on purpose
+  grep -qx 'ExecCondition=/usr/bin/systemctl is-active --quiet toogoodtogo.service' "$svc"
 }
 
 @test "logrotate: the deployment log rule parses and rotates" {
