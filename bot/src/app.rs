@@ -40,6 +40,28 @@ pub struct App {
     pub version: &'static str,
     /// Set at shutdown: `/ready` answers 503 from then on.
     pub draining: AtomicBool,
+    /// Chats whose replies go through the outbound queue until then, because Telegram answered
+    /// one with a 429 longer than a reply may wait (keeps each chat's replies in order).
+    pub held_chats: std::sync::Mutex<std::collections::HashMap<i64, Instant>>,
+}
+
+impl App {
+    /// Holds a chat's replies in the outbound queue until `until`.
+    pub fn hold_chat(&self, chat_id: i64, until: Instant) {
+        if let Ok(mut held) = self.held_chats.lock() {
+            let now = Instant::now();
+            held.retain(|_, at| *at > now);
+            held.insert(chat_id, until);
+        }
+    }
+
+    /// Until when a chat's replies go through the outbound queue, if they do.
+    pub fn chat_held_until(&self, chat_id: i64) -> Option<Instant> {
+        let held = self.held_chats.lock().ok()?;
+        held.get(&chat_id)
+            .copied()
+            .filter(|at| *at > Instant::now())
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -123,6 +145,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         started: Instant::now(),
         version: VERSION,
         draining: AtomicBool::new(false),
+        held_chats: std::sync::Mutex::new(std::collections::HashMap::new()),
         pool,
         redis,
         bot,

@@ -101,42 +101,19 @@ async fn work(app: Arc<App>, mut receiver: mpsc::Receiver<Job>, shutdown: Cancel
     // Later updates of a chat that already has one in the current batch wait here, in order.
     let mut carried: VecDeque<Job> = VecDeque::new();
     loop {
-        let first = match carried.pop_front() {
-            Some(job) => job,
-            None => {
-                let job = tokio::select! {
-                    biased;
-                    _ = shutdown.cancelled() => break,
-                    job = receiver.recv() => job,
-                };
-                let Some(job) = job else { break };
-                job
-            }
-        };
+        if carried.is_empty() {
+            let job = tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => break,
+                job = receiver.recv() => job,
+            };
+            let Some(job) = job else { break };
+            carried.push_back(job);
+        }
         if shutdown.is_cancelled() {
-            carried.push_front(first);
             break;
         }
-        let mut queued = vec![first];
-        while queued.len() < MAX_BATCH {
-            match carried.pop_front() {
-                Some(job) => queued.push(job),
-                None => match receiver.try_recv() {
-                    Ok(job) => queued.push(job),
-                    Err(_) => break,
-                },
-            }
-        }
-        // One update per chat per batch, so a batch never holds two updates of one chat.
-        let mut chats = HashSet::new();
-        let mut batch = Vec::with_capacity(queued.len());
-        for job in queued {
-            if chats.insert(job.update.ordering_key) {
-                batch.push(job);
-            } else {
-                carried.push_back(job);
-            }
-        }
+        let batch = next_batch(&mut carried, &mut receiver);
         process_batch(&app, batch).await;
     }
     // Hand queued updates back at once so that another replica need not wait for the claim.
@@ -149,6 +126,32 @@ async fn work(app: Arc<App>, mut receiver: mpsc::Receiver<Job>, shutdown: Cancel
             tracing::warn!(%error, update_id = job.update.update_id, "could not release a claim at shutdown");
         }
     }
+}
+
+/// The next batch: at most one update per chat (a batch never holds two of one chat), the
+/// oldest waiting update of each chat with a backlog first, then new arrivals. A chat with a
+/// backlog gets one update per batch like every other chat, never a batch of its own.
+fn next_batch(carried: &mut VecDeque<Job>, receiver: &mut mpsc::Receiver<Job>) -> Vec<Job> {
+    let mut chats = HashSet::new();
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    let mut waiting = VecDeque::with_capacity(carried.len());
+    for job in carried.drain(..) {
+        if batch.len() < MAX_BATCH && chats.insert(job.update.ordering_key) {
+            batch.push(job);
+        } else {
+            waiting.push_back(job);
+        }
+    }
+    *carried = waiting;
+    while batch.len() < MAX_BATCH {
+        let Ok(job) = receiver.try_recv() else { break };
+        if chats.insert(job.update.ordering_key) {
+            batch.push(job);
+        } else {
+            carried.push_back(job);
+        }
+    }
+    batch
 }
 
 /// Processes a batch of updates of different chats in one transaction (one commit), each
@@ -312,5 +315,64 @@ async fn sweep(app: Arc<App>, shutdown: CancellationToken) {
             app.refresh_gauges().await;
         }
         ticks += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(update_id: i64, chat: i64) -> Job {
+        Job {
+            update: PendingUpdate {
+                update_id,
+                ordering_key: chat,
+            },
+            deferrals: 0,
+        }
+    }
+
+    #[test]
+    fn a_chat_with_a_backlog_gets_one_update_per_batch_like_everyone_else() {
+        let (sender, mut receiver) = mpsc::channel(64);
+        let mut carried: VecDeque<Job> = (0..100).map(|i| job(i, 1)).collect();
+        for chat in 2..22 {
+            sender.try_send(job(1000 + chat, chat)).ok();
+        }
+        let batch = next_batch(&mut carried, &mut receiver);
+        let chats: Vec<i64> = batch.iter().map(|j| j.update.ordering_key).collect();
+        assert_eq!(chats.len(), MAX_BATCH);
+        assert_eq!(chats[0], 1, "the backlog's oldest update first");
+        assert_eq!(batch[0].update.update_id, 0);
+        assert_eq!(
+            chats[1..],
+            (2..2 + MAX_BATCH as i64 - 1).collect::<Vec<_>>()[..]
+        );
+        assert_eq!(carried.len(), 99, "the rest of the backlog waits, in order");
+        assert_eq!(carried.front().map(|j| j.update.update_id), Some(1));
+
+        // The next batch: the backlog's next update and the arrivals left in the channel.
+        let batch = next_batch(&mut carried, &mut receiver);
+        let chats: Vec<i64> = batch.iter().map(|j| j.update.ordering_key).collect();
+        assert_eq!(chats[0], 1);
+        assert_eq!(chats.len(), 1 + 20 - (MAX_BATCH - 1));
+    }
+
+    #[test]
+    fn new_updates_of_a_chat_in_the_batch_wait_behind_it() {
+        let (sender, mut receiver) = mpsc::channel(8);
+        let mut carried = VecDeque::from([job(1, 7)]);
+        sender.try_send(job(2, 7)).ok();
+        sender.try_send(job(3, 8)).ok();
+        let batch = next_batch(&mut carried, &mut receiver);
+        let ids: Vec<i64> = batch.iter().map(|j| j.update.update_id).collect();
+        assert_eq!(ids, [1, 3]);
+        assert_eq!(
+            carried
+                .iter()
+                .map(|j| j.update.update_id)
+                .collect::<Vec<_>>(),
+            [2]
+        );
     }
 }

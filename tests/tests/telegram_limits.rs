@@ -204,3 +204,63 @@ async fn a_user_over_the_rate_limit_is_told_once_then_dropped() -> Result<(), ha
     assert_eq!(limited, 4);
     Ok(())
 }
+
+/// One chat that Telegram makes wait (a 429 longer than a reply may wait) holds no worker: with a
+/// single worker for every chat, another user is answered at once, and the waiting chat's replies
+/// arrive after the wait, in order.
+#[tokio::test]
+async fn a_chat_telegram_makes_wait_holds_up_nobody_and_keeps_its_order()
+-> Result<(), harness::Error> {
+    let stack = Stack::new().await?;
+    let bot = BotProcess::start(stack.env().set("INBOX_WORKERS", "1")).await?;
+    let noisy = unique_user("Noisy");
+    let other = unique_user("Other");
+    stack
+        .fake
+        .inject("sendMessage", Some(noisy.id), Injected::RetryAfter(8));
+    let started = std::time::Instant::now();
+    bot.webhook()
+        .post(&stack.updates.text(&noisy, "/start"))
+        .await?;
+    bot.webhook()
+        .post(&stack.updates.text(&noisy, "/help"))
+        .await?;
+    stack.wait_until_processed(2).await?;
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the waiting chat's updates were processed without waiting: {:?}",
+        started.elapsed()
+    );
+    bot.webhook()
+        .post(&stack.updates.text(&other, "/help"))
+        .await?;
+    stack.fake.wait_for_messages(other.id, 1, WAIT).await?;
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "the other user was answered while the noisy chat waits: {:?}",
+        started.elapsed()
+    );
+    assert!(
+        stack.fake.transcript(noisy.id).is_empty(),
+        "nothing before the wait is over"
+    );
+
+    let replies = stack.fake.wait_for_messages(noisy.id, 2, WAIT).await?;
+    assert!(
+        started.elapsed() >= Duration::from_secs(7),
+        "sent after Telegram's retry_after"
+    );
+    let texts: Vec<&str> = replies
+        .iter()
+        .map(|m| m["text"].as_str().unwrap_or(""))
+        .collect();
+    assert!(
+        texts[1].starts_with("Too Good To Go helps"),
+        "in order: {texts:?}"
+    );
+    assert!(
+        !texts[0].starts_with("Too Good To Go helps"),
+        "in order: {texts:?}"
+    );
+    Ok(())
+}

@@ -64,8 +64,10 @@ impl Context<'_> {
         ))
     }
 
-    /// Sends a reply at once (not through the outbound queue). A recipient who blocked the bot
-    /// is marked blocked and the reply is dropped.
+    /// Sends a reply at once. A recipient who blocked the bot is marked blocked and the reply is
+    /// dropped. When Telegram makes the chat wait longer than a reply may (a 429), the reply goes
+    /// through the outbound queue instead, as do the chat's next replies until the wait is over,
+    /// so that the chat keeps its order and holds no worker meanwhile.
     pub async fn send(
         &mut self,
         chat_id: ChatId,
@@ -73,6 +75,11 @@ impl Context<'_> {
         markup: Option<ReplyMarkup>,
     ) -> Result<Option<Message>, HandlerError> {
         let text = text.into();
+        if let Some(until) = self.app.chat_held_until(chat_id.0) {
+            self.queue(chat_id, text, inline_keyboard(markup), until)
+                .await?;
+            return Ok(None);
+        }
         let bot = &self.app.bot;
         let sent = call_with_retry(&self.app.metrics, || {
             let mut request = bot.send_message(chat_id, text.clone());
@@ -82,10 +89,19 @@ impl Context<'_> {
             request.into_future()
         })
         .await;
-        self.delivered(chat_id, sent).await
+        match sent {
+            Err(RequestError::RetryAfter(wait)) => {
+                let until = self.hold(chat_id, wait.duration());
+                self.queue(chat_id, text, inline_keyboard(markup), until)
+                    .await?;
+                Ok(None)
+            }
+            other => self.delivered(chat_id, other).await,
+        }
     }
 
-    /// Sends a photo (by Telegram file id) with a caption at once.
+    /// Sends a photo (by Telegram file id) with a caption at once (only the caption, through
+    /// the outbound queue, while Telegram makes the chat wait).
     pub async fn send_photo(
         &mut self,
         chat_id: ChatId,
@@ -93,6 +109,10 @@ impl Context<'_> {
         caption: impl Into<String>,
     ) -> Result<Option<Message>, HandlerError> {
         let caption = caption.into();
+        if let Some(until) = self.app.chat_held_until(chat_id.0) {
+            self.queue(chat_id, caption, None, until).await?;
+            return Ok(None);
+        }
         let bot = &self.app.bot;
         let photo =
             teloxide::types::InputFile::file_id(teloxide::types::FileId(file_id.to_owned()));
@@ -102,10 +122,18 @@ impl Context<'_> {
                 .into_future()
         })
         .await;
-        self.delivered(chat_id, sent).await
+        match sent {
+            Err(RequestError::RetryAfter(wait)) => {
+                let until = self.hold(chat_id, wait.duration());
+                self.queue(chat_id, caption, None, until).await?;
+                Ok(None)
+            }
+            other => self.delivered(chat_id, other).await,
+        }
     }
 
-    /// Replaces the text (and inline keyboard) of a message the bot sent.
+    /// Replaces the text (and inline keyboard) of a message the bot sent. While Telegram makes
+    /// the chat wait, the new text comes as a new message through the outbound queue.
     pub async fn edit(
         &mut self,
         chat_id: ChatId,
@@ -114,6 +142,10 @@ impl Context<'_> {
         markup: Option<teloxide::types::InlineKeyboardMarkup>,
     ) -> Result<Option<Message>, HandlerError> {
         let text = text.into();
+        if let Some(until) = self.app.chat_held_until(chat_id.0) {
+            self.queue(chat_id, text, markup, until).await?;
+            return Ok(None);
+        }
         let bot = &self.app.bot;
         let edited = call_with_retry(&self.app.metrics, || {
             let mut request = bot.edit_message_text(chat_id, message_id, text.clone());
@@ -126,6 +158,11 @@ impl Context<'_> {
         match edited {
             // Pressing the same button twice edits to the same text: nothing to do.
             Err(RequestError::Api(teloxide::ApiError::MessageNotModified)) => Ok(None),
+            Err(RequestError::RetryAfter(wait)) => {
+                let until = self.hold(chat_id, wait.duration());
+                self.queue(chat_id, text, markup, until).await?;
+                Ok(None)
+            }
             other => self.delivered(chat_id, other).await,
         }
     }
@@ -149,8 +186,48 @@ impl Context<'_> {
             Ok(_) => Ok(()),
             // A query older than Telegram's limit can no longer be answered; the press is still handled.
             Err(RequestError::Api(teloxide::ApiError::InvalidQueryId)) => Ok(()),
+            // The spinner on the button stops by itself; not worth holding the chat for.
+            Err(RequestError::RetryAfter(wait)) => {
+                tracing::info!(
+                    wait_s = wait.duration().as_secs(),
+                    "button press left unanswered: Telegram asked to wait"
+                );
+                Ok(())
+            }
             Err(error) => Err(error.into()),
         }
+    }
+
+    /// Holds a chat's replies in the outbound queue for `wait`; returns until when.
+    fn hold(&self, chat_id: ChatId, wait: std::time::Duration) -> std::time::Instant {
+        let until = std::time::Instant::now() + wait;
+        tracing::info!(
+            chat_id = chat_id.0,
+            wait_s = wait.as_secs(),
+            "Telegram asked a chat to wait; its replies go through the outbound queue"
+        );
+        self.app.hold_chat(chat_id.0, until);
+        until
+    }
+
+    /// Queues a reply for `until`, in the update's transaction (it goes out only if the update's
+    /// changes commit).
+    async fn queue(
+        &mut self,
+        chat_id: ChatId,
+        text: String,
+        markup: Option<teloxide::types::InlineKeyboardMarkup>,
+        until: std::time::Instant,
+    ) -> Result<(), HandlerError> {
+        let wait = until.saturating_duration_since(std::time::Instant::now());
+        let not_before = chrono::Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
+        let message = crate::store::outbound::OutboundMessage::SendMessage {
+            text,
+            parse_mode: None,
+            reply_markup: markup,
+        };
+        crate::store::outbound::enqueue_at(self.conn, chat_id.0, &message, not_before).await?;
+        Ok(())
     }
 
     async fn delivered(
@@ -190,6 +267,14 @@ impl Context<'_> {
         )
         .await?;
         Ok(())
+    }
+}
+
+/// The inline keyboard of a reply, the only kind the outbound queue carries.
+fn inline_keyboard(markup: Option<ReplyMarkup>) -> Option<teloxide::types::InlineKeyboardMarkup> {
+    match markup {
+        Some(ReplyMarkup::InlineKeyboard(keyboard)) => Some(keyboard),
+        _ => None,
     }
 }
 

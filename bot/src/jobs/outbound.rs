@@ -61,6 +61,8 @@ struct Sender<'a> {
     interval: Duration,
     next_send: Instant,
     last_per_chat: HashMap<i64, Instant>,
+    /// Chats Telegram asked us to leave alone (429) until then; other chats go on.
+    held_chats: HashMap<i64, Instant>,
 }
 
 impl<'a> Sender<'a> {
@@ -71,6 +73,7 @@ impl<'a> Sender<'a> {
             interval: Duration::from_secs(1) / per_second,
             next_send: Instant::now(),
             last_per_chat: HashMap::new(),
+            held_chats: HashMap::new(),
         }
     }
 
@@ -83,7 +86,14 @@ impl<'a> Sender<'a> {
         let mut tx = self.app.pool.begin().await?;
         let due = outbound::due(&mut tx, batch).await?;
         let mut sent = 0;
+        self.held_chats.retain(|_, until| *until > now);
         for queued in due {
+            if let Some(until) = self.held_chats.get(&queued.chat_id) {
+                // Keeps the chat's order: later messages wait behind the held one.
+                let not_before = Utc::now() + until.saturating_duration_since(Instant::now());
+                outbound::defer(&mut tx, queued.id, not_before).await?;
+                continue;
+            }
             if let Some(last) = self.last_per_chat.get(&queued.chat_id) {
                 let wait = PER_CHAT_INTERVAL.saturating_sub(last.elapsed());
                 if !wait.is_zero() {
@@ -154,13 +164,16 @@ impl<'a> Sender<'a> {
             .inc();
         match &error {
             RequestError::RetryAfter(seconds) => {
-                // Flood control: honour the wait for this message and hold all sending meanwhile.
+                // Flood control: honour the wait for this chat; the others go on (the sender
+                // stays under Telegram's overall limit by itself).
                 let wait = seconds.duration();
                 tracing::warn!(
                     wait_s = wait.as_secs(),
-                    "Telegram flood control; pausing outbound sending"
+                    chat_id = queued.chat_id,
+                    "Telegram flood control; holding the chat's messages"
                 );
-                self.next_send = Instant::now() + wait;
+                self.held_chats
+                    .insert(queued.chat_id, Instant::now() + wait);
                 outbound::reschedule(
                     tx,
                     queued.id,

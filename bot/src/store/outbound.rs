@@ -64,6 +64,28 @@ pub async fn enqueue(
     .map(|id| id.unwrap_or(0))
 }
 
+/// Queues a message that may go out no earlier than `not_before`, inside the caller's
+/// transaction.
+pub async fn enqueue_at(
+    conn: &mut PgConnection,
+    chat_id: i64,
+    message: &OutboundMessage,
+    not_before: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO outbound_messages (chat_id, method, payload, not_before)
+         SELECT $1, $2, $3, $4 WHERE NOT EXISTS (
+             SELECT 1 FROM users WHERE telegram_id = $1 AND blocked_at IS NOT NULL)",
+    )
+    .bind(chat_id)
+    .bind(message.method())
+    .bind(sqlx::types::Json(message))
+    .bind(not_before)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// Queues many messages in one statement (an alert's fan-out), each with the time it may go.
 pub async fn enqueue_many(
     conn: &mut PgConnection,

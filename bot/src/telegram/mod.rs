@@ -98,9 +98,10 @@ pub fn retry_after(error: &RequestError) -> Option<Duration> {
     }
 }
 
-/// The longest 429 wait a reply waits out inline; a longer one fails the attempt so the update
-/// is retried later from the inbox.
-pub const MAX_INLINE_RETRY_AFTER: Duration = Duration::from_secs(30);
+/// The longest 429 wait a reply waits out inline. A longer one is returned at once: the handler
+/// hands the message to the outbound queue (or the update is retried later from the inbox), so
+/// no chat holds a worker, a transaction or a connection while Telegram makes it wait.
+pub const MAX_INLINE_RETRY_AFTER: Duration = Duration::from_secs(1);
 
 /// Makes an API call, waiting out 429 `retry_after` (up to three times) and counting errors.
 pub async fn call_with_retry<T, F, Fut>(
