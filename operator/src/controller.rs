@@ -186,15 +186,40 @@ async fn update_status(
 
 /// The reconcile pipeline. An error it did not report itself is made visible: Ready=False and
 /// Degraded with the error (the object and the API server's message) and a Warning Event.
-pub async fn reconcile_resource(cr: &TooGoodToGo, ctx: &Context) -> Result<Action, Error> {
-    let result = reconcile_steps(cr, ctx).await;
+///
+/// The watch cache can lag behind the writes of the previous reconcile (its status above all), so
+/// the reconcile acts on the resource as stored, read first; its status write carries that
+/// resourceVersion, and a conflict (someone wrote in between) is retried at once, not reported.
+pub async fn reconcile_resource(cached: &TooGoodToGo, ctx: &Context) -> Result<Action, Error> {
+    // Deletion: owner references let the garbage collector remove every owned object, so no
+    // finalizer is needed and nothing can block deletion.
+    if cached.meta().deletion_timestamp.is_some() {
+        return Ok(Action::await_change());
+    }
+    let api: Api<TooGoodToGo> = Api::namespaced(
+        ctx.client.clone(),
+        &cached.namespace().unwrap_or_else(|| "default".to_owned()),
+    );
+    let cr = match api.get_opt(&cached.name_any()).await {
+        Ok(Some(cr)) => cr,
+        Ok(None) => return Ok(Action::await_change()),
+        Err(error) => return Err(error.into()),
+    };
+    let result = reconcile_steps(&cr, ctx).await;
     match &result {
+        Err(Error::Kube(kube::Error::Api(status))) if status.code == 409 => {
+            debug!(message = %status.message, "the resource changed during the reconcile; again");
+            return Ok(Action::requeue(CONFLICT_REQUEUE));
+        }
         Err(Error::Dereference(e)) if e.is_missing_input() => {}
         Err(Error::Refused(_)) | Ok(_) => {}
-        Err(error) => report_failure(cr, ctx, &error.to_string()).await,
+        Err(error) => report_failure(&cr, ctx, &error.to_string()).await,
     }
     result
 }
+
+/// Requeue after the resource changed under a reconcile (a stale read).
+const CONFLICT_REQUEUE: Duration = Duration::from_secs(1);
 
 /// Write the failure into the status (keeping what the status records) and publish a Warning
 /// Event. Failing to do either is logged: the reconcile error is what is returned.
@@ -222,8 +247,6 @@ async fn publish_failure(cr: &TooGoodToGo, ctx: &Context, message: &str) {
 }
 
 async fn reconcile_steps(cr: &TooGoodToGo, ctx: &Context) -> Result<Action, Error> {
-    // Deletion: owner references let the garbage collector remove every owned object, so no
-    // finalizer is needed and nothing can block deletion.
     if cr.meta().deletion_timestamp.is_some() {
         return Ok(Action::await_change());
     }

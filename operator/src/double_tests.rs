@@ -563,3 +563,48 @@ async fn replicas_the_operator_stops_setting_do_not_stay_at_zero() {
         "the operator's replicas is removed and defaulted, so the autoscaler can scale"
     );
 }
+
+#[tokio::test]
+async fn a_reconcile_started_from_a_stale_cache_acts_on_the_stored_resource() {
+    let cluster = Cluster::with_sample("production.yaml");
+    cluster.converge().await;
+    let stale = cluster.resource();
+    cluster
+        .server
+        .edit(CR, |cr| cr["spec"]["replicas"] = json!(2));
+    cluster.reconcile_ok().await;
+    let status = cluster.resource()["status"].clone();
+    assert_eq!(status["observedGeneration"], 2);
+
+    // The watch delivers the resource as it was before: the reconcile must not undo the change
+    // nor write the status of generation 1 over that of generation 2.
+    let cr: TooGoodToGo = serde_json::from_value(stale).unwrap_or_else(|e| panic!("{e}"));
+    let result = Box::pin(reconcile(Arc::new(cr), cluster.ctx.clone())).await;
+    assert!(result.is_ok(), "{result:?}");
+    let deployment = cluster
+        .server
+        .get(&group("apps/v1", "deployments", "tgtg-bot"))
+        .unwrap_or_default();
+    assert_eq!(deployment["spec"]["replicas"], 2);
+    assert_eq!(cluster.resource()["status"]["observedGeneration"], 2);
+}
+
+#[tokio::test]
+async fn a_status_computed_from_an_older_resource_version_is_refused_not_written() {
+    let cluster = Cluster::with_sample("minimal.yaml");
+    cluster.converge().await;
+    let stale: TooGoodToGo =
+        serde_json::from_value(cluster.resource()).unwrap_or_else(|e| panic!("{e}"));
+    cluster
+        .server
+        .edit(CR, |cr| cr["status"]["phase"] = json!("Degraded"));
+    let mut next = stale.status.clone().unwrap_or_default();
+    next.phase = Some(crate::crd::Phase::Progressing);
+    let api: kube::Api<TooGoodToGo> = kube::Api::namespaced(cluster.ctx.client.clone(), NS);
+    let written = crate::status::write(&api, &stale, &next).await;
+    assert!(
+        matches!(written, Err(kube::Error::Api(ref s)) if s.code == 409),
+        "{written:?}"
+    );
+    assert_eq!(cluster.resource()["status"]["phase"], "Degraded");
+}

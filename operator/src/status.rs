@@ -443,9 +443,12 @@ pub async fn write(
     if cr.status.as_ref() == Some(status) {
         return Ok(false);
     }
+    // The resourceVersion the status was computed from: a write in between (a stale read, a
+    // second operator replica) makes the server answer 409 instead of losing that write.
     let patch = json!({
         "apiVersion": TooGoodToGo::api_version(&()),
         "kind": TooGoodToGo::kind(&()),
+        "metadata": {"resourceVersion": cr.resource_version()},
         "status": status,
     });
     api.patch_status(
