@@ -2,7 +2,9 @@
 //! one reconciles at a time.
 //!
 //! The holder renews the Lease every `renew_interval`; another replica takes it over only after
-//! `lease_duration` passed without a renewal. Every write carries the resourceVersion it read, so
+//! `lease_duration` passed without a renewal, measured as client-go does on the follower's own
+//! clock from when it last saw the Lease record change (the holder's `renewTime` comes from
+//! another clock, which may be skewed). Every write carries the resourceVersion it read, so
 //! two replicas racing for an expired Lease cannot both win (the loser gets 409 Conflict). A
 //! leader that cannot renew steps down before its Lease can expire (`renew_deadline`), so its
 //! successor never overlaps with it.
@@ -48,7 +50,12 @@ pub struct LeaseLock {
     name: String,
     identity: String,
     timing: Timing,
+    /// The other holder's record (identity, renewTime) last seen, and when it was first seen in
+    /// that state on the local clock.
+    observed: std::sync::Mutex<Option<(Observed, Timestamp)>>,
 }
+
+type Observed = (Option<String>, Option<Timestamp>);
 
 fn is_conflict(err: &kube::Error) -> bool {
     matches!(err, kube::Error::Api(status) if status.code == 409)
@@ -66,6 +73,22 @@ impl LeaseLock {
             name: name.into(),
             identity: identity.into(),
             timing,
+            observed: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// When the record was first seen as it is now, on the local clock.
+    fn observed_since(&self, record: Observed, now: Timestamp) -> Timestamp {
+        let mut observed = self
+            .observed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match &*observed {
+            Some((seen, since)) if *seen == record => *since,
+            _ => {
+                *observed = Some((record, now));
+                now
+            }
         }
     }
 
@@ -110,9 +133,9 @@ impl LeaseLock {
         } else {
             let duration =
                 SignedDuration::from_secs(i64::from(current.lease_duration_seconds.unwrap_or(15)));
-            let expired = current
-                .renew_time
-                .is_none_or(|renewed| renewed.0 + duration < now);
+            let renewed = current.renew_time.as_ref().map(|t| t.0);
+            let since = self.observed_since((holder.clone(), renewed), now);
+            let expired = renewed.is_none() || since + duration < now;
             if holder.is_some() && !expired {
                 return Ok(Role::Follower { holder });
             }
@@ -284,9 +307,16 @@ mod tests {
                 holder: Some("a".to_owned())
             })
         );
-        // No renewal for more than 15s: b takes over, and a learns it lost.
+        // b saw the renewal at 26: the lease lasts until 41 on b's clock.
         assert_eq!(
-            b.try_acquire_or_renew(at(28)).await.ok(),
+            b.try_acquire_or_renew(at(41)).await.ok(),
+            Some(Role::Follower {
+                holder: Some("a".to_owned())
+            })
+        );
+        // No renewal seen for more than 15s: b takes over, and a learns it lost.
+        assert_eq!(
+            b.try_acquire_or_renew(at(42)).await.ok(),
             Some(Role::Leader)
         );
         assert_eq!(holder(&server), "b");
@@ -295,11 +325,33 @@ mod tests {
             1
         );
         assert_eq!(
-            a.try_acquire_or_renew(at(29)).await.ok(),
+            a.try_acquire_or_renew(at(43)).await.ok(),
             Some(Role::Follower {
                 holder: Some("b".to_owned())
             })
         );
+    }
+
+    /// The holder's clock runs a minute behind: its renewTime always looks old, but it renews,
+    /// so the follower, judging by its own observations, never takes the live lease.
+    #[tokio::test]
+    async fn a_lease_renewed_by_a_holder_with_a_skewed_clock_is_not_taken() {
+        let (client, _server) = FakeApiServer::start();
+        let a = lock(client.clone(), "a");
+        let b = lock(client, "b");
+        for t in (0..60).step_by(5) {
+            assert_eq!(
+                a.try_acquire_or_renew(at(t - 60)).await.ok(),
+                Some(Role::Leader)
+            );
+            assert_eq!(
+                b.try_acquire_or_renew(at(t + 1)).await.ok(),
+                Some(Role::Follower {
+                    holder: Some("a".to_owned())
+                }),
+                "at {t}"
+            );
+        }
     }
 
     #[tokio::test]
@@ -314,7 +366,13 @@ mod tests {
         );
         let b = lock(client.clone(), "b");
         let c = lock(client, "c");
+        // Both first see the lease, then find it unchanged a lease duration later.
         let (rb, rc) = tokio::join!(b.try_acquire_or_renew(at(0)), c.try_acquire_or_renew(at(0)));
+        assert!(rb.is_ok_and(|r| r != Role::Leader) && rc.is_ok_and(|r| r != Role::Leader));
+        let (rb, rc) = tokio::join!(
+            b.try_acquire_or_renew(at(16)),
+            c.try_acquire_or_renew(at(16))
+        );
         let leaders = [rb.ok(), rc.ok()]
             .iter()
             .filter(|r| **r == Some(Role::Leader))
