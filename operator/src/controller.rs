@@ -599,11 +599,22 @@ async fn reconcile_steps(cr: &TooGoodToGo, ctx: &Context) -> Result<Action, Erro
         return Err(Error::Refused(refused));
     }
     let settled = matches!(phase, Phase::Ready | Phase::Failed);
-    Ok(Action::requeue(if moving || !settled {
+    let mut requeue = if moving || !settled {
         PROGRESS_REQUEUE
     } else {
         IDLE_REQUEUE
-    }))
+    };
+    // The earliest due action wins: a scheduled rotation or the end of a grace period sooner
+    // than the periodic re-check.
+    let rotation = facts
+        .secret_rotation
+        .as_ref()
+        .or_else(|| cr.status.as_ref().and_then(|s| s.secret_rotation.as_ref()));
+    let horizon = i64::try_from(requeue.as_secs()).unwrap_or(i64::MAX);
+    if let Some(delay) = rotation::next_due(cr, rotation, now.as_second(), horizon) {
+        requeue = requeue.min(Duration::from_secs(delay.unsigned_abs().max(1)));
+    }
+    Ok(Action::requeue(requeue))
 }
 
 /// The `TooGoodToGo` an owned object belongs to, by its instance label.

@@ -608,3 +608,27 @@ async fn a_status_computed_from_an_older_resource_version_is_refused_not_written
     );
     assert_eq!(cluster.resource()["status"]["phase"], "Degraded");
 }
+
+/// A rotation scheduled a few minutes ahead is not left to the five-minute re-check.
+#[tokio::test]
+async fn the_requeue_takes_the_earliest_due_rotation() {
+    let cluster = Cluster::new();
+    let now = k8s_openapi::jiff::Timestamp::now().as_second();
+    let minute = (now / 60 + 3) % 60;
+    let mut cr = serde_json::to_value(sample("minimal.yaml")).unwrap_or_default();
+    cr["spec"]["secretRotation"] = json!({"schedule": format!("{minute} * * * *")});
+    cluster.server.create(CR, cr);
+    cluster.converge().await;
+    let action = cluster.reconcile().await;
+    let text = format!("{action:?}");
+    let seconds: Option<u64> = text
+        .split("Some(")
+        .nth(1)
+        .and_then(|rest| rest.split('s').next())
+        .and_then(|n| n.split('.').next())
+        .and_then(|n| n.parse().ok());
+    assert!(
+        seconds.is_some_and(|s| (1..=181).contains(&s)),
+        "requeue {text}, the rotation is due at minute {minute}"
+    );
+}

@@ -110,6 +110,41 @@ pub fn plan(cr: &TooGoodToGo, previous: Option<&SecretRotationStatus>, now: i64)
     }
 }
 
+/// Seconds from `now` until something rotation-related falls due within `horizon` seconds: the
+/// next scheduled rotation, or the end of a previous value's grace period (which drops it). None
+/// when nothing falls due in that window, or when a rotation is due already (it is in progress).
+pub fn next_due(
+    cr: &TooGoodToGo,
+    previous: Option<&SecretRotationStatus>,
+    now: i64,
+    horizon: i64,
+) -> Option<i64> {
+    let due = |t: i64| {
+        let p = plan(cr, previous, t);
+        p.rotates() || p.database_password
+    };
+    // Once due, a rotation stays due: the first due second is found by bisection.
+    let rotation = (!due(now) && due(now + horizon)).then(|| {
+        let (mut before, mut at) = (now, now + horizon);
+        while at - before > 1 {
+            let middle = before + (at - before) / 2;
+            if due(middle) {
+                at = middle;
+            } else {
+                before = middle;
+            }
+        }
+        at - now
+    });
+    let grace_ends = previous
+        .into_iter()
+        .flat_map(|p| [p.secret_key.as_ref(), p.webhook_secret_token.as_ref()])
+        .flatten()
+        .map(|rotated| rotated.0.as_second() + GRACE_SECONDS - now)
+        .filter(|delay| *delay > 0 && *delay <= horizon);
+    rotation.into_iter().chain(grace_ends).min()
+}
+
 /// The generated values and rotation status after carrying out `plan`: rotated values move to
 /// `*_PREVIOUS`, and previous values whose grace period ended are dropped. Returns the names of
 /// the rotated secrets.
@@ -199,6 +234,34 @@ mod tests {
             webhook_secret_token_previous: None,
             postgres: None,
         }
+    }
+
+    #[test]
+    fn the_next_due_rotation_is_found_to_the_second() {
+        let mut cr = cr(None, None);
+        cr.spec.secret_rotation = Some(crate::crd::SecretRotationSpec {
+            schedule: Some("0 4 * * *".to_owned()),
+            ..Default::default()
+        });
+        // 03:58:30 UTC on a day after the resource was created.
+        let day_start = CREATED - CREATED % DAY + 10 * DAY;
+        let now = day_start + 3 * 3600 + 58 * 60 + 30;
+        let rotated = crate::crd::SecretRotationStatus {
+            secret_key: Some(Time(at(now - 3600))),
+            webhook_secret_token: Some(Time(at(now - 3600))),
+            ..Default::default()
+        };
+        let next = next_due(&cr, Some(&rotated), now, 300);
+        assert!(next.is_some_and(|d| (90..=150).contains(&d)), "{next:?}");
+        assert_eq!(next_due(&cr, Some(&rotated), now - 3600, 300), None);
+        // A previous value's grace period ends in 100 s.
+        let earlier = now - 3600;
+        let grace = crate::crd::SecretRotationStatus {
+            secret_key: Some(Time(at(earlier - GRACE_SECONDS + 100))),
+            webhook_secret_token: Some(Time(at(earlier - GRACE_SECONDS + 100))),
+            ..Default::default()
+        };
+        assert_eq!(next_due(&cr, Some(&grace), earlier, 300), Some(100));
     }
 
     #[test]
