@@ -265,7 +265,8 @@ async fn reconcile_steps(cr: &TooGoodToGo, ctx: &Context) -> Result<Action, Erro
     }
 
     // validate (the CEL rules mirrored) before dereferencing: these rules need nothing but the
-    // spec, and an invalid spec should not cost API reads. It waits for the user to change it.
+    // spec, and an invalid spec costs only the reads of what runs. It waits for the user to
+    // change it.
     if let Err(errors) = validate::validate(cr) {
         let message = errors
             .iter()
@@ -273,6 +274,8 @@ async fn reconcile_steps(cr: &TooGoodToGo, ctx: &Context) -> Result<Action, Erro
             .collect::<Vec<_>>()
             .join("; ");
         facts.problem = Some(Problem::InvalidSpec(message));
+        // What runs keeps running: the status says so rather than "not deployed".
+        facts.observed = observe::observe(client, cr).await?;
         update_status(&api, cr, ctx, &facts).await?;
         return Ok(Action::await_change());
     }

@@ -632,3 +632,21 @@ async fn the_requeue_takes_the_earliest_due_rotation() {
         "requeue {text}, the rotation is due at minute {minute}"
     );
 }
+
+#[tokio::test]
+async fn an_invalid_spec_keeps_reporting_what_runs() {
+    let cluster = Cluster::with_sample("minimal.yaml");
+    cluster.converge().await;
+    // Two long-polling replicas: refused (the API server's CEL rule, which the double does not
+    // run, and the operator's own validation).
+    cluster
+        .server
+        .edit(CR, |cr| cr["spec"]["replicas"] = json!(2));
+    cluster.reconcile_ok().await;
+    let status = cluster.resource()["status"].clone();
+    assert_eq!(status["phase"], "Failed");
+    assert_eq!(cluster.condition("Degraded")["reason"], "InvalidSpec");
+    assert_eq!(status["currentVersion"], "1.0.0");
+    assert_eq!(status["readyReplicas"], 1);
+    assert_ne!(cluster.condition("Ready")["reason"], "NotDeployed");
+}
