@@ -211,11 +211,21 @@ pub async fn reconcile_resource(cached: &TooGoodToGo, ctx: &Context) -> Result<A
             debug!(message = %status.message, "the resource changed during the reconcile; again");
             return Ok(Action::requeue(CONFLICT_REQUEUE));
         }
+        Err(error) if namespace_terminating(&error.to_string()) => {
+            info!("the namespace is being deleted; nothing to do");
+            return Ok(Action::await_change());
+        }
         Err(Error::Dereference(e)) if e.is_missing_input() => {}
         Err(Error::Refused(_)) | Ok(_) => {}
         Err(error) => report_failure(&cr, ctx, &error.to_string()).await,
     }
     result
+}
+
+/// A namespace being deleted refuses new objects with 403 "... because it is being terminated":
+/// a normal end, not a permission problem.
+fn namespace_terminating(message: &str) -> bool {
+    message.contains("because it is being terminated")
 }
 
 /// Requeue after the resource changed under a reconcile (a stale read).
@@ -588,6 +598,10 @@ async fn reconcile_steps(cr: &TooGoodToGo, ctx: &Context) -> Result<Action, Erro
         || backup_writes > 0;
     if let Some(problem) = report.volume_problem {
         facts.problem.get_or_insert(Problem::VolumeResize(problem));
+    }
+    if !report.failed.is_empty() && report.failed.iter().all(|f| namespace_terminating(f)) {
+        info!("the namespace is being deleted; nothing to do");
+        return Ok(Action::await_change());
     }
     let refused = report.failed.join("; ");
     if !refused.is_empty() {

@@ -650,3 +650,25 @@ async fn an_invalid_spec_keeps_reporting_what_runs() {
     assert_eq!(status["readyReplicas"], 1);
     assert_ne!(cluster.condition("Ready")["reason"], "NotDeployed");
 }
+
+#[tokio::test]
+async fn a_namespace_being_deleted_is_a_normal_end_not_an_error() {
+    let cluster = Cluster::with_sample("minimal.yaml");
+    let message = "secrets \"tgtg-generated\" is forbidden: unable to create new content in namespace shop because it is being terminated";
+    for path in [
+        core("secrets", "tgtg-generated"),
+        core("configmaps", "tgtg-config"),
+    ] {
+        cluster
+            .server
+            .refuse_writes(&path, http::StatusCode::FORBIDDEN, message);
+    }
+    let result = cluster.reconcile().await;
+    assert_eq!(result.ok(), Some(Action::await_change()));
+    assert!(
+        cluster.events().iter().all(|(t, _, _)| t != "Warning"),
+        "{:?}",
+        cluster.events()
+    );
+    assert_ne!(cluster.condition("Degraded")["reason"], "ReconcileFailed");
+}
