@@ -26,7 +26,8 @@ impl TestUser {
         }
     }
 
-    fn json(&self) -> Value {
+    /// The user as Telegram describes it in updates.
+    pub fn json(&self) -> Value {
         let mut user = json!({ "id": self.id, "is_bot": false, "first_name": self.first_name });
         if let Some(username) = &self.username {
             user["username"] = json!(username);

@@ -218,3 +218,82 @@ async fn updates_nobody_understands_are_kept_with_a_reason_and_counted() -> Resu
     );
     Ok(())
 }
+
+/// A message in a group, from `user`.
+fn group_message(
+    stack: &Stack,
+    user: &toogoodtogo_tests::driver::TestUser,
+    chat: i64,
+    text: &str,
+) -> serde_json::Value {
+    json!({
+        "update_id": stack.updates.next_update_id(),
+        "message": {
+            "message_id": stack.fake.allocate_message_id(chat),
+            "date": toogoodtogo_tests::stripe_fake::unix_now(),
+            "chat": { "id": chat, "type": "supergroup", "title": "Neighbours" },
+            "from": user.json(),
+            "text": text,
+            "entities": if text.starts_with('/') {
+                json!([{ "type": "bot_command", "offset": 0, "length": text.split_whitespace().next().map_or(0, str::len) }])
+            } else {
+                json!([])
+            },
+        }
+    })
+}
+
+#[tokio::test]
+async fn groups_are_told_once_to_use_a_private_chat_and_get_nothing_private() -> Result {
+    let stack = Stack::new().await?;
+    let bot = BotProcess::start(stack.env()).await?;
+    let group = -1_001_234_567_890_i64;
+    let ada = unique_user("Ada");
+    let bo = unique_user("Bo");
+    for (user, text) in [(&ada, "/start"), (&bo, "/browse"), (&ada, "hello")] {
+        let status = bot
+            .webhook()
+            .post(&group_message(&stack, user, group, text))
+            .await?;
+        assert!(status.is_success());
+    }
+    stack.wait_until_processed(3).await?;
+    let told = stack.fake.wait_for_messages(group, 1, WAIT).await?;
+    let text = told[0]["text"].as_str().unwrap_or("");
+    assert!(text.contains("private chats only"), "{text}");
+    assert!(text.contains("https://t.me/"), "{text}");
+
+    // A button of a bot message shared in the group: a notice, no edit of the group's message.
+    let shared = told[0].clone();
+    let press = json!({
+        "update_id": stack.updates.next_update_id(),
+        "callback_query": {
+            "id": "cbq-group", "from": bo.json(), "message": shared,
+            "chat_instance": "ci-group", "data": "anything",
+        }
+    });
+    bot.webhook().post(&press).await?;
+    stack.wait_until_processed(4).await?;
+    let answers = stack.fake.callback_answers();
+    let answer = answers
+        .iter()
+        .find(|a| a["callback_query_id"] == json!("cbq-group"))
+        .ok_or("the press was not answered")?;
+    assert!(
+        answer["text"]
+            .as_str()
+            .unwrap_or("")
+            .contains("private chats only"),
+        "{answer}"
+    );
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let transcript = stack.fake.transcript(group);
+    assert_eq!(
+        transcript.len(),
+        1,
+        "told once, nothing else: {transcript:?}"
+    );
+    assert_eq!(transcript[0]["text"], told[0]["text"], "never edited");
+    assert!(stack.fake.transcript(ada.id).is_empty());
+    Ok(())
+}

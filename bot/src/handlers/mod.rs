@@ -5,6 +5,7 @@ mod account;
 pub mod business;
 mod commands;
 pub mod customer;
+mod groups;
 mod membership;
 mod start;
 
@@ -309,6 +310,9 @@ pub async fn handle(
     update: &Update,
 ) -> Result<Outcome, HandlerError> {
     if let UpdateKind::MyChatMember(change) = &update.kind {
+        if !change.chat.is_private() {
+            return groups::on_membership(app, conn, change).await;
+        }
         membership::handle(conn, change).await?;
         return Ok(Outcome::Handled);
     }
@@ -341,6 +345,12 @@ pub async fn handle(
         UpdateKind::Message(message) => message.successful_payment().is_some(),
         _ => false,
     };
+    if let Some(chat) = update.chat()
+        && !chat.is_private()
+        && !payment
+    {
+        return groups::on_update(&mut ctx, &update.kind, chat).await;
+    }
     let verdict = if payment {
         Verdict::Allow
     } else {

@@ -5,6 +5,7 @@ pub mod businesses;
 pub mod conversations;
 pub mod customers;
 pub mod favourites;
+pub mod groups;
 pub mod inbox;
 pub mod offers;
 pub mod outbound;

@@ -28,6 +28,8 @@ pub struct Catalog {
     pub customer_chosen: &'static str,
     pub business_chosen: &'static str,
     pub something_went_wrong: &'static str,
+    /// A button pressed in a group: the marketplace works in private chats only.
+    pub private_chat_only_notice: &'static str,
     /// The supply side: registration, approval, deals.
     pub biz: BusinessTexts,
     /// The demand side: browsing, reserving, pickup, favourites, ratings, settings.
@@ -291,6 +293,14 @@ impl Catalog {
     }
 
     /// One application in /pending.
+    /// What a group is told once: the marketplace works in private chats.
+    pub fn private_chat_only(&self, link: &str) -> String {
+        format!(
+            "👋 I work in private chats only, so that reservations and pickup codes stay \
+             personal. Talk to me here: {link}"
+        )
+    }
+
     pub fn payments_attention_heading(&self, count: usize) -> String {
         format!("💳 Payments needing attention: {count}")
     }
@@ -583,6 +593,7 @@ pub static EN: Catalog = Catalog {
     business_chosen: "Welcome! 🏪 Businesses post surplus food as deals for nearby customers. \
                       /help lists what you can do.",
     something_went_wrong: "Something went wrong on our side. Please try again in a moment.",
+    private_chat_only_notice: "I work in private chats only: open me from my profile.",
     biz: BusinessTexts {
         registration_intro: "Let's register your business 🏪 It takes about a minute: one \
                              question at a time. /back goes to the previous question, /cancel \
