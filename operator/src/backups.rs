@@ -670,8 +670,34 @@ async fn delete_job(
 }
 
 /// Whether the platform takes backups: `spec.backup` with a managed database.
+/// The backup settings of a resource without `spec.backup`: every default.
+static DEFAULT_BACKUP: BackupSpec = BackupSpec {
+    enabled: None,
+    schedule: None,
+    time_zone: None,
+    retention_days: None,
+    min_count: None,
+    pre_deployment_retention_days: None,
+    pre_deployment: None,
+    image: None,
+    storage: None,
+};
+
+/// The backup settings when backups are on: always for a managed database unless
+/// `spec.backup.enabled` is false.
 pub fn enabled(cr: &TooGoodToGo) -> Option<(&BackupSpec, &ManagedDatabase)> {
-    Some((cr.spec.backup.as_ref()?, cr.spec.database.managed.as_ref()?))
+    let managed = cr.spec.database.managed.as_ref()?;
+    match &cr.spec.backup {
+        Some(spec) if spec.enabled == Some(false) => None,
+        Some(spec) => Some((spec, managed)),
+        None => Some((&DEFAULT_BACKUP, managed)),
+    }
+}
+
+/// Backups of a managed database turned off explicitly (`spec.backup.enabled: false`).
+pub fn turned_off(cr: &TooGoodToGo) -> bool {
+    cr.spec.database.managed.is_some()
+        && cr.spec.backup.as_ref().and_then(|b| b.enabled) == Some(false)
 }
 
 #[cfg(test)]

@@ -433,6 +433,10 @@ pub const DEFAULT_BACKUP_VOLUME_SIZE: &str = "10Gi";
 #[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BackupSpec {
+    /// Backups are on by default for a managed database (03:00, kept 7 days); `false` turns them
+    /// off, which the Backup condition reports as a warning.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
     /// Cron schedule of the scheduled backup (default `0 3 * * *`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 9, max = 100))]

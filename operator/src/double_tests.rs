@@ -390,7 +390,7 @@ async fn turning_features_off_deletes_their_objects_but_never_data() {
     cluster.server.edit(CR, |cr| {
         let spec = &mut cr["spec"];
         spec["monitoring"]["serviceMonitor"] = json!(false);
-        spec["backup"] = Value::Null;
+        spec["backup"] = json!({"enabled": false});
         spec["redis"] = json!({"external": {"urlSecretRef": {"name": "tgtg-redis", "key": "url"}}});
         spec["database"] =
             json!({"external": {"urlSecretRef": {"name": "tgtg-database", "key": "url"}}});
@@ -671,4 +671,31 @@ async fn a_namespace_being_deleted_is_a_normal_end_not_an_error() {
         cluster.events()
     );
     assert_ne!(cluster.condition("Degraded")["reason"], "ReconcileFailed");
+}
+
+#[tokio::test]
+async fn a_managed_database_is_backed_up_by_default_and_turning_it_off_is_a_warning() {
+    let cluster = Cluster::with_sample("minimal.yaml");
+    assert_eq!(cluster.resource()["spec"].get("backup"), None);
+    cluster.converge().await;
+    let cron_job = group("batch/v1", "cronjobs", "tgtg-backup");
+    let schedule = cluster.server.get(&cron_job).unwrap_or_default()["spec"]["schedule"].clone();
+    assert_eq!(schedule, "0 3 * * *");
+    assert!(cluster.server.exists(BACKUPS));
+    assert_eq!(cluster.condition("Backup")["reason"], "NoBackupYet");
+
+    cluster
+        .server
+        .edit(CR, |cr| cr["spec"]["backup"] = json!({"enabled": false}));
+    cluster.reconcile_ok().await;
+    assert!(!cluster.server.exists(&cron_job));
+    assert!(
+        cluster.server.exists(BACKUPS),
+        "the backups made so far stay"
+    );
+    let condition = cluster.condition("Backup");
+    assert_eq!(
+        (condition["status"].as_str(), condition["reason"].as_str()),
+        (Some("False"), Some("BackupsDisabled"))
+    );
 }

@@ -366,9 +366,14 @@ mod tests {
         }
     }
 
+    /// Without backups: the pre-deployment backup step has tests of its own.
     fn cr_at(version: &str) -> TooGoodToGo {
         let mut cr = sample("minimal.yaml");
         cr.spec.version = version.to_owned();
+        cr.spec.backup = Some(crate::crd::BackupSpec {
+            enabled: Some(false),
+            ..Default::default()
+        });
         cr
     }
 

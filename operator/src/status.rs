@@ -289,6 +289,13 @@ pub fn compute(
         Some(backups) => backups.last_success.clone(),
         None => previous.and_then(|p| p.last_backup.clone()),
     };
+    let turned_off = crate::backups::turned_off(cr).then(|| Judgement {
+        type_: BACKUP,
+        status: false,
+        reason: "BackupsDisabled",
+        message: "backups of the managed database are turned off (spec.backup.enabled: false)"
+            .to_owned(),
+    });
     let backup = crate::backups::enabled(cr).map(|_| {
         let failure = match &facts.backups {
             Some(backups) => backups.failure.clone(),
@@ -337,7 +344,7 @@ pub fn compute(
         degraded,
         database,
     ];
-    judgements.extend(backup);
+    judgements.extend(backup.or(turned_off));
     let rolled_back = match (&facts.plan, &rollback) {
         (Some(_), Some((from, to))) => Some(RolledBack {
             from: from.clone(),
