@@ -9,7 +9,7 @@ use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::batch::v1::{CronJob, Job};
-use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Secret, Service};
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::jiff::Timestamp;
@@ -244,15 +244,19 @@ async fn report_failure(cr: &TooGoodToGo, ctx: &Context, message: &str) {
 }
 
 async fn publish_failure(cr: &TooGoodToGo, ctx: &Context, message: &str) {
+    publish_warning(cr, ctx, status::RECONCILE_FAILED, message).await;
+}
+
+async fn publish_warning(cr: &TooGoodToGo, ctx: &Context, reason: &str, message: &str) {
     let event = kube::runtime::events::Event {
         type_: kube::runtime::events::EventType::Warning,
-        reason: status::RECONCILE_FAILED.to_owned(),
+        reason: reason.to_owned(),
         note: Some(message.to_owned()),
         action: "Reconcile".to_owned(),
         secondary: None,
     };
     if let Err(error) = status::publish(&ctx.recorder, cr, &event).await {
-        warn!(%error, reason = status::RECONCILE_FAILED, "cannot publish event");
+        warn!(%error, reason, "cannot publish event");
     }
 }
 
@@ -302,6 +306,28 @@ async fn reconcile_steps(cr: &TooGoodToGo, ctx: &Context) -> Result<Action, Erro
         }
         Err(error) => return Err(error.into()),
     };
+    // The data directory keeps the passwords it was initialised with: a lost credentials Secret
+    // is not replaced by new passwords the database does not know.
+    if dereferenced.postgres_credentials_missing {
+        let claims: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), &owner.namespace);
+        let volume = owner.postgres_data_claim();
+        if claims.get_opt(&volume).await?.is_some() {
+            let message = format!(
+                "the database volume {volume} exists but its credentials Secret {} does not: the database knows only the passwords in that Secret. Recreate the Secret with them (keys {}), or delete the volume to start an empty database",
+                owner.postgres_credentials(),
+                [
+                    crate::resources::pod::POSTGRES_SUPERUSER_PASSWORD_KEY,
+                    crate::resources::pod::POSTGRES_BOT_PASSWORD_KEY
+                ]
+                .join(", ")
+            );
+            facts.problem = Some(Problem::CredentialsMissing(message.clone()));
+            facts.observed = observe::observe(client, cr).await?;
+            update_status(&api, cr, ctx, &facts).await?;
+            publish_warning(cr, ctx, "CredentialsMissing", &message).await;
+            return Err(Error::Refused(message));
+        }
+    }
 
     let observed = observe::observe(client, cr).await?;
     facts.observed = observed.clone();

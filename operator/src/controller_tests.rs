@@ -214,6 +214,8 @@ async fn first_reconcile_applies_everything_but_the_bot_and_the_migration_waits_
         get(core("secrets", "tgtg-telegram")),
         get(core("secrets", "tgtg-generated")),
         get(core("secrets", "tgtg-postgres-credentials")),
+        // no credentials yet: is there a database volume they would belong to?
+        get(core("persistentvolumeclaims", "data-tgtg-postgres-0")),
         // observe
         get(deployment_path("tgtg-bot")),
         get(group("batch/v1", "jobs", "tgtg-migrate-1.0.0")),

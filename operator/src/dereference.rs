@@ -121,6 +121,8 @@ pub struct Dereferenced {
     pub referenced_secrets_digest: String,
     /// Whether the generated Secrets must be created (first reconcile).
     pub generated_fresh: bool,
+    /// A managed database's credentials Secret does not exist (its passwords were generated now).
+    pub postgres_credentials_missing: bool,
 }
 
 async fn read(source: &impl SecretSource, name: &str) -> Result<Option<Secret>, DereferenceError> {
@@ -188,8 +190,10 @@ pub async fn dereference(
     };
     let secret_key = existing_or_new(generated_secret.as_ref(), SECRET_KEY);
     let webhook_secret_token = existing_or_new(generated_secret.as_ref(), WEBHOOK_SECRET_TOKEN);
+    let mut postgres_credentials_missing = false;
     let postgres = if cr.spec.database.managed.is_some() {
         let credentials = read(source, &owner.postgres_credentials()).await?;
+        postgres_credentials_missing = credentials.is_none();
         Some(PostgresCredentials {
             superuser_password: existing_or_new(
                 credentials.as_ref(),
@@ -217,6 +221,7 @@ pub async fn dereference(
         },
         referenced_secrets_digest: digest::short_hex(digest_material.as_bytes()),
         generated_fresh: fresh,
+        postgres_credentials_missing,
     })
 }
 

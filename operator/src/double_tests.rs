@@ -699,3 +699,30 @@ async fn a_managed_database_is_backed_up_by_default_and_turning_it_off_is_a_warn
         (Some("False"), Some("BackupsDisabled"))
     );
 }
+
+#[tokio::test]
+async fn a_lost_credentials_secret_is_not_replaced_by_passwords_the_database_does_not_know() {
+    let cluster = Cluster::with_sample("production.yaml");
+    cluster.converge().await;
+    cluster.server.delete(CREDENTIALS);
+    let result = cluster.reconcile().await;
+    assert!(result.is_err(), "retried with backoff");
+    assert!(
+        !cluster.server.exists(CREDENTIALS),
+        "no new passwords are generated"
+    );
+    let degraded = cluster.condition("Degraded");
+    assert_eq!(degraded["reason"], "CredentialsMissing");
+    assert!(
+        degraded["message"].as_str().is_some_and(
+            |m| m.contains("data-tgtg-postgres-0") && m.contains("tgtg-postgres-credentials")
+        ),
+        "{degraded}"
+    );
+    assert!(
+        cluster
+            .events()
+            .iter()
+            .any(|(t, reason, _)| t == "Warning" && reason == "CredentialsMissing")
+    );
+}

@@ -38,6 +38,9 @@ pub enum Problem {
     RolledBack(String),
     /// The API server refused an object (name and its message); the others were reconciled.
     ReconcileFailed(String),
+    /// The managed database's volume exists without its credentials Secret: new passwords
+    /// would not be the database's.
+    CredentialsMissing(String),
 }
 
 impl Problem {
@@ -50,6 +53,7 @@ impl Problem {
             Self::PreDeploymentBackupFailed(_) => "PreDeploymentBackupFailed",
             Self::RolledBack(_) => "RolledBack",
             Self::ReconcileFailed(_) => RECONCILE_FAILED,
+            Self::CredentialsMissing(_) => "CredentialsMissing",
         }
     }
 
@@ -61,7 +65,8 @@ impl Problem {
             | Self::VolumeResize(m)
             | Self::PreDeploymentBackupFailed(m)
             | Self::RolledBack(m)
-            | Self::ReconcileFailed(m) => m,
+            | Self::ReconcileFailed(m)
+            | Self::CredentialsMissing(m) => m,
         }
     }
 
