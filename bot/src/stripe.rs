@@ -132,25 +132,11 @@ impl StripeClient {
         struct Balance {
             livemode: bool,
         }
-        let response = self
-            .http
-            .get(format!("{}/v1/balance", self.api_url))
-            .bearer_auth(self.api_key.expose())
-            .timeout(Duration::from_secs(20))
-            .send()
-            .await
-            .map_err(|e| StripeError::Transport(e.without_url().to_string()))?;
-        let status = response.status();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| StripeError::Transport(e.without_url().to_string()))?;
-        if status.is_success() {
-            return serde_json::from_slice::<Balance>(&body)
-                .map(|b| b.livemode)
-                .map_err(|e| StripeError::Transport(format!("unreadable balance: {e}")));
-        }
-        Err(api_error(status.as_u16(), &body))
+        let request = self.http.get(format!("{}/v1/balance", self.api_url));
+        let body = self.call(request).await?;
+        serde_json::from_slice::<Balance>(&body)
+            .map(|b| b.livemode)
+            .map_err(|e| StripeError::Transport(format!("unreadable balance: {e}")))
     }
 
     /// Every charge created in `[from, until)` (Unix seconds), following Stripe's pagination.
@@ -179,23 +165,11 @@ impl StripeClient {
             if let Some(last) = all.last() {
                 query.push(("starting_after", last.id().to_owned()));
             }
-            let response = self
+            let request = self
                 .http
                 .get(format!("{}/v1/{what}", self.api_url))
-                .bearer_auth(self.api_key.expose())
-                .query(&query)
-                .timeout(Duration::from_secs(20))
-                .send()
-                .await
-                .map_err(|e| StripeError::Transport(e.without_url().to_string()))?;
-            let status = response.status();
-            let body = response
-                .bytes()
-                .await
-                .map_err(|e| StripeError::Transport(e.without_url().to_string()))?;
-            if !status.is_success() {
-                return Err(api_error(status.as_u16(), &body));
-            }
+                .query(&query);
+            let body = self.call(request).await?;
             let page: Page<T> = serde_json::from_slice(&body)
                 .map_err(|e| StripeError::Transport(format!("unreadable {what} list: {e}")))?;
             let more = page.has_more && !page.data.is_empty();
@@ -224,12 +198,24 @@ impl StripeClient {
         if let Some(reservation_id) = metadata.reservation_id {
             form.push(("metadata[reservation_id]", reservation_id.to_string()));
         }
-        let response = self
+        let request = self
             .http
             .post(format!("{}/v1/refunds", self.api_url))
-            .bearer_auth(self.api_key.expose())
             .header("Idempotency-Key", idempotency_key)
-            .form(&form)
+            .form(&form);
+        let body = self.call(request).await?;
+        serde_json::from_slice(&body)
+            .map_err(|e| StripeError::Transport(format!("unreadable refund: {e}")))
+    }
+
+    /// Sends an authenticated request and returns the body of a successful answer; errors never
+    /// carry the URL.
+    async fn call(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<axum::body::Bytes, StripeError> {
+        let response = request
+            .bearer_auth(self.api_key.expose())
             .timeout(Duration::from_secs(20))
             .send()
             .await
@@ -240,10 +226,10 @@ impl StripeClient {
             .await
             .map_err(|e| StripeError::Transport(e.without_url().to_string()))?;
         if status.is_success() {
-            return serde_json::from_slice(&body)
-                .map_err(|e| StripeError::Transport(format!("unreadable refund: {e}")));
+            Ok(body)
+        } else {
+            Err(api_error(status.as_u16(), &body))
         }
-        Err(api_error(status.as_u16(), &body))
     }
 }
 

@@ -174,6 +174,22 @@ impl PayingShop {
         .ok_or_else(|| format!("payment status never became {status}").into())
     }
 
+    /// Waits until one of our refunds is pending at Stripe; returns Stripe's refund id.
+    pub async fn pending_refund_id(&self) -> Result<String> {
+        let pool = &self.market.stack.pool;
+        eventually(WAIT, || async {
+            sqlx::query_scalar::<_, Option<String>>(
+                "SELECT stripe_refund_id FROM refunds WHERE status = 'pending'",
+            )
+            .fetch_one(pool)
+            .await
+            .ok()
+            .flatten()
+        })
+        .await
+        .ok_or_else(|| "the refund never became pending".into())
+    }
+
     /// Waits until Stripe holds `count` refunds and none of ours is still being requested.
     pub async fn wait_for_refunds(&self, count: usize) -> Result {
         let pool = &self.market.stack.pool;

@@ -258,18 +258,7 @@ async fn scenario_6_a_partial_refund_is_reported_as_partial() -> Result {
     shop.market
         .press(&dora, &upcoming, "Yes, cancel it")
         .await?;
-    let pool = shop.market.stack.pool.clone();
-    let ours = eventually(WAIT, || async {
-        sqlx::query_scalar::<_, Option<String>>(
-            "SELECT stripe_refund_id FROM refunds WHERE status = 'pending'",
-        )
-        .fetch_one(&pool)
-        .await
-        .ok()
-        .flatten()
-    })
-    .await
-    .ok_or("our refund never became pending")?;
+    let ours = shop.pending_refund_id().await?;
     let partial = json!({
         "id": "re_dashboard_dora", "object": "refund", "charge": "ch_s6_dora", "amount": 100,
         "currency": "eur", "status": "succeeded",
@@ -511,18 +500,7 @@ async fn cell(step: Step, fault: Fault) -> Result {
         .press(&carl, &confirmation, "Yes, cancel it")
         .await?;
     if (step, fault) == (Step::StripeRefundAnswered, Fault::StripePending) {
-        let pool = shop.market.stack.pool.clone();
-        let refund_id = eventually(WAIT, || async {
-            sqlx::query_scalar::<_, Option<String>>(
-                "SELECT stripe_refund_id FROM refunds WHERE status = 'pending'",
-            )
-            .fetch_one(&pool)
-            .await
-            .ok()
-            .flatten()
-        })
-        .await
-        .ok_or("the refund never became pending")?;
+        let refund_id = shop.pending_refund_id().await?;
         let object = shop
             .stripe
             .update_refund(&refund_id, "succeeded")

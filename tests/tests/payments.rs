@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use serde_json::json;
 use toogoodtogo_tests::driver::TestUser;
-use toogoodtogo_tests::harness::{eventually, unique_user};
+use toogoodtogo_tests::harness::unique_user;
 use toogoodtogo_tests::market::{Marketplace, Result, button, text};
-use toogoodtogo_tests::paying::{API_KEY, NEAR, PayingShop, WAIT, WEBHOOK_SECRET};
+use toogoodtogo_tests::paying::{API_KEY, NEAR, PayingShop, WEBHOOK_SECRET};
 use toogoodtogo_tests::stripe_fake::{StripeFake, unix_now};
 
 #[tokio::test]
@@ -285,18 +285,7 @@ async fn the_stripe_webhook_finishes_pending_refunds_once_and_refuses_bad_signat
         .await?;
 
     // Stripe accepted the refund as pending: the reservation waits for the webhook.
-    let pool = shop.market.stack.pool.clone();
-    let refund_id = eventually(WAIT, || async {
-        sqlx::query_scalar::<_, Option<String>>(
-            "SELECT stripe_refund_id FROM refunds WHERE status = 'pending'",
-        )
-        .fetch_one(&pool)
-        .await
-        .ok()
-        .flatten()
-    })
-    .await
-    .ok_or("the refund never became pending")?;
+    let refund_id = shop.pending_refund_id().await?;
     assert_eq!(shop.reservation(&customer).await?.2, "REFUND_PENDING");
 
     let object = shop

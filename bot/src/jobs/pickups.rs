@@ -238,6 +238,18 @@ mod tests {
         Ok(())
     }
 
+    /// User 1 holds the three units left, for 15 minutes from `now`.
+    async fn hold_the_rest(pool: &PgPool, now: DateTime<Utc>) -> sqlx::Result<()> {
+        let offer: i64 = sqlx::query_scalar("SELECT id FROM offers")
+            .fetch_one(pool)
+            .await?;
+        let mut conn = pool.acquire().await?;
+        let until = now + Duration::minutes(15);
+        let held = crate::store::reservations::hold(&mut conn, offer, 1, 3, 5, now, until).await?;
+        assert!(matches!(held, ReserveOutcome::Reserved { .. }));
+        Ok(())
+    }
+
     async fn messages_to(pool: &PgPool, chat: i64) -> sqlx::Result<Vec<String>> {
         sqlx::query_scalar(
             "SELECT payload->>'text' FROM outbound_messages WHERE chat_id = $1 ORDER BY id",
@@ -308,22 +320,8 @@ mod tests {
     ) -> sqlx::Result<()> {
         let start = Utc::now() + Duration::hours(3);
         seed(&pool, start).await?;
-        let offer: i64 = sqlx::query_scalar("SELECT id FROM offers")
-            .fetch_one(&pool)
-            .await?;
         let now = Utc::now();
-        let mut conn = pool.acquire().await?;
-        let held = crate::store::reservations::hold(
-            &mut conn,
-            offer,
-            1,
-            3,
-            5,
-            now,
-            now + Duration::minutes(15),
-        )
-        .await?;
-        assert!(matches!(held, ReserveOutcome::Reserved { .. }));
+        hold_the_rest(&pool, now).await?;
         let units = || async {
             sqlx::query_scalar::<_, i32>("SELECT units_available FROM offers")
                 .fetch_one(&pool)
@@ -354,22 +352,8 @@ mod tests {
     ) -> sqlx::Result<()> {
         let start = Utc::now() + Duration::hours(3);
         seed(&pool, start).await?;
-        let offer: i64 = sqlx::query_scalar("SELECT id FROM offers")
-            .fetch_one(&pool)
-            .await?;
         let now = Utc::now();
-        let mut conn = pool.acquire().await?;
-        let held = crate::store::reservations::hold(
-            &mut conn,
-            offer,
-            1,
-            3,
-            5,
-            now,
-            now + Duration::minutes(15),
-        )
-        .await?;
-        assert!(matches!(held, ReserveOutcome::Reserved { .. }));
+        hold_the_rest(&pool, now).await?;
         let state: String = sqlx::query_scalar("SELECT state FROM offers")
             .fetch_one(&pool)
             .await?;
