@@ -143,7 +143,7 @@ else
   wanted=(ca-certificates curl jq git gzip openssl ufw certbot logrotate sudo)
   missing=()
   for p in "${wanted[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+    [[ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" == *"install ok installed"* ]] || missing+=("$p")
   done
   if [ "${#missing[@]}" -eq 0 ]; then ok "packages ${wanted[*]}"; else
     change "apt-get install ${missing[*]}" sh -c "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ${missing[*]}"
