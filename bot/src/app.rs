@@ -1,6 +1,8 @@
 //! The running service: shared state and the `serve` life cycle (start, run, drain).
 
 use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -41,26 +43,25 @@ pub struct App {
     /// Set at shutdown: `/ready` answers 503 from then on.
     pub draining: AtomicBool,
     /// Chats whose replies go through the outbound queue until then, because Telegram answered
-    /// one with a 429 longer than a reply may wait (keeps each chat's replies in order).
-    pub held_chats: std::sync::Mutex<std::collections::HashMap<i64, Instant>>,
+    /// one with a 429 longer than a reply may wait. Wall-clock times, so that every held reply
+    /// of a chat is queued for the same instant and keeps its order.
+    pub held_chats: std::sync::Mutex<std::collections::HashMap<i64, DateTime<Utc>>>,
 }
 
 impl App {
     /// Holds a chat's replies in the outbound queue until `until`.
-    pub fn hold_chat(&self, chat_id: i64, until: Instant) {
+    pub fn hold_chat(&self, chat_id: i64, until: DateTime<Utc>) {
         if let Ok(mut held) = self.held_chats.lock() {
-            let now = Instant::now();
+            let now = Utc::now();
             held.retain(|_, at| *at > now);
             held.insert(chat_id, until);
         }
     }
 
     /// Until when a chat's replies go through the outbound queue, if they do.
-    pub fn chat_held_until(&self, chat_id: i64) -> Option<Instant> {
+    pub fn chat_held_until(&self, chat_id: i64) -> Option<DateTime<Utc>> {
         let held = self.held_chats.lock().ok()?;
-        held.get(&chat_id)
-            .copied()
-            .filter(|at| *at > Instant::now())
+        held.get(&chat_id).copied().filter(|at| *at > Utc::now())
     }
 }
 

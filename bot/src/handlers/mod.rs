@@ -200,8 +200,8 @@ impl Context<'_> {
     }
 
     /// Holds a chat's replies in the outbound queue for `wait`; returns until when.
-    fn hold(&self, chat_id: ChatId, wait: std::time::Duration) -> std::time::Instant {
-        let until = std::time::Instant::now() + wait;
+    fn hold(&self, chat_id: ChatId, wait: std::time::Duration) -> chrono::DateTime<chrono::Utc> {
+        let until = chrono::Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
         tracing::info!(
             chat_id = chat_id.0,
             wait_s = wait.as_secs(),
@@ -211,17 +211,15 @@ impl Context<'_> {
         until
     }
 
-    /// Queues a reply for `until`, in the update's transaction (it goes out only if the update's
+    /// Queues a reply for `not_before`, in the update's transaction (it goes out only if the update's
     /// changes commit).
     async fn queue(
         &mut self,
         chat_id: ChatId,
         text: String,
         markup: Option<teloxide::types::InlineKeyboardMarkup>,
-        until: std::time::Instant,
+        not_before: chrono::DateTime<chrono::Utc>,
     ) -> Result<(), HandlerError> {
-        let wait = until.saturating_duration_since(std::time::Instant::now());
-        let not_before = chrono::Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
         let message = crate::store::outbound::OutboundMessage::SendMessage {
             text,
             parse_mode: None,

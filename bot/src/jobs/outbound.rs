@@ -61,8 +61,9 @@ struct Sender<'a> {
     interval: Duration,
     next_send: Instant,
     last_per_chat: HashMap<i64, Instant>,
-    /// Chats Telegram asked us to leave alone (429) until then; other chats go on.
-    held_chats: HashMap<i64, Instant>,
+    /// Chats Telegram asked us to leave alone (429) until then; other chats go on. Wall-clock
+    /// times, so that a chat's held messages share one `not_before` and keep their order.
+    held_chats: HashMap<i64, chrono::DateTime<Utc>>,
 }
 
 impl<'a> Sender<'a> {
@@ -86,12 +87,12 @@ impl<'a> Sender<'a> {
         let mut tx = self.app.pool.begin().await?;
         let due = outbound::due(&mut tx, batch).await?;
         let mut sent = 0;
-        self.held_chats.retain(|_, until| *until > now);
+        let wall_now = Utc::now();
+        self.held_chats.retain(|_, until| *until > wall_now);
         for queued in due {
             if let Some(until) = self.held_chats.get(&queued.chat_id) {
                 // Keeps the chat's order: later messages wait behind the held one.
-                let not_before = Utc::now() + until.saturating_duration_since(Instant::now());
-                outbound::defer(&mut tx, queued.id, not_before).await?;
+                outbound::defer(&mut tx, queued.id, *until).await?;
                 continue;
             }
             if let Some(last) = self.last_per_chat.get(&queued.chat_id) {
@@ -172,16 +173,9 @@ impl<'a> Sender<'a> {
                     chat_id = queued.chat_id,
                     "Telegram flood control; holding the chat's messages"
                 );
-                self.held_chats
-                    .insert(queued.chat_id, Instant::now() + wait);
-                outbound::reschedule(
-                    tx,
-                    queued.id,
-                    Utc::now() + wait,
-                    &error.to_string(),
-                    MAX_ATTEMPTS,
-                )
-                .await
+                let until = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
+                self.held_chats.insert(queued.chat_id, until);
+                outbound::reschedule(tx, queued.id, until, &error.to_string(), MAX_ATTEMPTS).await
             }
             RequestError::Api(api) if crate::telegram::is_forbidden(api) => {
                 crate::handlers::mark_blocked(tx, queued.chat_id, "send_failed").await?;
