@@ -107,15 +107,21 @@ async fn scenario_2_a_second_charge_for_one_hold_is_refunded_and_explained() -> 
         .await
 }
 
-/// The owner opens the deal's edit menu and picks a field; returns the message to answer.
-async fn edit_field(shop: &mut PayingShop, field: &str) -> Result<Value> {
+/// The owner's /myoffers card of the deal.
+async fn owner_card(shop: &mut PayingShop) -> Result<Value> {
     let owner = shop.owner.clone();
     let replies = shop.market.say(&owner, "/myoffers").await?;
-    let card = replies
+    replies
         .iter()
         .find(|m| text(m).contains("Surprise bag"))
         .cloned()
-        .ok_or("no card")?;
+        .ok_or_else(|| "no card".into())
+}
+
+/// The owner opens the deal's edit menu and picks a field; returns the message to answer.
+async fn edit_field(shop: &mut PayingShop, field: &str) -> Result<Value> {
+    let owner = shop.owner.clone();
+    let card = owner_card(shop).await?;
     shop.market.press(&owner, &card, "Edit").await?;
     let menu = shop.market.current(owner.id, &card);
     shop.market.press(&owner, &menu, field).await?;
@@ -152,12 +158,7 @@ async fn scenario_3_business_edits_cannot_forfeit_paid_orders() -> Result {
     assert_eq!(window(&shop).await?, before, "the window did not move");
 
     // Ending the deal early cancels the paid order and refunds it.
-    let replies = shop.market.say(&owner, "/myoffers").await?;
-    let card = replies
-        .iter()
-        .find(|m| text(m).contains("Surprise bag"))
-        .cloned()
-        .ok_or("no card")?;
+    let card = owner_card(&mut shop).await?;
     shop.market.press(&owner, &card, "End").await?;
     let question = shop.market.current_text(owner.id, &card);
     assert!(

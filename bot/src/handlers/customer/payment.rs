@@ -288,10 +288,10 @@ pub async fn on_successful_payment(
     let total = format_amount(received.amount_minor, received.currency);
     match settlement {
         Settlement::Confirmed | Settlement::Revived => {
-            let Some(settled) = reservation_id.map(|id| reservations::get(ctx.conn, id)) else {
+            let Some(id) = reservation_id else {
                 return Ok(());
             };
-            let Some(settled) = settled.await? else {
+            let Some(settled) = reservations::get(ctx.conn, id).await? else {
                 return Ok(());
             };
             tracing::info!(
