@@ -27,11 +27,13 @@ use crate::build::{self, BuildError, Inputs};
 use crate::crd::{Backup, Phase, Restore, SecretRotationStatus, TooGoodToGo, WebhookRotationPhase};
 use crate::db_rotation;
 use crate::dereference::{self, DereferenceError};
+use crate::exclusive;
 use crate::generator::SecretGenerator;
 use crate::metrics::{ErrorLabels, Metrics, ResourceLabels};
 use crate::names::{FIELD_MANAGER, Owner};
 use crate::observe::{self, MigrationState};
 use crate::restores;
+use crate::rollback;
 use crate::rotation;
 use crate::status::{self, Facts, Problem};
 use crate::validate;
@@ -329,14 +331,60 @@ async fn reconcile_steps(cr: &TooGoodToGo, ctx: &Context) -> Result<Action, Erro
         }
     }
 
-    let observed = observe::observe(client, cr).await?;
+    let mut observed = observe::observe(client, cr).await?;
+    // Restores stop the bot while they replace the database, and exclude upgrades.
+    let restores = match backups::enabled(cr) {
+        Some(_) => restores::list(client, &owner).await?,
+        None => Vec::new(),
+    };
+    // A migration Job that succeeded before the newest restore migrated the database that was
+    // replaced: it runs again.
+    if let Some(job) = &observed.migration_job
+        && exclusive::stale_after_restore(job, &restores)
+    {
+        let name = job.name_any();
+        info!(job = %name, "the migration ran before the restore; running it again");
+        let jobs: Api<Job> = Api::namespaced(client.clone(), &owner.namespace);
+        match jobs
+            .delete(&name, &kube::api::DeleteParams::background())
+            .await
+        {
+            Ok(_) => {}
+            Err(kube::Error::Api(status)) if status.code == 404 => {}
+            Err(error) => return Err(error.into()),
+        }
+        observed.migration_job = None;
+    }
     facts.observed = observed.clone();
     if let Err(error) = validate::validate_transition(cr, observed.postgres_major().as_deref()) {
         facts.problem = Some(Problem::InvalidSpec(error.to_string()));
         update_status(&api, cr, ctx, &facts).await?;
         return Ok(Action::await_change());
     }
-    let plan = observe::plan_rollout(cr, &observed);
+    let mut plan = observe::plan_rollout(cr, &observed);
+    let turn = exclusive::decide(cr, &observed, &plan, &restores);
+    let restore_hold = match &turn {
+        exclusive::Turn::UpgradeWaits { restore } => {
+            info!(restore = %restore, version = %cr.spec.version, "the version change waits for the restore");
+            plan = exclusive::hold_upgrade(plan, &observed, restore.clone());
+            None
+        }
+        exclusive::Turn::RestoreWaits { version } => Some(format!(
+            "waiting for the upgrade to version {version} to finish: a restore must not replace the database under a migration or a rollout"
+        )),
+        exclusive::Turn::Free => None,
+    };
+    if let Some(restore) = restores::unmigrated(&restores) {
+        let message = restore
+            .status
+            .as_ref()
+            .and_then(|s| s.message.clone())
+            .unwrap_or_default();
+        facts.problem = Some(Problem::PostRestoreMigrationFailed(format!(
+            "restore {}: {message}",
+            restore.name_any()
+        )));
+    }
     if let MigrationState::BackupFailed { message } = &plan.migration {
         facts.problem = Some(Problem::PreDeploymentBackupFailed(format!(
             "the pre-deployment backup {} of version {} failed: {message}; delete it to try again, or set spec.backup.preDeployment to false",
@@ -377,7 +425,18 @@ async fn reconcile_steps(cr: &TooGoodToGo, ctx: &Context) -> Result<Action, Erro
                 .unwrap_or(false)
                 && backups::enabled(cr).is_some()
             {
-                restores::request_rollback_restore(client, &owner, from).await?;
+                // The database is restored only when the new version is to blame, and the
+                // Warning saying what that discards goes out before the Restore exists.
+                let decided = rollback::decide(client, &owner, from, to, Timestamp::now()).await?;
+                for notice in &decided.events {
+                    if let Err(error) = status::publish(&ctx.recorder, cr, &notice.event()).await {
+                        warn!(%error, reason = notice.reason, "cannot publish event");
+                    }
+                }
+                if let Some(restore) = &decided.restore {
+                    restores::create(client, &owner, restore).await?;
+                }
+                facts.rollback_database = decided.note;
             }
         }
     }
@@ -397,12 +456,6 @@ async fn reconcile_steps(cr: &TooGoodToGo, ctx: &Context) -> Result<Action, Erro
             owner.migration_job(&cr.spec.version)
         )));
     }
-
-    // Restores stop the bot while they replace the database.
-    let restores = match backups::enabled(cr) {
-        Some(_) => restores::list(client, &owner).await?,
-        None => Vec::new(),
-    };
 
     // Secret rotation: due values are replaced before the build renders them.
     let now = Timestamp::now();
@@ -601,6 +654,7 @@ async fn reconcile_steps(cr: &TooGoodToGo, ctx: &Context) -> Result<Action, Erro
             &restores,
             &found.backups,
             observed.deployment.as_ref(),
+            restore_hold.as_deref(),
             Timestamp::now(),
         ))
         .await?;
@@ -618,7 +672,10 @@ async fn reconcile_steps(cr: &TooGoodToGo, ctx: &Context) -> Result<Action, Erro
     }
     let moving = matches!(
         plan.migration,
-        MigrationState::Running | MigrationState::WaitingForDatabase | MigrationState::BackingUp
+        MigrationState::Running
+            | MigrationState::WaitingForDatabase
+            | MigrationState::BackingUp
+            | MigrationState::WaitingForRestore { .. }
     ) || report.writes() > 0
         || backup_requested
         || backup_writes > 0;

@@ -1983,6 +1983,17 @@ async fn an_automatic_rollback_can_restore_the_pre_deployment_backup() {
     h.migration_succeeds();
     h.reconcile_ok().await;
     assert_eq!(h.image(), "toogoodtogo/bot:1.5.0");
+    // The new version is to blame: its pod crash-loops.
+    h.server.insert(
+        &core("pods", "tgtg-bot-7f9-abcde"),
+        json!({"apiVersion": "v1", "kind": "Pod",
+               "metadata": {"name": "tgtg-bot-7f9-abcde", "namespace": NS, "labels": {
+                   "app.kubernetes.io/name": "toogoodtogo", "app.kubernetes.io/instance": "tgtg",
+                   "app.kubernetes.io/component": "bot", "app.kubernetes.io/version": "1.5.0"}},
+               "status": {"containerStatuses": [{"name": "bot", "ready": false, "restartCount": 5,
+                   "image": "toogoodtogo/bot:1.5.0", "imageID": "",
+                   "state": {"waiting": {"reason": "CrashLoopBackOff"}}}]}}),
+    );
     h.progress_deadline_exceeded();
     h.reconcile_ok().await;
     assert_eq!(h.image(), "toogoodtogo/bot:1.4.2");

@@ -600,8 +600,9 @@ pub struct RolloutSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 30, max = 3600))]
     pub progress_deadline_seconds: Option<i32>,
-    /// Also restore the pre-deployment backup on an automatic rollback (default false): the
-    /// data written since that backup is lost.
+    /// Also restore the pre-deployment backup on an automatic rollback (default false), when
+    /// the new version is to blame (its pods crash or fail readiness; not capacity or image
+    /// pull): the data written since that backup is lost.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restore_database_on_rollback: Option<bool>,
     /// Versions kept in `status.history` (default 10).
@@ -649,6 +650,10 @@ pub struct RolledBack {
     /// The version running instead (the last good one).
     pub to: String,
     pub time: Time,
+    /// What happened to the database (`restoreDatabaseOnRollback`): restored from which
+    /// pre-deployment backup, or why not (the version was not to blame).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database: Option<String>,
 }
 
 /// One deployed version.
@@ -988,4 +993,8 @@ pub struct RestoreStatus {
     /// What happened, or why it failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// The database was replaced but the migration of the running version failed: the bot
+    /// stays at zero replicas until this Restore is deleted or a newer restore completes.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub migration_failed: bool,
 }

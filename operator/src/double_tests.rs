@@ -181,7 +181,10 @@ impl Cluster {
                 if job["metadata"]["labels"]["app.kubernetes.io/component"] == "migration"
                     && job["status"].get("succeeded").is_none()
                 {
-                    job["status"] = json!({"succeeded": 1});
+                    // The Job controller records when it finished.
+                    let now = k8s_openapi::jiff::Timestamp::now().as_second();
+                    let now = k8s_openapi::jiff::Timestamp::from_second(now).unwrap_or_default();
+                    job["status"] = json!({"succeeded": 1, "completionTime": now.to_string()});
                 }
             });
         }

@@ -146,6 +146,11 @@ pub enum MigrationState {
     WaitingForDatabase,
     /// The pre-deployment backup is pending or running (or about to be created).
     BackingUp,
+    /// A restore is replacing the database: the version change waits for it to end
+    /// ([`crate::exclusive`]).
+    WaitingForRestore {
+        restore: String,
+    },
     /// The pre-deployment backup failed: the version change waits for a decision.
     BackupFailed {
         message: String,
@@ -476,6 +481,7 @@ mod tests {
                 time: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
                     k8s_openapi::jiff::Timestamp::UNIX_EPOCH,
                 ),
+                database: None,
             }),
             ..Default::default()
         });

@@ -68,14 +68,47 @@ fn phase(restore: &Restore) -> Option<RestorePhase> {
     restore.status.as_ref().and_then(|s| s.phase)
 }
 
-/// Whether a restore holds the bot at zero replicas.
+/// Whether a restore holds the bot at zero replicas: one replacing the database, or the newest
+/// finished one whose migration failed (the database has the restored schema, which the running
+/// version may not understand).
 pub fn bot_stopped(restores: &[Restore]) -> bool {
     restores.iter().any(|r| {
         matches!(
             phase(r),
             Some(RestorePhase::ScalingDown | RestorePhase::Restoring)
         )
-    })
+    }) || unmigrated(restores).is_some()
+}
+
+/// The newest finished restore of the live database when its migration failed.
+pub fn unmigrated(restores: &[Restore]) -> Option<&Restore> {
+    restores
+        .iter()
+        .rfind(|r| !r.spec.dry_run && phase(r).is_some_and(RestorePhase::is_terminal))
+        .filter(|r| r.status.as_ref().is_some_and(|s| s.migration_failed))
+}
+
+/// Whether the restore Job's init container replaced the database (and so the failure is the
+/// migration's).
+async fn database_replaced(pods: &Api<Pod>, job: &str) -> Result<bool, BackupError> {
+    let list = pods
+        .list(&ListParams::default().labels(&format!("job-name={job}")))
+        .await
+        .map_err(api_error("list the pods of", format!("Job {job}")))?;
+    Ok(list.items.iter().any(|pod| {
+        pod.status
+            .as_ref()
+            .and_then(|s| s.init_container_statuses.as_ref())
+            .into_iter()
+            .flatten()
+            .any(|c| {
+                c.name == "restore"
+                    && c.state
+                        .as_ref()
+                        .and_then(|s| s.terminated.as_ref())
+                        .is_some_and(|t| t.exit_code == 0)
+            })
+    }))
 }
 
 /// Whether no bot pod runs any more.
@@ -186,57 +219,41 @@ impl Step<'_> {
     }
 }
 
-/// Ask for the restore of the pre-deployment backup of `version` (an automatic rollback with
-/// `restoreDatabaseOnRollback`). Returns whether it wrote.
-pub async fn request_rollback_restore(
-    client: &Client,
-    owner: &Owner,
-    version: &str,
-) -> Result<bool, BackupError> {
-    let api: Api<Restore> = Api::namespaced(client.clone(), &owner.namespace);
-    // The newest pre-deployment backup taken for that version.
-    let backups: Api<Backup> = Api::namespaced(client.clone(), &owner.namespace);
-    let newest = backups
-        .list(&ListParams::default())
-        .await
-        .map_err(api_error("list", "Backups"))?
-        .items
-        .into_iter()
-        .filter(|b| b.spec.toogoodtogo == owner.name && b.spec.kind == BackupKind::PreDeployment)
-        .filter(|b| {
-            b.annotations()
-                .get(crate::backups::VERSION_ANNOTATION)
-                .map(String::as_str)
-                == Some(version)
-        })
-        .max_by_key(|b| {
-            (
-                b.metadata.creation_timestamp.as_ref().map(|t| t.0),
-                b.name_any(),
-            )
-        });
-    let Some(backup) = newest.map(|b| b.name_any()) else {
-        info!(
-            version,
-            "no pre-deployment backup to restore after the rollback"
-        );
-        return Ok(false);
-    };
-    let name = format!("{backup}-rollback");
+/// The name of the Restore an automatic rollback asks for: one per pre-deployment backup, so
+/// asking twice is a 409, not a second restore.
+pub fn rollback_restore_name(backup: &str) -> String {
+    format!("{backup}-rollback")
+}
+
+/// The Restore of the pre-deployment backup `backup` (an automatic rollback with
+/// `restoreDatabaseOnRollback`).
+pub fn rollback_restore(owner: &Owner, backup: &str) -> Restore {
+    let name = rollback_restore_name(backup);
     let mut restore = Restore::new(
         &name,
         crate::crd::RestoreResourceSpec {
             toogoodtogo: owner.name.clone(),
-            backup: Some(backup),
+            backup: Some(backup.to_owned()),
             file: None,
             dry_run: false,
         },
     );
-    restore.metadata = owner.metadata(name.clone(), Component::Restore);
+    restore.metadata = owner.metadata(name, Component::Restore);
     restore.metadata.owner_references = None;
-    match api.create(&PostParams::default(), &restore).await {
+    restore
+}
+
+/// Create `restore` unless it exists. Returns whether it wrote.
+pub async fn create(
+    client: &Client,
+    owner: &Owner,
+    restore: &Restore,
+) -> Result<bool, BackupError> {
+    let api: Api<Restore> = Api::namespaced(client.clone(), &owner.namespace);
+    let name = restore.name_any();
+    match api.create(&PostParams::default(), restore).await {
         Ok(_) => {
-            info!(restore = %name, version, "restore of the pre-deployment backup requested");
+            info!(restore = %name, "restore requested");
             Ok(true)
         }
         Err(err) if is_status(&err, 409) => Ok(false),
@@ -244,7 +261,8 @@ pub async fn request_rollback_restore(
     }
 }
 
-/// Advance the oldest unfinished Restore by at most one phase.
+/// Advance the oldest unfinished Restore by at most one phase. With `hold` (an upgrade in
+/// progress, [`crate::exclusive`]) a restore that has not started stays `Pending`, saying why.
 #[allow(clippy::too_many_arguments)]
 pub async fn reconcile(
     client: &Client,
@@ -254,6 +272,7 @@ pub async fn reconcile(
     restores: &[Restore],
     backups: &[Backup],
     deployment: Option<&Deployment>,
+    hold: Option<&str>,
     now: Timestamp,
 ) -> Result<RestoreFacts, BackupError> {
     let owner = ctx.owner;
@@ -290,6 +309,10 @@ pub async fn reconcile(
     };
 
     match current.phase {
+        None | Some(RestorePhase::Pending) if hold.is_some() => {
+            status.phase = Some(RestorePhase::Pending);
+            status.message = hold.map(str::to_owned);
+        }
         None | Some(RestorePhase::Pending) => match source_file(restore, backups) {
             Err(reason) => step.fail(restore, &mut status, reason),
             Ok(None) => {
@@ -448,13 +471,28 @@ pub async fn reconcile(
                             .map(|m| summary(&m))
                             .filter(|m| !m.is_empty())
                             .unwrap_or(failure);
-                        step.fail(
-                            restore,
-                            &mut status,
-                            format!(
-                                "{detail}; the safety backup {safety} holds the database from before"
-                            ),
-                        );
+                        if database_replaced(&pods_api, &restore_name).await? {
+                            // The restore is one transaction, so a failed restore step left the
+                            // database as it was; a failed migration left it restored but not
+                            // migrated, which the running version may not work on.
+                            let file = status.file.clone().unwrap_or_default();
+                            status.migration_failed = true;
+                            step.fail(
+                                restore,
+                                &mut status,
+                                format!(
+                                    "the database was replaced with {file} but its migration failed: {detail}; the bot stays at zero replicas. The safety backup {safety} holds the database from before: restore it, or fix the migration and delete this Restore to start the bot"
+                                ),
+                            );
+                        } else {
+                            step.fail(
+                                restore,
+                                &mut status,
+                                format!(
+                                    "{detail}; the safety backup {safety} holds the database from before"
+                                ),
+                            );
+                        }
                     }
                 }
             }
@@ -463,7 +501,9 @@ pub async fn reconcile(
     }
 
     let active_phase = status.phase.unwrap_or(RestorePhase::Pending);
-    if !active_phase.is_terminal() {
+    // A held restore is not in progress: the upgrade it waits for must be able to finish.
+    let held = hold.is_some() && active_phase == RestorePhase::Pending;
+    if !active_phase.is_terminal() && !held {
         step.facts.active = Some(format!(
             "restore {name}: {}{}",
             active_phase.as_str(),
@@ -479,7 +519,10 @@ pub async fn reconcile(
         let current = waiting.status.clone().unwrap_or_default();
         let mut next = current.clone();
         next.phase = Some(RestorePhase::Pending);
-        next.message = Some(format!("waiting for restore {name} to finish"));
+        next.message = Some(match hold {
+            Some(why) if held => why.to_owned(),
+            _ => format!("waiting for restore {name} to finish"),
+        });
         updates.push((waiting.name_any(), current, next));
     }
     for (restore_name, current, next) in updates {

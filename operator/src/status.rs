@@ -41,6 +41,9 @@ pub enum Problem {
     /// The managed database's volume exists without its credentials Secret: new passwords
     /// would not be the database's.
     CredentialsMissing(String),
+    /// A restore replaced the database but the migration of the running version failed: the
+    /// bot stays at zero replicas.
+    PostRestoreMigrationFailed(String),
 }
 
 impl Problem {
@@ -54,6 +57,7 @@ impl Problem {
             Self::RolledBack(_) => "RolledBack",
             Self::ReconcileFailed(_) => RECONCILE_FAILED,
             Self::CredentialsMissing(_) => "CredentialsMissing",
+            Self::PostRestoreMigrationFailed(_) => "PostRestoreMigrationFailed",
         }
     }
 
@@ -66,7 +70,8 @@ impl Problem {
             | Self::PreDeploymentBackupFailed(m)
             | Self::RolledBack(m)
             | Self::ReconcileFailed(m)
-            | Self::CredentialsMissing(m) => m,
+            | Self::CredentialsMissing(m)
+            | Self::PostRestoreMigrationFailed(m) => m,
         }
     }
 
@@ -78,6 +83,7 @@ impl Problem {
                 | Self::MigrationFailed(_)
                 | Self::PreDeploymentBackupFailed(_)
                 | Self::RolledBack(_)
+                | Self::PostRestoreMigrationFailed(_)
         )
     }
 }
@@ -95,6 +101,9 @@ pub struct Facts {
     pub restoring: Option<String>,
     /// Rotation times after this reconcile; None keeps the previous ones.
     pub secret_rotation: Option<SecretRotationStatus>,
+    /// What a rollback decided in this reconcile about the database; None keeps what the
+    /// status says for the same rollback.
+    pub rollback_database: Option<String>,
 }
 
 struct Judgement {
@@ -142,6 +151,10 @@ pub fn compute(
     let waiting_for_database = migration == Some(&MigrationState::WaitingForDatabase);
     let migrating = migration == Some(&MigrationState::Running);
     let backing_up = migration == Some(&MigrationState::BackingUp);
+    let waiting_for_restore = match migration {
+        Some(MigrationState::WaitingForRestore { restore }) => Some(restore.clone()),
+        _ => None,
+    };
 
     let (ready, ready_reason, ready_message) = match deployment {
         _ if facts.suspended => (false, "Suspended", "reconciliation is suspended".to_owned()),
@@ -202,6 +215,16 @@ pub fn compute(
             status: false,
             reason: "Suspended",
             message: "reconciliation is suspended".to_owned(),
+        },
+        // Before Restoring: the version asked for is what waits.
+        _ if waiting_for_restore.is_some() => Judgement {
+            type_: PROGRESSING,
+            status: true,
+            reason: "WaitingForRestore",
+            message: format!(
+                "version {version} waits for restore {} to finish: a migration must not run while the database is replaced",
+                waiting_for_restore.clone().unwrap_or_default()
+            ),
         },
         _ if facts.restoring.is_some() => Judgement {
             type_: PROGRESSING,
@@ -358,6 +381,12 @@ pub fn compute(
                 .and_then(|p| p.rolled_back.as_ref())
                 .filter(|r| &r.from == from && &r.to == to)
                 .map_or(Time(now), |r| r.time.clone()),
+            database: facts.rollback_database.clone().or_else(|| {
+                previous
+                    .and_then(|p| p.rolled_back.as_ref())
+                    .filter(|r| &r.from == from && &r.to == to)
+                    .and_then(|r| r.database.clone())
+            }),
         }),
         (Some(_), None) => None,
         (None, _) => previous.and_then(|p| p.rolled_back.clone()),
@@ -368,8 +397,13 @@ pub fn compute(
             status: true,
             reason: "RolledBack",
             message: format!(
-                "version {} did not become available; version {} runs instead",
-                r.from, r.to
+                "version {} did not become available; version {} runs instead{}",
+                r.from,
+                r.to,
+                r.database
+                    .as_deref()
+                    .map(|d| format!("; {d}"))
+                    .unwrap_or_default()
             ),
         });
     }
