@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod ratelimit;
 pub mod reconcile;
 pub mod refunds;
+pub mod replies;
 pub mod store;
 pub mod stripe;
 pub mod telegram;

@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 use crate::app::App;
 use crate::handlers;
 use crate::metrics::OutcomeLabels;
+use crate::replies::Reply;
 use crate::store::inbox::{self, Outcome, PendingUpdate};
 
 /// Attempts before a failing update is given up so that it cannot block its chat forever.
@@ -169,6 +170,23 @@ async fn process_batch(app: &Arc<App>, batch: Vec<Job>) {
             return;
         }
     };
+    // Replies go out only now that their updates' changes have committed; chats in parallel,
+    // each update's replies in order. The worker waits for them, so a chat's next update
+    // cannot overtake its replies.
+    let replies = finished
+        .replies
+        .into_iter()
+        .map(|replies| crate::replies::deliver(app, replies));
+    futures::future::join_all(replies).await;
+    if !finished.processed.is_empty() {
+        let app = Arc::clone(app);
+        let processed = finished.processed;
+        tokio::spawn(async move {
+            if let Err(error) = inbox::mark_replied(&app.pool, &processed).await {
+                tracing::debug!(%error, "could not mark updates replied");
+            }
+        });
+    }
     let elapsed = started.elapsed().as_secs_f64();
     for outcome in &finished.outcomes {
         app.metrics
@@ -204,7 +222,11 @@ async fn process_batch(app: &Arc<App>, batch: Vec<Job>) {
 
 struct Finished {
     claimed: Vec<i64>,
+    /// Updates that reached an outcome (not to be retried).
+    processed: Vec<i64>,
     outcomes: Vec<Outcome>,
+    /// The replies of each processed update, in the order its handler produced them.
+    replies: Vec<Vec<Reply>>,
     failed: u64,
 }
 
@@ -213,14 +235,17 @@ async fn run_batch(app: &App, ids: &[i64]) -> Result<Finished, sqlx::Error> {
     let claimed = inbox::begin_processing_batch(&mut tx, ids).await?;
     let mut finished = Finished {
         claimed: claimed.iter().map(|c| c.update_id).collect(),
+        processed: Vec::with_capacity(claimed.len()),
         outcomes: Vec::with_capacity(claimed.len()),
+        replies: Vec::with_capacity(claimed.len()),
         failed: 0,
     };
     for update in claimed {
         let update_id = update.update_id;
         let mut savepoint = sqlx::Connection::begin(&mut *tx).await?;
+        let mut replies = Vec::new();
         let handled = match decode(&update.payload) {
-            Ok(decoded) => handlers::handle(app, &mut savepoint, &decoded)
+            Ok(decoded) => handlers::handle(app, &mut savepoint, &decoded, &mut replies)
                 .await
                 .map_err(|e| e.to_string()),
             Err(reason) => {
@@ -234,7 +259,9 @@ async fn run_batch(app: &App, ids: &[i64]) -> Result<Finished, sqlx::Error> {
             Ok(outcome) => {
                 savepoint.commit().await?;
                 inbox::set_outcome(&mut tx, update_id, outcome).await?;
+                finished.processed.push(update_id);
                 finished.outcomes.push(outcome);
+                finished.replies.push(replies);
             }
             Err(error) => {
                 savepoint.rollback().await?;
@@ -244,6 +271,7 @@ async fn run_batch(app: &App, ids: &[i64]) -> Result<Finished, sqlx::Error> {
                 tracing::warn!(update_id, attempts, error = %error, "processing an update failed");
                 if inbox::fail_in_batch(&mut tx, update_id, &error, retry_in, MAX_ATTEMPTS).await? {
                     tracing::error!(update_id, "update given up after {MAX_ATTEMPTS} attempts");
+                    finished.processed.push(update_id);
                     finished.outcomes.push(Outcome::Failed);
                 }
             }

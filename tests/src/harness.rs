@@ -461,16 +461,30 @@ impl Stack {
         BotProcess::start(self.env()).await
     }
 
-    /// Waits until `count` updates have been processed and committed. Replies reach Telegram
-    /// just before their transaction commits, so database checks wait for this first.
+    /// Waits until `count` updates have been processed, committed, and their replies handed to
+    /// Telegram (replies go out after the commit), so checks of the database and of the fake's
+    /// transcripts see everything the updates did.
     pub async fn wait_until_processed(&self, count: i64) -> Result<(), Error> {
+        self.wait_for_updates(
+            count,
+            "SELECT count(*) FROM inbox_updates WHERE replied_at IS NOT NULL",
+        )
+        .await
+    }
+
+    /// Waits until `count` updates have been processed and committed, whether or not their
+    /// replies went out (use it while Telegram hangs or fails).
+    pub async fn wait_until_committed(&self, count: i64) -> Result<(), Error> {
+        self.wait_for_updates(
+            count,
+            "SELECT count(*) FROM inbox_updates WHERE processed_at IS NOT NULL",
+        )
+        .await
+    }
+
+    async fn wait_for_updates(&self, count: i64, query: &'static str) -> Result<(), Error> {
         let done = eventually(Duration::from_secs(20), || async {
-            let processed: i64 = sqlx::query_scalar(
-                "SELECT count(*) FROM inbox_updates WHERE processed_at IS NOT NULL",
-            )
-            .fetch_one(&self.pool)
-            .await
-            .ok()?;
+            let processed: i64 = sqlx::query_scalar(query).fetch_one(&self.pool).await.ok()?;
             (processed >= count).then_some(())
         })
         .await;

@@ -111,11 +111,25 @@ impl Marketplace {
     }
 
     /// Posts an update and waits until it is processed and committed; returns nothing (use it
-    /// when the chat's queued messages may not go out, e.g. while Telegram hangs).
+    /// when the replies may not go out, e.g. while Telegram hangs).
     pub async fn deliver(&mut self, update: Value) -> Result {
         let status = self.bot.webhook().post(&update).await?;
         assert!(status.is_success(), "webhook answered {status}");
         self.posted += 1;
+        self.stack.wait_until_committed(self.posted).await
+    }
+
+    /// Posts an update and returns as soon as the webhook took it (stored, not yet processed);
+    /// [`Self::wait_until_done`] waits for it and every update posted before.
+    pub async fn submit(&mut self, update: Value) -> Result {
+        let status = self.bot.webhook().post(&update).await?;
+        assert!(status.is_success(), "webhook answered {status}");
+        self.posted += 1;
+        Ok(())
+    }
+
+    /// Waits until every update posted so far is processed and its replies went out.
+    pub async fn wait_until_done(&self) -> Result {
         self.stack.wait_until_processed(self.posted).await
     }
 

@@ -115,20 +115,31 @@ async fn an_update_stored_before_a_crash_is_processed_after_restart() -> Result<
     let stack = Stack::new().await?;
     let mut bot = stack.start_bot().await?;
     let user = unique_user("Ola");
-    // The reply hangs, so the update is stored and being processed when the process dies.
-    stack
-        .fake
-        .inject("sendMessage", Some(user.id), Injected::Hang);
+    // The test's own uncommitted insert of the user's row makes the bot's processing
+    // transaction wait on the row lock, so the update is stored and being processed when the
+    // process dies.
+    let mut blocker = stack.pool.begin().await?;
+    sqlx::query("INSERT INTO users (telegram_id, first_name) VALUES ($1, 'Ola')")
+        .bind(user.id)
+        .execute(&mut *blocker)
+        .await?;
     let update = stack.updates.text(&user, "/start");
     assert_eq!(bot.webhook().post(&update).await?, 200);
-    stack
-        .fake
-        .wait_until(WAIT, || {
-            (!stack.fake.calls_of("sendMessage").is_empty()).then_some(())
-        })
+    let waiting = harness::eventually(WAIT, || async {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity
+             WHERE application_name = 'toogoodtogo-bot' AND wait_event_type = 'Lock'
+               AND datname = current_database()",
+        )
+        .fetch_one(&stack.pool)
         .await
-        .map_err(|_| "processing never started")?;
+        .ok()?;
+        (waiting > 0).then_some(())
+    })
+    .await;
+    assert!(waiting.is_some(), "processing never started");
     bot.kill9().await?;
+    blocker.rollback().await?;
 
     let pending: Option<i64> =
         sqlx::query_scalar("SELECT update_id FROM inbox_updates WHERE processed_at IS NULL")

@@ -49,8 +49,7 @@ pub async fn ask_to_delete(ctx: &mut Context<'_>, chat: ChatId) -> Result<(), Ha
         ),
     ]]);
     let question = ctx.texts.delete_confirm;
-    ctx.send(chat, question, Some(ReplyMarkup::InlineKeyboard(keyboard)))
-        .await?;
+    ctx.send(chat, question, Some(ReplyMarkup::InlineKeyboard(keyboard)));
     Ok(())
 }
 
@@ -62,7 +61,10 @@ pub async fn on_button(
     // Someone else's confirmation (e.g. forwarded into a group) is not theirs to press.
     if button.user_id() != ctx.user_id() {
         let notice = ctx.texts.button_no_longer_valid;
-        return ctx.answer_callback(query, Some(notice)).await;
+        {
+            ctx.answer_callback(query, Some(notice));
+            return Ok(());
+        }
     }
     let result = match button {
         Button::Confirm { user_id } => {
@@ -82,12 +84,12 @@ pub async fn on_button(
         }
         Button::Cancel { .. } => ctx.texts.delete_cancelled,
     };
-    ctx.answer_callback(query, None).await?;
+    ctx.answer_callback(query, None);
     if let Some(MaybeInaccessibleMessage::Regular(message)) = &query.message {
-        ctx.edit(message.chat.id, message.id, result, None).await?;
+        ctx.edit(message.chat.id, message.id, result, None);
     } else {
         let chat = ChatId(ctx.user_id());
-        ctx.send(chat, result, None).await?;
+        ctx.send(chat, result, None);
     }
     Ok(())
 }

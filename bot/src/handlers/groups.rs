@@ -48,7 +48,8 @@ pub async fn on_update(
 
 async fn answer_button(ctx: &mut Context<'_>, query: &CallbackQuery) -> Result<(), HandlerError> {
     let notice = ctx.texts.private_chat_only_notice;
-    ctx.answer_callback(query, Some(notice)).await
+    ctx.answer_callback(query, Some(notice));
+    Ok(())
 }
 
 async fn tell_once(

@@ -1,5 +1,6 @@
 //! Update handlers: one module per flow, routed from here. Every handler runs inside the
-//! update's processing transaction, so its database writes commit together with the inbox mark.
+//! update's processing transaction, so its database writes commit together with the inbox mark;
+//! its replies are collected and sent after that commit (see [`crate::replies`]).
 
 mod account;
 pub mod business;
@@ -16,10 +17,10 @@ use teloxide::types::{CallbackQuery, Message, MessageId, ReplyMarkup, UpdateKind
 
 use crate::app::App;
 use crate::ratelimit::Verdict;
+use crate::replies::Reply;
 use crate::store::conversations::ConversationError;
 use crate::store::inbox::Outcome;
 use crate::store::{audit, users};
-use crate::telegram::call_with_retry;
 use crate::telegram::callback::CallbackData;
 use crate::texts::{self, Catalog};
 
@@ -45,6 +46,8 @@ pub struct Context<'a> {
     pub conn: &'a mut PgConnection,
     pub user: &'a User,
     pub texts: &'static Catalog,
+    /// Replies produced so far, sent after the update commits.
+    pub replies: &'a mut Vec<Reply>,
 }
 
 impl Context<'_> {
@@ -65,171 +68,62 @@ impl Context<'_> {
         ))
     }
 
-    /// Sends a reply at once. A recipient who blocked the bot is marked blocked and the reply is
-    /// dropped. When Telegram makes the chat wait longer than a reply may (a 429), the reply goes
-    /// through the outbound queue instead, as do the chat's next replies until the wait is over,
-    /// so that the chat keeps its order and holds no worker meanwhile.
-    pub async fn send(
-        &mut self,
-        chat_id: ChatId,
-        text: impl Into<String>,
-        markup: Option<ReplyMarkup>,
-    ) -> Result<Option<Message>, HandlerError> {
-        let text = text.into();
-        if let Some(until) = self.app.chat_held_until(chat_id.0) {
-            self.queue(chat_id, text, inline_keyboard(markup), until)
-                .await?;
-            return Ok(None);
-        }
-        let bot = &self.app.bot;
-        let sent = call_with_retry(&self.app.metrics, || {
-            let mut request = bot.send_message(chat_id, text.clone());
-            if let Some(markup) = &markup {
-                request = request.reply_markup(markup.clone());
-            }
-            request.into_future()
-        })
-        .await;
-        match sent {
-            Err(RequestError::RetryAfter(wait)) => {
-                let until = self.hold(chat_id, wait.duration());
-                self.queue(chat_id, text, inline_keyboard(markup), until)
-                    .await?;
-                Ok(None)
-            }
-            other => self.delivered(chat_id, other).await,
-        }
+    /// Replies with a message. Replies are sent once the update's changes have committed
+    /// (see [`crate::replies`]).
+    pub fn send(&mut self, chat_id: ChatId, text: impl Into<String>, markup: Option<ReplyMarkup>) {
+        self.replies.push(Reply::Message {
+            chat: chat_id,
+            text: text.into(),
+            markup,
+        });
     }
 
-    /// Sends a photo (by Telegram file id) with a caption at once (only the caption, through
-    /// the outbound queue, while Telegram makes the chat wait).
-    pub async fn send_photo(
-        &mut self,
-        chat_id: ChatId,
-        file_id: &str,
-        caption: impl Into<String>,
-    ) -> Result<Option<Message>, HandlerError> {
-        let caption = caption.into();
-        if let Some(until) = self.app.chat_held_until(chat_id.0) {
-            self.queue(chat_id, caption, None, until).await?;
-            return Ok(None);
-        }
-        let bot = &self.app.bot;
-        let photo =
-            teloxide::types::InputFile::file_id(teloxide::types::FileId(file_id.to_owned()));
-        let sent = call_with_retry(&self.app.metrics, || {
-            bot.send_photo(chat_id, photo.clone())
-                .caption(caption.clone())
-                .into_future()
-        })
-        .await;
-        match sent {
-            Err(RequestError::RetryAfter(wait)) => {
-                let until = self.hold(chat_id, wait.duration());
-                self.queue(chat_id, caption, None, until).await?;
-                Ok(None)
-            }
-            other => self.delivered(chat_id, other).await,
-        }
+    /// Replies with a photo (by Telegram file id) and a caption.
+    pub fn send_photo(&mut self, chat_id: ChatId, file_id: &str, caption: impl Into<String>) {
+        self.replies.push(Reply::Photo {
+            chat: chat_id,
+            file_id: file_id.to_owned(),
+            caption: caption.into(),
+        });
     }
 
-    /// Replaces the text (and inline keyboard) of a message the bot sent. While Telegram makes
-    /// the chat wait, the new text comes as a new message through the outbound queue.
-    pub async fn edit(
+    /// Replaces the text (and inline keyboard) of a message the bot sent.
+    pub fn edit(
         &mut self,
         chat_id: ChatId,
         message_id: MessageId,
         text: impl Into<String>,
         markup: Option<teloxide::types::InlineKeyboardMarkup>,
-    ) -> Result<Option<Message>, HandlerError> {
-        let text = text.into();
-        if let Some(until) = self.app.chat_held_until(chat_id.0) {
-            self.queue(chat_id, text, markup, until).await?;
-            return Ok(None);
-        }
-        let bot = &self.app.bot;
-        let edited = call_with_retry(&self.app.metrics, || {
-            let mut request = bot.edit_message_text(chat_id, message_id, text.clone());
-            if let Some(markup) = &markup {
-                request = request.reply_markup(markup.clone());
-            }
-            request.into_future()
-        })
-        .await;
-        match edited {
-            // Pressing the same button twice edits to the same text: nothing to do.
-            Err(RequestError::Api(teloxide::ApiError::MessageNotModified)) => Ok(None),
-            Err(RequestError::RetryAfter(wait)) => {
-                let until = self.hold(chat_id, wait.duration());
-                self.queue(chat_id, text, markup, until).await?;
-                Ok(None)
-            }
-            other => self.delivered(chat_id, other).await,
-        }
+    ) {
+        self.replies.push(Reply::Edit {
+            chat: chat_id,
+            message_id,
+            text: text.into(),
+            markup,
+        });
     }
 
     /// Acknowledges a button press, optionally with a short notice.
-    pub async fn answer_callback(
+    pub fn answer_callback(&mut self, query: &CallbackQuery, notice: Option<&str>) {
+        self.replies.push(Reply::ButtonAnswer {
+            query_id: query.id.clone(),
+            notice: notice.map(str::to_owned),
+        });
+    }
+
+    /// Answers a pre-checkout query: go ahead, or stop with the reason shown to the payer.
+    pub fn answer_checkout(
         &mut self,
-        query: &CallbackQuery,
-        notice: Option<&str>,
-    ) -> Result<(), HandlerError> {
-        let bot = &self.app.bot;
-        let result = call_with_retry(&self.app.metrics, || {
-            let mut request = bot.answer_callback_query(query.id.clone());
-            if let Some(notice) = notice {
-                request = request.text(notice.to_owned());
-            }
-            request.into_future()
-        })
-        .await;
-        match result {
-            Ok(_) => Ok(()),
-            // A query older than Telegram's limit can no longer be answered; the press is still handled.
-            Err(RequestError::Api(teloxide::ApiError::InvalidQueryId)) => Ok(()),
-            // The spinner on the button stops by itself; not worth holding the chat for.
-            Err(RequestError::RetryAfter(wait)) => {
-                tracing::info!(
-                    wait_s = wait.duration().as_secs(),
-                    "button press left unanswered: Telegram asked to wait"
-                );
-                Ok(())
-            }
-            Err(error) => Err(error.into()),
-        }
+        query_id: teloxide::types::PreCheckoutQueryId,
+        refusal: Option<String>,
+    ) {
+        self.replies
+            .push(Reply::CheckoutAnswer { query_id, refusal });
     }
 
-    /// Holds a chat's replies in the outbound queue for `wait`; returns until when.
-    fn hold(&self, chat_id: ChatId, wait: std::time::Duration) -> chrono::DateTime<chrono::Utc> {
-        let until = chrono::Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
-        tracing::info!(
-            chat_id = chat_id.0,
-            wait_s = wait.as_secs(),
-            "Telegram asked a chat to wait; its replies go through the outbound queue"
-        );
-        self.app.hold_chat(chat_id.0, until);
-        until
-    }
-
-    /// Queues a reply for `not_before`, in the update's transaction (it goes out only if the update's
-    /// changes commit).
-    async fn queue(
-        &mut self,
-        chat_id: ChatId,
-        text: String,
-        markup: Option<teloxide::types::InlineKeyboardMarkup>,
-        not_before: chrono::DateTime<chrono::Utc>,
-    ) -> Result<(), HandlerError> {
-        let message = crate::store::outbound::OutboundMessage::SendMessage {
-            text,
-            parse_mode: None,
-            reply_markup: markup,
-        };
-        crate::store::outbound::enqueue_at(self.conn, chat_id.0, &message, not_before).await?;
-        Ok(())
-    }
-
-    async fn delivered(
+    /// Records the outcome of a Bot API call the handler made itself (an invoice): a recipient
+    /// who blocked the bot is marked blocked, in the update's transaction.
+    pub(crate) async fn delivered(
         &mut self,
         chat_id: ChatId,
         result: Result<Message, RequestError>,
@@ -269,14 +163,6 @@ impl Context<'_> {
     }
 }
 
-/// The inline keyboard of a reply, the only kind the outbound queue carries.
-fn inline_keyboard(markup: Option<ReplyMarkup>) -> Option<teloxide::types::InlineKeyboardMarkup> {
-    match markup {
-        Some(ReplyMarkup::InlineKeyboard(keyboard)) => Some(keyboard),
-        _ => None,
-    }
-}
-
 /// Marks a user blocked, drops their queued messages, and audits the change once.
 pub async fn mark_blocked(
     conn: &mut PgConnection,
@@ -306,6 +192,7 @@ pub async fn handle(
     app: &App,
     conn: &mut PgConnection,
     update: &Update,
+    replies: &mut Vec<Reply>,
 ) -> Result<Outcome, HandlerError> {
     if let UpdateKind::MyChatMember(change) = &update.kind {
         if !change.chat.is_private() {
@@ -336,6 +223,7 @@ pub async fn handle(
         conn,
         user,
         texts: texts::for_language(user.language_code.as_deref()),
+        replies,
     };
     // Money is never rate-limited: Telegram charged the customer already, or waits for an answer.
     let payment = match &update.kind {
@@ -360,7 +248,7 @@ pub async fn handle(
             app.metrics.rate_limited.inc();
             if let Some(chat) = update.chat() {
                 let text = ctx.texts.slow_down;
-                ctx.send(chat.id, text, None).await?;
+                ctx.send(chat.id, text, None);
             }
             return Ok(Outcome::RateLimited);
         }
@@ -434,18 +322,18 @@ async fn on_message(ctx: &mut Context<'_>, message: &Message) -> Result<Outcome,
     }
     let Some(text) = message.text() else {
         let reply = ctx.texts.unsupported_update;
-        ctx.send(chat, reply, None).await?;
+        ctx.send(chat, reply, None);
         return Ok(Outcome::Handled);
     };
     match Command::parse(text) {
         Some(Command::Start(payload)) => start::start(ctx, chat, payload.as_deref()).await?,
         Some(Command::Help) => {
             let reply = ctx.texts.help;
-            ctx.send(chat, reply, None).await?;
+            ctx.send(chat, reply, None);
         }
         Some(Command::Privacy) => {
             let reply = ctx.texts.privacy;
-            ctx.send(chat, reply, None).await?;
+            ctx.send(chat, reply, None);
         }
         Some(Command::DeleteMyData) => account::ask_to_delete(ctx, chat).await?,
         Some(Command::RegisterBusiness) => business::registration::start(ctx, chat).await?,
@@ -462,11 +350,11 @@ async fn on_message(ctx: &mut Context<'_>, message: &Message) -> Result<Outcome,
         Some(Command::Settings) => customer::settings::settings(ctx, chat).await?,
         Some(Command::Back | Command::Cancel | Command::Skip) => {
             let reply = ctx.texts.biz.no_dialogue;
-            ctx.send(chat, reply, None).await?;
+            ctx.send(chat, reply, None);
         }
         Some(Command::Unknown(_)) => {
             let reply = ctx.texts.unknown_command;
-            ctx.send(chat, reply, None).await?;
+            ctx.send(chat, reply, None);
         }
         None => start::free_text(ctx, chat, text).await?,
     }
@@ -486,11 +374,11 @@ async fn on_callback(
         Some(Err(error)) => {
             tracing::warn!(%error, user_id = ctx.user_id(), "refused button data");
             let notice = ctx.texts.button_no_longer_valid;
-            ctx.answer_callback(query, Some(notice)).await?;
+            ctx.answer_callback(query, Some(notice));
             return Ok(Outcome::Handled);
         }
         None => {
-            ctx.answer_callback(query, None).await?;
+            ctx.answer_callback(query, None);
             return Ok(Outcome::Ignored);
         }
     };
@@ -513,7 +401,8 @@ async fn route_button(
         Some(button) => account::on_button(ctx, query, button).await,
         None => {
             let notice = ctx.texts.button_no_longer_valid;
-            ctx.answer_callback(query, Some(notice)).await
+            ctx.answer_callback(query, Some(notice));
+            Ok(())
         }
     }
 }

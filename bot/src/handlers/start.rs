@@ -23,7 +23,7 @@ pub async fn start(
             }
             DeepLink::Unknown => ctx.texts.deep_link_unknown,
         };
-        ctx.send(chat, notice, None).await?;
+        ctx.send(chat, notice, None);
     }
     if super::business::admin::is_admin(ctx) {
         super::business::publish_chat_commands(ctx.app, chat.0, super::business::ADMIN_COMMANDS)
@@ -40,8 +40,7 @@ async fn greet(ctx: &mut Context<'_>, chat: ChatId) -> Result<(), HandlerError> 
     .resize_keyboard()
     .one_time_keyboard();
     let greeting = ctx.texts.greeting(&ctx.user.first_name);
-    ctx.send(chat, greeting, Some(ReplyMarkup::Keyboard(keyboard)))
-        .await?;
+    ctx.send(chat, greeting, Some(ReplyMarkup::Keyboard(keyboard)));
     Ok(())
 }
 
@@ -62,7 +61,7 @@ pub async fn free_text(
         )
         .await?;
         let reply = ctx.texts.customer_chosen;
-        ctx.send(chat, reply, remove).await?;
+        ctx.send(chat, reply, remove);
         super::customer::browse::browse(ctx, chat).await?;
     } else if text == ctx.texts.role_business {
         ctx.audit(
@@ -78,7 +77,7 @@ pub async fn free_text(
         // A business member sent or forwarded a pickup code.
     } else {
         let reply = ctx.texts.free_text;
-        ctx.send(chat, reply, None).await?;
+        ctx.send(chat, reply, None);
     }
     Ok(())
 }

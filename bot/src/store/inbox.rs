@@ -242,6 +242,24 @@ pub async fn set_outcome(
     Ok(())
 }
 
+/// Records that the replies of processed updates have been handed to Telegram (or to the
+/// outbound queue). Only a marker for observers (tests, latency checks): it is committed
+/// without waiting for the disk, since losing it in a crash loses nothing.
+pub async fn mark_replied(pool: &PgPool, update_ids: &[i64]) -> sqlx::Result<()> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SET LOCAL synchronous_commit = off")
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "UPDATE inbox_updates SET replied_at = clock_timestamp() WHERE update_id = ANY($1)",
+    )
+    .bind(update_ids)
+    .persistent(true)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await
+}
+
 /// Marks an update undecodable with the reason, in the processing transaction.
 pub async fn mark_undecodable(
     conn: &mut PgConnection,

@@ -1,5 +1,5 @@
 //! The durable outbound queue for messages the bot starts itself (alerts, reminders,
-//! notifications). Replies to an incoming update never go through it.
+//! notifications, messages about money), and for replies Telegram could not take at once.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

@@ -132,19 +132,18 @@ pub async fn notify_admins_of_application(
 pub async fn pending(ctx: &mut Context<'_>, chat: ChatId) -> Result<(), HandlerError> {
     if !is_admin(ctx) {
         let text = ctx.texts.unknown_command;
-        ctx.send(chat, text, None).await?;
+        ctx.send(chat, text, None);
         return Ok(());
     }
     let applications = businesses::pending(ctx.conn, PENDING_PAGE).await?;
     if applications.is_empty() {
         let text = ctx.texts.biz.no_pending;
-        ctx.send(chat, text, None).await?;
+        ctx.send(chat, text, None);
     }
     for business in applications {
         let keyboard = decision_keyboard(&ctx.app.callbacks, ctx.texts, business.id)?;
         let text = ctx.texts.application(&business);
-        ctx.send(chat, text, Some(ReplyMarkup::InlineKeyboard(keyboard)))
-            .await?;
+        ctx.send(chat, text, Some(ReplyMarkup::InlineKeyboard(keyboard)));
     }
     payments_needing_attention(ctx, chat).await
 }
@@ -160,8 +159,7 @@ async fn payments_needing_attention(
         return Ok(());
     }
     let texts = ctx.texts;
-    ctx.send(chat, texts.payments_attention_heading(payments.len()), None)
-        .await?;
+    ctx.send(chat, texts.payments_attention_heading(payments.len()), None);
     for payment in &payments {
         let text = texts.payment_needing_attention(payment);
         let markup = match (payment.refund_id, payment.refund_status.as_deref()) {
@@ -175,7 +173,7 @@ async fn payments_needing_attention(
             }
             _ => None,
         };
-        ctx.send(chat, text, markup).await?;
+        ctx.send(chat, text, markup);
     }
     Ok(())
 }
@@ -192,7 +190,10 @@ pub async fn on_button(
             "admin button pressed by a non-admin"
         );
         let notice = ctx.texts.button_no_longer_valid;
-        return ctx.answer_callback(query, Some(notice)).await;
+        {
+            ctx.answer_callback(query, Some(notice));
+            return Ok(());
+        }
     }
     match button {
         Button::Approve { business_id } => {
@@ -245,12 +246,12 @@ pub async fn on_button(
             } else {
                 ctx.texts.biz.refund_not_failed
             };
-            ctx.answer_callback(query, Some(notice)).await?;
+            ctx.answer_callback(query, Some(notice));
             let text = format!("{}\n\n{notice}", super::pressed_text(query));
             super::replace_pressed(ctx, query, text, None).await
         }
         Button::Reject { business_id } => {
-            ctx.answer_callback(query, None).await?;
+            ctx.answer_callback(query, None);
             let chat = ChatId(ctx.user_id());
             dialogue::save(
                 ctx,
@@ -261,7 +262,7 @@ pub async fn on_button(
             )
             .await?;
             let text = ctx.texts.biz.ask_rejection_reason;
-            ctx.send(chat, text, None).await?;
+            ctx.send(chat, text, None);
             Ok(())
         }
     }
@@ -285,7 +286,7 @@ pub async fn on_reject_reason(
         Answer::Cancel | Answer::Back => {
             dialogue::clear(ctx, chat).await?;
             let text = ctx.texts.biz.rejection_cancelled;
-            ctx.send(chat, text, None).await?;
+            ctx.send(chat, text, None);
             return Ok(true);
         }
         Answer::Text(text) => match input::rejection_reason(&text) {
@@ -317,12 +318,12 @@ pub async fn on_reject_reason(
     .await?;
     let Some(business) = decided else {
         let text = ctx.texts.biz.already_decided;
-        ctx.send(chat, text, None).await?;
+        ctx.send(chat, text, None);
         return Ok(true);
     };
     record_decision(ctx, &business, BusinessStatus::Pending).await?;
     let text = ctx.texts.decision_done(&business);
-    ctx.send(chat, text, None).await?;
+    ctx.send(chat, text, None);
     Ok(true)
 }
 
@@ -339,9 +340,12 @@ async fn decide(
         businesses::change_status(ctx.conn, business_id, from, to, admin_id, reason).await?
     else {
         let notice = ctx.texts.biz.already_decided;
-        return ctx.answer_callback(query, Some(notice)).await;
+        {
+            ctx.answer_callback(query, Some(notice));
+            return Ok(());
+        }
     };
-    ctx.answer_callback(query, None).await?;
+    ctx.answer_callback(query, None);
     record_decision(ctx, &business, from).await?;
     let text = ctx.texts.decision_done(&business);
     let keyboard = status_keyboard(&ctx.app.callbacks, ctx.texts, &business)?;

@@ -168,7 +168,7 @@ pub async fn new_deal(ctx: &mut Context<'_>, chat: ChatId) -> Result<(), Handler
             } else {
                 ctx.texts.biz.newdeal_no_business
             };
-            ctx.send(chat, why, None).await?;
+            ctx.send(chat, why, None);
             Ok(())
         }
         [business] => {
@@ -190,8 +190,7 @@ pub async fn new_deal(ctx: &mut Context<'_>, chat: ChatId) -> Result<(), Handler
                 chat,
                 text,
                 Some(ReplyMarkup::InlineKeyboard(InlineKeyboardMarkup::new(rows))),
-            )
-            .await?;
+            );
             Ok(())
         }
     }
@@ -209,7 +208,7 @@ async fn may_post(
         .is_none()
     {
         let text = ctx.texts.biz.not_your_business;
-        ctx.send(chat, text, None).await?;
+        ctx.send(chat, text, None);
         return Ok(None);
     }
     let business = businesses::get(ctx.conn, business_id).await?;
@@ -220,7 +219,7 @@ async fn may_post(
         Some(BusinessStatus::Rejected) => ctx.texts.biz.newdeal_rejected,
         None => ctx.texts.biz.newdeal_no_business,
     };
-    ctx.send(chat, why, None).await?;
+    ctx.send(chat, why, None);
     Ok(None)
 }
 
@@ -284,7 +283,7 @@ async fn go_to(
         ),
         Step::Summary => return show_summary(ctx, chat, draft).await,
     };
-    ctx.send(chat, prompt, markup).await?;
+    ctx.send(chat, prompt, markup);
     Ok(())
 }
 
@@ -351,11 +350,9 @@ async fn show_summary(
         ],
     ]);
     let ready = texts.biz.deal_ready;
-    ctx.send(chat, ready, Some(ReplyMarkup::kb_remove()))
-        .await?;
+    ctx.send(chat, ready, Some(ReplyMarkup::kb_remove()));
     let text = texts.deal_preview(&body);
-    ctx.send(chat, text, Some(ReplyMarkup::InlineKeyboard(keyboard)))
-        .await?;
+    ctx.send(chat, text, Some(ReplyMarkup::InlineKeyboard(keyboard)));
     Ok(())
 }
 
@@ -390,7 +387,7 @@ pub async fn on_answer(
         Answer::Cancel => {
             dialogue::clear(ctx, chat).await?;
             let text = ctx.texts.biz.deal_cancelled;
-            ctx.send(chat, text, Some(ReplyMarkup::kb_remove())).await?;
+            ctx.send(chat, text, Some(ReplyMarkup::kb_remove()));
             return Ok(true);
         }
         Answer::Back => {
@@ -494,7 +491,7 @@ pub async fn on_button(
     let chat = ChatId(ctx.user_id());
     let user_id = match button {
         Button::Start { business_id } => {
-            ctx.answer_callback(query, None).await?;
+            ctx.answer_callback(query, None);
             return start(ctx, chat, business_id).await;
         }
         Button::Publish { user_id }
@@ -504,13 +501,19 @@ pub async fn on_button(
     };
     if user_id != ctx.user_id() {
         let notice = ctx.texts.button_no_longer_valid;
-        return ctx.answer_callback(query, Some(notice)).await;
+        {
+            ctx.answer_callback(query, Some(notice));
+            return Ok(());
+        }
     }
     let Some(mut draft) = dialogue::load_draft::<Draft>(ctx, chat, FLOW).await? else {
         let notice = ctx.texts.biz.draft_gone;
-        return ctx.answer_callback(query, Some(notice)).await;
+        {
+            ctx.answer_callback(query, Some(notice));
+            return Ok(());
+        }
     };
-    ctx.answer_callback(query, None).await?;
+    ctx.answer_callback(query, None);
     match button {
         Button::Publish { .. } => publish(ctx, query, chat, draft).await,
         Button::Edit { user_id } => {

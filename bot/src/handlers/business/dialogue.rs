@@ -138,7 +138,7 @@ pub async fn refuse(
     invalid: Invalid,
 ) -> Result<(), HandlerError> {
     let text = ctx.texts.invalid(invalid);
-    ctx.send(chat, text, None).await?;
+    ctx.send(chat, text, None);
     Ok(())
 }
 

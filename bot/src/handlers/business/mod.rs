@@ -83,8 +83,7 @@ pub async fn on_business_role(ctx: &mut Context<'_>, chat: ChatId) -> Result<(),
         return registration::start(ctx, chat).await;
     }
     let text = ctx.texts.biz.welcome_back_business;
-    ctx.send(chat, text, Some(teloxide::types::ReplyMarkup::kb_remove()))
-        .await?;
+    ctx.send(chat, text, Some(teloxide::types::ReplyMarkup::kb_remove()));
     Ok(())
 }
 
@@ -117,7 +116,7 @@ pub async fn replace_pressed(
 ) -> Result<(), HandlerError> {
     match pressed_message(query) {
         Some((chat, message_id)) => {
-            ctx.edit(chat, message_id, text, markup).await?;
+            ctx.edit(chat, message_id, text, markup);
         }
         None => {
             let chat = ChatId(ctx.user_id());
@@ -125,8 +124,7 @@ pub async fn replace_pressed(
                 chat,
                 text,
                 markup.map(teloxide::types::ReplyMarkup::InlineKeyboard),
-            )
-            .await?;
+            );
         }
     }
     Ok(())

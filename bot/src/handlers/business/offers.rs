@@ -189,14 +189,13 @@ pub async fn my_offers(ctx: &mut Context<'_>, chat: ChatId) -> Result<(), Handle
     let list = offers::list_for_member(ctx.conn, user_id, LIST_LIMIT).await?;
     if list.is_empty() {
         let text = ctx.texts.biz.no_offers;
-        ctx.send(chat, text, None).await?;
+        ctx.send(chat, text, None);
         return Ok(());
     }
     for offer in list {
         let text = render(ctx, &offer);
         let keyboard = manage_keyboard(ctx, &offer)?;
-        ctx.send(chat, text, keyboard.map(ReplyMarkup::InlineKeyboard))
-            .await?;
+        ctx.send(chat, text, keyboard.map(ReplyMarkup::InlineKeyboard));
     }
     Ok(())
 }
@@ -215,7 +214,10 @@ pub async fn on_button(
             "offer button of another business refused"
         );
         let notice = ctx.texts.biz.not_your_offer;
-        return ctx.answer_callback(query, Some(notice)).await;
+        {
+            ctx.answer_callback(query, Some(notice));
+            return Ok(());
+        }
     };
     let chat = ChatId(user_id);
     match button.action {
@@ -231,16 +233,22 @@ pub async fn on_button(
                 None
             };
             if let Some(notice) = refusal {
-                return ctx.answer_callback(query, Some(notice)).await;
+                {
+                    ctx.answer_callback(query, Some(notice));
+                    return Ok(());
+                }
             }
             change_state(ctx, query, &offer, OfferState::Active).await
         }
         Action::End => {
             if offer.state().is_final() {
                 let notice = ctx.texts.biz.offer_already_ended;
-                return ctx.answer_callback(query, Some(notice)).await;
+                {
+                    ctx.answer_callback(query, Some(notice));
+                    return Ok(());
+                }
             }
-            ctx.answer_callback(query, None).await?;
+            ctx.answer_callback(query, None);
             let texts = ctx.texts;
             let keyboard = InlineKeyboardMarkup::new([[
                 button_of(ctx, texts.biz.end_confirm_button, END_CONFIRM, offer.id)?,
@@ -252,7 +260,7 @@ pub async fn on_button(
         }
         Action::EndConfirmed => change_state(ctx, query, &offer, OfferState::ExpiredEarly).await,
         Action::Manage => {
-            ctx.answer_callback(query, None).await?;
+            ctx.answer_callback(query, None);
             let text = render(ctx, &offer);
             let keyboard = manage_keyboard(ctx, &offer)?;
             super::replace_pressed(ctx, query, text, keyboard).await
@@ -260,9 +268,12 @@ pub async fn on_button(
         Action::Edit => {
             if offer.state().is_final() {
                 let notice = ctx.texts.biz.offer_already_ended;
-                return ctx.answer_callback(query, Some(notice)).await;
+                {
+                    ctx.answer_callback(query, Some(notice));
+                    return Ok(());
+                }
             }
-            ctx.answer_callback(query, None).await?;
+            ctx.answer_callback(query, None);
             let texts = ctx.texts;
             let mut rows = EditableField::ALL
                 .iter()
@@ -287,7 +298,7 @@ pub async fn on_button(
             super::replace_pressed(ctx, query, text, Some(InlineKeyboardMarkup::new(rows))).await
         }
         Action::EditField(field) => {
-            ctx.answer_callback(query, None).await?;
+            ctx.answer_callback(query, None);
             dialogue::save(
                 ctx,
                 chat,
@@ -306,27 +317,27 @@ pub async fn on_button(
                 EditableField::Window => ctx.texts.ask_window(ctx.app.config.timezone.name()),
                 EditableField::Description => ctx.texts.biz.ask_description.to_owned(),
             };
-            ctx.send(chat, text, None).await?;
+            ctx.send(chat, text, None);
             Ok(())
         }
         Action::View => {
-            ctx.answer_callback(query, None).await?;
+            ctx.answer_callback(query, None);
             let text = ctx.texts.customer_view(&render(ctx, &offer));
             match &offer.photo_file_id {
                 // The card fits a caption: the title is at most 60 and the description 200
                 // characters.
-                Some(photo) => ctx.send_photo(chat, photo, text).await?,
-                None => ctx.send(chat, text, None).await?,
+                Some(photo) => ctx.send_photo(chat, photo, text),
+                None => ctx.send(chat, text, None),
             };
             Ok(())
         }
         Action::Share => {
-            ctx.answer_callback(query, None).await?;
+            ctx.answer_callback(query, None);
             let username = super::bot_username(ctx.app).await?;
             let text = ctx
                 .texts
                 .share(&offer.title, &super::share_link(username, offer.id));
-            ctx.send(chat, text, None).await?;
+            ctx.send(chat, text, None);
             Ok(())
         }
     }
@@ -352,7 +363,10 @@ async fn change_state(
         StateChange::Applied => {}
         StateChange::Forbidden(_) | StateChange::Stale => {
             let notice = ctx.texts.not_in_state(from);
-            return ctx.answer_callback(query, Some(notice.as_str())).await;
+            {
+                ctx.answer_callback(query, Some(notice.as_str()));
+                return Ok(());
+            }
         }
     }
     let action = match to {
@@ -380,7 +394,7 @@ async fn change_state(
         "offer state changed"
     );
     let notice = ctx.texts.state_changed(to);
-    ctx.answer_callback(query, Some(notice)).await?;
+    ctx.answer_callback(query, Some(notice));
     let Some(updated) = offers::get(ctx.conn, offer.id).await? else {
         return Ok(());
     };
@@ -440,7 +454,7 @@ pub async fn on_edit_answer(
         Answer::Cancel | Answer::Back => {
             dialogue::clear(ctx, chat).await?;
             let text = ctx.texts.biz.edit_cancelled;
-            ctx.send(chat, text, None).await?;
+            ctx.send(chat, text, None);
             return Ok(true);
         }
         Answer::Text(text) => text,
@@ -458,14 +472,14 @@ pub async fn on_edit_answer(
     let Some(offer) = offers::get_for_member(ctx.conn, draft.offer_id, user_id).await? else {
         dialogue::clear(ctx, chat).await?;
         let text = ctx.texts.biz.not_your_offer;
-        ctx.send(chat, text, None).await?;
+        ctx.send(chat, text, None);
         return Ok(true);
     };
     let now = Utc::now();
     if offer.state().is_final() || !offer.window().is_open_at(now) {
         dialogue::clear(ctx, chat).await?;
         let text = ctx.texts.biz.offer_already_ended;
-        ctx.send(chat, text, None).await?;
+        ctx.send(chat, text, None);
         return Ok(true);
     }
     let before = serde_json::json!({
@@ -505,7 +519,7 @@ pub async fn on_edit_answer(
                 WindowChange::Locked { live } => {
                     dialogue::clear(ctx, chat).await?;
                     let text = ctx.texts.window_locked(live);
-                    ctx.send(chat, text, None).await?;
+                    ctx.send(chat, text, None);
                     return Ok(true);
                 }
             },
@@ -543,7 +557,6 @@ pub async fn on_edit_answer(
     let body = render(ctx, &updated);
     let text = ctx.texts.offer_updated(&body);
     let keyboard = manage_keyboard(ctx, &updated)?;
-    ctx.send(chat, text, keyboard.map(ReplyMarkup::InlineKeyboard))
-        .await?;
+    ctx.send(chat, text, keyboard.map(ReplyMarkup::InlineKeyboard));
     Ok(true)
 }

@@ -79,7 +79,7 @@ pub async fn command(
         Some(code) => by_code(ctx, chat, &code).await,
         None => {
             let text = ctx.texts.cust.pickup_prompt;
-            ctx.send(chat, text, None).await?;
+            ctx.send(chat, text, None);
             Ok(())
         }
     }
@@ -113,7 +113,7 @@ async fn by_code(ctx: &mut Context<'_>, chat: ChatId, code: &str) -> Result<(), 
     } else {
         answer(ctx, outcome).await?
     };
-    ctx.send(chat, text, None).await?;
+    ctx.send(chat, text, None);
     Ok(())
 }
 
@@ -165,9 +165,12 @@ pub async fn on_button(
             // The ownership check: the offer is only found if the presser acts for it.
             let Some(offer) = offers::get_for_member(ctx.conn, offer_id, user_id).await? else {
                 let notice = ctx.texts.biz.not_your_offer;
-                return ctx.answer_callback(query, Some(notice)).await;
+                {
+                    ctx.answer_callback(query, Some(notice));
+                    return Ok(());
+                }
             };
-            ctx.answer_callback(query, None).await?;
+            ctx.answer_callback(query, None);
             show_list(ctx, ChatId(user_id), offer.id, &offer.title).await
         }
         Button::Refund { reservation_id } => refund(ctx, query, reservation_id, false).await,
@@ -184,7 +187,10 @@ pub async fn on_button(
                     "pickup of another business refused"
                 );
                 let notice = ctx.texts.biz.not_your_offer;
-                return ctx.answer_callback(query, Some(notice)).await;
+                {
+                    ctx.answer_callback(query, Some(notice));
+                    return Ok(());
+                }
             }
             let offer_id = match &outcome {
                 PickupOutcome::PickedUp(r)
@@ -193,8 +199,8 @@ pub async fn on_button(
                 PickupOutcome::Unknown => None,
             };
             let text = answer(ctx, outcome).await?;
-            ctx.answer_callback(query, None).await?;
-            ctx.send(ChatId(user_id), text, None).await?;
+            ctx.answer_callback(query, None);
+            ctx.send(ChatId(user_id), text, None);
             if let Some((offer_id, title)) = offer_id {
                 refresh_list(ctx, query, offer_id, &title).await?;
             }
@@ -228,16 +234,22 @@ async fn refund(
         _ => {
             tracing::warn!(user_id, reservation_id, "refund by a non-member refused");
             let notice = ctx.texts.biz.not_your_offer;
-            return ctx.answer_callback(query, Some(notice)).await;
+            {
+                ctx.answer_callback(query, Some(notice));
+                return Ok(());
+            }
         }
     };
     let texts = &ctx.texts.cust;
     if !refundable(&reservation) {
-        return ctx.answer_callback(query, Some(texts.not_refundable)).await;
+        {
+            ctx.answer_callback(query, Some(texts.not_refundable));
+            return Ok(());
+        }
     }
     let total = format_amount(reservation.total_minor, &reservation.currency);
     if !confirmed {
-        ctx.answer_callback(query, None).await?;
+        ctx.answer_callback(query, None);
         let markup = InlineKeyboardMarkup::new([[
             ctx.button(
                 texts.refund_confirm_button,
@@ -250,7 +262,10 @@ async fn refund(
         return super::replace_pressed(ctx, query, text, Some(markup)).await;
     }
     if !payments::refund_by_business(ctx.conn, reservation.id, user_id, Utc::now()).await? {
-        return ctx.answer_callback(query, Some(texts.not_refundable)).await;
+        {
+            ctx.answer_callback(query, Some(texts.not_refundable));
+            return Ok(());
+        }
     }
     ctx.audit(
         "refund.requested",
@@ -270,9 +285,9 @@ async fn refund(
         &OutboundMessage::text(note),
     )
     .await?;
-    ctx.answer_callback(query, None).await?;
+    ctx.answer_callback(query, None);
     let text = texts.business_refund_requested(&reservation, &total);
-    ctx.send(ChatId(user_id), text, None).await?;
+    ctx.send(ChatId(user_id), text, None);
     refresh_list(ctx, query, reservation.offer_id, &reservation.title).await
 }
 
@@ -319,8 +334,7 @@ async fn show_list(
     title: &str,
 ) -> Result<(), HandlerError> {
     let (text, markup) = list_screen(ctx, offer_id, title).await?;
-    ctx.send(chat, text, Some(ReplyMarkup::InlineKeyboard(markup)))
-        .await?;
+    ctx.send(chat, text, Some(ReplyMarkup::InlineKeyboard(markup)));
     Ok(())
 }
 

@@ -120,9 +120,12 @@ pub async fn on_button(
             "business edit by a non-owner refused"
         );
         let notice = ctx.texts.biz.not_your_business;
-        return ctx.answer_callback(query, Some(notice)).await;
+        {
+            ctx.answer_callback(query, Some(notice));
+            return Ok(());
+        }
     };
-    ctx.answer_callback(query, None).await?;
+    ctx.answer_callback(query, None);
     match button {
         Button::PaymentMenu { .. } => {
             let texts = &ctx.texts.cust;
@@ -214,7 +217,7 @@ pub async fn on_button(
             )
             .await?;
             let (prompt, markup) = registration::prompt(ctx.texts, chosen);
-            ctx.send(chat, prompt, markup).await?;
+            ctx.send(chat, prompt, markup);
             Ok(())
         }
     }
@@ -233,7 +236,7 @@ pub async fn on_answer(
     if matches!(answer, Answer::Cancel | Answer::Back) {
         dialogue::clear(ctx, chat).await?;
         let text = ctx.texts.biz.edit_cancelled;
-        ctx.send(chat, text, Some(ReplyMarkup::kb_remove())).await?;
+        ctx.send(chat, text, Some(ReplyMarkup::kb_remove()));
         return Ok(true);
     }
     let (Some(business), Some(step)) = (
@@ -242,7 +245,7 @@ pub async fn on_answer(
     ) else {
         dialogue::clear(ctx, chat).await?;
         let text = ctx.texts.biz.not_your_business;
-        ctx.send(chat, text, None).await?;
+        ctx.send(chat, text, None);
         return Ok(true);
     };
     let mut draft = draft_of(&business);
@@ -266,7 +269,7 @@ pub async fn on_answer(
         Ok(()) => {}
         Err(RegisterError::Duplicate) => {
             let text = ctx.texts.biz.duplicate_business;
-            ctx.send(chat, text, None).await?;
+            ctx.send(chat, text, None);
             return Ok(true);
         }
         Err(RegisterError::Database(error)) => return Err(error.into()),
@@ -284,7 +287,7 @@ pub async fn on_answer(
         .texts
         .biz
         .business_updated(&ctx.texts.registration_summary(&draft));
-    ctx.send(chat, text, Some(ReplyMarkup::kb_remove())).await?;
+    ctx.send(chat, text, Some(ReplyMarkup::kb_remove()));
     Ok(true)
 }
 

@@ -144,8 +144,7 @@ impl Button {
 
 pub async fn start(ctx: &mut Context<'_>, chat: ChatId) -> Result<(), HandlerError> {
     let intro = ctx.texts.biz.registration_intro;
-    ctx.send(chat, intro, Some(ReplyMarkup::kb_remove()))
-        .await?;
+    ctx.send(chat, intro, Some(ReplyMarkup::kb_remove()));
     let draft = Draft::default();
     go_to(ctx, chat, Step::Name, &draft).await
 }
@@ -162,7 +161,7 @@ async fn go_to(
         return show_summary(ctx, chat, draft).await;
     }
     let (prompt, markup) = prompt(ctx.texts, step);
-    ctx.send(chat, prompt, markup).await?;
+    ctx.send(chat, prompt, markup);
     Ok(())
 }
 
@@ -214,10 +213,9 @@ async fn show_summary(
     ]);
     // The reply keyboard of the location step goes first, then the summary with its buttons.
     let done = texts.biz.registration_all_set;
-    ctx.send(chat, done, Some(ReplyMarkup::kb_remove())).await?;
+    ctx.send(chat, done, Some(ReplyMarkup::kb_remove()));
     let summary = texts.registration_summary(draft);
-    ctx.send(chat, summary, Some(ReplyMarkup::InlineKeyboard(keyboard)))
-        .await?;
+    ctx.send(chat, summary, Some(ReplyMarkup::InlineKeyboard(keyboard)));
     Ok(())
 }
 
@@ -238,7 +236,7 @@ pub async fn on_answer(
         Answer::Cancel => {
             dialogue::clear(ctx, chat).await?;
             let text = ctx.texts.biz.registration_cancelled;
-            ctx.send(chat, text, Some(ReplyMarkup::kb_remove())).await?;
+            ctx.send(chat, text, Some(ReplyMarkup::kb_remove()));
             return Ok(true);
         }
         Answer::Back => {
@@ -310,14 +308,20 @@ pub async fn on_button(
 ) -> Result<(), HandlerError> {
     if button.user_id() != ctx.user_id() {
         let notice = ctx.texts.button_no_longer_valid;
-        return ctx.answer_callback(query, Some(notice)).await;
+        {
+            ctx.answer_callback(query, Some(notice));
+            return Ok(());
+        }
     }
     let chat = ChatId(ctx.user_id());
     let Some(mut draft) = dialogue::load_draft::<Draft>(ctx, chat, FLOW).await? else {
         let notice = ctx.texts.biz.draft_gone;
-        return ctx.answer_callback(query, Some(notice)).await;
+        {
+            ctx.answer_callback(query, Some(notice));
+            return Ok(());
+        }
     };
-    ctx.answer_callback(query, None).await?;
+    ctx.answer_callback(query, None);
     match button {
         Button::Submit { .. } => submit(ctx, query, chat, draft).await,
         Button::Edit { user_id } => {
@@ -390,7 +394,7 @@ async fn submit(
         Err(RegisterError::Duplicate) => {
             // The draft stays: the owner can correct the name or address from the summary.
             let text = ctx.texts.biz.duplicate_business;
-            ctx.send(chat, text, None).await?;
+            ctx.send(chat, text, None);
             return Ok(());
         }
         Err(RegisterError::Database(error)) => return Err(error.into()),

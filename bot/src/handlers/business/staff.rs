@@ -34,7 +34,7 @@ pub async fn invite(ctx: &mut Context<'_>, chat: ChatId) -> Result<(), HandlerEr
         } else {
             ctx.texts.biz.newdeal_pending
         };
-        ctx.send(chat, text, None).await?;
+        ctx.send(chat, text, None);
         return Ok(());
     }
     let username = super::bot_username(ctx.app).await?;
@@ -51,7 +51,7 @@ pub async fn invite(ctx: &mut Context<'_>, chat: ChatId) -> Result<(), HandlerEr
         .await?;
         let link = format!("https://t.me/{username}?start=business_invite_{token}");
         let text = ctx.texts.staff_invite(&name, &link, INVITE_VALID_HOURS);
-        ctx.send(chat, text, None).await?;
+        ctx.send(chat, text, None);
     }
     Ok(())
 }
@@ -77,7 +77,7 @@ pub async fn accept(ctx: &mut Context<'_>, chat: ChatId, token: &str) -> Result<
                 .map(|b| b.name)
                 .unwrap_or_default();
             let text = ctx.texts.staff_joined(&name);
-            ctx.send(chat, text, None).await?;
+            ctx.send(chat, text, None);
             let notice = crate::texts::for_language(None)
                 .staff_joined_owner_notice(&ctx.user.first_name, &name);
             outbound::enqueue(ctx.conn, invited_by, &OutboundMessage::text(notice)).await?;
@@ -85,11 +85,11 @@ pub async fn accept(ctx: &mut Context<'_>, chat: ChatId, token: &str) -> Result<
         }
         InviteOutcome::AlreadyMember { .. } => {
             let text = ctx.texts.biz.staff_already_member;
-            ctx.send(chat, text, None).await?;
+            ctx.send(chat, text, None);
         }
         InviteOutcome::Invalid => {
             let text = ctx.texts.biz.staff_invite_invalid;
-            ctx.send(chat, text, None).await?;
+            ctx.send(chat, text, None);
         }
     }
     Ok(())

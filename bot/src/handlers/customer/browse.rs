@@ -129,7 +129,7 @@ pub async fn on_button(
     query: &CallbackQuery,
     button: Button,
 ) -> Result<(), HandlerError> {
-    ctx.answer_callback(query, None).await?;
+    ctx.answer_callback(query, None);
     let screen = Screen::Pressed(query);
     match button {
         Button::Menu => show_menu(ctx, screen).await,
@@ -153,8 +153,7 @@ pub async fn ask_location(ctx: &mut Context<'_>, chat: ChatId) -> Result<(), Han
         chat,
         texts.ask_location,
         Some(ReplyMarkup::Keyboard(keyboard)),
-    )
-    .await?;
+    );
     Ok(())
 }
 
@@ -174,8 +173,7 @@ pub async fn on_location(
     )
     .await?;
     let saved = ctx.texts.cust.location_saved;
-    ctx.send(chat, saved, Some(ReplyMarkup::kb_remove()))
-        .await?;
+    ctx.send(chat, saved, Some(ReplyMarkup::kb_remove()));
     show_page(
         ctx,
         Screen::New(chat),
@@ -284,8 +282,7 @@ pub async fn send_photo(
     photo: Option<(String, String)>,
 ) -> Result<(), HandlerError> {
     if let Some((file_id, caption)) = photo {
-        ctx.send_photo(ChatId(ctx.user_id()), &file_id, caption)
-            .await?;
+        ctx.send_photo(ChatId(ctx.user_id()), &file_id, caption);
     }
     Ok(())
 }

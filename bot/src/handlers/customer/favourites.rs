@@ -89,7 +89,10 @@ pub async fn on_button(
                 .is_none()
             {
                 let notice = texts.offer_not_found;
-                return ctx.answer_callback(query, Some(notice)).await;
+                {
+                    ctx.answer_callback(query, Some(notice));
+                    return Ok(());
+                }
             }
             favourites::add(ctx.conn, user_id, business_id).await?;
             ctx.audit(
@@ -100,8 +103,7 @@ pub async fn on_button(
                 None,
             )
             .await?;
-            ctx.answer_callback(query, Some(texts.favourite_added))
-                .await?;
+            ctx.answer_callback(query, Some(texts.favourite_added));
             super::browse::show_details(ctx, Screen::Pressed(query), offer_id, None).await?;
             Ok(())
         }
@@ -110,15 +112,13 @@ pub async fn on_button(
             offer_id,
         } => {
             favourites::remove(ctx.conn, user_id, business_id).await?;
-            ctx.answer_callback(query, Some(texts.favourite_removed))
-                .await?;
+            ctx.answer_callback(query, Some(texts.favourite_removed));
             super::browse::show_details(ctx, Screen::Pressed(query), offer_id, None).await?;
             Ok(())
         }
         Button::RemoveFromList { business_id } => {
             favourites::remove(ctx.conn, user_id, business_id).await?;
-            ctx.answer_callback(query, Some(texts.favourite_removed))
-                .await?;
+            ctx.answer_callback(query, Some(texts.favourite_removed));
             show_list(ctx, Screen::Pressed(query)).await
         }
     }

@@ -76,8 +76,7 @@ impl Screen<'_> {
                     chat,
                     text,
                     Some(teloxide::types::ReplyMarkup::InlineKeyboard(markup)),
-                )
-                .await?;
+                );
                 Ok(())
             }
         }

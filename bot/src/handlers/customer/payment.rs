@@ -48,14 +48,17 @@ pub async fn pay_now(
         }
         ReserveOutcome::NoSuchOffer => {
             let notice = ctx.texts.cust.offer_not_found;
-            return ctx.answer_callback(query, Some(notice)).await;
+            {
+                ctx.answer_callback(query, Some(notice));
+                return Ok(());
+            }
         }
     };
     let Some(reservation) = reservations::get(ctx.conn, reservation_id).await? else {
         return Ok(());
     };
     reserve::record_taken(ctx, offer, &reservation, offer_state).await?;
-    ctx.answer_callback(query, None).await?;
+    ctx.answer_callback(query, None);
     let text = match send_invoice(ctx, &reservation).await? {
         Invoice::Sent => {
             let minutes = ctx.app.config.stripe.hold.num_minutes();
@@ -193,28 +196,13 @@ pub async fn on_pre_checkout(
             }
         }
     };
-    let bot = &ctx.app.bot;
-    let id = query.id.clone();
-    let answer = match verdict {
-        Ok(()) => {
-            call_with_retry(&ctx.app.metrics, || {
-                bot.answer_pre_checkout_query(id.clone(), true)
-                    .into_future()
-            })
-            .await
-        }
-        Err(refusal) => {
-            tracing::info!(payload = %query.invoice_payload, ?refusal, "checkout refused");
-            let message = ctx.texts.cust.checkout_refusal(refusal);
-            call_with_retry(&ctx.app.metrics, || {
-                bot.answer_pre_checkout_query(id.clone(), false)
-                    .error_message(message)
-                    .into_future()
-            })
-            .await
-        }
-    };
-    answer?;
+    let refusal = verdict.err().map(|refusal| {
+        tracing::info!(payload = %query.invoice_payload, ?refusal, "checkout refused");
+        ctx.texts.cust.checkout_refusal(refusal)
+    });
+    // Answered once the hold's extension (or release) has committed: an approved checkout
+    // always has its hold in the database.
+    ctx.answer_checkout(query.id.clone(), refusal.map(str::to_owned));
     Ok(())
 }
 

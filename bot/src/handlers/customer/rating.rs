@@ -71,17 +71,16 @@ pub async fn on_button(
     match outcome {
         RateOutcome::Rated => {}
         RateOutcome::AlreadyRated => {
-            return ctx.answer_callback(query, Some(texts.already_rated)).await;
+            ctx.answer_callback(query, Some(texts.already_rated));
+            return Ok(());
         }
         RateOutcome::NotPickedUp => {
-            return ctx
-                .answer_callback(query, Some(texts.rate_after_pickup))
-                .await;
+            ctx.answer_callback(query, Some(texts.rate_after_pickup));
+            return Ok(());
         }
         RateOutcome::NotYours => {
-            return ctx
-                .answer_callback(query, Some(texts.not_your_reservation))
-                .await;
+            ctx.answer_callback(query, Some(texts.not_your_reservation));
+            return Ok(());
         }
     }
     ctx.audit(
@@ -92,7 +91,7 @@ pub async fn on_button(
         Some(serde_json::json!({ "stars": button.stars })),
     )
     .await?;
-    ctx.answer_callback(query, Some(texts.rated_notice)).await?;
+    ctx.answer_callback(query, Some(texts.rated_notice));
     let chat = ChatId(user_id);
     dialogue::save(
         ctx,
@@ -123,24 +122,23 @@ pub async fn on_comment(
         Answer::Text(text) => text,
         Answer::Skip | Answer::Cancel | Answer::Back => {
             dialogue::clear(ctx, chat).await?;
-            ctx.send(chat, texts.comment_skipped, None).await?;
+            ctx.send(chat, texts.comment_skipped, None);
             return Ok(true);
         }
         Answer::Location { .. } | Answer::Photo { .. } => {
-            ctx.send(chat, texts.comment_expected, None).await?;
+            ctx.send(chat, texts.comment_expected, None);
             return Ok(true);
         }
     };
     let comment = comment.trim();
     if comment.chars().count() > MAX_COMMENT_CHARS {
-        ctx.send(chat, texts.comment_too_long(MAX_COMMENT_CHARS), None)
-            .await?;
+        ctx.send(chat, texts.comment_too_long(MAX_COMMENT_CHARS), None);
         return Ok(true);
     }
     dialogue::clear(ctx, chat).await?;
     if let Some(draft) = draft {
         ratings::add_comment(ctx.conn, draft.reservation_id, ctx.user_id(), comment).await?;
     }
-    ctx.send(chat, texts.comment_saved, None).await?;
+    ctx.send(chat, texts.comment_saved, None);
     Ok(true)
 }

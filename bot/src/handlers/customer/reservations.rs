@@ -69,7 +69,7 @@ pub async fn my_reservations(ctx: &mut Context<'_>, chat: ChatId) -> Result<(), 
     let list = reservations::list_for_customer(ctx.conn, ctx.user_id(), LIST_LIMIT).await?;
     if list.is_empty() {
         let text = ctx.texts.cust.no_reservations;
-        ctx.send(chat, text, None).await?;
+        ctx.send(chat, text, None);
         return Ok(());
     }
     let now = Utc::now();
@@ -86,13 +86,12 @@ pub async fn my_reservations(ctx: &mut Context<'_>, chat: ChatId) -> Result<(), 
             // A hold waits for its invoice to be paid; it lapses on its own.
             let until = time_of_day(reservation.hold_expires_at.unwrap_or(now), tz);
             let text = ctx.texts.cust.hold_waiting(reservation, &until);
-            ctx.send(chat, text, None).await?;
+            ctx.send(chat, text, None);
             continue;
         }
         let text = reserve::confirmation_text(ctx, reservation);
         let markup = InlineKeyboardMarkup::new([[cancel_button(ctx, reservation.id)?]]);
-        ctx.send(chat, text, Some(ReplyMarkup::InlineKeyboard(markup)))
-            .await?;
+        ctx.send(chat, text, Some(ReplyMarkup::InlineKeyboard(markup)));
     }
     if !past.is_empty() {
         let lines: Vec<String> = past
@@ -100,7 +99,7 @@ pub async fn my_reservations(ctx: &mut Context<'_>, chat: ChatId) -> Result<(), 
             .map(|r| ctx.texts.cust.past_reservation_line(r, tz))
             .collect();
         let text = format!("{}\n{}", ctx.texts.cust.past_reservations, lines.join("\n"));
-        ctx.send(chat, text, None).await?;
+        ctx.send(chat, text, None);
     }
     Ok(())
 }
@@ -121,7 +120,10 @@ pub async fn on_button(
             "reservation button of another customer refused"
         );
         let notice = ctx.texts.cust.not_your_reservation;
-        return ctx.answer_callback(query, Some(notice)).await;
+        {
+            ctx.answer_callback(query, Some(notice));
+            return Ok(());
+        }
     };
     let screen = Screen::Pressed(query);
     let texts = &ctx.texts.cust;
@@ -129,9 +131,12 @@ pub async fn on_button(
         Action::Cancel => {
             if !reservation.cancellable_at(Utc::now()) {
                 let notice = texts.cannot_cancel(reservation.state());
-                return ctx.answer_callback(query, Some(notice)).await;
+                {
+                    ctx.answer_callback(query, Some(notice));
+                    return Ok(());
+                }
             }
-            ctx.answer_callback(query, None).await?;
+            ctx.answer_callback(query, None);
             let markup = InlineKeyboardMarkup::new([[
                 ctx.button(
                     texts.cancel_confirm_button,
@@ -144,7 +149,7 @@ pub async fn on_button(
             screen.show(ctx, text, markup).await
         }
         Action::Keep => {
-            ctx.answer_callback(query, None).await?;
+            ctx.answer_callback(query, None);
             let text = reserve::confirmation_text(ctx, &reservation);
             let markup = InlineKeyboardMarkup::new([[cancel_button(ctx, reservation.id)?]]);
             screen.show(ctx, text, markup).await
@@ -159,15 +164,24 @@ pub async fn on_button(
                 } => (offer_state, refund_requested),
                 CancelOutcome::NotConfirmed(state) => {
                     let notice = texts.cannot_cancel(state);
-                    return ctx.answer_callback(query, Some(notice)).await;
+                    {
+                        ctx.answer_callback(query, Some(notice));
+                        return Ok(());
+                    }
                 }
                 CancelOutcome::WindowEnded => {
                     let notice = texts.cannot_cancel_after_window;
-                    return ctx.answer_callback(query, Some(notice)).await;
+                    {
+                        ctx.answer_callback(query, Some(notice));
+                        return Ok(());
+                    }
                 }
                 CancelOutcome::NotYours => {
                     let notice = texts.not_your_reservation;
-                    return ctx.answer_callback(query, Some(notice)).await;
+                    {
+                        ctx.answer_callback(query, Some(notice));
+                        return Ok(());
+                    }
                 }
             };
             ctx.audit(
@@ -189,7 +203,7 @@ pub async fn on_button(
             }
             reserve::notify_business(ctx, &reservation, BusinessNotice::Cancelled).await?;
             let notice = texts.cancelled_notice;
-            ctx.answer_callback(query, Some(notice)).await?;
+            ctx.answer_callback(query, Some(notice));
             let mut text = texts.cancelled(&reservation);
             if refund_requested {
                 let total = format_amount(reservation.total_minor, &reservation.currency);

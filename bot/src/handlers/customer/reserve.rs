@@ -110,12 +110,18 @@ pub async fn on_button(
     let offer = offers::get(ctx.conn, pressed.offer_id).await?;
     let Some(offer) = offer.filter(|o| o.business_status == "approved") else {
         let notice = ctx.texts.cust.offer_not_found;
-        return ctx.answer_callback(query, Some(notice)).await;
+        {
+            ctx.answer_callback(query, Some(notice));
+            return Ok(());
+        }
     };
     let user_id = ctx.user_id();
     if businesses::is_member(ctx.conn, offer.business_id, user_id).await? {
         let notice = ctx.texts.cust.own_offer;
-        return ctx.answer_callback(query, Some(notice)).await;
+        {
+            ctx.answer_callback(query, Some(notice));
+            return Ok(());
+        }
     }
     let how_to_pay = how_to_pay(ctx, offer.business_id).await?;
     match pressed.step {
@@ -140,11 +146,11 @@ pub async fn on_button(
         } else {
             ctx.texts.cust.not_reservable_notice.to_owned()
         };
-        ctx.answer_callback(query, Some(&notice)).await?;
+        ctx.answer_callback(query, Some(&notice));
         browse::show_details(ctx, screen, offer.id, pressed.from).await?;
         return Ok(());
     }
-    ctx.answer_callback(query, None).await?;
+    ctx.answer_callback(query, None);
     let quantity = pressed.quantity.clamp(1, max);
     show_selector(ctx, screen, &offer, quantity, max, pressed.from, how_to_pay).await
 }
@@ -243,8 +249,7 @@ async fn confirm(
             reservation_id,
             offer_state,
         } => {
-            ctx.answer_callback(query, Some(texts.reserved_notice))
-                .await?;
+            ctx.answer_callback(query, Some(texts.reserved_notice));
             let Some(reservation) = reservations::get(ctx.conn, reservation_id).await? else {
                 return Ok(());
             };
@@ -260,7 +265,8 @@ async fn confirm(
         ReserveOutcome::Refused(refusal) => refused(ctx, query, offer, pressed.from, refusal).await,
         ReserveOutcome::NoSuchOffer => {
             let notice = texts.offer_not_found;
-            ctx.answer_callback(query, Some(notice)).await
+            ctx.answer_callback(query, Some(notice));
+            Ok(())
         }
     }
 }
@@ -323,7 +329,7 @@ pub async fn refused(
         Refusal::Paused | Refusal::Ended => texts.not_reservable_notice.to_owned(),
     };
     tracing::info!(offer_id = offer.id, ?refusal, "reservation refused");
-    ctx.answer_callback(query, Some(&notice)).await?;
+    ctx.answer_callback(query, Some(&notice));
     match (refusal, offers::get(ctx.conn, offer.id).await?) {
         (Refusal::OnlyLeft(left), Some(fresh)) => {
             let held = reservations::held_by(ctx.conn, offer.id, user_id).await?;

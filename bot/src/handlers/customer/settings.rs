@@ -119,18 +119,18 @@ pub async fn on_button(
     let texts = &ctx.texts.cust;
     match button {
         Button::Home => {
-            ctx.answer_callback(query, None).await?;
+            ctx.answer_callback(query, None);
             show_home(ctx, screen).await
         }
         Button::ToggleNotifications => {
             let enabled = !customers::get(ctx.conn, user_id).await?.notifications;
             customers::set_notifications(ctx.conn, user_id, enabled).await?;
             audit_setting(ctx, serde_json::json!({ "notifications": enabled })).await?;
-            ctx.answer_callback(query, Some(texts.saved)).await?;
+            ctx.answer_callback(query, Some(texts.saved));
             show_home(ctx, screen).await
         }
         Button::QuietMenu => {
-            ctx.answer_callback(query, None).await?;
+            ctx.answer_callback(query, None);
             let mut rows = QuietHours::PRESETS
                 .iter()
                 .enumerate()
@@ -154,11 +154,11 @@ pub async fn on_button(
             customers::set_quiet_hours(ctx.conn, user_id, quiet).await?;
             let described = quiet.map(QuietHours::describe);
             audit_setting(ctx, serde_json::json!({ "quiet_hours": described })).await?;
-            ctx.answer_callback(query, Some(texts.saved)).await?;
+            ctx.answer_callback(query, Some(texts.saved));
             show_home(ctx, screen).await
         }
         Button::RadiusMenu => {
-            ctx.answer_callback(query, None).await?;
+            ctx.answer_callback(query, None);
             let radii = RADII_KM
                 .iter()
                 .map(|km| ctx.button(&format!("{km} km"), RADIUS_SET, &[i64::from(*km)]))
@@ -170,11 +170,11 @@ pub async fn on_button(
         Button::Radius(km) => {
             customers::set_radius(ctx.conn, user_id, km).await?;
             audit_setting(ctx, serde_json::json!({ "radius_km": km })).await?;
-            ctx.answer_callback(query, Some(texts.saved)).await?;
+            ctx.answer_callback(query, Some(texts.saved));
             show_home(ctx, screen).await
         }
         Button::Location => {
-            ctx.answer_callback(query, None).await?;
+            ctx.answer_callback(query, None);
             super::browse::ask_location(ctx, ChatId(user_id)).await
         }
     }
