@@ -5,7 +5,7 @@ export DATABASE_URL
 REDIS_URL ?= redis://127.0.0.1:6379
 export REDIS_URL
 
-.PHONY: test test-rust test-deployment run build bench
+.PHONY: test test-rust test-deployment run build bench bench-wrk
 
 ## Whole test suite: Rust unit, database and end-to-end tests, then the deployment checks.
 test: test-rust test-deployment
@@ -32,4 +32,9 @@ run:
 ## round trip, reservations under contention). Tunables: BENCH_* (see each bench's header).
 bench:
 	cargo build --release --locked -p toogoodtogo-bot
-	cargo bench --locked -p toogoodtogo-tests --bench webhook_throughput --bench marketplace
+	cargo bench --locked -p toogoodtogo-tests --bench webhook_throughput --bench marketplace --bench noisy_neighbour
+
+## The webhook throughput with a stock load generator (wrk), for comparison with `make bench`.
+bench-wrk:
+	cargo build --release --locked -p toogoodtogo-bot -p toogoodtogo-tests --bins
+	tests/wrk/run.sh

@@ -168,6 +168,13 @@ async fn main() -> Result<(), Error> {
         per_second(cpu_after.2 - cpu_before.2),
         per_second(cpu_after.3 - cpu_before.3)
     );
+    let per_update = |cpu: f64| 1e3 * cpu / total as f64;
+    println!(
+        "  CPU per update: bot {:.3} ms, PostgreSQL {:.3} ms, fake {:.3} ms",
+        per_update(cpu_after.0 - cpu_before.0),
+        per_update(cpu_after.3 - cpu_before.3),
+        per_update(cpu_after.1 - cpu_before.1)
+    );
     drop(bot);
     let _ = fake.kill().await;
     Ok(())

@@ -246,18 +246,18 @@ pub async fn set_outcome(
 /// outbound queue). Only a marker for observers (tests, latency checks): it is committed
 /// without waiting for the disk, since losing it in a crash loses nothing.
 pub async fn mark_replied(pool: &PgPool, update_ids: &[i64]) -> sqlx::Result<()> {
-    let mut tx = pool.begin().await?;
-    sqlx::query("SET LOCAL synchronous_commit = off")
-        .execute(&mut *tx)
-        .await?;
+    // One statement, one round trip: set_config(.., true) lasts for the statement's own
+    // transaction, whose commit then does not wait for the disk.
     sqlx::query(
-        "UPDATE inbox_updates SET replied_at = clock_timestamp() WHERE update_id = ANY($1)",
+        "UPDATE inbox_updates SET replied_at = clock_timestamp()
+         WHERE update_id = ANY($1)
+           AND set_config('synchronous_commit', 'off', true) IS NOT NULL",
     )
     .bind(update_ids)
     .persistent(true)
-    .execute(&mut *tx)
+    .execute(pool)
     .await?;
-    tx.commit().await
+    Ok(())
 }
 
 /// Marks an update undecodable with the reason, in the processing transaction.
