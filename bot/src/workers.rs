@@ -282,21 +282,73 @@ async fn run_batch(app: &App, ids: &[i64]) -> Result<Finished, sqlx::Error> {
 }
 
 /// Decodes a stored update. teloxide turns an update it does not know into `UpdateKind::Error`
-/// rather than failing; both are refused here with a reason naming the update's top-level keys.
+/// rather than failing; both are refused here with a reason naming the update's top-level keys,
+/// except a payment: Telegram has taken the money, so its essentials are decoded on their own
+/// (see [`salvage_payment`]).
 fn decode(payload: &str) -> Result<teloxide::types::Update, String> {
     let keys = || {
         serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(payload)
             .map(|map| map.keys().cloned().collect::<Vec<_>>().join(", "))
             .unwrap_or_default()
     };
-    match serde_json::from_str::<teloxide::types::Update>(payload) {
-        Ok(update) if matches!(update.kind, teloxide::types::UpdateKind::Error(_)) => Err(format!(
+    let refused = match serde_json::from_str::<teloxide::types::Update>(payload) {
+        Ok(update) if !matches!(update.kind, teloxide::types::UpdateKind::Error(_)) => {
+            return Ok(update);
+        }
+        Ok(_) => format!(
             "an update kind the bot does not understand (keys: {})",
             keys()
-        )),
-        Ok(update) => Ok(update),
-        Err(error) => Err(format!("{error} (keys: {})", keys())),
+        ),
+        Err(error) => format!("{error} (keys: {})", keys()),
+    };
+    match salvage_payment(payload) {
+        Some(update) => {
+            tracing::warn!(reason = %refused, "a successful_payment with fields the bot cannot read is handled from its essentials");
+            Ok(update)
+        }
+        None => Err(refused),
     }
+}
+
+/// A `successful_payment` message the library cannot decode as a whole (a field it does not
+/// know or no longer reads the same way), rebuilt from what recording the money needs: the
+/// payer, the chat and the payment's own fields. None for anything else.
+fn salvage_payment(payload: &str) -> Option<teloxide::types::Update> {
+    let update: serde_json::Value = serde_json::from_str(payload).ok()?;
+    let message = update.get("message")?;
+    let paid = message.get("successful_payment")?;
+    let from = message.get("from")?;
+    let essentials = serde_json::json!({
+        "update_id": update.get("update_id")?,
+        "message": {
+            "message_id": message.get("message_id")?,
+            "date": message.get("date").filter(|d| d.is_i64()).cloned().unwrap_or(serde_json::json!(0)),
+            "chat": {
+                "id": message.get("chat")?.get("id")?,
+                "type": "private",
+                "first_name": from.get("first_name").cloned().unwrap_or_default(),
+            },
+            "from": {
+                "id": from.get("id")?,
+                "is_bot": false,
+                "first_name": from.get("first_name").cloned().unwrap_or_default(),
+                "language_code": from.get("language_code"),
+            },
+            "successful_payment": {
+                "currency": paid.get("currency")?,
+                "total_amount": paid.get("total_amount")?,
+                "invoice_payload": paid.get("invoice_payload")?,
+                "telegram_payment_charge_id": paid.get("telegram_payment_charge_id")?,
+                "provider_payment_charge_id": paid.get("provider_payment_charge_id")?,
+            },
+        },
+    });
+    // From text, as the intake does: teloxide's update decoding reads borrowed strings.
+    let update: teloxide::types::Update = serde_json::from_str(&essentials.to_string()).ok()?;
+    let teloxide::types::UpdateKind::Message(message) = &update.kind else {
+        return None;
+    };
+    message.successful_payment().is_some().then_some(update)
 }
 
 fn defer(app: &Arc<App>, mut job: Job) {
@@ -384,6 +436,36 @@ mod tests {
         let chats: Vec<i64> = batch.iter().map(|j| j.update.ordering_key).collect();
         assert_eq!(chats[0], 1);
         assert_eq!(chats.len(), 1 + 20 - (MAX_BATCH - 1));
+    }
+
+    #[test]
+    fn a_payment_the_library_cannot_read_is_decoded_from_its_essentials() {
+        let payload = serde_json::json!({
+            "update_id": 41,
+            "message": {
+                "message_id": 7,
+                "date": "a date in a format from the future",
+                "chat": { "id": 5005, "type": "private", "first_name": "Bea" },
+                "from": { "id": 5005, "is_bot": false, "first_name": "Bea" },
+                "successful_payment": {
+                    "currency": "EUR", "total_amount": 450, "invoice_payload": "res:12",
+                    "telegram_payment_charge_id": "tg_1", "provider_payment_charge_id": "ch_1",
+                },
+            },
+        })
+        .to_string();
+        let update = decode(&payload).expect("decoded from its essentials");
+        let teloxide::types::UpdateKind::Message(message) = update.kind else {
+            panic!("not a message");
+        };
+        let paid = message.successful_payment().expect("a payment");
+        assert_eq!(paid.total_amount, 450);
+        assert_eq!(paid.telegram_payment_charge_id.0, "tg_1");
+        assert_eq!(message.from.map(|u| u.id.0), Some(5005));
+
+        // Anything else the library cannot read stays refused, with its keys.
+        let other = r#"{"update_id": 42, "message": {"message_id": 1, "date": "x", "text": "hi"}}"#;
+        assert!(decode(other).is_err());
     }
 
     #[test]

@@ -55,6 +55,33 @@ async fn scenario_1_a_charge_is_recorded_even_when_its_confirmation_cannot_be_se
     shop.assert_money_invariant(&[(&carl, "ch_s1")]).await
 }
 
+/// A successful_payment with a field the library cannot read (here a date in another format)
+/// used to be kept as undecodable and its money never recorded.
+#[tokio::test]
+async fn a_payment_the_library_cannot_fully_read_is_still_recorded_and_confirmed() -> Result {
+    let mut shop = PayingShop::start("in_app", 5).await?;
+    let (dora, invoice) = shop.invoiced("Dora").await?;
+    let answer = shop.pre_checkout(&dora, &invoice).await?;
+    assert_eq!(answer["ok"], json!(true), "{answer}");
+    let mut update = shop.payment_update(&dora, &invoice, "ch_unreadable");
+    update["message"]["date"] = json!("2026-12-07T17:00:00Z");
+    update["message"]["successful_payment"]["subscription_expiration_date"] = json!("never");
+    shop.market.deliver(update).await?;
+    assert!(
+        shop.market
+            .bot
+            .log()
+            .contains("handled from its essentials"),
+        "the library read the whole update; the test needs one it cannot read"
+    );
+    assert_eq!(payments_of(&shop, "ch_unreadable").await?, 1);
+    let (_, state, status) = shop.reservation(&dora).await?;
+    assert_eq!((state.as_str(), status.as_str()), ("CONFIRMED", "PAID"));
+    shop.market.wait_for_text(dora.id, "Pickup code").await?;
+    shop.assert_money_invariant(&[(&dora, "ch_unreadable")])
+        .await
+}
+
 /// A forwarded invoice or a second device can pay a hold twice: the second charge is refunded
 /// on its own and the customer told why; the first keeps the order.
 #[tokio::test]
