@@ -24,6 +24,8 @@ pub struct GeneratedValues {
     pub secret_key_previous: Option<String>,
     /// The webhook token before the last rotation, still accepted by the bot.
     pub webhook_secret_token_previous: Option<String>,
+    /// The signing key's announced and retired keys ([`crate::secret_key`]).
+    pub key_ring: crate::secret_key::KeyRing,
     /// Only with a managed database.
     pub postgres: Option<PostgresCredentials>,
 }
@@ -364,6 +366,7 @@ mod tests {
                 webhook_secret_token: "t".to_owned(),
                 secret_key_previous: None,
                 webhook_secret_token_previous: None,
+                key_ring: Default::default(),
                 postgres: Some(PostgresCredentials {
                     superuser_password: "s".to_owned(),
                     bot_password: "b".to_owned(),

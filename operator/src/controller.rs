@@ -460,13 +460,30 @@ async fn reconcile_steps(cr: &TooGoodToGo, ctx: &Context) -> Result<Action, Erro
     // Secret rotation: due values are replaced before the build renders them.
     let now = Timestamp::now();
     let previous_rotation = cr.status.as_ref().and_then(|s| s.secret_rotation.as_ref());
-    let rotation_plan = rotation::plan(cr, previous_rotation, now.as_second());
+    let key_ring = dereferenced.generated.key_ring.clone();
+    let rotation_plan = rotation::plan(cr, previous_rotation, Some(&key_ring), now.as_second());
+    // An announced SECRET_KEY signs once every bot pod runs the configuration that accepts it:
+    // the live Deployment is the one the current values render, rolled out.
+    let key_announced = key_ring.next.is_some() && {
+        let current = Inputs {
+            bot_stopped: restores::bot_stopped(&restores),
+            generated: dereferenced.generated.clone(),
+            referenced_secrets_digest: dereferenced.referenced_secrets_digest.clone(),
+            deploy_version: plan.deploy_version.clone(),
+            migrate_version: plan.migrate_version.clone(),
+            postgres_claim_template_size: observed.postgres_claim_template_size(),
+        };
+        let rendered = build::render(cr, &current);
+        observed.deployment.is_none()
+            || db_rotation::rolled_out(observed.deployment.as_ref(), rendered.deployment.as_ref())
+    };
     let (mut generated, mut rotation_status, rotated) = rotation::rotate(
         &rotation_plan,
         dereferenced.generated,
         previous_rotation,
         ctx.generator.as_ref(),
         now,
+        key_announced,
     );
     let mut rotation_notices = Vec::new();
     if db_rotation::enabled(cr) || rotation_status.database_rotation.is_some() {
@@ -550,22 +567,27 @@ async fn reconcile_steps(cr: &TooGoodToGo, ctx: &Context) -> Result<Action, Erro
     // One Event reason per secret: the recorder folds Events of one reason into a series.
     for secret in &rotated {
         let (reason, why) = match *secret {
+            crate::secret_key::NEXT_KEY => (
+                "SecretKeyAnnounced",
+                format!(
+                    "a new SECRET_KEY ({}) is rolled out as accepted; it signs once every pod accepts it",
+                    rotation_plan.reason
+                ),
+            ),
             crate::resources::secret::SECRET_KEY => (
                 "SecretKeyRotated",
-                format!("rotated SECRET_KEY ({})", rotation_plan.reason),
+                "the new SECRET_KEY, accepted by every pod, now signs; the bot rolls onto it and accepts the previous keys for a day after each was retired".to_owned(),
             ),
             _ => (
                 "WebhookTokenRotated",
-                "the new WEBHOOK_SECRET_TOKEN, accepted by every pod, is now registered".to_owned(),
+                "the new WEBHOOK_SECRET_TOKEN, accepted by every pod, is now registered; the bot rolls onto the new value and accepts the previous one for a day".to_owned(),
             ),
         };
         info!(secret = %secret, reason, "secret rotated");
         let event = kube::runtime::events::Event {
             type_: kube::runtime::events::EventType::Normal,
             reason: reason.to_owned(),
-            note: Some(format!(
-                "{why}; the bot rolls onto the new value and accepts the previous one for a day"
-            )),
+            note: Some(why),
             action: "Rotate".to_owned(),
             secondary: None,
         };
@@ -711,7 +733,8 @@ async fn reconcile_steps(cr: &TooGoodToGo, ctx: &Context) -> Result<Action, Erro
         .as_ref()
         .or_else(|| cr.status.as_ref().and_then(|s| s.secret_rotation.as_ref()));
     let horizon = i64::try_from(requeue.as_secs()).unwrap_or(i64::MAX);
-    if let Some(delay) = rotation::next_due(cr, rotation, now.as_second(), horizon) {
+    if let Some(delay) = rotation::next_due(cr, rotation, Some(&key_ring), now.as_second(), horizon)
+    {
         requeue = requeue.min(Duration::from_secs(delay.unsigned_abs().max(1)));
     }
     Ok(Action::requeue(requeue))

@@ -1634,8 +1634,16 @@ async fn the_rotate_annotation_rotates_the_key_and_token_and_keeps_the_previous_
     });
     let requests = h.reconcile_ok().await;
     let after = h.generated();
-    assert_ne!(decoded(&after, "SECRET_KEY"), key);
-    assert_eq!(decoded(&after, "SECRET_KEY_PREVIOUS"), key);
+    // The new SECRET_KEY is announced first: accepted by the new pods (the bot's one extra
+    // accepted key), while the old key still signs.
+    let new_key = decoded(&after, "SECRET_KEY_NEXT");
+    assert!(!new_key.is_empty() && new_key != key);
+    assert_eq!(decoded(&after, "SECRET_KEY"), key);
+    assert_eq!(decoded(&after, "SECRET_KEY_PREVIOUS"), new_key);
+    assert!(
+        Harness::events(&requests)
+            .contains(&("Normal".to_owned(), "SecretKeyAnnounced".to_owned()))
+    );
     // The new webhook token is announced first: accepted by the new pods, the old one still
     // registered with Telegram, so no pod ever rejects what Telegram sends.
     let new_token = decoded(&after, "WEBHOOK_SECRET_TOKEN_PREVIOUS");
@@ -1644,7 +1652,10 @@ async fn the_rotate_annotation_rotates_the_key_and_token_and_keeps_the_previous_
     assert_ne!(h.pod_hash(), hash, "the bot rolls onto the new values");
     let rotation = &h.status()["secretRotation"];
     assert_eq!(rotation["lastTrigger"], "2026-11-29");
-    assert!(rotation["secretKey"].is_string());
+    assert!(
+        rotation["secretKey"].is_null(),
+        "not rotated until it signs"
+    );
     assert_eq!(rotation["webhookRotation"], "Announcing");
     // Once every pod accepts it, the next roll registers it and keeps the old one accepted.
     let hash = h.pod_hash();
@@ -1653,6 +1664,24 @@ async fn the_rotate_annotation_rotates_the_key_and_token_and_keeps_the_previous_
         h.status()["secretRotation"]["webhookRotation"],
         "Announcing",
         "still rolling"
+    );
+    assert_eq!(decoded(&h.generated(), "SECRET_KEY"), key, "still rolling");
+    h.pods_become_ready();
+    let key_swapped = h.reconcile_ok().await;
+    // Every pod accepts the new key: it signs now, and the old one is accepted for a day.
+    let after = h.generated();
+    assert_eq!(decoded(&after, "SECRET_KEY"), new_key);
+    assert_eq!(decoded(&after, "SECRET_KEY_PREVIOUS"), key);
+    assert_eq!(decoded(&after, "SECRET_KEY_NEXT"), "");
+    assert!(
+        Harness::events(&key_swapped)
+            .contains(&("Normal".to_owned(), "SecretKeyRotated".to_owned()))
+    );
+    assert!(h.status()["secretRotation"]["secretKey"].is_string());
+    // The key's swap rolls the pods once more; after that roll the token swaps.
+    assert_eq!(
+        h.status()["secretRotation"]["webhookRotation"],
+        "Announcing"
     );
     h.pods_become_ready();
     h.reconcile_ok().await;
@@ -1672,9 +1701,6 @@ async fn the_rotate_annotation_rotates_the_key_and_token_and_keeps_the_previous_
     assert!(
         !h.status().to_string().contains(&key),
         "status never holds values"
-    );
-    assert!(
-        Harness::events(&requests).contains(&("Normal".to_owned(), "SecretKeyRotated".to_owned()))
     );
     // The bot reads both through optional secret references.
     let env = h
@@ -1706,13 +1732,22 @@ async fn after_the_grace_period_the_previous_values_are_dropped() {
         cr["metadata"]["annotations"] = json!({"toogoodtogo.io/rotate": "a"});
     });
     h.reconcile_ok().await;
-    // Both rolls of the webhook token rotation.
+    // The key's swap after the first roll, the token's after the second.
+    h.pods_become_ready();
+    h.reconcile_ok().await;
     h.pods_become_ready();
     h.reconcile_ok().await;
     h.reconcile_ok().await;
     assert!(h.status()["secretRotation"]["webhookRotation"].is_null());
     assert_ne!(decoded(&h.generated(), "SECRET_KEY_PREVIOUS"), "");
     // A day and more later.
+    let retired = decoded(&h.generated(), "SECRET_KEY_PREVIOUS");
+    h.server.edit(&core("secrets", "tgtg-generated"), |s| {
+        use base64::Engine as _;
+        let list = json!([{"key": retired, "retiredAt": 1_767_225_600}]).to_string();
+        s["data"]["SECRET_KEYS_RETIRED"] =
+            json!(base64::engine::general_purpose::STANDARD.encode(list));
+    });
     h.server.edit(CR_PATH, |cr| {
         cr["status"]["secretRotation"]["secretKey"] = json!("2026-01-01T00:00:00Z");
         cr["status"]["secretRotation"]["webhookSecretToken"] = json!("2026-01-01T00:00:00Z");

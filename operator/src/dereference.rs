@@ -213,6 +213,15 @@ pub async fn dereference(
             secret_key,
             webhook_secret_token,
             secret_key_previous: value(generated_secret.as_ref(), SECRET_KEY_PREVIOUS),
+            key_ring: crate::secret_key::KeyRing::read(
+                generated_secret.as_ref(),
+                value(generated_secret.as_ref(), SECRET_KEY_PREVIOUS),
+                cr.status
+                    .as_ref()
+                    .and_then(|s| s.secret_rotation.as_ref())
+                    .and_then(|r| r.secret_key.as_ref())
+                    .map(|t| t.0.as_second()),
+            ),
             webhook_secret_token_previous: value(
                 generated_secret.as_ref(),
                 WEBHOOK_SECRET_TOKEN_PREVIOUS,

@@ -34,6 +34,7 @@ pub mod restores;
 pub mod retention;
 pub mod rollback;
 pub mod rotation;
+pub mod secret_key;
 pub mod server;
 pub mod status;
 pub mod telemetry;

@@ -4,7 +4,9 @@
 //! chosen secrets), or when it is older than `spec.secretRotation.intervalDays` (its age counts
 //! from its last rotation, else from the resource's creation). A rotated secret keeps its old
 //! value as `*_PREVIOUS`, which the bot still accepts (callback buttons signed before, webhook
-//! calls in flight), until a day after the rotation.
+//! calls in flight), until a day after the rotation. Both rotate in two rolls: the new value is
+//! first accepted by every pod, then used (`SECRET_KEY`: [`crate::secret_key`], whose state lives
+//! in the generated Secret; the webhook token: `status.secretRotation.webhookRotation`).
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
@@ -14,6 +16,7 @@ use crate::build::GeneratedValues;
 use crate::crd::{ROTATE_ANNOTATION, SecretRotationStatus, TooGoodToGo, WebhookRotationPhase};
 use crate::generator::SecretGenerator;
 use crate::resources::secret::{SECRET_KEY, WEBHOOK_SECRET_TOKEN};
+use crate::secret_key::{self, KeyRing};
 
 /// How long the value before a rotation stays accepted.
 pub const GRACE_SECONDS: i64 = 86_400;
@@ -57,8 +60,14 @@ fn seconds(time: Option<&Time>) -> Option<i64> {
     time.map(|t| t.0.as_second())
 }
 
-/// Which secrets are due now.
-pub fn plan(cr: &TooGoodToGo, previous: Option<&SecretRotationStatus>, now: i64) -> Plan {
+/// Which secrets are due now. `ring`: the signing key's state as stored with the key, which wins
+/// over the status (a status write can be lost, or read from an older copy).
+pub fn plan(
+    cr: &TooGoodToGo,
+    previous: Option<&SecretRotationStatus>,
+    ring: Option<&KeyRing>,
+    now: i64,
+) -> Plan {
     let spec = cr.spec.secret_rotation.clone().unwrap_or_default();
     let webhook = cr.spec.telegram.webhook.is_some();
     let wants_key = spec.secret_key.unwrap_or(true);
@@ -73,9 +82,10 @@ pub fn plan(cr: &TooGoodToGo, previous: Option<&SecretRotationStatus>, now: i64)
         .filter(|v| !v.is_empty())
         .filter(|v| previous.last_trigger.as_ref() != Some(*v))
         .cloned();
+    let key_acted_on = ring.and_then(|r| r.trigger.as_ref());
     if trigger.is_some() {
         return Plan {
-            secret_key: wants_key,
+            secret_key: wants_key && key_acted_on != trigger.as_ref(),
             webhook_secret_token: wants_token,
             database_password: wants_database,
             trigger,
@@ -101,8 +111,17 @@ pub fn plan(cr: &TooGoodToGo, previous: Option<&SecretRotationStatus>, now: i64)
             .or(created)
             .is_some_and(|since| cadence.due(since, now))
     };
+    let key_rotated = [
+        seconds(previous.secret_key.as_ref()),
+        ring.and_then(|r| r.rotated_at),
+    ]
+    .into_iter()
+    .flatten()
+    .max()
+    .and_then(|s| Timestamp::from_second(s).ok())
+    .map(Time);
     Plan {
-        secret_key: wants_key && due(previous.secret_key.as_ref()),
+        secret_key: wants_key && due(key_rotated.as_ref()),
         webhook_secret_token: wants_token && due(previous.webhook_secret_token.as_ref()),
         database_password: wants_database && due(previous.database_password.as_ref()),
         trigger: None,
@@ -116,11 +135,12 @@ pub fn plan(cr: &TooGoodToGo, previous: Option<&SecretRotationStatus>, now: i64)
 pub fn next_due(
     cr: &TooGoodToGo,
     previous: Option<&SecretRotationStatus>,
+    ring: Option<&KeyRing>,
     now: i64,
     horizon: i64,
 ) -> Option<i64> {
     let due = |t: i64| {
-        let p = plan(cr, previous, t);
+        let p = plan(cr, previous, ring, t);
         p.rotates() || p.database_password
     };
     // Once due, a rotation stays due: the first due second is found by bisection.
@@ -140,32 +160,49 @@ pub fn next_due(
         .into_iter()
         .flat_map(|p| [p.secret_key.as_ref(), p.webhook_secret_token.as_ref()])
         .flatten()
-        .map(|rotated| rotated.0.as_second() + GRACE_SECONDS - now)
+        .map(|rotated| rotated.0.as_second())
+        .chain(
+            ring.into_iter()
+                .flat_map(|r| r.retired.iter().map(|k| k.retired_at)),
+        )
+        .map(|rotated| rotated + GRACE_SECONDS - now)
         .filter(|delay| *delay > 0 && *delay <= horizon);
     rotation.into_iter().chain(grace_ends).min()
 }
 
 /// The generated values and rotation status after carrying out `plan`: rotated values move to
-/// `*_PREVIOUS`, and previous values whose grace period ended are dropped. Returns the names of
-/// the rotated secrets.
+/// `*_PREVIOUS`, and previous values whose grace period ended are dropped. `key_announced`: every
+/// bot pod accepts the announced `SECRET_KEY`, which may sign now. Returns the names of the
+/// rotated secrets ([`secret_key::NEXT_KEY`] for a newly announced signing key).
 pub fn rotate(
     plan: &Plan,
     mut generated: GeneratedValues,
     previous: Option<&SecretRotationStatus>,
     generator: &dyn SecretGenerator,
     now: Timestamp,
+    key_announced: bool,
 ) -> (GeneratedValues, SecretRotationStatus, Vec<&'static str>) {
     let mut status = previous.cloned().unwrap_or_default();
     let mut rotated = Vec::new();
     let expired =
         |at: Option<&Time>| seconds(at).is_some_and(|at| now.as_second() - at >= GRACE_SECONDS);
-    if plan.secret_key {
-        let fresh = generator.generate(SECRET_KEY);
-        generated.secret_key_previous = Some(std::mem::replace(&mut generated.secret_key, fresh));
-        status.secret_key = Some(Time(now));
-        rotated.push(SECRET_KEY);
-    } else if expired(status.secret_key.as_ref()) {
-        generated.secret_key_previous = None;
+    let step = secret_key::step(
+        &mut generated.secret_key,
+        &mut generated.key_ring,
+        plan.secret_key,
+        plan.trigger.as_deref(),
+        key_announced,
+        || generator.generate(SECRET_KEY),
+        now.as_second(),
+    );
+    generated.secret_key_previous = generated.key_ring.bot_previous();
+    match step {
+        secret_key::Step::Announced => rotated.push(secret_key::NEXT_KEY),
+        secret_key::Step::Swapped => {
+            status.secret_key = Some(Time(now));
+            rotated.push(SECRET_KEY);
+        }
+        secret_key::Step::Nothing => {}
     }
     match status.webhook_rotation {
         // Every pod accepts the new token: make it the one the bot registers.
@@ -232,6 +269,7 @@ mod tests {
             webhook_secret_token: "token-1".to_owned(),
             secret_key_previous: None,
             webhook_secret_token_previous: None,
+            key_ring: Default::default(),
             postgres: None,
         }
     }
@@ -251,9 +289,9 @@ mod tests {
             webhook_secret_token: Some(Time(at(now - 3600))),
             ..Default::default()
         };
-        let next = next_due(&cr, Some(&rotated), now, 300);
+        let next = next_due(&cr, Some(&rotated), None, now, 300);
         assert!(next.is_some_and(|d| (90..=150).contains(&d)), "{next:?}");
-        assert_eq!(next_due(&cr, Some(&rotated), now - 3600, 300), None);
+        assert_eq!(next_due(&cr, Some(&rotated), None, now - 3600, 300), None);
         // A previous value's grace period ends in 100 s.
         let earlier = now - 3600;
         let grace = crate::crd::SecretRotationStatus {
@@ -261,26 +299,26 @@ mod tests {
             webhook_secret_token: Some(Time(at(earlier - GRACE_SECONDS + 100))),
             ..Default::default()
         };
-        assert_eq!(next_due(&cr, Some(&grace), earlier, 300), Some(100));
+        assert_eq!(next_due(&cr, Some(&grace), None, earlier, 300), Some(100));
     }
 
     #[test]
     fn nothing_is_due_without_an_interval_or_a_new_annotation() {
-        assert!(!plan(&cr(None, None), None, CREATED + 400 * DAY).rotates());
-        assert!(!plan(&cr(Some(30), None), None, CREATED + 29 * DAY).rotates());
+        assert!(!plan(&cr(None, None), None, None, CREATED + 400 * DAY).rotates());
+        assert!(!plan(&cr(Some(30), None), None, None, CREATED + 29 * DAY).rotates());
     }
 
     #[test]
     fn the_interval_counts_from_creation_then_from_the_last_rotation() {
-        let due = plan(&cr(Some(30), None), None, CREATED + 30 * DAY);
+        let due = plan(&cr(Some(30), None), None, None, CREATED + 30 * DAY);
         assert!(due.secret_key && due.webhook_secret_token);
         let status = SecretRotationStatus {
             secret_key: Some(Time(at(CREATED + 30 * DAY))),
             webhook_secret_token: Some(Time(at(CREATED + 30 * DAY))),
             ..SecretRotationStatus::default()
         };
-        assert!(!plan(&cr(Some(30), None), Some(&status), CREATED + 59 * DAY).rotates());
-        assert!(plan(&cr(Some(30), None), Some(&status), CREATED + 60 * DAY).rotates());
+        assert!(!plan(&cr(Some(30), None), Some(&status), None, CREATED + 59 * DAY).rotates());
+        assert!(plan(&cr(Some(30), None), Some(&status), None, CREATED + 60 * DAY).rotates());
     }
 
     #[test]
@@ -292,8 +330,8 @@ mod tests {
         });
         // CREATED is 2023-11-14T22:13:20Z; the 1st of December 04:00 is the next run.
         let first_run = 1_701_403_200;
-        assert!(!plan(&cr, None, first_run - 60).rotates());
-        let due = plan(&cr, None, first_run);
+        assert!(!plan(&cr, None, None, first_run - 60).rotates());
+        let due = plan(&cr, None, None, first_run);
         assert!(due.secret_key && due.webhook_secret_token);
         assert_eq!(due.reason, "schedule 0 4 1 * *");
         let status = SecretRotationStatus {
@@ -301,18 +339,25 @@ mod tests {
             webhook_secret_token: Some(Time(at(first_run))),
             ..SecretRotationStatus::default()
         };
-        assert!(!plan(&cr, Some(&status), first_run + 20 * DAY).rotates());
-        assert!(plan(&cr, Some(&status), first_run + 31 * DAY).rotates());
+        assert!(!plan(&cr, Some(&status), None, first_run + 20 * DAY).rotates());
+        assert!(plan(&cr, Some(&status), None, first_run + 31 * DAY).rotates());
     }
 
     #[test]
     fn a_new_annotation_value_rotates_once() {
         let cr = cr(None, Some("2026-11-29"));
-        let first = plan(&cr, None, CREATED);
+        let first = plan(&cr, None, None, CREATED);
         assert!(first.secret_key && first.webhook_secret_token);
-        let (_, status, _) = rotate(&first, values(), None, &PlaceholderGenerator, at(CREATED));
+        let (_, status, _) = rotate(
+            &first,
+            values(),
+            None,
+            &PlaceholderGenerator,
+            at(CREATED),
+            false,
+        );
         assert_eq!(status.last_trigger.as_deref(), Some("2026-11-29"));
-        assert!(!plan(&cr, Some(&status), CREATED + 10).rotates());
+        assert!(!plan(&cr, Some(&status), None, CREATED + 10).rotates());
     }
 
     #[test]
@@ -321,23 +366,33 @@ mod tests {
         if let Some(spec) = only_token.spec.secret_rotation.as_mut() {
             spec.secret_key = Some(false);
         }
-        let due = plan(&only_token, None, CREATED + DAY);
+        let due = plan(&only_token, None, None, CREATED + DAY);
         assert!(!due.secret_key && due.webhook_secret_token);
         let mut polling = cr(Some(1), None);
         polling.spec.telegram.webhook = None;
-        let due = plan(&polling, None, CREATED + DAY);
+        let due = plan(&polling, None, None, CREATED + DAY);
         assert!(due.secret_key && !due.webhook_secret_token);
     }
 
     #[test]
     fn a_rotation_keeps_the_old_value_as_previous_for_a_day() {
-        let due = plan(&cr(None, Some("now")), None, CREATED);
-        let (announced, status, rotated) =
-            rotate(&due, values(), None, &PlaceholderGenerator, at(CREATED));
-        assert_eq!(rotated, [SECRET_KEY]);
-        assert_eq!(announced.secret_key, "generated-secret-key");
-        assert_eq!(announced.secret_key_previous.as_deref(), Some("key-1"));
-        // The new webhook token is first only accepted, the old one still registered...
+        let due = plan(&cr(None, Some("now")), None, None, CREATED);
+        let (announced, status, rotated) = rotate(
+            &due,
+            values(),
+            None,
+            &PlaceholderGenerator,
+            at(CREATED),
+            false,
+        );
+        // Both new values are first only accepted: the old key signs, the old token is
+        // registered...
+        assert_eq!(rotated, [secret_key::NEXT_KEY]);
+        assert_eq!(announced.secret_key, "key-1");
+        assert_eq!(
+            announced.secret_key_previous.as_deref(),
+            Some("generated-secret-key")
+        );
         assert_eq!(announced.webhook_secret_token, "token-1");
         assert_eq!(
             announced.webhook_secret_token_previous.as_deref(),
@@ -347,7 +402,7 @@ mod tests {
             status.webhook_rotation,
             Some(WebhookRotationPhase::Announcing)
         );
-        // ...and once every pod accepts it, the two change places.
+        // ...and once every pod accepts them, they change places.
         let swapping = SecretRotationStatus {
             webhook_rotation: Some(WebhookRotationPhase::Swapping),
             ..status
@@ -358,8 +413,11 @@ mod tests {
             Some(&swapping),
             &PlaceholderGenerator,
             at(CREATED),
+            true,
         );
-        assert_eq!(rotated, [WEBHOOK_SECRET_TOKEN]);
+        assert_eq!(rotated, [SECRET_KEY, WEBHOOK_SECRET_TOKEN]);
+        assert_eq!(generated.secret_key, "generated-secret-key");
+        assert_eq!(generated.secret_key_previous.as_deref(), Some("key-1"));
         assert_eq!(
             generated.webhook_secret_token,
             "generated-webhook-secret-token"
@@ -377,6 +435,7 @@ mod tests {
             Some(&status),
             &PlaceholderGenerator,
             at(CREATED + DAY - 1),
+            false,
         );
         assert_eq!(kept, generated, "within the grace period nothing changes");
         let (dropped, _, rotated) = rotate(
@@ -385,6 +444,7 @@ mod tests {
             Some(&status),
             &PlaceholderGenerator,
             at(CREATED + DAY),
+            false,
         );
         assert!(rotated.is_empty());
         assert_eq!(dropped.secret_key_previous, None);
@@ -393,16 +453,28 @@ mod tests {
     }
 
     #[test]
-    fn a_previous_value_set_by_hand_is_kept() {
+    fn a_previous_value_set_by_hand_is_kept_for_a_day() {
         let mut by_hand = values();
+        let since = CREATED + 100 * DAY;
         by_hand.secret_key_previous = Some("older".to_owned());
+        by_hand.key_ring = KeyRing::read(None, Some("older".to_owned()), Some(since));
         let (kept, _, _) = rotate(
             &Plan::default(),
             by_hand.clone(),
             None,
             &PlaceholderGenerator,
-            at(CREATED + 100 * DAY),
+            at(since + DAY - 1),
+            false,
         );
         assert_eq!(kept, by_hand);
+        let (dropped, _, _) = rotate(
+            &Plan::default(),
+            by_hand,
+            None,
+            &PlaceholderGenerator,
+            at(since + DAY),
+            false,
+        );
+        assert_eq!(dropped.secret_key_previous, None);
     }
 }

@@ -56,6 +56,7 @@ fn backup_and_restore_jobs_match_golden_file() {
             webhook_secret_token: "t".to_owned(),
             secret_key_previous: None,
             webhook_secret_token_previous: None,
+            key_ring: Default::default(),
             postgres: Some(PostgresCredentials {
                 superuser_password: "s".to_owned(),
                 bot_password: "b".to_owned(),

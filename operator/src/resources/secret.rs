@@ -17,10 +17,16 @@ pub const WEBHOOK_SECRET_TOKEN_PREVIOUS: &str = "WEBHOOK_SECRET_TOKEN_PREVIOUS";
 
 pub fn build_generated(ctx: &Context) -> Secret {
     let generated = &ctx.inputs.generated;
+    let mut metadata = ctx
+        .owner
+        .metadata(ctx.owner.generated_secret(), Component::Config);
+    // The signing key's rotation state, written with the keys (see crate::secret_key).
+    let annotations = generated.key_ring.annotations();
+    if !annotations.is_empty() {
+        metadata.annotations = Some(annotations);
+    }
     Secret {
-        metadata: ctx
-            .owner
-            .metadata(ctx.owner.generated_secret(), Component::Config),
+        metadata,
         type_: Some("Opaque".to_owned()),
         // `data`, not `stringData`: the API server stores only `data`, and comparing like with
         // like is what keeps a converged Secret free of writes.
@@ -44,6 +50,7 @@ pub fn build_generated(ctx: &Context) -> Secret {
                 WEBHOOK_SECRET_TOKEN_PREVIOUS.to_owned(),
                 previous(&generated.webhook_secret_token_previous),
             );
+            data.extend(generated.key_ring.data());
             data
         }),
         ..Secret::default()
