@@ -163,6 +163,45 @@ async fn the_outbound_queue_paces_chats_honours_429_and_drops_blocked_users()
 }
 
 #[tokio::test]
+async fn a_queued_message_outlasts_more_429s_than_it_has_attempts() -> Result<(), harness::Error> {
+    let stack = Stack::new().await?;
+    let bot = stack.start_bot().await?;
+    let user = unique_user("Flo");
+    // One more flood-control answer than the queue's attempts (8) in a row.
+    for _ in 0..9 {
+        stack
+            .fake
+            .inject("sendMessage", Some(user.id), Injected::RetryAfter(1));
+    }
+    let mut conn = stack.pool.acquire().await?;
+    outbound::enqueue(&mut conn, user.id, &OutboundMessage::text("patience")).await?;
+    let delivered = stack
+        .fake
+        .wait_for_messages(user.id, 1, Duration::from_secs(40))
+        .await?;
+    assert_eq!(delivered[0]["text"], json!("patience"));
+    // The sender marks it sent when its transaction commits, just after Telegram took it.
+    let (status, attempts) = harness::eventually(WAIT, || async {
+        let row: (String, i32) =
+            sqlx::query_as("SELECT status, attempts FROM outbound_messages WHERE chat_id = $1")
+                .bind(user.id)
+                .fetch_one(&stack.pool)
+                .await
+                .ok()?;
+        (row.0 != "pending").then_some(row)
+    })
+    .await
+    .ok_or("the message stayed pending")?;
+    assert_eq!(status, "sent");
+    assert!(
+        attempts <= 1,
+        "{attempts} attempts: waiting counted as failing"
+    );
+    drop(bot);
+    Ok(())
+}
+
+#[tokio::test]
 async fn a_user_over_the_rate_limit_is_told_once_then_dropped() -> Result<(), harness::Error> {
     let stack = Stack::new().await?;
     let bot = BotProcess::start(stack.env().set("RATE_LIMIT_PER_MINUTE", "3")).await?;

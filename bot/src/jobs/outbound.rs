@@ -175,7 +175,9 @@ impl<'a> Sender<'a> {
                 );
                 let until = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
                 self.held_chats.insert(queued.chat_id, until);
-                outbound::reschedule(tx, queued.id, until, &error.to_string(), MAX_ATTEMPTS).await
+                // Waiting is not failing: a long flood control must not use up the attempts
+                // and mark the message failed.
+                outbound::defer(tx, queued.id, until).await
             }
             RequestError::Api(api) if crate::telegram::is_forbidden(api) => {
                 crate::handlers::mark_blocked(tx, queued.chat_id, "send_failed").await?;
