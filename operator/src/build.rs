@@ -61,6 +61,9 @@ pub struct Inputs {
     pub postgres_claim_template_size: Option<String>,
     /// A restore is replacing the database: the bot runs no pods and has no autoscaler.
     pub bot_stopped: bool,
+    /// An automatic rollback from this version is in effect: recorded on the Deployment, in the
+    /// same write that rolls it back ([`crate::observe::ROLLED_BACK_FROM_ANNOTATION`]).
+    pub rolled_back_from: Option<String>,
 }
 
 impl Inputs {
@@ -78,6 +81,7 @@ impl Inputs {
             migrate_version: Some(cr.spec.version.clone()),
             postgres_claim_template_size: None,
             bot_stopped: false,
+            rolled_back_from: None,
         }
     }
 }

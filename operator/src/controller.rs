@@ -397,11 +397,18 @@ async fn reconcile_steps(cr: &TooGoodToGo, ctx: &Context) -> Result<Action, Erro
             "version {from} did not become available within {}s; rolled back to {to}; it is not tried again until spec.version changes",
             cr.progress_deadline_seconds()
         )));
+        // New unless the status or the Deployment (written with the rollback) records it.
         let new = cr
             .status
             .as_ref()
             .and_then(|s| s.rolled_back.as_ref())
-            .is_none_or(|r| &r.from != from);
+            .is_none_or(|r| &r.from != from)
+            && observed
+                .deployment
+                .as_ref()
+                .and_then(observe::rolled_back_from)
+                .as_ref()
+                != Some(from);
         if new {
             warn!(from = %from, to = %to, "rolling back");
             let event = kube::runtime::events::Event {
@@ -472,6 +479,7 @@ async fn reconcile_steps(cr: &TooGoodToGo, ctx: &Context) -> Result<Action, Erro
             deploy_version: plan.deploy_version.clone(),
             migrate_version: plan.migrate_version.clone(),
             postgres_claim_template_size: observed.postgres_claim_template_size(),
+            rolled_back_from: plan.rollback.as_ref().map(|(from, _)| from.clone()),
         };
         let rendered = build::render(cr, &current);
         observed.deployment.is_none()
@@ -514,6 +522,7 @@ async fn reconcile_steps(cr: &TooGoodToGo, ctx: &Context) -> Result<Action, Erro
         deploy_version: plan.deploy_version.clone(),
         migrate_version: plan.migrate_version.clone(),
         postgres_claim_template_size: observed.postgres_claim_template_size(),
+        rolled_back_from: plan.rollback.as_ref().map(|(from, _)| from.clone()),
     };
     let desired = build::render(cr, &inputs);
     let mut manifests = desired.manifests()?;

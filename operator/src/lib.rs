@@ -29,6 +29,8 @@ pub mod leader;
 pub mod metrics;
 pub mod observe;
 pub mod offline;
+#[cfg(test)]
+mod one_shot_double_tests;
 pub mod rbac;
 pub mod restores;
 pub mod retention;

@@ -9,6 +9,18 @@ use crate::crd::{Backup, BackupPhase, TooGoodToGo};
 use crate::names::Owner;
 
 pub const VERSION_LABEL: &str = "app.kubernetes.io/version";
+/// On the bot Deployment while an automatic rollback is in effect: the version rolled back from.
+pub const ROLLED_BACK_FROM_ANNOTATION: &str = "toogoodtogo.io/rolled-back-from";
+
+/// The version the live Deployment was rolled back from, if a rollback is in effect.
+pub fn rolled_back_from(deployment: &Deployment) -> Option<String> {
+    deployment
+        .metadata
+        .annotations
+        .as_ref()?
+        .get(ROLLED_BACK_FROM_ANNOTATION)
+        .cloned()
+}
 
 /// Live objects that steer the reconcile.
 #[derive(Clone, Debug, Default)]
@@ -241,6 +253,22 @@ pub fn plan_rollout(cr: &TooGoodToGo, observed: &Observed) -> RolloutPlan {
             migrate_version: None,
             migration: MigrationState::NotNeeded,
             rollback: Some((rolled_back.from.clone(), rolled_back.to.clone())),
+        };
+    }
+    // The status may not say so (its write was lost, or it is older than the Deployment): the
+    // Deployment records the rollback in the write that did it.
+    if let Some(to) = running.clone()
+        && observed
+            .deployment
+            .as_ref()
+            .and_then(rolled_back_from)
+            .is_some_and(|from| from == wanted && from != to)
+    {
+        return RolloutPlan {
+            deploy_version: Some(to.clone()),
+            migrate_version: None,
+            migration: MigrationState::NotNeeded,
+            rollback: Some((wanted, to)),
         };
     }
     if running.as_deref() == Some(wanted.as_str()) {

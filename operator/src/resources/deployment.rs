@@ -110,7 +110,17 @@ pub fn build(ctx: &Context, version: &str, config_hash: &str) -> Deployment {
     };
 
     Deployment {
-        metadata: owner.metadata(owner.bot(), Component::Bot),
+        metadata: {
+            let mut metadata = owner.metadata(owner.bot(), Component::Bot);
+            // The rollback is remembered where it is done: a lost status write cannot undo it.
+            if let Some(from) = &ctx.inputs.rolled_back_from {
+                metadata.annotations = Some(BTreeMap::from([(
+                    crate::observe::ROLLED_BACK_FROM_ANNOTATION.to_owned(),
+                    from.clone(),
+                )]));
+            }
+            metadata
+        },
         spec: DeploymentSpec {
             // With an autoscaler the HPA owns the replica count; applying one here would make
             // the operator and the HPA fight over it.
