@@ -27,6 +27,8 @@ pub enum Command {
     NewDeal,
     MyOffers,
     InviteStaff,
+    /// Owners: the staff of their businesses, to remove members and revoke links.
+    Staff,
     /// Admins only: business applications waiting for a decision.
     Pending,
     /// Business members: confirm a pickup, optionally with the code.
@@ -63,6 +65,7 @@ impl Command {
             "newdeal" => Self::NewDeal,
             "myoffers" => Self::MyOffers,
             "invite_staff" => Self::InviteStaff,
+            "staff" => Self::Staff,
             "pending" => Self::Pending,
             "pickup" => Self::Pickup((!args.is_empty()).then(|| args.to_owned())),
             "browse" => Self::Browse,
@@ -137,6 +140,7 @@ mod tests {
             Some(Command::RegisterBusiness)
         );
         assert_eq!(Command::parse("/Cancel"), Some(Command::Cancel));
+        assert_eq!(Command::parse("/staff"), Some(Command::Staff));
         assert_eq!(Command::parse("hello /start"), None);
         assert_eq!(Command::parse("/"), None);
     }

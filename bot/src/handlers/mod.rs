@@ -340,6 +340,7 @@ async fn on_message(ctx: &mut Context<'_>, message: &Message) -> Result<Outcome,
         Some(Command::NewDeal) => business::deal::new_deal(ctx, chat).await?,
         Some(Command::MyOffers) => business::offers::my_offers(ctx, chat).await?,
         Some(Command::InviteStaff) => business::staff::invite(ctx, chat).await?,
+        Some(Command::Staff) => business::staff::list(ctx, chat).await?,
         Some(Command::Pending) => business::admin::pending(ctx, chat).await?,
         Some(Command::Pickup(code)) => {
             business::pickup::command(ctx, chat, code.as_deref()).await?

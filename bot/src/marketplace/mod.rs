@@ -8,6 +8,7 @@ pub mod invoice_limits;
 pub mod money;
 pub mod offer;
 pub mod payment;
+pub mod permissions;
 pub mod quiet_hours;
 pub mod reservation;
 pub mod window;

@@ -154,8 +154,18 @@ pub async fn get(conn: &mut PgConnection, offer_id: i64) -> sqlx::Result<Option<
         .await
 }
 
-/// The offer, only if `user_id` acts for its business (owner or staff): the ownership check of
-/// every business button.
+/// The offer, locked for the update: a button's permission is checked on its business
+/// (`handlers::business::access`) before anything changes.
+pub async fn get_for_update(conn: &mut PgConnection, offer_id: i64) -> sqlx::Result<Option<Offer>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{SELECT} WHERE o.id = $1 FOR UPDATE OF o"
+    )))
+    .bind(offer_id)
+    .fetch_optional(conn)
+    .await
+}
+
+/// The offer, only if `user_id` acts for its business (owner or staff).
 pub async fn get_for_member(
     conn: &mut PgConnection,
     offer_id: i64,

@@ -482,7 +482,9 @@ pub async fn pick_up_by_code(
     }
 }
 
-/// Confirms a pickup of a reservation by id (the per-offer list), for a member of its business.
+/// Confirms a pickup of a reservation by id. The caller has checked that `member_id` may
+/// confirm pickups for its business (`handlers::business::access`); by code, the lookup above
+/// finds only reservations of the member's own businesses.
 pub async fn pick_up(
     conn: &mut PgConnection,
     reservation_id: i64,
@@ -492,9 +494,7 @@ pub async fn pick_up(
     let updated = sqlx::query(
         "UPDATE reservations r SET state = 'PICKED_UP', picked_up_at = $3, picked_up_by = $2,
              updated_at = now()
-         FROM business_members m
-         WHERE r.id = $1 AND r.state = 'CONFIRMED'
-           AND m.business_id = r.business_id AND m.user_id = $2",
+         WHERE r.id = $1 AND r.state = 'CONFIRMED'",
     )
     .bind(reservation_id)
     .bind(member_id)
@@ -502,14 +502,11 @@ pub async fn pick_up(
     .execute(&mut *conn)
     .await?
     .rows_affected();
-    let member: Option<Reservation> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{SELECT} JOIN business_members m ON m.business_id = r.business_id AND m.user_id = $2
-         WHERE r.id = $1"
-    )))
-    .bind(reservation_id)
-    .bind(member_id)
-    .fetch_optional(conn)
-    .await?;
+    let member: Option<Reservation> =
+        sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT} WHERE r.id = $1")))
+            .bind(reservation_id)
+            .fetch_optional(conn)
+            .await?;
     let Some(reservation) = member else {
         return Ok(PickupOutcome::Unknown);
     };

@@ -2,21 +2,9 @@
 
 use sqlx::PgConnection;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    Owner,
-    Staff,
-}
+use chrono::{DateTime, Utc};
 
-impl Role {
-    pub fn parse(value: &str) -> Option<Self> {
-        match value {
-            "owner" => Some(Self::Owner),
-            "staff" => Some(Self::Staff),
-            _ => None,
-        }
-    }
-}
+pub use crate::marketplace::permissions::Role;
 
 pub async fn role_of(
     conn: &mut PgConnection,
@@ -31,6 +19,109 @@ pub async fn role_of(
     .fetch_optional(conn)
     .await?;
     Ok(role.as_deref().and_then(Role::parse))
+}
+
+/// The member's role for a press: the row is share-locked until the update commits, so a
+/// removal that commits first is seen, and one that comes later waits for this press.
+pub async fn role_for_press(
+    conn: &mut PgConnection,
+    business_id: i64,
+    user_id: i64,
+) -> sqlx::Result<Option<Role>> {
+    let role: Option<String> = sqlx::query_scalar(
+        "SELECT role FROM business_members WHERE business_id = $1 AND user_id = $2 FOR SHARE",
+    )
+    .bind(business_id)
+    .bind(user_id)
+    .fetch_optional(conn)
+    .await?;
+    Ok(role.as_deref().and_then(Role::parse))
+}
+
+/// Someone who acts for a business, as `/staff` lists them.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct Member {
+    pub user_id: i64,
+    pub role: String,
+    pub first_name: String,
+    pub username: Option<String>,
+    pub added_at: DateTime<Utc>,
+    /// Who invited them (empty when that person erased their data or is unknown).
+    pub invited_by_name: Option<String>,
+}
+
+impl Member {
+    pub fn role(&self) -> Option<Role> {
+        Role::parse(&self.role)
+    }
+}
+
+/// Everyone who acts for a business: the owner first, then staff by when they joined.
+pub async fn members(conn: &mut PgConnection, business_id: i64) -> sqlx::Result<Vec<Member>> {
+    sqlx::query_as(
+        "SELECT m.user_id, m.role, u.first_name, u.username, m.added_at,
+                i.first_name AS invited_by_name
+         FROM business_members m
+         JOIN users u ON u.telegram_id = m.user_id
+         LEFT JOIN users i ON i.telegram_id = m.invited_by
+         WHERE m.business_id = $1
+         ORDER BY (m.role <> 'owner'), m.added_at, m.user_id",
+    )
+    .bind(business_id)
+    .fetch_all(conn)
+    .await
+}
+
+/// Removes a staff member (never the owner). Returns whether they were staff until now.
+pub async fn remove(conn: &mut PgConnection, business_id: i64, user_id: i64) -> sqlx::Result<bool> {
+    let removed = sqlx::query(
+        "DELETE FROM business_members WHERE business_id = $1 AND user_id = $2 AND role = 'staff'",
+    )
+    .bind(business_id)
+    .bind(user_id)
+    .execute(conn)
+    .await?
+    .rows_affected();
+    Ok(removed == 1)
+}
+
+/// An invitation link nobody has used yet and that has not expired.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct OpenInvite {
+    pub id: i64,
+    pub expires_at: DateTime<Utc>,
+}
+
+pub async fn open_invites(
+    conn: &mut PgConnection,
+    business_id: i64,
+) -> sqlx::Result<Vec<OpenInvite>> {
+    sqlx::query_as(
+        "SELECT id, expires_at FROM business_invites
+         WHERE business_id = $1 AND used_at IS NULL AND expires_at > now()
+         ORDER BY id",
+    )
+    .bind(business_id)
+    .fetch_all(conn)
+    .await
+}
+
+/// Revokes an unused invitation: its link stops working. Returns whether it was still open.
+pub async fn revoke_invite(
+    conn: &mut PgConnection,
+    business_id: i64,
+    invite_id: i64,
+) -> sqlx::Result<bool> {
+    let revoked = sqlx::query(
+        "DELETE FROM business_invites
+         WHERE id = $2 AND business_id = $1 AND used_at IS NULL AND expires_at > now()",
+    )
+    .bind(business_id)
+    .bind(invite_id)
+    .execute(conn)
+    .await?
+    .rows_affected();
+    Ok(revoked == 1)
 }
 
 /// Creates an invitation valid for `valid_hours`; returns its token (32 hex characters, so the
@@ -90,10 +181,12 @@ pub async fn accept_invite(
         .execute(&mut *conn)
         .await?;
     sqlx::query(
-        "INSERT INTO business_members (business_id, user_id, role) VALUES ($1, $2, 'staff')",
+        "INSERT INTO business_members (business_id, user_id, role, invited_by)
+         VALUES ($1, $2, 'staff', $3)",
     )
     .bind(business_id)
     .bind(user_id)
+    .bind(invited_by)
     .execute(&mut *conn)
     .await?;
     Ok(InviteOutcome::Joined {

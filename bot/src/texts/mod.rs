@@ -105,6 +105,10 @@ pub struct BusinessTexts {
     pub staff_cannot_invite: &'static str,
     pub staff_already_member: &'static str,
     pub staff_invite_invalid: &'static str,
+    pub no_longer_staff: &'static str,
+    pub remove_confirm_button: &'static str,
+    pub invite_revoked: &'static str,
+    pub invite_not_open: &'static str,
 }
 
 impl BusinessTexts {
@@ -114,6 +118,98 @@ impl BusinessTexts {
 
     pub fn which_business_field(&self, name: &str) -> String {
         format!("What would you like to change about {name}?")
+    }
+
+    /// A member's name as the owner reads it; empty after they erased their data.
+    pub fn member_name(&self, first_name: &str, username: Option<&str>) -> String {
+        match (first_name.trim(), username) {
+            ("", None) => "(erased their data)".to_owned(),
+            ("", Some(username)) => format!("@{username}"),
+            (name, None) => name.to_owned(),
+            (name, Some(username)) => format!("{name} (@{username})"),
+        }
+    }
+
+    pub fn staff_member_line(
+        &self,
+        member: &crate::store::staff::Member,
+        tz: chrono_tz::Tz,
+    ) -> String {
+        let name = self.member_name(&member.first_name, member.username.as_deref());
+        let joined = member.added_at.with_timezone(&tz).format("%d.%m.%Y %H:%M");
+        match (member.role.as_str(), member.invited_by_name.as_deref()) {
+            ("owner", _) => format!("• {name} — owner"),
+            (_, Some(by)) if !by.trim().is_empty() => {
+                format!("• {name} — staff since {joined}, invited by {by}")
+            }
+            _ => format!("• {name} — staff since {joined}"),
+        }
+    }
+
+    pub fn open_invite_line(
+        &self,
+        number: usize,
+        expires_at: chrono::DateTime<chrono::Utc>,
+        tz: chrono_tz::Tz,
+    ) -> String {
+        let until = expires_at.with_timezone(&tz).format("%d.%m.%Y %H:%M");
+        format!("• Link {number}: unused, works until {until}")
+    }
+
+    pub fn staff_screen(&self, business: &str, members: &[String], invites: &[String]) -> String {
+        let mut text = format!("👥 Staff of {business}:\n{}", members.join("\n"));
+        if members.len() < 2 {
+            text.push_str("\nNo staff yet: /invite_staff creates an invitation link.");
+        }
+        if !invites.is_empty() {
+            text.push_str(&format!(
+                "\n\nInvitation links not used yet:\n{}",
+                invites.join("\n")
+            ));
+        }
+        text
+    }
+
+    pub fn remove_member_button(&self, name: &str) -> String {
+        format!("🗑 Remove {name}")
+    }
+
+    pub fn revoke_invite_button(&self, number: usize) -> String {
+        format!("✖️ Revoke link {number}")
+    }
+
+    pub fn remove_member_question(&self, name: &str, business: &str) -> String {
+        format!(
+            "Remove {name} from the staff of {business}? They can no longer manage its deals or \
+             confirm pickups — from their very next tap — and are told so."
+        )
+    }
+
+    pub fn member_removed(&self, name: &str) -> String {
+        format!("{name} was removed.")
+    }
+
+    pub fn removed_from_staff(&self, business: &str) -> String {
+        format!("You no longer manage deals of {business}: its owner removed you from the staff.")
+    }
+
+    /// Why a staff member's press or command was refused.
+    pub fn owner_only(&self, action: crate::marketplace::permissions::Action) -> &'static str {
+        use crate::marketplace::permissions::Action;
+        match action {
+            Action::Refund => "Only the owner of the business can refund a reservation.",
+            Action::EndDealWithPaid => {
+                "This deal has paid reservations: only the owner of the business can end it \
+                 (ending it refunds them)."
+            }
+            Action::EditBusiness => "Only the owner of the business can change its details.",
+            Action::InviteStaff => self.staff_cannot_invite,
+            Action::ManageStaff => "Only the owner of the business can manage its staff.",
+            Action::SeeReservations
+            | Action::ConfirmPickup
+            | Action::PostDeal
+            | Action::ManageDeal => "Only the owner of the business can do that.",
+        }
     }
 
     pub fn business_updated(&self, summary: &str) -> String {
@@ -556,7 +652,10 @@ pub static EN: Catalog = Catalog {
            /newdeal – post a deal\n\
            /myoffers – pause, edit or end your deals\n\
            /pickup – confirm a pickup with the customer's code\n\
-           /invite_staff – let staff manage your deals\n\n\
+           /invite_staff – let staff manage your deals\n\
+           /staff – your staff and open invitation links (owners)\n\n\
+           Roles: staff post and manage deals and confirm pickups; only the owner refunds, ends \
+           a deal with paid reservations, edits the business and invites or removes staff.\n\n\
            Customers find nearby deals, reserve, and pick up in the shop's pickup window. \
            Businesses post deals in under two minutes.",
     privacy: "What the bot stores about you:\n\
@@ -680,6 +779,10 @@ pub static EN: Catalog = Catalog {
         staff_already_member: "You already manage deals of this business.",
         staff_invite_invalid: "This invitation is invalid, already used or expired. Please ask \
                                for a new one.",
+        no_longer_staff: "That person is no longer staff of this business.",
+        remove_confirm_button: "Yes, remove",
+        invite_revoked: "Link revoked: it no longer works.",
+        invite_not_open: "This link was already used, revoked or has expired.",
     },
     cust: customer::EN,
 };

@@ -13,12 +13,12 @@ use super::dialogue::{self, Answer};
 use crate::marketplace::card::{self, OfferCard};
 use crate::marketplace::input::{self, Field, Invalid, Problem};
 use crate::marketplace::money;
+use crate::marketplace::permissions::{Access, Action};
 use crate::marketplace::window::{self, PickupWindow};
 use crate::marketplace::{Category, OfferState};
 use crate::store::businesses::{self, Business, BusinessStatus};
 use crate::store::conversations::Conversation;
 use crate::store::offers::{self, NewOffer};
-use crate::store::staff;
 use crate::telegram::callback::CallbackData;
 
 pub const FLOW: &str = "new_deal";
@@ -202,12 +202,12 @@ async fn may_post(
     chat: ChatId,
     business_id: i64,
 ) -> Result<Option<Business>, HandlerError> {
-    let user_id = ctx.user_id();
-    if staff::role_of(ctx.conn, business_id, user_id)
-        .await?
-        .is_none()
-    {
-        let text = ctx.texts.biz.not_your_business;
+    let access = super::access(ctx, business_id, Action::PostDeal).await?;
+    if !matches!(access, Access::Allowed(_)) {
+        let text = match access {
+            Access::NotMember => ctx.texts.biz.not_your_business,
+            _ => super::refusal(ctx, access, Action::PostDeal),
+        };
         ctx.send(chat, text, None);
         return Ok(None);
     }

@@ -1,5 +1,6 @@
 //! The supply side: business registration, admin approval, staff, posting deals and managing
-//! their life cycle. Every button is checked server-side against who pressed it.
+//! their life cycle. Every command and button asks [`access`] whether the presser's role at the
+//! time of the press allows its [`Action`] (the table is `marketplace::permissions`).
 
 pub mod admin;
 pub mod deal;
@@ -17,6 +18,7 @@ use teloxide::types::{BotCommand, BotCommandScope, CallbackQuery, ChatId, MenuBu
 
 use super::{Context, HandlerError};
 use crate::app::App;
+use crate::marketplace::permissions::{self, Access, Action};
 use crate::telegram::callback::CallbackData;
 
 /// Every business button: its action and the ids it carries.
@@ -28,6 +30,7 @@ pub enum Button {
     Offer(offers::Button),
     Pickup(pickup::Button),
     Profile(profile::Button),
+    Staff(staff::Button),
 }
 
 impl Button {
@@ -39,6 +42,7 @@ impl Button {
             .or_else(|| offers::Button::from_data(data).map(Self::Offer))
             .or_else(|| pickup::Button::from_data(data).map(Self::Pickup))
             .or_else(|| profile::Button::from_data(data).map(Self::Profile))
+            .or_else(|| staff::Button::from_data(data).map(Self::Staff))
     }
 }
 
@@ -54,7 +58,68 @@ pub async fn on_button(
         Button::Offer(button) => offers::on_button(ctx, query, button).await,
         Button::Pickup(button) => pickup::on_button(ctx, query, button).await,
         Button::Profile(button) => profile::on_button(ctx, query, button).await,
+        Button::Staff(button) => staff::on_button(ctx, query, button).await,
     }
+}
+
+/// The one permission check of the supply side: what the presser may do for the business now.
+/// Their membership is share-locked until the update commits, so a concurrent removal either
+/// came first (and is seen) or waits for this press.
+pub async fn access(
+    ctx: &mut Context<'_>,
+    business_id: i64,
+    action: Action,
+) -> Result<Access, HandlerError> {
+    let user_id = ctx.user_id();
+    let access = Access::decide(role_now(ctx, business_id).await?, action);
+    if !matches!(access, Access::Allowed(_)) {
+        tracing::warn!(
+            user_id,
+            business_id,
+            ?action,
+            ?access,
+            "business action refused"
+        );
+    }
+    Ok(access)
+}
+
+/// The presser's role for the business now (admins included), share-locked as [`access`] says.
+pub async fn role_now(
+    ctx: &mut Context<'_>,
+    business_id: i64,
+) -> Result<Option<permissions::Role>, HandlerError> {
+    let member = crate::store::staff::role_for_press(ctx.conn, business_id, ctx.user_id()).await?;
+    Ok(permissions::effective_role(member, admin::is_admin(ctx)))
+}
+
+/// The sentence a refused press or command is answered with.
+pub fn refusal(ctx: &Context<'_>, access: Access, action: Action) -> &'static str {
+    match access {
+        Access::OwnerOnly => ctx.texts.biz.owner_only(action),
+        Access::NotMember | Access::Allowed(_) => match action {
+            Action::EditBusiness | Action::InviteStaff | Action::ManageStaff => {
+                ctx.texts.biz.not_your_business
+            }
+            _ => ctx.texts.biz.not_your_offer,
+        },
+    }
+}
+
+/// Answers a refused button press with its sentence; returns whether the press may go on.
+pub async fn permit_press(
+    ctx: &mut Context<'_>,
+    query: &CallbackQuery,
+    business_id: i64,
+    action: Action,
+) -> Result<bool, HandlerError> {
+    let access = access(ctx, business_id, action).await?;
+    if matches!(access, Access::Allowed(_)) {
+        return Ok(true);
+    }
+    let notice = refusal(ctx, access, action);
+    ctx.answer_callback(query, Some(notice));
+    Ok(false)
 }
 
 /// "I'm a business": registration for newcomers, the business commands for members.
@@ -176,6 +241,7 @@ pub const BUSINESS_COMMANDS: &[(&str, &str)] = &[
     ("myoffers", "Manage your deals"),
     ("pickup", "Confirm a pickup with the customer's code"),
     ("invite_staff", "Invite staff to manage deals"),
+    ("staff", "Your staff: remove members, revoke links"),
     ("register_business", "Register another business"),
     ("help", "What this bot can do"),
 ];

@@ -1,6 +1,6 @@
 //! `/myoffers` and each offer's buttons: [Pause]/[Resume] [Edit] [End now] (confirmed)
-//! [View as customer] [Share link]. Every press re-checks that the presser acts for the offer's
-//! business.
+//! [View as customer] [Share link]. Every press checks the presser's role at the time of the
+//! press; ending a deal with paid reservations is the owner's.
 
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
@@ -12,6 +12,7 @@ use super::super::{Context, HandlerError};
 use super::dialogue::{self, Answer};
 use crate::marketplace::card;
 use crate::marketplace::input::{self, Field, Invalid, Problem};
+use crate::marketplace::permissions::Action as Permission;
 use crate::marketplace::{OfferState, money, window};
 use crate::store::businesses::BusinessStatus;
 use crate::store::conversations::Conversation;
@@ -206,19 +207,14 @@ pub async fn on_button(
     button: Button,
 ) -> Result<(), HandlerError> {
     let user_id = ctx.user_id();
-    // The ownership check: the offer is only found if the presser acts for its business.
-    let Some(offer) = offers::get_for_member(ctx.conn, button.offer_id, user_id).await? else {
-        tracing::warn!(
-            user_id,
-            offer_id = button.offer_id,
-            "offer button of another business refused"
-        );
+    let Some(offer) = offers::get_for_update(ctx.conn, button.offer_id).await? else {
         let notice = ctx.texts.biz.not_your_offer;
-        {
-            ctx.answer_callback(query, Some(notice));
-            return Ok(());
-        }
+        ctx.answer_callback(query, Some(notice));
+        return Ok(());
     };
+    if !super::permit_press(ctx, query, offer.business_id, Permission::ManageDeal).await? {
+        return Ok(());
+    }
     let chat = ChatId(user_id);
     match button.action {
         Action::Pause => change_state(ctx, query, &offer, OfferState::Paused).await,
@@ -248,17 +244,33 @@ pub async fn on_button(
                     return Ok(());
                 }
             }
+            let (live, paid) = reservations::live_count(ctx.conn, offer.id).await?;
+            if paid > 0
+                && !super::permit_press(ctx, query, offer.business_id, Permission::EndDealWithPaid)
+                    .await?
+            {
+                return Ok(());
+            }
             ctx.answer_callback(query, None);
             let texts = ctx.texts;
             let keyboard = InlineKeyboardMarkup::new([[
                 button_of(ctx, texts.biz.end_confirm_button, END_CONFIRM, offer.id)?,
                 button_of(ctx, texts.biz.end_keep_button, MANAGE, offer.id)?,
             ]]);
-            let (live, paid) = reservations::live_count(ctx.conn, offer.id).await?;
             let text = texts.end_confirm(&offer.title, live, paid);
             super::replace_pressed(ctx, query, text, Some(keyboard)).await
         }
-        Action::EndConfirmed => change_state(ctx, query, &offer, OfferState::ExpiredEarly).await,
+        Action::EndConfirmed => {
+            // Checked again: a payment may have arrived since the question was asked.
+            let (_, paid) = reservations::live_count(ctx.conn, offer.id).await?;
+            if paid > 0
+                && !super::permit_press(ctx, query, offer.business_id, Permission::EndDealWithPaid)
+                    .await?
+            {
+                return Ok(());
+            }
+            change_state(ctx, query, &offer, OfferState::ExpiredEarly).await
+        }
         Action::Manage => {
             ctx.answer_callback(query, None);
             let text = render(ctx, &offer);
@@ -468,8 +480,14 @@ pub async fn on_edit_answer(
             return Ok(true);
         }
     };
-    let user_id = ctx.user_id();
-    let Some(offer) = offers::get_for_member(ctx.conn, draft.offer_id, user_id).await? else {
+    let offer = match offers::get_for_update(ctx.conn, draft.offer_id).await? {
+        Some(offer) => match super::access(ctx, offer.business_id, Permission::ManageDeal).await? {
+            crate::marketplace::permissions::Access::Allowed(_) => Some(offer),
+            _ => None,
+        },
+        None => None,
+    };
+    let Some(offer) = offer else {
         dialogue::clear(ctx, chat).await?;
         let text = ctx.texts.biz.not_your_offer;
         ctx.send(chat, text, None);

@@ -9,6 +9,7 @@ use super::super::customer::rating;
 use super::super::{Context, HandlerError};
 use crate::marketplace::ReservationState;
 use crate::marketplace::money::format_amount;
+use crate::marketplace::permissions::{self, Action};
 use crate::marketplace::reservation::{PaymentStatus, find_pickup_code};
 use crate::store::offers;
 use crate::store::outbound::{self, OutboundMessage};
@@ -162,35 +163,45 @@ pub async fn on_button(
     let user_id = ctx.user_id();
     match button {
         Button::List { offer_id } => {
-            // The ownership check: the offer is only found if the presser acts for it.
-            let Some(offer) = offers::get_for_member(ctx.conn, offer_id, user_id).await? else {
+            let Some(offer) = offers::get(ctx.conn, offer_id).await? else {
                 let notice = ctx.texts.biz.not_your_offer;
-                {
-                    ctx.answer_callback(query, Some(notice));
-                    return Ok(());
-                }
+                ctx.answer_callback(query, Some(notice));
+                return Ok(());
             };
+            if !super::permit_press(ctx, query, offer.business_id, Action::SeeReservations).await? {
+                return Ok(());
+            }
             ctx.answer_callback(query, None);
-            show_list(ctx, ChatId(user_id), offer.id, &offer.title).await
+            show_list(
+                ctx,
+                ChatId(user_id),
+                offer.id,
+                offer.business_id,
+                &offer.title,
+            )
+            .await
         }
         Button::Refund { reservation_id } => refund(ctx, query, reservation_id, false).await,
         Button::RefundConfirmed { reservation_id } => {
             refund(ctx, query, reservation_id, true).await
         }
         Button::Confirm { reservation_id } => {
+            let Some(reservation) = reservations::get(ctx.conn, reservation_id).await? else {
+                let notice = ctx.texts.biz.not_your_offer;
+                ctx.answer_callback(query, Some(notice));
+                return Ok(());
+            };
+            if !super::permit_press(ctx, query, reservation.business_id, Action::ConfirmPickup)
+                .await?
+            {
+                return Ok(());
+            }
             let outcome =
                 reservations::pick_up(ctx.conn, reservation_id, user_id, Utc::now()).await?;
             if outcome == PickupOutcome::Unknown {
-                tracing::warn!(
-                    user_id,
-                    reservation_id,
-                    "pickup of another business refused"
-                );
                 let notice = ctx.texts.biz.not_your_offer;
-                {
-                    ctx.answer_callback(query, Some(notice));
-                    return Ok(());
-                }
+                ctx.answer_callback(query, Some(notice));
+                return Ok(());
             }
             let offer_id = match &outcome {
                 PickupOutcome::PickedUp(r)
@@ -202,7 +213,7 @@ pub async fn on_button(
             ctx.answer_callback(query, None);
             ctx.send(ChatId(user_id), text, None);
             if let Some((offer_id, title)) = offer_id {
-                refresh_list(ctx, query, offer_id, &title).await?;
+                refresh_list(ctx, query, offer_id, reservation.business_id, &title).await?;
             }
             Ok(())
         }
@@ -225,21 +236,14 @@ async fn refund(
     confirmed: bool,
 ) -> Result<(), HandlerError> {
     let user_id = ctx.user_id();
-    let reservation = match reservations::get(ctx.conn, reservation_id).await? {
-        Some(r)
-            if crate::store::businesses::is_member(ctx.conn, r.business_id, user_id).await? =>
-        {
-            r
-        }
-        _ => {
-            tracing::warn!(user_id, reservation_id, "refund by a non-member refused");
-            let notice = ctx.texts.biz.not_your_offer;
-            {
-                ctx.answer_callback(query, Some(notice));
-                return Ok(());
-            }
-        }
+    let Some(reservation) = reservations::get(ctx.conn, reservation_id).await? else {
+        let notice = ctx.texts.biz.not_your_offer;
+        ctx.answer_callback(query, Some(notice));
+        return Ok(());
     };
+    if !super::permit_press(ctx, query, reservation.business_id, Action::Refund).await? {
+        return Ok(());
+    }
     let texts = &ctx.texts.cust;
     if !refundable(&reservation) {
         {
@@ -288,14 +292,26 @@ async fn refund(
     ctx.answer_callback(query, None);
     let text = texts.business_refund_requested(&reservation, &total);
     ctx.send(ChatId(user_id), text, None);
-    refresh_list(ctx, query, reservation.offer_id, &reservation.title).await
+    refresh_list(
+        ctx,
+        query,
+        reservation.offer_id,
+        reservation.business_id,
+        &reservation.title,
+    )
+    .await
 }
 
+/// An offer's reservations, with the buttons the presser's role allows (staff see no refund).
 async fn list_screen(
     ctx: &mut Context<'_>,
     offer_id: i64,
+    business_id: i64,
     title: &str,
 ) -> Result<(String, InlineKeyboardMarkup), HandlerError> {
+    let may_refund = super::role_now(ctx, business_id)
+        .await?
+        .is_some_and(|role| permissions::allowed(role, Action::Refund));
     let list = reservations::list_for_offer(ctx.conn, offer_id, LIST_LIMIT).await?;
     let texts = &ctx.texts.cust;
     if list.is_empty() {
@@ -314,7 +330,7 @@ async fn list_screen(
         if r.state() == ReservationState::Confirmed {
             row.push(ctx.button(&texts.picked_up_button(r), CONFIRM, &[r.id])?);
         }
-        if refundable(r) {
+        if may_refund && refundable(r) {
             row.push(ctx.button(&texts.refund_button(r), REFUND, &[r.id])?);
         }
         if !row.is_empty() {
@@ -331,9 +347,10 @@ async fn show_list(
     ctx: &mut Context<'_>,
     chat: ChatId,
     offer_id: i64,
+    business_id: i64,
     title: &str,
 ) -> Result<(), HandlerError> {
-    let (text, markup) = list_screen(ctx, offer_id, title).await?;
+    let (text, markup) = list_screen(ctx, offer_id, business_id, title).await?;
     ctx.send(chat, text, Some(ReplyMarkup::InlineKeyboard(markup)));
     Ok(())
 }
@@ -342,8 +359,9 @@ async fn refresh_list(
     ctx: &mut Context<'_>,
     query: &CallbackQuery,
     offer_id: i64,
+    business_id: i64,
     title: &str,
 ) -> Result<(), HandlerError> {
-    let (text, markup) = list_screen(ctx, offer_id, title).await?;
+    let (text, markup) = list_screen(ctx, offer_id, business_id, title).await?;
     super::replace_pressed(ctx, query, text, Some(markup)).await
 }

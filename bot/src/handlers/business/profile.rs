@@ -1,5 +1,5 @@
-//! Editing a registered business (owners only, from /settings): one field at a time with the
-//! registration's questions and validation. The status stays; the change applies at once.
+//! Editing a registered business (owners and admins, from /settings): one field at a time with
+//! the registration's questions and validation. The status stays; the change applies at once.
 
 use serde::{Deserialize, Serialize};
 use teloxide::types::{
@@ -12,6 +12,7 @@ use super::registration::{self, Draft, Step};
 use crate::marketplace::invoice_limits;
 use crate::marketplace::money::format_amount;
 use crate::marketplace::payment::PaymentMode;
+use crate::marketplace::permissions::{Access, Action};
 use crate::store::businesses::{self, Business, NewBusiness, RegisterError};
 use crate::store::conversations::Conversation;
 use crate::store::payments;
@@ -80,12 +81,18 @@ pub async fn payment_button(
     ctx.button(&label, PAYMENT_MENU, &[business.id])
 }
 
-/// The business, only if the user owns it (staff do not edit the business).
-async fn owned(ctx: &mut Context<'_>, business_id: i64) -> Result<Option<Business>, HandlerError> {
-    let user_id = ctx.user_id();
+/// The business, if the presser may edit it now; otherwise the sentence that refuses them.
+async fn editable(
+    ctx: &mut Context<'_>,
+    business_id: i64,
+) -> Result<Result<Business, &'static str>, HandlerError> {
+    let access = super::access(ctx, business_id, Action::EditBusiness).await?;
+    if !matches!(access, Access::Allowed(_)) {
+        return Ok(Err(super::refusal(ctx, access, Action::EditBusiness)));
+    }
     Ok(businesses::get(ctx.conn, business_id)
         .await?
-        .filter(|b| b.owner_id == user_id))
+        .ok_or(ctx.texts.biz.not_your_business))
 }
 
 fn draft_of(business: &Business) -> Draft {
@@ -113,14 +120,9 @@ pub async fn on_button(
         | Button::PaymentMenu { business_id }
         | Button::Payment { business_id, .. } => business_id,
     };
-    let Some(business) = owned(ctx, business_id).await? else {
-        tracing::warn!(
-            user_id = ctx.user_id(),
-            business_id,
-            "business edit by a non-owner refused"
-        );
-        let notice = ctx.texts.biz.not_your_business;
-        {
+    let business = match editable(ctx, business_id).await? {
+        Ok(business) => business,
+        Err(notice) => {
             ctx.answer_callback(query, Some(notice));
             return Ok(());
         }
@@ -239,14 +241,17 @@ pub async fn on_answer(
         ctx.send(chat, text, Some(ReplyMarkup::kb_remove()));
         return Ok(true);
     }
-    let (Some(business), Some(step)) = (
-        owned(ctx, edit.business_id).await?,
-        Step::ORDER.get(edit.step).copied(),
-    ) else {
+    let business = match editable(ctx, edit.business_id).await? {
+        Ok(business) => business,
+        Err(text) => {
+            dialogue::clear(ctx, chat).await?;
+            ctx.send(chat, text, None);
+            return Ok(true);
+        }
+    };
+    let Some(step) = Step::ORDER.get(edit.step).copied() else {
         dialogue::clear(ctx, chat).await?;
-        let text = ctx.texts.biz.not_your_business;
-        ctx.send(chat, text, None);
-        return Ok(true);
+        return Ok(false);
     };
     let mut draft = draft_of(&business);
     if let Err(invalid) = registration::accept(step, &mut draft, answer) {

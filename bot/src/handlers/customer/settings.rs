@@ -95,7 +95,13 @@ async fn show_home(ctx: &mut Context<'_>, screen: Screen<'_>) -> Result<(), Hand
         vec![ctx.button(texts.change_location_button, LOCATION, &[])?],
     ];
     for (business, role) in &memberships {
-        if role == "owner" {
+        let may_edit = crate::marketplace::permissions::Role::parse(role).is_some_and(|role| {
+            crate::marketplace::permissions::allowed(
+                role,
+                crate::marketplace::permissions::Action::EditBusiness,
+            )
+        });
+        if may_edit {
             rows.push(vec![super::super::business::profile::edit_button(
                 ctx, business,
             )?]);
