@@ -36,6 +36,17 @@ pub enum ApplyError {
     },
 }
 
+impl ApplyError {
+    /// A 409: the object changed since it was read.
+    pub fn is_conflict(&self) -> bool {
+        matches!(
+            self,
+            Self::Write { source: kube::Error::Api(status), .. } | Self::Read { source: kube::Error::Api(status), .. }
+                if status.code == 409
+        )
+    }
+}
+
 /// What the apply step did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ApplyReport {
@@ -388,6 +399,10 @@ pub async fn apply(
                     .unsupported
                     .push(label(&manifest.resource, manifest.name()));
             }
+            // Written over a version that is not current any more (a Secret whose write is
+            // conditional on what the reconcile read): the reconcile starts again from a fresh
+            // read, and nothing after it acts on what was not stored.
+            Err(err @ ApplyError::Write { .. }) if err.is_conflict() => return Err(err),
             // One refused object (a 422, a quota) must not keep the others from being applied.
             Err(err) => report.failed.push(err.to_string()),
         }

@@ -41,6 +41,8 @@ pub struct PostgresCredentials {
     pub bot_user: String,
     /// A rotation's new password, before the bot switches to it.
     pub pending_password: Option<String>,
+    /// The password rotation's state, kept with the passwords ([`crate::db_rotation::Record`]).
+    pub record: crate::db_rotation::Record,
 }
 
 /// Everything `render` needs besides the resource: the results of dereferencing and the
@@ -376,6 +378,7 @@ mod tests {
                     bot_password: "b".to_owned(),
                     bot_user: "toogoodtogo".to_owned(),
                     pending_password: None,
+                    record: Default::default(),
                 }),
             },
             "digest".to_owned(),

@@ -213,6 +213,10 @@ pub async fn reconcile_resource(cached: &TooGoodToGo, ctx: &Context) -> Result<A
             debug!(message = %status.message, "the resource changed during the reconcile; again");
             return Ok(Action::requeue(CONFLICT_REQUEUE));
         }
+        Err(Error::Apply(error)) if error.is_conflict() => {
+            debug!(%error, "an object changed since it was read; again");
+            return Ok(Action::requeue(CONFLICT_REQUEUE));
+        }
         Err(error) if namespace_terminating(&error.to_string()) => {
             info!("the namespace is being deleted; nothing to do");
             return Ok(Action::await_change());
@@ -466,9 +470,39 @@ async fn reconcile_steps(cr: &TooGoodToGo, ctx: &Context) -> Result<Action, Erro
 
     // Secret rotation: due values are replaced before the build renders them.
     let now = Timestamp::now();
-    let previous_rotation = cr.status.as_ref().and_then(|s| s.secret_rotation.as_ref());
+    // The status's rotation state, corrected by what the credentials Secret recorded with the
+    // passwords (a status write can be lost).
+    let database_record = dereferenced
+        .generated
+        .postgres
+        .as_ref()
+        .map(|pg| pg.record.clone());
+    let merged_rotation = cr
+        .status
+        .as_ref()
+        .and_then(|s| s.secret_rotation.clone())
+        .map(|mut rotation| {
+            if let Some(record) = &database_record {
+                record.merge(&mut rotation);
+            }
+            rotation
+        })
+        .or_else(|| {
+            database_record.as_ref().map(|record| {
+                let mut rotation = SecretRotationStatus::default();
+                record.merge(&mut rotation);
+                rotation
+            })
+        });
+    let previous_rotation = merged_rotation.as_ref();
     let key_ring = dereferenced.generated.key_ring.clone();
-    let rotation_plan = rotation::plan(cr, previous_rotation, Some(&key_ring), now.as_second());
+    let rotation_plan = rotation::plan(
+        cr,
+        previous_rotation,
+        Some(&key_ring),
+        database_record.as_ref(),
+        now.as_second(),
+    );
     // An announced SECRET_KEY signs once every bot pod runs the configuration that accepts it:
     // the live Deployment is the one the current values render, rolled out.
     let key_announced = key_ring.next.is_some() && {
@@ -499,6 +533,7 @@ async fn reconcile_steps(cr: &TooGoodToGo, ctx: &Context) -> Result<Action, Erro
             client,
             &owner,
             rotation_plan.database_password,
+            rotation_plan.trigger.as_deref(),
             observed.postgres_ready()
                 && restores.iter().all(|r| {
                     r.status
@@ -737,13 +772,16 @@ async fn reconcile_steps(cr: &TooGoodToGo, ctx: &Context) -> Result<Action, Erro
     };
     // The earliest due action wins: a scheduled rotation or the end of a grace period sooner
     // than the periodic re-check.
-    let rotation = facts
-        .secret_rotation
-        .as_ref()
-        .or_else(|| cr.status.as_ref().and_then(|s| s.secret_rotation.as_ref()));
+    let rotation = facts.secret_rotation.as_ref().or(previous_rotation);
     let horizon = i64::try_from(requeue.as_secs()).unwrap_or(i64::MAX);
-    if let Some(delay) = rotation::next_due(cr, rotation, Some(&key_ring), now.as_second(), horizon)
-    {
+    if let Some(delay) = rotation::next_due(
+        cr,
+        rotation,
+        Some(&key_ring),
+        database_record.as_ref(),
+        now.as_second(),
+        horizon,
+    ) {
         requeue = requeue.min(Duration::from_secs(delay.unsigned_abs().max(1)));
     }
     Ok(Action::requeue(requeue))

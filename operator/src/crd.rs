@@ -566,7 +566,7 @@ pub enum WebhookRotationPhase {
 }
 
 /// A database password rotation in progress: the bot moves from one login role to the other.
-#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, schemars::JsonSchema)]
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DatabaseRotation {
     pub phase: DatabaseRotationPhase,

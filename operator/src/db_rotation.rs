@@ -29,6 +29,105 @@ use crate::generator::SecretGenerator;
 use crate::names::{BOT_DATABASE_USER, CONFIG_HASH_ANNOTATION, Owner, job_name};
 use crate::resources::{self, db_rotation as render};
 
+/// The rotation as recorded on the credentials Secret, in the same write as the passwords: the
+/// status can lose a write (a crash before it, a second operator replica), the Secret cannot
+/// lose what it holds. So a rotation is started once, with one new password.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Record {
+    /// The rotation in progress, as of the last write of the Secret.
+    pub rotation: Option<DatabaseRotation>,
+    /// When the last rotation completed (seconds since the epoch).
+    pub rotated_at: Option<i64>,
+    /// The `toogoodtogo.io/rotate` value the last rotation started on.
+    pub trigger: Option<String>,
+    /// The start (seconds) of the last rotation that ended, completed or failed: a recorded
+    /// rotation with that start is over, whatever else says it is not.
+    pub ended: Option<i64>,
+    /// The Secret's resourceVersion when read: its next write is conditional on it.
+    pub resource_version: Option<String>,
+}
+
+pub const ROTATION_ANNOTATION: &str = "toogoodtogo.io/database-rotation";
+pub const ROTATED_AT_ANNOTATION: &str = "toogoodtogo.io/database-password-rotated-at";
+pub const TRIGGER_ANNOTATION: &str = "toogoodtogo.io/database-rotation-trigger";
+pub const ENDED_ANNOTATION: &str = "toogoodtogo.io/database-rotation-ended";
+
+fn phase_rank(phase: DatabaseRotationPhase) -> u8 {
+    match phase {
+        DatabaseRotationPhase::Preparing => 0,
+        DatabaseRotationPhase::Switching => 1,
+        DatabaseRotationPhase::Retiring => 2,
+    }
+}
+
+impl Record {
+    pub fn read(secret: Option<&k8s_openapi::api::core::v1::Secret>) -> Self {
+        let annotations = secret.and_then(|s| s.metadata.annotations.as_ref());
+        let get = |key: &str| annotations.and_then(|a| a.get(key));
+        Self {
+            rotation: get(ROTATION_ANNOTATION).and_then(|j| serde_json::from_str(j).ok()),
+            rotated_at: get(ROTATED_AT_ANNOTATION)
+                .and_then(|t| t.parse::<Timestamp>().ok())
+                .map(|t| t.as_second()),
+            trigger: get(TRIGGER_ANNOTATION).cloned(),
+            ended: get(ENDED_ANNOTATION).and_then(|s| s.parse().ok()),
+            resource_version: secret.and_then(|s| s.metadata.resource_version.clone()),
+        }
+    }
+
+    pub fn annotations(&self) -> std::collections::BTreeMap<String, String> {
+        let mut annotations = std::collections::BTreeMap::new();
+        if let Some(rotation) = &self.rotation
+            && let Ok(json) = serde_json::to_string(rotation)
+        {
+            annotations.insert(ROTATION_ANNOTATION.to_owned(), json);
+        }
+        if let Some(at) = self.rotated_at.and_then(|s| Timestamp::from_second(s).ok()) {
+            annotations.insert(ROTATED_AT_ANNOTATION.to_owned(), at.to_string());
+        }
+        if let Some(trigger) = &self.trigger {
+            annotations.insert(TRIGGER_ANNOTATION.to_owned(), trigger.clone());
+        }
+        if let Some(ended) = self.ended {
+            annotations.insert(ENDED_ANNOTATION.to_owned(), ended.to_string());
+        }
+        annotations
+    }
+
+    /// The rotation state to act on: the status's, corrected by what the Secret recorded.
+    pub fn merge(&self, status: &mut SecretRotationStatus) {
+        let completed = [
+            status.database_password.as_ref().map(|t| t.0.as_second()),
+            self.rotated_at,
+        ]
+        .into_iter()
+        .flatten()
+        .max();
+        if let Some(at) = completed.and_then(|s| Timestamp::from_second(s).ok()) {
+            status.database_password = Some(Time(at));
+        }
+        let over = |r: &DatabaseRotation| self.ended == Some(r.started.0.as_second());
+        let stored = self.rotation.as_ref().filter(|r| !over(r));
+        status.database_rotation = match (status.database_rotation.take(), stored) {
+            // The same rotation: the status may be ahead (the retire step is decided after the
+            // Secret was written).
+            (Some(ours), Some(stored)) if ours.started == stored.started => {
+                if phase_rank(ours.phase) >= phase_rank(stored.phase) {
+                    Some(ours)
+                } else {
+                    Some(stored.clone())
+                }
+            }
+            // The Secret holds the pending password of its rotation, not of the status's.
+            (_, Some(stored)) => Some(stored.clone()),
+            // Ended since it started (the status write of its end was lost).
+            (Some(ours), None) if over(&ours) => None,
+            // A Secret from before records existed.
+            (ours, None) => ours,
+        };
+    }
+}
+
 /// Whether the platform rotates its database password.
 pub fn enabled(cr: &TooGoodToGo) -> bool {
     cr.spec.database.managed.is_some()
@@ -88,6 +187,7 @@ pub async fn decide(
     client: &Client,
     owner: &Owner,
     due: bool,
+    trigger: Option<&str>,
     database_ready: bool,
     generated: &mut GeneratedValues,
     status: &mut SecretRotationStatus,
@@ -107,6 +207,7 @@ pub async fn decide(
                 .map_err(api_error("read", format!("Job {name}")))
         }
     };
+    let started_with = status.database_rotation.clone();
     match status.database_rotation.clone() {
         None if due && database_ready => {
             let rotation = DatabaseRotation {
@@ -117,6 +218,9 @@ pub async fn decide(
             };
             info!(from = %rotation.from, to = %rotation.to, "database password rotation starts");
             pg.pending_password = Some(generator.generate("POSTGRES_PASSWORD"));
+            if let Some(trigger) = trigger {
+                pg.record.trigger = Some(trigger.to_owned());
+            }
             status.database_rotation = Some(rotation);
         }
         None => {}
@@ -156,6 +260,7 @@ pub async fn decide(
                     Some(job) if job_succeeded(&job) => {
                         status.database_rotation = None;
                         status.database_password = Some(Time(now));
+                        pg.record.rotated_at = Some(now.as_second());
                         info!(from = %rotation.from, to = %rotation.to, "database password rotated");
                         notices.push(Notice {
                             warning: false,
@@ -172,6 +277,7 @@ pub async fn decide(
                         if let Some(failure) = job_failure(&job) {
                             status.database_rotation = None;
                             status.database_password = Some(Time(now));
+                            pg.record.rotated_at = Some(now.as_second());
                             notices.push(failed(
                                 &rotation,
                                 &format!(
@@ -186,6 +292,13 @@ pub async fn decide(
             }
         },
     }
+    // What the Secret records is what this reconcile leaves.
+    if let Some(before) = &pg.record.rotation.clone().or(started_with)
+        && status.database_rotation.is_none()
+    {
+        pg.record.ended = Some(before.started.0.as_second());
+    }
+    pg.record.rotation.clone_from(&status.database_rotation);
     Ok(notices)
 }
 

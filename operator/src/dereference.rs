@@ -203,6 +203,7 @@ pub async fn dereference(
             bot_user: value(credentials.as_ref(), POSTGRES_USER_KEY)
                 .unwrap_or_else(|| BOT_DATABASE_USER.to_owned()),
             pending_password: value(credentials.as_ref(), POSTGRES_PENDING_PASSWORD_KEY),
+            record: crate::db_rotation::Record::read(credentials.as_ref()),
         })
     } else {
         None

@@ -514,7 +514,12 @@ pub async fn reconcile(
                 .unwrap_or_default()
         ));
     }
-    let mut updates = vec![(name.clone(), current, status)];
+    let mut updates = vec![(
+        name.clone(),
+        restore.metadata.resource_version.clone(),
+        current,
+        status,
+    )];
     for waiting in unfinished {
         let current = waiting.status.clone().unwrap_or_default();
         let mut next = current.clone();
@@ -523,28 +528,49 @@ pub async fn reconcile(
             Some(why) if held => why.to_owned(),
             _ => format!("waiting for restore {name} to finish"),
         });
-        updates.push((waiting.name_any(), current, next));
+        updates.push((
+            waiting.name_any(),
+            waiting.metadata.resource_version.clone(),
+            current,
+            next,
+        ));
     }
-    for (restore_name, current, next) in updates {
+    for (restore_name, version, current, next) in updates {
         if next == current {
             continue;
         }
+        // Written only over the Restore as it was read: a phase another reconcile (a second
+        // operator replica) recorded meanwhile is not overwritten by one computed before it.
         let patch = json!({
             "apiVersion": Restore::api_version(&()),
             "kind": Restore::kind(&()),
+            "metadata": {"resourceVersion": version},
             "status": next,
         });
-        restores_api
+        let written = restores_api
             .patch_status(
                 &restore_name,
                 &PatchParams::apply(FIELD_MANAGER).force(),
                 &Patch::Apply(&patch),
             )
-            .await
-            .map_err(api_error(
-                "update the status of",
-                format!("Restore {restore_name}"),
-            ))?;
+            .await;
+        match written {
+            Ok(_) => {}
+            Err(err) if is_status(&err, 409) => {
+                info!(restore = %restore_name, "the restore changed since it was read; the next reconcile goes on");
+                if restore_name == name {
+                    // What this step decided was not recorded: neither is it announced.
+                    step.facts.events.clear();
+                }
+                continue;
+            }
+            Err(source) => {
+                return Err(api_error(
+                    "update the status of",
+                    format!("Restore {restore_name}"),
+                )(source));
+            }
+        }
         if let Some(phase) = next.phase {
             info!(restore = %restore_name, phase = phase.as_str(), "restore status");
         }

@@ -66,6 +66,7 @@ pub fn plan(
     cr: &TooGoodToGo,
     previous: Option<&SecretRotationStatus>,
     ring: Option<&KeyRing>,
+    database: Option<&crate::db_rotation::Record>,
     now: i64,
 ) -> Plan {
     let spec = cr.spec.secret_rotation.clone().unwrap_or_default();
@@ -86,8 +87,9 @@ pub fn plan(
     if trigger.is_some() {
         return Plan {
             secret_key: wants_key && key_acted_on != trigger.as_ref(),
+            database_password: wants_database
+                && database.and_then(|d| d.trigger.as_ref()) != trigger.as_ref(),
             webhook_secret_token: wants_token,
-            database_password: wants_database,
             trigger,
             reason: format!("annotation {ROTATE_ANNOTATION}"),
         };
@@ -136,11 +138,12 @@ pub fn next_due(
     cr: &TooGoodToGo,
     previous: Option<&SecretRotationStatus>,
     ring: Option<&KeyRing>,
+    database: Option<&crate::db_rotation::Record>,
     now: i64,
     horizon: i64,
 ) -> Option<i64> {
     let due = |t: i64| {
-        let p = plan(cr, previous, ring, t);
+        let p = plan(cr, previous, ring, database, t);
         p.rotates() || p.database_password
     };
     // Once due, a rotation stays due: the first due second is found by bisection.
@@ -289,9 +292,12 @@ mod tests {
             webhook_secret_token: Some(Time(at(now - 3600))),
             ..Default::default()
         };
-        let next = next_due(&cr, Some(&rotated), None, now, 300);
+        let next = next_due(&cr, Some(&rotated), None, None, now, 300);
         assert!(next.is_some_and(|d| (90..=150).contains(&d)), "{next:?}");
-        assert_eq!(next_due(&cr, Some(&rotated), None, now - 3600, 300), None);
+        assert_eq!(
+            next_due(&cr, Some(&rotated), None, None, now - 3600, 300),
+            None
+        );
         // A previous value's grace period ends in 100 s.
         let earlier = now - 3600;
         let grace = crate::crd::SecretRotationStatus {
@@ -299,26 +305,47 @@ mod tests {
             webhook_secret_token: Some(Time(at(earlier - GRACE_SECONDS + 100))),
             ..Default::default()
         };
-        assert_eq!(next_due(&cr, Some(&grace), None, earlier, 300), Some(100));
+        assert_eq!(
+            next_due(&cr, Some(&grace), None, None, earlier, 300),
+            Some(100)
+        );
     }
 
     #[test]
     fn nothing_is_due_without_an_interval_or_a_new_annotation() {
-        assert!(!plan(&cr(None, None), None, None, CREATED + 400 * DAY).rotates());
-        assert!(!plan(&cr(Some(30), None), None, None, CREATED + 29 * DAY).rotates());
+        assert!(!plan(&cr(None, None), None, None, None, CREATED + 400 * DAY).rotates());
+        assert!(!plan(&cr(Some(30), None), None, None, None, CREATED + 29 * DAY).rotates());
     }
 
     #[test]
     fn the_interval_counts_from_creation_then_from_the_last_rotation() {
-        let due = plan(&cr(Some(30), None), None, None, CREATED + 30 * DAY);
+        let due = plan(&cr(Some(30), None), None, None, None, CREATED + 30 * DAY);
         assert!(due.secret_key && due.webhook_secret_token);
         let status = SecretRotationStatus {
             secret_key: Some(Time(at(CREATED + 30 * DAY))),
             webhook_secret_token: Some(Time(at(CREATED + 30 * DAY))),
             ..SecretRotationStatus::default()
         };
-        assert!(!plan(&cr(Some(30), None), Some(&status), None, CREATED + 59 * DAY).rotates());
-        assert!(plan(&cr(Some(30), None), Some(&status), None, CREATED + 60 * DAY).rotates());
+        assert!(
+            !plan(
+                &cr(Some(30), None),
+                Some(&status),
+                None,
+                None,
+                CREATED + 59 * DAY
+            )
+            .rotates()
+        );
+        assert!(
+            plan(
+                &cr(Some(30), None),
+                Some(&status),
+                None,
+                None,
+                CREATED + 60 * DAY
+            )
+            .rotates()
+        );
     }
 
     #[test]
@@ -330,8 +357,8 @@ mod tests {
         });
         // CREATED is 2023-11-14T22:13:20Z; the 1st of December 04:00 is the next run.
         let first_run = 1_701_403_200;
-        assert!(!plan(&cr, None, None, first_run - 60).rotates());
-        let due = plan(&cr, None, None, first_run);
+        assert!(!plan(&cr, None, None, None, first_run - 60).rotates());
+        let due = plan(&cr, None, None, None, first_run);
         assert!(due.secret_key && due.webhook_secret_token);
         assert_eq!(due.reason, "schedule 0 4 1 * *");
         let status = SecretRotationStatus {
@@ -339,14 +366,14 @@ mod tests {
             webhook_secret_token: Some(Time(at(first_run))),
             ..SecretRotationStatus::default()
         };
-        assert!(!plan(&cr, Some(&status), None, first_run + 20 * DAY).rotates());
-        assert!(plan(&cr, Some(&status), None, first_run + 31 * DAY).rotates());
+        assert!(!plan(&cr, Some(&status), None, None, first_run + 20 * DAY).rotates());
+        assert!(plan(&cr, Some(&status), None, None, first_run + 31 * DAY).rotates());
     }
 
     #[test]
     fn a_new_annotation_value_rotates_once() {
         let cr = cr(None, Some("2026-11-29"));
-        let first = plan(&cr, None, None, CREATED);
+        let first = plan(&cr, None, None, None, CREATED);
         assert!(first.secret_key && first.webhook_secret_token);
         let (_, status, _) = rotate(
             &first,
@@ -357,7 +384,7 @@ mod tests {
             false,
         );
         assert_eq!(status.last_trigger.as_deref(), Some("2026-11-29"));
-        assert!(!plan(&cr, Some(&status), None, CREATED + 10).rotates());
+        assert!(!plan(&cr, Some(&status), None, None, CREATED + 10).rotates());
     }
 
     #[test]
@@ -366,17 +393,17 @@ mod tests {
         if let Some(spec) = only_token.spec.secret_rotation.as_mut() {
             spec.secret_key = Some(false);
         }
-        let due = plan(&only_token, None, None, CREATED + DAY);
+        let due = plan(&only_token, None, None, None, CREATED + DAY);
         assert!(!due.secret_key && due.webhook_secret_token);
         let mut polling = cr(Some(1), None);
         polling.spec.telegram.webhook = None;
-        let due = plan(&polling, None, None, CREATED + DAY);
+        let due = plan(&polling, None, None, None, CREATED + DAY);
         assert!(due.secret_key && !due.webhook_secret_token);
     }
 
     #[test]
     fn a_rotation_keeps_the_old_value_as_previous_for_a_day() {
-        let due = plan(&cr(None, Some("now")), None, None, CREATED);
+        let due = plan(&cr(None, Some("now")), None, None, None, CREATED);
         let (announced, status, rotated) = rotate(
             &due,
             values(),

@@ -60,6 +60,9 @@ pub struct KeyRing {
     pub announced_at: Option<i64>,
     /// The `toogoodtogo.io/rotate` value acted on.
     pub trigger: Option<String>,
+    /// The Secret's resourceVersion when read: its next write is conditional on it, so two
+    /// operator replicas cannot both announce (or one swap over the other's announcement).
+    pub resource_version: Option<String>,
 }
 
 fn text(secret: Option<&Secret>, key: &str) -> Option<String> {
@@ -120,6 +123,7 @@ impl KeyRing {
                 .and_then(|s| s.metadata.annotations.as_ref())
                 .and_then(|a| a.get(TRIGGER_ANNOTATION))
                 .cloned(),
+            resource_version: secret.and_then(|s| s.metadata.resource_version.clone()),
         }
     }
 
@@ -334,6 +338,7 @@ mod tests {
             rotated_at: Some(T),
             announced_at: Some(T + 5),
             trigger: Some("now".to_owned()),
+            resource_version: None,
         };
         let mut secret = Secret {
             data: Some(ring.data()),

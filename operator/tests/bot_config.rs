@@ -67,6 +67,7 @@ fn the_bot_accepts_the_rendered_configuration_of_every_sample() {
                 bot_password: "unused".to_owned(),
                 bot_user: "toogoodtogo".to_owned(),
                 pending_password: None,
+                record: Default::default(),
             }),
         };
         let desired = build::render(&cr, &Inputs::offline(&cr, generated, String::new()));

@@ -62,6 +62,7 @@ fn backup_and_restore_jobs_match_golden_file() {
                 bot_password: "b".to_owned(),
                 bot_user: "toogoodtogo".to_owned(),
                 pending_password: None,
+                record: Default::default(),
             }),
         },
         "digest".to_owned(),

@@ -74,6 +74,18 @@ pub fn credentials(ctx: &Context) -> Secret {
         );
     }
     let mut metadata = owner.metadata(owner.postgres_credentials(), Component::Database);
+    if let Some(pg) = &ctx.inputs.generated.postgres {
+        // The password rotation's state, written with the passwords it is about.
+        let annotations = pg.record.annotations();
+        if !annotations.is_empty() {
+            metadata.annotations = Some(annotations);
+        }
+        // Written only over the Secret as it was read: a write in between (a second operator
+        // replica starting a rotation with another password) makes this one fail, not win.
+        metadata
+            .resource_version
+            .clone_from(&pg.record.resource_version);
+    }
     // Kept with the data volume: the database only knows these passwords.
     if ctx.cr.deletion_policy() == DeletionPolicy::Retain {
         metadata.owner_references = None;

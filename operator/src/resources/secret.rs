@@ -25,6 +25,11 @@ pub fn build_generated(ctx: &Context) -> Secret {
     if !annotations.is_empty() {
         metadata.annotations = Some(annotations);
     }
+    // Written only over the Secret as it was read: a write in between (a second operator
+    // replica rotating) makes this one fail with a conflict instead of overwriting it.
+    metadata
+        .resource_version
+        .clone_from(&generated.key_ring.resource_version);
     Secret {
         metadata,
         type_: Some("Opaque".to_owned()),

@@ -290,19 +290,24 @@ fn leaves(set: &Value, prefix: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
     }
 }
 
+/// Remove the field at `path`, and the maps it leaves empty: a field set that no longer holds
+/// anything is gone from the object, as on the API server.
 fn remove_path(object: &mut Value, path: &[String]) {
-    let Some((last, parents)) = path.split_last() else {
+    let Some((first, rest)) = path.split_first() else {
         return;
     };
-    let mut cursor = object;
-    for key in parents {
-        match cursor.get_mut(key) {
-            Some(next) => cursor = next,
-            None => return,
-        }
+    let Some(map) = object.as_object_mut() else {
+        return;
+    };
+    if rest.is_empty() {
+        map.remove(first);
+        return;
     }
-    if let Some(map) = cursor.as_object_mut() {
-        map.remove(last);
+    if let Some(child) = map.get_mut(first) {
+        remove_path(child, rest);
+        if child.as_object().is_some_and(serde_json::Map::is_empty) {
+            map.remove(first);
+        }
     }
 }
 
