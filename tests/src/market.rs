@@ -80,7 +80,10 @@ impl Marketplace {
         let drained = harness::eventually(WAIT, || async {
             let due: i64 = sqlx::query_scalar(
                 "SELECT count(*) FROM outbound_messages
-                 WHERE chat_id = $1 AND status = 'pending' AND not_before <= now()",
+                 WHERE chat_id = $1 AND status = 'pending' AND not_before <= now()
+                   AND NOT EXISTS (SELECT 1 FROM outbound_messages waiting
+                                   WHERE waiting.chat_id = $1 AND waiting.status = 'pending'
+                                     AND waiting.retry_at > now())",
             )
             .bind(user.id)
             .fetch_one(pool)

@@ -498,7 +498,7 @@ async fn cell(step: Step, fault: Fault) -> Result {
         eventually(WAIT, || async {
             let waiting: i64 = sqlx::query_scalar(
                 "SELECT count(*) FROM outbound_messages WHERE chat_id = $1
-                   AND status = 'pending' AND not_before > now() + interval '30 seconds'
+                   AND status = 'pending' AND retry_at > now() + interval '30 seconds'
                    AND payload->>'text' LIKE '%Pickup code%'",
             )
             .bind(carl_id)

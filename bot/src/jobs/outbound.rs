@@ -61,9 +61,6 @@ struct Sender<'a> {
     interval: Duration,
     next_send: Instant,
     last_per_chat: HashMap<i64, Instant>,
-    /// Chats Telegram asked us to leave alone (429) until then; other chats go on. Wall-clock
-    /// times, so that a chat's held messages share one `not_before` and keep their order.
-    held_chats: HashMap<i64, chrono::DateTime<Utc>>,
 }
 
 impl<'a> Sender<'a> {
@@ -74,7 +71,6 @@ impl<'a> Sender<'a> {
             interval: Duration::from_secs(1) / per_second,
             next_send: Instant::now(),
             last_per_chat: HashMap::new(),
-            held_chats: HashMap::new(),
         }
     }
 
@@ -87,21 +83,16 @@ impl<'a> Sender<'a> {
         let mut tx = self.app.pool.begin().await?;
         let due = outbound::due(&mut tx, batch).await?;
         let mut sent = 0;
-        let wall_now = Utc::now();
-        self.held_chats.retain(|_, until| *until > wall_now);
         for queued in due {
-            if let Some(until) = self.held_chats.get(&queued.chat_id) {
-                // Keeps the chat's order: later messages wait behind the held one.
-                outbound::defer(&mut tx, queued.id, *until).await?;
+            // A chat that had a message less than a second ago is left for a later round: its
+            // first message stays first. (A chat Telegram asked to wait has its first message's
+            // retry_at set, so none of its messages is due.)
+            if self
+                .last_per_chat
+                .get(&queued.chat_id)
+                .is_some_and(|last| last.elapsed() < PER_CHAT_INTERVAL)
+            {
                 continue;
-            }
-            if let Some(last) = self.last_per_chat.get(&queued.chat_id) {
-                let wait = PER_CHAT_INTERVAL.saturating_sub(last.elapsed());
-                if !wait.is_zero() {
-                    let not_before = Utc::now() + wait;
-                    outbound::defer(&mut tx, queued.id, not_before).await?;
-                    continue;
-                }
             }
             tokio::time::sleep_until(self.next_send.into()).await;
             self.next_send = Instant::now() + self.interval;
@@ -174,10 +165,9 @@ impl<'a> Sender<'a> {
                     "Telegram flood control; holding the chat's messages"
                 );
                 let until = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
-                self.held_chats.insert(queued.chat_id, until);
                 // Waiting is not failing: a long flood control must not use up the attempts
                 // and mark the message failed.
-                outbound::defer(tx, queued.id, until).await
+                outbound::retry_later(tx, queued.id, until).await
             }
             RequestError::Api(api) if crate::telegram::is_forbidden(api) => {
                 crate::handlers::mark_blocked(tx, queued.chat_id, "send_failed").await?;

@@ -119,16 +119,23 @@ pub async fn enqueue_many(
     Ok(inserted.rows_affected())
 }
 
-/// Due messages, oldest first, locked for this sender until its transaction ends.
+/// Due messages: the first pending message of each chat, if it is due, oldest first, locked
+/// for this sender until its transaction ends. A chat's messages go out in the order of
+/// (`not_before`, id), which never changes after enqueueing: a retry only sets `retry_at`, and
+/// the chat's later messages wait behind it.
 pub async fn due(conn: &mut PgConnection, limit: i64) -> sqlx::Result<Vec<QueuedMessage>> {
     let rows: Vec<(i64, i64, serde_json::Value, i32)> = sqlx::query_as(
-        "SELECT id, chat_id, payload, attempts FROM outbound_messages
-         WHERE status = 'pending' AND not_before <= now()
-         ORDER BY not_before, id
+        "SELECT m.id, m.chat_id, m.payload, m.attempts FROM outbound_messages m
+         WHERE m.id IN (SELECT DISTINCT ON (chat_id) id FROM outbound_messages
+                        WHERE status = 'pending'
+                        ORDER BY chat_id, not_before, id)
+           AND m.not_before <= now() AND (m.retry_at IS NULL OR m.retry_at <= now())
+         ORDER BY m.not_before, m.id
          LIMIT $1
          FOR UPDATE SKIP LOCKED",
     )
     .bind(limit)
+    .persistent(true)
     .fetch_all(conn)
     .await?;
     Ok(rows
@@ -172,22 +179,23 @@ pub async fn drop_pending_for_chat(conn: &mut PgConnection, chat_id: i64) -> sql
     Ok(result.rows_affected())
 }
 
-/// Tries again later (429 `retry_after`, network errors); fails for good after `max_attempts`.
+/// Tries again at `retry_at` after a failure (network, 5xx); fails for good after
+/// `max_attempts`. The chat's later messages wait behind it.
 pub async fn reschedule(
     conn: &mut PgConnection,
     id: i64,
-    not_before: DateTime<Utc>,
+    retry_at: DateTime<Utc>,
     error: &str,
     max_attempts: i32,
 ) -> sqlx::Result<()> {
     sqlx::query(
         "UPDATE outbound_messages SET
-             attempts = attempts + 1, last_error = $3, not_before = $2,
+             attempts = attempts + 1, last_error = $3, retry_at = $2,
              status = CASE WHEN attempts + 1 >= $4 THEN 'failed' ELSE 'pending' END
          WHERE id = $1",
     )
     .bind(id)
-    .bind(not_before)
+    .bind(retry_at)
     .bind(error)
     .bind(max_attempts)
     .execute(conn)
@@ -195,15 +203,16 @@ pub async fn reschedule(
     Ok(())
 }
 
-/// Holds a message back until `not_before` (Telegram's per-chat limit).
-pub async fn defer(
+/// Holds a message (and its chat's later ones) back until `retry_at`, without counting an
+/// attempt: Telegram's flood control asked to wait.
+pub async fn retry_later(
     conn: &mut PgConnection,
     id: i64,
-    not_before: DateTime<Utc>,
+    retry_at: DateTime<Utc>,
 ) -> sqlx::Result<()> {
-    sqlx::query("UPDATE outbound_messages SET not_before = $2 WHERE id = $1")
+    sqlx::query("UPDATE outbound_messages SET retry_at = $2 WHERE id = $1")
         .bind(id)
-        .bind(not_before)
+        .bind(retry_at)
         .execute(conn)
         .await?;
     Ok(())
@@ -241,6 +250,40 @@ mod tests {
         );
         assert!(enqueue(&mut conn, 6, &OutboundMessage::text("hi")).await? > 0);
         assert_eq!(depth(&pool).await?, 1);
+        Ok(())
+    }
+
+    #[sqlx::test(migrator = "crate::store::MIGRATOR")]
+    async fn a_chats_messages_keep_their_order_through_retries(pool: PgPool) -> sqlx::Result<()> {
+        let mut conn = pool.acquire().await?;
+        let first = enqueue(&mut conn, 7, &OutboundMessage::text("first")).await?;
+        let second = enqueue(&mut conn, 7, &OutboundMessage::text("second")).await?;
+        let other = enqueue(&mut conn, 8, &OutboundMessage::text("other chat")).await?;
+        let heads: Vec<i64> = due(&mut conn, 10).await?.iter().map(|m| m.id).collect();
+        assert_eq!(heads, [first, other], "one message per chat, the oldest");
+
+        // The first one fails and is retried later: the second waits behind it.
+        reschedule(
+            &mut conn,
+            first,
+            Utc::now() + chrono::Duration::hours(1),
+            "502",
+            8,
+        )
+        .await?;
+        mark_sent(&mut conn, other).await?;
+        assert!(
+            due(&mut conn, 10).await?.is_empty(),
+            "the second overtook the first"
+        );
+
+        // Flood control on the first: the same.
+        retry_later(&mut conn, first, Utc::now() - chrono::Duration::seconds(1)).await?;
+        let heads: Vec<i64> = due(&mut conn, 10).await?.iter().map(|m| m.id).collect();
+        assert_eq!(heads, [first]);
+        mark_sent(&mut conn, first).await?;
+        let heads: Vec<i64> = due(&mut conn, 10).await?.iter().map(|m| m.id).collect();
+        assert_eq!(heads, [second]);
         Ok(())
     }
 
