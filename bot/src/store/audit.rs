@@ -39,6 +39,27 @@ pub async fn record(conn: &mut PgConnection, event: &AuditEvent<'_>) -> sqlx::Re
     Ok(())
 }
 
+/// Redacts the payloads of the audit events about a person who erased their data: their own
+/// settings, location, favourites, ratings and role choices, and events that name them (staff
+/// joined or removed). The skeleton (action, entity, actor id, time) stays, and so do the
+/// payloads of events about orders, money, deals and businesses: they hold states and amounts
+/// only, and are the bookkeeping. Returns how many events were redacted.
+pub async fn redact_for_user(conn: &mut PgConnection, user_id: i64) -> sqlx::Result<u64> {
+    let result = sqlx::query(
+        "UPDATE audit_events SET before = NULL, after = NULL, redacted_at = now()
+         WHERE redacted_at IS NULL AND (before IS NOT NULL OR after IS NOT NULL)
+           AND ((entity_type = 'user' AND entity_id = $1::text)
+                OR before @> jsonb_build_object('user_id', $1)
+                OR after @> jsonb_build_object('user_id', $1)
+                OR (actor_id = $1 AND split_part(action, '.', 1)
+                        NOT IN ('reservation', 'payment', 'refund', 'offer', 'business')))",
+    )
+    .bind(user_id)
+    .execute(conn)
+    .await?;
+    Ok(result.rows_affected())
+}
+
 /// Deletes audit events older than `days`; returns how many.
 pub async fn prune(pool: &sqlx::PgPool, days: u32) -> sqlx::Result<u64> {
     let result = sqlx::query(

@@ -88,10 +88,52 @@ pub async fn is_blocked(conn: &mut PgConnection, telegram_id: i64) -> sqlx::Resu
     Ok(blocked.unwrap_or(false))
 }
 
+/// What stands where an erased person's name was, in messages to others.
+pub const ERASED_NAME: &str = "(customer erased their data)";
+
+/// Records that a queued message names `user_id`, so that erasing their data redacts it.
+pub async fn record_mention(
+    conn: &mut PgConnection,
+    message_id: i64,
+    user_id: i64,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE outbound_messages SET about_user = $2 WHERE id = $1")
+        .bind(message_id)
+        .bind(user_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// Erases a user's personal data. The row stays (with no personal fields) so that records that
-/// refer to the user keep their integrity.
+/// refer to the user keep their integrity. What stays, and why, is what `/privacy` says:
+/// reservations, payments and star ratings (bookkeeping of orders), the businesses they own
+/// (the business's records, not the person's), and the skeleton of audit events.
 pub async fn erase_personal_data(conn: &mut PgConnection, telegram_id: i64) -> sqlx::Result<bool> {
-    let result = sqlx::query(
+    let name: Option<String> =
+        sqlx::query_scalar("SELECT first_name FROM users WHERE telegram_id = $1 FOR UPDATE")
+            .bind(telegram_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    let Some(name) = name else {
+        return Ok(false);
+    };
+    // Messages to others that name the person (a shop's "new reservation", an owner's "joined
+    // as staff"): their name is replaced, queued or already sent (sent rows are kept until the
+    // retention prunes them).
+    if !name.trim().is_empty() {
+        sqlx::query(
+            "UPDATE outbound_messages SET payload = jsonb_set(payload, '{text}',
+                 to_jsonb(replace(payload->>'text', $2, $3)))
+             WHERE about_user = $1 AND payload ? 'text'",
+        )
+        .bind(telegram_id)
+        .bind(&name)
+        .bind(ERASED_NAME)
+        .execute(&mut *conn)
+        .await?;
+    }
+    sqlx::query(
         "UPDATE users SET first_name = '', last_name = NULL, username = NULL,
              language_code = NULL, erased_at = now()
          WHERE telegram_id = $1",
@@ -121,7 +163,14 @@ pub async fn erase_personal_data(conn: &mut PgConnection, telegram_id: i64) -> s
         .bind(telegram_id)
         .execute(&mut *conn)
         .await?;
-    Ok(result.rows_affected() > 0)
+    // Acting for someone else's business ends: staff who erased themselves are not staff of
+    // anyone any more. A business they own stays with its owner (the business's records).
+    sqlx::query("DELETE FROM business_members WHERE user_id = $1 AND role = 'staff'")
+        .bind(telegram_id)
+        .execute(&mut *conn)
+        .await?;
+    crate::store::audit::redact_for_user(conn, telegram_id).await?;
+    Ok(true)
 }
 
 #[cfg(test)]

@@ -437,7 +437,10 @@ impl CustomerTexts {
         format!(
             "Refund order #{} ({} × {}, {total}) to {}? A confirmed reservation is cancelled; its \
              units are not offered again.",
-            r.id, r.quantity, r.title, r.customer_name
+            r.id,
+            r.quantity,
+            r.title,
+            shown_name(&r.customer_name)
         )
     }
 
@@ -576,7 +579,10 @@ impl CustomerTexts {
         format!(
             "🛒 New reservation #{}: {} × {} for {} ({total}, paid on site). They show their \
              pickup code at the counter: send it to me to confirm the pickup.",
-            r.id, r.quantity, r.title, r.customer_name
+            r.id,
+            r.quantity,
+            r.title,
+            shown_name(&r.customer_name)
         )
     }
 
@@ -664,7 +670,10 @@ impl CustomerTexts {
     pub fn pickup_done(&self, r: &Reservation, total: &str) -> String {
         format!(
             "✅ Order #{} picked up: {} × {} for {}. Collect {total}.",
-            r.id, r.quantity, r.title, r.customer_name
+            r.id,
+            r.quantity,
+            r.title,
+            shown_name(&r.customer_name)
         )
     }
 
@@ -707,7 +716,7 @@ impl CustomerTexts {
             "• #{} {} × for {} — {}",
             r.id,
             r.quantity,
-            r.customer_name,
+            shown_name(&r.customer_name),
             self.state_label(r.state())
         )
     }
@@ -736,4 +745,13 @@ impl CustomerTexts {
 /// Local time of day, for the reminder.
 pub fn time_of_day(at: DateTime<chrono::Utc>, tz: Tz) -> String {
     at.with_timezone(&tz).format("%H:%M").to_string()
+}
+
+/// A customer's name as a shop sees it; after they erased their data, that they did.
+fn shown_name(name: &str) -> &str {
+    if name.trim().is_empty() {
+        crate::store::users::ERASED_NAME
+    } else {
+        name
+    }
 }

@@ -661,19 +661,37 @@ pub static EN: Catalog = Catalog {
     privacy: "What the bot stores about you:\n\
               • your Telegram id, first and last name, username and language, and when you first \
               and last wrote to the bot;\n\
-              • the messages you send to the bot, for up to the retention period, so that none is \
-              lost if the service restarts;\n\
+              • the messages you send to the bot, for 7 days, so that none is lost if the \
+              service restarts;\n\
               • answers of an unfinished dialogue, until you finish or cancel it;\n\
               • the location you share for nearby deals, your /settings and favourite shops;\n\
               • your reservations and ratings, which the shops need for pickups and payments \
-              (your name is shown to the shop with a reservation).\n\n\
+              (your name is shown to the shop with a reservation);\n\
+              • if you own or work for a business: the business's details and who acts for it.\n\n\
               Payments go through Telegram and Stripe; the bot stores only the charge ids and \
-              amounts. Nothing else is shared with third parties. /delete_my_data erases your \
-              personal data (reservations and star ratings stay as the shops' records, without \
-              your name); writing to the bot again afterwards records your name anew.",
+              amounts. Nothing else is shared with third parties.\n\n\
+              /delete_my_data erases your name, username, language, saved location, settings, \
+              favourites, rating comments and unfinished dialogues; drops messages waiting to be \
+              sent to you; replaces your name in messages to shops with “(customer erased their \
+              data)”, as their reservation lists show it; ends your staff memberships; and \
+              clears the details of the log entries about your settings, location, favourites \
+              and ratings.\n\n\
+              What stays, and for how long:\n\
+              • your Telegram id, without a name, so that the records below stay consistent \
+              (writing to the bot again records your name anew);\n\
+              • reservations, payments, refunds and star ratings, without your name: they are \
+              the bookkeeping of orders and stay;\n\
+              • businesses you own, with their name, address, phone and logo: they are the \
+              business's records, not yours, and stay until the business is closed;\n\
+              • log entries of what happened when (without the details above) for 90 days; \
+              those about orders and money keep their states and amounts;\n\
+              • the messages you sent and were sent in the last 7 days, until they are deleted \
+              after 7 days.",
     delete_confirm: "Erase your personal data? Your name, username, language, saved location, \
                      settings, favourites and rating comments are removed, unfinished dialogues \
-                     and pending notifications are dropped. This cannot be undone.",
+                     and pending notifications are dropped, your name is removed from messages \
+                     to shops and your staff memberships end. Reservations, payments and \
+                     businesses you own stay as records (see /privacy). This cannot be undone.",
     delete_confirm_yes: "Yes, erase my data",
     delete_confirm_no: "No, keep it",
     delete_done: "Done: your personal data has been erased.",

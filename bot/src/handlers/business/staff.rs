@@ -313,7 +313,11 @@ pub async fn accept(ctx: &mut Context<'_>, chat: ChatId, token: &str) -> Result<
             ctx.send(chat, text, None);
             let notice = crate::texts::for_language(None)
                 .staff_joined_owner_notice(&ctx.user.first_name, &name);
-            outbound::enqueue(ctx.conn, invited_by, &OutboundMessage::text(notice)).await?;
+            let id =
+                outbound::enqueue(ctx.conn, invited_by, &OutboundMessage::text(notice)).await?;
+            if id != 0 {
+                crate::store::users::record_mention(ctx.conn, id, user_id).await?;
+            }
             super::publish_chat_commands(ctx.app, user_id, super::STAFF_COMMANDS).await;
         }
         InviteOutcome::AlreadyMember { .. } => {

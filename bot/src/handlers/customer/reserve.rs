@@ -377,7 +377,11 @@ pub async fn notify_business(
             BusinessNotice::Reserved => texts.business_new_reservation(reservation, &total),
             BusinessNotice::Cancelled => texts.business_reservation_cancelled(reservation),
         };
-        outbound::enqueue(ctx.conn, member_id, &OutboundMessage::text(text)).await?;
+        let id = outbound::enqueue(ctx.conn, member_id, &OutboundMessage::text(text)).await?;
+        if notice == BusinessNotice::Reserved && id != 0 {
+            // It names the customer: erasing their data redacts it.
+            crate::store::users::record_mention(ctx.conn, id, reservation.customer_id).await?;
+        }
     }
     Ok(())
 }
