@@ -26,6 +26,8 @@ pub struct GeneratedValues {
     pub webhook_secret_token_previous: Option<String>,
     /// The signing key's announced and retired keys ([`crate::secret_key`]).
     pub key_ring: crate::secret_key::KeyRing,
+    /// Where the webhook token's rotation stands, as the generated Secret records it.
+    pub token_record: crate::webhook_token::Record,
     /// Only with a managed database.
     pub postgres: Option<PostgresCredentials>,
 }
@@ -373,6 +375,7 @@ mod tests {
                 secret_key_previous: None,
                 webhook_secret_token_previous: None,
                 key_ring: Default::default(),
+                token_record: Default::default(),
                 postgres: Some(PostgresCredentials {
                     superuser_password: "s".to_owned(),
                     bot_password: "b".to_owned(),

@@ -477,32 +477,27 @@ async fn reconcile_steps(cr: &TooGoodToGo, ctx: &Context) -> Result<Action, Erro
         .postgres
         .as_ref()
         .map(|pg| pg.record.clone());
-    let merged_rotation = cr
-        .status
-        .as_ref()
-        .and_then(|s| s.secret_rotation.clone())
-        .map(|mut rotation| {
-            if let Some(record) = &database_record {
-                record.merge(&mut rotation);
-            }
-            rotation
-        })
-        .or_else(|| {
-            database_record.as_ref().map(|record| {
-                let mut rotation = SecretRotationStatus::default();
-                record.merge(&mut rotation);
-                rotation
-            })
-        });
+    let token_record = dereferenced.generated.token_record.clone();
+    let merged_rotation = {
+        let mut rotation = cr
+            .status
+            .as_ref()
+            .and_then(|s| s.secret_rotation.clone())
+            .unwrap_or_default();
+        if let Some(record) = &database_record {
+            record.merge(&mut rotation);
+        }
+        token_record.merge(&mut rotation);
+        (rotation != SecretRotationStatus::default()).then_some(rotation)
+    };
     let previous_rotation = merged_rotation.as_ref();
     let key_ring = dereferenced.generated.key_ring.clone();
-    let rotation_plan = rotation::plan(
-        cr,
-        previous_rotation,
-        Some(&key_ring),
-        database_record.as_ref(),
-        now.as_second(),
-    );
+    let stored = rotation::Stored {
+        key_ring: Some(&key_ring),
+        database: database_record.as_ref(),
+        token: Some(&token_record),
+    };
+    let rotation_plan = rotation::plan(cr, previous_rotation, stored, now.as_second());
     // An announced SECRET_KEY signs once every bot pod runs the configuration that accepts it:
     // the live Deployment is the one the current values render, rolled out.
     let key_announced = key_ring.next.is_some() && {
@@ -526,6 +521,14 @@ async fn reconcile_steps(cr: &TooGoodToGo, ctx: &Context) -> Result<Action, Erro
         ctx.generator.as_ref(),
         now,
         key_announced,
+    );
+    // The webhook token's phase is written with the tokens it describes.
+    generated.token_record.record(
+        rotation_status.webhook_rotation,
+        rotated
+            .contains(&crate::resources::secret::WEBHOOK_SECRET_TOKEN)
+            .then(|| now.as_second()),
+        rotation_plan.trigger.as_deref(),
     );
     let mut rotation_notices = Vec::new();
     if db_rotation::enabled(cr) || rotation_status.database_rotation.is_some() {
@@ -774,14 +777,7 @@ async fn reconcile_steps(cr: &TooGoodToGo, ctx: &Context) -> Result<Action, Erro
     // than the periodic re-check.
     let rotation = facts.secret_rotation.as_ref().or(previous_rotation);
     let horizon = i64::try_from(requeue.as_secs()).unwrap_or(i64::MAX);
-    if let Some(delay) = rotation::next_due(
-        cr,
-        rotation,
-        Some(&key_ring),
-        database_record.as_ref(),
-        now.as_second(),
-        horizon,
-    ) {
+    if let Some(delay) = rotation::next_due(cr, rotation, stored, now.as_second(), horizon) {
         requeue = requeue.min(Duration::from_secs(delay.unsigned_abs().max(1)));
     }
     Ok(Action::requeue(requeue))

@@ -1747,6 +1747,8 @@ async fn after_the_grace_period_the_previous_values_are_dropped() {
         let list = json!([{"key": retired, "retiredAt": 1_767_225_600}]).to_string();
         s["data"]["SECRET_KEYS_RETIRED"] =
             json!(base64::engine::general_purpose::STANDARD.encode(list));
+        s["metadata"]["annotations"]["toogoodtogo.io/webhook-token-rotated-at"] =
+            json!("2026-01-01T00:00:00Z");
     });
     h.server.edit(CR_PATH, |cr| {
         cr["status"]["secretRotation"]["secretKey"] = json!("2026-01-01T00:00:00Z");

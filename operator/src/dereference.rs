@@ -214,6 +214,7 @@ pub async fn dereference(
             secret_key,
             webhook_secret_token,
             secret_key_previous: value(generated_secret.as_ref(), SECRET_KEY_PREVIOUS),
+            token_record: crate::webhook_token::Record::read(generated_secret.as_ref()),
             key_ring: crate::secret_key::KeyRing::read(
                 generated_secret.as_ref(),
                 value(generated_secret.as_ref(), SECRET_KEY_PREVIOUS),

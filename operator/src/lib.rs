@@ -15,6 +15,7 @@ pub mod generator;
 pub mod names;
 pub mod resources;
 pub mod validate;
+pub mod webhook_token;
 
 pub mod apply;
 pub mod backups;

@@ -340,3 +340,50 @@ async fn two_operator_replicas_rotate_the_secret_key_once() {
     assert_eq!(retired.len(), 1, "{retired:?}");
     assert_eq!(retired[0]["key"], k0.as_str());
 }
+
+#[tokio::test]
+async fn a_webhook_token_swap_is_not_undone_when_its_status_write_is_lost() {
+    use base64::Engine as _;
+    let cluster = Cluster::with_sample("production.yaml");
+    cluster.server.edit(CR, |cr| {
+        cr["spec"]["secretRotation"] = json!({"secretKey": false});
+    });
+    cluster.converge().await;
+    let token = |cluster: &Cluster, name: &str| {
+        let secret = cluster
+            .server
+            .get(&crate::double_tests::core("secrets", "tgtg-generated"))
+            .unwrap_or_default();
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(secret["data"][name].as_str().unwrap_or_default())
+            .unwrap_or_default();
+        String::from_utf8(bytes).unwrap_or_default()
+    };
+    let old = token(&cluster, "WEBHOOK_SECRET_TOKEN");
+    cluster.server.edit(CR, |cr| {
+        cr["metadata"]["annotations"] = json!({"toogoodtogo.io/rotate": "w"});
+    });
+    cluster.reconcile_ok().await;
+    let new = token(&cluster, "WEBHOOK_SECRET_TOKEN_PREVIOUS");
+    assert!(!new.is_empty() && new != old);
+    cluster.controllers_act();
+    cluster.reconcile_ok().await;
+    let swapping = cluster.resource()["status"].clone();
+    assert_eq!(swapping["secretRotation"]["webhookRotation"], "Swapping");
+    cluster.reconcile_ok().await;
+    assert_eq!(token(&cluster, "WEBHOOK_SECRET_TOKEN"), new);
+
+    // The swap's status write is lost: the status still says Swapping.
+    lose_status(&cluster, &swapping).await;
+    for _ in 0..3 {
+        cluster.reconcile_ok().await;
+        cluster.controllers_act();
+    }
+    assert_eq!(
+        token(&cluster, "WEBHOOK_SECRET_TOKEN"),
+        new,
+        "the tokens are not swapped back"
+    );
+    assert_eq!(token(&cluster, "WEBHOOK_SECRET_TOKEN_PREVIOUS"), old);
+    assert!(cluster.resource()["status"]["secretRotation"]["webhookRotation"].is_null());
+}

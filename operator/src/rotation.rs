@@ -60,15 +60,24 @@ fn seconds(time: Option<&Time>) -> Option<i64> {
     time.map(|t| t.0.as_second())
 }
 
-/// Which secrets are due now. `ring`: the signing key's state as stored with the key, which wins
-/// over the status (a status write can be lost, or read from an older copy).
+/// The rotation state recorded with the secrets themselves, which wins over the status (a status
+/// write can be lost, or read from an older copy).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Stored<'a> {
+    pub key_ring: Option<&'a KeyRing>,
+    pub database: Option<&'a crate::db_rotation::Record>,
+    pub token: Option<&'a crate::webhook_token::Record>,
+}
+
+/// Which secrets are due now.
 pub fn plan(
     cr: &TooGoodToGo,
     previous: Option<&SecretRotationStatus>,
-    ring: Option<&KeyRing>,
-    database: Option<&crate::db_rotation::Record>,
+    stored: Stored<'_>,
     now: i64,
 ) -> Plan {
+    let ring = stored.key_ring;
+    let database = stored.database;
     let spec = cr.spec.secret_rotation.clone().unwrap_or_default();
     let webhook = cr.spec.telegram.webhook.is_some();
     let wants_key = spec.secret_key.unwrap_or(true);
@@ -89,7 +98,8 @@ pub fn plan(
             secret_key: wants_key && key_acted_on != trigger.as_ref(),
             database_password: wants_database
                 && database.and_then(|d| d.trigger.as_ref()) != trigger.as_ref(),
-            webhook_secret_token: wants_token,
+            webhook_secret_token: wants_token
+                && stored.token.and_then(|t| t.trigger.as_ref()) != trigger.as_ref(),
             trigger,
             reason: format!("annotation {ROTATE_ANNOTATION}"),
         };
@@ -137,13 +147,13 @@ pub fn plan(
 pub fn next_due(
     cr: &TooGoodToGo,
     previous: Option<&SecretRotationStatus>,
-    ring: Option<&KeyRing>,
-    database: Option<&crate::db_rotation::Record>,
+    stored: Stored<'_>,
     now: i64,
     horizon: i64,
 ) -> Option<i64> {
+    let ring = stored.key_ring;
     let due = |t: i64| {
-        let p = plan(cr, previous, ring, database, t);
+        let p = plan(cr, previous, stored, t);
         p.rotates() || p.database_password
     };
     // Once due, a rotation stays due: the first due second is found by bisection.
@@ -273,6 +283,7 @@ mod tests {
             secret_key_previous: None,
             webhook_secret_token_previous: None,
             key_ring: Default::default(),
+            token_record: Default::default(),
             postgres: None,
         }
     }
@@ -292,10 +303,10 @@ mod tests {
             webhook_secret_token: Some(Time(at(now - 3600))),
             ..Default::default()
         };
-        let next = next_due(&cr, Some(&rotated), None, None, now, 300);
+        let next = next_due(&cr, Some(&rotated), Stored::default(), now, 300);
         assert!(next.is_some_and(|d| (90..=150).contains(&d)), "{next:?}");
         assert_eq!(
-            next_due(&cr, Some(&rotated), None, None, now - 3600, 300),
+            next_due(&cr, Some(&rotated), Stored::default(), now - 3600, 300),
             None
         );
         // A previous value's grace period ends in 100 s.
@@ -306,20 +317,41 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(
-            next_due(&cr, Some(&grace), None, None, earlier, 300),
+            next_due(&cr, Some(&grace), Stored::default(), earlier, 300),
             Some(100)
         );
     }
 
     #[test]
     fn nothing_is_due_without_an_interval_or_a_new_annotation() {
-        assert!(!plan(&cr(None, None), None, None, None, CREATED + 400 * DAY).rotates());
-        assert!(!plan(&cr(Some(30), None), None, None, None, CREATED + 29 * DAY).rotates());
+        assert!(
+            !plan(
+                &cr(None, None),
+                None,
+                Stored::default(),
+                CREATED + 400 * DAY
+            )
+            .rotates()
+        );
+        assert!(
+            !plan(
+                &cr(Some(30), None),
+                None,
+                Stored::default(),
+                CREATED + 29 * DAY
+            )
+            .rotates()
+        );
     }
 
     #[test]
     fn the_interval_counts_from_creation_then_from_the_last_rotation() {
-        let due = plan(&cr(Some(30), None), None, None, None, CREATED + 30 * DAY);
+        let due = plan(
+            &cr(Some(30), None),
+            None,
+            Stored::default(),
+            CREATED + 30 * DAY,
+        );
         assert!(due.secret_key && due.webhook_secret_token);
         let status = SecretRotationStatus {
             secret_key: Some(Time(at(CREATED + 30 * DAY))),
@@ -330,8 +362,7 @@ mod tests {
             !plan(
                 &cr(Some(30), None),
                 Some(&status),
-                None,
-                None,
+                Stored::default(),
                 CREATED + 59 * DAY
             )
             .rotates()
@@ -340,8 +371,7 @@ mod tests {
             plan(
                 &cr(Some(30), None),
                 Some(&status),
-                None,
-                None,
+                Stored::default(),
                 CREATED + 60 * DAY
             )
             .rotates()
@@ -357,8 +387,8 @@ mod tests {
         });
         // CREATED is 2023-11-14T22:13:20Z; the 1st of December 04:00 is the next run.
         let first_run = 1_701_403_200;
-        assert!(!plan(&cr, None, None, None, first_run - 60).rotates());
-        let due = plan(&cr, None, None, None, first_run);
+        assert!(!plan(&cr, None, Stored::default(), first_run - 60).rotates());
+        let due = plan(&cr, None, Stored::default(), first_run);
         assert!(due.secret_key && due.webhook_secret_token);
         assert_eq!(due.reason, "schedule 0 4 1 * *");
         let status = SecretRotationStatus {
@@ -366,14 +396,14 @@ mod tests {
             webhook_secret_token: Some(Time(at(first_run))),
             ..SecretRotationStatus::default()
         };
-        assert!(!plan(&cr, Some(&status), None, None, first_run + 20 * DAY).rotates());
-        assert!(plan(&cr, Some(&status), None, None, first_run + 31 * DAY).rotates());
+        assert!(!plan(&cr, Some(&status), Stored::default(), first_run + 20 * DAY).rotates());
+        assert!(plan(&cr, Some(&status), Stored::default(), first_run + 31 * DAY).rotates());
     }
 
     #[test]
     fn a_new_annotation_value_rotates_once() {
         let cr = cr(None, Some("2026-11-29"));
-        let first = plan(&cr, None, None, None, CREATED);
+        let first = plan(&cr, None, Stored::default(), CREATED);
         assert!(first.secret_key && first.webhook_secret_token);
         let (_, status, _) = rotate(
             &first,
@@ -384,7 +414,7 @@ mod tests {
             false,
         );
         assert_eq!(status.last_trigger.as_deref(), Some("2026-11-29"));
-        assert!(!plan(&cr, Some(&status), None, None, CREATED + 10).rotates());
+        assert!(!plan(&cr, Some(&status), Stored::default(), CREATED + 10).rotates());
     }
 
     #[test]
@@ -393,17 +423,17 @@ mod tests {
         if let Some(spec) = only_token.spec.secret_rotation.as_mut() {
             spec.secret_key = Some(false);
         }
-        let due = plan(&only_token, None, None, None, CREATED + DAY);
+        let due = plan(&only_token, None, Stored::default(), CREATED + DAY);
         assert!(!due.secret_key && due.webhook_secret_token);
         let mut polling = cr(Some(1), None);
         polling.spec.telegram.webhook = None;
-        let due = plan(&polling, None, None, None, CREATED + DAY);
+        let due = plan(&polling, None, Stored::default(), CREATED + DAY);
         assert!(due.secret_key && !due.webhook_secret_token);
     }
 
     #[test]
     fn a_rotation_keeps_the_old_value_as_previous_for_a_day() {
-        let due = plan(&cr(None, Some("now")), None, None, None, CREATED);
+        let due = plan(&cr(None, Some("now")), None, Stored::default(), CREATED);
         let (announced, status, rotated) = rotate(
             &due,
             values(),

@@ -62,6 +62,7 @@ fn the_bot_accepts_the_rendered_configuration_of_every_sample() {
             secret_key_previous: Some("previous".to_owned()),
             webhook_secret_token_previous: Some("previous".to_owned()),
             key_ring: Default::default(),
+            token_record: Default::default(),
             postgres: Some(PostgresCredentials {
                 superuser_password: "unused".to_owned(),
                 bot_password: "unused".to_owned(),

@@ -57,6 +57,7 @@ fn backup_and_restore_jobs_match_golden_file() {
             secret_key_previous: None,
             webhook_secret_token_previous: None,
             key_ring: Default::default(),
+            token_record: Default::default(),
             postgres: Some(PostgresCredentials {
                 superuser_password: "s".to_owned(),
                 bot_password: "b".to_owned(),

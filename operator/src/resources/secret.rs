@@ -21,7 +21,8 @@ pub fn build_generated(ctx: &Context) -> Secret {
         .owner
         .metadata(ctx.owner.generated_secret(), Component::Config);
     // The signing key's rotation state, written with the keys (see crate::secret_key).
-    let annotations = generated.key_ring.annotations();
+    let mut annotations = generated.key_ring.annotations();
+    annotations.extend(generated.token_record.annotations());
     if !annotations.is_empty() {
         metadata.annotations = Some(annotations);
     }
