@@ -170,6 +170,10 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         Arc::clone(&app),
         shutdown.child_token(),
     ));
+    tasks.spawn(crate::jobs::application_expiry::run(
+        Arc::clone(&app),
+        shutdown.child_token(),
+    ));
     tasks.spawn(crate::jobs::pickups::run(
         Arc::clone(&app),
         shutdown.child_token(),

@@ -319,39 +319,6 @@ async fn every_wrong_answer_names_the_field_with_an_example() -> Result {
 }
 
 #[tokio::test]
-async fn a_business_cannot_be_registered_twice() -> Result {
-    let mut market = Marketplace::start().await?;
-    let owner = unique_user("Cy");
-    let copycat = unique_user("Di");
-    market.register(&owner, "Corner Shop").await?;
-
-    market.say(&copycat, "/register_business").await?;
-    market.ask(&copycat, "corner shop").await?;
-    market.ask(&copycat, "MAIN STREET 12").await?;
-    market.ask(&copycat, "Berlin").await?;
-    market.ask(&copycat, "10115").await?;
-    market.ask(&copycat, "Skip").await?;
-    market.ask(&copycat, "Skip").await?;
-    let update = market.stack.updates.location(&copycat, 52.5, 13.4);
-    let summary = market
-        .post(&copycat, update)
-        .await?
-        .pop()
-        .ok_or("no summary")?;
-    let replies = market.press(&copycat, &summary, "Submit").await?;
-    assert!(
-        text(&replies[0])
-            .starts_with("⚠️ A business with this name and address is already registered."),
-        "{replies:?}"
-    );
-    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM businesses")
-        .fetch_one(&market.stack.pool)
-        .await?;
-    assert_eq!(count, 1);
-    Ok(())
-}
-
-#[tokio::test]
 async fn only_approved_businesses_post_deals() -> Result {
     let mut market = Marketplace::start().await?;
     let stranger = unique_user("Ed");

@@ -121,24 +121,73 @@ pub async fn register(conn: &mut PgConnection, new: &NewBusiness) -> Result<i64,
     Ok(id)
 }
 
-/// Whether a (not rejected) business with this name and address exists, ignoring case.
-pub async fn exists_with_name_and_address(
+/// How long an application waits for an admin before it expires.
+pub const APPLICATION_VALID_DAYS: i32 = 14;
+
+/// The other live businesses and applications with this name and address, ignoring case: the
+/// ones an admin compares an application with. Oldest first.
+pub async fn same_name_and_address(
     conn: &mut PgConnection,
-    name: &str,
-    street: &str,
-    city: &str,
-    postal_code: &str,
-) -> sqlx::Result<bool> {
-    sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM businesses WHERE lower(name) = lower($1)
-             AND lower(street) = lower($2) AND lower(city) = lower($3)
-             AND lower(postal_code) = lower($4) AND status <> 'rejected')",
-    )
-    .bind(name)
-    .bind(street)
-    .bind(city)
-    .bind(postal_code)
-    .fetch_one(conn)
+    business: &Business,
+) -> sqlx::Result<Vec<Business>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM businesses b
+         WHERE lower(b.name) = lower($2) AND lower(b.street) = lower($3)
+           AND lower(b.city) = lower($4) AND lower(b.postal_code) = lower($5)
+           AND b.status <> 'rejected' AND b.id <> $1
+         ORDER BY b.created_at, b.id"
+    )))
+    .bind(business.id)
+    .bind(&business.name)
+    .bind(&business.street)
+    .bind(&business.city)
+    .bind(&business.postal_code)
+    .fetch_all(conn)
+    .await
+}
+
+/// Applications that expire within a day and whose owner was not told yet; marks them told.
+/// `SKIP LOCKED`: several replicas share the work without telling anyone twice.
+pub async fn warn_before_expiry(
+    conn: &mut PgConnection,
+    now: chrono::DateTime<chrono::Utc>,
+) -> sqlx::Result<Vec<Business>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "UPDATE businesses b SET expiry_warned_at = $1
+         WHERE b.id IN (
+             SELECT id FROM businesses
+             WHERE status = 'pending' AND expiry_warned_at IS NULL
+               AND created_at <= $1 - make_interval(days => $2 - 1)
+               AND created_at > $1 - make_interval(days => $2)
+             FOR UPDATE SKIP LOCKED)
+         RETURNING {COLUMNS}"
+    )))
+    .bind(now)
+    .bind(APPLICATION_VALID_DAYS)
+    .fetch_all(conn)
+    .await
+}
+
+/// Rejects the applications no admin decided within [`APPLICATION_VALID_DAYS`], with `reason`,
+/// so that their name and address no longer wait on them.
+pub async fn expire_applications(
+    conn: &mut PgConnection,
+    now: chrono::DateTime<chrono::Utc>,
+    reason: &str,
+) -> sqlx::Result<Vec<Business>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "UPDATE businesses b SET status = 'rejected', rejection_reason = $3, decided_at = $1,
+             updated_at = $1
+         WHERE b.id IN (
+             SELECT id FROM businesses
+             WHERE status = 'pending' AND created_at <= $1 - make_interval(days => $2)
+             FOR UPDATE SKIP LOCKED)
+         RETURNING {COLUMNS}"
+    )))
+    .bind(now)
+    .bind(APPLICATION_VALID_DAYS)
+    .bind(reason)
+    .fetch_all(conn)
     .await
 }
 

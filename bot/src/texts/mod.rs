@@ -106,6 +106,9 @@ pub struct BusinessTexts {
     pub staff_already_member: &'static str,
     pub staff_invite_invalid: &'static str,
     pub no_longer_staff: &'static str,
+    pub name_taken_by_live_business: &'static str,
+    /// The reason an application that waited too long was closed with.
+    pub application_expired_reason: &'static str,
     pub remove_confirm_button: &'static str,
     pub invite_revoked: &'static str,
     pub invite_not_open: &'static str,
@@ -381,10 +384,52 @@ impl Catalog {
     }
 
     /// The admins' notification of a new application.
-    pub fn new_application(&self, business: &Business) -> String {
+    pub fn new_application(&self, business: &Business, matching: &[Business]) -> String {
         format!(
-            "🆕 New business application:\n\n{}",
-            self.business_facts(business)
+            "🆕 New business application:\n\n{}{}",
+            self.business_facts(business),
+            self.side_by_side(matching)
+        )
+    }
+
+    /// The businesses an application shares its name and address with, for the admin to
+    /// compare.
+    fn side_by_side(&self, matching: &[Business]) -> String {
+        if matching.is_empty() {
+            return String::new();
+        }
+        let others: Vec<String> = matching
+            .iter()
+            .map(|other| {
+                let status = match other.status() {
+                    BusinessStatus::Approved => "approved",
+                    BusinessStatus::Suspended => "suspended",
+                    BusinessStatus::Pending => "also waiting for approval",
+                    BusinessStatus::Rejected => "rejected",
+                };
+                format!("— {status}:\n{}", self.business_facts(other))
+            })
+            .collect();
+        format!(
+            "\n\n⚠️ Same name and address as:\n{}\n\nCompare them: only one can be approved.",
+            others.join("\n")
+        )
+    }
+
+    /// What the applicant hears when their application matches another business.
+    pub fn submitted_for_comparison(&self, name: &str) -> String {
+        format!(
+            "✅ {name} was submitted for approval. It is under review: an admin checks it \
+             together with another business of the same name and address. You'll get a message \
+             here as soon as they have decided."
+        )
+    }
+
+    /// An application expires tomorrow.
+    pub fn application_expiring(&self, name: &str) -> String {
+        format!(
+            "⏳ Your application for {name} has waited 13 days for an admin. If it is not \
+             decided by tomorrow it expires; you can then apply again with /register_business."
         )
     }
 
@@ -429,8 +474,12 @@ impl Catalog {
         )
     }
 
-    pub fn application(&self, business: &Business) -> String {
-        format!("Waiting for approval:\n\n{}", self.business_facts(business))
+    pub fn application(&self, business: &Business, matching: &[Business]) -> String {
+        format!(
+            "Waiting for approval:\n\n{}{}",
+            self.business_facts(business),
+            self.side_by_side(matching)
+        )
     }
 
     /// What the admin sees after a decision.
@@ -798,6 +847,11 @@ pub static EN: Catalog = Catalog {
         staff_invite_invalid: "This invitation is invalid, already used or expired. Please ask \
                                for a new one.",
         no_longer_staff: "That person is no longer staff of this business.",
+        name_taken_by_live_business: "A business with this name and address is already \
+                                      approved: reject this application, or suspend the other \
+                                      business first.",
+        application_expired_reason: "No admin decided within 14 days, so the application \
+                                     expired.",
         remove_confirm_button: "Yes, remove",
         invite_revoked: "Link revoked: it no longer works.",
         invite_not_open: "This link was already used, revoked or has expired.",

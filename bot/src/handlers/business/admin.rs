@@ -114,11 +114,12 @@ fn status_keyboard(
 pub async fn notify_admins_of_application(
     ctx: &mut Context<'_>,
     business: &Business,
+    matching: &[Business],
 ) -> Result<(), HandlerError> {
     let texts = ctx.texts;
     let keyboard = decision_keyboard(&ctx.app.callbacks, texts, business.id)?;
     let message = OutboundMessage::SendMessage {
-        text: texts.new_application(business),
+        text: texts.new_application(business, matching),
         parse_mode: None,
         reply_markup: Some(keyboard),
     };
@@ -142,7 +143,8 @@ pub async fn pending(ctx: &mut Context<'_>, chat: ChatId) -> Result<(), HandlerE
     }
     for business in applications {
         let keyboard = decision_keyboard(&ctx.app.callbacks, ctx.texts, business.id)?;
-        let text = ctx.texts.application(&business);
+        let matching = businesses::same_name_and_address(ctx.conn, &business).await?;
+        let text = ctx.texts.application(&business, &matching);
         ctx.send(chat, text, Some(ReplyMarkup::InlineKeyboard(keyboard)));
     }
     payments_needing_attention(ctx, chat).await
@@ -197,6 +199,26 @@ pub async fn on_button(
     }
     match button {
         Button::Approve { business_id } => {
+            // Only one live business holds a name and address: the other one is rejected or
+            // suspended first.
+            if let Some(business) = businesses::get(ctx.conn, business_id).await?
+                && business.status() == BusinessStatus::Pending
+            {
+                let live = businesses::same_name_and_address(ctx.conn, &business)
+                    .await?
+                    .into_iter()
+                    .any(|other| {
+                        matches!(
+                            other.status(),
+                            BusinessStatus::Approved | BusinessStatus::Suspended
+                        )
+                    });
+                if live {
+                    let notice = ctx.texts.biz.name_taken_by_live_business;
+                    ctx.answer_callback(query, Some(notice));
+                    return Ok(());
+                }
+            }
             decide(
                 ctx,
                 query,

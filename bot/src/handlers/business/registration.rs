@@ -412,10 +412,23 @@ async fn submit(
     )
     .await?;
     tracing::info!(business_id, owner_id, "business application submitted");
-    let text = ctx.texts.submitted(&new.name);
+    let Some(business) = businesses::get(ctx.conn, business_id).await? else {
+        return Ok(());
+    };
+    // A name and address someone else uses or applied for is not refused (that would let a
+    // squatter block the real business): an admin compares the two, and the applicant hears
+    // that it is under review.
+    let matching = businesses::same_name_and_address(ctx.conn, &business).await?;
+    let text = if matching.is_empty() {
+        ctx.texts.submitted(&new.name)
+    } else {
+        tracing::info!(
+            business_id,
+            matching = matching.len(),
+            "application matches another business"
+        );
+        ctx.texts.submitted_for_comparison(&new.name)
+    };
     super::replace_pressed(ctx, query, text, None).await?;
-    if let Some(business) = businesses::get(ctx.conn, business_id).await? {
-        super::admin::notify_admins_of_application(ctx, &business).await?;
-    }
-    Ok(())
+    super::admin::notify_admins_of_application(ctx, &business, &matching).await
 }
