@@ -642,18 +642,19 @@ async fn settings_show_a_section_per_role_and_owners_edit_their_business() -> Re
     assert_eq!(mode, "both");
     market.press(&owner, &settings, "Back to settings").await?;
 
-    // Editing the business: one field, validated like registration, applied at once.
+    // Editing the business: one field, validated like registration; the phone applies at once
+    // (name, address, location and logo wait for an admin: tests/tests/identity_review.rs).
     market.press(&owner, &settings, "Edit Bakery Ada").await?;
-    market.press(&owner, &settings, "City").await?;
+    market.press(&owner, &settings, "Phone").await?;
     let reply = market.ask(&owner, "P").await?;
-    assert!(reply.starts_with("⚠️ City:"), "{reply}");
-    let reply = market.ask(&owner, "Potsdam").await?;
+    assert!(reply.starts_with("⚠️ Phone:"), "{reply}");
+    let reply = market.ask(&owner, "+49 30 7654321").await?;
     assert!(reply.contains("Saved"), "{reply}");
-    let city: String = sqlx::query_scalar("SELECT city FROM businesses WHERE id = $1")
+    let phone: Option<String> = sqlx::query_scalar("SELECT phone FROM businesses WHERE id = $1")
         .bind(shop)
         .fetch_one(&market.stack.pool)
         .await?;
-    assert_eq!(city, "Potsdam");
+    assert_eq!(phone.as_deref(), Some("+49307654321"));
 
     // Nobody else can.
     let mallory = unique_user("Mallory");
@@ -671,6 +672,6 @@ async fn settings_show_a_section_per_role_and_owners_edit_their_business() -> Re
         .bind(shop)
         .fetch_one(&market.stack.pool)
         .await?;
-    assert_eq!(city, "Potsdam");
+    assert_eq!(city, "Berlin");
     Ok(())
 }

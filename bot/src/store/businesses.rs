@@ -327,3 +327,183 @@ pub async fn update_profile(
         Err(error) => Err(error.into()),
     }
 }
+
+/// A proposed change of an approved business's identity (name, address, logo, location),
+/// waiting for an admin; the listing keeps the approved values meanwhile.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct IdentityChange {
+    pub id: i64,
+    pub business_id: i64,
+    pub requested_by: i64,
+    pub name: String,
+    pub street: String,
+    pub city: String,
+    pub postal_code: String,
+    pub logo_file_id: Option<String>,
+    pub latitude: f64,
+    pub longitude: f64,
+    pub status: String,
+    pub reason: Option<String>,
+}
+
+const CHANGE_COLUMNS: &str = "c.id, c.business_id, c.requested_by, c.name, c.street, c.city, \
+                              c.postal_code, c.logo_file_id, c.latitude, c.longitude, c.status, \
+                              c.reason";
+
+/// Proposes `identity` for the business: replaces its pending change, or opens one. Returns
+/// the change's id.
+pub async fn propose_identity_change(
+    conn: &mut PgConnection,
+    business_id: i64,
+    requested_by: i64,
+    identity: &NewBusiness,
+) -> sqlx::Result<i64> {
+    let updated: Option<i64> = sqlx::query_scalar(
+        "UPDATE business_changes SET requested_by = $2, name = $3, street = $4, city = $5,
+             postal_code = $6, logo_file_id = $7, latitude = $8, longitude = $9,
+             created_at = now()
+         WHERE business_id = $1 AND status = 'pending'
+         RETURNING id",
+    )
+    .bind(business_id)
+    .bind(requested_by)
+    .bind(&identity.name)
+    .bind(&identity.street)
+    .bind(&identity.city)
+    .bind(&identity.postal_code)
+    .bind(&identity.logo_file_id)
+    .bind(identity.latitude)
+    .bind(identity.longitude)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some(id) = updated {
+        return Ok(id);
+    }
+    sqlx::query_scalar(
+        "INSERT INTO business_changes (business_id, requested_by, name, street, city,
+             postal_code, logo_file_id, latitude, longitude)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+         RETURNING id",
+    )
+    .bind(business_id)
+    .bind(requested_by)
+    .bind(&identity.name)
+    .bind(&identity.street)
+    .bind(&identity.city)
+    .bind(&identity.postal_code)
+    .bind(&identity.logo_file_id)
+    .bind(identity.latitude)
+    .bind(identity.longitude)
+    .fetch_one(conn)
+    .await
+}
+
+pub async fn pending_change(
+    conn: &mut PgConnection,
+    business_id: i64,
+) -> sqlx::Result<Option<IdentityChange>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {CHANGE_COLUMNS} FROM business_changes c
+         WHERE c.business_id = $1 AND c.status = 'pending'"
+    )))
+    .bind(business_id)
+    .fetch_optional(conn)
+    .await
+}
+
+pub async fn get_change(
+    conn: &mut PgConnection,
+    change_id: i64,
+) -> sqlx::Result<Option<IdentityChange>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {CHANGE_COLUMNS} FROM business_changes c WHERE c.id = $1"
+    )))
+    .bind(change_id)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Changes waiting for an admin, oldest first.
+pub async fn pending_changes(
+    conn: &mut PgConnection,
+    limit: i64,
+) -> sqlx::Result<Vec<IdentityChange>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {CHANGE_COLUMNS} FROM business_changes c WHERE c.status = 'pending'
+         ORDER BY c.created_at, c.id LIMIT $1"
+    )))
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}
+
+/// Accepts a pending change: the business takes its values. `Ok(None)` when it was decided
+/// meanwhile; `Duplicate` when another live business has the new name and address.
+pub async fn accept_change(
+    conn: &mut PgConnection,
+    change_id: i64,
+    admin_id: i64,
+) -> Result<Option<IdentityChange>, RegisterError> {
+    let mut savepoint = sqlx::Connection::begin(&mut *conn).await?;
+    let change: Option<IdentityChange> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "UPDATE business_changes c SET status = 'accepted', decided_by = $2, decided_at = now()
+         WHERE c.id = $1 AND c.status = 'pending'
+         RETURNING {CHANGE_COLUMNS}"
+    )))
+    .bind(change_id)
+    .bind(admin_id)
+    .fetch_optional(&mut *savepoint)
+    .await?;
+    let Some(change) = change else {
+        savepoint.rollback().await?;
+        return Ok(None);
+    };
+    let applied = sqlx::query(
+        "UPDATE businesses SET name = $2, street = $3, city = $4, postal_code = $5,
+             logo_file_id = $6, latitude = $7, longitude = $8, updated_at = now()
+         WHERE id = $1",
+    )
+    .bind(change.business_id)
+    .bind(&change.name)
+    .bind(&change.street)
+    .bind(&change.city)
+    .bind(&change.postal_code)
+    .bind(&change.logo_file_id)
+    .bind(change.latitude)
+    .bind(change.longitude)
+    .execute(&mut *savepoint)
+    .await;
+    match applied {
+        Ok(_) => {
+            savepoint.commit().await?;
+            Ok(Some(change))
+        }
+        Err(sqlx::Error::Database(error))
+            if error.constraint() == Some("businesses_unique_name_address") =>
+        {
+            savepoint.rollback().await?;
+            Err(RegisterError::Duplicate)
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// Rejects a pending change with the admin's reason; `None` when it was decided meanwhile.
+pub async fn reject_change(
+    conn: &mut PgConnection,
+    change_id: i64,
+    admin_id: i64,
+    reason: &str,
+) -> sqlx::Result<Option<IdentityChange>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "UPDATE business_changes c SET status = 'rejected', reason = $3, decided_by = $2,
+             decided_at = now()
+         WHERE c.id = $1 AND c.status = 'pending'
+         RETURNING {CHANGE_COLUMNS}"
+    )))
+    .bind(change_id)
+    .bind(admin_id)
+    .bind(reason)
+    .fetch_optional(conn)
+    .await
+}

@@ -107,6 +107,14 @@ pub struct BusinessTexts {
     pub staff_invite_invalid: &'static str,
     pub no_longer_staff: &'static str,
     pub name_taken_by_live_business: &'static str,
+    pub identity_change_sent: &'static str,
+    pub accept_change_button: &'static str,
+    pub reject_change_button: &'static str,
+    pub ask_change_rejection_reason: &'static str,
+    pub change_rejection_cancelled: &'static str,
+    pub change_already_decided: &'static str,
+    pub change_accepted: &'static str,
+    pub change_rejected: &'static str,
     /// The reason an application that waited too long was closed with.
     pub application_expired_reason: &'static str,
     pub remove_confirm_button: &'static str,
@@ -194,6 +202,62 @@ impl BusinessTexts {
 
     pub fn removed_from_staff(&self, business: &str) -> String {
         format!("You no longer manage deals of {business}: its owner removed you from the staff.")
+    }
+
+    /// An identity change for the admins: only what differs, old → new.
+    pub fn change_request(
+        &self,
+        business: &Business,
+        change: &crate::store::businesses::IdentityChange,
+    ) -> String {
+        let mut lines = Vec::new();
+        if business.name != change.name {
+            lines.push(format!("Name: {} → {}", business.name, change.name));
+        }
+        let old_address = format!(
+            "{}, {} {}",
+            business.street, business.postal_code, business.city
+        );
+        let new_address = format!("{}, {} {}", change.street, change.postal_code, change.city);
+        if old_address != new_address {
+            lines.push(format!("Address: {old_address} → {new_address}"));
+        }
+        if (business.latitude, business.longitude) != (change.latitude, change.longitude) {
+            lines.push(format!(
+                "Location: {:.5}, {:.5} → {:.5}, {:.5}",
+                business.latitude, business.longitude, change.latitude, change.longitude
+            ));
+        }
+        if business.logo_file_id != change.logo_file_id {
+            lines.push(
+                match change.logo_file_id {
+                    Some(_) => "Logo: a new logo",
+                    None => "Logo: removed",
+                }
+                .to_owned(),
+            );
+        }
+        if lines.is_empty() {
+            lines.push("No difference to the approved details.".to_owned());
+        }
+        format!(
+            "✏️ {} (#{}) asks to change its listing:\n{}\n\nCustomers see the approved details \
+             until you accept.",
+            business.name,
+            business.id,
+            lines.join("\n")
+        )
+    }
+
+    pub fn change_accepted_notice(&self, name: &str) -> String {
+        format!("✅ Your change was accepted: customers now see {name} with the new details.")
+    }
+
+    pub fn change_rejected_notice(&self, name: &str, reason: &str) -> String {
+        format!(
+            "Your change to {name} was not accepted.\nReason: {reason}\n\nYour listing keeps \
+             its approved details; you can propose another change in /settings."
+        )
     }
 
     /// Why a staff member's press or command was refused.
@@ -847,6 +911,19 @@ pub static EN: Catalog = Catalog {
         staff_invite_invalid: "This invitation is invalid, already used or expired. Please ask \
                                for a new one.",
         no_longer_staff: "That person is no longer staff of this business.",
+        identity_change_sent: "📝 Sent for review: an admin checks a new name, address, \
+                               location or logo before customers see it. Until then your \
+                               listing keeps the approved details; you'll get a message when \
+                               it is decided. (A new phone number applies at once.)",
+        accept_change_button: "✅ Accept change",
+        reject_change_button: "❌ Reject change (with reason)",
+        ask_change_rejection_reason: "Why is the change rejected? Your answer is sent to the \
+                                      business. For example: The new address could not be \
+                                      verified. /cancel keeps the change pending.",
+        change_rejection_cancelled: "Not rejected; the change is still pending.",
+        change_already_decided: "This change was already decided.",
+        change_accepted: "✅ Accepted: customers see the new details now.",
+        change_rejected: "❌ Change rejected; the business was told why.",
         name_taken_by_live_business: "A business with this name and address is already \
                                       approved: reject this application, or suspend the other \
                                       business first.",

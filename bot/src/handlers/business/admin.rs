@@ -9,7 +9,7 @@ use teloxide::types::{
 use super::super::{Context, HandlerError};
 use super::dialogue::{self, Answer};
 use crate::marketplace::input;
-use crate::store::businesses::{self, Business, BusinessStatus};
+use crate::store::businesses::{self, Business, BusinessStatus, IdentityChange};
 use crate::store::conversations::Conversation;
 use crate::store::offers;
 use crate::store::outbound::{self, OutboundMessage};
@@ -23,6 +23,8 @@ const REJECT: &str = "adm_reject";
 const SUSPEND: &str = "adm_suspend";
 const REINSTATE: &str = "adm_reinstate";
 const RETRY_REFUND: &str = "adm_retry_refund";
+const ACCEPT_CHANGE: &str = "adm_chg_ok";
+const REJECT_CHANGE: &str = "adm_chg_no";
 /// How many payments needing attention one /pending shows.
 const PAYMENTS_PAGE: i64 = 20;
 /// How many applications one /pending shows.
@@ -46,6 +48,13 @@ pub enum Button {
     RetryRefund {
         refund_id: i64,
     },
+    /// An approved business's change of name, address, location or logo.
+    AcceptChange {
+        change_id: i64,
+    },
+    RejectChange {
+        change_id: i64,
+    },
 }
 
 impl Button {
@@ -60,6 +69,8 @@ impl Button {
             SUSPEND => Self::Suspend { business_id: id },
             REINSTATE => Self::Reinstate { business_id: id },
             RETRY_REFUND => Self::RetryRefund { refund_id: id },
+            ACCEPT_CHANGE => Self::AcceptChange { change_id: id },
+            REJECT_CHANGE => Self::RejectChange { change_id: id },
             _ => return None,
         })
     }
@@ -68,6 +79,9 @@ impl Button {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct RejectDraft {
     business_id: i64,
+    /// Set when an identity change is rejected rather than an application.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    change_id: Option<i64>,
 }
 
 pub fn is_admin(ctx: &Context<'_>) -> bool {
@@ -129,6 +143,41 @@ pub async fn notify_admins_of_application(
     Ok(())
 }
 
+fn change_keyboard(
+    codec: &CallbackCodec,
+    texts: &crate::texts::Catalog,
+    change_id: i64,
+) -> Result<InlineKeyboardMarkup, HandlerError> {
+    Ok(InlineKeyboardMarkup::new([[
+        InlineKeyboardButton::callback(
+            texts.biz.accept_change_button,
+            codec.encode(ACCEPT_CHANGE, &[change_id])?,
+        ),
+        InlineKeyboardButton::callback(
+            texts.biz.reject_change_button,
+            codec.encode(REJECT_CHANGE, &[change_id])?,
+        ),
+    ]]))
+}
+
+/// Queues an identity change (old → new) for every admin, with the decision buttons.
+pub async fn notify_admins_of_change(
+    ctx: &mut Context<'_>,
+    business: &Business,
+    change: &IdentityChange,
+) -> Result<(), HandlerError> {
+    let texts = ctx.texts;
+    let message = OutboundMessage::SendMessage {
+        text: texts.biz.change_request(business, change),
+        parse_mode: None,
+        reply_markup: Some(change_keyboard(&ctx.app.callbacks, texts, change.id)?),
+    };
+    for admin_id in ctx.app.config.admin_ids.clone() {
+        outbound::enqueue(ctx.conn, admin_id, &message).await?;
+    }
+    Ok(())
+}
+
 /// `/pending`. Non-admins get the answer to an unknown command: no admin surface.
 pub async fn pending(ctx: &mut Context<'_>, chat: ChatId) -> Result<(), HandlerError> {
     if !is_admin(ctx) {
@@ -137,7 +186,8 @@ pub async fn pending(ctx: &mut Context<'_>, chat: ChatId) -> Result<(), HandlerE
         return Ok(());
     }
     let applications = businesses::pending(ctx.conn, PENDING_PAGE).await?;
-    if applications.is_empty() {
+    let changes = businesses::pending_changes(ctx.conn, PENDING_PAGE).await?;
+    if applications.is_empty() && changes.is_empty() {
         let text = ctx.texts.biz.no_pending;
         ctx.send(chat, text, None);
     }
@@ -145,6 +195,14 @@ pub async fn pending(ctx: &mut Context<'_>, chat: ChatId) -> Result<(), HandlerE
         let keyboard = decision_keyboard(&ctx.app.callbacks, ctx.texts, business.id)?;
         let matching = businesses::same_name_and_address(ctx.conn, &business).await?;
         let text = ctx.texts.application(&business, &matching);
+        ctx.send(chat, text, Some(ReplyMarkup::InlineKeyboard(keyboard)));
+    }
+    for change in changes {
+        let Some(business) = businesses::get(ctx.conn, change.business_id).await? else {
+            continue;
+        };
+        let keyboard = change_keyboard(&ctx.app.callbacks, ctx.texts, change.id)?;
+        let text = ctx.texts.biz.change_request(&business, &change);
         ctx.send(chat, text, Some(ReplyMarkup::InlineKeyboard(keyboard)));
     }
     payments_needing_attention(ctx, chat).await
@@ -272,6 +330,33 @@ pub async fn on_button(
             let text = format!("{}\n\n{notice}", super::pressed_text(query));
             super::replace_pressed(ctx, query, text, None).await
         }
+        Button::AcceptChange { change_id } => accept_change(ctx, query, change_id).await,
+        Button::RejectChange { change_id } => {
+            let Some(change) = businesses::get_change(ctx.conn, change_id)
+                .await?
+                .filter(|c| c.status == "pending")
+            else {
+                let notice = ctx.texts.biz.change_already_decided;
+                ctx.answer_callback(query, Some(notice));
+                return Ok(());
+            };
+            ctx.answer_callback(query, None);
+            let chat = ChatId(ctx.user_id());
+            dialogue::save(
+                ctx,
+                chat,
+                REJECT_FLOW,
+                "reason",
+                &RejectDraft {
+                    business_id: change.business_id,
+                    change_id: Some(change.id),
+                },
+            )
+            .await?;
+            let text = ctx.texts.biz.ask_change_rejection_reason;
+            ctx.send(chat, text, None);
+            Ok(())
+        }
         Button::Reject { business_id } => {
             ctx.answer_callback(query, None);
             let chat = ChatId(ctx.user_id());
@@ -280,7 +365,10 @@ pub async fn on_button(
                 chat,
                 REJECT_FLOW,
                 "reason",
-                &RejectDraft { business_id },
+                &RejectDraft {
+                    business_id,
+                    change_id: None,
+                },
             )
             .await?;
             let text = ctx.texts.biz.ask_rejection_reason;
@@ -307,7 +395,11 @@ pub async fn on_reject_reason(
     let reason = match answer {
         Answer::Cancel | Answer::Back => {
             dialogue::clear(ctx, chat).await?;
-            let text = ctx.texts.biz.rejection_cancelled;
+            let text = if draft.change_id.is_some() {
+                ctx.texts.biz.change_rejection_cancelled
+            } else {
+                ctx.texts.biz.rejection_cancelled
+            };
             ctx.send(chat, text, None);
             return Ok(true);
         }
@@ -329,6 +421,9 @@ pub async fn on_reject_reason(
     };
     dialogue::clear(ctx, chat).await?;
     let admin_id = ctx.user_id();
+    if let Some(change_id) = draft.change_id {
+        return reject_change(ctx, chat, change_id, &reason).await;
+    }
     let decided = businesses::change_status(
         ctx.conn,
         draft.business_id,
@@ -372,6 +467,90 @@ async fn decide(
     let text = ctx.texts.decision_done(&business);
     let keyboard = status_keyboard(&ctx.app.callbacks, ctx.texts, &business)?;
     super::replace_pressed(ctx, query, text, keyboard).await
+}
+
+async fn accept_change(
+    ctx: &mut Context<'_>,
+    query: &CallbackQuery,
+    change_id: i64,
+) -> Result<(), HandlerError> {
+    let admin_id = ctx.user_id();
+    let before = businesses::get_change(ctx.conn, change_id).await?;
+    let business_before = match &before {
+        Some(change) => businesses::get(ctx.conn, change.business_id).await?,
+        None => None,
+    };
+    let change = match businesses::accept_change(ctx.conn, change_id, admin_id).await {
+        Ok(Some(change)) => change,
+        Ok(None) => {
+            let notice = ctx.texts.biz.change_already_decided;
+            ctx.answer_callback(query, Some(notice));
+            return Ok(());
+        }
+        Err(businesses::RegisterError::Duplicate) => {
+            let notice = ctx.texts.biz.name_taken_by_live_business;
+            ctx.answer_callback(query, Some(notice));
+            return Ok(());
+        }
+        Err(businesses::RegisterError::Database(error)) => return Err(error.into()),
+    };
+    ctx.answer_callback(query, None);
+    ctx.audit(
+        "business.identity_change_accepted",
+        "business",
+        Some(change.business_id.to_string()),
+        business_before
+            .as_ref()
+            .map(|b| serde_json::json!({ "name": b.name, "street": b.street, "city": b.city })),
+        Some(serde_json::json!({
+            "change_id": change.id, "name": change.name, "street": change.street,
+            "city": change.city,
+        })),
+    )
+    .await?;
+    if let Some(business) = businesses::get(ctx.conn, change.business_id).await? {
+        let texts = crate::texts::for_language(None);
+        let notice = texts.biz.change_accepted_notice(&change.name);
+        outbound::enqueue(ctx.conn, business.owner_id, &OutboundMessage::text(notice)).await?;
+    }
+    let text = format!(
+        "{}\n\n{}",
+        super::pressed_text(query),
+        ctx.texts.biz.change_accepted
+    );
+    super::replace_pressed(ctx, query, text, None).await
+}
+
+async fn reject_change(
+    ctx: &mut Context<'_>,
+    chat: ChatId,
+    change_id: i64,
+    reason: &str,
+) -> Result<bool, HandlerError> {
+    let admin_id = ctx.user_id();
+    let Some(change) = businesses::reject_change(ctx.conn, change_id, admin_id, reason).await?
+    else {
+        let text = ctx.texts.biz.change_already_decided;
+        ctx.send(chat, text, None);
+        return Ok(true);
+    };
+    ctx.audit(
+        "business.identity_change_rejected",
+        "business",
+        Some(change.business_id.to_string()),
+        None,
+        Some(serde_json::json!({ "change_id": change.id, "reason": reason })),
+    )
+    .await?;
+    let Some(business) = businesses::get(ctx.conn, change.business_id).await? else {
+        return Ok(true);
+    };
+    let texts = crate::texts::for_language(None);
+    let notice = texts.biz.change_rejected_notice(&business.name, reason);
+    outbound::enqueue(ctx.conn, business.owner_id, &OutboundMessage::text(notice)).await?;
+    let text = ctx.texts.biz.change_rejected;
+    ctx.send(chat, text, None);
+    Ok(true)
 }
 
 /// Audits a decision, applies its consequences and tells the business.

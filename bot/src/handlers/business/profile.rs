@@ -1,5 +1,7 @@
 //! Editing a registered business (owners and admins, from /settings): one field at a time with
-//! the registration's questions and validation. The status stays; the change applies at once.
+//! the registration's questions and validation. The status stays. The phone changes at once; a
+//! change of an approved business's name, address, location or logo waits for an admin (the
+//! listing keeps the approved values until then).
 
 use serde::{Deserialize, Serialize};
 use teloxide::types::{
@@ -13,7 +15,7 @@ use crate::marketplace::invoice_limits;
 use crate::marketplace::money::format_amount;
 use crate::marketplace::payment::PaymentMode;
 use crate::marketplace::permissions::{Access, Action};
-use crate::store::businesses::{self, Business, NewBusiness, RegisterError};
+use crate::store::businesses::{self, Business, BusinessStatus, NewBusiness, RegisterError};
 use crate::store::conversations::Conversation;
 use crate::store::payments;
 use crate::telegram::callback::CallbackData;
@@ -253,13 +255,35 @@ pub async fn on_answer(
         dialogue::clear(ctx, chat).await?;
         return Ok(false);
     };
+    // An approved (or suspended) business was checked by an admin under its name, address,
+    // location and logo: a change of those waits for an admin again, built on any change
+    // already waiting. Its phone, and everything of an application not decided yet, change at
+    // once.
+    let reviewed = matches!(
+        business.status(),
+        BusinessStatus::Approved | BusinessStatus::Suspended
+    );
+    let waiting = if reviewed {
+        businesses::pending_change(ctx.conn, business.id).await?
+    } else {
+        None
+    };
     let mut draft = draft_of(&business);
+    if let Some(change) = &waiting {
+        draft.name = Some(change.name.clone());
+        draft.street = Some(change.street.clone());
+        draft.city = Some(change.city.clone());
+        draft.postal_code = Some(change.postal_code.clone());
+        draft.logo_file_id = change.logo_file_id.clone();
+        draft.latitude = Some(change.latitude);
+        draft.longitude = Some(change.longitude);
+    }
     if let Err(invalid) = registration::accept(step, &mut draft, answer) {
         // The dialogue stays at this field until a valid answer or /cancel.
         dialogue::refuse(ctx, chat, invalid).await?;
         return Ok(true);
     }
-    let profile = NewBusiness {
+    let proposed = NewBusiness {
         owner_id: business.owner_id,
         name: draft.name.clone().unwrap_or_default(),
         street: draft.street.clone().unwrap_or_default(),
@@ -269,6 +293,28 @@ pub async fn on_answer(
         logo_file_id: draft.logo_file_id.clone(),
         latitude: draft.latitude.unwrap_or(business.latitude),
         longitude: draft.longitude.unwrap_or(business.longitude),
+    };
+    if reviewed && step != Step::Phone {
+        return propose_change(ctx, chat, &business, &proposed).await;
+    }
+    // Only the phone goes live for a reviewed business; its identity stays the approved one.
+    let mut live = draft_of(&business);
+    live.phone = draft.phone.clone();
+    let profile = if reviewed {
+        NewBusiness {
+            owner_id: business.owner_id,
+            name: business.name.clone(),
+            street: business.street.clone(),
+            city: business.city.clone(),
+            postal_code: business.postal_code.clone(),
+            phone: draft.phone.clone(),
+            logo_file_id: business.logo_file_id.clone(),
+            latitude: business.latitude,
+            longitude: business.longitude,
+        }
+    } else {
+        live = draft.clone();
+        proposed
     };
     match businesses::update_profile(ctx.conn, business.id, &profile).await {
         Ok(()) => {}
@@ -285,15 +331,77 @@ pub async fn on_answer(
         "business",
         Some(business.id.to_string()),
         Some(profile_json(&draft_of(&business))),
-        Some(profile_json(&draft)),
+        Some(profile_json(&live)),
     )
     .await?;
     let text = ctx
         .texts
         .biz
-        .business_updated(&ctx.texts.registration_summary(&draft));
+        .business_updated(&ctx.texts.registration_summary(&live));
     ctx.send(chat, text, Some(ReplyMarkup::kb_remove()));
     Ok(true)
+}
+
+/// Opens (or updates) the business's identity change and hands it to the admins.
+async fn propose_change(
+    ctx: &mut Context<'_>,
+    chat: ChatId,
+    business: &Business,
+    proposed: &NewBusiness,
+) -> Result<bool, HandlerError> {
+    let change_id =
+        businesses::propose_identity_change(ctx.conn, business.id, ctx.user_id(), proposed).await?;
+    dialogue::clear(ctx, chat).await?;
+    ctx.audit(
+        "business.identity_change_requested",
+        "business",
+        Some(business.id.to_string()),
+        Some(identity_json(
+            &business.name,
+            &business.street,
+            &business.city,
+            &business.postal_code,
+            business.logo_file_id.is_some(),
+            business.latitude,
+            business.longitude,
+        )),
+        Some(identity_json(
+            &proposed.name,
+            &proposed.street,
+            &proposed.city,
+            &proposed.postal_code,
+            proposed.logo_file_id.is_some(),
+            proposed.latitude,
+            proposed.longitude,
+        )),
+    )
+    .await?;
+    tracing::info!(
+        business_id = business.id,
+        change_id,
+        "business identity change sent for review"
+    );
+    if let Some(change) = businesses::get_change(ctx.conn, change_id).await? {
+        super::admin::notify_admins_of_change(ctx, business, &change).await?;
+    }
+    let text = ctx.texts.biz.identity_change_sent;
+    ctx.send(chat, text, Some(ReplyMarkup::kb_remove()));
+    Ok(true)
+}
+
+fn identity_json(
+    name: &str,
+    street: &str,
+    city: &str,
+    postal_code: &str,
+    logo: bool,
+    latitude: f64,
+    longitude: f64,
+) -> serde_json::Value {
+    serde_json::json!({
+        "name": name, "street": street, "city": city, "postal_code": postal_code,
+        "logo": logo, "latitude": latitude, "longitude": longitude,
+    })
 }
 
 fn profile_json(draft: &Draft) -> serde_json::Value {
