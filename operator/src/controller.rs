@@ -28,6 +28,7 @@ use crate::crd::{Backup, Phase, Restore, SecretRotationStatus, TooGoodToGo, Webh
 use crate::db_rotation;
 use crate::dereference::{self, DereferenceError};
 use crate::exclusive;
+use crate::final_backup;
 use crate::generator::SecretGenerator;
 use crate::metrics::{ErrorLabels, Metrics, ResourceLabels};
 use crate::names::{FIELD_MANAGER, Owner};
@@ -193,9 +194,9 @@ async fn update_status(
 /// the reconcile acts on the resource as stored, read first; its status write carries that
 /// resourceVersion, and a conflict (someone wrote in between) is retried at once, not reported.
 pub async fn reconcile_resource(cached: &TooGoodToGo, ctx: &Context) -> Result<Action, Error> {
-    // Deletion: owner references let the garbage collector remove every owned object, so no
-    // finalizer is needed and nothing can block deletion.
-    if cached.meta().deletion_timestamp.is_some() {
+    // Deletion: owner references let the garbage collector remove every owned object; only the
+    // final backup of deletionPolicy Backup holds it (a finalizer).
+    if cached.meta().deletion_timestamp.is_some() && !final_backup::has_finalizer(cached) {
         return Ok(Action::await_change());
     }
     let api: Api<TooGoodToGo> = Api::namespaced(
@@ -267,12 +268,30 @@ async fn publish_warning(cr: &TooGoodToGo, ctx: &Context, reason: &str, message:
 }
 
 async fn reconcile_steps(cr: &TooGoodToGo, ctx: &Context) -> Result<Action, Error> {
-    if cr.meta().deletion_timestamp.is_some() {
+    let deleting = cr.meta().deletion_timestamp.is_some();
+    if deleting && !final_backup::has_finalizer(cr) {
         return Ok(Action::await_change());
     }
     let owner = Owner::of(cr);
     let client = &ctx.client;
     let api: Api<TooGoodToGo> = Api::namespaced(client.clone(), &owner.namespace);
+    if deleting && !final_backup::wanted(cr) {
+        // The policy was changed while the deletion waited: it goes on as that policy says.
+        final_backup::set_finalizer(&api, cr, false).await?;
+        return Ok(Action::await_change());
+    }
+    // Added first (it only holds a deletion), removed last: after this reconcile has applied
+    // the ownership the new policy wants, so a deletion right after it keeps what it should.
+    if !deleting && final_backup::wanted(cr) && final_backup::set_finalizer(&api, cr, true).await? {
+        return Ok(Action::requeue(CONFLICT_REQUEUE));
+    }
+    // Deleting under deletionPolicy Backup: everything keeps running until the final backup,
+    // asked for here, has completed.
+    let final_progress = if deleting {
+        Some(final_backup::ensure(client, cr).await?)
+    } else {
+        None
+    };
     let mut facts = Facts {
         suspended: cr.spec.suspend,
         ..Facts::default()
@@ -589,7 +608,7 @@ async fn reconcile_steps(cr: &TooGoodToGo, ctx: &Context) -> Result<Action, Erro
     // an external database keeps the StatefulSet then.
     let absent = desired.absent(
         &owner,
-        cr.deletion_policy() == crate::crd::DeletionPolicy::Delete,
+        cr.deletion_policy() != crate::crd::DeletionPolicy::Retain,
     );
     let report = apply::apply(
         client,
@@ -763,6 +782,41 @@ async fn reconcile_steps(cr: &TooGoodToGo, ctx: &Context) -> Result<Action, Erro
     // update status
     facts.plan = Some(plan);
     let phase = update_status(&api, cr, ctx, &facts).await?;
+    match final_progress {
+        None if final_backup::has_finalizer(cr) && !final_backup::wanted(cr) => {
+            // The status write moved the resourceVersion: the finalizer goes from a fresh read.
+            if let Some(fresh) = api.get_opt(&cr.name_any()).await? {
+                final_backup::set_finalizer(&api, &fresh, false).await?;
+            }
+        }
+        None => {}
+        Some(final_backup::Progress::Completed { file }) => {
+            info!(%file, "final backup completed; the deletion goes on");
+            let event = kube::runtime::events::Event {
+                type_: kube::runtime::events::EventType::Normal,
+                reason: "FinalBackupCompleted".to_owned(),
+                note: Some(format!(
+                    "the final backup {} ({file}) has completed; the resource and its data are deleted now, the backup stays",
+                    final_backup::backup_name(&owner)
+                )),
+                action: "Delete".to_owned(),
+                secondary: None,
+            };
+            if let Err(error) = status::publish(&ctx.recorder, cr, &event).await {
+                warn!(%error, "cannot publish event");
+            }
+            final_backup::set_finalizer(&api, cr, false).await?;
+            return Ok(Action::await_change());
+        }
+        Some(final_backup::Progress::Blocked(notice)) => {
+            warn!(reason = notice.reason, "the deletion waits");
+            if let Err(error) = status::publish(&ctx.recorder, cr, &notice.event()).await {
+                warn!(%error, reason = notice.reason, "cannot publish event");
+            }
+            return Ok(Action::requeue(IDLE_REQUEUE));
+        }
+        Some(final_backup::Progress::Running) => return Ok(Action::requeue(PROGRESS_REQUEUE)),
+    }
     if !refused.is_empty() {
         publish_failure(cr, ctx, &refused).await;
         return Err(Error::Refused(refused));

@@ -121,6 +121,9 @@ pub enum DeletionPolicy {
     Retain,
     /// The database volume and its credentials Secret are deleted with the resource.
     Delete,
+    /// A final backup first (a finalizer holds the deletion until it has completed), then as
+    /// `Delete`.
+    Backup,
 }
 
 #[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, schemars::JsonSchema)]

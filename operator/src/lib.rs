@@ -11,6 +11,7 @@ pub mod cron;
 pub mod dereference;
 pub mod digest;
 pub mod exclusive;
+pub mod final_backup;
 pub mod generator;
 pub mod names;
 pub mod resources;

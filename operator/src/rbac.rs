@@ -10,16 +10,16 @@ pub struct Rule {
     pub verbs: &'static [&'static str],
 }
 
-const READ: [&str; 3] = ["get", "list", "watch"];
 const OWN: [&str; 5] = ["get", "list", "watch", "create", "patch"];
 const OWN_OPTIONAL: [&str; 6] = ["get", "list", "watch", "create", "patch", "delete"];
 
 /// Cluster-wide (or per watched namespace) rules of the controller.
 pub const CONTROLLER_RULES: &[Rule] = &[
+    // patch: the final-backup finalizer of deletionPolicy Backup.
     Rule {
         api_group: "toogoodtogo.io",
         resources: &["toogoodtogos"],
-        verbs: &READ,
+        verbs: &["get", "list", "watch", "patch"],
     },
     Rule {
         api_group: "toogoodtogo.io",

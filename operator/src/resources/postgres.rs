@@ -201,7 +201,7 @@ pub fn stateful_set(ctx: &Context, managed: &ManagedDatabase) -> StatefulSet {
                     when_deleted: Some(
                         match ctx.cr.deletion_policy() {
                             DeletionPolicy::Retain => "Retain",
-                            DeletionPolicy::Delete => "Delete",
+                            DeletionPolicy::Delete | DeletionPolicy::Backup => "Delete",
                         }
                         .to_owned(),
                     ),
