@@ -49,11 +49,16 @@ fn pending(restore: &Restore) -> bool {
 }
 
 /// Whether the plan changes the version through a migration (not a rollback, which needs none).
+/// A failed migration or pre-deployment backup is not under way: it waits for a decision, and a
+/// restore may well be that decision.
 fn upgrade_wanted(plan: &RolloutPlan) -> bool {
     plan.rollback.is_none()
         && !matches!(
             plan.migration,
-            MigrationState::NotNeeded | MigrationState::WaitingForRestore { .. }
+            MigrationState::NotNeeded
+                | MigrationState::WaitingForRestore { .. }
+                | MigrationState::Failed { .. }
+                | MigrationState::BackupFailed { .. }
         )
 }
 

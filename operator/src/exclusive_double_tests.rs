@@ -280,3 +280,26 @@ async fn a_failed_migration_after_a_restore_keeps_the_bot_at_zero_and_names_the_
     cluster.reconcile_ok().await;
     assert_eq!(get(&cluster, BOT)["spec"]["replicas"], 3);
 }
+
+#[tokio::test]
+async fn a_failed_migration_does_not_hold_a_restore() {
+    let cluster = production_without_pre_deployment_backup();
+    cluster.converge().await;
+    cluster
+        .server
+        .edit(CR, |cr| cr["spec"]["version"] = json!("1.5.0"));
+    cluster.reconcile_ok().await;
+    cluster.server.edit(&job_path("tgtg-migrate-1.5.0"), |j| {
+        j["status"] = json!({"failed": 7, "conditions": [{"type": "Failed", "status": "True",
+            "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit"}]});
+    });
+    cluster.reconcile().await.ok();
+    assert_eq!(cluster.condition("Degraded")["reason"], "MigrationFailed");
+    // Restoring the database is a way out of a failed migration: it is not held.
+    restore(&cluster, "r6", Value::Null);
+    cluster.reconcile().await.ok();
+    assert_eq!(
+        get(&cluster, &restore_path("r6"))["status"]["phase"],
+        "Verifying"
+    );
+}
