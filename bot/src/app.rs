@@ -132,7 +132,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     redis.connect_in_background(shutdown.child_token());
     let http = telegram::http_client()?;
     let bot = telegram::bot(&config.telegram, http.clone())?;
-    let (workers, receivers) = Workers::new(config.inbox.workers);
+    let (workers, receivers) = Workers::new(config.inbox.workers, pool.clone());
     // The intake outlives the workers: it is the last to stop taking updates.
     let mut intake_tasks = JoinSet::new();
     let intake = Intake::start(pool.clone(), &mut intake_tasks);

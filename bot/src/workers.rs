@@ -41,21 +41,30 @@ struct Job {
 /// The intake side: hands stored updates to the worker of their chat.
 pub struct Workers {
     shards: Vec<mpsc::Sender<Job>>,
+    /// To hand back the claim of an update no worker could take.
+    pool: sqlx::PgPool,
 }
 
 pub struct WorkerReceivers(Vec<mpsc::Receiver<Job>>);
 
 impl Workers {
-    pub fn new(count: usize) -> (Self, WorkerReceivers) {
+    pub fn new(count: usize, pool: sqlx::PgPool) -> (Self, WorkerReceivers) {
         let (senders, receivers) = (0..count.max(1))
             .map(|_| mpsc::channel(SHARD_CAPACITY))
             .unzip();
-        (Self { shards: senders }, WorkerReceivers(receivers))
+        (
+            Self {
+                shards: senders,
+                pool,
+            },
+            WorkerReceivers(receivers),
+        )
     }
 
     /// Queues a stored update for processing. A saturated worker makes the caller wait (the
     /// webhook answers a little later, which is Telegram's cue to slow down); only after
-    /// `DISPATCH_TIMEOUT` is the update left in the inbox for the sweeper.
+    /// `DISPATCH_TIMEOUT` is the update left in the inbox, its claim handed back so that the
+    /// sweeper takes it as soon as a worker has room (not after the whole claim timeout).
     pub async fn dispatch(&self, update: PendingUpdate) {
         self.send(Job {
             update,
@@ -77,6 +86,9 @@ impl Workers {
                 update_id = job.update.update_id,
                 "worker saturated; the update waits for the sweeper"
             );
+            if let Err(error) = inbox::release(&self.pool, job.update.update_id).await {
+                tracing::warn!(%error, update_id = job.update.update_id, "could not hand back a claim");
+            }
         }
     }
 

@@ -281,3 +281,56 @@ async fn two_replicas_process_each_update_once_in_per_chat_order() -> Result<(),
     assert_eq!(out_of_order, 0);
     Ok(())
 }
+
+/// A worker that cannot take an update within the dispatch timeout leaves it in the inbox. Its
+/// claim is handed back at once, so it is processed as soon as the worker has room, not after
+/// the whole claim timeout (30 s) — under overload that cliff made every late update wait 30 s.
+#[tokio::test]
+async fn an_update_no_worker_could_take_is_processed_once_there_is_room_not_after_its_claim()
+-> Result<(), harness::Error> {
+    const CHANNEL: usize = 256;
+    let stack = Stack::new().await?;
+    let bot = BotProcess::start(
+        stack
+            .env()
+            .set("INBOX_WORKERS", "1")
+            .set("INBOX_CLAIM_TIMEOUT", "30"),
+    )
+    .await?;
+    // The one worker waits on a row lock the test holds, so its channel fills up.
+    let stuck = unique_user("Stu");
+    let mut blocker = stack.pool.begin().await?;
+    sqlx::query("INSERT INTO users (telegram_id, first_name) VALUES ($1, 'Stu')")
+        .bind(stuck.id)
+        .execute(&mut *blocker)
+        .await?;
+    assert_eq!(
+        bot.webhook()
+            .post(&stack.updates.text(&stuck, "/start"))
+            .await?,
+        200
+    );
+    let users: Vec<_> = (0..=CHANNEL).map(|_| unique_user("Queued")).collect();
+    for user in &users {
+        // The last one waits out the dispatch timeout (5 s), then is answered 200 all the same.
+        assert_eq!(
+            bot.webhook()
+                .post(&stack.updates.text(user, "/start"))
+                .await?,
+            200
+        );
+    }
+    assert!(
+        bot.log().contains("worker saturated"),
+        "the worker never ran out of room"
+    );
+    blocker.rollback().await?;
+    let unblocked = std::time::Instant::now();
+    stack.wait_until_committed(users.len() as i64 + 1).await?;
+    let waited = unblocked.elapsed();
+    assert!(
+        waited < Duration::from_secs(15),
+        "the last update waited {waited:?}: its claim was not handed back"
+    );
+    Ok(())
+}
