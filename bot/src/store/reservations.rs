@@ -459,27 +459,23 @@ pub enum PickupOutcome {
     NotConfirmed(Box<Reservation>),
 }
 
-/// Confirms a pickup by code, for a member of the reservation's business only.
-pub async fn pick_up_by_code(
+/// The reservation (id and business) with this pickup code among the businesses `member_id`
+/// acts for: codes are unique within a business only, and another business's code is unknown.
+pub async fn find_by_code_for_member(
     conn: &mut PgConnection,
     code: &str,
     member_id: i64,
-    now: DateTime<Utc>,
-) -> sqlx::Result<PickupOutcome> {
-    let id: Option<i64> = sqlx::query_scalar(
-        "SELECT r.id FROM reservations r
+) -> sqlx::Result<Option<(i64, i64)>> {
+    sqlx::query_as(
+        "SELECT r.id, r.business_id FROM reservations r
          JOIN business_members m ON m.business_id = r.business_id AND m.user_id = $2
          WHERE r.pickup_code = $1
          ORDER BY r.created_at DESC LIMIT 1",
     )
     .bind(code)
     .bind(member_id)
-    .fetch_optional(&mut *conn)
-    .await?;
-    match id {
-        Some(id) => pick_up(conn, id, member_id, now).await,
-        None => Ok(PickupOutcome::Unknown),
-    }
+    .fetch_optional(conn)
+    .await
 }
 
 /// Confirms a pickup of a reservation by id. The caller has checked that `member_id` may
@@ -886,6 +882,19 @@ mod tests {
         );
         assert_eq!(offer_units(&pool, offer).await?.1, 2, "units returned once");
         Ok(())
+    }
+
+    /// A pickup by code as the handler does it (after its permission check).
+    async fn pick_up_by_code(
+        conn: &mut PgConnection,
+        code: &str,
+        member_id: i64,
+        now: DateTime<Utc>,
+    ) -> sqlx::Result<PickupOutcome> {
+        match find_by_code_for_member(conn, code, member_id).await? {
+            Some((id, _)) => pick_up(conn, id, member_id, now).await,
+            None => Ok(PickupOutcome::Unknown),
+        }
     }
 
     #[sqlx::test(migrator = "crate::store::MIGRATOR")]

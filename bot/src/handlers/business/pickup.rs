@@ -9,7 +9,7 @@ use super::super::customer::rating;
 use super::super::{Context, HandlerError};
 use crate::marketplace::ReservationState;
 use crate::marketplace::money::format_amount;
-use crate::marketplace::permissions::{self, Action};
+use crate::marketplace::permissions::{self, Access, Action};
 use crate::marketplace::reservation::{PaymentStatus, find_pickup_code};
 use crate::store::offers;
 use crate::store::outbound::{self, OutboundMessage};
@@ -107,7 +107,19 @@ pub async fn on_member_text(
 }
 
 async fn by_code(ctx: &mut Context<'_>, chat: ChatId, code: &str) -> Result<(), HandlerError> {
-    let outcome = reservations::pick_up_by_code(ctx.conn, code, ctx.user_id(), Utc::now()).await?;
+    let user_id = ctx.user_id();
+    let outcome = match reservations::find_by_code_for_member(ctx.conn, code, user_id).await? {
+        Some((reservation_id, business_id)) => {
+            let access = super::access(ctx, business_id, Action::ConfirmPickup).await?;
+            if !matches!(access, Access::Allowed(_)) {
+                let text = super::refusal(ctx, access, Action::ConfirmPickup);
+                ctx.send(chat, text, None);
+                return Ok(());
+            }
+            reservations::pick_up(ctx.conn, reservation_id, user_id, Utc::now()).await?
+        }
+        None => PickupOutcome::Unknown,
+    };
     let text = if outcome == PickupOutcome::Unknown {
         tracing::info!(user_id = ctx.user_id(), "pickup code refused");
         ctx.texts.cust.pickup_unknown(code)
