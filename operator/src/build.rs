@@ -45,6 +45,8 @@ pub struct PostgresCredentials {
     pub pending_password: Option<String>,
     /// The password rotation's state, kept with the passwords ([`crate::db_rotation::Record`]).
     pub record: crate::db_rotation::Record,
+    /// The credentials Secret's uid ([`crate::credentials_sync`]).
+    pub secret_uid: Option<String>,
 }
 
 /// Everything `render` needs besides the resource: the results of dereferencing and the
@@ -68,6 +70,9 @@ pub struct Inputs {
     /// An automatic rollback from this version is in effect: recorded on the Deployment, in the
     /// same write that rolls it back ([`crate::observe::ROLLED_BACK_FROM_ANNOTATION`]).
     pub rolled_back_from: Option<String>,
+    /// The credentials Secret whose passwords the database pod sets before it starts
+    /// ([`crate::credentials_sync`]); None leaves the pod without that step.
+    pub credentials_sync: Option<String>,
 }
 
 impl Inputs {
@@ -86,6 +91,7 @@ impl Inputs {
             postgres_claim_template_size: None,
             bot_stopped: false,
             rolled_back_from: None,
+            credentials_sync: None,
         }
     }
 }
@@ -382,6 +388,7 @@ mod tests {
                     bot_user: "toogoodtogo".to_owned(),
                     pending_password: None,
                     record: Default::default(),
+                    secret_uid: None,
                 }),
             },
             "digest".to_owned(),

@@ -510,6 +510,31 @@ async fn reconcile_steps(cr: &TooGoodToGo, ctx: &Context) -> Result<Action, Erro
         (rotation != SecretRotationStatus::default()).then_some(rotation)
     };
     let previous_rotation = merged_rotation.as_ref();
+    // A recreated credentials Secret: the database pod sets its passwords before it starts.
+    let secret_uid = dereferenced
+        .generated
+        .postgres
+        .as_ref()
+        .and_then(|pg| pg.secret_uid.clone());
+    let credentials_sync = crate::credentials_sync::wanted(
+        secret_uid.as_deref(),
+        observed.postgres_data_claim.as_ref(),
+        observed.postgres.as_ref(),
+    );
+    if credentials_sync.is_some()
+        && credentials_sync
+            != observed
+                .postgres
+                .as_ref()
+                .and_then(crate::credentials_sync::template_uid)
+    {
+        let message = format!(
+            "the credentials Secret {} was recreated: the database restarts once and sets its passwords (as the superuser over the local socket) before it serves again",
+            owner.postgres_credentials()
+        );
+        warn!("{message}");
+        publish_warning(cr, ctx, "SettingDatabasePasswords", &message).await;
+    }
     let key_ring = dereferenced.generated.key_ring.clone();
     let stored = rotation::Stored {
         key_ring: Some(&key_ring),
@@ -528,6 +553,7 @@ async fn reconcile_steps(cr: &TooGoodToGo, ctx: &Context) -> Result<Action, Erro
             migrate_version: plan.migrate_version.clone(),
             postgres_claim_template_size: observed.postgres_claim_template_size(),
             rolled_back_from: plan.rollback.as_ref().map(|(from, _)| from.clone()),
+            credentials_sync: credentials_sync.clone(),
         };
         let rendered = build::render(cr, &current);
         observed.deployment.is_none()
@@ -580,6 +606,7 @@ async fn reconcile_steps(cr: &TooGoodToGo, ctx: &Context) -> Result<Action, Erro
         migrate_version: plan.migrate_version.clone(),
         postgres_claim_template_size: observed.postgres_claim_template_size(),
         rolled_back_from: plan.rollback.as_ref().map(|(from, _)| from.clone()),
+        credentials_sync: credentials_sync.clone(),
     };
     let desired = build::render(cr, &inputs);
     let mut manifests = desired.manifests()?;
@@ -663,6 +690,16 @@ async fn reconcile_steps(cr: &TooGoodToGo, ctx: &Context) -> Result<Action, Erro
     }
     for kind in &report.unsupported {
         debug!(object = %kind, "kind not installed, skipped");
+    }
+    if cr.spec.database.managed.is_some() {
+        crate::credentials_sync::record(
+            client,
+            &owner,
+            secret_uid.as_deref(),
+            observed.postgres_data_claim.as_ref(),
+            observed.postgres.as_ref(),
+        )
+        .await?;
     }
     // webhook token rotation: once every pod accepts the new token, it becomes the registered one
     let mut backup_writes = 0;

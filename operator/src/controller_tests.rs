@@ -220,6 +220,8 @@ async fn first_reconcile_applies_everything_but_the_bot_and_the_migration_waits_
         get(deployment_path("tgtg-bot")),
         get(group("batch/v1", "jobs", "tgtg-migrate-1.0.0")),
         get(group("apps/v1", "statefulsets", "tgtg-postgres")),
+        // its data volume: which credentials Secret its passwords come from
+        get(core("persistentvolumeclaims", "data-tgtg-postgres-0")),
     ];
     // apply, in order: each object read, then written because it is missing
     for path in [
@@ -372,11 +374,12 @@ async fn a_converged_resource_causes_zero_writes() {
             Vec::<String>::new(),
             "converged reconcile wrote"
         );
-        // Reads only: the resource, 3 Secrets, 2 observed objects, 12 applied objects, 6
-        // objects of features that are off, the list of migration Jobs.
+        // Reads only: the resource, 3 Secrets, 3 observed objects (the Deployment, the
+        // database and its volume), 12 applied objects, 6 objects of features that are off, the
+        // list of migration Jobs.
         assert_eq!(
             requests.len(),
-            1 + 3 + 2 + 12 + 6 + 1,
+            1 + 3 + 3 + 12 + 6 + 1,
             "{:#?}",
             lines(&requests)
         );

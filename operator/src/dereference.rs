@@ -204,6 +204,7 @@ pub async fn dereference(
                 .unwrap_or_else(|| BOT_DATABASE_USER.to_owned()),
             pending_password: value(credentials.as_ref(), POSTGRES_PENDING_PASSWORD_KEY),
             record: crate::db_rotation::Record::read(credentials.as_ref()),
+            secret_uid: credentials.as_ref().and_then(|s| s.metadata.uid.clone()),
         })
     } else {
         None

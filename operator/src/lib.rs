@@ -7,6 +7,7 @@
 
 pub mod build;
 pub mod crd;
+pub mod credentials_sync;
 pub mod cron;
 pub mod dereference;
 pub mod digest;

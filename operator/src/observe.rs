@@ -33,6 +33,8 @@ pub struct Observed {
     pub service_monitor_supported: bool,
     /// The pre-deployment `Backup` of `spec.version` (looked at only before its migration).
     pub pre_deployment_backup: Option<Backup>,
+    /// The managed database's data volume.
+    pub postgres_data_claim: Option<k8s_openapi::api::core::v1::PersistentVolumeClaim>,
 }
 
 pub async fn observe(client: &Client, cr: &TooGoodToGo) -> Result<Observed, kube::Error> {
@@ -62,12 +64,20 @@ pub async fn observe(client: &Client, cr: &TooGoodToGo) -> Result<Observed, kube
     } else {
         None
     };
-    let postgres = if cr.spec.database.managed.is_some() {
-        Api::<StatefulSet>::namespaced(client.clone(), ns)
-            .get_opt(&owner.postgres())
-            .await?
+    let (postgres, postgres_data_claim) = if cr.spec.database.managed.is_some() {
+        (
+            Api::<StatefulSet>::namespaced(client.clone(), ns)
+                .get_opt(&owner.postgres())
+                .await?,
+            Api::<k8s_openapi::api::core::v1::PersistentVolumeClaim>::namespaced(
+                client.clone(),
+                ns,
+            )
+            .get_opt(&owner.postgres_data_claim())
+            .await?,
+        )
     } else {
-        None
+        (None, None)
     };
     let wants_monitor = cr
         .spec
@@ -82,6 +92,7 @@ pub async fn observe(client: &Client, cr: &TooGoodToGo) -> Result<Observed, kube
         postgres,
         service_monitor_supported,
         pre_deployment_backup,
+        postgres_data_claim,
     })
 }
 

@@ -69,6 +69,7 @@ fn the_bot_accepts_the_rendered_configuration_of_every_sample() {
                 bot_user: "toogoodtogo".to_owned(),
                 pending_password: None,
                 record: Default::default(),
+                secret_uid: None,
             }),
         };
         let desired = build::render(&cr, &Inputs::offline(&cr, generated, String::new()));

@@ -64,6 +64,7 @@ fn backup_and_restore_jobs_match_golden_file() {
                 bot_user: "toogoodtogo".to_owned(),
                 pending_password: None,
                 record: Default::default(),
+                secret_uid: None,
             }),
         },
         "digest".to_owned(),

@@ -189,6 +189,31 @@ pub fn stateful_set(ctx: &Context, managed: &ManagedDatabase) -> StatefulSet {
         .clone()
         .unwrap_or_else(|| managed.storage.size.clone());
 
+    let env = vec![
+        plain_env("POSTGRES_USER", SUPERUSER),
+        secret_env(
+            "POSTGRES_PASSWORD",
+            &credentials,
+            POSTGRES_SUPERUSER_PASSWORD_KEY,
+        ),
+        plain_env("BOT_OWNER", BOT_DATABASE_USER),
+        secret_env("BOT_USER", &credentials, POSTGRES_USER_KEY),
+        plain_env("BOT_DB", BOT_DATABASE),
+        secret_env("BOT_PASSWORD", &credentials, POSTGRES_BOT_PASSWORD_KEY),
+        // A subdirectory, because the volume root may hold lost+found.
+        plain_env("PGDATA", &format!("{DATA_DIR}/pgdata")),
+    ];
+    // The data, the socket directory and /tmp: the main container also mounts the init scripts.
+    let mounts = vec![
+        VolumeMount {
+            name: "data".to_owned(),
+            mount_path: DATA_DIR.to_owned(),
+            ..VolumeMount::default()
+        },
+        run_mount,
+        tmp_mount,
+    ];
+
     StatefulSet {
         metadata: owner.metadata(owner.postgres(), Component::Database),
         spec: StatefulSetSpec {
@@ -212,6 +237,13 @@ pub fn stateful_set(ctx: &Context, managed: &ManagedDatabase) -> StatefulSet {
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta {
                     labels: Some(owner.labels(Component::Database)),
+                    // Changing it restarts the database, whose new pod sets the passwords.
+                    annotations: ctx.inputs.credentials_sync.as_ref().map(|uid| {
+                        BTreeMap::from([(
+                            crate::credentials_sync::TEMPLATE_ANNOTATION.to_owned(),
+                            uid.clone(),
+                        )])
+                    }),
                     ..ObjectMeta::default()
                 }),
                 spec: Some(PodSpec {
@@ -219,6 +251,27 @@ pub fn stateful_set(ctx: &Context, managed: &ManagedDatabase) -> StatefulSet {
                     enable_service_links: Some(false),
                     security_context: Some(pod::pod_security_context(POSTGRES_UID)),
                     termination_grace_period_seconds: Some(60),
+                    init_containers: ctx.inputs.credentials_sync.as_ref().map(|_| {
+                        vec![Container {
+                            name: crate::credentials_sync::CONTAINER.to_owned(),
+                            image: Some(image(managed)),
+                            command: Some(vec![
+                                "sh".to_owned(),
+                                "-c".to_owned(),
+                                crate::credentials_sync::SCRIPT.to_owned(),
+                            ]),
+                            env: Some(env.clone()),
+                            resources: Some(pod::resources_or(
+                                managed.resources.as_ref(),
+                                "100m",
+                                "256Mi",
+                                "1Gi",
+                            )),
+                            security_context: Some(pod::container_security_context()),
+                            volume_mounts: Some(mounts.clone()),
+                            ..Container::default()
+                        }]
+                    }),
                     containers: vec![Container {
                         name: "postgres".to_owned(),
                         image: Some(image(managed)),
@@ -228,20 +281,7 @@ pub fn stateful_set(ctx: &Context, managed: &ManagedDatabase) -> StatefulSet {
                             protocol: Some("TCP".to_owned()),
                             ..ContainerPort::default()
                         }]),
-                        env: Some(vec![
-                            plain_env("POSTGRES_USER", SUPERUSER),
-                            secret_env(
-                                "POSTGRES_PASSWORD",
-                                &credentials,
-                                POSTGRES_SUPERUSER_PASSWORD_KEY,
-                            ),
-                            plain_env("BOT_OWNER", BOT_DATABASE_USER),
-                            secret_env("BOT_USER", &credentials, POSTGRES_USER_KEY),
-                            plain_env("BOT_DB", BOT_DATABASE),
-                            secret_env("BOT_PASSWORD", &credentials, POSTGRES_BOT_PASSWORD_KEY),
-                            // A subdirectory, because the volume root may hold lost+found.
-                            plain_env("PGDATA", &format!("{DATA_DIR}/pgdata")),
-                        ]),
+                        env: Some(env),
                         resources: Some(pod::resources_or(
                             managed.resources.as_ref(),
                             "100m",
@@ -251,21 +291,19 @@ pub fn stateful_set(ctx: &Context, managed: &ManagedDatabase) -> StatefulSet {
                         readiness_probe: Some(ready_probe(5, 3)),
                         liveness_probe: Some(ready_probe(15, 6)),
                         security_context: Some(pod::container_security_context()),
-                        volume_mounts: Some(vec![
-                            VolumeMount {
-                                name: "data".to_owned(),
-                                mount_path: DATA_DIR.to_owned(),
-                                ..VolumeMount::default()
-                            },
-                            VolumeMount {
-                                name: "init".to_owned(),
-                                mount_path: "/docker-entrypoint-initdb.d".to_owned(),
-                                read_only: Some(true),
-                                ..VolumeMount::default()
-                            },
-                            run_mount,
-                            tmp_mount,
-                        ]),
+                        volume_mounts: Some({
+                            let mut all = mounts;
+                            all.insert(
+                                1,
+                                VolumeMount {
+                                    name: "init".to_owned(),
+                                    mount_path: "/docker-entrypoint-initdb.d".to_owned(),
+                                    read_only: Some(true),
+                                    ..VolumeMount::default()
+                                },
+                            );
+                            all
+                        }),
                         ..Container::default()
                     }],
                     volumes: Some(vec![
