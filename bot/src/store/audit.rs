@@ -70,3 +70,101 @@ pub async fn prune(pool: &sqlx::PgPool, days: u32) -> sqlx::Result<u64> {
     .await?;
     Ok(result.rows_affected())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn event(
+        conn: &mut PgConnection,
+        actor: Option<i64>,
+        action: &str,
+        entity: (&str, &str),
+        after: Value,
+    ) -> sqlx::Result<()> {
+        record(
+            conn,
+            &AuditEvent {
+                actor_id: actor,
+                action,
+                entity_type: entity.0,
+                entity_id: Some(entity.1.to_owned()),
+                before: None,
+                after: Some(after),
+            },
+        )
+        .await
+    }
+
+    #[sqlx::test(migrator = "crate::store::MIGRATOR")]
+    async fn a_persons_details_are_redacted_and_the_bookkeeping_stays(
+        pool: sqlx::PgPool,
+    ) -> sqlx::Result<()> {
+        let mut conn = pool.acquire().await?;
+        let location = serde_json::json!({ "latitude": 52.5, "longitude": 13.4 });
+        event(
+            &mut conn,
+            Some(7),
+            "customer.location_set",
+            ("user", "7"),
+            location,
+        )
+        .await?;
+        let stars = serde_json::json!({ "stars": 4 });
+        event(
+            &mut conn,
+            Some(7),
+            "rating.created",
+            ("reservation", "1"),
+            stars,
+        )
+        .await?;
+        let joined = serde_json::json!({ "user_id": 7, "role": "staff" });
+        event(
+            &mut conn,
+            Some(7),
+            "business.staff_joined",
+            ("business", "3"),
+            joined,
+        )
+        .await?;
+        let paid = serde_json::json!({ "state": "CONFIRMED", "total_minor": 450 });
+        event(
+            &mut conn,
+            Some(7),
+            "payment.received",
+            ("reservation", "1"),
+            paid,
+        )
+        .await?;
+        let other = serde_json::json!({ "latitude": 1.0 });
+        event(
+            &mut conn,
+            Some(8),
+            "customer.location_set",
+            ("user", "8"),
+            other,
+        )
+        .await?;
+
+        assert_eq!(redact_for_user(&mut conn, 7).await?, 3);
+        assert_eq!(redact_for_user(&mut conn, 7).await?, 0, "once");
+        let kept: Vec<(String, bool, bool)> = sqlx::query_as(
+            "SELECT action, after IS NOT NULL, redacted_at IS NOT NULL FROM audit_events
+             ORDER BY id",
+        )
+        .fetch_all(&mut *conn)
+        .await?;
+        assert_eq!(
+            kept,
+            [
+                ("customer.location_set".to_owned(), false, true),
+                ("rating.created".to_owned(), false, true),
+                ("business.staff_joined".to_owned(), false, true),
+                ("payment.received".to_owned(), true, false),
+                ("customer.location_set".to_owned(), true, false),
+            ]
+        );
+        Ok(())
+    }
+}

@@ -165,22 +165,6 @@ pub async fn get_for_update(conn: &mut PgConnection, offer_id: i64) -> sqlx::Res
     .await
 }
 
-/// The offer, only if `user_id` acts for its business (owner or staff).
-pub async fn get_for_member(
-    conn: &mut PgConnection,
-    offer_id: i64,
-    user_id: i64,
-) -> sqlx::Result<Option<Offer>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{SELECT} JOIN business_members m ON m.business_id = o.business_id AND m.user_id = $2
-         WHERE o.id = $1 FOR UPDATE OF o"
-    )))
-    .bind(offer_id)
-    .bind(user_id)
-    .fetch_optional(conn)
-    .await
-}
-
 /// The offers of every business `user_id` acts for: open ones first, then the latest ended.
 pub async fn list_for_member(
     conn: &mut PgConnection,

@@ -258,4 +258,42 @@ mod tests {
         assert_eq!(role_of(&mut conn, business_id, 3).await?, None);
         Ok(())
     }
+
+    #[sqlx::test(migrator = "crate::store::MIGRATOR")]
+    async fn staff_are_listed_removed_once_and_links_revoked(
+        pool: sqlx::PgPool,
+    ) -> sqlx::Result<()> {
+        let mut conn = pool.acquire().await?;
+        let business_id = business(&mut conn, 1).await;
+        sqlx::query("INSERT INTO users (telegram_id, first_name) VALUES (2, 'Jon'), (3, 'Kim')")
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query("UPDATE users SET first_name = 'Ida' WHERE telegram_id = 1")
+            .execute(&mut *conn)
+            .await?;
+        let token = create_invite(&mut conn, business_id, 1, 24).await?;
+        accept_invite(&mut conn, &token, 2).await?;
+        let open = create_invite(&mut conn, business_id, 1, 24).await?;
+
+        let members = members(&mut conn, business_id).await?;
+        assert_eq!(members.len(), 2);
+        assert_eq!(members[0].role(), Some(Role::Owner));
+        assert_eq!(members[1].first_name, "Jon");
+        assert_eq!(members[1].invited_by_name.as_deref(), Some("Ida"));
+
+        assert!(!remove(&mut conn, business_id, 1).await?, "never the owner");
+        assert!(remove(&mut conn, business_id, 2).await?);
+        assert!(!remove(&mut conn, business_id, 2).await?, "once");
+        assert_eq!(role_of(&mut conn, business_id, 2).await?, None);
+
+        let invites = open_invites(&mut conn, business_id).await?;
+        assert_eq!(invites.len(), 1, "the used link is not listed");
+        assert!(revoke_invite(&mut conn, business_id, invites[0].id).await?);
+        assert!(!revoke_invite(&mut conn, business_id, invites[0].id).await?);
+        assert_eq!(
+            accept_invite(&mut conn, &open, 3).await?,
+            InviteOutcome::Invalid
+        );
+        Ok(())
+    }
 }
