@@ -34,7 +34,7 @@ use toogoodtogo_bot::store::reservations::{self, ReserveOutcome};
 use toogoodtogo_bot::store::search::{self, Filter, Query};
 use toogoodtogo_bot::telegram::callback::CallbackCodec;
 use toogoodtogo_tests::bench::{
-    cpu_seconds, env_number, memory_kib, percentile, postgres_cpu, summary,
+    cpu_seconds, env_number, memory_kib, percentile, postgres_cpu, summary, with_bot_overrides,
 };
 use toogoodtogo_tests::driver::{TestUser, UpdateFactory, WebhookClient};
 use toogoodtogo_tests::harness::{
@@ -519,15 +519,11 @@ async fn main() -> Result<(), Error> {
 
     // 2. The /browse round trip through the bot.
     let fake = FakeTelegram::start(TEST_TOKEN).await?;
-    let mut env = BotEnv::new(&db.url, &fake.url())
+    let env = BotEnv::new(&db.url, &fake.url())
         .set("LOG_LEVEL", "warn")
         .set("TIMEZONE", "Europe/Berlin")
         .set("RATE_LIMIT_PER_MINUTE", "100000");
-    for (name, value) in std::env::vars() {
-        if let Some(var) = name.strip_prefix("BENCH_BOT_") {
-            env = env.set(var, value);
-        }
-    }
+    let env = with_bot_overrides(env);
     let bot = BotProcess::start(env).await?;
     let bot_pid = bot.pid().ok_or("bot exited")?;
     let codec = CallbackCodec::new(Secret::new(TEST_SECRET_KEY), None);

@@ -14,7 +14,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use toogoodtogo_tests::bench::{cpu_seconds, env_number, percentile, postgres_cpu};
+use toogoodtogo_tests::bench::{
+    cpu_seconds, env_number, percentile, postgres_cpu, with_bot_overrides,
+};
 use toogoodtogo_tests::driver::{TestUser, UpdateFactory, WebhookClient};
 use toogoodtogo_tests::harness::{self, BotEnv, BotProcess, TestDatabase, WEBHOOK_SECRET};
 use toogoodtogo_tests::telegram_fake::{FakeTelegram, Injected};
@@ -52,14 +54,10 @@ async fn main() -> Result<(), Error> {
     let fake = FakeTelegram::start(harness::TEST_TOKEN).await?;
     // The other users send 6 updates/s each: above the default per-user limit, which would
     // answer them with "slow down" instead of the replies measured here.
-    let mut env = BotEnv::new(&db.url, &fake.url())
+    let env = BotEnv::new(&db.url, &fake.url())
         .set("LOG_LEVEL", "warn")
         .set("RATE_LIMIT_PER_MINUTE", "100000");
-    for (name, value) in std::env::vars() {
-        if let Some(var) = name.strip_prefix("BENCH_BOT_") {
-            env = env.set(var, value);
-        }
-    }
+    let env = with_bot_overrides(env);
     let bot = BotProcess::start(env).await?;
     let bot_pid = bot.pid().ok_or("bot exited")?;
     let webhook = WebhookClient::new(bot.url("/webhook"), WEBHOOK_SECRET);

@@ -11,7 +11,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::io::AsyncBufReadExt;
-use toogoodtogo_tests::bench::{cpu_seconds, env_number, memory_kib, percentile, postgres_cpu};
+use toogoodtogo_tests::bench::{
+    cpu_seconds, env_number, memory_kib, percentile, postgres_cpu, with_bot_overrides,
+};
 use toogoodtogo_tests::driver::{TestUser, UpdateFactory, WebhookClient};
 use toogoodtogo_tests::harness::{self, BotEnv, BotProcess, TestDatabase, WEBHOOK_SECRET};
 
@@ -78,15 +80,10 @@ async fn main() -> Result<(), Error> {
             .await?
             .ok_or("fake printed no URL")?
     };
-    let mut env = BotEnv::new(&db.url, &fake_url)
+    let env = BotEnv::new(&db.url, &fake_url)
         .set("LOG_LEVEL", "warn")
         .set("RATE_LIMIT_PER_MINUTE", "60");
-    // BENCH_BOT_<VAR>=value passes VAR=value to the bot, for tuning runs.
-    for (name, value) in std::env::vars() {
-        if let Some(var) = name.strip_prefix("BENCH_BOT_") {
-            env = env.set(var, value);
-        }
-    }
+    let env = with_bot_overrides(env);
     let bot = BotProcess::start(env).await?;
     let bot_pid = bot.pid().ok_or("bot exited")?;
     tokio::time::sleep(Duration::from_secs(2)).await;

@@ -11,6 +11,17 @@ pub fn env_number(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
+/// The bot's environment with `BENCH_BOT_<VAR>=value` from this process's environment applied
+/// as `VAR=value`, for tuning runs.
+pub fn with_bot_overrides(mut env: crate::harness::BotEnv) -> crate::harness::BotEnv {
+    for (name, value) in std::env::vars() {
+        if let Some(var) = name.strip_prefix("BENCH_BOT_") {
+            env = env.set(var, value);
+        }
+    }
+    env
+}
+
 /// utime + stime of a process in seconds.
 pub fn cpu_seconds(pid: u32) -> f64 {
     let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {

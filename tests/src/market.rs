@@ -171,6 +171,14 @@ impl Marketplace {
         self.post(user, update).await
     }
 
+    /// Opens a deal by its deep link and presses [Reserve]; returns the quantity selector.
+    pub async fn open_selector(&mut self, customer: &TestUser, offer: i64) -> Result<Value> {
+        let replies = self.say(customer, &format!("/start offer_{offer}")).await?;
+        let details = replies.last().cloned().ok_or("no details")?;
+        self.press(customer, &details, "Reserve").await?;
+        Ok(self.current(customer.id, &details))
+    }
+
     /// The latest form of a bot message (edits replace it in the transcript).
     pub fn current(&self, chat: i64, message: &Value) -> Value {
         self.stack

@@ -71,13 +71,7 @@ impl PayingShop {
     /// A customer at the quantity selector of the deal.
     pub async fn selector(&mut self, name: &str) -> Result<(TestUser, Value)> {
         let customer = unique_user(name);
-        let replies = self
-            .market
-            .say(&customer, &format!("/start offer_{}", self.offer))
-            .await?;
-        let details = replies.last().cloned().ok_or("no details")?;
-        self.market.press(&customer, &details, "Reserve").await?;
-        let selector = self.market.current(customer.id, &details);
+        let selector = self.market.open_selector(&customer, self.offer).await?;
         Ok((customer, selector))
     }
 

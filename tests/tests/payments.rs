@@ -350,12 +350,7 @@ async fn without_payment_setup_or_in_app_mode_there_is_no_pay_button() -> Result
         .seeded_offer(business, "Deli box", 3, 30, 150)
         .await?;
     let customer = unique_user("Dora");
-    let replies = market
-        .say(&customer, &format!("/start offer_{offer}"))
-        .await?;
-    let details = replies.last().cloned().ok_or("no details")?;
-    market.press(&customer, &details, "Reserve").await?;
-    let selector = market.current(customer.id, &details);
+    let selector = market.open_selector(&customer, offer).await?;
     assert!(
         text(&selector).contains("not available right now"),
         "{selector}"

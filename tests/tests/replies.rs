@@ -64,12 +64,7 @@ async fn a_reservation_whose_commit_fails_shows_no_pickup_code_and_the_retry_sho
         .seeded_offer(shop, "Surprise bag", 3, 30, 150)
         .await?;
     let customer = unique_user("Bea");
-    let replies = market
-        .say(&customer, &format!("/start offer_{offer}"))
-        .await?;
-    let details = replies.last().cloned().ok_or("no details")?;
-    market.press(&customer, &details, "Reserve").await?;
-    let selector = market.current(customer.id, &details);
+    let selector = market.open_selector(&customer, offer).await?;
     let data = button(&selector, "✅ Reserve 1").ok_or("no Reserve 1 button")?;
     let answers_before = market.stack.fake.callback_answers().len();
 
