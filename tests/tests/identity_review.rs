@@ -103,6 +103,18 @@ async fn identity_changes_wait_for_an_admin_and_the_phone_applies_at_once() -> R
             .starts_with("📝 Sent for review")
     );
     assert_eq!(listing(&market, business_id).await?.1, "Main Street 12");
+    let replies = market.say(&owner, "/settings").await?;
+    let settings = replies
+        .iter()
+        .find(|m| button(m, "Edit Bakery Ada").is_some())
+        .cloned()
+        .ok_or("no edit button")?;
+    market.press(&owner, &settings, "Edit Bakery Ada").await?;
+    let menu = market.current_text(owner.id, &settings);
+    assert!(
+        menu.contains("⏳ Waiting for an admin: Bakery Ada, Side Street 5, 10115 Berlin."),
+        "{menu}"
+    );
     let pending = market.say(&admin, "/pending").await?;
     let change = pending
         .iter()

@@ -249,6 +249,15 @@ impl BusinessTexts {
         )
     }
 
+    /// The owner's own change while it waits for an admin.
+    pub fn change_waiting(&self, change: &crate::store::businesses::IdentityChange) -> String {
+        format!(
+            "⏳ Waiting for an admin: {}, {}, {} {}. Customers see the approved details until \
+             then.",
+            change.name, change.street, change.postal_code, change.city
+        )
+    }
+
     pub fn change_accepted_notice(&self, name: &str) -> String {
         format!("✅ Your change was accepted: customers now see {name} with the new details.")
     }

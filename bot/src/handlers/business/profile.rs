@@ -197,7 +197,12 @@ pub async fn on_button(
                 .enumerate()
                 .filter_map(|(index, step)| step.field().map(|field| (index, field)));
             let menu = dialogue::field_menu(ctx, FIELD, business.id, fields)?;
-            let text = ctx.texts.biz.which_business_field(&business.name);
+            let mut text = ctx.texts.biz.which_business_field(&business.name);
+            // A change waiting for an admin is where the next edit starts from: say so.
+            if let Some(change) = businesses::pending_change(ctx.conn, business.id).await? {
+                text.push_str("\n\n");
+                text.push_str(&ctx.texts.biz.change_waiting(&change));
+            }
             super::replace_pressed(ctx, query, text, Some(menu)).await
         }
         Button::Field { step, .. } => {
