@@ -329,6 +329,8 @@ impl BotProcess {
 /// A TCP proxy that a test can cut and restore, to make a dependency unreachable for real.
 pub struct TcpProxy {
     pub addr: SocketAddr,
+    /// Where new connections go; [`Self::retarget`] moves it (a failover's switch).
+    target: Arc<Mutex<SocketAddr>>,
     enabled: Arc<AtomicBool>,
     connections: Arc<Mutex<Vec<JoinHandle<()>>>>,
     accept: JoinHandle<()>,
@@ -347,15 +349,20 @@ impl TcpProxy {
         let addr = listener.local_addr()?;
         let enabled = Arc::new(AtomicBool::new(true));
         let connections: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
+        let target = Arc::new(Mutex::new(target));
         let accept = {
             let enabled = Arc::clone(&enabled);
             let connections = Arc::clone(&connections);
+            let target = Arc::clone(&target);
             tokio::spawn(async move {
                 while let Ok((mut inbound, _)) = listener.accept().await {
                     if !enabled.load(Ordering::SeqCst) {
                         drop(inbound);
                         continue;
                     }
+                    let Ok(target) = target.lock().map(|t| *t) else {
+                        continue;
+                    };
                     let task = tokio::spawn(async move {
                         if let Ok(mut outbound) = TcpStream::connect(target).await {
                             let _ =
@@ -371,10 +378,18 @@ impl TcpProxy {
         };
         Ok(Self {
             addr,
+            target,
             enabled,
             connections,
             accept,
         })
+    }
+
+    /// Sends new connections to `target` from now on (open ones stay where they are).
+    pub fn retarget(&self, target: SocketAddr) {
+        if let Ok(mut current) = self.target.lock() {
+            *current = target;
+        }
     }
 
     fn cut_connections(&self) {

@@ -7,5 +7,6 @@ pub mod driver;
 pub mod harness;
 pub mod market;
 pub mod paying;
+pub mod replication;
 pub mod stripe_fake;
 pub mod telegram_fake;
