@@ -139,7 +139,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     let app = Arc::new(App {
         callbacks: CallbackCodec::new(
             config.secret_key.clone(),
-            config.secret_key_previous.clone(),
+            config.secret_keys_previous.clone(),
         ),
         rate_limiter: RateLimiter::new(config.rate_limit_per_minute, Arc::clone(&redis), "tgtg:"),
         metrics: Metrics::new(VERSION),

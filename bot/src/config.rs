@@ -26,6 +26,7 @@ pub const ENV_VARS: &[&str] = &[
     "REDIS_PASSWORD",
     "SECRET_KEY",
     "SECRET_KEY_PREVIOUS",
+    "SECRET_KEYS_PREVIOUS",
     "TELEGRAM_BOT_TOKEN",
     "TELEGRAM_API_URL",
     "WEBHOOK_URL",
@@ -90,7 +91,9 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub redis_url: Secret,
     pub secret_key: Secret,
-    pub secret_key_previous: Option<Secret>,
+    /// Earlier keys whose button data is still accepted (`SECRET_KEY_PREVIOUS`, then
+    /// `SECRET_KEYS_PREVIOUS`, newest first); only `secret_key` signs.
+    pub secret_keys_previous: Vec<Secret>,
     pub telegram: TelegramConfig,
     pub webhook: Option<WebhookConfig>,
     pub admin_ids: Vec<i64>,
@@ -278,7 +281,33 @@ impl Config {
             r.problems
                 .push("SECRET_KEY is too short: use at least 32 characters".to_owned());
         }
-        let secret_key_previous = r.optional("SECRET_KEY_PREVIOUS").map(Secret::new);
+        // A rotation that keeps several keys in their grace period (the operator's) lists them
+        // comma-separated, newest first; the single SECRET_KEY_PREVIOUS stays for the others.
+        let secret_keys_previous: Vec<Secret> = r
+            .optional("SECRET_KEY_PREVIOUS")
+            .into_iter()
+            .chain(
+                r.optional("SECRET_KEYS_PREVIOUS")
+                    .map(|list| {
+                        list.split(',')
+                            .map(str::trim)
+                            .filter(|key| !key.is_empty())
+                            .map(str::to_owned)
+                            .collect::<Vec<_>>()
+                    })
+                    .unwrap_or_default(),
+            )
+            .map(Secret::new)
+            .collect();
+        if secret_keys_previous
+            .iter()
+            .any(|key| key.expose().len() < 32)
+        {
+            r.problems.push(
+                "SECRET_KEY_PREVIOUS / SECRET_KEYS_PREVIOUS: every previous key needs at least 32 characters"
+                    .to_owned(),
+            );
+        }
 
         let telegram = read_telegram(&mut r);
         let webhook = read_webhook(&mut r);
@@ -372,7 +401,7 @@ impl Config {
                 database,
                 redis_url,
                 secret_key: Secret::new(secret_key),
-                secret_key_previous,
+                secret_keys_previous,
                 telegram,
                 webhook,
                 admin_ids,
@@ -654,6 +683,32 @@ mod tests {
         assert!(
             config.webhook.is_none(),
             "no WEBHOOK_URL means long polling"
+        );
+    }
+
+    #[test]
+    fn previous_secret_keys_come_from_both_variables_newest_first() {
+        let k = |c: char| c.to_string().repeat(32);
+        let mut v = vars(&minimal());
+        v.insert("SECRET_KEY_PREVIOUS".into(), k('a'));
+        v.insert(
+            "SECRET_KEYS_PREVIOUS".into(),
+            format!("{}, {},", k('b'), k('c')),
+        );
+        let config = Config::from_vars(&v).unwrap();
+        let previous: Vec<&str> = config
+            .secret_keys_previous
+            .iter()
+            .map(Secret::expose)
+            .collect();
+        assert_eq!(previous, [k('a'), k('b'), k('c')]);
+
+        v.insert("SECRET_KEYS_PREVIOUS".into(), "short".into());
+        let message = Config::from_vars(&v).unwrap_err().to_string();
+        assert!(message.contains("SECRET_KEYS_PREVIOUS"), "{message}");
+        assert!(
+            !message.contains("short,"),
+            "a key in the message: {message}"
         );
     }
 

@@ -14,11 +14,11 @@
 //! request as the keys: a reconcile that crashes before its status write, or one working from an
 //! older copy of the resource, finds the rotation already done and does not repeat it.
 //!
-//! The bot reads one signing key (`SECRET_KEY`) and one more accepted key
-//! (`SECRET_KEY_PREVIOUS`). That slot gets the announced key while announcing (it must be accepted
-//! by every pod before the swap), otherwise the newest retired key. Older retired keys are kept in
-//! the Secret (`SECRET_KEYS_RETIRED`) until their grace period ends, but the bot cannot use them
-//! until it reads a list of accepted keys.
+//! The bot reads one signing key (`SECRET_KEY`) and accepts `SECRET_KEY_PREVIOUS` and the
+//! comma-separated `SECRET_KEYS_PREVIOUS`. `SECRET_KEY_PREVIOUS` gets the announced key while
+//! announcing (it must be accepted by every pod before the swap), otherwise the newest retired
+//! key; `SECRET_KEYS_PREVIOUS` the other retired keys, newest first, each until its grace period
+//! ends (the ring itself, with the retirement times, is `SECRET_KEYS_RETIRED`).
 
 use std::collections::BTreeMap;
 
@@ -33,6 +33,9 @@ use crate::rotation::GRACE_SECONDS;
 pub const NEXT_KEY: &str = "SECRET_KEY_NEXT";
 /// The retired keys with their retirement time, newest first (JSON).
 pub const RETIRED_KEY: &str = "SECRET_KEYS_RETIRED";
+/// The accepted keys besides `SECRET_KEY_PREVIOUS`, as the bot reads them (comma-separated,
+/// newest first); the Secret's key and the bot's environment variable have this name.
+pub const ACCEPTED_KEYS: &str = "SECRET_KEYS_PREVIOUS";
 /// When the last swap happened (RFC 3339): the age the rotation interval counts from.
 pub const ROTATED_AT_ANNOTATION: &str = "toogoodtogo.io/secret-key-rotated-at";
 /// When the key being announced was generated; present only while announcing.
@@ -135,6 +138,18 @@ impl KeyRing {
             .or_else(|| self.retired.first().map(|r| r.key.clone()))
     }
 
+    /// The other keys the bot accepts (`SECRET_KEYS_PREVIOUS`): every retired key besides the
+    /// one in `SECRET_KEY_PREVIOUS`, newest first, comma-separated.
+    pub fn bot_accepted(&self) -> String {
+        let previous = self.bot_previous();
+        self.retired
+            .iter()
+            .map(|r| r.key.as_str())
+            .filter(|key| Some(*key) != previous.as_deref())
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
     /// The Secret's data entries of the ring; empty values (not absent ones) so that clearing
     /// one is a change the apply step writes.
     pub fn data(&self) -> BTreeMap<String, ByteString> {
@@ -149,6 +164,10 @@ impl KeyRing {
                 ByteString(self.next.clone().unwrap_or_default().into_bytes()),
             ),
             (RETIRED_KEY.to_owned(), ByteString(retired.into_bytes())),
+            (
+                ACCEPTED_KEYS.to_owned(),
+                ByteString(self.bot_accepted().into_bytes()),
+            ),
         ])
     }
 

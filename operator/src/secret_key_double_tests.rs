@@ -86,10 +86,15 @@ async fn two_rotations_within_the_grace_period_keep_both_old_keys() {
     assert!(k0 != k1 && k1 != k2 && k0 != k2, "{k0} {k1} {k2}");
     assert_eq!(
         retired(&cluster),
-        [k1.clone(), k0],
+        [k1.clone(), k0.clone()],
         "newest first, both kept"
     );
     assert_eq!(generated(&cluster, "SECRET_KEY_PREVIOUS"), k1);
+    assert_eq!(
+        generated(&cluster, "SECRET_KEYS_PREVIOUS"),
+        k0,
+        "the older key reaches the bot too"
+    );
 }
 
 #[tokio::test]

@@ -1,6 +1,7 @@
 //! Callback data codec. Telegram limits `callback_data` to 64 bytes and hands it back verbatim,
 //! so a button carries a compact action, its numeric arguments and a truncated HMAC that proves
-//! the bot issued it. Data signed with `SECRET_KEY_PREVIOUS` stays valid during a key rotation.
+//! the bot issued it. Data signed with an earlier key (`SECRET_KEY_PREVIOUS`,
+//! `SECRET_KEYS_PREVIOUS`) stays valid during a key rotation; only the current key signs.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -38,7 +39,8 @@ pub enum CallbackError {
 #[derive(Clone)]
 pub struct CallbackCodec {
     current: Secret,
-    previous: Option<Secret>,
+    /// Keys still accepted, never used for signing.
+    previous: Vec<Secret>,
 }
 
 impl std::fmt::Debug for CallbackCodec {
@@ -48,8 +50,11 @@ impl std::fmt::Debug for CallbackCodec {
 }
 
 impl CallbackCodec {
-    pub fn new(current: Secret, previous: Option<Secret>) -> Self {
-        Self { current, previous }
+    pub fn new(current: Secret, previous: impl IntoIterator<Item = Secret>) -> Self {
+        Self {
+            current,
+            previous: previous.into_iter().collect(),
+        }
     }
 
     pub fn encode(&self, action: &str, args: &[i64]) -> Result<String, CallbackError> {
@@ -81,7 +86,7 @@ impl CallbackCodec {
             .decode(encoded_mac)
             .map_err(|_| CallbackError::Malformed)?;
         let signed_by = |key: &Secret| bool::from(mac(key, body).ct_eq(given.as_slice()));
-        if !(signed_by(&self.current) || self.previous.as_ref().is_some_and(signed_by)) {
+        if !(signed_by(&self.current) || self.previous.iter().any(signed_by)) {
             return Err(CallbackError::Forged);
         }
         let mut parts = body.split(SEPARATOR);
@@ -148,6 +153,30 @@ mod tests {
         let after_rotation =
             CallbackCodec::new(Secret::new("next-key-abcdef0123456789abcdef01"), None);
         assert_eq!(after_rotation.decode(&old), Err(CallbackError::Forged));
+    }
+
+    #[test]
+    fn every_key_still_in_its_grace_period_is_accepted_and_only_the_current_one_signs() {
+        let first = codec().encode("cancel", &[1]).unwrap();
+        let second_key = "second-key-abcdef0123456789abcdef";
+        let second = CallbackCodec::new(Secret::new(second_key), None)
+            .encode("cancel", &[2])
+            .unwrap();
+        let third = CallbackCodec::new(
+            Secret::new("third-key-abcdef0123456789abcdef0"),
+            [
+                Secret::new(second_key),
+                Secret::new("current-key-0123456789abcdef0123"),
+            ],
+        );
+        assert_eq!(third.decode(&first).unwrap().args, vec![1]);
+        assert_eq!(third.decode(&second).unwrap().args, vec![2]);
+        let signed_now = third.encode("cancel", &[3]).unwrap();
+        assert_eq!(
+            CallbackCodec::new(Secret::new(second_key), None).decode(&signed_now),
+            Err(CallbackError::Forged),
+            "an earlier key signed"
+        );
     }
 
     #[test]

@@ -54,6 +54,13 @@ pub fn bot_env(ctx: &Context) -> (Vec<EnvFromSource>, Vec<EnvVar>) {
         secret_env(SECRET_KEY, &generated, SECRET_KEY, false),
         // Filled by secret rotation; optional until then.
         secret_env(SECRET_KEY_PREVIOUS, &generated, SECRET_KEY_PREVIOUS, true),
+        // Every older key still in its grace period (two rotations within it keep both).
+        secret_env(
+            crate::secret_key::ACCEPTED_KEYS,
+            &generated,
+            crate::secret_key::ACCEPTED_KEYS,
+            true,
+        ),
     ];
     if spec.telegram.webhook.is_some() {
         env.push(secret_env(
