@@ -63,9 +63,15 @@ WEBHOOK_SECRET="$secret" BENCH_FIRST_UPDATE_ID=1 wrk -t"$threads" -c"$connection
   -s tests/wrk/start.lua "http://127.0.0.1:$port" >/dev/null
 while true; do before=$(answered); sleep 1; [ "$(answered)" = "$before" ] && break; done
 
+# CPU seconds (utime + stime) of processes, from /proc: the bot, and every PostgreSQL process.
+cpu_of() { for pid in "$@"; do awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$pid/stat" 2>/dev/null; done | awk -v hz="$(getconf CLK_TCK)" '{ t += $1 } END { printf "%.3f", t / hz }'; }
+bot_cpu_before=$(cpu_of "$bot_pid")
+postgres_cpu_before=$(cpu_of $(pgrep -x postgres))
+
 started=$(date +%s.%N)
-WEBHOOK_SECRET="$secret" BENCH_FIRST_UPDATE_ID=50000000 wrk -t"$threads" -c"$connections" \
-  -d"$duration" --latency -s tests/wrk/start.lua "http://127.0.0.1:$port" | tee "$work/wrk.out"
+TIMEFORMAT='wrk itself used %U s user + %S s system CPU'
+time (WEBHOOK_SECRET="$secret" BENCH_FIRST_UPDATE_ID=50000000 wrk -t"$threads" -c"$connections" \
+  -d"$duration" --latency -s tests/wrk/start.lua "http://127.0.0.1:$port" | tee "$work/wrk.out")
 requests=$(awk '/requests in/ {print $1}' "$work/wrk.out")
 errors=$(awk '/Non-2xx/ {print $NF}' "$work/wrk.out")
 expected=$((before + requests - ${errors:-0}))
@@ -75,9 +81,13 @@ while [ "$(answered)" -lt "$expected" ]; do
   sleep 0.05
 done
 finished=$(date +%s.%N)
-python3 - "$requests" "$started" "$finished" "${errors:-0}" <<'PY'
+bot_cpu=$(awk -v a="$(cpu_of "$bot_pid")" -v b="$bot_cpu_before" 'BEGIN { print a - b }')
+postgres_cpu=$(awk -v a="$(cpu_of $(pgrep -x postgres))" -v b="$postgres_cpu_before" 'BEGIN { print a - b }')
+python3 - "$requests" "$started" "$finished" "${errors:-0}" "$bot_cpu" "$postgres_cpu" <<'PY'
 import sys
 requests, started, finished, errors = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
+bot_cpu, postgres_cpu = float(sys.argv[5]), float(sys.argv[6])
 print(f"end to end (webhook -> inbox -> handler -> sendMessage): {requests / (finished - started):.0f} updates/s "
       f"({requests} updates answered in {finished - started:.2f} s; non-2xx responses: {errors})")
+print(f"CPU per update: bot {1e3 * bot_cpu / requests:.3f} ms, PostgreSQL {1e3 * postgres_cpu / requests:.3f} ms")
 PY
