@@ -325,6 +325,7 @@ async fn reconcile_steps(cr: &TooGoodToGo, ctx: &Context) -> Result<Action, Erro
         Ok(d) => d,
         Err(error) if error.is_missing_input() => {
             facts.problem = Some(Problem::SecretMissing(error.to_string()));
+            facts.payments = crate::payments::from_dereference_error(&error);
             facts.observed = observe::observe(client, cr).await?;
             update_status(&api, cr, ctx, &facts).await?;
             return Err(error.into());
@@ -354,6 +355,7 @@ async fn reconcile_steps(cr: &TooGoodToGo, ctx: &Context) -> Result<Action, Erro
         }
     }
 
+    let stripe_secret = dereferenced.stripe.clone();
     let mut observed = observe::observe(client, cr).await?;
     // Restores stop the bot while they replace the database, and exclude upgrades.
     let restores = match backups::enabled(cr) {
@@ -794,6 +796,51 @@ async fn reconcile_steps(cr: &TooGoodToGo, ctx: &Context) -> Result<Action, Erro
         backup_writes += restored.writes.len() + usize::from(restored.active.is_some());
         facts.restoring = restored.active;
         facts.backups = Some(found);
+    }
+    // payments: the Stripe keys, and payments-check once per version of them
+    if let Some(stripe) = &stripe_secret {
+        let render_ctx = crate::resources::Context {
+            cr,
+            inputs: &inputs,
+            owner: &owner,
+        };
+        let version = observed
+            .running_version()
+            .unwrap_or_else(|| cr.spec.version.clone());
+        let previous_failure = cr
+            .status
+            .as_ref()
+            .and_then(|s| {
+                s.conditions
+                    .iter()
+                    .find(|c| c.type_ == status::PAYMENTS_READY)
+            })
+            .filter(|c| c.reason == "PaymentsCheckFailed")
+            .map(|c| c.message.clone());
+        let found = Box::pin(crate::payments::reconcile(
+            client,
+            &render_ctx,
+            stripe,
+            &version,
+            previous_failure.as_deref(),
+        ))
+        .await?;
+        if !found.writes.is_empty() {
+            info!(written = ?found.writes, "payments");
+        }
+        for notice in &found.events {
+            warn!(note = %notice.note, "payments check failed");
+            if let Err(error) = status::publish(&ctx.recorder, cr, &notice.event()).await {
+                warn!(%error, reason = notice.reason, "cannot publish event");
+            }
+        }
+        // A running check is looked at again soon.
+        backup_writes += found.writes.len()
+            + usize::from(matches!(
+                found.state,
+                crate::payments::Payments::Checking(_)
+            ));
+        facts.payments = Some(found.state);
     }
     let moving = matches!(
         plan.migration,

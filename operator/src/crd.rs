@@ -298,8 +298,9 @@ pub struct ExternalRedis {
     pub url_secret_ref: SecretKeySelector,
 }
 
-/// Telegram Payments through Stripe. The Secret holds `providerToken` and optionally `apiKey`
-/// and `webhookSecret`.
+/// Telegram Payments through Stripe. The Secret holds `providerToken` (required), `apiKey`
+/// (refunds) and `webhookSecret` (Stripe's webhook, routed by the Ingress at `/stripe/webhook`);
+/// a missing key is the condition PaymentsReady=False naming it.
 #[derive(Deserialize, Serialize, Clone, Debug, PartialEq, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StripeSpec {

@@ -82,8 +82,10 @@ pub fn referenced_secrets(cr: &TooGoodToGo) -> Vec<SecretNeed> {
     if let Some(stripe) = &spec.stripe {
         needs.push(SecretNeed {
             name: stripe.secret_ref.name.clone(),
-            keys: vec!["providerToken".to_owned()],
-            field: "spec.stripe.secretRef",
+            // The provider token is what `spec.stripe` is for; the other keys cost only their
+            // feature, which the PaymentsReady condition reports (crate::payments).
+            keys: vec![crate::payments::PROVIDER_TOKEN.to_owned()],
+            field: crate::payments::SECRET_FIELD,
         });
     }
     needs
@@ -123,6 +125,8 @@ pub struct Dereferenced {
     pub generated_fresh: bool,
     /// A managed database's credentials Secret does not exist (its passwords were generated now).
     pub postgres_credentials_missing: bool,
+    /// The Stripe Secret's keys, with `spec.stripe`.
+    pub stripe: Option<crate::payments::StripeSecret>,
 }
 
 async fn read(source: &impl SecretSource, name: &str) -> Result<Option<Secret>, DereferenceError> {
@@ -152,6 +156,7 @@ pub async fn dereference(
 ) -> Result<Dereferenced, DereferenceError> {
     let owner = Owner::of(cr);
     let mut digest_material = String::new();
+    let mut stripe = None;
     for need in referenced_secrets(cr) {
         let secret =
             read(source, &need.name)
@@ -170,14 +175,22 @@ pub async fn dereference(
                 });
             }
         }
-        digest_material.push_str(&need.name);
+        let mut material = need.name.clone();
         for (key, ByteString(bytes)) in &data {
-            digest_material.push('\n');
-            digest_material.push_str(key);
-            digest_material.push('=');
-            digest_material.push_str(&digest::hex(bytes));
+            material.push('\n');
+            material.push_str(key);
+            material.push('=');
+            material.push_str(&digest::hex(bytes));
         }
-        digest_material.push('\n');
+        material.push('\n');
+        if need.field == crate::payments::SECRET_FIELD {
+            stripe = Some(crate::payments::StripeSecret {
+                name: need.name.clone(),
+                missing: crate::payments::missing_keys(&data),
+                digest: digest::short_hex(material.as_bytes()),
+            });
+        }
+        digest_material.push_str(&material);
     }
 
     let generated_secret = read(source, &owner.generated_secret()).await?;
@@ -234,6 +247,7 @@ pub async fn dereference(
         referenced_secrets_digest: digest::short_hex(digest_material.as_bytes()),
         generated_fresh: fresh,
         postgres_credentials_missing,
+        stripe,
     })
 }
 

@@ -34,6 +34,9 @@ pub mod observe;
 pub mod offline;
 #[cfg(test)]
 mod one_shot_double_tests;
+pub mod payments;
+#[cfg(test)]
+mod payments_double_tests;
 pub mod rbac;
 pub mod restores;
 pub mod retention;

@@ -16,6 +16,8 @@ pub const DATABASE_CLIENT_LABEL: &str = "toogoodtogo.io/database-client";
 pub const CONFIG_HASH_ANNOTATION: &str = "toogoodtogo.io/config-hash";
 /// Path the bot serves Telegram's webhook on.
 pub const WEBHOOK_PATH: &str = "/webhook";
+/// Path the bot serves Stripe's webhook on (`POST`; the bot's `/stripe/webhook` route).
+pub const STRIPE_WEBHOOK_PATH: &str = "/stripe/webhook";
 /// HTTP port of the bot (webhook, probes, metrics).
 pub const BOT_PORT: i32 = 8000;
 pub const POSTGRES_PORT: i32 = 5432;
@@ -34,6 +36,7 @@ pub enum Component {
     Config,
     Backup,
     Restore,
+    PaymentsCheck,
 }
 
 impl Component {
@@ -46,6 +49,7 @@ impl Component {
             Self::Config => "config",
             Self::Backup => "backup",
             Self::Restore => "restore",
+            Self::PaymentsCheck => "payments-check",
         }
     }
 }
@@ -147,6 +151,12 @@ impl Owner {
     pub fn pre_deployment_backup(&self, version: &str, generation: i64) -> String {
         let digest = crate::digest::short_hex(format!("{version}/{generation}").as_bytes());
         dns_label(&format!("{}-pre-deployment", self.name), &digest)
+    }
+
+    /// The Job that runs `payments-check` against the Stripe Secret whose data has `digest`:
+    /// a new key is checked once, and a check is never repeated for the same keys.
+    pub fn payments_check_job(&self, digest: &str) -> String {
+        dns_label(&format!("{}-payments-check", self.name), digest)
     }
 
     /// One migration Job per version. A version that is not already a valid name part

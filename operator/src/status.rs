@@ -25,6 +25,8 @@ pub const DATABASE_READY: &str = "DatabaseReady";
 pub const ROLLED_BACK: &str = "RolledBack";
 /// Outcome of the newest backup (only with `spec.backup`).
 pub const BACKUP: &str = "Backup";
+/// The Stripe keys and the outcome of `payments-check` (only with `spec.stripe`).
+pub const PAYMENTS_READY: &str = "PaymentsReady";
 
 /// Something the user or the cluster must fix; each becomes the Degraded reason.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -104,6 +106,8 @@ pub struct Facts {
     /// What a rollback decided in this reconcile about the database; None keeps what the
     /// status says for the same rollback.
     pub rollback_database: Option<String>,
+    /// Where payments stand ([`crate::payments`]); None keeps the previous condition.
+    pub payments: Option<crate::payments::Payments>,
 }
 
 struct Judgement {
@@ -360,6 +364,31 @@ pub fn compute(
         }
     });
 
+    let payments = cr
+        .spec
+        .stripe
+        .as_ref()
+        .and(facts.payments.as_ref())
+        .map(|payments| {
+            use crate::payments::Payments;
+            let (status, reason, message) = match payments {
+                Payments::KeysMissing(m) => (false, "StripeSecretKeyMissing", m.clone()),
+                Payments::Checking(job) => (
+                    false,
+                    "PaymentsCheckRunning",
+                    format!("the Job {job} runs payments-check on the Stripe keys"),
+                ),
+                Payments::Ready(m) => (true, "PaymentsChecked", m.clone()),
+                Payments::CheckFailed(m) => (false, "PaymentsCheckFailed", m.clone()),
+            };
+            Judgement {
+                type_: PAYMENTS_READY,
+                status,
+                reason,
+                message,
+            }
+        });
+
     let generation = cr.metadata.generation;
     let mut judgements = vec![
         Judgement {
@@ -373,6 +402,7 @@ pub fn compute(
         database,
     ];
     judgements.extend(backup.or(turned_off));
+    judgements.extend(payments);
     let rolled_back = match (&facts.plan, &rollback) {
         (Some(_), Some((from, to))) => Some(RolledBack {
             from: from.clone(),
@@ -441,7 +471,7 @@ pub fn compute(
     }
     let excess = history.len().saturating_sub(cr.history_limit());
     history.drain(..excess);
-    let conditions = judgements
+    let mut conditions: Vec<Condition> = judgements
         .into_iter()
         .map(|j| {
             let status = if j.status { "True" } else { "False" }.to_owned();
@@ -459,6 +489,19 @@ pub fn compute(
             }
         })
         .collect();
+    // A reconcile that stopped before the payments step keeps what the last one found.
+    if cr.spec.stripe.is_some()
+        && facts.payments.is_none()
+        && let Some(kept) = previous.and_then(|p| {
+            p.conditions
+                .iter()
+                .find(|c| c.type_ == PAYMENTS_READY)
+                .cloned()
+        })
+    {
+        conditions.push(kept);
+    }
+    conditions.sort_by_key(|c| condition_rank(&c.type_));
 
     TooGoodToGoStatus {
         observed_generation: generation,
@@ -549,6 +592,7 @@ fn condition_rank(type_: &str) -> usize {
         DEGRADED,
         DATABASE_READY,
         BACKUP,
+        PAYMENTS_READY,
         ROLLED_BACK,
     ]
     .iter()

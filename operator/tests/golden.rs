@@ -34,15 +34,15 @@ async fn render_matches_golden_files() {
 }
 
 /// The Jobs the operator creates at run time for the production sample: a backup, a prune, a
-/// verification (plain and dry run), a restore, and the two Jobs of a database password
-/// rotation.
+/// verification (plain and dry run), a restore, the two Jobs of a database password rotation,
+/// and the payments check.
 #[test]
 fn backup_and_restore_jobs_match_golden_file() {
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
     use toogoodtogo_operator::build::{GeneratedValues, Inputs, PostgresCredentials};
     use toogoodtogo_operator::crd::BackupKind;
     use toogoodtogo_operator::names::Owner;
-    use toogoodtogo_operator::resources::{self, backup, db_rotation, restore};
+    use toogoodtogo_operator::resources::{self, backup, db_rotation, payments_check, restore};
 
     let (_, value) = examples()
         .into_iter()
@@ -143,6 +143,7 @@ fn backup_and_restore_jobs_match_golden_file() {
             "tgtg-db-retire-1764374400".to_owned(),
             "toogoodtogo",
         ),
+        payments_check::job(&ctx, owner.payments_check_job("5e0c1d2a3b"), "1.4.2"),
     ];
     let mut rendered = String::new();
     for job in jobs {

@@ -1,4 +1,5 @@
-//! Optional Ingress. It routes only the webhook path: probes and `/metrics` stay cluster-internal.
+//! Optional Ingress. It routes only the webhook paths — Telegram's, and Stripe's when payments
+//! are on — so probes and `/metrics` stay cluster-internal.
 
 use k8s_openapi::api::networking::v1::{
     HTTPIngressPath, HTTPIngressRuleValue, Ingress, IngressBackend, IngressRule,
@@ -6,7 +7,7 @@ use k8s_openapi::api::networking::v1::{
 };
 
 use super::Context;
-use crate::names::{Component, WEBHOOK_PATH};
+use crate::names::{Component, STRIPE_WEBHOOK_PATH, WEBHOOK_PATH};
 
 pub const CLUSTER_ISSUER_ANNOTATION: &str = "cert-manager.io/cluster-issuer";
 
@@ -22,6 +23,11 @@ pub fn build(ctx: &Context) -> Option<Ingress> {
     let mut annotations = spec.annotations.clone().unwrap_or_default();
     if let Some(issuer) = spec.tls.as_ref().and_then(|tls| tls.cluster_issuer.clone()) {
         annotations.insert(CLUSTER_ISSUER_ANNOTATION.to_owned(), issuer);
+    }
+    // Stripe posts payment events to its own path; without payments nothing may reach it.
+    let mut paths = vec![WEBHOOK_PATH];
+    if ctx.cr.spec.stripe.is_some() {
+        paths.push(STRIPE_WEBHOOK_PATH);
     }
     let mut metadata = owner.metadata(owner.name.clone(), Component::Bot);
     metadata.annotations = (!annotations.is_empty()).then_some(annotations);
@@ -39,24 +45,50 @@ pub fn build(ctx: &Context) -> Option<Ingress> {
             rules: Some(vec![IngressRule {
                 host,
                 http: Some(HTTPIngressRuleValue {
-                    paths: vec![HTTPIngressPath {
-                        path: Some(WEBHOOK_PATH.to_owned()),
-                        path_type: "Exact".to_owned(),
-                        backend: IngressBackend {
-                            service: Some(IngressServiceBackend {
-                                name: owner.bot(),
-                                port: Some(ServiceBackendPort {
-                                    name: Some("http".to_owned()),
-                                    number: None,
+                    paths: paths
+                        .iter()
+                        .map(|path| HTTPIngressPath {
+                            path: Some((*path).to_owned()),
+                            path_type: "Exact".to_owned(),
+                            backend: IngressBackend {
+                                service: Some(IngressServiceBackend {
+                                    name: owner.bot(),
+                                    port: Some(ServiceBackendPort {
+                                        name: Some("http".to_owned()),
+                                        number: None,
+                                    }),
                                 }),
-                            }),
-                            resource: None,
-                        },
-                    }],
+                                resource: None,
+                            },
+                        })
+                        .collect(),
                 }),
             }]),
             default_backend: None,
         }),
         ..Ingress::default()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    /// The paths routed are the bot's own routes (`bot/src/http.rs`).
+    #[test]
+    fn the_routed_paths_are_routes_of_the_bot() {
+        let http = std::fs::read_to_string(
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../bot/src/http.rs"),
+        )
+        .unwrap_or_default();
+        // Formatting aside: `.route("/path", post(handler))`.
+        let compact: String = http.split_whitespace().collect();
+        for path in [
+            crate::names::WEBHOOK_PATH,
+            crate::names::STRIPE_WEBHOOK_PATH,
+        ] {
+            assert!(
+                compact.contains(&format!(".route(\"{path}\",post(")),
+                "bot/src/http.rs serves no POST {path}"
+            );
+        }
+    }
 }

@@ -9,6 +9,7 @@ pub mod hpa;
 pub mod ingress;
 pub mod migration_job;
 pub mod network_policy;
+pub mod payments_check;
 pub mod pdb;
 pub mod pod;
 pub mod postgres;

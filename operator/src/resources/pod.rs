@@ -96,22 +96,7 @@ pub fn bot_env(ctx: &Context) -> (Vec<EnvFromSource>, Vec<EnvVar>) {
     if let Some(external) = &spec.redis.external {
         env.push(referenced("REDIS_URL", &external.url_secret_ref));
     }
-    if let Some(stripe) = &spec.stripe {
-        let name = &stripe.secret_ref.name;
-        env.push(secret_env(
-            "STRIPE_PROVIDER_TOKEN",
-            name,
-            "providerToken",
-            false,
-        ));
-        env.push(secret_env("STRIPE_API_KEY", name, "apiKey", true));
-        env.push(secret_env(
-            "STRIPE_WEBHOOK_SECRET",
-            name,
-            "webhookSecret",
-            true,
-        ));
-    }
+    env.extend(stripe_env(ctx));
     let env_from = vec![EnvFromSource {
         config_map_ref: Some(ConfigMapEnvSource {
             name: ctx.owner.config_map(),
@@ -120,6 +105,26 @@ pub fn bot_env(ctx: &Context) -> (Vec<EnvFromSource>, Vec<EnvVar>) {
         ..EnvFromSource::default()
     }];
     (env_from, env)
+}
+
+/// The Stripe Secret's keys as the bot's variables ([`crate::payments::KEYS`]). The provider
+/// token is required (the operator refuses a Stripe Secret without it); the others are optional
+/// so that a missing one costs its feature (reported as `PaymentsReady`), not the pod.
+pub fn stripe_env(ctx: &Context) -> Vec<EnvVar> {
+    let Some(stripe) = &ctx.cr.spec.stripe else {
+        return Vec::new();
+    };
+    crate::payments::KEYS
+        .iter()
+        .map(|key| {
+            secret_env(
+                key.env,
+                &stripe.secret_ref.name,
+                key.key,
+                key.key != crate::payments::PROVIDER_TOKEN,
+            )
+        })
+        .collect()
 }
 
 pub fn pod_security_context(uid: i64) -> PodSecurityContext {
