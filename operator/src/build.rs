@@ -30,6 +30,8 @@ pub struct GeneratedValues {
     pub token_record: crate::webhook_token::Record,
     /// Only with a managed database.
     pub postgres: Option<PostgresCredentials>,
+    /// The managed Redis' password (`requirepass`); only with a managed Redis.
+    pub redis_password: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -106,9 +108,10 @@ pub struct ManagedPostgresObjects {
     pub network_policy: NetworkPolicy,
 }
 
-/// The managed Redis: Deployment, Service, policy.
+/// The managed Redis: configuration, Deployment, Service, policy.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ManagedRedisObjects {
+    pub config: ConfigMap,
     pub deployment: Deployment,
     pub service: Service,
     pub network_policy: NetworkPolicy,
@@ -223,6 +226,7 @@ impl DesiredObjects {
             out.push(Manifest::of(&pg.network_policy, Apply)?);
         }
         if let Some(redis) = &self.redis {
+            out.push(Manifest::of(&redis.config, Apply)?);
             out.push(Manifest::of(&redis.deployment, Apply)?);
             out.push(Manifest::of(&redis.service, Apply)?);
             out.push(Manifest::of(&redis.network_policy, Apply)?);
@@ -288,6 +292,7 @@ impl DesiredObjects {
             absent.push((ApiResource::erase::<ConfigMap>(&()), owner.backup_script()));
         }
         if self.redis.is_none() {
+            absent.push((ApiResource::erase::<ConfigMap>(&()), owner.redis()));
             absent.push((ApiResource::erase::<Deployment>(&()), owner.redis()));
             absent.push((ApiResource::erase::<Service>(&()), owner.redis()));
             absent.push((ApiResource::erase::<NetworkPolicy>(&()), owner.redis()));
@@ -332,6 +337,7 @@ pub fn render(cr: &TooGoodToGo, inputs: &Inputs) -> DesiredObjects {
         .managed
         .as_ref()
         .map(|managed| ManagedRedisObjects {
+            config: resources::redis::config_map(&ctx),
             deployment: resources::redis::deployment(&ctx, managed),
             service: resources::redis::service(&ctx),
             network_policy: resources::network_policy::redis(&ctx),
@@ -390,6 +396,7 @@ mod tests {
                     record: Default::default(),
                     secret_uid: None,
                 }),
+                redis_password: Some("r".to_owned()),
             },
             "digest".to_owned(),
         )

@@ -232,6 +232,7 @@ async fn first_reconcile_applies_everything_but_the_bot_and_the_migration_waits_
         core("services", "tgtg-postgres"),
         group("apps/v1", "statefulsets", "tgtg-postgres"),
         group("networking.k8s.io/v1", "networkpolicies", "tgtg-postgres"),
+        core("configmaps", "tgtg-redis"),
         deployment_path("tgtg-redis"),
         core("services", "tgtg-redis"),
         group("networking.k8s.io/v1", "networkpolicies", "tgtg-redis"),
@@ -375,11 +376,11 @@ async fn a_converged_resource_causes_zero_writes() {
             "converged reconcile wrote"
         );
         // Reads only: the resource, 3 Secrets, 3 observed objects (the Deployment, the
-        // database and its volume), 12 applied objects, 6 objects of features that are off, the
+        // database and its volume), 13 applied objects, 6 objects of features that are off, the
         // list of migration Jobs.
         assert_eq!(
             requests.len(),
-            1 + 3 + 3 + 12 + 6 + 1,
+            1 + 3 + 3 + 13 + 6 + 1,
             "{:#?}",
             lines(&requests)
         );
@@ -392,8 +393,8 @@ async fn generated_secrets_are_created_once_and_never_regenerated() {
     h.converge().await;
     let calls = h.generator.0.load(Ordering::SeqCst);
     assert_eq!(
-        calls, 4,
-        "SECRET_KEY, webhook token and two database passwords"
+        calls, 5,
+        "SECRET_KEY, webhook token, Redis password and two database passwords"
     );
     let secret = h
         .server

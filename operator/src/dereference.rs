@@ -20,7 +20,8 @@ use crate::resources::pod::{
     POSTGRES_USER_KEY,
 };
 use crate::resources::secret::{
-    SECRET_KEY, SECRET_KEY_PREVIOUS, WEBHOOK_SECRET_TOKEN, WEBHOOK_SECRET_TOKEN_PREVIOUS,
+    REDIS_PASSWORD, SECRET_KEY, SECRET_KEY_PREVIOUS, WEBHOOK_SECRET_TOKEN,
+    WEBHOOK_SECRET_TOKEN_PREVIOUS,
 };
 
 /// Where Secrets are read from: the API server, or a directory for offline rendering.
@@ -203,6 +204,13 @@ pub async fn dereference(
     };
     let secret_key = existing_or_new(generated_secret.as_ref(), SECRET_KEY);
     let webhook_secret_token = existing_or_new(generated_secret.as_ref(), WEBHOOK_SECRET_TOKEN);
+    // Generated with a managed Redis only: an external one has its password in its URL.
+    let redis_password = cr
+        .spec
+        .redis
+        .managed
+        .is_some()
+        .then(|| existing_or_new(generated_secret.as_ref(), REDIS_PASSWORD));
     let mut postgres_credentials_missing = false;
     let postgres = if cr.spec.database.managed.is_some() {
         let credentials = read(source, &owner.postgres_credentials()).await?;
@@ -243,6 +251,7 @@ pub async fn dereference(
                 WEBHOOK_SECRET_TOKEN_PREVIOUS,
             ),
             postgres,
+            redis_password,
         },
         referenced_secrets_digest: digest::short_hex(digest_material.as_bytes()),
         generated_fresh: fresh,
@@ -301,7 +310,11 @@ mod tests {
                     "tgtg-generated".to_owned(),
                     secret(
                         "tgtg-generated",
-                        &[("SECRET_KEY", "kept"), ("WEBHOOK_SECRET_TOKEN", "kept-too")],
+                        &[
+                            ("SECRET_KEY", "kept"),
+                            ("WEBHOOK_SECRET_TOKEN", "kept-too"),
+                            ("REDIS_PASSWORD", "kept-as-well"),
+                        ],
                     ),
                 ),
                 (

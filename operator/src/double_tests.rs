@@ -412,6 +412,7 @@ async fn turning_features_off_deletes_their_objects_but_never_data() {
         monitor,
         cron_job,
         core("configmaps", "tgtg-backup-script"),
+        core("configmaps", "tgtg-redis"),
         redis,
         core("services", "tgtg-redis"),
         group("networking.k8s.io/v1", "networkpolicies", "tgtg-redis"),

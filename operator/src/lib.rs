@@ -38,6 +38,8 @@ pub mod payments;
 #[cfg(test)]
 mod payments_double_tests;
 pub mod rbac;
+#[cfg(test)]
+mod redis_double_tests;
 pub mod restores;
 pub mod retention;
 pub mod rollback;

@@ -285,6 +285,7 @@ mod tests {
             key_ring: Default::default(),
             token_record: Default::default(),
             postgres: None,
+            redis_password: None,
         }
     }
 

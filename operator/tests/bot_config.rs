@@ -20,6 +20,7 @@ fn secret_value(name: &str) -> Option<&'static str> {
         "POSTGRES_USER" => "toogoodtogo_blue",
         "DATABASE_URL" => "postgres://bot:secret@db.example.com:5432/toogoodtogo?sslmode=require",
         "REDIS_URL" => "rediss://:secret@cache.example.com:6380/0",
+        "REDIS_PASSWORD" => "generated-redis-password",
         "STRIPE_PROVIDER_TOKEN" => "284685063:TEST:NjQ3ZjQ2",
         // Optional keys (`*_PREVIOUS`, Stripe API key and webhook secret) are absent until set.
         _ => return None,
@@ -71,6 +72,7 @@ fn the_bot_accepts_the_rendered_configuration_of_every_sample() {
                 record: Default::default(),
                 secret_uid: None,
             }),
+            redis_password: Some("unused".to_owned()),
         };
         let desired = build::render(&cr, &Inputs::offline(&cr, generated, String::new()));
         let deployment = desired

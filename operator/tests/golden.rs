@@ -66,6 +66,7 @@ fn backup_and_restore_jobs_match_golden_file() {
                 record: Default::default(),
                 secret_uid: None,
             }),
+            redis_password: Some("r".to_owned()),
         },
         "digest".to_owned(),
     );

@@ -63,10 +63,9 @@ pub fn build(ctx: &Context) -> ConfigMap {
         data.insert("POSTGRES_DB".to_owned(), BOT_DATABASE.to_owned());
     }
     if spec.redis.managed.is_some() {
-        data.insert(
-            "REDIS_URL".to_owned(),
-            format!("redis://{}:{REDIS_PORT}/0", ctx.owner.redis()),
-        );
+        // Host and port here, the password from the generated Secret: the bot builds the URL.
+        data.insert("REDIS_HOST".to_owned(), ctx.owner.redis());
+        data.insert("REDIS_PORT".to_owned(), REDIS_PORT.to_string());
     }
     ConfigMap {
         metadata: ctx

@@ -43,6 +43,11 @@ pub fn pod_config_hash(ctx: &Context, config_map: &ConfigMap) -> String {
         material.push('\n');
         material.push_str(part);
     }
+    // Only with a managed Redis, so the pods of a platform without one keep their hash.
+    if let Some(password) = &generated.redis_password {
+        material.push('\n');
+        material.push_str(password);
+    }
     digest::short_hex(material.as_bytes())
 }
 

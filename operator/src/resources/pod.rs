@@ -95,6 +95,13 @@ pub fn bot_env(ctx: &Context) -> (Vec<EnvFromSource>, Vec<EnvVar>) {
     }
     if let Some(external) = &spec.redis.external {
         env.push(referenced("REDIS_URL", &external.url_secret_ref));
+    } else {
+        env.push(secret_env(
+            super::secret::REDIS_PASSWORD,
+            &generated,
+            super::secret::REDIS_PASSWORD,
+            false,
+        ));
     }
     env.extend(stripe_env(ctx));
     let env_from = vec![EnvFromSource {

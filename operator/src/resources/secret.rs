@@ -14,6 +14,8 @@ pub const SECRET_KEY: &str = "SECRET_KEY";
 pub const SECRET_KEY_PREVIOUS: &str = "SECRET_KEY_PREVIOUS";
 pub const WEBHOOK_SECRET_TOKEN: &str = "WEBHOOK_SECRET_TOKEN";
 pub const WEBHOOK_SECRET_TOKEN_PREVIOUS: &str = "WEBHOOK_SECRET_TOKEN_PREVIOUS";
+/// The managed Redis' password: Redis' `requirepass` and the bot's `REDIS_PASSWORD`.
+pub const REDIS_PASSWORD: &str = "REDIS_PASSWORD";
 
 pub fn build_generated(ctx: &Context) -> Secret {
     let generated = &ctx.inputs.generated;
@@ -57,6 +59,9 @@ pub fn build_generated(ctx: &Context) -> Secret {
                 previous(&generated.webhook_secret_token_previous),
             );
             data.extend(generated.key_ring.data());
+            if let Some(password) = &generated.redis_password {
+                data.insert(REDIS_PASSWORD.to_owned(), bytes(password));
+            }
             data
         }),
         ..Secret::default()
