@@ -410,6 +410,20 @@ async fn reconcile_steps(cr: &TooGoodToGo, ctx: &Context) -> Result<Action, Erro
             restore.name_any()
         )));
     }
+    // The bot did not come back after a restore: said until it is ready.
+    if let Some(restore) = restores::bot_not_ready(&restores)
+        && !restores::bot_ready(cr, observed.deployment.as_ref()).0
+    {
+        let message = restore
+            .status
+            .as_ref()
+            .and_then(|s| s.message.clone())
+            .unwrap_or_default();
+        facts.problem = Some(Problem::RestoredBotNotReady(format!(
+            "restore {}: {message}",
+            restore.name_any()
+        )));
+    }
     if let MigrationState::BackupFailed { message } = &plan.migration {
         facts.problem = Some(Problem::PreDeploymentBackupFailed(format!(
             "the pre-deployment backup {} of version {} failed: {message}; delete it to try again, or set spec.backup.preDeployment to false",

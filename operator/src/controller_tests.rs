@@ -1543,16 +1543,21 @@ async fn a_restore_takes_a_safety_backup_stops_the_bot_restores_migrates_and_sta
     });
     let requests = h.reconcile_ok().await;
     let status = &h.restore("back-to-nightly")["status"];
+    assert_eq!(status["phase"], "ScalingUp");
+    assert_eq!(Harness::events(&requests), []);
+    // The bot comes back with its replicas; the restore ends when they are ready.
+    h.reconcile_ok().await;
+    assert_eq!(h.bot_replicas(), 3);
+    assert_eq!(h.restore("back-to-nightly")["status"]["phase"], "ScalingUp");
+    h.pods_become_ready();
+    let requests = h.reconcile_ok().await;
+    let status = &h.restore("back-to-nightly")["status"];
     assert_eq!(status["phase"], "Completed");
     assert_eq!(status["safetyBackup"], "back-to-nightly-safety");
     assert_eq!(
         Harness::events(&requests),
         [("Normal".to_owned(), "RestoreCompleted".to_owned())]
     );
-    // The bot comes back with its replicas.
-    h.reconcile_ok().await;
-    assert_eq!(h.bot_replicas(), 3);
-    h.pods_become_ready();
     h.reconcile_ok().await;
     assert_eq!(h.status()["phase"], "Ready");
 }

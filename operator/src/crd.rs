@@ -957,6 +957,8 @@ pub enum RestorePhase {
     ScalingDown,
     /// Replacing the database and running the migrations.
     Restoring,
+    /// The database is restored; waiting for the bot's replicas to be ready on it.
+    ScalingUp,
     Completed,
     Failed,
 }
@@ -969,6 +971,7 @@ impl RestorePhase {
             Self::BackingUp => "BackingUp",
             Self::ScalingDown => "ScalingDown",
             Self::Restoring => "Restoring",
+            Self::ScalingUp => "ScalingUp",
             Self::Completed => "Completed",
             Self::Failed => "Failed",
         }
@@ -1001,4 +1004,12 @@ pub struct RestoreStatus {
     /// stays at zero replicas until this Restore is deleted or a newer restore completes.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub migration_failed: bool,
+    /// When the database was replaced and migrated; the bot must be ready again within its
+    /// progress deadline from then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restored_time: Option<Time>,
+    /// The database was restored but the bot did not become ready within its progress deadline:
+    /// the platform is Degraded (RestoredBotNotReady) until it is.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub bot_not_ready: bool,
 }

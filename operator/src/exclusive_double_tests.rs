@@ -113,7 +113,11 @@ async fn a_version_change_during_a_restore_waits_for_it_and_then_migrates_the_re
         j["status"] = json!({"succeeded": 1, "startTime": "2026-11-29T09:00:00Z",
             "completionTime": "2026-11-29T09:05:00Z"});
     });
-    cluster.reconcile_ok().await;
+    // The restore ends once the bot is ready on the restored database.
+    for _ in 0..3 {
+        cluster.reconcile_ok().await;
+        cluster.controllers_act();
+    }
     assert_eq!(
         get(&cluster, &restore_path("r1"))["status"]["phase"],
         "Completed"

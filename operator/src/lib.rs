@@ -40,6 +40,8 @@ mod payments_double_tests;
 pub mod rbac;
 #[cfg(test)]
 mod redis_double_tests;
+#[cfg(test)]
+mod restore_double_tests;
 pub mod restores;
 pub mod retention;
 pub mod rollback;

@@ -211,6 +211,12 @@ async fn a_restore_replaces_the_database_once_with_lost_status_writes_and_two_re
         j["status"] = json!({"succeeded": 1, "completionTime": "2026-11-29T09:05:00Z"});
     });
     both_reconcile(&cluster, &other).await;
+    assert_eq!(phase(&cluster), "ScalingUp");
+    // Completed once the bot is ready again, announced once.
+    for _ in 0..3 {
+        cluster.controllers_act();
+        both_reconcile(&cluster, &other).await;
+    }
     assert_eq!(phase(&cluster), "Completed");
     both_reconcile(&cluster, &other).await;
     assert_eq!(phase(&cluster), "Completed");

@@ -1,7 +1,8 @@
 //! Restores, one step of the reconcile of a `TooGoodToGo` with `spec.backup`. One `Restore` at a
 //! time (the oldest unfinished one) moves through
 //!
-//! `Pending` -> `Verifying` -> `BackingUp` -> `ScalingDown` -> `Restoring` -> `Completed`
+//! `Pending` -> `Verifying` -> `BackingUp` -> `ScalingDown` -> `Restoring` -> `ScalingUp` ->
+//! `Completed`
 //!
 //! - `Verifying`: a Job checks the file (gzip integrity, a complete dump; a dry run also restores
 //!   it into a scratch database). A missing or corrupt file fails here, before anything is
@@ -10,6 +11,10 @@
 //! - `ScalingDown`: the build step renders the bot with zero replicas and no autoscaler while a
 //!   restore is in this phase or the next; the restore Job starts once no bot pod runs.
 //! - `Restoring`: the Job replaces the database in one transaction, then migrates it.
+//! - `ScalingUp`: the bot is rendered with its replicas again; the restore is `Completed` only
+//!   when they are ready on the restored database (as the single host's `restore.sh` waits for
+//!   health). Not within the bot's progress deadline: `Failed` with `botNotReady`, and the
+//!   platform is Degraded `RestoredBotNotReady` until the bot is ready.
 //!
 //! `Completed` and `Failed` are final: nothing is retried (a bad backup is not tried forever), and
 //! the bot is scaled back by the next build.
@@ -116,6 +121,36 @@ pub fn bot_scaled_down(deployment: Option<&Deployment>) -> bool {
     deployment.is_none_or(|d| {
         d.spec.replicas == Some(0) && d.status.as_ref().and_then(|s| s.replicas).unwrap_or(0) == 0
     })
+}
+
+/// Whether the bot runs again: every replica the spec wants (the autoscaler's minimum) ready,
+/// on the Deployment's current generation and no longer the stopped one. Returns (ready, ready
+/// replicas, wanted replicas).
+pub fn bot_ready(
+    cr: &crate::crd::TooGoodToGo,
+    deployment: Option<&Deployment>,
+) -> (bool, i32, i32) {
+    let wanted = cr
+        .spec
+        .autoscaling
+        .as_ref()
+        .map_or(cr.spec.replicas, |a| a.min_replicas);
+    let Some(d) = deployment else {
+        return (wanted == 0, 0, wanted);
+    };
+    let status = d.status.clone().unwrap_or_default();
+    let ready = status.ready_replicas.unwrap_or(0);
+    let current = status.observed_generation.unwrap_or(0) >= d.metadata.generation.unwrap_or(0);
+    let scaled_up = wanted == 0 || d.spec.replicas != Some(0);
+    (current && scaled_up && ready >= wanted, ready, wanted)
+}
+
+/// The newest finished restore of the live database when the bot did not come back after it.
+pub fn bot_not_ready(restores: &[Restore]) -> Option<&Restore> {
+    restores
+        .iter()
+        .rfind(|r| !r.spec.dry_run && phase(r).is_some_and(RestorePhase::is_terminal))
+        .filter(|r| r.status.as_ref().is_some_and(|s| s.bot_not_ready))
 }
 
 /// A file name `pg-backup.sh` writes (and nothing that could leave the backup directory).
@@ -450,19 +485,13 @@ pub async fn reconcile(
                     ),
                 ),
                 Some(job) if job_succeeded(&job) => {
+                    // The bot is rendered with its replicas again from the next reconcile on.
                     let file = status.file.clone().unwrap_or_default();
-                    status.phase = Some(RestorePhase::Completed);
-                    status.completion_time = Some(Time(now));
+                    status.phase = Some(RestorePhase::ScalingUp);
+                    status.restored_time = Some(Time(now));
                     status.message = Some(format!(
-                        "the database was restored from {file} and migrated; the safety backup {safety} holds the database from before"
+                        "the database was restored from {file} and migrated; waiting for the bot to be ready on it"
                     ));
-                    step.facts.events.push(Notice {
-                        warning: false,
-                        reason: "RestoreCompleted",
-                        note: format!("restore {name}: the database was restored from {file}"),
-                        action: "Restore",
-                        related: Some(restore.object_ref(&())),
-                    });
                 }
                 Some(job) => {
                     if let Some(failure) = job_failure(&job) {
@@ -495,6 +524,42 @@ pub async fn reconcile(
                         }
                     }
                 }
+            }
+        }
+        Some(RestorePhase::ScalingUp) => {
+            let file = status.file.clone().unwrap_or_default();
+            let safety = status.safety_backup.clone().unwrap_or_default();
+            let (ready, ready_replicas, wanted) = bot_ready(ctx.cr, deployment);
+            let restored_at = status.restored_time.as_ref().map_or(now, |t| t.0);
+            if status.restored_time.is_none() {
+                status.restored_time = Some(Time(now));
+            }
+            let deadline = i64::from(ctx.cr.progress_deadline_seconds());
+            if ready {
+                status.phase = Some(RestorePhase::Completed);
+                status.completion_time = Some(Time(now));
+                status.message = Some(format!(
+                    "the database was restored from {file} and migrated, and the bot is ready on it ({ready_replicas}/{wanted} replicas); the safety backup {safety} holds the database from before"
+                ));
+                step.facts.events.push(Notice {
+                    warning: false,
+                    reason: "RestoreCompleted",
+                    note: format!(
+                        "restore {name}: the database was restored from {file}; the bot is ready again"
+                    ),
+                    action: "Restore",
+                    related: Some(restore.object_ref(&())),
+                });
+            } else if now.as_second() - restored_at.as_second() > deadline {
+                status.bot_not_ready = true;
+                step.fail(
+                    restore,
+                    &mut status,
+                    format!(
+                        "the database was restored from {file} and migrated, but the bot did not become ready on it within {deadline}s ({ready_replicas}/{wanted} replicas ready): see kubectl describe pods -l app.kubernetes.io/instance={},app.kubernetes.io/component=bot; the safety backup {safety} holds the database from before",
+                        owner.name
+                    ),
+                );
             }
         }
         Some(RestorePhase::Completed | RestorePhase::Failed) => {}

@@ -46,6 +46,8 @@ pub enum Problem {
     /// A restore replaced the database but the migration of the running version failed: the
     /// bot stays at zero replicas.
     PostRestoreMigrationFailed(String),
+    /// A restore replaced the database but the bot did not become ready on it in time.
+    RestoredBotNotReady(String),
 }
 
 impl Problem {
@@ -60,6 +62,7 @@ impl Problem {
             Self::ReconcileFailed(_) => RECONCILE_FAILED,
             Self::CredentialsMissing(_) => "CredentialsMissing",
             Self::PostRestoreMigrationFailed(_) => "PostRestoreMigrationFailed",
+            Self::RestoredBotNotReady(_) => "RestoredBotNotReady",
         }
     }
 
@@ -73,7 +76,8 @@ impl Problem {
             | Self::RolledBack(m)
             | Self::ReconcileFailed(m)
             | Self::CredentialsMissing(m)
-            | Self::PostRestoreMigrationFailed(m) => m,
+            | Self::PostRestoreMigrationFailed(m)
+            | Self::RestoredBotNotReady(m) => m,
         }
     }
 
