@@ -45,8 +45,12 @@ pub struct Context {
     pub generator: Arc<dyn SecretGenerator>,
     pub recorder: Recorder,
     pub metrics: Arc<Metrics>,
+    /// Whether the watches work (`/healthz`).
+    pub watches: Arc<crate::watch_health::WatchHealth>,
     /// Consecutive failures per resource, for exponential backoff.
     failures: Mutex<HashMap<(String, String), u32>>,
+    /// Consecutive reconciles per resource that found it Degraded with nothing moving.
+    degraded: Mutex<HashMap<(String, String), u32>>,
 }
 
 impl Context {
@@ -65,8 +69,32 @@ impl Context {
             client,
             generator,
             metrics,
+            watches: Arc::default(),
             failures: Mutex::new(HashMap::new()),
+            degraded: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The re-check of a resource that is Degraded while nothing moves: 15 s, doubling with every
+    /// reconcile that finds it so, up to the idle re-check. What is wrong is the user's or the
+    /// cluster's to repair (a volume that cannot grow, a bot that does not come back), and an
+    /// edit or a change of an owned object is seen at once through the watches anyway.
+    fn degraded_requeue(&self, key: (String, String), degraded: bool) -> Option<Duration> {
+        let Ok(mut counts) = self.degraded.lock() else {
+            return None;
+        };
+        if !degraded {
+            counts.remove(&key);
+            return None;
+        }
+        let count = counts.entry(key).or_insert(0);
+        *count = count.saturating_add(1);
+        let exponent = count.saturating_sub(1).min(16);
+        Some(
+            PROGRESS_REQUEUE
+                .saturating_mul(1 << exponent)
+                .min(IDLE_REQUEUE),
+        )
     }
 }
 
@@ -920,10 +948,11 @@ async fn reconcile_steps(cr: &TooGoodToGo, ctx: &Context) -> Result<Action, Erro
         return Err(Error::Refused(refused));
     }
     let settled = matches!(phase, Phase::Ready | Phase::Failed);
-    let mut requeue = if moving || !settled {
-        PROGRESS_REQUEUE
-    } else {
-        IDLE_REQUEUE
+    let degraded = ctx.degraded_requeue(key(cr), phase == Phase::Degraded && !moving);
+    let mut requeue = match degraded {
+        Some(delay) => delay,
+        None if moving || !settled => PROGRESS_REQUEUE,
+        None => IDLE_REQUEUE,
     };
     // The earliest due action wins: a scheduled rotation or the end of a grace period sooner
     // than the periodic re-check.
@@ -1024,10 +1053,19 @@ pub async fn run(ctx: Arc<Context>, namespace: Option<&str>) -> Result<(), RunEr
         )
         .owns(api::<NetworkPolicy>(&client, namespace), owned)
         .shutdown_on_signal()
-        .run(reconcile, error_policy, ctx)
-        .for_each(|result| async move {
-            if let Err(error) = result {
-                debug!(%error, "reconcile loop");
+        .run(reconcile, error_policy, ctx.clone())
+        .for_each(|result| {
+            let ctx = ctx.clone();
+            async move {
+                match result {
+                    // A watch failed (it is retried with backoff): /healthz counts them.
+                    Err(kube::runtime::controller::Error::QueueError(error)) => {
+                        warn!(%error, "watch failed");
+                        ctx.watches.error(Instant::now());
+                    }
+                    Err(error) => debug!(%error, "reconcile loop"),
+                    Ok(_) => {}
+                }
             }
         })
         .await;

@@ -737,3 +737,49 @@ async fn a_lost_credentials_secret_is_not_replaced_by_passwords_the_database_doe
             .any(|(t, reason, _)| t == "Warning" && reason == "CredentialsMissing")
     );
 }
+
+/// What `n` reconciles in a row ask the controller for.
+async fn delays(cluster: &Cluster, n: usize) -> Vec<Action> {
+    let mut delays = Vec::new();
+    for _ in 0..n {
+        match cluster.reconcile().await {
+            Ok(action) => delays.push(action),
+            Err(error) => panic!("{error}"),
+        }
+    }
+    delays
+}
+
+#[tokio::test]
+async fn a_degraded_resource_is_looked_at_ever_less_often_until_it_is_repaired() {
+    use std::time::Duration;
+    let cluster = Cluster::with_sample("production.yaml");
+    cluster.converge().await;
+    let size = |size: &str| {
+        cluster.server.edit(CR, |cr| {
+            cr["spec"]["database"]["managed"]["storage"]["size"] = json!(size);
+        });
+    };
+    let requeue = |seconds: &[u64]| -> Vec<Action> {
+        seconds
+            .iter()
+            .map(|s| Action::requeue(Duration::from_secs(*s)))
+            .collect()
+    };
+    // A volume cannot shrink: Degraded until the size is put back.
+    size("10Gi");
+    assert_eq!(
+        delays(&cluster, 7).await,
+        requeue(&[15, 30, 60, 120, 240, 300, 300])
+    );
+    assert_eq!(
+        cluster.condition("Degraded")["reason"],
+        "VolumeResizeFailed"
+    );
+    size("20Gi");
+    assert_eq!(delays(&cluster, 1).await, requeue(&[300]));
+    assert_eq!(cluster.resource()["status"]["phase"], "Ready");
+    // Degraded again: looked at soon again, then less often.
+    size("10Gi");
+    assert_eq!(delays(&cluster, 2).await, requeue(&[15, 30]));
+}

@@ -52,3 +52,4 @@ pub mod status;
 pub mod telemetry;
 #[cfg(test)]
 pub mod testing;
+pub mod watch_health;

@@ -129,9 +129,11 @@ async fn run(
         .context("connecting to the Kubernetes API")?;
     let metrics = Arc::new(Metrics::default());
     let ready = Arc::new(AtomicBool::new(false));
+    let watches = Arc::new(toogoodtogo_operator::watch_health::WatchHealth::default());
     let health = server::Health {
         ready: ready.clone(),
         metrics: metrics.clone(),
+        watches: watches.clone(),
     };
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -144,12 +146,14 @@ async fn run(
     });
 
     let identity = identity.unwrap_or_else(default_identity);
-    let ctx = Arc::new(Context::new(
+    let mut ctx = Context::new(
         client.clone(),
         Arc::new(RandomGenerator),
         metrics.clone(),
         Some(identity.clone()),
-    ));
+    );
+    ctx.watches = watches;
+    let ctx = Arc::new(ctx);
 
     if !leader_election {
         ready.store(true, Ordering::Relaxed);

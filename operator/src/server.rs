@@ -1,5 +1,6 @@
-//! HTTP endpoints of the operator: `/healthz` (the process serves), `/readyz` (the replica has
-//! joined the election and, when leading, started its controller) and `/metrics`.
+//! HTTP endpoints of the operator: `/healthz` (the process serves and the controller's watches
+//! work, [`crate::watch_health`]), `/readyz` (the replica has joined the election and, when
+//! leading, started its controller) and `/metrics`.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -16,10 +17,18 @@ use crate::metrics::Metrics;
 pub struct Health {
     pub ready: Arc<AtomicBool>,
     pub metrics: Arc<Metrics>,
+    pub watches: Arc<crate::watch_health::WatchHealth>,
 }
 
-async fn healthz() -> &'static str {
-    "ok"
+async fn healthz(State(health): State<Health>) -> impl IntoResponse {
+    if health.watches.healthy(std::time::Instant::now()) {
+        (StatusCode::OK, "ok")
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the controller's watches have failed for five minutes",
+        )
+    }
 }
 
 async fn readyz(State(health): State<Health>) -> impl IntoResponse {
@@ -85,6 +94,7 @@ mod tests {
         let health = Health {
             ready: Arc::new(AtomicBool::new(false)),
             metrics: Arc::new(Metrics::default()),
+            watches: Arc::default(),
         };
         let (code, _) = get_status(router(health.clone()), "/healthz").await;
         assert_eq!(code, StatusCode::OK);
@@ -96,5 +106,25 @@ mod tests {
         let (code, body) = get_status(router(health), "/metrics").await;
         assert_eq!(code, StatusCode::OK);
         assert!(body.contains("toogoodtogo_operator_leader"), "{body}");
+    }
+
+    #[tokio::test]
+    async fn healthz_fails_while_the_watches_keep_failing() {
+        let health = Health {
+            ready: Arc::new(AtomicBool::new(true)),
+            metrics: Arc::new(Metrics::default()),
+            watches: Arc::default(),
+        };
+        let now = std::time::Instant::now();
+        let Some(start) = now.checked_sub(std::time::Duration::from_secs(400)) else {
+            return;
+        };
+        let mut at = start;
+        while at <= now {
+            health.watches.error(at);
+            at += std::time::Duration::from_secs(30);
+        }
+        let (code, body) = get_status(router(health), "/healthz").await;
+        assert_eq!(code, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     }
 }
