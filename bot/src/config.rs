@@ -50,6 +50,7 @@ pub const ENV_VARS: &[&str] = &[
     "OUTBOUND_MESSAGES_PER_SECOND",
     "RESERVATION_MAX_UNITS",
     "PAYMENT_HOLD_MINUTES",
+    "PENDING_REFUND_CHECK_SECONDS",
     "STRIPE_PROVIDER_TOKEN",
     "STRIPE_API_KEY",
     "STRIPE_API_URL",
@@ -160,6 +161,9 @@ pub struct StripeConfig {
     pub webhook_secret: Option<Secret>,
     /// How long units stay held for a customer paying in the chat.
     pub hold: chrono::Duration,
+    /// How often a refund Stripe reported as pending is looked up again, in case its webhook
+    /// event never arrives.
+    pub pending_refund_check: chrono::Duration,
 }
 
 impl StripeConfig {
@@ -485,6 +489,11 @@ fn read_stripe(r: &mut Reader<'_>) -> StripeConfig {
             "PAYMENT_HOLD_MINUTES",
             15,
             "a whole number of minutes",
+        )),
+        pending_refund_check: chrono::Duration::seconds(r.parsed(
+            "PENDING_REFUND_CHECK_SECONDS",
+            600,
+            "a whole number of seconds",
         )),
     };
     if stripe.hold < chrono::Duration::minutes(1) {

@@ -1,6 +1,8 @@
 //! Refunds: the worker that requests them from Stripe (with a fixed Idempotency-Key, retried with
 //! backoff, given up after `MAX_REFUND_ATTEMPTS` and then surfaced to the customer and the
-//! admins) and Stripe's webhook, which finishes refunds Stripe reported as pending.
+//! admins) and Stripe's webhook, which finishes refunds Stripe reported as pending. A pending
+//! refund is also looked up again every `PENDING_REFUND_CHECK_SECONDS`, so that a webhook event
+//! that never arrives cannot leave it pending (and the customer untold) for good.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,6 +39,9 @@ pub async fn run(app: Arc<App>, shutdown: CancellationToken) {
             Ok(done) => tracing::debug!(done, "refund requests made"),
             Err(error) => tracing::warn!(%error, "refund worker failed"),
         }
+        if let Err(error) = check_pending(&app, &client, Utc::now()).await {
+            tracing::warn!(%error, "checking pending refunds failed");
+        }
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(INTERVAL) => {}
@@ -62,6 +67,47 @@ pub async fn work(app: &App, client: &StripeClient, now: DateTime<Utc>) -> sqlx:
             )
             .await;
         record_attempt(app, refund, result, Utc::now()).await?;
+    }
+    Ok(due.len())
+}
+
+/// Looks up the pending refunds due for a check and applies what Stripe says now, as its
+/// webhook event would have. Returns how many were looked up.
+pub async fn check_pending(
+    app: &App,
+    client: &StripeClient,
+    now: DateTime<Utc>,
+) -> sqlx::Result<usize> {
+    let mut tx = app.pool.begin().await?;
+    let checked_before = now - app.config.stripe.pending_refund_check;
+    let due = payments::pending_refunds_to_check(&mut tx, checked_before, BATCH).await?;
+    tx.commit().await?;
+    for pending in &due {
+        match client.retrieve_refund(&pending.stripe_refund_id).await {
+            Ok(refund) if refund.status == "pending" || refund.status == "requires_action" => {}
+            Ok(refund) => {
+                tracing::info!(
+                    refund_id = pending.id,
+                    status = %refund.status,
+                    "a pending refund settled without its webhook event"
+                );
+                let mut tx = app.pool.begin().await?;
+                let amount = refund.amount.unwrap_or(0);
+                apply_refund_state(
+                    &mut tx,
+                    app,
+                    &refund.id,
+                    &pending.charge_id,
+                    &refund.status,
+                    amount,
+                )
+                .await?;
+                tx.commit().await?;
+            }
+            Err(error) => {
+                tracing::warn!(refund_id = pending.id, %error, "could not look up a pending refund");
+            }
+        }
     }
     Ok(due.len())
 }
@@ -247,37 +293,7 @@ pub async fn on_event(app: &App, event: &Event) -> sqlx::Result<EventOutcome> {
                 (Some(refund_id), Some(charge)) => {
                     let status = text("status").unwrap_or("pending");
                     let amount = number("amount").unwrap_or(0);
-                    let ours = payments::find_refund(&mut tx, refund_id).await?;
-                    let accounted = payments::record_provider_refund(
-                        &mut tx,
-                        charge,
-                        Some((refund_id, amount, status)),
-                        None,
-                    )
-                    .await?;
-                    if let Some(ours) = ours {
-                        match status {
-                            "succeeded" => {
-                                let end = RefundEnd::Succeeded {
-                                    stripe_refund_id: Some(refund_id),
-                                };
-                                finish(&mut tx, app, ours, end).await?;
-                            }
-                            "failed" | "canceled" => {
-                                let error = format!("Stripe reports the refund {status}");
-                                finish(&mut tx, app, ours, RefundEnd::Failed { error: &error })
-                                    .await?;
-                            }
-                            _ => {}
-                        }
-                    }
-                    match accounted {
-                        Some(payment) => {
-                            account_refunds(&mut tx, app, &payment, charge).await?;
-                            EventOutcome::Handled
-                        }
-                        None => EventOutcome::Ignored,
-                    }
+                    apply_refund_state(&mut tx, app, refund_id, charge, status, amount).await?
                 }
                 _ => EventOutcome::Ignored,
             }
@@ -299,6 +315,45 @@ pub async fn on_event(app: &App, event: &Event) -> sqlx::Result<EventOutcome> {
     };
     tx.commit().await?;
     Ok(outcome)
+}
+
+/// Applies where a Stripe refund stands (from its webhook event, or looked up): ours end our
+/// refund; any refund (ours or one made in Stripe's dashboard) adds to the charge's refunded
+/// amount, and a partial one is shown as partial.
+async fn apply_refund_state(
+    conn: &mut PgConnection,
+    app: &App,
+    refund_id: &str,
+    charge: &str,
+    status: &str,
+    amount: i64,
+) -> sqlx::Result<EventOutcome> {
+    let ours = payments::find_refund(conn, refund_id).await?;
+    let accounted =
+        payments::record_provider_refund(conn, charge, Some((refund_id, amount, status)), None)
+            .await?;
+    if let Some(ours) = ours {
+        match status {
+            "succeeded" => {
+                let end = RefundEnd::Succeeded {
+                    stripe_refund_id: Some(refund_id),
+                };
+                finish(conn, app, ours, end).await?;
+            }
+            "failed" | "canceled" => {
+                let error = format!("Stripe reports the refund {status}");
+                finish(conn, app, ours, RefundEnd::Failed { error: &error }).await?;
+            }
+            _ => {}
+        }
+    }
+    match accounted {
+        Some(payment) => {
+            account_refunds(conn, app, &payment, charge).await?;
+            Ok(EventOutcome::Handled)
+        }
+        None => Ok(EventOutcome::Ignored),
+    }
 }
 
 /// Acts on a charge's refunded amount: all of it back ends our open refund as succeeded; part

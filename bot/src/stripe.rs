@@ -208,6 +208,16 @@ impl StripeClient {
             .map_err(|e| StripeError::Transport(format!("unreadable refund: {e}")))
     }
 
+    /// Looks a refund up: where a pending one stands now.
+    pub async fn retrieve_refund(&self, refund_id: &str) -> Result<Refund, StripeError> {
+        let request = self
+            .http
+            .get(format!("{}/v1/refunds/{refund_id}", self.api_url));
+        let body = self.call(request).await?;
+        serde_json::from_slice(&body)
+            .map_err(|e| StripeError::Transport(format!("unreadable refund: {e}")))
+    }
+
     /// Sends an authenticated request and returns the body of a successful answer; errors never
     /// carry the URL.
     async fn call(

@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::driver::TestUser;
-use crate::harness::{eventually, unique_user};
+use crate::harness::{BotEnv, eventually, unique_user};
 use crate::market::{Marketplace, Result, text};
 use crate::stripe_fake::StripeFake;
 
@@ -31,13 +31,25 @@ impl PayingShop {
     }
 
     pub async fn start_priced(mode: &str, units: i32, price_minor: i64) -> Result<Self> {
+        Self::start_configured(mode, units, price_minor, |env| env).await
+    }
+
+    /// A shop whose bot gets extra settings from `configure`.
+    pub async fn start_configured(
+        mode: &str,
+        units: i32,
+        price_minor: i64,
+        configure: impl FnOnce(BotEnv) -> BotEnv,
+    ) -> Result<Self> {
         let stripe = StripeFake::start(API_KEY).await?;
         let stripe_url = stripe.url();
         let mut market = Marketplace::start_with(|env| {
-            env.set("STRIPE_PROVIDER_TOKEN", "284685063:TEST:provider")
-                .set("STRIPE_API_KEY", API_KEY)
-                .set("STRIPE_API_URL", stripe_url)
-                .set("STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET)
+            configure(
+                env.set("STRIPE_PROVIDER_TOKEN", "284685063:TEST:provider")
+                    .set("STRIPE_API_KEY", API_KEY)
+                    .set("STRIPE_API_URL", stripe_url)
+                    .set("STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET),
+            )
         })
         .await?;
         let owner = unique_user("Ada");

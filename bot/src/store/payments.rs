@@ -437,6 +437,41 @@ pub async fn refund_pending(
     Ok(())
 }
 
+/// A refund Stripe reported as pending, to look up again.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct PendingRefund {
+    pub id: i64,
+    pub stripe_refund_id: String,
+    pub charge_id: String,
+}
+
+/// Pending refunds not looked at since `checked_before`, oldest first; each is marked looked at
+/// now, so that one check a period is made whatever happens to it.
+pub async fn pending_refunds_to_check(
+    conn: &mut PgConnection,
+    checked_before: DateTime<Utc>,
+    limit: i64,
+) -> sqlx::Result<Vec<PendingRefund>> {
+    sqlx::query_as(
+        "WITH due AS (
+             SELECT id FROM refunds
+             WHERE status = 'pending' AND stripe_refund_id IS NOT NULL AND updated_at < $1
+             ORDER BY updated_at
+             LIMIT $2
+             FOR UPDATE SKIP LOCKED
+         ), touched AS (
+             UPDATE refunds r SET updated_at = now() FROM due WHERE r.id = due.id
+             RETURNING r.id, r.stripe_refund_id, r.payment_id
+         )
+         SELECT t.id, t.stripe_refund_id, p.provider_payment_charge_id AS charge_id
+         FROM touched t JOIN payments p ON p.id = t.payment_id",
+    )
+    .bind(checked_before)
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}
+
 pub async fn refund_retry_at(
     conn: &mut PgConnection,
     refund_id: i64,
