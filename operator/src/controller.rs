@@ -837,6 +837,28 @@ async fn reconcile_steps(cr: &TooGoodToGo, ctx: &Context) -> Result<Action, Erro
         }
         backup_writes += restored.writes.len() + usize::from(restored.active.is_some());
         facts.restoring = restored.active;
+        // The single host's backup metrics, per platform: the same alert judges both.
+        if let Some(last) = &found.last_success {
+            let labels = ResourceLabels {
+                namespace: owner.namespace.clone(),
+                name: owner.name.clone(),
+            };
+            ctx.metrics
+                .backup_last_success
+                .get_or_create(&labels)
+                .set(last.completion_time.0.as_second());
+            let size = found
+                .backups
+                .iter()
+                .find(|b| b.name_any() == last.name)
+                .and_then(|b| b.status.as_ref()?.size_bytes);
+            if let Some(size) = size {
+                ctx.metrics
+                    .backup_last_size
+                    .get_or_create(&labels)
+                    .set(size);
+            }
+        }
         facts.backups = Some(found);
     }
     // payments: the Stripe keys, and payments-check once per version of them

@@ -1069,6 +1069,14 @@ async fn every_scheduled_backup_becomes_a_backup_resource_with_its_file_and_size
     // Recorded once: later reconciles write nothing.
     let requests = h.reconcile_ok().await;
     assert_eq!(writes(&requests), Vec::<String>::new());
+    // Exported under the single host's names, so its backup-age alert judges this platform too.
+    let metrics = h.ctx.metrics.render();
+    for line in [
+        r#"toogoodtogo_backup_last_success_timestamp_seconds{namespace="shop",name="tgtg"} 1795921209"#,
+        r#"toogoodtogo_backup_last_size_bytes{namespace="shop",name="tgtg"} 52431"#,
+    ] {
+        assert!(metrics.contains(line), "{line} not in {metrics}");
+    }
 
     // The next night's backup gets its own Event (not folded into the first one's series).
     h.cron_job_starts("tgtg-backup-29411820");

@@ -1,4 +1,7 @@
-//! Operator metrics on `/metrics`: reconciliations, errors and duration, by resource.
+//! Operator metrics on `/metrics`: reconciliations, errors and duration, by resource; and per
+//! platform the backup metrics the single host's `pg-backup.sh` writes for node-exporter
+//! (`toogoodtogo_backup_last_success_timestamp_seconds`, `toogoodtogo_backup_last_size_bytes`,
+//! same names, labelled with the platform), so the same alert rule judges both.
 
 use std::sync::Mutex;
 
@@ -30,6 +33,10 @@ pub struct Metrics {
     pub duration: Family<ResourceLabels, Histogram>,
     pub writes: Family<ResourceLabels, Counter>,
     pub leader: Gauge,
+    /// Completion time (Unix seconds) of the platform's newest completed backup.
+    pub backup_last_success: Family<ResourceLabels, Gauge>,
+    /// Size of that backup.
+    pub backup_last_size: Family<ResourceLabels, Gauge>,
 }
 
 impl Default for Metrics {
@@ -41,31 +48,45 @@ impl Default for Metrics {
         });
         let writes = Family::<ResourceLabels, Counter>::default();
         let leader = Gauge::default();
-        let mut registry = Registry::with_prefix("toogoodtogo_operator");
-        registry.register(
+        let backup_last_success = Family::<ResourceLabels, Gauge>::default();
+        let backup_last_size = Family::<ResourceLabels, Gauge>::default();
+        // No common prefix: the backup metrics keep the single host's names.
+        let mut registry = Registry::default();
+        let operator = registry.sub_registry_with_prefix("toogoodtogo_operator");
+        operator.register(
             "reconciliations",
             "Reconciliations run",
             reconciliations.clone(),
         );
-        registry.register(
+        operator.register(
             "reconcile_errors",
             "Reconciliations that failed",
             errors.clone(),
         );
-        registry.register(
+        operator.register(
             "reconcile_duration_seconds",
             "Time spent in one reconciliation",
             duration.clone(),
         );
-        registry.register(
+        operator.register(
             "object_writes",
             "Objects created, patched or deleted",
             writes.clone(),
         );
-        registry.register(
+        operator.register(
             "leader",
             "1 while this replica holds the leader lease",
             leader.clone(),
+        );
+        registry.register(
+            "toogoodtogo_backup_last_success_timestamp_seconds",
+            "Time of the last verified PostgreSQL backup",
+            backup_last_success.clone(),
+        );
+        registry.register(
+            "toogoodtogo_backup_last_size_bytes",
+            "Size of the last verified PostgreSQL backup",
+            backup_last_size.clone(),
         );
         Self {
             registry: Mutex::new(registry),
@@ -74,6 +95,8 @@ impl Default for Metrics {
             duration,
             writes,
             leader,
+            backup_last_success,
+            backup_last_size,
         }
     }
 }
@@ -114,5 +137,39 @@ mod tests {
             text.contains("toogoodtogo_operator_reconcile_duration_seconds_bucket"),
             "{text}"
         );
+    }
+
+    /// The single host's names (`deployment/scripts/lib/pg-backup.sh`), one series per platform.
+    #[test]
+    fn exposes_the_backup_metrics_under_the_single_hosts_names() {
+        let metrics = Metrics::default();
+        let labels = ResourceLabels {
+            namespace: "shop".to_owned(),
+            name: "tgtg".to_owned(),
+        };
+        metrics
+            .backup_last_success
+            .get_or_create(&labels)
+            .set(1_764_385_209);
+        metrics.backup_last_size.get_or_create(&labels).set(52_431);
+        let text = metrics.render();
+        for line in [
+            r#"toogoodtogo_backup_last_success_timestamp_seconds{namespace="shop",name="tgtg"} 1764385209"#,
+            r#"toogoodtogo_backup_last_size_bytes{namespace="shop",name="tgtg"} 52431"#,
+            "toogoodtogo_operator_leader 0",
+        ] {
+            assert!(text.contains(line), "{line} not in {text}");
+        }
+        let script = std::fs::read_to_string(
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("../deployment/scripts/lib/pg-backup.sh"),
+        )
+        .unwrap_or_default();
+        for name in [
+            "toogoodtogo_backup_last_success_timestamp_seconds",
+            "toogoodtogo_backup_last_size_bytes",
+        ] {
+            assert!(script.contains(&format!("echo \"{name} ")), "{name}");
+        }
     }
 }
