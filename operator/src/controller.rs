@@ -180,6 +180,41 @@ pub async fn reconcile(cr: Arc<TooGoodToGo>, ctx: Arc<Context>) -> Result<Action
     result
 }
 
+/// What the controller loop reports besides reconciles: a failed watch counts for `/healthz`; a
+/// resource that is no longer there (the controller asks for a deleted resource when its
+/// requeue comes due or its owned objects are garbage-collected) has its metrics and backoff
+/// state removed.
+pub fn loop_result(
+    ctx: &Context,
+    result: Result<
+        (ObjectRef<TooGoodToGo>, Action),
+        kube::runtime::controller::Error<Error, watcher::Error>,
+    >,
+) {
+    use kube::runtime::controller::Error as LoopError;
+    match result {
+        // A watch failed (it is retried with backoff).
+        Err(LoopError::QueueError(error)) => {
+            warn!(%error, "watch failed");
+            ctx.watches.error(Instant::now());
+        }
+        Err(LoopError::ObjectNotFound(gone)) if gone.dyntype.kind == "TooGoodToGo" => {
+            let namespace = gone.namespace.clone().unwrap_or_default();
+            debug!(namespace = %namespace, resource = %gone.name, "deleted; its metrics go");
+            ctx.metrics.forget(&namespace, &gone.name);
+            let key = (namespace, gone.name.clone());
+            if let Ok(mut failures) = ctx.failures.lock() {
+                failures.remove(&key);
+            }
+            if let Ok(mut degraded) = ctx.degraded.lock() {
+                degraded.remove(&key);
+            }
+        }
+        Err(error) => debug!(%error, "reconcile loop"),
+        Ok(_) => {}
+    }
+}
+
 /// Requeue with exponential backoff per resource, so a persistent error is retried without a
 /// hot loop.
 pub fn error_policy(cr: Arc<TooGoodToGo>, _error: &Error, ctx: Arc<Context>) -> Action {
@@ -1077,18 +1112,8 @@ pub async fn run(ctx: Arc<Context>, namespace: Option<&str>) -> Result<(), RunEr
         .shutdown_on_signal()
         .run(reconcile, error_policy, ctx.clone())
         .for_each(|result| {
-            let ctx = ctx.clone();
-            async move {
-                match result {
-                    // A watch failed (it is retried with backoff): /healthz counts them.
-                    Err(kube::runtime::controller::Error::QueueError(error)) => {
-                        warn!(%error, "watch failed");
-                        ctx.watches.error(Instant::now());
-                    }
-                    Err(error) => debug!(%error, "reconcile loop"),
-                    Ok(_) => {}
-                }
-            }
+            loop_result(&ctx, result);
+            std::future::ready(())
         })
         .await;
     Ok(())
@@ -1101,6 +1126,57 @@ mod reconcile_tests;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_error_reason_is_one_a_deleted_resource_forgets() {
+        let errors = [
+            Error::Refused(String::new()),
+            Error::Build(BuildError::Serialize {
+                kind: String::new(),
+                name: String::new(),
+                source: serde_json::Error::io(std::io::Error::other("x")),
+            }),
+            Error::Dereference(DereferenceError::MissingSecret {
+                name: String::new(),
+                field: "",
+            }),
+        ];
+        for error in errors {
+            assert!(
+                crate::metrics::ERROR_REASONS.contains(&error.reason()),
+                "{}",
+                error.reason()
+            );
+        }
+        assert!(crate::metrics::ERROR_REASONS.contains(&"api"));
+    }
+
+    #[tokio::test]
+    async fn a_resource_the_controller_no_longer_finds_loses_its_metrics() {
+        let (client, _server) = crate::testing::api_server::ApiServer::start();
+        let ctx = Context::new(
+            client,
+            Arc::new(crate::generator::PlaceholderGenerator),
+            Arc::new(Metrics::default()),
+            None,
+        );
+        let labels = ResourceLabels {
+            namespace: "shop".to_owned(),
+            name: "tgtg".to_owned(),
+        };
+        ctx.metrics
+            .backup_last_success
+            .get_or_create(&labels)
+            .set(1);
+        let gone = ObjectRef::<TooGoodToGo>::new("tgtg").within("shop").erase();
+        loop_result(
+            &ctx,
+            Err(kube::runtime::controller::Error::ObjectNotFound(Box::new(
+                gone,
+            ))),
+        );
+        assert!(!ctx.metrics.render().contains("name=\"tgtg\""));
+    }
 
     #[test]
     fn backoff_doubles_up_to_five_minutes() {

@@ -101,7 +101,31 @@ impl Default for Metrics {
     }
 }
 
+/// Every `reason` of `_reconcile_errors_total` ([`crate::controller::Error::reason`]).
+pub const ERROR_REASONS: [&str; 4] = ["missing_input", "api", "build", "apply"];
+
 impl Metrics {
+    /// Remove every series of a deleted resource: a deleted platform must not leave its last
+    /// backup time behind to age into a backup alert, nor counters nobody reads.
+    pub fn forget(&self, namespace: &str, name: &str) {
+        let labels = ResourceLabels {
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
+        };
+        self.reconciliations.remove(&labels);
+        self.duration.remove(&labels);
+        self.writes.remove(&labels);
+        self.backup_last_success.remove(&labels);
+        self.backup_last_size.remove(&labels);
+        for reason in ERROR_REASONS {
+            self.errors.remove(&ErrorLabels {
+                namespace: namespace.to_owned(),
+                name: name.to_owned(),
+                reason: reason.to_owned(),
+            });
+        }
+    }
+
     /// Prometheus text exposition.
     pub fn render(&self) -> String {
         let mut out = String::new();
@@ -135,6 +159,39 @@ mod tests {
         );
         assert!(
             text.contains("toogoodtogo_operator_reconcile_duration_seconds_bucket"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_deleted_resource_leaves_no_series() {
+        let metrics = Metrics::default();
+        let labels = |name: &str| ResourceLabels {
+            namespace: "shop".to_owned(),
+            name: name.to_owned(),
+        };
+        for name in ["gone", "kept"] {
+            metrics.reconciliations.get_or_create(&labels(name)).inc();
+            metrics
+                .backup_last_success
+                .get_or_create(&labels(name))
+                .set(1);
+            metrics
+                .errors
+                .get_or_create(&ErrorLabels {
+                    namespace: "shop".to_owned(),
+                    name: name.to_owned(),
+                    reason: "api".to_owned(),
+                })
+                .inc();
+        }
+        metrics.forget("shop", "gone");
+        let text = metrics.render();
+        assert!(!text.contains(r#"name="gone""#), "{text}");
+        assert!(
+            text.contains(
+                r#"toogoodtogo_backup_last_success_timestamp_seconds{namespace="shop",name="kept"} 1"#
+            ),
             "{text}"
         );
     }
