@@ -333,3 +333,31 @@ fn the_service_monitor_scrapes_the_metrics_port() {
         install::METRICS_PORT_NAME
     );
 }
+
+/// The Grafana dashboard the chart ships is the single host's, byte for byte (one source), in a
+/// ConfigMap Grafana's dashboard sidecar loads.
+#[test]
+fn the_charts_grafana_dashboard_is_the_single_hosts_for_the_sidecar() {
+    let source = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../deployment/monitoring/grafana/dashboards/toogoodtogo.json");
+    let copy = chart_dir().join("dashboards/toogoodtogo.json");
+    if update_requested() {
+        std::fs::copy(&source, &copy).unwrap_or_else(|e| panic!("{}: {e}", copy.display()));
+    }
+    assert!(
+        read(&source) == read(&copy),
+        "charts/toogoodtogo-operator/dashboards/toogoodtogo.json differs from \
+         deployment/monitoring/grafana/dashboards/toogoodtogo.json: \
+         run `UPDATE_GOLDEN=1 cargo nextest run -p toogoodtogo-operator`"
+    );
+    let template = read(&chart_dir().join("templates/grafana-dashboard.yaml"));
+    assert!(
+        template.contains(r#".Files.Get "dashboards/toogoodtogo.json""#),
+        "{template}"
+    );
+    let docs = template_documents("grafana-dashboard.yaml");
+    assert_eq!(docs.len(), 1);
+    assert_eq!(docs[0]["kind"], "ConfigMap");
+    assert_eq!(docs[0]["metadata"]["labels"]["grafana_dashboard"], "1");
+    assert_eq!(values()["grafanaDashboard"]["enabled"], false);
+}
