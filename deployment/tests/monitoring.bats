@@ -148,3 +148,40 @@ PY
   echo "$output"
   [ "$status" -eq 0 ]
 }
+
+@test "Kubernetes alert rules (the chart's PrometheusRule): generated from alerts.yml, pass its promtool tests" {
+  R="$DEPLOYMENT_SRC/../charts/toogoodtogo-operator/rules/toogoodtogo.rules.yml"
+  run promtool check rules "$R"
+  echo "$output"
+  [ "$status" -eq 0 ]
+  # The single host's unit tests, for the rules the Kubernetes file keeps (its annotations are
+  # the summaries only).
+  run "$PY" - "$M/alerts.test.yml" "$R" "$BATS_TEST_TMPDIR/kubernetes.test.yml" <<'PY'
+import sys, yaml
+tests = yaml.safe_load(open(sys.argv[1]))
+rules = yaml.safe_load(open(sys.argv[2]))
+kept = {r["alert"] for g in rules["groups"] for r in g["rules"]}
+tests["rule_files"] = [sys.argv[2]]
+cases = []
+for case in tests["tests"]:
+    checks = [c for c in case.get("alert_rule_test", []) if c["alertname"] in kept]
+    for check in checks:
+        for alert in check.get("exp_alerts", []):
+            alert.get("exp_annotations", {}).pop("description", None)
+    if checks:
+        case["alert_rule_test"] = checks
+        case.pop("promql_expr_test", None)
+        cases.append(case)
+tested = {c["alertname"] for case in cases for c in case["alert_rule_test"]}
+assert {"TooGoodToGoBackupTooOld", "TooGoodToGoUpdateErrorRate", "TooGoodToGoWebhookErrors",
+        "TooGoodToGoWebhookLatencyHigh"} <= tested, tested
+tests["tests"] = cases
+yaml.safe_dump(tests, open(sys.argv[3], "w"))
+PY
+  echo "$output"
+  [ "$status" -eq 0 ]
+  run promtool test rules "$BATS_TEST_TMPDIR/kubernetes.test.yml"
+  echo "$output"
+  [ "$status" -eq 0 ]
+  [[ "$output" == *SUCCESS* ]]
+}

@@ -30,6 +30,7 @@ pub mod fixtures;
 pub mod install;
 pub mod leader;
 pub mod metrics;
+pub mod monitoring;
 pub mod observe;
 pub mod offline;
 #[cfg(test)]

@@ -361,3 +361,34 @@ fn the_charts_grafana_dashboard_is_the_single_hosts_for_the_sidecar() {
     assert_eq!(docs[0]["metadata"]["labels"]["grafana_dashboard"], "1");
     assert_eq!(values()["grafanaDashboard"]["enabled"], false);
 }
+
+/// The chart's alert rules are the single host's that apply on Kubernetes, per namespace
+/// (`src/monitoring.rs`); `deployment/tests/monitoring.bats` runs the promtool tests over them.
+#[test]
+fn the_charts_alert_rules_are_generated_from_the_single_hosts() {
+    use toogoodtogo_operator::monitoring;
+    let rules = monitoring::kubernetes_rules(monitoring::ALERTS).unwrap_or_else(|e| panic!("{e}"));
+    let path = chart_dir().join("rules/toogoodtogo.rules.yml");
+    if update_requested() {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("{e}"));
+        }
+        std::fs::write(&path, &rules).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    }
+    assert!(
+        read(&path) == rules,
+        "{} is stale: run `UPDATE_GOLDEN=1 cargo test -p toogoodtogo-operator --test chart`",
+        path.display()
+    );
+    let template = read(&chart_dir().join("templates/prometheusrule.yaml"));
+    assert!(
+        template.contains(r#".Files.Get "rules/toogoodtogo.rules.yml""#)
+            && template.contains(
+                r#".Capabilities.APIVersions.Has "monitoring.coreos.com/v1/PrometheusRule""#
+            ),
+        "{template}"
+    );
+    let docs = template_documents("prometheusrule.yaml");
+    assert_eq!(docs[0]["kind"], "PrometheusRule");
+    assert_eq!(values()["prometheusRule"]["enabled"], false);
+}
