@@ -14,6 +14,7 @@ use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::ListParams;
+use kube::core::PartialObjectMeta;
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::ObjectRef;
@@ -1032,6 +1033,25 @@ fn instance_of<K: Resource>(object: &K) -> Option<ObjectRef<TooGoodToGo>> {
     Some(ObjectRef::new(name).within(&namespace))
 }
 
+/// The resources among `resources` that name the Secret `secret_name` in `namespace` (the bot
+/// token, an external database's or Redis's URL, the Stripe keys).
+fn referencing(
+    resources: &[Arc<TooGoodToGo>],
+    namespace: Option<&str>,
+    secret_name: &str,
+) -> Vec<ObjectRef<TooGoodToGo>> {
+    resources
+        .iter()
+        .filter(|cr| cr.namespace().as_deref() == namespace)
+        .filter(|cr| {
+            dereference::referenced_secrets(cr)
+                .iter()
+                .any(|need| need.name == secret_name)
+        })
+        .map(|cr| ObjectRef::from_obj(cr.as_ref()))
+        .collect()
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     #[error("the {0} CRD is not installed or not readable (apply every file of crds/ first): {1}")]
@@ -1068,7 +1088,23 @@ pub async fn run(ctx: Arc<Context>, namespace: Option<&str>) -> Result<(), RunEr
     let owned =
         watcher::Config::default().labels(&format!("app.kubernetes.io/managed-by={FIELD_MANAGER}"));
     info!(namespace = namespace.unwrap_or("*"), "controller starting");
-    Controller::new(resources, watcher::Config::default())
+    let controller = Controller::new(resources, watcher::Config::default());
+    let platforms = controller.store();
+    // Referenced Secrets are the user's and carry no label of ours. Their metadata is watched (no
+    // values are read or cached), so a changed token or key reconciles every resource naming it
+    // at once, and the new digest rolls the bot within seconds rather than at the next resync.
+    let referenced: Api<PartialObjectMeta<Secret>> = match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    };
+    controller
+        .watches(referenced, watcher::Config::default(), move |secret| {
+            referencing(
+                &platforms.state(),
+                secret.namespace().as_deref(),
+                &secret.name_any(),
+            )
+        })
         .owns(api::<Deployment>(&client, namespace), owned.clone())
         .owns(api::<StatefulSet>(&client, namespace), owned.clone())
         // Jobs of Backups are owned by their Backup: every Job is mapped by its instance label.
@@ -1126,6 +1162,32 @@ mod reconcile_tests;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_changed_secret_reconciles_exactly_the_resources_naming_it() {
+        let platform = |namespace: &str, name: &str, token_secret: &str| {
+            let mut cr = crate::testing::sample("minimal.yaml");
+            cr.metadata.name = Some(name.to_owned());
+            cr.metadata.namespace = Some(namespace.to_owned());
+            cr.spec.telegram.token_secret_ref.name = token_secret.to_owned();
+            Arc::new(cr)
+        };
+        let resources = [
+            platform("shop", "a", "bot-token"),
+            platform("shop", "b", "other-token"),
+            platform("elsewhere", "c", "bot-token"),
+        ];
+        let names = |refs: Vec<ObjectRef<TooGoodToGo>>| {
+            refs.into_iter()
+                .map(|r| format!("{}/{}", r.namespace.unwrap_or_default(), r.name))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            names(referencing(&resources, Some("shop"), "bot-token")),
+            ["shop/a"]
+        );
+        assert!(referencing(&resources, Some("shop"), "tgtg-generated").is_empty());
+    }
 
     #[test]
     fn every_error_reason_is_one_a_deleted_resource_forgets() {
