@@ -95,15 +95,17 @@ async fn main() -> Result<(), Error> {
     );
     let cpu_before = (cpu_seconds(bot_pid), postgres_cpu());
     let started = Instant::now();
-    let flood_texts: Vec<&'static str> = (0..flood)
+    // Two commands with distinct replies, alternating, so that the replies show their order.
+    let texts = toogoodtogo_bot::texts::for_language(None);
+    let (flood_texts, expected_flood): (Vec<&'static str>, Vec<String>) = (0..flood)
         .map(|i: usize| {
             if i.is_multiple_of(2) {
-                "/help"
+                ("/help", texts.help.to_owned())
             } else {
-                "/privacy"
+                ("/privacy", texts.privacy.to_owned())
             }
         })
-        .collect();
+        .unzip();
     let flooding = {
         let (webhook, factory, flooder) = (webhook.clone(), Arc::clone(&factory), flooder.clone());
         let texts = flood_texts.clone();
@@ -178,19 +180,6 @@ async fn main() -> Result<(), Error> {
     latencies.sort_unstable();
 
     // The flooding chat: every reply arrives, in the order of its updates, after the wait.
-    let expected_flood: Vec<String> = {
-        let texts = toogoodtogo_bot::texts::for_language(None);
-        flood_texts
-            .iter()
-            .map(|t| {
-                if *t == "/help" {
-                    texts.help.to_owned()
-                } else {
-                    texts.privacy.to_owned()
-                }
-            })
-            .collect()
-    };
     let flood_deadline = Duration::from_secs(u64::from(retry_after) + 2 * flood as u64 + 60);
     let flood_replied = fake
         .wait_until(flood_deadline, || {

@@ -88,21 +88,38 @@ pub fn is_admin(ctx: &Context<'_>) -> bool {
     ctx.app.config.admin_ids.contains(&ctx.user_id())
 }
 
+/// One row of two buttons for the same subject: (label, action) each, signed with `id`.
+fn choice_keyboard(
+    codec: &CallbackCodec,
+    choices: [(&str, &str); 2],
+    id: i64,
+) -> Result<InlineKeyboardMarkup, HandlerError> {
+    let buttons = choices
+        .into_iter()
+        .map(|(label, action)| {
+            Ok(InlineKeyboardButton::callback(
+                label.to_owned(),
+                codec.encode(action, &[id])?,
+            ))
+        })
+        .collect::<Result<Vec<_>, HandlerError>>()?;
+    Ok(InlineKeyboardMarkup::new([buttons]))
+}
+
+/// [Approve] [Reject] for an application.
 fn decision_keyboard(
     codec: &CallbackCodec,
     texts: &crate::texts::Catalog,
     business_id: i64,
 ) -> Result<InlineKeyboardMarkup, HandlerError> {
-    Ok(InlineKeyboardMarkup::new([[
-        InlineKeyboardButton::callback(
-            texts.biz.approve_button,
-            codec.encode(APPROVE, &[business_id])?,
-        ),
-        InlineKeyboardButton::callback(
-            texts.biz.reject_button,
-            codec.encode(REJECT, &[business_id])?,
-        ),
-    ]]))
+    choice_keyboard(
+        codec,
+        [
+            (texts.biz.approve_button, APPROVE),
+            (texts.biz.reject_button, REJECT),
+        ],
+        business_id,
+    )
 }
 
 fn status_keyboard(
@@ -143,21 +160,20 @@ pub async fn notify_admins_of_application(
     Ok(())
 }
 
+/// [Accept] [Reject] for an identity change.
 fn change_keyboard(
     codec: &CallbackCodec,
     texts: &crate::texts::Catalog,
     change_id: i64,
 ) -> Result<InlineKeyboardMarkup, HandlerError> {
-    Ok(InlineKeyboardMarkup::new([[
-        InlineKeyboardButton::callback(
-            texts.biz.accept_change_button,
-            codec.encode(ACCEPT_CHANGE, &[change_id])?,
-        ),
-        InlineKeyboardButton::callback(
-            texts.biz.reject_change_button,
-            codec.encode(REJECT_CHANGE, &[change_id])?,
-        ),
-    ]]))
+    choice_keyboard(
+        codec,
+        [
+            (texts.biz.accept_change_button, ACCEPT_CHANGE),
+            (texts.biz.reject_change_button, REJECT_CHANGE),
+        ],
+        change_id,
+    )
 }
 
 /// Queues an identity change (old → new) for every admin, with the decision buttons.
