@@ -15,15 +15,29 @@
 //! - deletion honours finalizers (`deletionTimestamp`) and garbage-collects dependents through
 //!   their ownerReferences.
 //!
-//! Every request is recorded, and [`ApiServer::writes`] counts the real changes per object.
+//! - watches (`?watch=true`) stream ADDED/MODIFIED/DELETED events, one JSON object per line, for
+//!   every change after the resourceVersion they start from, filtered by label and field selector;
+//!   a resourceVersion older than the retained history gets a 410 Gone event, so a watcher lists
+//!   again; metadata-only requests (`as=PartialObjectMetadata`) get metadata only;
+//! - watch events can be held back and released later ([`ApiServer::hold_events`]), so a
+//!   controller's cache lags behind the writes, as it does on a busy cluster.
+//!
+//! Every request is recorded, and [`ApiServer::take_changes`] lists the real changes per object.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
+use axum::body::Bytes;
 use http::{Method, Request, Response, StatusCode};
 use kube::Client;
 use kube::client::Body;
 use serde_json::{Map, Value, json};
+use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
+
+/// A response of the double: a whole JSON body, or a watch's stream of events.
+type Reply = Response<axum::body::Body>;
 
 use super::normalise::{add_defaults, normalise};
 
@@ -64,6 +78,151 @@ struct State {
     refusals: BTreeMap<String, (StatusCode, String)>,
     /// API groups/versions served for discovery (`/apis/<group>/<version>`): kinds by plural.
     discovery: BTreeMap<String, Vec<(String, String)>>,
+    /// Every change since the last compaction, oldest first, for watches that resume.
+    history: Vec<Change>,
+    /// The resourceVersion history starts after: a watch from an older one gets 410 Gone.
+    compacted: u64,
+    /// Open watches.
+    watches: Vec<Watch>,
+    /// Events of objects whose path starts with one of these are held back until released.
+    holds: Vec<String>,
+}
+
+/// One change of a stored object, as a watch sees it.
+#[derive(Clone, Debug)]
+struct Change {
+    resource_version: u64,
+    path: String,
+    /// The object before (`None`: created) and after (`None`: deleted) the change.
+    before: Option<Value>,
+    after: Option<Value>,
+}
+
+/// An open watch: which objects it sees and where its events go.
+struct Watch {
+    collection: PathParts,
+    label_selector: String,
+    field_selector: String,
+    metadata_only: bool,
+    sender: UnboundedSender<Bytes>,
+    /// Events held back, in order: while any is held, later ones wait behind it, as one watch
+    /// stream never reorders.
+    held: VecDeque<Bytes>,
+}
+
+impl Watch {
+    /// The event type this watch sees for a change, if any: an object that starts or stops
+    /// matching the selectors is ADDED or DELETED, as on the API server.
+    fn sees(&self, change: &Change) -> Option<(&'static str, Value)> {
+        let parts = PathParts::parse(&change.path)?;
+        let same_collection = parts.prefix == self.collection.prefix
+            && parts.plural == self.collection.plural
+            && (self.collection.namespace.is_none()
+                || parts.namespace == self.collection.namespace);
+        if !same_collection || parts.subresource.is_some() {
+            return None;
+        }
+        let matches = |object: &Option<Value>| {
+            object.as_ref().is_some_and(|o| {
+                selector_matches(&self.label_selector, &o["metadata"]["labels"])
+                    && field_selector_matches(&self.field_selector, o)
+            })
+        };
+        match (matches(&change.before), matches(&change.after)) {
+            (false, true) => Some(("ADDED", change.after.clone()?)),
+            (true, true) => Some(("MODIFIED", change.after.clone()?)),
+            (true, false) => {
+                // Deleted, or no longer selected: the last state at the change's version.
+                let mut last = change.before.clone()?;
+                if let Some(after) = &change.after {
+                    last = after.clone();
+                }
+                last["metadata"]["resourceVersion"] = json!(change.resource_version.to_string());
+                Some(("DELETED", last))
+            }
+            (false, false) => None,
+        }
+    }
+
+    fn line(&self, kind: &str, object: Value) -> Bytes {
+        let object = if self.metadata_only {
+            metadata_only_form(&object)
+        } else {
+            object
+        };
+        let mut line =
+            serde_json::to_vec(&json!({"type": kind, "object": object})).unwrap_or_default();
+        line.push(b'\n');
+        Bytes::from(line)
+    }
+
+    /// Send `line` now, or hold it (and everything after it) back. False once the watcher is
+    /// gone.
+    fn deliver(&mut self, line: Bytes, hold: bool) -> bool {
+        if hold || !self.held.is_empty() {
+            self.held.push_back(line);
+            return !self.sender.is_closed();
+        }
+        self.sender.send(line).is_ok()
+    }
+
+    fn release(&mut self) -> bool {
+        while let Some(line) = self.held.pop_front() {
+            if self.sender.send(line).is_err() {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+/// The metadata-only form of an object (`PartialObjectMetadata`).
+fn metadata_only_form(object: &Value) -> Value {
+    json!({"apiVersion": "meta.k8s.io/v1", "kind": "PartialObjectMetadata",
+        "metadata": object["metadata"]})
+}
+
+/// Whether `object` matches a field selector of `metadata.name=` / `metadata.namespace=` terms
+/// (`==` and `!=` too), the fields the operator selects on.
+fn field_selector_matches(selector: &str, object: &Value) -> bool {
+    selector.split(',').filter(|t| !t.is_empty()).all(|term| {
+        let (field, value, equal) = match term.split_once("!=") {
+            Some((f, v)) => (f, v, false),
+            None => match term.split_once('=') {
+                Some((f, v)) => (f, v.trim_start_matches('='), true),
+                None => return false,
+            },
+        };
+        let actual = match field {
+            "metadata.name" => &object["metadata"]["name"],
+            "metadata.namespace" => &object["metadata"]["namespace"],
+            _ => return false,
+        };
+        (actual == value) == equal
+    })
+}
+
+impl State {
+    /// Record a real change of `path` (resourceVersion already moved) and send it to the
+    /// watches that see it.
+    fn changed(&mut self, path: &str, before: Option<Value>, after: Option<Value>) {
+        self.changes.push(path.to_owned());
+        let change = Change {
+            resource_version: self.resource_version,
+            path: path.to_owned(),
+            before,
+            after,
+        };
+        let hold = self.holds.iter().any(|h| path.starts_with(h.as_str()));
+        self.watches.retain_mut(|watch| match watch.sees(&change) {
+            Some((kind, object)) => {
+                let line = watch.line(kind, object);
+                watch.deliver(line, hold)
+            }
+            None => !watch.sender.is_closed(),
+        });
+        self.history.push(change);
+    }
 }
 
 /// Handle on the double's state; cheap to clone.
@@ -149,7 +308,7 @@ fn has_status_subresource(plural: &str) -> bool {
     )
 }
 
-fn status_response(code: StatusCode, reason: &str, message: &str) -> Response<Body> {
+fn status_response(code: StatusCode, reason: &str, message: &str) -> Reply {
     json_response(
         code,
         &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
@@ -157,14 +316,26 @@ fn status_response(code: StatusCode, reason: &str, message: &str) -> Response<Bo
     )
 }
 
-fn json_response(code: StatusCode, body: &Value) -> Response<Body> {
+fn json_response(code: StatusCode, body: &Value) -> Reply {
     let bytes = serde_json::to_vec(body).unwrap_or_default();
-    let mut response = Response::new(Body::from(bytes));
+    let mut response = Response::new(axum::body::Body::from(bytes));
     *response.status_mut() = code;
     response
 }
 
-fn not_found(path: &str) -> Response<Body> {
+/// A chunked body of watch event lines, ending when the watch is dropped or at `timeout`.
+fn event_stream(receiver: tokio::sync::mpsc::UnboundedReceiver<Bytes>, timeout: Duration) -> Reply {
+    let deadline = tokio::time::Instant::now() + timeout;
+    let lines = futures::stream::unfold(receiver, move |mut receiver| async move {
+        match tokio::time::timeout_at(deadline, receiver.recv()).await {
+            Ok(Some(line)) => Some((Ok::<Bytes, Infallible>(line), receiver)),
+            _ => None,
+        }
+    });
+    Response::new(axum::body::Body::from_stream(lines))
+}
+
+fn not_found(path: &str) -> Reply {
     status_response(
         StatusCode::NOT_FOUND,
         "NotFound",
@@ -446,7 +617,7 @@ enum Write {
 impl ApiServer {
     /// A client whose every request is answered by a new double.
     pub fn start() -> (Client, Self) {
-        let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+        let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Reply>();
         let server = Self::default();
         let serving = server.clone();
         tokio::spawn(async move {
@@ -488,6 +659,7 @@ impl ApiServer {
         let Some(stored) = state.objects.get(path) else {
             return;
         };
+        let before = stored.rendered();
         let mut object = stored.object.clone();
         change(&mut object);
         normalise(&mut object);
@@ -498,10 +670,12 @@ impl ApiServer {
             }
             state.resource_version += 1;
             object["metadata"]["resourceVersion"] = json!(state.resource_version.to_string());
-            state.changes.push(path.to_owned());
-            if let Some(stored) = state.objects.get_mut(path) {
-                stored.object = object;
-            }
+            let Some(stored) = state.objects.get_mut(path) else {
+                return;
+            };
+            stored.object = object;
+            let after = stored.rendered();
+            state.changed(path, Some(before), Some(after));
         }
     }
 
@@ -553,6 +727,125 @@ impl ApiServer {
             .collect()
     }
 
+    /// Hold back the watch events of objects whose path starts with `prefix` (`""`: every
+    /// object) until [`Self::release_events`]: a controller's cache then lags behind the API.
+    /// Writes and reads (GET, LIST) are not delayed.
+    pub fn hold_events(&self, prefix: &str) {
+        lock(&self.state).holds.push(prefix.to_owned());
+    }
+
+    /// Stop holding events back and deliver every held one, in order.
+    pub fn release_events(&self) {
+        let mut state = lock(&self.state);
+        state.holds.clear();
+        state.watches.retain_mut(Watch::release);
+    }
+
+    /// How many watch events are held back.
+    pub fn held_events(&self) -> usize {
+        lock(&self.state).watches.iter().map(|w| w.held.len()).sum()
+    }
+
+    /// Forget the change history, as etcd's compaction does: a watch resuming from an earlier
+    /// resourceVersion gets 410 Gone and must list again.
+    pub fn compact(&self) {
+        let mut state = lock(&self.state);
+        state.history.clear();
+        state.compacted = state.resource_version;
+    }
+
+    /// End every open watch, as an API server restart does (held events are lost with them):
+    /// watchers resume from the last resourceVersion they saw.
+    pub fn close_watches(&self) {
+        lock(&self.state).watches.clear();
+    }
+
+    /// The collections (paths) of the open watches.
+    pub fn open_watches(&self) -> Vec<String> {
+        lock(&self.state)
+            .watches
+            .iter()
+            .filter(|w| !w.sender.is_closed())
+            .map(|w| w.collection.collection())
+            .collect()
+    }
+
+    /// A watch of `parts`' collection: the changes after `resourceVersion` (or, from "0", no
+    /// version or with `sendInitialEvents`, the current objects as ADDED), then every change as
+    /// it happens, until `timeoutSeconds`.
+    fn start_watch(
+        state: &mut State,
+        parts: &PathParts,
+        query: &str,
+        metadata_only: bool,
+    ) -> Reply {
+        let (sender, receiver) = unbounded_channel::<Bytes>();
+        let mut watch = Watch {
+            collection: parts.clone(),
+            label_selector: query_param(query, "labelSelector").unwrap_or_default(),
+            field_selector: query_param(query, "fieldSelector").unwrap_or_default(),
+            metadata_only,
+            sender,
+            held: VecDeque::new(),
+        };
+        let timeout = query_param(query, "timeoutSeconds")
+            .and_then(|t| t.parse().ok())
+            .map_or(Duration::from_secs(1800), Duration::from_secs);
+        let initial_events = query_param(query, "sendInitialEvents").as_deref() == Some("true");
+        let from = query_param(query, "resourceVersion")
+            .and_then(|rv| rv.parse::<u64>().ok())
+            .filter(|rv| *rv != 0 && !initial_events);
+        match from {
+            Some(from) if from < state.compacted => {
+                let gone = json!({"type": "ERROR", "object": {"kind": "Status", "apiVersion": "v1",
+                    "metadata": {}, "status": "Failure", "reason": "Expired", "code": 410,
+                    "message": format!("too old resource version: {from} ({})", state.compacted)}});
+                let mut line = serde_json::to_vec(&gone).unwrap_or_default();
+                line.push(b'\n');
+                // The stream ends after the error: the watch is not kept.
+                let _ = watch.sender.send(Bytes::from(line));
+                return event_stream(receiver, timeout);
+            }
+            Some(from) => {
+                for change in state.history.iter().filter(|c| c.resource_version > from) {
+                    if let Some((kind, object)) = watch.sees(change) {
+                        let hold = state
+                            .holds
+                            .iter()
+                            .any(|h| change.path.starts_with(h.as_str()));
+                        let line = watch.line(kind, object);
+                        watch.deliver(line, hold);
+                    }
+                }
+            }
+            None => {
+                for (path, stored) in &state.objects {
+                    let current = Change {
+                        resource_version: state.resource_version,
+                        path: path.clone(),
+                        before: None,
+                        after: Some(stored.rendered()),
+                    };
+                    if let Some((kind, object)) = watch.sees(&current) {
+                        let line = watch.line(kind, object);
+                        watch.deliver(line, false);
+                    }
+                }
+                if initial_events
+                    && query_param(query, "allowWatchBookmarks").as_deref() == Some("true")
+                {
+                    let end = json!({"apiVersion": "v1", "kind": kind_of_plural(&parts.plural),
+                        "metadata": {"resourceVersion": state.resource_version.to_string(),
+                            "annotations": {"k8s.io/initial-events-end": "true"}}});
+                    let line = watch.line("BOOKMARK", end);
+                    watch.deliver(line, false);
+                }
+            }
+        }
+        state.watches.push(watch);
+        event_stream(receiver, timeout)
+    }
+
     /// Delete as a user would (`kubectl delete`): finalizers and garbage collection apply.
     pub fn delete(&self, path: &str) {
         let mut state = lock(&self.state);
@@ -581,13 +874,13 @@ impl ApiServer {
         meta["uid"] = json!(format!("uid-{rv}"));
         meta["creationTimestamp"] = Self::now();
         meta["generation"] = json!(1);
-        state.changes.push(path.to_owned());
         let stored = Stored {
             object,
             managers: BTreeMap::from([(manager.to_owned(), (operation.to_owned(), set))]),
         };
         let rendered = stored.rendered();
         state.objects.insert(path.to_owned(), stored);
+        state.changed(path, None, Some(rendered.clone()));
         rendered
     }
 
@@ -599,17 +892,20 @@ impl ApiServer {
             .is_some_and(|f| !f.is_empty());
         if finalizers {
             if stored.object["metadata"].get("deletionTimestamp").is_none() {
+                let before = stored.rendered();
                 state.resource_version += 1;
                 stored.object["metadata"]["deletionTimestamp"] = Self::now();
                 stored.object["metadata"]["resourceVersion"] =
                     json!(state.resource_version.to_string());
-                state.changes.push(path.to_owned());
+                let after = stored.rendered();
+                state.changed(path, Some(before), Some(after.clone()));
+                return Some(after);
             }
             return Some(stored.rendered());
         }
         let removed = state.objects.remove(path)?;
         state.resource_version += 1;
-        state.changes.push(path.to_owned());
+        state.changed(path, Some(removed.rendered()), None);
         // Background garbage collection: dependents whose owner is gone.
         let uid = removed.object["metadata"]["uid"].clone();
         let dependents: Vec<String> = state
@@ -628,7 +924,7 @@ impl ApiServer {
         Some(removed.rendered())
     }
 
-    async fn answer(&self, request: Request<Body>) -> Response<Body> {
+    async fn answer(&self, request: Request<Body>) -> Reply {
         let method = request.method().clone();
         let path = request.uri().path().to_owned();
         let query = request.uri().query().unwrap_or_default().to_owned();
@@ -638,6 +934,11 @@ impl ApiServer {
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default()
             .to_owned();
+        let metadata_only = request
+            .headers()
+            .get(http::header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|accept| accept.contains("as=PartialObjectMetadata"));
         let bytes = request
             .into_body()
             .collect_bytes()
@@ -678,8 +979,12 @@ impl ApiServer {
         }
         let manager = query_param(&query, "fieldManager").unwrap_or_else(|| "unknown".to_owned());
         match (method, &parts.name) {
+            (Method::GET, None) if query_param(&query, "watch").as_deref() == Some("true") => {
+                Self::start_watch(&mut state, &parts, &query, metadata_only)
+            }
             (Method::GET, None) => {
                 let selector = query_param(&query, "labelSelector").unwrap_or_default();
+                let fields = query_param(&query, "fieldSelector").unwrap_or_default();
                 let items: Vec<Value> = state
                     .objects
                     .iter()
@@ -691,16 +996,27 @@ impl ApiServer {
                         })
                     })
                     .filter(|(_, s)| selector_matches(&selector, &s.object["metadata"]["labels"]))
-                    .map(|(_, s)| s.rendered())
+                    .filter(|(_, s)| field_selector_matches(&fields, &s.object))
+                    .map(|(_, s)| match metadata_only {
+                        true => metadata_only_form(&s.rendered()),
+                        false => s.rendered(),
+                    })
                     .collect();
                 let rv = state.resource_version.to_string();
+                let (kind, api_version) = match metadata_only {
+                    true => ("PartialObjectMetadataList", "meta.k8s.io/v1"),
+                    false => ("List", "v1"),
+                };
                 json_response(
                     StatusCode::OK,
-                    &json!({"kind": "List", "apiVersion": "v1",
+                    &json!({"kind": kind, "apiVersion": api_version,
                         "metadata": {"resourceVersion": rv}, "items": items}),
                 )
             }
             (Method::GET, Some(name)) => match state.objects.get(&parts.object(name)) {
+                Some(stored) if metadata_only => {
+                    json_response(StatusCode::OK, &metadata_only_form(&stored.rendered()))
+                }
                 Some(stored) => json_response(StatusCode::OK, &stored.rendered()),
                 None => not_found(&path),
             },
@@ -764,13 +1080,7 @@ impl ApiServer {
     }
 
     /// PUT, merge PATCH or server-side apply of `key` (or its status subresource).
-    fn write(
-        state: &mut State,
-        parts: &PathParts,
-        key: &str,
-        body: Value,
-        write: Write,
-    ) -> Response<Body> {
+    fn write(state: &mut State, parts: &PathParts, key: &str, body: Value, write: Write) -> Reply {
         if let Some((code, message)) = state.refusals.get(key) {
             return status_response(*code, "Invalid", message);
         }
@@ -804,6 +1114,7 @@ impl ApiServer {
             normalise(&mut sent);
         }
         let before = stored.object.clone();
+        let before_rendered = stored.rendered();
         let mut object = before.clone();
         let mut managers = stored.managers.clone();
         // Field ownership is tracked per subresource, as `managedFields[].subresource` does.
@@ -946,7 +1257,6 @@ impl ApiServer {
             let generation = before["metadata"]["generation"].as_i64().unwrap_or(1);
             object["metadata"]["generation"] = json!(generation + 1);
         }
-        state.changes.push(key.to_owned());
         let finished = object["metadata"].get("deletionTimestamp").is_some()
             && object["metadata"]["finalizers"]
                 .as_array()
@@ -954,6 +1264,7 @@ impl ApiServer {
         let stored = Stored { object, managers };
         let rendered = stored.rendered();
         state.objects.insert(key.to_owned(), stored);
+        state.changed(key, Some(before_rendered), Some(rendered.clone()));
         if finished {
             Self::delete_object(state, key);
         }
@@ -963,11 +1274,221 @@ impl ApiServer {
 
 #[cfg(test)]
 mod tests {
-    use k8s_openapi::api::core::v1::ConfigMap;
-    use kube::Api;
-    use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
+    use futures::{Stream, StreamExt};
+    use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+    use kube::api::{DeleteParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams};
+    use kube::core::PartialObjectMeta;
+    use kube::runtime::watcher;
+    use kube::{Api, ResourceExt};
 
     use super::*;
+
+    /// The next item of a watch, waiting at most five seconds.
+    async fn next<S: Stream + Unpin>(stream: &mut S) -> Option<S::Item> {
+        tokio::time::timeout(Duration::from_secs(5), stream.next())
+            .await
+            .ok()
+            .flatten()
+    }
+
+    fn tokio_stream_of<T: Send + 'static>(
+        receiver: tokio::sync::mpsc::UnboundedReceiver<T>,
+    ) -> futures::stream::BoxStream<'static, T> {
+        futures::stream::unfold(
+            receiver,
+            |mut r| async move { r.recv().await.map(|t| (t, r)) },
+        )
+        .boxed()
+    }
+
+    /// What a watcher reports, one line per event.
+    fn describe(event: Option<Result<watcher::Event<ConfigMap>, watcher::Error>>) -> String {
+        match event {
+            Some(Ok(watcher::Event::Apply(c))) => format!(
+                "apply {} {:?}",
+                c.name_any(),
+                c.data.unwrap_or_default().get("a")
+            ),
+            Some(Ok(watcher::Event::Delete(c))) => format!("delete {}", c.name_any()),
+            Some(Ok(watcher::Event::InitApply(c))) => format!("listed {}", c.name_any()),
+            Some(Ok(watcher::Event::Init)) => "init".to_owned(),
+            Some(Ok(watcher::Event::InitDone)) => "listed".to_owned(),
+            Some(Err(error)) => format!("error {error}"),
+            None => "nothing".to_owned(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_watcher_sees_objects_added_modified_and_deleted() {
+        let (client, _server) = ApiServer::start();
+        let api: Api<ConfigMap> = Api::namespaced(client, "shop");
+        let _ = apply(&api, "op", &config_map(json!({"a": "0"}))).await;
+        let mut events = watcher(api.clone(), watcher::Config::default()).boxed();
+        let mut seen = Vec::new();
+        for _ in 0..3 {
+            seen.push(describe(next(&mut events).await));
+        }
+        let _ = apply(&api, "op", &config_map(json!({"a": "1"}))).await;
+        seen.push(describe(next(&mut events).await));
+        let _ = api.delete("c", &DeleteParams::default()).await;
+        seen.push(describe(next(&mut events).await));
+        assert_eq!(
+            seen,
+            [
+                "init",
+                "listed c",
+                "listed",
+                "apply c Some(\"1\")",
+                "delete c"
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn an_apply_that_changes_nothing_sends_no_event() {
+        let (client, _server) = ApiServer::start();
+        let api: Api<ConfigMap> = Api::namespaced(client, "shop");
+        let created = apply(&api, "op", &config_map(json!({"a": "1", "b": ""}))).await;
+        let from = created
+            .ok()
+            .and_then(|c| c.metadata.resource_version)
+            .unwrap_or_default();
+        let mut events = api
+            .watch(&WatchParams::default(), &from)
+            .await
+            .map_or_else(|e| panic!("watch: {e}"), |stream| stream.boxed());
+        let _ = apply(&api, "op", &config_map(json!({"a": "1", "b": ""}))).await;
+        let _ = apply(&api, "op", &config_map(json!({"a": "2"}))).await;
+        let first = next(&mut events).await;
+        assert!(
+            matches!(&first, Some(Ok(WatchEvent::Modified(c)))
+                if c.data.as_ref().and_then(|d| d.get("a")).map(String::as_str) == Some("2")),
+            "the first event after the no-op is the real change: {first:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_watch_from_a_compacted_resource_version_is_gone_and_the_watcher_lists_again() {
+        let (client, server) = ApiServer::start();
+        let api: Api<ConfigMap> = Api::namespaced(client, "shop");
+        let _ = apply(&api, "op", &config_map(json!({"a": "1"}))).await;
+        let _ = apply(&api, "op", &config_map(json!({"a": "2"}))).await;
+        server.compact();
+        let mut events = api
+            .watch(&WatchParams::default(), "1")
+            .await
+            .map_or_else(|e| panic!("watch: {e}"), |stream| stream.boxed());
+        let first = next(&mut events).await;
+        assert!(
+            matches!(&first, Some(Ok(WatchEvent::Error(e)))
+                if e.code == 410 && e.message.contains("too old resource version")),
+            "{first:?}"
+        );
+
+        // A watcher whose watch ends after a compaction it missed changes in lists again.
+        let mut watching = watcher(api.clone(), watcher::Config::default()).boxed();
+        for _ in 0..3 {
+            next(&mut watching).await;
+        }
+        server.hold_events("");
+        let _ = apply(&api, "op", &config_map(json!({"a": "3"}))).await;
+        server.compact();
+        server.close_watches();
+        let mut seen = Vec::new();
+        for _ in 0..4 {
+            seen.push(describe(next(&mut watching).await));
+        }
+        assert!(seen[0].starts_with("error"), "{seen:?}");
+        assert_eq!(seen[1..], ["init", "listed c", "listed"]);
+        assert_eq!(
+            server.get(CM).map(|c| c["data"]["a"].clone()),
+            Some(json!("3"))
+        );
+    }
+
+    /// The watcher's events through a channel: it runs (and opens its watch) without being
+    /// polled by the test.
+    fn running(
+        api: &Api<ConfigMap>,
+    ) -> tokio::sync::mpsc::UnboundedReceiver<Result<watcher::Event<ConfigMap>, watcher::Error>>
+    {
+        let (sender, receiver) = unbounded_channel();
+        let mut events = watcher(api.clone(), watcher::Config::default()).boxed();
+        tokio::spawn(async move {
+            while let Some(event) = events.next().await {
+                if sender.send(event).is_err() {
+                    return;
+                }
+            }
+        });
+        receiver
+    }
+
+    #[tokio::test]
+    async fn held_events_arrive_only_when_released_and_in_order() {
+        let (client, server) = ApiServer::start();
+        let api: Api<ConfigMap> = Api::namespaced(client, "shop");
+        let mut events = tokio_stream_of(running(&api));
+        for _ in 0..2 {
+            next(&mut events).await;
+        }
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while server.open_watches().is_empty() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        server.hold_events(CM);
+        let _ = apply(&api, "op", &config_map(json!({"a": "1"}))).await;
+        let _ = apply(&api, "op", &config_map(json!({"a": "2"}))).await;
+        assert_eq!(server.held_events(), 2);
+        let early = tokio::time::timeout(Duration::from_millis(100), events.next()).await;
+        assert!(early.is_err(), "nothing arrives while held: {early:?}");
+        assert_eq!(
+            api.get("c")
+                .await
+                .ok()
+                .and_then(|c| c.data)
+                .unwrap_or_default()["a"],
+            "2",
+            "reads are current while events are held"
+        );
+        server.release_events();
+        let seen = [
+            describe(next(&mut events).await),
+            describe(next(&mut events).await),
+        ];
+        assert_eq!(seen, ["apply c Some(\"1\")", "apply c Some(\"2\")"]);
+        assert_eq!(server.held_events(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_metadata_watch_with_a_field_selector_sees_only_that_objects_metadata() {
+        let (client, server) = ApiServer::start();
+        let secrets: Api<PartialObjectMeta<Secret>> = Api::namespaced(client.clone(), "shop");
+        let config = watcher::Config::default().fields("metadata.name=token");
+        let mut events = watcher(secrets, config).boxed();
+        for _ in 0..2 {
+            next(&mut events).await;
+        }
+        let plain: Api<Secret> = Api::namespaced(client, "shop");
+        for name in ["other", "token"] {
+            let secret = crate::testing::secret(name, &[("key", "value")]);
+            let _ = plain.create(&PostParams::default(), &secret).await;
+        }
+        let event = next(&mut events).await;
+        let Some(Ok(watcher::Event::Apply(meta))) = event else {
+            panic!("{event:?}")
+        };
+        assert_eq!(meta.name_any(), "token");
+        assert_eq!(
+            meta.types.map(|t| t.kind).as_deref(),
+            Some("PartialObjectMetadata")
+        );
+        let watched = server
+            .take_requests()
+            .into_iter()
+            .find(|r| r.query.contains("watch=true"));
+        assert!(watched.is_some_and(|r| r.path == "/api/v1/namespaces/shop/secrets"));
+    }
 
     const CM: &str = "/api/v1/namespaces/shop/configmaps/c";
 
