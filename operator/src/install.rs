@@ -1,17 +1,19 @@
 //! `toogoodtogo-operator manifests`: the complete plain install of the operator for
 //! `kubectl apply -f` — Namespace, CRD, ServiceAccount, RBAC (from [`crate::rbac`], the one source
-//! of the operator's permissions), Deployment and metrics Service.
+//! of the operator's permissions), Deployment, PodDisruptionBudget and metrics Service.
 //!
-//! The Helm chart under `charts/toogoodtogo-operator/` installs the same objects; a test checks
-//! that its RBAC rules equal the ones printed here.
+//! The Helm chart under `charts/toogoodtogo-operator/` installs the same objects with its default
+//! values; `operator/tests/chart_render.rs` renders the chart with Helm and compares.
 
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
 use k8s_openapi::api::core::v1::{
-    Container, ContainerPort, EnvVar, EnvVarSource, HTTPGetAction, Namespace, ObjectFieldSelector,
-    PodSpec, PodTemplateSpec, Probe, Service, ServiceAccount, ServicePort, ServiceSpec,
+    Affinity, Container, ContainerPort, EnvVar, EnvVarSource, HTTPGetAction, Namespace,
+    ObjectFieldSelector, PodAffinityTerm, PodAntiAffinity, PodSpec, PodTemplateSpec, Probe,
+    Service, ServiceAccount, ServicePort, ServiceSpec, WeightedPodAffinityTerm,
 };
+use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
 use k8s_openapi::api::rbac::v1::{
     ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, RoleRef, Subject,
 };
@@ -231,6 +233,7 @@ pub fn deployment(options: &InstallOptions) -> Deployment {
                 spec: Some(PodSpec {
                     service_account_name: Some(OPERATOR_NAME.to_owned()),
                     security_context: Some(pod::pod_security_context(OPERATOR_UID)),
+                    affinity: Some(spread_over_nodes()),
                     containers: vec![container],
                     ..PodSpec::default()
                 }),
@@ -238,6 +241,46 @@ pub fn deployment(options: &InstallOptions) -> Deployment {
             ..DeploymentSpec::default()
         },
         ..Deployment::default()
+    }
+}
+
+/// Replicas on different nodes where the cluster has them (preferred, not required: a one-node
+/// cluster still runs both), so a node going away cannot take the leader and its stand-in.
+fn spread_over_nodes() -> Affinity {
+    Affinity {
+        pod_anti_affinity: Some(PodAntiAffinity {
+            preferred_during_scheduling_ignored_during_execution: Some(vec![
+                WeightedPodAffinityTerm {
+                    weight: 100,
+                    pod_affinity_term: PodAffinityTerm {
+                        topology_key: "kubernetes.io/hostname".to_owned(),
+                        label_selector: Some(LabelSelector {
+                            match_labels: Some(selector_labels()),
+                            ..LabelSelector::default()
+                        }),
+                        ..PodAffinityTerm::default()
+                    },
+                },
+            ]),
+            ..PodAntiAffinity::default()
+        }),
+        ..Affinity::default()
+    }
+}
+
+/// A node drain evicts one operator pod at a time: the other keeps or takes the Lease.
+pub fn disruption_budget(options: &InstallOptions) -> PodDisruptionBudget {
+    PodDisruptionBudget {
+        metadata: metadata(OPERATOR_NAME, Some(&options.namespace)),
+        spec: Some(PodDisruptionBudgetSpec {
+            max_unavailable: Some(IntOrString::Int(1)),
+            selector: Some(LabelSelector {
+                match_labels: Some(selector_labels()),
+                ..LabelSelector::default()
+            }),
+            ..PodDisruptionBudgetSpec::default()
+        }),
+        ..PodDisruptionBudget::default()
     }
 }
 
@@ -249,6 +292,7 @@ pub fn metrics_service(options: &InstallOptions) -> Service {
             Some(&options.namespace),
         ),
         spec: Some(ServiceSpec {
+            type_: Some("ClusterIP".to_owned()),
             selector: Some(selector_labels()),
             ports: Some(vec![ServicePort {
                 name: Some(METRICS_PORT_NAME.to_owned()),
@@ -319,6 +363,7 @@ pub fn objects(options: &InstallOptions) -> Result<Vec<serde_json::Value>, Insta
     })?);
     objects.push(to_value(&metrics_service(options))?);
     objects.push(to_value(&deployment(options))?);
+    objects.push(to_value(&disruption_budget(options))?);
     Ok(objects)
 }
 

@@ -67,6 +67,7 @@ fn the_printed_install_is_complete_and_applies_the_namespace_first() {
             "RoleBinding",
             "Service",
             "Deployment",
+            "PodDisruptionBudget",
         ]
     );
     for (index, file) in [

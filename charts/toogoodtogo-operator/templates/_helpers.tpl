@@ -42,3 +42,26 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- define "toogoodtogo-operator.controllerRoleKind" -}}
 {{- if .Values.watchNamespace }}Role{{ else }}ClusterRole{{ end }}
 {{- end }}
+
+{{/* The pod affinity: .Values.affinity when set, else the anti-affinity preset. */}}
+{{- define "toogoodtogo-operator.affinity" -}}
+{{- if .Values.affinity }}
+{{- toYaml .Values.affinity }}
+{{- else if eq .Values.podAntiAffinityPreset "soft" }}
+podAntiAffinity:
+  preferredDuringSchedulingIgnoredDuringExecution:
+    - weight: 100
+      podAffinityTerm:
+        topologyKey: kubernetes.io/hostname
+        labelSelector:
+          matchLabels:
+            {{- include "toogoodtogo-operator.selectorLabels" . | nindent 12 }}
+{{- else if eq .Values.podAntiAffinityPreset "hard" }}
+podAntiAffinity:
+  requiredDuringSchedulingIgnoredDuringExecution:
+    - topologyKey: kubernetes.io/hostname
+      labelSelector:
+        matchLabels:
+          {{- include "toogoodtogo-operator.selectorLabels" . | nindent 10 }}
+{{- end }}
+{{- end }}
