@@ -22,6 +22,8 @@ pub mod webhook_token;
 pub mod apply;
 pub mod backups;
 pub mod controller;
+#[cfg(test)]
+mod controller_double_tests;
 pub mod db_rotation;
 #[cfg(test)]
 mod double_tests;

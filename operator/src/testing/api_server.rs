@@ -679,12 +679,17 @@ impl ApiServer {
         }
     }
 
-    /// Make PATCHes and PUTs of `path` (an object) and POSTs to it (an object, or a collection)
-    /// fail with `code` and `message`.
+    /// Make PATCHes and PUTs of `path` (an object, or only its status: `<object>/status`) and
+    /// POSTs to it (an object, or a collection) fail with `code` and `message`.
     pub fn refuse_writes(&self, path: &str, code: StatusCode, message: &str) {
         lock(&self.state)
             .refusals
             .insert(path.to_owned(), (code, message.to_owned()));
+    }
+
+    /// Accept writes of `path` again.
+    pub fn accept_writes(&self, path: &str) {
+        lock(&self.state).refusals.remove(path);
     }
 
     /// Serve the kinds of an API group/version that is a CRD (`monitoring.coreos.com/v1`).
@@ -1081,10 +1086,14 @@ impl ApiServer {
 
     /// PUT, merge PATCH or server-side apply of `key` (or its status subresource).
     fn write(state: &mut State, parts: &PathParts, key: &str, body: Value, write: Write) -> Reply {
-        if let Some((code, message)) = state.refusals.get(key) {
+        let subresource = parts.subresource.as_deref();
+        let refusal = state
+            .refusals
+            .get(key)
+            .or_else(|| subresource.and_then(|sub| state.refusals.get(&format!("{key}/{sub}"))));
+        if let Some((code, message)) = refusal {
             return status_response(*code, "Invalid", message);
         }
-        let subresource = parts.subresource.as_deref();
         let Some(stored) = state.objects.get(key).cloned() else {
             return match write {
                 // Server-side apply creates.

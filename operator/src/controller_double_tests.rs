@@ -1,0 +1,329 @@
+//! The real controller ([`controller::run`]) on the API double, fed by its watches: the cache it
+//! reconciles from lags behind the API server (held watch events), the operator crashes between
+//! steps and a new one takes over, and one-shot actions still happen exactly once.
+//!
+//! Tests wait for a state of the double (polling every 20 ms, at most 30 s), never for a time.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use http::StatusCode;
+use serde_json::{Value, json};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use crate::controller::{self, Context};
+use crate::double_tests::{CR, Cluster, NS, group};
+use crate::metrics::{Metrics, ResourceLabels};
+
+const BOT: &str = "/apis/apps/v1/namespaces/shop/deployments/tgtg-bot";
+const WAIT: Duration = Duration::from_secs(30);
+const POLL: Duration = Duration::from_millis(20);
+
+/// An operator process: the controller running on the double until it crashes.
+struct Operator {
+    ctx: Arc<Context>,
+    task: JoinHandle<()>,
+}
+
+/// Generated values of a restarted operator: different from every earlier one, so a value
+/// generated again would show.
+struct Fresh;
+
+impl crate::generator::SecretGenerator for Fresh {
+    fn generate(&self, purpose: &str) -> String {
+        format!("{purpose}-restarted-{}", rand::random::<u32>())
+    }
+}
+
+impl Operator {
+    fn start(ctx: Arc<Context>) -> Self {
+        let running = ctx.clone();
+        let task = tokio::spawn(async move {
+            if let Err(error) = controller::run(running, Some(NS)).await {
+                panic!("the controller did not start: {error}");
+            }
+        });
+        Self { ctx, task }
+    }
+
+    /// The cluster's operator (its writes are the cluster's `counted_writes`).
+    fn of(cluster: &Cluster) -> Self {
+        Self::start(cluster.ctx.clone())
+    }
+
+    /// A new operator process on the same API server: nothing in memory, its own values.
+    fn restarted(cluster: &Cluster) -> Self {
+        Self::start(Arc::new(Context::new(
+            cluster.ctx.client.clone(),
+            Arc::new(Fresh),
+            Arc::new(Metrics::default()),
+            Some("restarted".to_owned()),
+        )))
+    }
+
+    /// Reconciles of `tgtg` this operator has finished.
+    fn reconciles(&self) -> u64 {
+        self.ctx
+            .metrics
+            .reconciliations
+            .get_or_create(&ResourceLabels {
+                namespace: NS.to_owned(),
+                name: "tgtg".to_owned(),
+            })
+            .get()
+    }
+
+    /// The process dies wherever it is.
+    fn crash(self) {
+        self.task.abort();
+    }
+}
+
+impl Drop for Operator {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Wait until `reached` holds of the cluster (it may act, as the cluster's controllers do).
+async fn wait_for(cluster: &Cluster, what: &str, mut reached: impl FnMut(&Cluster) -> bool) {
+    let deadline = Instant::now() + WAIT;
+    while !reached(cluster) {
+        assert!(
+            Instant::now() < deadline,
+            "{what}: not within {WAIT:?}; status {:#}",
+            cluster.resource()["status"]
+        );
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+fn phase(cluster: &Cluster) -> Value {
+    cluster.resource()["status"]["phase"].clone()
+}
+
+/// Wait until the resource is Ready, the cluster's controllers acting.
+async fn ready(cluster: &Cluster) {
+    wait_for(cluster, "Ready", |c| {
+        c.controllers_act();
+        phase(c) == "Ready"
+    })
+    .await;
+}
+
+const POKED: &str = "/api/v1/namespaces/shop/secrets/tgtg-telegram";
+
+/// Make the operator reconcile again through a watch, and wait until it has: a label on the
+/// referenced token Secret, which changes nothing the platform uses.
+async fn poke(cluster: &Cluster, operator: &Operator) {
+    static POKES: AtomicU64 = AtomicU64::new(0);
+    let n = POKES.fetch_add(1, Ordering::SeqCst);
+    let before = operator.reconciles();
+    cluster.server.edit(POKED, |s| {
+        s["metadata"]["labels"]["poked"] = json!(n.to_string());
+    });
+    wait_for(cluster, "a reconcile after a poke", |_| {
+        operator.reconciles() > before
+    })
+    .await;
+}
+
+/// Changes of the platform's objects (not its Events, not the poked Secret) since the last call.
+fn object_changes(cluster: &Cluster) -> Vec<String> {
+    cluster
+        .server
+        .take_changes()
+        .into_iter()
+        .filter(|p| p != POKED && !p.starts_with("/apis/events.k8s.io/"))
+        .collect()
+}
+
+/// Wait until the resource is Ready and reconciles change nothing any more.
+async fn settle(cluster: &Cluster, operator: &Operator) {
+    ready(cluster).await;
+    for _ in 0..10 {
+        object_changes(cluster);
+        poke(cluster, operator).await;
+        cluster.controllers_act();
+        if object_changes(cluster).is_empty() {
+            return;
+        }
+    }
+    panic!(
+        "still changing after 10 reconciles: {:#}",
+        cluster.resource()["status"]
+    );
+}
+
+fn image(cluster: &Cluster) -> String {
+    cluster.server.get(BOT).unwrap_or_default()["spec"]["template"]["spec"]["containers"][0]
+        ["image"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn job_path(name: &str) -> String {
+    group("batch/v1", "jobs", name)
+}
+
+fn jobs_named(cluster: &Cluster, part: &str) -> Vec<String> {
+    cluster
+        .server
+        .paths(&job_path(""))
+        .into_iter()
+        .filter(|p| p.contains(part))
+        .collect()
+}
+
+fn count_events(cluster: &Cluster, reason: &str) -> usize {
+    cluster
+        .events()
+        .iter()
+        .filter(|(_, r, _)| r == reason)
+        .count()
+}
+
+/// The status writes of the resource fail, as if the operator died before it made them.
+fn lose_status_writes(cluster: &Cluster) {
+    cluster.server.refuse_writes(
+        &format!("{CR}/status"),
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "etcdserver: request timed out",
+    );
+}
+
+fn keep_status_writes(cluster: &Cluster) {
+    cluster.server.accept_writes(&format!("{CR}/status"));
+}
+
+#[tokio::test]
+async fn every_example_converges_to_zero_changes_under_the_running_controller() {
+    for file in crate::testing::sample_names() {
+        let cluster = Cluster::with_sample(&file);
+        let operator = Operator::of(&cluster);
+        settle(&cluster, &operator).await;
+        let counted = cluster.counted_writes();
+        for _ in 0..3 {
+            poke(&cluster, &operator).await;
+        }
+        assert_eq!(
+            object_changes(&cluster),
+            Vec::<String>::new(),
+            "{file}: a converged resource changes nothing"
+        );
+        assert_eq!(
+            cluster.counted_writes(),
+            counted,
+            "{file}: the write metric counts only real changes"
+        );
+    }
+}
+
+/// Production at 1.4.2 upgraded to 1.5.0 under the running operator; the new version is
+/// deployed and its rollout then passes its deadline.
+async fn stalled_upgrade() -> (Cluster, Operator) {
+    let cluster = Cluster::with_sample("production.yaml");
+    cluster.server.edit(CR, |cr| {
+        cr["spec"]["backup"]["preDeployment"] = json!(false);
+    });
+    let operator = Operator::of(&cluster);
+    settle(&cluster, &operator).await;
+    cluster
+        .server
+        .edit(CR, |cr| cr["spec"]["version"] = json!("1.5.0"));
+    wait_for(&cluster, "1.5.0 deployed", |c| {
+        migrations_succeed(c);
+        image(c) == "toogoodtogo/bot:1.5.0"
+    })
+    .await;
+    cluster.server.edit(BOT, |d| {
+        d["status"]["conditions"] = json!([{"type": "Progressing", "status": "False",
+            "reason": "ProgressDeadlineExceeded"}]);
+    });
+    (cluster, operator)
+}
+
+/// What the Job controller does for migrations only (the bot's rollout is left alone).
+fn migrations_succeed(cluster: &Cluster) {
+    for path in jobs_named(cluster, "-migrate-") {
+        cluster.server.edit(&path, |job| {
+            if job["status"].get("succeeded").is_none() {
+                job["status"] = json!({"succeeded": 1, "completionTime": "2026-11-29T10:00:00Z"});
+            }
+        });
+    }
+}
+
+/// The rollback stays: the bad version is not deployed again, the Deployment unchanged since
+/// the rollback, one RolledBack Event.
+async fn assert_rolled_back_once(cluster: &Cluster, operator: &Operator, generation: &Value) {
+    wait_for(cluster, "the rollback recorded", |c| {
+        c.controllers_act();
+        c.resource()["status"]["rolledBack"]["from"] == "1.5.0"
+    })
+    .await;
+    for _ in 0..3 {
+        poke(cluster, operator).await;
+        cluster.controllers_act();
+    }
+    assert_eq!(
+        image(cluster),
+        "toogoodtogo/bot:1.4.2",
+        "the bad version is not deployed again"
+    );
+    assert_eq!(
+        &cluster.server.get(BOT).unwrap_or_default()["metadata"]["generation"],
+        generation,
+        "the bot's Deployment did not change since the rollback"
+    );
+    assert_eq!(count_events(cluster, "RolledBack"), 1);
+}
+
+fn generation(cluster: &Cluster, path: &str) -> Value {
+    cluster.server.get(path).unwrap_or_default()["metadata"]["generation"].clone()
+}
+
+#[tokio::test]
+async fn a_rollback_is_not_undone_by_reconciles_from_a_lagging_cache() {
+    let (cluster, operator) = stalled_upgrade().await;
+    // From here the cache does not see the resource's writes (its status above all).
+    cluster.server.hold_events(CR);
+    wait_for(&cluster, "rolled back", |c| {
+        image(c) == "toogoodtogo/bot:1.4.2"
+    })
+    .await;
+    let rolled_back = generation(&cluster, BOT);
+    // The old version's pods come up: reconciles from the lagging cache follow.
+    cluster.controllers_act();
+    for _ in 0..3 {
+        poke(&cluster, &operator).await;
+    }
+    assert!(
+        cluster.server.held_events() > 0,
+        "the reconciles ran from a cache without the resource's latest writes"
+    );
+    assert_eq!(image(&cluster), "toogoodtogo/bot:1.4.2");
+    cluster.server.release_events();
+    assert_rolled_back_once(&cluster, &operator, &rolled_back).await;
+}
+
+#[tokio::test]
+async fn a_rollback_is_not_undone_after_a_crash_before_its_status_write() {
+    let (cluster, operator) = stalled_upgrade().await;
+    lose_status_writes(&cluster);
+    wait_for(&cluster, "rolled back", |c| {
+        image(c) == "toogoodtogo/bot:1.4.2"
+    })
+    .await;
+    let rolled_back = generation(&cluster, BOT);
+    cluster.controllers_act();
+    poke(&cluster, &operator).await;
+    operator.crash();
+    keep_status_writes(&cluster);
+
+    let operator = Operator::restarted(&cluster);
+    assert_rolled_back_once(&cluster, &operator, &rolled_back).await;
+}
