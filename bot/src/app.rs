@@ -299,13 +299,23 @@ async fn register_webhook(app: Arc<App>, shutdown: CancellationToken) {
     }
 }
 
-/// Publishes the command menu; failures only cost the menu, so they are logged.
+/// Publishes the command menu: the English one for every language, and one per translation for
+/// users whose Telegram speaks it. Failures only cost the menu, so they are logged.
 async fn publish_commands(app: Arc<App>) {
-    let commands: Vec<BotCommand> = crate::handlers::BOT_COMMANDS
-        .iter()
-        .map(|(command, description)| BotCommand::new(*command, *description))
-        .collect();
-    if let Err(error) = app.bot.set_my_commands(commands).await {
-        tracing::warn!(%error, "could not publish the command menu");
+    for language in crate::texts::languages() {
+        let texts = crate::texts::for_language(Some(language));
+        let commands: Vec<BotCommand> = crate::handlers::BOT_COMMANDS
+            .iter()
+            .map(|command| BotCommand::new(*command, texts.command_description(command)))
+            .collect();
+        let request = app.bot.set_my_commands(commands);
+        let result = if language == crate::texts::fluent::FALLBACK {
+            request.await
+        } else {
+            request.language_code(language).await
+        };
+        if let Err(error) = result {
+            tracing::warn!(%error, language, "could not publish the command menu");
+        }
     }
 }

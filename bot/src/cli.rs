@@ -53,6 +53,18 @@ pub enum Command {
         #[arg(long)]
         day: Option<chrono::NaiveDate>,
     },
+    /// The translations: with --check, verify that every language has every message with the
+    /// same variables, that every file parses and every message renders, and that labels fit
+    /// Telegram's limits. Exit 0 when all is well, 1 with the list of problems.
+    Texts {
+        /// Check the translations (the only action so far).
+        #[arg(long)]
+        check: bool,
+        /// A folder laid out like bot/locales (one sub-folder per language) to check instead of
+        /// the translations built into this binary.
+        #[arg(long)]
+        dir: Option<std::path::PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -84,6 +96,8 @@ pub enum CommandError {
     Api(#[from] teloxide::RequestError),
     #[error(transparent)]
     Reconcile(#[from] crate::reconcile::ReconcileError),
+    #[error("translations: {0}")]
+    Texts(String),
 }
 
 /// `migrate [--check]`.
@@ -265,4 +279,30 @@ pub async fn webhook(action: WebhookAction) -> Result<ExitCode, CommandError> {
         }
     }
     Ok(0)
+}
+
+/// `texts --check`: prints every problem of the translations; exit 1 when there is one.
+pub fn texts(check: bool, dir: Option<&std::path::Path>) -> Result<ExitCode, CommandError> {
+    use crate::texts::check;
+    let languages = match dir {
+        Some(dir) => check::from_dir(dir).map_err(|error| {
+            CommandError::Texts(format!("cannot read {}: {error}", dir.display()))
+        })?,
+        None => check::embedded(),
+    };
+    let codes: Vec<&str> = languages.iter().map(|l| l.language.as_str()).collect();
+    if !check {
+        println!("languages: {}", codes.join(", "));
+        return Ok(0);
+    }
+    let problems = check::check(&languages);
+    if problems.is_empty() {
+        println!("translations are complete: {}", codes.join(", "));
+        return Ok(0);
+    }
+    eprintln!("{} problem(s) in the translations:", problems.len());
+    for problem in &problems {
+        eprintln!("  {problem}");
+    }
+    Ok(1)
 }

@@ -51,6 +51,7 @@ async fn main() {
         Command::Webhook { action } => report(cli::webhook(action).await),
         Command::PaymentsCheck => report(cli::payments_check().await),
         Command::ReconcilePayments { day } => report(cli::reconcile_payments(day).await),
+        Command::Texts { check, dir } => report(cli::texts(check, dir.as_deref())),
     };
     std::process::exit(code);
 }

@@ -235,13 +235,14 @@ async fn reconcile_once(
         "payments reconciled with Stripe"
     );
     if !report.discrepancies.is_empty() {
-        let note = crate::texts::EN.cust.reconciliation_report(&report);
         let mut tx = app.pool.begin().await?;
         for admin in &app.config.admin_ids {
+            let texts = crate::texts::for_user(&mut tx, *admin).await?;
+            let note = texts.cust.reconciliation_report(&report);
             crate::store::outbound::enqueue(
                 &mut tx,
                 *admin,
-                &crate::store::outbound::OutboundMessage::text(note.clone()),
+                &crate::store::outbound::OutboundMessage::text(note),
             )
             .await?;
         }

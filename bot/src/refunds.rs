@@ -12,7 +12,6 @@ use sqlx::PgConnection;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::App;
-use crate::marketplace::money::format_amount;
 use crate::marketplace::payment::{MAX_REFUND_ATTEMPTS, refund_backoff};
 use crate::metrics::OutcomeLabels;
 use crate::store::audit::{self, AuditEvent};
@@ -213,7 +212,7 @@ async fn finish(
         None => None,
     };
     let texts = crate::texts::for_language(language.as_deref());
-    let total = format_amount(ended.amount_minor, &ended.currency);
+    let total = texts.money(ended.amount_minor, &ended.currency);
     let order = ended.reservation_id;
     let (action, text) = match end {
         RefundEnd::Succeeded { .. } => ("refund.succeeded", texts.cust.refund_done(order, &total)),
@@ -224,10 +223,13 @@ async fn finish(
     }
     if let RefundEnd::Failed { error } = end {
         let charge = payments::charge_id(conn, ended.payment_id).await?;
-        let note = crate::texts::EN
-            .cust
-            .refund_failed_admin(order, &charge, &total, error);
-        tell_admins(conn, app, &note).await?;
+        tell_admins(conn, app, |texts| {
+            let total = texts.money(ended.amount_minor, &ended.currency);
+            texts
+                .cust
+                .refund_failed_admin(order, &charge, &total, error)
+        })
+        .await?;
     }
     audit::record(
         conn,
@@ -247,9 +249,15 @@ async fn finish(
     Ok(())
 }
 
-async fn tell_admins(conn: &mut PgConnection, app: &App, note: &str) -> sqlx::Result<()> {
+/// Queues a note for every admin, each in their language.
+async fn tell_admins(
+    conn: &mut PgConnection,
+    app: &App,
+    note: impl Fn(&crate::texts::Catalog) -> String,
+) -> sqlx::Result<()> {
     for admin in &app.config.admin_ids {
-        outbound::enqueue(conn, *admin, &OutboundMessage::text(note)).await?;
+        let texts = crate::texts::for_user(conn, *admin).await?;
+        outbound::enqueue(conn, *admin, &OutboundMessage::text(note(texts))).await?;
     }
     Ok(())
 }
@@ -382,23 +390,24 @@ async fn account_refunds(
     if !payments::mark_partially_refunded(conn, reservation_id).await? {
         return Ok(());
     }
-    let refunded = format_amount(payment.refunded_minor, &payment.currency);
-    let total = format_amount(payment.amount_minor, &payment.currency);
     if let Some(payer) = payment.payer_id {
-        let language = users::language(conn, payer).await?;
-        let texts = crate::texts::for_language(language.as_deref());
+        let texts = crate::texts::for_user(conn, payer).await?;
+        let refunded = texts.money(payment.refunded_minor, &payment.currency);
+        let total = texts.money(payment.amount_minor, &payment.currency);
         let text = texts
             .cust
             .partially_refunded(Some(reservation_id), &refunded, &total);
         outbound::enqueue(conn, payer, &OutboundMessage::text(text)).await?;
     }
-    let note = crate::texts::EN.cust.partially_refunded_admin(
-        Some(reservation_id),
-        charge,
-        &refunded,
-        &total,
-    );
-    tell_admins(conn, app, &note).await?;
+    tell_admins(conn, app, |texts| {
+        texts.cust.partially_refunded_admin(
+            Some(reservation_id),
+            charge,
+            &texts.money(payment.refunded_minor, &payment.currency),
+            &texts.money(payment.amount_minor, &payment.currency),
+        )
+    })
+    .await?;
     audit::record(
         conn,
         &AuditEvent {

@@ -419,7 +419,8 @@ async fn record_user(
             language_code: None,
         },
     )
-    .await
+    .await?;
+    Ok(())
 }
 
 #[cfg(test)]

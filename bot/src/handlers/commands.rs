@@ -1,19 +1,17 @@
 //! Slash commands and `/start` deep-link payloads.
 
-/// The commands shown in Telegram's menu (setMyCommands).
-pub const BOT_COMMANDS: &[(&str, &str)] = &[
-    ("browse", "Find deals near you"),
-    ("my_reservations", "Your reservations and pickup codes"),
-    ("favourites", "Shops you follow"),
-    (
-        "settings",
-        "Alerts, quiet hours, radius and your businesses",
-    ),
-    ("start", "Choose whether you rescue food or offer it"),
-    ("help", "What this bot can do"),
-    ("privacy", "What the bot stores about you"),
-    ("delete_my_data", "Erase your personal data"),
-    ("register_business", "Offer surplus food as a business"),
+/// The commands shown in Telegram's menu (setMyCommands, once per language); their
+/// descriptions are the `command-*` messages.
+pub const BOT_COMMANDS: &[&str] = &[
+    "browse",
+    "my_reservations",
+    "favourites",
+    "settings",
+    "start",
+    "help",
+    "privacy",
+    "delete_my_data",
+    "register_business",
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -207,7 +207,7 @@ pub async fn handle(
     if user.is_bot {
         return Ok(Outcome::Ignored);
     }
-    users::record_contact(
+    let language = users::record_contact(
         conn,
         &users::Contact {
             telegram_id: user.id.0 as i64,
@@ -222,7 +222,7 @@ pub async fn handle(
         app,
         conn,
         user,
-        texts: texts::for_language(user.language_code.as_deref()),
+        texts: texts::for_language(language.as_deref()),
         replies,
     };
     // Money is never rate-limited: Telegram charged the customer already, or waits for an answer.

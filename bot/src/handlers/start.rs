@@ -26,8 +26,13 @@ pub async fn start(
         ctx.send(chat, notice, None);
     }
     if super::business::admin::is_admin(ctx) {
-        super::business::publish_chat_commands(ctx.app, chat.0, super::business::ADMIN_COMMANDS)
-            .await;
+        super::business::publish_chat_commands(
+            ctx.app,
+            ctx.texts,
+            chat.0,
+            super::business::ADMIN_COMMANDS,
+        )
+        .await;
     }
     greet(ctx, chat).await
 }

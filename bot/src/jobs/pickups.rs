@@ -94,7 +94,9 @@ fn message(due: Due, reservation: &Reservation, tz: Tz) -> String {
     let texts = &crate::texts::for_language(reservation.customer_language.as_deref()).cust;
     match due {
         Due::LapsedHold => texts.hold_expired(reservation),
-        Due::Reminder => texts.reminder(reservation, &time_of_day(reservation.pickup_end, tz)),
+        Due::Reminder => {
+            texts.reminder(reservation, &time_of_day(texts, reservation.pickup_end, tz))
+        }
         Due::NoShow => texts.no_show(reservation),
     }
 }

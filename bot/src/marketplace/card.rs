@@ -4,7 +4,6 @@
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
-use super::money::format_amount;
 use super::offer::{Category, OfferState};
 use super::window::{self, PickupWindow};
 use crate::texts::Catalog;
@@ -37,10 +36,10 @@ pub struct Rating {
 }
 
 pub fn render(card: &OfferCard<'_>, texts: &Catalog, now: DateTime<Utc>, tz: Tz) -> String {
-    let price = format_amount(card.price_minor, card.currency);
+    let price = texts.money(card.price_minor, card.currency);
     let price_line = match card.original_minor {
         Some(original) => {
-            texts.card_price_with_original(&format_amount(original, card.currency), &price)
+            texts.card_price_with_original(&texts.money(original, card.currency), &price)
         }
         None => price,
     };
@@ -97,7 +96,7 @@ mod tests {
         };
         let text = render(
             &card,
-            &crate::texts::EN,
+            crate::texts::english(),
             start - chrono::Duration::hours(5),
             chrono_tz::Europe::Berlin,
         );
@@ -121,7 +120,12 @@ mod tests {
             }),
             ..card
         };
-        let text = render(&rated, &crate::texts::EN, start, chrono_tz::Europe::Berlin);
+        let text = render(
+            &rated,
+            crate::texts::english(),
+            start,
+            chrono_tz::Europe::Berlin,
+        );
         assert!(
             text.contains("Bakery Ada · ⭐ 4.5 (12) · Main Street 12"),
             "{text}"

@@ -68,8 +68,9 @@ pub fn parse(input: &str, now: DateTime<Utc>, tz: Tz) -> Result<PickupWindow, In
 
 fn parse_day(text: &str, today: NaiveDate) -> Option<NaiveDate> {
     match text {
-        "" | "today" => Some(today),
-        "tomorrow" => today.succ_opt(),
+        // The words of every language the bot speaks: the example a user copies is in theirs.
+        "" | "today" | "heute" => Some(today),
+        "tomorrow" | "morgen" => today.succ_opt(),
         other => {
             if let Ok(date) = NaiveDate::parse_from_str(other, "%Y-%m-%d") {
                 return Some(date);

@@ -12,27 +12,43 @@ pub struct Contact<'a> {
     pub language_code: Option<&'a str>,
 }
 
-/// Records first contact or refreshes the user's names and last-seen time. A user who writes to
-/// the bot has evidently unblocked it. An unchanged user seen within the last minute is not
-/// rewritten: `last_seen_at` is kept to the minute, which spares a row version per update.
-pub async fn record_contact(conn: &mut PgConnection, c: &Contact<'_>) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO users (telegram_id, first_name, last_name, username, language_code)
-         VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (telegram_id) DO UPDATE SET
-             first_name = EXCLUDED.first_name,
-             last_name = EXCLUDED.last_name,
-             username = EXCLUDED.username,
-             language_code = EXCLUDED.language_code,
-             last_seen_at = now(),
-             blocked_at = NULL,
-             erased_at = NULL
-         WHERE users.last_seen_at < now() - interval '1 minute'
-            OR users.blocked_at IS NOT NULL
-            OR users.erased_at IS NOT NULL
-            OR (users.first_name, users.last_name, users.username, users.language_code)
-               IS DISTINCT FROM
-               (EXCLUDED.first_name, EXCLUDED.last_name, EXCLUDED.username, EXCLUDED.language_code)",
+/// Records first contact or refreshes the user's names and last-seen time, and returns the
+/// language the bot writes to them in. A user who writes to the bot has evidently unblocked it.
+/// An unchanged user seen within the last minute is not rewritten: `last_seen_at` is kept to the
+/// minute, which spares a row version per update.
+///
+/// The language is Telegram's `language_code` at first contact (again after an erasure), and
+/// afterwards what the user chose in /settings: a later `language_code` does not replace it.
+pub async fn record_contact(
+    conn: &mut PgConnection,
+    c: &Contact<'_>,
+) -> sqlx::Result<Option<String>> {
+    // One round trip: the upsert's row when it wrote one, else the row as it was.
+    let language: Option<Option<String>> = sqlx::query_scalar(
+        "WITH recorded AS (
+             INSERT INTO users (telegram_id, first_name, last_name, username, language_code)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (telegram_id) DO UPDATE SET
+                 first_name = EXCLUDED.first_name,
+                 last_name = EXCLUDED.last_name,
+                 username = EXCLUDED.username,
+                 language_code = COALESCE(users.language_code, EXCLUDED.language_code),
+                 last_seen_at = now(),
+                 blocked_at = NULL,
+                 erased_at = NULL
+             WHERE users.last_seen_at < now() - interval '1 minute'
+                OR users.blocked_at IS NOT NULL
+                OR users.erased_at IS NOT NULL
+                OR (users.language_code IS NULL AND EXCLUDED.language_code IS NOT NULL)
+                OR (users.first_name, users.last_name, users.username)
+                   IS DISTINCT FROM
+                   (EXCLUDED.first_name, EXCLUDED.last_name, EXCLUDED.username)
+             RETURNING language_code
+         )
+         SELECT language_code FROM recorded
+         UNION ALL
+         SELECT language_code FROM users
+          WHERE telegram_id = $1 AND NOT EXISTS (SELECT 1 FROM recorded)",
     )
     .bind(c.telegram_id)
     .bind(c.first_name)
@@ -40,13 +56,28 @@ pub async fn record_contact(conn: &mut PgConnection, c: &Contact<'_>) -> sqlx::R
     .bind(c.username)
     .bind(c.language_code)
     .persistent(true)
-    .execute(conn)
+    .fetch_optional(conn)
     .await?;
+    Ok(language.flatten())
+}
+
+/// The language a user chose in /settings.
+pub async fn set_language(
+    conn: &mut PgConnection,
+    telegram_id: i64,
+    language: &str,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE users SET language_code = $2 WHERE telegram_id = $1")
+        .bind(telegram_id)
+        .bind(language)
+        .execute(conn)
+        .await?;
     Ok(())
 }
 
 /// Marks a user as having blocked the bot. Returns whether this changed anything.
-/// The language Telegram last reported for a user.
+/// The language the bot writes to a user in: chosen in /settings, else Telegram's at first
+/// contact.
 pub async fn language(conn: &mut PgConnection, telegram_id: i64) -> sqlx::Result<Option<String>> {
     let language: Option<Option<String>> =
         sqlx::query_scalar("SELECT language_code FROM users WHERE telegram_id = $1")

@@ -3,6 +3,9 @@
 
 use chrono::DateTime;
 use chrono_tz::Tz;
+use fluent_bundle::FluentArgs;
+
+use super::args;
 
 use crate::marketplace::payment::{CheckoutRefusal, PaymentMode};
 use crate::marketplace::reservation::PaymentStatus;
@@ -42,181 +45,72 @@ use crate::store::favourites::Favourite;
 use crate::store::payments::RefundCause;
 use crate::store::reservations::Reservation;
 
-pub struct CustomerTexts {
-    pub browse_intro: &'static str,
-    pub all_deals_button: &'static str,
-    pub ending_soon_button: &'static str,
-    pub set_location_button: &'static str,
-    pub change_location_button: &'static str,
-    pub share_location_button: &'static str,
-    pub ask_location: &'static str,
-    pub location_saved: &'static str,
-    pub nothing_at_all: &'static str,
-    pub nothing_ending_soon: &'static str,
-    pub back_to_filters_button: &'static str,
-    pub back_to_results_button: &'static str,
-    pub prev_button: &'static str,
-    pub next_button: &'static str,
-    pub details_button: &'static str,
-    pub browse_button: &'static str,
-    pub offer_not_found: &'static str,
-    pub reserve_button: &'static str,
-    pub back_button: &'static str,
-    pub own_offer: &'static str,
-    pub not_reservable_notice: &'static str,
-    pub reserved_notice: &'static str,
-    pub last_unit_taken: &'static str,
-    pub cancel_reservation_button: &'static str,
-    pub no_reservations: &'static str,
-    pub past_reservations: &'static str,
-    pub not_your_reservation: &'static str,
-    pub cancel_confirm_button: &'static str,
-    pub keep_button: &'static str,
-    pub cannot_cancel_after_window: &'static str,
-    pub cancelled_notice: &'static str,
-    pub add_favourite_button: &'static str,
-    pub remove_favourite_button: &'static str,
-    pub favourite_added: &'static str,
-    pub favourite_removed: &'static str,
-    pub no_favourites: &'static str,
-    pub favourites_title: &'static str,
-    pub view_deal_button: &'static str,
-    pub already_rated: &'static str,
-    pub rate_after_pickup: &'static str,
-    pub rated_notice: &'static str,
-    pub comment_skipped: &'static str,
-    pub comment_expected: &'static str,
-    pub comment_saved: &'static str,
-    pub settings_title: &'static str,
-    pub business_section: &'static str,
-    pub admin_section: &'static str,
-    pub notifications_on_button: &'static str,
-    pub notifications_off_button: &'static str,
-    pub quiet_hours_button: &'static str,
-    pub quiet_off_button: &'static str,
-    pub radius_button: &'static str,
-    pub ask_radius: &'static str,
-    pub saved: &'static str,
-    pub back_to_settings_button: &'static str,
-    pub pickup_prompt: &'static str,
-    pub reservations_button: &'static str,
-    pub refund_confirm_button: &'static str,
-    pub not_refundable: &'static str,
-    pub no_reservations_for_offer: &'static str,
+super::strings! {
+    /// Strings of the customer flows.
+    pub struct CustomerTexts("cust") {
+        browse_intro, all_deals_button, ending_soon_button, set_location_button,
+        change_location_button, share_location_button, ask_location, location_saved,
+        nothing_at_all, nothing_ending_soon, back_to_filters_button,
+        back_to_results_button, prev_button, next_button, details_button, browse_button,
+        offer_not_found, reserve_button, back_button, own_offer, not_reservable_notice,
+        reserved_notice, last_unit_taken, cancel_reservation_button, no_reservations,
+        past_reservations, not_your_reservation, cancel_confirm_button, keep_button,
+        cannot_cancel_after_window, cancelled_notice, add_favourite_button,
+        remove_favourite_button, favourite_added, favourite_removed, no_favourites,
+        favourites_title, view_deal_button, already_rated, rate_after_pickup,
+        rated_notice, comment_skipped, comment_expected, comment_saved, settings_title,
+        business_section, admin_section, notifications_on_button,
+        notifications_off_button, quiet_hours_button, quiet_off_button, radius_button,
+        ask_radius, saved, back_to_settings_button, pickup_prompt, reservations_button,
+        refund_confirm_button, not_refundable, no_reservations_for_offer, language_button,
+        ask_language,
+    }
 }
-
-pub const EN: CustomerTexts = CustomerTexts {
-    browse_intro: "🔎 What are you looking for? Deals are ranked by distance, then by the end \
-                   of their pickup window.",
-    all_deals_button: "🛍 All deals",
-    ending_soon_button: "⏰ Ending soon",
-    set_location_button: "📍 Set my location",
-    change_location_button: "📍 Change my location",
-    share_location_button: "📍 Share my location",
-    ask_location: "To find deals near you I need your location once: tap “📍 Share my \
-                   location” below (or attach a location pin). You can change it any time in \
-                   /settings.",
-    location_saved: "📍 Location saved. Here is what's near you:",
-    nothing_at_all: "No deals can be reserved right now. Add shops to /favourites to hear the \
-                     moment they post one.",
-    nothing_ending_soon: "Nothing ends within the next two hours. Try All deals.",
-    back_to_filters_button: "🔙 Back to filters",
-    back_to_results_button: "⬅️ Back to results",
-    prev_button: "⬅️ Prev",
-    next_button: "Next ➡️",
-    details_button: "ℹ️ Details",
-    browse_button: "🔎 Browse deals",
-    offer_not_found: "That deal is not available.",
-    reserve_button: "🛒 Reserve",
-    back_button: "⬅️ Back",
-    own_offer: "That's a deal of your own business: customers reserve it.",
-    not_reservable_notice: "This deal can't be reserved right now.",
-    reserved_notice: "Reserved ✅",
-    last_unit_taken: "That was the last unit and someone just reserved it.",
-    cancel_reservation_button: "❌ Cancel reservation",
-    no_reservations: "You have no reservations yet. /browse finds deals near you.",
-    past_reservations: "🗂 Past reservations:",
-    not_your_reservation: "That reservation isn't yours.",
-    cancel_confirm_button: "Yes, cancel it",
-    keep_button: "No, keep it",
-    cannot_cancel_after_window: "The pickup window has ended: this reservation can no longer \
-                                 be cancelled.",
-    cancelled_notice: "Reservation cancelled.",
-    add_favourite_button: "⭐ Add to favourites",
-    remove_favourite_button: "💔 Remove from favourites",
-    favourite_added: "Added to favourites: you'll hear when they post a deal.",
-    favourite_removed: "Removed from favourites.",
-    no_favourites: "No favourites yet. Open a deal's details and tap “⭐ Add to favourites” to \
-                    hear the moment that shop posts a deal.",
-    favourites_title: "⭐ Your favourites — you get an alert when they post a deal:",
-    view_deal_button: "👀 View deal",
-    already_rated: "You already rated this pickup. Thank you!",
-    rate_after_pickup: "You can rate once you've picked up your order.",
-    rated_notice: "Thanks for rating!",
-    comment_skipped: "Thanks! Your rating is saved.",
-    comment_expected: "Send your comment as text, or /skip.",
-    comment_saved: "Thanks! Your comment is saved.",
-    settings_title: "⚙️ Settings",
-    business_section: "🏪 Your businesses",
-    admin_section: "🛡 Admin: /pending shows applications waiting for approval.",
-    notifications_on_button: "🔔 Turn alerts on",
-    notifications_off_button: "🔕 Turn alerts off",
-    quiet_hours_button: "🌙 Quiet hours",
-    quiet_off_button: "No quiet hours",
-    radius_button: "📏 Nearby radius",
-    ask_radius: "How far may Nearby deals be?",
-    saved: "Saved ✅",
-    back_to_settings_button: "⬅️ Back to settings",
-    pickup_prompt: "Send me the customer's pickup code (6 characters, e.g. K7M2QX), or forward \
-                    their confirmation message.",
-    reservations_button: "📋 Reservations",
-    refund_confirm_button: "Yes, refund",
-    not_refundable: "Only paid orders can be refunded, once.",
-    no_reservations_for_offer: "No reservations for this deal yet.",
-};
 
 impl CustomerTexts {
     pub fn nearby_button(&self, radius_km: i32) -> String {
-        format!("📍 Nearby (within {radius_km} km)")
+        self.fmt("cust-nearby-button", args!["radius" => radius_km])
     }
 
     pub fn nothing_nearby(&self, radius_km: i32) -> String {
-        format!(
-            "No deals within {radius_km} km right now. Try a wider radius in /settings, all \
-             deals, or add shops to /favourites to hear the moment they post one."
-        )
+        self.fmt("cust-nothing-nearby", args!["radius" => radius_km])
     }
 
     /// "Deal 2 of 7".
     pub fn position(&self, n: i64, total: i64) -> String {
-        format!("Deal {n} of {total}")
+        self.fmt("cust-position", args!["n" => n, "total" => total])
     }
 
     pub fn away(&self, distance: &str) -> String {
-        format!("{distance} away")
+        self.fmt("cust-away", args!["distance" => distance])
     }
 
     pub fn full_address(&self, street: &str, postal_code: &str, city: &str) -> String {
-        format!("📍 {street}, {postal_code} {city}")
+        self.fmt(
+            "cust-full-address",
+            args!["street" => street, "postcode" => postal_code, "city" => city],
+        )
     }
 
     pub fn why_not_reservable(&self, state: OfferState, window_passed: bool) -> &'static str {
         match state {
-            OfferState::Paused => "⏸ The shop paused this deal for now: it can't be reserved.",
-            OfferState::SoldOut => "🔴 Sold out: every unit is reserved.",
-            OfferState::Expired => "⚪️ The pickup window has ended.",
-            OfferState::ExpiredEarly => "⚪️ The shop ended this deal.",
-            OfferState::Active if window_passed => "⚪️ The pickup window has ended.",
-            OfferState::Active => "This deal can't be reserved right now.",
+            OfferState::Paused => self.lang.text("cust-not-reservable-paused"),
+            OfferState::SoldOut => self.lang.text("cust-not-reservable-sold-out"),
+            OfferState::Expired => self.lang.text("cust-not-reservable-window-ended"),
+            OfferState::ExpiredEarly => self.lang.text("cust-not-reservable-ended-early"),
+            OfferState::Active if window_passed => {
+                self.lang.text("cust-not-reservable-window-ended")
+            }
+            OfferState::Active => self.not_reservable_notice,
         }
     }
 
     pub fn cap_reached(&self, cap: i32) -> String {
-        format!("You can hold at most {cap} units of one deal.")
+        self.fmt("cust-cap-reached", args!["cap" => cap])
     }
 
     pub fn only_left(&self, left: i32) -> String {
-        format!("Only {left} left: choose again.")
+        self.fmt("cust-only-left", args!["left" => left])
     }
 
     pub fn reserve_question(
@@ -228,23 +122,27 @@ impl CustomerTexts {
         max: i32,
         how_to_pay: HowToPay,
     ) -> String {
-        let how = match how_to_pay {
-            HowToPay::OnSite => "Pay on site at pickup.",
-            HowToPay::InApp => "Pay in the chat now.",
-            HowToPay::Either => "Pay in the chat now or on site at pickup.",
-            HowToPay::Unavailable => {
-                "This shop takes payment in the chat, which is not available right now: please \
-                 try again later."
-            }
-        };
-        format!(
-            "Reserve {quantity} × {title} for {total}? {how}\n\n\
-             {left} left · up to {max} for you"
+        let how = self.lang.text(match how_to_pay {
+            HowToPay::OnSite => "cust-pay-on-site",
+            HowToPay::InApp => "cust-pay-in-app",
+            HowToPay::Either => "cust-pay-either",
+            HowToPay::Unavailable => "cust-pay-unavailable",
+        });
+        self.fmt(
+            "cust-reserve-question",
+            args![
+                "quantity" => quantity,
+                "title" => title,
+                "total" => total,
+                "how" => how,
+                "left" => left,
+                "max" => max,
+            ],
         )
     }
 
     pub fn pay_now_button(&self, total: &str) -> String {
-        format!("💳 Pay {total} now")
+        self.fmt("cust-pay-now-button", args!["total" => total])
     }
 
     pub fn invoice_title(&self, title: &str) -> String {
@@ -252,89 +150,103 @@ impl CustomerTexts {
     }
 
     pub fn invoice_description(&self, r: &Reservation, pickup: &str) -> String {
-        let text = format!(
-            "{} × {} at {}, {}. {pickup}. Pickup code after payment.",
-            r.quantity, r.title, r.business_name, r.street
+        let text = self.fmt(
+            "cust-invoice-description",
+            args![
+                "quantity" => r.quantity,
+                "title" => r.title.as_str(),
+                "business" => r.business_name.as_str(),
+                "street" => r.street.as_str(),
+                "pickup" => pickup,
+            ],
         );
         text.chars().take(255).collect()
     }
 
     pub fn invoice_label(&self, quantity: i32, title: &str) -> String {
-        format!("{quantity} × {title}")
+        self.fmt(
+            "cust-invoice-label",
+            args!["quantity" => quantity, "title" => title],
+        )
     }
 
     /// Telegram refused the invoice (or would): the hold is released.
     pub fn invoice_refused(&self, on_site: bool) -> &'static str {
         if on_site {
-            "💳 Paying in the chat is not possible for this order. Nothing was charged and \
-             nothing is held: reserve it to pay at the counter instead."
+            self.lang.text("cust-invoice-refused-on-site")
         } else {
-            "💳 Paying in the chat is not possible for this order. Nothing was charged and \
-             nothing is held."
+            self.lang.text("cust-invoice-refused")
         }
     }
 
     pub fn invoice_sent(&self, minutes: i64, reservation_id: i64) -> String {
-        format!(
-            "💳 Invoice sent below: pay within {minutes} minutes to keep your units \
-             (order #{reservation_id})."
+        self.fmt(
+            "cust-invoice-sent",
+            args!["minutes" => minutes, "order" => reservation_id],
         )
     }
 
     pub fn checkout_refusal(&self, refusal: CheckoutRefusal) -> &'static str {
-        match refusal {
-            CheckoutRefusal::Unknown => "This order is not valid anymore. Please reserve again.",
-            CheckoutRefusal::AlreadyPaid => "This order is already paid.",
-            CheckoutRefusal::PaymentInFlight => {
-                "A payment for this order is already on its way. If it did not go through, try \
-                 again in a minute."
-            }
-            CheckoutRefusal::HoldExpired => {
-                "Your hold expired and the units went back. Please reserve again."
-            }
-            CheckoutRefusal::OfferUnavailable => "This deal is no longer available.",
-            CheckoutRefusal::PriceChanged => {
-                "The price of this deal changed. Please reserve again to see the new price."
-            }
-            CheckoutRefusal::AmountMismatch => {
-                "The amount does not match your order. Please reserve again."
-            }
-        }
+        self.lang.text(match refusal {
+            CheckoutRefusal::Unknown => "cust-checkout-unknown",
+            CheckoutRefusal::AlreadyPaid => "cust-checkout-already-paid",
+            CheckoutRefusal::PaymentInFlight => "cust-checkout-payment-in-flight",
+            CheckoutRefusal::HoldExpired => "cust-checkout-hold-expired",
+            CheckoutRefusal::OfferUnavailable => "cust-checkout-offer-unavailable",
+            CheckoutRefusal::PriceChanged => "cust-checkout-price-changed",
+            CheckoutRefusal::AmountMismatch => "cust-checkout-amount-mismatch",
+        })
     }
 
     pub fn hold_waiting(&self, r: &Reservation, until: &str) -> String {
-        format!(
-            "💳 Order #{}: {} × {} at {} is held for you until {until}. Pay the invoice in this \
-             chat to confirm it; unpaid, the units go back.",
-            r.id, r.quantity, r.title, r.business_name
+        self.fmt(
+            "cust-hold-waiting",
+            args![
+                "order" => r.id,
+                "quantity" => r.quantity,
+                "title" => r.title.as_str(),
+                "business" => r.business_name.as_str(),
+                "until" => until,
+            ],
         )
     }
 
     pub fn hold_expired(&self, r: &Reservation) -> String {
-        format!(
-            "⌛ Your hold on {} × {} (order #{}) expired before the payment came: the units are \
-             available again.",
-            r.quantity, r.title, r.id
+        self.fmt(
+            "cust-hold-expired",
+            args!["quantity" => r.quantity, "title" => r.title.as_str(), "order" => r.id],
         )
     }
 
     pub fn refund_on_its_way(&self, total: &str) -> String {
-        format!("Your payment of {total} is being refunded.")
+        self.fmt("cust-refund-on-its-way", args!["total" => total])
     }
 
     pub fn refund_done(&self, order: Option<i64>, total: &str) -> String {
         match order {
-            Some(id) => format!("↩️ The refund of {total} for order #{id} is complete."),
-            None => format!("↩️ The refund of your payment of {total} is complete."),
+            Some(id) => self.fmt(
+                "cust-refund-done-order",
+                args!["total" => total, "order" => id],
+            ),
+            None => self.fmt("cust-refund-done", args!["total" => total]),
         }
     }
 
     pub fn refund_failed(&self, order: Option<i64>, total: &str) -> String {
-        let what = match order {
-            Some(id) => format!("{total} for order #{id}"),
-            None => format!("your payment of {total}"),
-        };
-        format!("⚠️ We could not refund {what} yet. Our team has been told and will sort it out.")
+        match order {
+            Some(id) => self.fmt(
+                "cust-refund-failed-order",
+                args!["total" => total, "order" => id],
+            ),
+            None => self.fmt("cust-refund-failed", args!["total" => total]),
+        }
+    }
+
+    fn order_or_none(&self, order: Option<i64>) -> String {
+        match order {
+            Some(id) => self.fmt("order-number", args!["id" => id]),
+            None => self.lang.text("no-order").to_owned(),
+        }
     }
 
     pub fn refund_failed_admin(
@@ -344,60 +256,75 @@ impl CustomerTexts {
         total: &str,
         error: &str,
     ) -> String {
-        let order = order
-            .map(|id| format!("order #{id}"))
-            .unwrap_or_else(|| "no order".to_owned());
-        format!(
-            "⚠️ Refund of {total} ({order}, charge {charge}) failed: {error}\n\
-             Retry it from /payments."
+        self.fmt(
+            "cust-refund-failed-admin",
+            args![
+                "total" => total,
+                "order" => self.order_or_none(order),
+                "charge" => charge,
+                "error" => error,
+            ],
         )
     }
 
     /// A charge that could not buy anything, and why; its refund is on the way.
     pub fn payment_refunding(&self, cause: RefundCause, order: Option<i64>, total: &str) -> String {
-        let order = order
-            .map(|id| format!(" for order #{id}"))
-            .unwrap_or_default();
-        let why = match cause {
-            RefundCause::NothingLeft => {
-                "it arrived after your hold lapsed, and the deal is no longer available"
-            }
-            RefundCause::AlreadyPaid => "this order was already paid (it was paid twice)",
-            RefundCause::UnknownHold => "it does not belong to an order of yours",
-            RefundCause::AmountMismatch => "the amount does not match the order",
-        };
-        format!(
-            "↩️ Your payment of {total}{order} cannot be used: {why}. It is being refunded in \
-             full; we'll tell you when the refund is complete."
-        )
+        let why = self.lang.text(match cause {
+            RefundCause::NothingLeft => "cust-refund-cause-nothing-left",
+            RefundCause::AlreadyPaid => "cust-refund-cause-already-paid",
+            RefundCause::UnknownHold => "cust-refund-cause-unknown-hold",
+            RefundCause::AmountMismatch => "cust-refund-cause-amount-mismatch",
+        });
+        match order {
+            Some(id) => self.fmt(
+                "cust-payment-refunding-order",
+                args!["total" => total, "order" => id, "why" => why],
+            ),
+            None => self.fmt(
+                "cust-payment-refunding",
+                args!["total" => total, "why" => why],
+            ),
+        }
     }
 
     /// The business ended a deal early: the reservation is cancelled (and refunded if paid).
     pub fn cancelled_offer_ended(&self, r: &Reservation, refunded: Option<&str>) -> String {
-        let money = refunded
-            .map(|total| format!(" Your {total} is being refunded in full."))
-            .unwrap_or_default();
-        format!(
-            "❌ {} ended “{}” early, so your order #{} ({} × {}) is cancelled.{money}",
-            r.business_name, r.title, r.id, r.quantity, r.title
-        )
+        let args = args![
+            "business" => r.business_name.as_str(),
+            "title" => r.title.as_str(),
+            "order" => r.id,
+            "quantity" => r.quantity,
+            "total" => refunded.unwrap_or_default(),
+        ];
+        match refunded {
+            Some(_) => self.fmt("cust-cancelled-offer-ended-refunded", args),
+            None => self.fmt("cust-cancelled-offer-ended", args),
+        }
     }
 
     pub fn partially_refunded(&self, order: Option<i64>, refunded: &str, total: &str) -> String {
-        let order = order
-            .map(|id| format!(" for order #{id}"))
-            .unwrap_or_default();
-        format!("↩️ {refunded} of your payment of {total}{order} has been refunded.")
+        match order {
+            Some(id) => self.fmt(
+                "cust-partially-refunded-order",
+                args!["refunded" => refunded, "total" => total, "order" => id],
+            ),
+            None => self.fmt(
+                "cust-partially-refunded",
+                args!["refunded" => refunded, "total" => total],
+            ),
+        }
     }
 
     /// The admins' summary of a reconciliation that found differences.
     pub fn reconciliation_report(&self, report: &crate::reconcile::Report) -> String {
         const SHOWN: usize = 20;
-        let mut text = format!(
-            "⚠️ Payments of {} differ from Stripe: {} discrepancy(ies) in {} charge(s).",
-            report.day,
-            report.discrepancies.len(),
-            report.charges
+        let mut text = self.fmt(
+            "cust-reconciliation-report",
+            args![
+                "day" => report.day.to_string(),
+                "discrepancies" => report.discrepancies.len(),
+                "charges" => report.charges,
+            ],
         );
         for found in report.discrepancies.iter().take(SHOWN) {
             text.push_str(&format!(
@@ -408,9 +335,10 @@ impl CustomerTexts {
             ));
         }
         if report.discrepancies.len() > SHOWN {
-            text.push_str(&format!(
-                "\n… and {} more (payment_discrepancies).",
-                report.discrepancies.len() - SHOWN
+            text.push('\n');
+            text.push_str(&self.fmt(
+                "cust-reconciliation-more",
+                args!["more" => report.discrepancies.len() - SHOWN],
             ));
         }
         text
@@ -423,335 +351,377 @@ impl CustomerTexts {
         refunded: &str,
         total: &str,
     ) -> String {
-        let order = order
-            .map(|id| format!("order #{id}"))
-            .unwrap_or_else(|| "no order".to_owned());
-        format!("ℹ️ Partial refund: {refunded} of {total} ({order}, charge {charge}).")
+        self.fmt(
+            "cust-partially-refunded-admin",
+            args![
+                "refunded" => refunded,
+                "total" => total,
+                "order" => self.order_or_none(order),
+                "charge" => charge,
+            ],
+        )
     }
 
     pub fn refund_button(&self, r: &Reservation) -> String {
-        format!("↩️ Refund #{}", r.id)
+        self.fmt("cust-refund-button", args!["order" => r.id])
     }
 
     pub fn refund_question(&self, r: &Reservation, total: &str) -> String {
-        format!(
-            "Refund order #{} ({} × {}, {total}) to {}? A confirmed reservation is cancelled; its \
-             units are not offered again.",
-            r.id,
-            r.quantity,
-            r.title,
-            shown_name(&r.customer_name)
+        self.fmt(
+            "cust-refund-question",
+            args![
+                "order" => r.id,
+                "quantity" => r.quantity,
+                "title" => r.title.as_str(),
+                "total" => total,
+                "customer" => self.shown_name(&r.customer_name),
+            ],
         )
     }
 
     pub fn business_refund_requested(&self, r: &Reservation, total: &str) -> String {
-        format!("↩️ Refund of {total} for order #{} requested.", r.id)
+        self.fmt(
+            "cust-business-refund-requested",
+            args!["total" => total, "order" => r.id],
+        )
     }
 
     pub fn refunded_by_shop(&self, r: &Reservation, total: &str) -> String {
-        format!(
-            "↩️ {} refunded order #{} ({} × {}): {total} is on its way back to you.",
-            r.business_name, r.id, r.quantity, r.title
+        self.fmt(
+            "cust-refunded-by-shop",
+            args![
+                "business" => r.business_name.as_str(),
+                "order" => r.id,
+                "quantity" => r.quantity,
+                "title" => r.title.as_str(),
+                "total" => total,
+            ],
         )
     }
 
     /// Paying in the chat only is refused: Telegram could not invoice some live deals.
     pub fn in_app_only_refused(&self, deals: usize, limits: Option<(String, String)>) -> String {
         match limits {
-            Some((min, max)) => format!(
-                "⚠️ Telegram takes payments in the chat only between {min} and {max}, and {deals} \
-                 of your open deals are priced outside that. Choose “in the chat or at the \
-                 counter”, or change their prices first."
+            Some((min, max)) => self.fmt(
+                "cust-in-app-only-refused",
+                args!["min" => min, "max" => max, "deals" => deals],
             ),
-            None => "⚠️ Telegram does not take payments in the chat in this marketplace's \
-                     currency."
+            None => self
+                .lang
+                .text("cust-in-app-unsupported-currency")
                 .to_owned(),
         }
     }
 
     pub fn payment_mode_label(&self, mode: PaymentMode) -> &'static str {
-        match mode {
-            PaymentMode::OnSite => "at the counter",
-            PaymentMode::InApp => "in the chat",
-            PaymentMode::Both => "in the chat or at the counter",
-        }
+        self.lang.text(match mode {
+            PaymentMode::OnSite => "cust-payment-mode-on-site",
+            PaymentMode::InApp => "cust-payment-mode-in-app",
+            PaymentMode::Both => "cust-payment-mode-both",
+        })
     }
 
     pub fn payment_mode_button(&self, name: &str, mode: PaymentMode) -> String {
-        format!("💳 {name}: payment {}", self.payment_mode_label(mode))
+        self.fmt(
+            "cust-payment-mode-button",
+            args!["name" => name, "mode" => self.payment_mode_label(mode)],
+        )
     }
 
     pub fn ask_payment_mode(&self, name: &str, payments_enabled: bool) -> String {
-        let note = if payments_enabled {
-            ""
+        let question = self.fmt("cust-ask-payment-mode", args!["name" => name]);
+        if payments_enabled {
+            question
         } else {
-            "\n\nPaying in the chat is not set up on this bot yet: until it is, customers \
-             reserve and pay at the counter."
-        };
-        format!("How do customers of {name} pay?{note}")
+            format!(
+                "{question}\n\n{}",
+                self.lang.text("cust-payments-not-set-up")
+            )
+        }
     }
 
     pub fn confirm_reservation_button(&self, quantity: i32) -> String {
-        format!("✅ Reserve {quantity}")
+        self.fmt(
+            "cust-confirm-reservation-button",
+            args!["quantity" => quantity],
+        )
     }
 
     /// The customer's confirmation and what /my_reservations shows of an upcoming pickup.
     pub fn confirmation(&self, r: &Reservation, pickup: &str, total: &str) -> String {
-        format!(
-            "✅ Reserved! Order #{id}\n\
-             🔑 Pickup code: {code}\n\n\
-             {quantity} × {title}\n\
-             🏪 {business}, {street}, {postal_code} {city}\n\
-             🕒 {pickup}\n\
-             💶 {money}\n\n\
-             Show the pickup code at the counter during the pickup window. Can't make it? \
-             Cancel before the window ends so someone else can rescue it.",
-            id = r.id,
-            code = r.pickup_code,
-            quantity = r.quantity,
-            title = r.title,
-            business = r.business_name,
-            street = r.street,
-            postal_code = r.postal_code,
-            city = r.city,
-            money = match r.payment_status() {
-                PaymentStatus::Paid => format!("Paid: {total}"),
-                PaymentStatus::RefundPending => format!("Refund of {total} on its way"),
-                PaymentStatus::Refunded => format!("Refunded: {total}"),
-                PaymentStatus::PartiallyRefunded => format!("Paid: {total}, partly refunded"),
-                _ => format!("To pay at pickup: {total}"),
+        let money = self.fmt(
+            match r.payment_status() {
+                PaymentStatus::Paid => "cust-money-paid",
+                PaymentStatus::RefundPending => "cust-money-refund-pending",
+                PaymentStatus::Refunded => "cust-money-refunded",
+                PaymentStatus::PartiallyRefunded => "cust-money-partly-refunded",
+                _ => "cust-money-to-pay",
             },
+            args!["total" => total],
+        );
+        self.fmt(
+            "cust-confirmation",
+            args![
+                "order" => r.id,
+                "code" => r.pickup_code.as_str(),
+                "quantity" => r.quantity,
+                "title" => r.title.as_str(),
+                "business" => r.business_name.as_str(),
+                "street" => r.street.as_str(),
+                "postcode" => r.postal_code.as_str(),
+                "city" => r.city.as_str(),
+                "pickup" => pickup,
+                "money" => money,
+            ],
         )
     }
 
     fn state_label(&self, state: ReservationState) -> &'static str {
-        match state {
-            ReservationState::PendingPayment => "waiting for payment",
-            ReservationState::Expired => "not paid in time",
-            ReservationState::Confirmed => "confirmed",
-            ReservationState::PickedUp => "picked up",
-            ReservationState::Cancelled => "cancelled",
-            ReservationState::NoShow => "not picked up",
-        }
+        self.lang.text(match state {
+            ReservationState::PendingPayment => "cust-state-pending-payment",
+            ReservationState::Expired => "cust-state-expired",
+            ReservationState::Confirmed => "cust-state-confirmed",
+            ReservationState::PickedUp => "cust-state-picked-up",
+            ReservationState::Cancelled => "cust-state-cancelled",
+            ReservationState::NoShow => "cust-state-no-show",
+        })
     }
 
     pub fn past_reservation_line(&self, r: &Reservation, tz: Tz) -> String {
-        let day = r.pickup_end.with_timezone(&tz).format("%d.%m.");
-        format!(
-            "• #{} {day} {} × {} at {} — {}",
-            r.id,
-            r.quantity,
-            r.title,
-            r.business_name,
-            self.state_label(r.state())
+        self.fmt(
+            "cust-past-reservation-line",
+            args![
+                "order" => r.id,
+                "day" => super::format::day_month(self.lang, r.pickup_end, tz),
+                "quantity" => r.quantity,
+                "title" => r.title.as_str(),
+                "business" => r.business_name.as_str(),
+                "state" => self.state_label(r.state()),
+            ],
         )
     }
 
     pub fn cannot_cancel(&self, state: ReservationState) -> &'static str {
         match state {
-            ReservationState::PickedUp => "This order was already picked up.",
-            ReservationState::Cancelled => "This reservation is already cancelled.",
-            ReservationState::NoShow => "The pickup window has ended.",
+            ReservationState::PickedUp => self.lang.text("cust-cannot-cancel-picked-up"),
+            ReservationState::Cancelled => self.lang.text("cust-cannot-cancel-cancelled"),
+            ReservationState::NoShow => self.lang.text("cust-cannot-cancel-no-show"),
             ReservationState::PendingPayment | ReservationState::Expired => {
-                "This order is not confirmed: there is nothing to cancel."
+                self.lang.text("cust-cannot-cancel-unconfirmed")
             }
-            ReservationState::Confirmed => {
-                "The pickup window has ended: this reservation can no longer be cancelled."
-            }
+            ReservationState::Confirmed => self.cannot_cancel_after_window,
         }
     }
 
+    fn order_args<'a>(&self, r: &'a Reservation) -> FluentArgs<'a> {
+        args![
+            "order" => r.id,
+            "quantity" => r.quantity,
+            "title" => r.title.as_str(),
+            "business" => r.business_name.as_str(),
+        ]
+    }
+
     pub fn cancel_question(&self, r: &Reservation) -> String {
-        format!(
-            "Cancel order #{} ({} × {} at {})? The units go back to the shop for someone else.",
-            r.id, r.quantity, r.title, r.business_name
-        )
+        self.fmt("cust-cancel-question", self.order_args(r))
     }
 
     pub fn cancelled(&self, r: &Reservation) -> String {
-        format!(
-            "❌ Order #{} ({} × {}) is cancelled. Thanks for letting the shop know!",
-            r.id, r.quantity, r.title
-        )
+        self.fmt("cust-cancelled", self.order_args(r))
     }
 
     pub fn business_new_reservation(&self, r: &Reservation, total: &str) -> String {
-        format!(
-            "🛒 New reservation #{}: {} × {} for {} ({total}, paid on site). They show their \
-             pickup code at the counter: send it to me to confirm the pickup.",
-            r.id,
-            r.quantity,
-            r.title,
-            shown_name(&r.customer_name)
-        )
+        let mut args = self.order_args(r);
+        args.set("total", total);
+        args.set("customer", self.shown_name(&r.customer_name));
+        self.fmt("cust-business-new-reservation", args)
     }
 
     pub fn business_reservation_cancelled(&self, r: &Reservation) -> String {
-        format!(
-            "↩️ Reservation #{} was cancelled: {} × {} are available again.",
-            r.id, r.quantity, r.title
-        )
+        self.fmt("cust-business-reservation-cancelled", self.order_args(r))
     }
 
     pub fn favourite_line(&self, f: &Favourite) -> String {
         let rating = if f.rating_count > 0 {
             format!(
-                " · ⭐ {:.1}",
-                f64::from(f.rating_sum) / f64::from(f.rating_count)
+                " · ⭐ {}",
+                super::format::one_decimal(
+                    self.lang,
+                    f64::from(f.rating_sum) / f64::from(f.rating_count)
+                )
             )
         } else {
             String::new()
         };
         let live = match f.live_offers {
-            0 => "no deal right now".to_owned(),
-            1 => "1 deal live".to_owned(),
-            n => format!("{n} deals live"),
+            0 => self.lang.text("cust-favourite-no-deal").to_owned(),
+            n => self.fmt("cust-favourite-deals-live", args!["count" => n]),
         };
-        format!("• {}{rating} — {}, {} · {live}", f.name, f.street, f.city)
+        self.fmt(
+            "cust-favourite-line",
+            args![
+                "name" => f.name.as_str(),
+                "rating" => rating,
+                "street" => f.street.as_str(),
+                "city" => f.city.as_str(),
+                "live" => live,
+            ],
+        )
     }
 
     pub fn remove_named_favourite_button(&self, name: &str) -> String {
-        format!("💔 Remove {name}")
+        self.fmt("cust-remove-named-favourite-button", args!["name" => name])
     }
 
     pub fn favourite_alert(&self, business: &str, card: &str) -> String {
-        format!("🔔 {business} just posted a deal:\n\n{card}")
+        self.fmt(
+            "cust-favourite-alert",
+            args!["business" => business, "card" => card],
+        )
     }
 
     pub fn thanks_for_rating(&self, stars: i16) -> String {
-        format!(
-            "{} Thank you! Anything to add? Send a short comment now, or /skip.",
-            "⭐".repeat(usize::try_from(stars).unwrap_or(0))
+        self.fmt(
+            "cust-thanks-for-rating",
+            args!["stars" => "⭐".repeat(usize::try_from(stars).unwrap_or(0))],
         )
     }
 
     pub fn comment_too_long(&self, max: usize) -> String {
-        format!("That's a bit long: at most {max} characters, please.")
+        self.fmt("cust-comment-too-long", args!["max" => max])
     }
 
-    pub fn customer_settings(&self, settings: &CustomerSettings) -> String {
-        let alerts = if settings.notifications { "on" } else { "off" };
-        let quiet = settings
-            .quiet_hours
-            .map_or_else(|| "none".to_owned(), |q| q.describe());
-        let location = if settings.location.is_some() {
-            "saved"
+    /// A language's name in that language, as the settings show it.
+    pub fn language_name(&self, code: &str) -> &'static str {
+        super::for_language(Some(code)).lang.text("language-name")
+    }
+
+    pub fn customer_settings(&self, settings: &CustomerSettings, language: &str) -> String {
+        let alerts = self.lang.text(if settings.notifications {
+            "cust-on"
         } else {
-            "not set"
-        };
-        format!(
-            "🛒 As a customer\n\
-             • Alerts from favourites: {alerts}\n\
-             • Quiet hours: {quiet}\n\
-             • Nearby radius: {} km\n\
-             • Location: {location}",
-            settings.radius_km
+            "cust-off"
+        });
+        let quiet = settings.quiet_hours.map_or_else(
+            || self.lang.text("cust-quiet-none").to_owned(),
+            |q| q.describe(),
+        );
+        let location = self.lang.text(if settings.location.is_some() {
+            "cust-location-saved-state"
+        } else {
+            "cust-location-not-set"
+        });
+        self.fmt(
+            "cust-customer-settings",
+            args![
+                "alerts" => alerts,
+                "quiet" => quiet,
+                "radius" => settings.radius_km,
+                "location" => location,
+                "language" => self.language_name(language),
+            ],
         )
     }
 
     pub fn business_line(&self, business: &Business, role: &str) -> String {
-        let status = match business.status() {
-            BusinessStatus::Pending => "waiting for approval",
-            BusinessStatus::Approved => "approved",
-            BusinessStatus::Rejected => "rejected",
-            BusinessStatus::Suspended => "suspended",
-        };
-        let role = if role == "owner" { "owner" } else { "staff" };
-        format!(
-            "• {} — {}, {} ({role}, {status})",
-            business.name, business.street, business.city
+        let status = self.lang.text(match business.status() {
+            BusinessStatus::Pending => "cust-business-status-pending",
+            BusinessStatus::Approved => "cust-business-status-approved",
+            BusinessStatus::Rejected => "cust-business-status-rejected",
+            BusinessStatus::Suspended => "cust-business-status-suspended",
+        });
+        let role = self.lang.text(if role == "owner" {
+            "cust-role-owner"
+        } else {
+            "cust-role-staff"
+        });
+        self.fmt(
+            "cust-business-line",
+            args![
+                "name" => business.name.as_str(),
+                "street" => business.street.as_str(),
+                "city" => business.city.as_str(),
+                "role" => role,
+                "status" => status,
+            ],
         )
     }
 
     pub fn ask_quiet_hours(&self, timezone: &str) -> String {
-        format!("During quiet hours alerts wait until the morning. Times are in {timezone}.")
+        self.fmt("cust-ask-quiet-hours", args!["timezone" => timezone])
     }
 
     pub fn pickup_done(&self, r: &Reservation, total: &str) -> String {
-        format!(
-            "✅ Order #{} picked up: {} × {} for {}. Collect {total}.",
-            r.id,
-            r.quantity,
-            r.title,
-            shown_name(&r.customer_name)
-        )
+        let mut args = self.order_args(r);
+        args.set("total", total);
+        args.set("customer", self.shown_name(&r.customer_name));
+        self.fmt("cust-pickup-done", args)
     }
 
     pub fn pickup_unknown(&self, code: &str) -> String {
-        format!(
-            "⚠️ No reservation of your business has the pickup code {code}. Check the code with \
-             the customer."
-        )
+        self.fmt("cust-pickup-unknown", args!["code" => code])
     }
 
     pub fn pickup_already(&self, r: &Reservation, tz: Tz) -> String {
         let at = r
             .picked_up_at
-            .map(|at| at.with_timezone(&tz).format("%H:%M").to_string())
+            .map(|at| super::format::time(self.lang, at, tz))
             .unwrap_or_default();
-        format!("ℹ️ Order #{} was already picked up at {at}.", r.id)
+        self.fmt("cust-pickup-already", args!["order" => r.id, "at" => at])
     }
 
     pub fn pickup_not_confirmed(&self, r: &Reservation) -> String {
-        format!(
-            "⚠️ Order #{} is {}: it can't be picked up.",
-            r.id,
-            self.state_label(r.state())
+        self.fmt(
+            "cust-pickup-not-confirmed",
+            args!["order" => r.id, "state" => self.state_label(r.state())],
         )
     }
 
     pub fn rate_question(&self, r: &Reservation) -> String {
-        format!(
-            "🎉 Enjoy your {}! How was {}? Tap the stars:",
-            r.title, r.business_name
-        )
+        self.fmt("cust-rate-question", self.order_args(r))
     }
 
     pub fn reservations_of_offer(&self, title: &str, lines: &[String]) -> String {
-        format!("📋 Reservations for {title}:\n{}", lines.join("\n"))
+        self.fmt(
+            "cust-reservations-of-offer",
+            args!["title" => title, "lines" => lines.join("\n")],
+        )
     }
 
     pub fn business_reservation_line(&self, r: &Reservation) -> String {
-        format!(
-            "• #{} {} × for {} — {}",
-            r.id,
-            r.quantity,
-            shown_name(&r.customer_name),
-            self.state_label(r.state())
-        )
+        let mut args = self.order_args(r);
+        args.set("customer", self.shown_name(&r.customer_name));
+        args.set("state", self.state_label(r.state()));
+        self.fmt("cust-business-reservation-line", args)
     }
 
     pub fn picked_up_button(&self, r: &Reservation) -> String {
-        format!("✅ #{} picked up", r.id)
+        self.fmt("cust-picked-up-button", args!["order" => r.id])
     }
 
     pub fn reminder(&self, r: &Reservation, pickup_end: &str) -> String {
-        format!(
-            "⏰ Pickup for order #{} is open now until {pickup_end}: {} × {} at {}, {}. Your \
-             pickup code: {}",
-            r.id, r.quantity, r.title, r.business_name, r.street, r.pickup_code
-        )
+        let mut args = self.order_args(r);
+        args.set("until", pickup_end);
+        args.set("street", r.street.as_str());
+        args.set("code", r.pickup_code.as_str());
+        self.fmt("cust-reminder", args)
     }
 
     pub fn no_show(&self, r: &Reservation) -> String {
-        format!(
-            "The pickup window of order #{} ({} × {}) has ended without a pickup. If you can't \
-             make it next time, please cancel in /my_reservations so the food gets rescued.",
-            r.id, r.quantity, r.title
-        )
+        self.fmt("cust-no-show", self.order_args(r))
+    }
+
+    /// A customer's name as a shop sees it; after they erased their data, that they did.
+    fn shown_name<'a>(&self, name: &'a str) -> &'a str {
+        if name.trim().is_empty() {
+            self.lang.text("cust-erased-customer")
+        } else {
+            name
+        }
     }
 }
 
-/// Local time of day, for the reminder.
-pub fn time_of_day(at: DateTime<chrono::Utc>, tz: Tz) -> String {
-    at.with_timezone(&tz).format("%H:%M").to_string()
-}
-
-/// A customer's name as a shop sees it; after they erased their data, that they did.
-fn shown_name(name: &str) -> &str {
-    if name.trim().is_empty() {
-        crate::store::users::ERASED_NAME
-    } else {
-        name
-    }
+/// Local time of day, for the reminder, in the reader's language.
+pub fn time_of_day(texts: &CustomerTexts, at: DateTime<chrono::Utc>, tz: Tz) -> String {
+    super::format::time(texts.lang, at, tz)
 }

@@ -147,14 +147,14 @@ pub async fn notify_admins_of_application(
     business: &Business,
     matching: &[Business],
 ) -> Result<(), HandlerError> {
-    let texts = ctx.texts;
-    let keyboard = decision_keyboard(&ctx.app.callbacks, texts, business.id)?;
-    let message = OutboundMessage::SendMessage {
-        text: texts.new_application(business, matching),
-        parse_mode: None,
-        reply_markup: Some(keyboard),
-    };
     for admin_id in ctx.app.config.admin_ids.clone() {
+        let texts = crate::texts::for_user(ctx.conn, admin_id).await?;
+        let keyboard = decision_keyboard(&ctx.app.callbacks, texts, business.id)?;
+        let message = OutboundMessage::SendMessage {
+            text: texts.new_application(business, matching),
+            parse_mode: None,
+            reply_markup: Some(keyboard),
+        };
         outbound::enqueue(ctx.conn, admin_id, &message).await?;
     }
     Ok(())
@@ -182,13 +182,13 @@ pub async fn notify_admins_of_change(
     business: &Business,
     change: &IdentityChange,
 ) -> Result<(), HandlerError> {
-    let texts = ctx.texts;
-    let message = OutboundMessage::SendMessage {
-        text: texts.biz.change_request(business, change),
-        parse_mode: None,
-        reply_markup: Some(change_keyboard(&ctx.app.callbacks, texts, change.id)?),
-    };
     for admin_id in ctx.app.config.admin_ids.clone() {
+        let texts = crate::texts::for_user(ctx.conn, admin_id).await?;
+        let message = OutboundMessage::SendMessage {
+            text: texts.biz.change_request(business, change),
+            parse_mode: None,
+            reply_markup: Some(change_keyboard(&ctx.app.callbacks, texts, change.id)?),
+        };
         outbound::enqueue(ctx.conn, admin_id, &message).await?;
     }
     Ok(())
@@ -525,7 +525,7 @@ async fn accept_change(
     )
     .await?;
     if let Some(business) = businesses::get(ctx.conn, change.business_id).await? {
-        let texts = crate::texts::for_language(None);
+        let texts = crate::texts::for_user(ctx.conn, business.owner_id).await?;
         let notice = texts.biz.change_accepted_notice(&change.name);
         outbound::enqueue(ctx.conn, business.owner_id, &OutboundMessage::text(notice)).await?;
     }
@@ -561,7 +561,7 @@ async fn reject_change(
     let Some(business) = businesses::get(ctx.conn, change.business_id).await? else {
         return Ok(true);
     };
-    let texts = crate::texts::for_language(None);
+    let texts = crate::texts::for_user(ctx.conn, business.owner_id).await?;
     let notice = texts.biz.change_rejected_notice(&business.name, reason);
     outbound::enqueue(ctx.conn, business.owner_id, &OutboundMessage::text(notice)).await?;
     let text = ctx.texts.biz.change_rejected;
@@ -604,7 +604,7 @@ async fn record_decision(
             .await?;
         }
     }
-    let texts = crate::texts::for_language(None);
+    let texts = crate::texts::for_user(ctx.conn, business.owner_id).await?;
     let reply_markup = if to == BusinessStatus::Approved {
         Some(InlineKeyboardMarkup::new([[
             InlineKeyboardButton::callback(
@@ -624,7 +624,8 @@ async fn record_decision(
     };
     outbound::enqueue(ctx.conn, business.owner_id, &notice).await?;
     if to == BusinessStatus::Approved {
-        super::publish_chat_commands(ctx.app, business.owner_id, super::BUSINESS_COMMANDS).await;
+        super::publish_chat_commands(ctx.app, texts, business.owner_id, super::BUSINESS_COMMANDS)
+            .await;
     }
     Ok(())
 }

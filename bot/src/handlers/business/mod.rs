@@ -235,42 +235,31 @@ pub fn share_link(bot_username: &str, offer_id: i64) -> String {
     format!("https://t.me/{bot_username}?start=offer_{offer_id}")
 }
 
-/// The commands a business member sees in their chat's menu.
-pub const BUSINESS_COMMANDS: &[(&str, &str)] = &[
-    ("newdeal", "Post a new deal"),
-    ("myoffers", "Manage your deals"),
-    ("pickup", "Confirm a pickup with the customer's code"),
-    ("invite_staff", "Invite staff to manage deals"),
-    ("staff", "Your staff: remove members, revoke links"),
-    ("register_business", "Register another business"),
-    ("help", "What this bot can do"),
+/// The commands a business member sees in their chat's menu; the descriptions are the
+/// `command-*` messages of the chat's language.
+pub const BUSINESS_COMMANDS: &[&str] = &[
+    "newdeal",
+    "myoffers",
+    "pickup",
+    "invite_staff",
+    "staff",
+    "register_business",
+    "help",
 ];
 
 /// The commands a staff member sees: deals only, not the business itself.
-pub const STAFF_COMMANDS: &[(&str, &str)] = &[
-    ("newdeal", "Post a new deal"),
-    ("myoffers", "Manage your deals"),
-    ("pickup", "Confirm a pickup with the customer's code"),
-    ("help", "What this bot can do"),
-];
+pub const STAFF_COMMANDS: &[&str] = &["newdeal", "myoffers", "pickup", "help"];
 
 /// The commands an admin sees in their chat's menu.
-pub const ADMIN_COMMANDS: &[(&str, &str)] = &[
-    ("pending", "Business applications waiting for approval"),
-    ("newdeal", "Post a new deal"),
-    ("myoffers", "Manage your deals"),
-    ("help", "What this bot can do"),
-];
+pub const ADMIN_COMMANDS: &[&str] = &["pending", "newdeal", "myoffers", "help"];
 
 /// A role's commands followed by everyone's (a chat scope replaces the default menu, and a
 /// business owner is a customer too), each command once.
-pub fn menu_for(
-    role_commands: &[(&'static str, &'static str)],
-) -> Vec<(&'static str, &'static str)> {
-    let mut menu: Vec<(&str, &str)> = Vec::new();
-    for (command, description) in role_commands.iter().chain(super::BOT_COMMANDS) {
-        if !menu.iter().any(|(known, _)| known == command) {
-            menu.push((command, description));
+pub fn menu_for(role_commands: &[&'static str]) -> Vec<&'static str> {
+    let mut menu: Vec<&str> = Vec::new();
+    for command in role_commands.iter().chain(super::BOT_COMMANDS) {
+        if !menu.contains(command) {
+            menu.push(command);
         }
     }
     menu
@@ -280,12 +269,13 @@ pub fn menu_for(
 /// costs the menu, so it is logged rather than failing the update.
 pub async fn publish_chat_commands(
     app: &App,
+    texts: &crate::texts::Catalog,
     chat_id: i64,
-    role_commands: &[(&'static str, &'static str)],
+    role_commands: &[&'static str],
 ) {
     let commands: Vec<BotCommand> = menu_for(role_commands)
         .into_iter()
-        .map(|(command, description)| BotCommand::new(command, description))
+        .map(|command| BotCommand::new(command, texts.command_description(command)))
         .collect();
     let scope = BotCommandScope::Chat {
         chat_id: Recipient::Id(ChatId(chat_id)),
@@ -320,10 +310,10 @@ mod tests {
     #[test]
     fn a_role_menu_adds_the_everyday_commands_once() {
         let menu = menu_for(BUSINESS_COMMANDS);
-        assert_eq!(menu[0].0, "newdeal");
+        assert_eq!(menu[0], "newdeal");
         for command in ["start", "help", "privacy", "register_business"] {
             assert_eq!(
-                menu.iter().filter(|(c, _)| *c == command).count(),
+                menu.iter().filter(|c| **c == command).count(),
                 1,
                 "{command}"
             );
@@ -332,14 +322,23 @@ mod tests {
 
     #[test]
     fn command_menus_are_valid_for_telegram() {
-        for (command, description) in BUSINESS_COMMANDS
+        for command in BUSINESS_COMMANDS
             .iter()
             .chain(ADMIN_COMMANDS)
             .chain(STAFF_COMMANDS)
+            .chain(crate::handlers::BOT_COMMANDS)
         {
             assert!((1..=32).contains(&command.len()));
             assert!(command.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'));
-            assert!((1..=256).contains(&description.len()));
+            for language in crate::texts::languages() {
+                let description =
+                    crate::texts::for_language(Some(language)).command_description(command);
+                assert!(
+                    (1..=256).contains(&description.chars().count()),
+                    "{language}: {command}"
+                );
+                assert_ne!(description, crate::texts::message_id("command", command));
+            }
         }
     }
 }

@@ -431,7 +431,7 @@ async fn cancel_reservations(ctx: &mut Context<'_>, offer: &Offer) -> Result<(),
         )
         .await?;
         let texts = crate::texts::for_language(reservation.customer_language.as_deref());
-        let total = money::format_amount(reservation.total_minor, &reservation.currency);
+        let total = texts.money(reservation.total_minor, &reservation.currency);
         let text = texts
             .cust
             .cancelled_offer_ended(reservation, refunded.then_some(total.as_str()));

@@ -8,7 +8,6 @@ use teloxide::types::{CallbackQuery, ChatId, InlineKeyboardMarkup, ReplyMarkup};
 use super::super::customer::rating;
 use super::super::{Context, HandlerError};
 use crate::marketplace::ReservationState;
-use crate::marketplace::money::format_amount;
 use crate::marketplace::permissions::{self, Access, Action};
 use crate::marketplace::reservation::{PaymentStatus, find_pickup_code};
 use crate::store::offers;
@@ -136,7 +135,9 @@ async fn answer(ctx: &mut Context<'_>, outcome: PickupOutcome) -> Result<String,
     Ok(match outcome {
         PickupOutcome::PickedUp(reservation) => {
             picked_up(ctx, &reservation).await?;
-            let total = format_amount(reservation.total_minor, &reservation.currency);
+            let total = ctx
+                .texts
+                .money(reservation.total_minor, &reservation.currency);
             ctx.texts.cust.pickup_done(&reservation, &total)
         }
         PickupOutcome::Unknown => texts.pickup_unknown(""),
@@ -263,7 +264,9 @@ async fn refund(
             return Ok(());
         }
     }
-    let total = format_amount(reservation.total_minor, &reservation.currency);
+    let total = ctx
+        .texts
+        .money(reservation.total_minor, &reservation.currency);
     if !confirmed {
         ctx.answer_callback(query, None);
         let markup = InlineKeyboardMarkup::new([[
@@ -294,7 +297,10 @@ async fn refund(
     )
     .await?;
     let customer_texts = crate::texts::for_language(reservation.customer_language.as_deref());
-    let note = customer_texts.cust.refunded_by_shop(&reservation, &total);
+    let customer_total = customer_texts.money(reservation.total_minor, &reservation.currency);
+    let note = customer_texts
+        .cust
+        .refunded_by_shop(&reservation, &customer_total);
     outbound::enqueue(
         ctx.conn,
         reservation.customer_id,

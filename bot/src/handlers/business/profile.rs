@@ -12,7 +12,6 @@ use super::super::{Context, HandlerError};
 use super::dialogue::{self, Answer};
 use super::registration::{self, Draft, Step};
 use crate::marketplace::invoice_limits;
-use crate::marketplace::money::format_amount;
 use crate::marketplace::payment::PaymentMode;
 use crate::marketplace::permissions::{Access, Action};
 use crate::store::businesses::{self, Business, BusinessStatus, NewBusiness, RegisterError};
@@ -162,7 +161,10 @@ pub async fn on_button(
                     let text = ctx.texts.cust.in_app_only_refused(
                         refused,
                         invoice_limits::limits(&currency).map(|(min, max)| {
-                            (format_amount(min, &currency), format_amount(max, &currency))
+                            (
+                                ctx.texts.money(min, &currency),
+                                ctx.texts.money(max, &currency),
+                            )
                         }),
                     );
                     let markup = InlineKeyboardMarkup::new([[

@@ -215,14 +215,12 @@ pub async fn on_button(
             )
             .await?;
             tracing::info!(business_id = business.id, user_id, "staff member removed");
-            let language = crate::store::users::language(ctx.conn, user_id).await?;
-            let notice = crate::texts::for_language(language.as_deref())
-                .biz
-                .removed_from_staff(&business.name);
+            let removed_texts = crate::texts::for_user(ctx.conn, user_id).await?;
+            let notice = removed_texts.biz.removed_from_staff(&business.name);
             outbound::enqueue(ctx.conn, user_id, &OutboundMessage::text(notice)).await?;
             let still_member = !businesses::of_member(ctx.conn, user_id).await?.is_empty();
             if !still_member {
-                super::publish_chat_commands(ctx.app, user_id, &[]).await;
+                super::publish_chat_commands(ctx.app, removed_texts, user_id, &[]).await;
             }
             let answer = ctx.texts.biz.member_removed(&name);
             ctx.answer_callback(query, Some(answer.as_str()));
@@ -311,14 +309,15 @@ pub async fn accept(ctx: &mut Context<'_>, chat: ChatId, token: &str) -> Result<
                 .unwrap_or_default();
             let text = ctx.texts.staff_joined(&name);
             ctx.send(chat, text, None);
-            let notice = crate::texts::for_language(None)
+            let notice = crate::texts::for_user(ctx.conn, invited_by)
+                .await?
                 .staff_joined_owner_notice(&ctx.user.first_name, &name);
             let id =
                 outbound::enqueue(ctx.conn, invited_by, &OutboundMessage::text(notice)).await?;
             if id != 0 {
                 crate::store::users::record_mention(ctx.conn, id, user_id).await?;
             }
-            super::publish_chat_commands(ctx.app, user_id, super::STAFF_COMMANDS).await;
+            super::publish_chat_commands(ctx.app, ctx.texts, user_id, super::STAFF_COMMANDS).await;
         }
         InviteOutcome::AlreadyMember { .. } => {
             let text = ctx.texts.biz.staff_already_member;

@@ -15,7 +15,6 @@ use super::browse::ResultsPage;
 use super::reserve::{self, BusinessNotice};
 use crate::marketplace::ReservationState;
 use crate::marketplace::invoice_limits;
-use crate::marketplace::money::format_amount;
 use crate::marketplace::payment::{self, CheckoutRefusal};
 use crate::marketplace::window;
 use crate::store::offers::Offer;
@@ -273,7 +272,7 @@ pub async fn on_successful_payment(
     )
     .await?;
     ctx.app.metrics.payments.inc();
-    let total = format_amount(received.amount_minor, received.currency);
+    let total = ctx.texts.money(received.amount_minor, received.currency);
     match settlement {
         Settlement::Confirmed | Settlement::Revived => {
             let Some(id) = reservation_id else {

@@ -10,7 +10,6 @@ use teloxide::types::{
 use super::super::{Context, HandlerError};
 use super::Screen;
 use super::reserve::{self, BusinessNotice};
-use crate::marketplace::money::format_amount;
 use crate::marketplace::{OfferState, ReservationState};
 use crate::store::reservations::Reservation;
 use crate::store::reservations::{self, CancelOutcome};
@@ -84,7 +83,11 @@ pub async fn my_reservations(ctx: &mut Context<'_>, chat: ChatId) -> Result<(), 
     for reservation in &upcoming {
         if waiting(reservation) {
             // A hold waits for its invoice to be paid; it lapses on its own.
-            let until = time_of_day(reservation.hold_expires_at.unwrap_or(now), tz);
+            let until = time_of_day(
+                &ctx.texts.cust,
+                reservation.hold_expires_at.unwrap_or(now),
+                tz,
+            );
             let text = ctx.texts.cust.hold_waiting(reservation, &until);
             ctx.send(chat, text, None);
             continue;
@@ -206,7 +209,9 @@ pub async fn on_button(
             ctx.answer_callback(query, Some(notice));
             let mut text = texts.cancelled(&reservation);
             if refund_requested {
-                let total = format_amount(reservation.total_minor, &reservation.currency);
+                let total = ctx
+                    .texts
+                    .money(reservation.total_minor, &reservation.currency);
                 text.push('\n');
                 text.push_str(&texts.refund_on_its_way(&total));
             }

@@ -9,7 +9,6 @@ use super::super::{Context, HandlerError};
 use super::Screen;
 use super::browse::{self, ResultsPage};
 use crate::marketplace::invoice_limits;
-use crate::marketplace::money::format_amount;
 use crate::marketplace::payment::PaymentMode;
 use crate::marketplace::reservation::{self, Refusal};
 use crate::marketplace::{OfferState, window};
@@ -184,7 +183,7 @@ async fn show_selector(
         step: Step::Choose,
     };
     let total_minor = offer.price_minor * i64::from(quantity);
-    let total = format_amount(total_minor, &offer.currency);
+    let total = ctx.texts.money(total_minor, &offer.currency);
     // Telegram would refuse an invoice for this amount: no [Pay now] for it.
     let how_to_pay = match invoice_limits::check(total_minor, &offer.currency) {
         Ok(()) => how_to_pay,
@@ -352,7 +351,8 @@ pub fn confirmation_text(ctx: &Context<'_>, reservation: &Reservation) -> String
     ctx.texts.cust.confirmation(
         reservation,
         &ctx.texts.card_pickup(&day, &from, &to),
-        &format_amount(reservation.total_minor, &reservation.currency),
+        &ctx.texts
+            .money(reservation.total_minor, &reservation.currency),
     )
 }
 
@@ -370,9 +370,10 @@ pub async fn notify_business(
     notice: BusinessNotice,
 ) -> Result<(), HandlerError> {
     let members = businesses::members(ctx.conn, reservation.business_id).await?;
-    let total = format_amount(reservation.total_minor, &reservation.currency);
     for (member_id, language) in members {
-        let texts = &crate::texts::for_language(language.as_deref()).cust;
+        let catalog = crate::texts::for_language(language.as_deref());
+        let total = catalog.money(reservation.total_minor, &reservation.currency);
+        let texts = &catalog.cust;
         let text = match notice {
             BusinessNotice::Reserved => texts.business_new_reservation(reservation, &total),
             BusinessNotice::Cancelled => texts.business_reservation_cancelled(reservation),

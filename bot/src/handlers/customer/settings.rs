@@ -17,6 +17,8 @@ const QUIET_SET: &str = "st_quiet_set";
 const RADIUS_MENU: &str = "st_radius";
 const RADIUS_SET: &str = "st_radius_set";
 const LOCATION: &str = "st_loc";
+const LANGUAGE_MENU: &str = "st_lang";
+const LANGUAGE_SET: &str = "st_lang_set";
 /// `QUIET_SET` with this index turns quiet hours off.
 const QUIET_OFF: i64 = QuietHours::PRESETS.len() as i64;
 
@@ -29,6 +31,9 @@ pub enum Button {
     RadiusMenu,
     Radius(i32),
     Location,
+    LanguageMenu,
+    /// The index of a language in [`crate::texts::languages`].
+    Language(usize),
 }
 
 impl Button {
@@ -47,6 +52,11 @@ impl Button {
                 RADII_KM.contains(&km).then_some(Self::Radius(km))?
             }
             (LOCATION, []) => Self::Location,
+            (LANGUAGE_MENU, []) => Self::LanguageMenu,
+            (LANGUAGE_SET, [index]) => {
+                let index = usize::try_from(*index).ok()?;
+                (index < crate::texts::languages().count()).then_some(Self::Language(index))?
+            }
             _ => return None,
         })
     }
@@ -69,7 +79,7 @@ async fn show_home(ctx: &mut Context<'_>, screen: Screen<'_>) -> Result<(), Hand
     let settings = customers::get(ctx.conn, user_id).await?;
     let memberships = businesses::of_member(ctx.conn, user_id).await?;
     let texts = &ctx.texts.cust;
-    let mut sections = vec![texts.customer_settings(&settings)];
+    let mut sections = vec![texts.customer_settings(&settings, ctx.texts.code())];
     if !memberships.is_empty() {
         let lines: Vec<String> = memberships
             .iter()
@@ -92,7 +102,10 @@ async fn show_home(ctx: &mut Context<'_>, screen: Screen<'_>) -> Result<(), Hand
             ctx.button(texts.quiet_hours_button, QUIET_MENU, &[])?,
             ctx.button(texts.radius_button, RADIUS_MENU, &[])?,
         ],
-        vec![ctx.button(texts.change_location_button, LOCATION, &[])?],
+        vec![
+            ctx.button(texts.change_location_button, LOCATION, &[])?,
+            ctx.button(texts.language_button, LANGUAGE_MENU, &[])?,
+        ],
     ];
     for (business, role) in &memberships {
         let may_edit = crate::marketplace::permissions::Role::parse(role).is_some_and(|role| {
@@ -183,7 +196,55 @@ pub async fn on_button(
             ctx.answer_callback(query, None);
             super::browse::ask_location(ctx, ChatId(user_id)).await
         }
+        Button::LanguageMenu => {
+            ctx.answer_callback(query, None);
+            // Each language is offered in its own words, so that anyone finds theirs.
+            let mut rows = crate::texts::languages()
+                .enumerate()
+                .map(|(index, code)| {
+                    ctx.button(texts.language_name(code), LANGUAGE_SET, &[index as i64])
+                        .map(|b| vec![b])
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            rows.push(vec![ctx.button(texts.back_button, HOME, &[])?]);
+            let text = texts.ask_language.to_owned();
+            screen
+                .show(ctx, text, InlineKeyboardMarkup::new(rows))
+                .await
+        }
+        Button::Language(index) => {
+            let Some(code) = crate::texts::languages().nth(index) else {
+                ctx.answer_callback(query, Some(ctx.texts.button_no_longer_valid));
+                return Ok(());
+            };
+            crate::store::users::set_language(ctx.conn, user_id, code).await?;
+            audit_setting(ctx, serde_json::json!({ "language": code })).await?;
+            ctx.texts = crate::texts::for_language(Some(code));
+            ctx.answer_callback(query, Some(ctx.texts.cust.saved));
+            publish_menu(ctx).await?;
+            show_home(ctx, screen).await
+        }
     }
+}
+
+/// The command menu of the user's chat in their new language, with their role's commands.
+async fn publish_menu(ctx: &mut Context<'_>) -> Result<(), HandlerError> {
+    use super::super::business::{
+        ADMIN_COMMANDS, BUSINESS_COMMANDS, STAFF_COMMANDS, publish_chat_commands,
+    };
+    let user_id = ctx.user_id();
+    let memberships = businesses::of_member(ctx.conn, user_id).await?;
+    let role_commands: &[&str] = if super::super::business::admin::is_admin(ctx) {
+        ADMIN_COMMANDS
+    } else if memberships.iter().any(|(_, role)| role == "owner") {
+        BUSINESS_COMMANDS
+    } else if !memberships.is_empty() {
+        STAFF_COMMANDS
+    } else {
+        &[]
+    };
+    publish_chat_commands(ctx.app, ctx.texts, user_id, role_commands).await;
+    Ok(())
 }
 
 async fn audit_setting(
