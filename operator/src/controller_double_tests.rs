@@ -327,3 +327,213 @@ async fn a_rollback_is_not_undone_after_a_crash_before_its_status_write() {
     let operator = Operator::restarted(&cluster);
     assert_rolled_back_once(&cluster, &operator, &rolled_back).await;
 }
+
+/// A value of the generated Secret.
+fn generated(cluster: &Cluster, key: &str) -> String {
+    decoded(cluster, "tgtg-generated", key)
+}
+
+fn decoded(cluster: &Cluster, secret: &str, key: &str) -> String {
+    use base64::Engine as _;
+    let secret = cluster
+        .server
+        .get(&crate::double_tests::core("secrets", secret))
+        .unwrap_or_default();
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(secret["data"][key].as_str().unwrap_or_default())
+        .unwrap_or_default();
+    String::from_utf8(bytes).unwrap_or_default()
+}
+
+fn retired_keys(cluster: &Cluster) -> Vec<String> {
+    let list: Vec<Value> =
+        serde_json::from_str(&generated(cluster, "SECRET_KEYS_RETIRED")).unwrap_or_default();
+    list.iter()
+        .filter_map(|r| r["key"].as_str().map(str::to_owned))
+        .collect()
+}
+
+fn ask_rotation(cluster: &Cluster, trigger: &str) {
+    cluster.server.edit(CR, |cr| {
+        cr["metadata"]["annotations"] = json!({"toogoodtogo.io/rotate": trigger});
+    });
+}
+
+#[tokio::test]
+async fn the_secret_key_rotates_once_and_keeps_the_previous_key_through_a_crash_and_a_lagging_cache()
+ {
+    let cluster = Cluster::with_sample("minimal.yaml");
+    let operator = Operator::of(&cluster);
+    settle(&cluster, &operator).await;
+    let k0 = generated(&cluster, "SECRET_KEY");
+    // The announcement's status write fails; the operator dies after it.
+    lose_status_writes(&cluster);
+    ask_rotation(&cluster, "once");
+    wait_for(&cluster, "the new key announced", |c| {
+        !generated(c, "SECRET_KEY_NEXT").is_empty()
+    })
+    .await;
+    let k1 = generated(&cluster, "SECRET_KEY_NEXT");
+    operator.crash();
+    keep_status_writes(&cluster);
+
+    // The next operator's cache lags behind the resource from its first write on.
+    cluster.server.hold_events(CR);
+    let operator = Operator::restarted(&cluster);
+    wait_for(&cluster, "the announced key signs", |c| {
+        c.controllers_act();
+        generated(c, "SECRET_KEY") == k1
+    })
+    .await;
+    for _ in 0..3 {
+        poke(&cluster, &operator).await;
+        cluster.controllers_act();
+    }
+    cluster.server.release_events();
+    poke(&cluster, &operator).await;
+    assert_eq!(
+        generated(&cluster, "SECRET_KEY"),
+        k1,
+        "rotated exactly once"
+    );
+    assert_eq!(generated(&cluster, "SECRET_KEY_NEXT"), "");
+    assert_eq!(
+        generated(&cluster, "SECRET_KEY_PREVIOUS"),
+        k0,
+        "the key on users' buttons"
+    );
+    assert_eq!(retired_keys(&cluster), [k0]);
+}
+
+/// What the Job controller does for the Jobs whose name contains `part`: they succeed.
+fn jobs_succeed(cluster: &Cluster, part: &str) {
+    for path in jobs_named(cluster, part) {
+        cluster.server.edit(&path, |job| {
+            if job["status"].get("succeeded").is_none() {
+                job["status"] = json!({"succeeded": 1, "startTime": "2026-11-29T10:00:00Z",
+                    "completionTime": "2026-11-29T10:01:00Z"});
+            }
+        });
+    }
+}
+
+#[tokio::test]
+async fn one_database_password_preparation_through_a_crash_and_a_lagging_cache() {
+    let cluster = Cluster::with_sample("production.yaml");
+    cluster.server.edit(CR, |cr| {
+        cr["spec"]["secretRotation"] =
+            json!({"databasePassword": true, "secretKey": false, "webhookSecretToken": false});
+    });
+    let operator = Operator::of(&cluster);
+    settle(&cluster, &operator).await;
+    lose_status_writes(&cluster);
+    ask_rotation(&cluster, "db-1");
+    wait_for(&cluster, "the preparation Job", |c| {
+        !jobs_named(c, "-db-prepare-").is_empty()
+    })
+    .await;
+    let prepared = jobs_named(&cluster, "-db-prepare-");
+    let pending = decoded(&cluster, "tgtg-postgres-credentials", "pending-password");
+    assert!(!pending.is_empty());
+    operator.crash();
+    keep_status_writes(&cluster);
+
+    cluster.server.hold_events(CR);
+    let operator = Operator::restarted(&cluster);
+    wait_for(&cluster, "the bot on the new role", |c| {
+        c.controllers_act();
+        jobs_succeed(c, "-db-prepare-");
+        jobs_succeed(c, "-db-retire-");
+        decoded(c, "tgtg-postgres-credentials", "username") == "toogoodtogo_blue"
+            && !jobs_named(c, "-db-retire-").is_empty()
+    })
+    .await;
+    cluster.server.release_events();
+    wait_for(&cluster, "the rotation finished", |c| {
+        c.controllers_act();
+        jobs_succeed(c, "-db-retire-");
+        c.resource()["status"]["secretRotation"]["databaseRotation"].is_null()
+    })
+    .await;
+    for _ in 0..3 {
+        poke(&cluster, &operator).await;
+        cluster.controllers_act();
+    }
+    assert_eq!(
+        jobs_named(&cluster, "-db-prepare-"),
+        prepared,
+        "one preparation"
+    );
+    assert_eq!(jobs_named(&cluster, "-db-retire-").len(), 1);
+    assert_eq!(
+        decoded(&cluster, "tgtg-postgres-credentials", "password"),
+        pending,
+        "the password the preparation set is the one the bot uses"
+    );
+}
+
+fn restore_path(name: &str) -> String {
+    group("toogoodtogo.io/v1alpha1", "restores", name)
+}
+
+#[tokio::test]
+async fn a_restore_runs_once_through_a_crash_and_a_lagging_cache() {
+    let cluster = Cluster::with_sample("production.yaml");
+    let operator = Operator::of(&cluster);
+    settle(&cluster, &operator).await;
+    // The safety backup is taken: the restore stops the bot next.
+    cluster.server.create(
+        &restore_path("r5"),
+        json!({"apiVersion": "toogoodtogo.io/v1alpha1", "kind": "Restore",
+            "spec": {"toogoodtogo": "tgtg", "file": "toogoodtogo_20261129_030000.sql.gz",
+                     "dryRun": false},
+            "status": {"phase": "ScalingDown", "file": "toogoodtogo_20261129_030000.sql.gz",
+                "safetyBackup": "r5-safety", "startTime": "2026-11-29T09:00:00Z"}}),
+    );
+    let job = job_path("r5-restore");
+    lose_status_writes(&cluster);
+    cluster.server.refuse_writes(
+        &format!("{}/status", restore_path("r5")),
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "etcdserver: request timed out",
+    );
+    wait_for(&cluster, "the restore Job", |c| {
+        c.controllers_act();
+        c.server.exists(&job)
+    })
+    .await;
+    let uid = cluster.server.get(&job).unwrap_or_default()["metadata"]["uid"].clone();
+    operator.crash();
+    keep_status_writes(&cluster);
+    cluster
+        .server
+        .accept_writes(&format!("{}/status", restore_path("r5")));
+
+    // The resource's watch lags; the Restore's events arrive (they are what moves it on).
+    cluster.server.hold_events(CR);
+    let operator = Operator::restarted(&cluster);
+    let restore_phase = |c: &Cluster| {
+        c.server.get(&restore_path("r5")).unwrap_or_default()["status"]["phase"].clone()
+    };
+    wait_for(&cluster, "restoring", |c| restore_phase(c) == "Restoring").await;
+    jobs_succeed(&cluster, "r5-restore");
+    wait_for(&cluster, "the restore completed", |c| {
+        c.controllers_act();
+        restore_phase(c) == "Completed"
+    })
+    .await;
+    cluster.server.release_events();
+    for _ in 0..3 {
+        poke(&cluster, &operator).await;
+        cluster.controllers_act();
+    }
+    assert_eq!(restore_phase(&cluster), "Completed");
+    assert_eq!(
+        cluster.server.get(&job).unwrap_or_default()["metadata"]["uid"],
+        uid,
+        "the restore Job ran once"
+    );
+    assert_eq!(jobs_named(&cluster, "r5-restore").len(), 1);
+    assert_eq!(count_events(&cluster, "RestoreCompleted"), 1);
+    assert_eq!(phase(&cluster), "Ready");
+}
