@@ -26,6 +26,12 @@ impl TestUser {
         }
     }
 
+    /// The same user with the `language_code` Telegram reports for them (`None`: none at all).
+    pub fn speaking(mut self, language_code: Option<&str>) -> Self {
+        self.language_code = language_code.map(str::to_owned);
+        self
+    }
+
     /// The user as Telegram describes it in updates.
     pub fn json(&self) -> Value {
         let mut user = json!({ "id": self.id, "is_bot": false, "first_name": self.first_name });

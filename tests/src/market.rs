@@ -430,6 +430,38 @@ impl Marketplace {
         text(&self.current(chat, message)).to_owned()
     }
 
+    /// Fails when a message or button label in `chat` shows a text that did not render: a
+    /// Fluent placeholder left in (`{$name}`, `{???}`) or a bare message id such as
+    /// `cust-reserve-button` (what the bot shows for a message no language has).
+    pub fn assert_rendered(&self, chat: i64) -> Result {
+        let unrendered = |shown: &str| {
+            shown.contains("{$")
+                || shown.contains("{???}")
+                || shown.lines().any(|line| {
+                    line.contains('-')
+                        && line
+                            .chars()
+                            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                })
+        };
+        for message in self.stack.fake.transcript(chat) {
+            let mut shown = vec![text(&message).to_owned()];
+            for markup in ["inline_keyboard", "keyboard"] {
+                if let Some(rows) = message["reply_markup"][markup].as_array() {
+                    for row in rows {
+                        for label in row.as_array().into_iter().flatten() {
+                            shown.push(label["text"].as_str().unwrap_or("").to_owned());
+                        }
+                    }
+                }
+            }
+            if let Some(bad) = shown.iter().find(|s| unrendered(s)) {
+                return Err(format!("chat {chat}: an unrendered text {bad:?} in {message}").into());
+            }
+        }
+        Ok(())
+    }
+
     /// Messages in a chat containing `needle`.
     pub fn count_messages(&self, chat: i64, needle: &str) -> usize {
         self.stack

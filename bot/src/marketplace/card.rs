@@ -46,7 +46,7 @@ pub fn render(card: &OfferCard<'_>, texts: &Catalog, now: DateTime<Utc>, tz: Tz)
     let (day, from, to) = window::describe(&card.window, now, tz);
     let rating = card
         .rating
-        .map(|r| format!(" · ⭐ {:.1} ({})", r.average, r.count))
+        .map(|r| format!(" · ⭐ {} ({})", texts.one_decimal(r.average), r.count))
         .unwrap_or_default();
     let mut lines = vec![
         format!("{} {}", texts.category_label(card.category), card.title),

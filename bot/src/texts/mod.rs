@@ -341,6 +341,20 @@ impl Catalog {
         format::money(self.lang, minor, currency)
     }
 
+    /// "350 m" below one kilometre, "2.4 km" (en) or "2,4 km" (de) above.
+    pub fn distance(&self, km: f64) -> String {
+        if km < 1.0 {
+            crate::marketplace::geo::describe_distance(km)
+        } else {
+            format!("{} km", format::one_decimal(self.lang, km))
+        }
+    }
+
+    /// A number with one decimal, e.g. an average rating: `4.5` (en), `4,5` (de).
+    pub fn one_decimal(&self, value: f64) -> String {
+        format::one_decimal(self.lang, value)
+    }
+
     /// A time of day (24-hour).
     pub fn time(&self, at: chrono::DateTime<chrono::Utc>, tz: chrono_tz::Tz) -> String {
         format::time(self.lang, at, tz)

@@ -271,7 +271,7 @@ fn listing_text(ctx: &Context<'_>, listing: &Listing, at: ResultsPage) -> String
     );
     let mut text = format!("{}\n\n{card}", texts.position(at.page + 1, listing.total));
     if let Some(km) = listing.distance_km {
-        text.push_str(&format!("\n📍 {}", texts.away(&geo::describe_distance(km))));
+        text.push_str(&format!("\n📍 {}", texts.away(&ctx.texts.distance(km))));
     }
     text
 }
