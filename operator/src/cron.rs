@@ -1,9 +1,13 @@
-//! Standard five-field cron expressions (minute hour day-of-month month day-of-week, UTC):
-//! numbers, `*`, lists `a,b`, ranges `a-b` and steps `*/n`, `a-b/n`. Enough to ask "was a
-//! scheduled time passed between two instants", which is all secret rotation needs.
+//! Cron expressions as a Kubernetes CronJob reads them: five fields (minute hour day-of-month
+//! month day-of-week, UTC), numbers and names (`MON`, `JAN`), `*`, lists, ranges, steps, `?`, and
+//! the `@daily` family; day-of-month and day-of-week both restricted means either. Parsing and
+//! the search for the next run are croner's; this module only refuses what croner accepts but a
+//! CronJob would not (seconds, years, `L`, `W`, `#`), so that a schedule the operator accepts is
+//! one the API server accepts too.
 
-use k8s_openapi::jiff::Timestamp;
-use k8s_openapi::jiff::tz::TimeZone;
+use chrono::{DateTime, Utc};
+use croner::Cron;
+use croner::parser::{CronParser, Seconds, Year};
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 #[error("invalid cron expression {expression:?}: {reason}")]
@@ -12,55 +16,24 @@ pub struct CronError {
     pub reason: String,
 }
 
-/// A parsed expression: the allowed values of each field.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A parsed expression.
+#[derive(Clone, Debug)]
 pub struct Schedule {
-    minutes: Vec<bool>,
-    hours: Vec<bool>,
-    days: Vec<bool>,
-    months: Vec<bool>,
-    weekdays: Vec<bool>,
-    /// Day-of-month and day-of-week both restricted: cron matches either.
-    either_day: bool,
+    cron: Cron,
 }
 
-fn field(text: &str, min: u32, max: u32) -> Result<Vec<bool>, String> {
-    let mut allowed = vec![false; max as usize + 1];
-    for part in text.split(',') {
-        let (range, step) = match part.split_once('/') {
-            Some((range, step)) => (
-                range,
-                step.parse::<u32>()
-                    .ok()
-                    .filter(|s| *s > 0)
-                    .ok_or_else(|| format!("bad step in {part:?}"))?,
-            ),
-            None => (part, 1),
-        };
-        let (from, to) = if range == "*" {
-            (min, max)
-        } else if let Some((a, b)) = range.split_once('-') {
-            let a = a
-                .parse::<u32>()
-                .map_err(|_| format!("bad range {part:?}"))?;
-            let b = b
-                .parse::<u32>()
-                .map_err(|_| format!("bad range {part:?}"))?;
-            (a, b)
-        } else {
-            let value = range
-                .parse::<u32>()
-                .map_err(|_| format!("bad value {part:?}"))?;
-            (value, if part.contains('/') { max } else { value })
-        };
-        if from < min || to > max || from > to {
-            return Err(format!("{part:?} is outside {min}-{max}"));
-        }
-        for value in (from..=to).step_by(step as usize) {
-            allowed[value as usize] = true;
-        }
+const NAMES: [&str; 19] = [
+    "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC", "SUN",
+    "MON", "TUE", "WED", "THU", "FRI", "SAT",
+];
+
+/// croner's extensions that robfig/cron (the CronJob controller's parser) does not know.
+fn extension_in(field: &str) -> Option<char> {
+    let mut rest = field.to_ascii_uppercase();
+    for name in NAMES {
+        rest = rest.replace(name, "");
     }
-    Ok(allowed)
+    rest.chars().find(|c| matches!(c, 'L' | 'W' | '#'))
 }
 
 impl Schedule {
@@ -69,65 +42,35 @@ impl Schedule {
             expression: expression.to_owned(),
             reason,
         };
-        let expanded = match expression.trim() {
-            "@yearly" | "@annually" => "0 0 1 1 *",
-            "@monthly" => "0 0 1 * *",
-            "@weekly" => "0 0 * * 0",
-            "@daily" | "@midnight" => "0 0 * * *",
-            "@hourly" => "0 * * * *",
-            other => other,
-        };
-        let fields: Vec<&str> = expanded.split_whitespace().collect();
-        let [minute, hour, day, month, weekday] = fields.as_slice() else {
-            return Err(error(format!("{} fields, expected 5", fields.len())));
-        };
-        let mut weekdays = field(weekday, 0, 7).map_err(error)?;
-        // 7 is Sunday too.
-        if weekdays[7] {
-            weekdays[0] = true;
+        let trimmed = expression.trim();
+        if !trimmed.starts_with('@') {
+            let fields: Vec<&str> = trimmed.split_whitespace().collect();
+            if fields.len() != 5 {
+                return Err(error(format!("{} fields, expected 5", fields.len())));
+            }
+            if let Some(extension) = fields.iter().find_map(|f| extension_in(f)) {
+                return Err(error(format!("{extension:?} is not understood by CronJobs")));
+            }
         }
-        Ok(Self {
-            minutes: field(minute, 0, 59).map_err(error)?,
-            hours: field(hour, 0, 23).map_err(error)?,
-            days: field(day, 1, 31).map_err(error)?,
-            months: field(month, 1, 12).map_err(error)?,
-            weekdays,
-            either_day: *day != "*" && *weekday != "*",
-        })
-    }
-
-    fn matches(&self, at: Timestamp) -> bool {
-        let t = at.to_zoned(TimeZone::UTC);
-        let index = |v: i8| usize::try_from(v).unwrap_or(usize::MAX);
-        let day = self.days.get(index(t.day())) == Some(&true);
-        let weekday = self
-            .weekdays
-            .get(index(t.weekday().to_sunday_zero_offset()))
-            == Some(&true);
-        let day_ok = if self.either_day {
-            day || weekday
-        } else {
-            day && weekday
-        };
-        self.minutes.get(index(t.minute())) == Some(&true)
-            && self.hours.get(index(t.hour())) == Some(&true)
-            && self.months.get(index(t.month())) == Some(&true)
-            && day_ok
+        CronParser::builder()
+            .seconds(Seconds::Disallowed)
+            .year(Year::Disallowed)
+            .build()
+            .parse(trimmed)
+            .map(|cron| Self { cron })
+            .map_err(|e| error(e.to_string()))
     }
 
     /// Whether a scheduled minute lies in `(after, until]` (seconds since the epoch). Looks at
     /// most a year back.
     pub fn passed_between(&self, after: i64, until: i64) -> bool {
         let start = after.max(until - 366 * 86_400);
-        // The first whole minute after `start`.
-        let mut minute = (start.div_euclid(60) + 1) * 60;
-        while minute <= until {
-            if Timestamp::from_second(minute).is_ok_and(|t| self.matches(t)) {
-                return true;
-            }
-            minute += 60;
-        }
-        false
+        let Some(start) = DateTime::<Utc>::from_timestamp(start, 0) else {
+            return false;
+        };
+        self.cron
+            .find_next_occurrence(&start, false)
+            .is_ok_and(|next| next.timestamp() <= until)
     }
 }
 
@@ -136,9 +79,8 @@ mod tests {
     use super::*;
 
     fn at(rfc3339: &str) -> i64 {
-        rfc3339
-            .parse::<Timestamp>()
-            .map(|t| t.as_second())
+        DateTime::parse_from_rfc3339(rfc3339)
+            .map(|t| t.timestamp())
             .unwrap_or_default()
     }
 
@@ -185,9 +127,31 @@ mod tests {
     }
 
     #[test]
-    fn macros_are_understood() {
-        assert_eq!(schedule("@daily"), schedule("0 0 * * *"));
-        assert_eq!(schedule("@weekly"), schedule("0 0 * * 0"));
+    fn macros_and_names_are_understood_as_cronjobs_understand_them() {
+        let daily = schedule("@daily");
+        assert!(daily.passed_between(at("2026-11-29T23:59:00Z"), at("2026-11-30T00:00:00Z")));
+        assert!(!daily.passed_between(at("2026-11-30T00:00:00Z"), at("2026-11-30T23:59:00Z")));
+        // 2026-11-30 is a Monday; names are case-insensitive as in robfig/cron.
+        let monday_in_november = schedule("30 4 * nov mon");
+        assert!(monday_in_november.passed_between(
+            at("2026-11-29T00:00:00Z"),
+            at("2026-11-30T04:30:00Z")
+        ));
+        assert!(!monday_in_november.passed_between(
+            at("2026-12-01T00:00:00Z"),
+            at("2026-12-07T04:29:00Z")
+        ));
+        assert!(schedule("0 3 ? * SUN").passed_between(
+            at("2026-11-28T12:00:00Z"),
+            at("2026-11-29T03:00:00Z")
+        ));
+    }
+
+    #[test]
+    fn a_schedule_that_never_comes_within_a_year_never_passes() {
+        // February 30th.
+        let never = schedule("0 0 30 2 *");
+        assert!(!never.passed_between(at("2026-01-01T00:00:00Z"), at("2026-12-31T00:00:00Z")));
     }
 
     #[test]
@@ -201,6 +165,11 @@ mod tests {
             "*/0 * * * *",
             "a * * * *",
             "5-1 * * * *",
+            // croner's extensions a CronJob refuses.
+            "0 3 L * *",
+            "0 3 15W * *",
+            "0 3 * * 5#2",
+            "0 0 3 * * *",
         ] {
             assert!(Schedule::parse(bad).is_err(), "{bad:?}");
         }
