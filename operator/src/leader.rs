@@ -8,6 +8,10 @@
 //! two replicas racing for an expired Lease cannot both win (the loser gets 409 Conflict). A
 //! leader that cannot renew steps down before its Lease can expire (`renew_deadline`), so its
 //! successor never overlaps with it.
+//!
+//! Why not a crate: kube-lease-manager 0.13, the maintained one for kube 5, takes a Lease as
+//! expired when the holder's `renewTime` plus the duration lies behind the local clock, so a
+//! follower whose clock runs ahead of the leader's takes a live Lease and both reconcile.
 
 use std::time::Duration;
 
