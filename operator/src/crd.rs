@@ -22,7 +22,7 @@ pub const RULE_INGRESS_NEEDS_WEBHOOK: &str =
     "ingress requires telegram.webhook: the Ingress routes only the webhook path";
 /// Message of the CEL rule on `spec.database`.
 pub const RULE_ONE_DATABASE: &str =
-    "exactly one of database.managed and database.external must be set";
+    "exactly one of database.managed, database.external and database.cloudNativePG must be set";
 /// Message of the CEL rule on `spec.redis`.
 pub const RULE_ONE_REDIS: &str = "exactly one of redis.managed and redis.external must be set";
 /// Message of the CEL transition rule on `spec.database.managed.version`.
@@ -89,8 +89,8 @@ pub struct TooGoodToGoSpec {
     /// Non-secret bot settings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config: Option<BotConfig>,
-    /// Scheduled and pre-deployment backups (managed database only), and the volume that
-    /// `Backup` and `Restore` resources use.
+    /// Scheduled and pre-deployment backups (of a managed or CloudNativePG database: logical
+    /// dumps), and the volume that `Backup` and `Restore` resources use.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backup: Option<BackupSpec>,
     /// Rotation of the generated `SECRET_KEY` and webhook secret token.
@@ -100,9 +100,10 @@ pub struct TooGoodToGoSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rollout: Option<RolloutSpec>,
     /// What deleting the resource does to the managed database's volume and credentials
-    /// Secret: `Retain` (default) keeps both, labelled with the resource's name, and a resource
-    /// created again with the same name adopts them; `Delete` deletes them with the resource.
-    /// The backup volume is always kept.
+    /// Secret, or to the CloudNativePG Cluster (and with it its volumes): `Retain` (default)
+    /// keeps them, labelled with the resource's name, and a resource created again with the
+    /// same name adopts them; `Delete` deletes them with the resource. The backup volume is
+    /// always kept.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deletion_policy: Option<DeletionPolicy>,
 }
@@ -204,13 +205,110 @@ pub struct WebhookSpec {
 }
 
 #[derive(Deserialize, Serialize, Clone, Debug, PartialEq, KubeSchema)]
-#[x_kube(validation = kube::core::Rule::new("has(self.managed) != has(self.external)").message(RULE_ONE_DATABASE))]
+#[x_kube(validation = kube::core::Rule::new("(has(self.managed) ? 1 : 0) + (has(self.external) ? 1 : 0) + (has(self.cloudNativePG) ? 1 : 0) == 1").message(RULE_ONE_DATABASE))]
 #[serde(rename_all = "camelCase")]
 pub struct DatabaseSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub managed: Option<ManagedDatabase>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external: Option<ExternalDatabase>,
+    /// A replicated PostgreSQL run by CloudNativePG (its operator must be installed): a
+    /// `postgresql.cnpg.io/v1` `Cluster` with automated failover.
+    #[serde(
+        default,
+        rename = "cloudNativePG",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub cloud_native_pg: Option<CloudNativePgDatabase>,
+}
+
+impl DatabaseSpec {
+    /// The PostgreSQL major version of a database the platform runs itself (managed or
+    /// CloudNativePG): the backup Jobs use its client tools. None for an external database.
+    pub fn in_cluster_major(&self) -> Option<String> {
+        if let Some(managed) = &self.managed {
+            return Some(managed.version.as_str().to_owned());
+        }
+        self.cloud_native_pg.as_ref().map(|cnpg| cnpg.major())
+    }
+}
+
+/// Default of `spec.database.cloudNativePG.instances`: a primary and two streaming replicas.
+pub const DEFAULT_CNPG_INSTANCES: i32 = 3;
+/// Default of `spec.database.cloudNativePG.postgresVersion`.
+pub const DEFAULT_CNPG_POSTGRES_VERSION: &str = "16";
+
+/// A PostgreSQL cluster run by the CloudNativePG operator: one primary and `instances - 1`
+/// streaming replicas; CloudNativePG promotes a replica when the primary fails, and the bot
+/// follows the `-rw` Service to the new primary.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CloudNativePgDatabase {
+    /// PostgreSQL instances (default 3); 1 has no replica to fail over to.
+    #[serde(default = "default_cnpg_instances")]
+    #[schemars(range(min = 1, max = 10))]
+    pub instances: i32,
+    /// PostgreSQL version, major (`16`) or major.minor (`16.6`): the image
+    /// `ghcr.io/cloudnative-pg/postgresql:<version>` (default `16`).
+    #[serde(default = "default_cnpg_postgres_version")]
+    #[schemars(pattern(r"^(1[3-9]|[2-9][0-9])(\.[0-9]+)?$"))]
+    pub postgres_version: String,
+    /// The volume of each instance.
+    pub storage: StorageSpec,
+    /// Resources of each PostgreSQL instance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ResourceRequirements>,
+    /// CloudNativePG's own physical backups (WAL archiving and point-in-time recovery), passed
+    /// through to the Cluster's `spec.backup`. The operator's logical backups
+    /// (`spec.backup`) are independent of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup: Option<CloudNativePgBackup>,
+}
+
+fn default_cnpg_instances() -> i32 {
+    DEFAULT_CNPG_INSTANCES
+}
+
+fn default_cnpg_postgres_version() -> String {
+    DEFAULT_CNPG_POSTGRES_VERSION.to_owned()
+}
+
+impl CloudNativePgDatabase {
+    /// The major version of `postgresVersion` (`16.6` -> `16`).
+    pub fn major(&self) -> String {
+        self.postgres_version
+            .split('.')
+            .next()
+            .unwrap_or(DEFAULT_CNPG_POSTGRES_VERSION)
+            .to_owned()
+    }
+}
+
+/// The Cluster's `spec.backup`, as CloudNativePG documents it; the operator does not interpret
+/// the object store or snapshot settings.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CloudNativePgBackup {
+    /// `barmanObjectStore`: WAL archive and base backups in S3, GCS or Azure Blob storage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "free_form_object")]
+    pub barman_object_store: Option<serde_json::Value>,
+    /// `volumeSnapshot`: base backups as Kubernetes VolumeSnapshots.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "free_form_object")]
+    pub volume_snapshot: Option<serde_json::Value>,
+    /// How long CloudNativePG keeps backups, e.g. `30d`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern(r"^[1-9][0-9]*[dwm]$"))]
+    pub retention_policy: Option<String>,
+}
+
+/// An object whose fields the API server keeps as they are.
+fn free_form_object(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "object",
+        "x-kubernetes-preserve-unknown-fields": true
+    })
 }
 
 /// A single-instance PostgreSQL StatefulSet owned by this resource.
@@ -533,7 +631,8 @@ pub struct SecretRotationSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook_secret_token: Option<bool>,
     /// Rotate the managed database's password (default false): the bot moves between two login
-    /// roles that act as the database owner, so no pod ever holds an invalid password.
+    /// roles that act as the database owner, so no pod ever holds an invalid password. Not for
+    /// a CloudNativePG cluster, whose operator owns the owner's Secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub database_password: Option<bool>,
 }

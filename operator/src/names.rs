@@ -125,6 +125,22 @@ impl Owner {
     pub fn redis(&self) -> String {
         format!("{}-redis", self.name)
     }
+    /// The CloudNativePG `Cluster` (also the prefix of what CloudNativePG creates for it).
+    pub fn cnpg_cluster(&self) -> String {
+        format!("{}-cnpg", self.name)
+    }
+    /// CloudNativePG's Service that always points at the current primary.
+    pub fn cnpg_primary_service(&self) -> String {
+        format!("{}-rw", self.cnpg_cluster())
+    }
+    /// CloudNativePG's Secret of the database owner (`username`, `password`, `uri`, ...).
+    pub fn cnpg_app_secret(&self) -> String {
+        format!("{}-app", self.cnpg_cluster())
+    }
+    /// CloudNativePG's Secret of the `postgres` superuser (`enableSuperuserAccess`).
+    pub fn cnpg_superuser_secret(&self) -> String {
+        format!("{}-superuser", self.cnpg_cluster())
+    }
     /// The PVC the StatefulSet's claim template creates for its only pod.
     pub fn postgres_data_claim(&self) -> String {
         format!("data-{}-0", self.postgres())

@@ -99,6 +99,13 @@ pub const CONTROLLER_RULES: &[Rule] = &[
         resources: &["servicemonitors"],
         verbs: &["get", "create", "patch", "delete"],
     },
+    // The CloudNativePG Cluster of spec.database.cloudNativePG: watched, read and applied,
+    // never deleted by the operator (garbage collection does, under deletionPolicy Delete).
+    Rule {
+        api_group: "postgresql.cnpg.io",
+        resources: &["clusters"],
+        verbs: &OWN,
+    },
     Rule {
         api_group: "events.k8s.io",
         resources: &["events"],

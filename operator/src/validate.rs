@@ -36,7 +36,15 @@ pub fn validate(cr: &TooGoodToGo) -> Result<(), Vec<ValidationError>> {
         RULE_INGRESS_NEEDS_WEBHOOK,
     );
     check(
-        spec.database.managed.is_some() != spec.database.external.is_some(),
+        [
+            spec.database.managed.is_some(),
+            spec.database.external.is_some(),
+            spec.database.cloud_native_pg.is_some(),
+        ]
+        .into_iter()
+        .filter(|set| *set)
+        .count()
+            == 1,
         "spec.database",
         RULE_ONE_DATABASE,
     );

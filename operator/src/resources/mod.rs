@@ -2,6 +2,7 @@
 //! resource and the dereferenced [`Inputs`](crate::build::Inputs).
 
 pub mod backup;
+pub mod cnpg_cluster;
 pub mod configmap;
 pub mod db_rotation;
 pub mod deployment;

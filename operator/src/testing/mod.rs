@@ -61,6 +61,7 @@ pub fn invalid_sample_value(name: &str) -> serde_json::Value {
 /// Invalid samples that only a CEL rule rejects, with the rule's message.
 pub const INVALID_CEL_SAMPLES: &[(&str, &str)] = &[
     ("both-databases.yaml", RULE_ONE_DATABASE),
+    ("managed-and-cloudnativepg.yaml", RULE_ONE_DATABASE),
     ("no-redis.yaml", RULE_ONE_REDIS),
     ("replicas-without-webhook.yaml", RULE_WEBHOOK_FOR_SCALE),
     ("autoscaling-without-webhook.yaml", RULE_WEBHOOK_FOR_SCALE),

@@ -60,6 +60,7 @@ pub fn examples() -> Vec<(String, Value)> {
 /// Invalid samples that only a CEL rule rejects, with the rule's message.
 pub const INVALID_CEL_SAMPLES: &[(&str, &str)] = &[
     ("both-databases.yaml", RULE_ONE_DATABASE),
+    ("managed-and-cloudnativepg.yaml", RULE_ONE_DATABASE),
     ("no-redis.yaml", RULE_ONE_REDIS),
     ("replicas-without-webhook.yaml", RULE_WEBHOOK_FOR_SCALE),
     ("autoscaling-without-webhook.yaml", RULE_WEBHOOK_FOR_SCALE),
@@ -86,5 +87,9 @@ pub const INVALID_SCHEMA_SAMPLES: &[(&str, &str)] = &[
     (
         "bad-storage-size.yaml",
         "/spec/database/managed/storage/size: \"lots\" does not match",
+    ),
+    (
+        "cloudnativepg-no-instances.yaml",
+        "/spec/database/cloudNativePG/instances: 0 is less than the minimum of 1",
     ),
 ];
