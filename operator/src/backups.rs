@@ -25,8 +25,8 @@ use serde_json::json;
 use tracing::info;
 
 use crate::crd::{
-    Backup, BackupKind, BackupPhase, BackupResourceSpec, BackupSpec, BackupStatus, LastBackup,
-    ManagedDatabase, TooGoodToGo,
+    Backup, BackupKind, BackupPhase, BackupResourceSpec, BackupSpec, BackupStatus, DatabaseSpec,
+    LastBackup, TooGoodToGo,
 };
 use crate::names::{Component, FIELD_MANAGER, job_name};
 use crate::resources::{self, backup as render};
@@ -337,7 +337,7 @@ pub async fn reconcile(
     client: &Client,
     ctx: &resources::Context<'_>,
     spec: &BackupSpec,
-    managed: &ManagedDatabase,
+    database: &DatabaseSpec,
     database_ready: bool,
     now: Timestamp,
 ) -> Result<BackupFacts, BackupError> {
@@ -438,7 +438,7 @@ pub async fn reconcile(
             let rendered = render::backup_job(
                 ctx,
                 spec,
-                managed,
+                database,
                 job_name.clone(),
                 backup.spec.kind,
                 owner_ref,
@@ -570,7 +570,7 @@ pub async fn reconcile(
         if !with_file.is_empty() {
             let files: Vec<String> = with_file.iter().filter_map(|e| e.file.clone()).collect();
             let names: Vec<String> = with_file.iter().map(|e| e.name.clone()).collect();
-            let job = render::prune_job(ctx, spec, managed, &files, &names);
+            let job = render::prune_job(ctx, spec, database, &files, &names);
             let job_name = job.name_any();
             match jobs_api.create(&PostParams::default(), &job).await {
                 Ok(_) => {
@@ -669,7 +669,6 @@ async fn delete_job(
     }
 }
 
-/// Whether the platform takes backups: `spec.backup` with a managed database.
 /// The backup settings of a resource without `spec.backup`: every default.
 static DEFAULT_BACKUP: BackupSpec = BackupSpec {
     enabled: None,
@@ -683,20 +682,22 @@ static DEFAULT_BACKUP: BackupSpec = BackupSpec {
     storage: None,
 };
 
-/// The backup settings when backups are on: always for a managed database unless
-/// `spec.backup.enabled` is false.
-pub fn enabled(cr: &TooGoodToGo) -> Option<(&BackupSpec, &ManagedDatabase)> {
-    let managed = cr.spec.database.managed.as_ref()?;
+/// The backup settings when backups are on: always for a database the platform runs (managed
+/// or CloudNativePG) unless `spec.backup.enabled` is false. The logical dumps reach a
+/// CloudNativePG cluster through its `-rw` Service, so they follow a failover.
+pub fn enabled(cr: &TooGoodToGo) -> Option<(&BackupSpec, &DatabaseSpec)> {
+    let database = &cr.spec.database;
+    database.in_cluster_major()?;
     match &cr.spec.backup {
         Some(spec) if spec.enabled == Some(false) => None,
-        Some(spec) => Some((spec, managed)),
-        None => Some((&DEFAULT_BACKUP, managed)),
+        Some(spec) => Some((spec, database)),
+        None => Some((&DEFAULT_BACKUP, database)),
     }
 }
 
-/// Backups of a managed database turned off explicitly (`spec.backup.enabled: false`).
+/// Backups of a database the platform runs turned off explicitly (`spec.backup.enabled: false`).
 pub fn turned_off(cr: &TooGoodToGo) -> bool {
-    cr.spec.database.managed.is_some()
+    cr.spec.database.in_cluster_major().is_some()
         && cr.spec.backup.as_ref().and_then(|b| b.enabled) == Some(false)
 }
 

@@ -108,6 +108,13 @@ pub struct ManagedPostgresObjects {
     pub network_policy: NetworkPolicy,
 }
 
+/// The CloudNativePG cluster and the policy that lets the bot and the Jobs reach it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CloudNativePgObjects {
+    pub cluster: DynamicObject,
+    pub network_policy: NetworkPolicy,
+}
+
 /// The managed Redis: configuration, Deployment, Service, policy.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ManagedRedisObjects {
@@ -130,6 +137,7 @@ pub struct DesiredObjects {
     pub generated_secret: Secret,
     pub config_map: ConfigMap,
     pub postgres: Option<ManagedPostgresObjects>,
+    pub cnpg: Option<CloudNativePgObjects>,
     pub redis: Option<ManagedRedisObjects>,
     /// The shell libraries the backup, restore and rotation Jobs run.
     pub scripts: Option<ConfigMap>,
@@ -225,6 +233,14 @@ impl DesiredObjects {
             out.push(Manifest::of(&pg.stateful_set, Apply)?);
             out.push(Manifest::of(&pg.network_policy, Apply)?);
         }
+        if let Some(cnpg) = &self.cnpg {
+            out.push(Manifest {
+                resource: crate::resources::cnpg_cluster::resource(),
+                object: cnpg.cluster.clone(),
+                mode: Apply,
+            });
+            out.push(Manifest::of(&cnpg.network_policy, Apply)?);
+        }
         if let Some(redis) = &self.redis {
             out.push(Manifest::of(&redis.config, Apply)?);
             out.push(Manifest::of(&redis.deployment, Apply)?);
@@ -302,9 +318,15 @@ impl DesiredObjects {
                 absent.push((ApiResource::erase::<StatefulSet>(&()), owner.postgres()));
             }
             absent.push((ApiResource::erase::<Service>(&()), owner.postgres()));
-            absent.push((ApiResource::erase::<NetworkPolicy>(&()), owner.postgres()));
+            // The CloudNativePG cluster's policy has the same name.
+            if self.cnpg.is_none() {
+                absent.push((ApiResource::erase::<NetworkPolicy>(&()), owner.postgres()));
+            }
             absent.push((ApiResource::erase::<ConfigMap>(&()), owner.postgres_init()));
         }
+        // The CloudNativePG Cluster is never pruned: CloudNativePG deletes the instances'
+        // volumes with it. Only deleting the resource under deletionPolicy Delete or Backup
+        // (which own it) removes it.
         absent
     }
 }
@@ -330,6 +352,15 @@ pub fn render(cr: &TooGoodToGo, inputs: &Inputs) -> DesiredObjects {
             service: resources::postgres::service(&ctx),
             stateful_set: resources::postgres::stateful_set(&ctx, managed),
             network_policy: resources::network_policy::postgres(&ctx),
+        });
+    let cnpg = cr
+        .spec
+        .database
+        .cloud_native_pg
+        .as_ref()
+        .map(|cnpg| CloudNativePgObjects {
+            cluster: resources::cnpg_cluster::build(&ctx, cnpg),
+            network_policy: resources::network_policy::cnpg(&ctx),
         });
     let redis = cr
         .spec
@@ -368,6 +399,7 @@ pub fn render(cr: &TooGoodToGo, inputs: &Inputs) -> DesiredObjects {
         generated_secret,
         config_map,
         postgres,
+        cnpg,
         redis,
     }
 }
@@ -432,9 +464,11 @@ mod tests {
                 let owners = meta.owner_references.clone().unwrap_or_default();
                 if manifest.resource.kind == "PersistentVolumeClaim"
                     || manifest.name().ends_with("-postgres-credentials")
+                    || manifest.resource.kind == crate::resources::cnpg_cluster::KIND
                 {
                     // The backup volume outlives the resource on purpose, and with the default
-                    // deletionPolicy Retain the database's credentials do too.
+                    // deletionPolicy Retain the database's credentials and the CloudNativePG
+                    // cluster (which takes its volumes with it) do too.
                     assert!(owners.is_empty(), "{what}");
                     continue;
                 }

@@ -694,6 +694,17 @@ async fn reconcile_steps(cr: &TooGoodToGo, ctx: &Context) -> Result<Action, Erro
         let service_monitor = build::service_monitor_resource();
         manifests.retain(|m| m.resource != service_monitor);
     }
+    // Without CloudNativePG there is no Cluster to apply: the condition says what to install,
+    // and everything else is reconciled as usual (the bot waits for its database).
+    if observed.cnpg == Some(crate::cnpg::ClusterState::NotInstalled) {
+        let cluster = crate::resources::cnpg_cluster::resource();
+        manifests.retain(|m| m.resource != cluster);
+        let (_, _, message) =
+            crate::cnpg::describe(&owner, &crate::cnpg::ClusterState::NotInstalled);
+        facts
+            .problem
+            .get_or_insert(Problem::CloudNativePgNotInstalled(message));
+    }
 
     // apply
     let uid = cr.uid().unwrap_or_default();
@@ -950,7 +961,12 @@ async fn reconcile_steps(cr: &TooGoodToGo, ctx: &Context) -> Result<Action, Erro
             | MigrationState::WaitingForRestore { .. }
     ) || report.writes() > 0
         || backup_requested
-        || backup_writes > 0;
+        || backup_writes > 0
+        // A CloudNativePG cluster coming up or failing over is looked at again soon: its
+        // Cluster is not watched where CloudNativePG was installed after the operator started.
+        || observed.cnpg.as_ref().is_some_and(|state| {
+            !state.is_ready() && *state != crate::cnpg::ClusterState::NotInstalled
+        });
     if let Some(problem) = report.volume_problem {
         facts.problem.get_or_insert(Problem::VolumeResize(problem));
     }
@@ -1087,7 +1103,22 @@ pub async fn run(ctx: Arc<Context>, namespace: Option<&str>) -> Result<(), RunEr
         .map_err(|e| RunError::CrdMissing("Restore", e))?;
     let owned =
         watcher::Config::default().labels(&format!("app.kubernetes.io/managed-by={FIELD_MANAGER}"));
-    info!(namespace = namespace.unwrap_or("*"), "controller starting");
+    // CloudNativePG Clusters are watched where CloudNativePG is installed, so that a failover
+    // shows in the status as it happens; elsewhere a watch would fail forever. Installed later,
+    // it is watched from the operator's next start (until then the reconcile looks again every
+    // 15 s while a Cluster is not ready, and every 5 minutes once it is).
+    let cnpg_installed = match crate::cnpg::installed(&client).await {
+        Ok(installed) => installed,
+        Err(error) => {
+            warn!(%error, "cannot tell whether CloudNativePG is installed; its Clusters are not watched");
+            false
+        }
+    };
+    info!(
+        namespace = namespace.unwrap_or("*"),
+        cloudnativepg = cnpg_installed,
+        "controller starting"
+    );
     let controller = Controller::new(resources, watcher::Config::default());
     let platforms = controller.store();
     // Referenced Secrets are the user's and carry no label of ours. Their metadata is watched (no
@@ -1097,7 +1128,7 @@ pub async fn run(ctx: Arc<Context>, namespace: Option<&str>) -> Result<(), RunEr
         Some(ns) => Api::namespaced(client.clone(), ns),
         None => Api::all(client.clone()),
     };
-    controller
+    let controller = controller
         .watches(referenced, watcher::Config::default(), move |secret| {
             referencing(
                 &platforms.state(),
@@ -1144,7 +1175,19 @@ pub async fn run(ctx: Arc<Context>, namespace: Option<&str>) -> Result<(), RunEr
             api::<HorizontalPodAutoscaler>(&client, namespace),
             owned.clone(),
         )
-        .owns(api::<NetworkPolicy>(&client, namespace), owned)
+        .owns(api::<NetworkPolicy>(&client, namespace), owned.clone());
+    let controller = if cnpg_installed {
+        let cluster = crate::resources::cnpg_cluster::resource();
+        let clusters: Api<kube::api::DynamicObject> = match namespace {
+            Some(ns) => Api::namespaced_with(client.clone(), ns, &cluster),
+            None => Api::all_with(client.clone(), &cluster),
+        };
+        // By the instance label: under deletionPolicy Retain the Cluster has no owner.
+        controller.watches_with(clusters, cluster, owned, |cluster| instance_of(&cluster))
+    } else {
+        controller
+    };
+    controller
         .shutdown_on_signal()
         .run(reconcile, error_policy, ctx.clone())
         .for_each(|result| {

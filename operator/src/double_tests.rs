@@ -73,11 +73,21 @@ impl Cluster {
         Self { server, ctx }
     }
 
-    /// A cluster with the sample `file` created as `tgtg` in `shop`.
+    /// A cluster with the sample `file` created as `tgtg` in `shop` (with CloudNativePG installed
+    /// when the sample asks for it).
     pub fn with_sample(file: &str) -> Self {
         let cluster = Self::new();
+        if sample(file).spec.database.cloud_native_pg.is_some() {
+            cluster.install_cloudnativepg();
+        }
         cluster.create_resource(file);
         cluster
+    }
+
+    /// Serve CloudNativePG's `Cluster` kind, as its installation does.
+    pub fn install_cloudnativepg(&self) {
+        self.server
+            .install("postgresql.cnpg.io/v1", &[("Cluster", "clusters")]);
     }
 
     pub fn create_resource(&self, file: &str) {
@@ -177,6 +187,7 @@ impl Cluster {
                     "observedGeneration": s["metadata"]["generation"]});
             });
         }
+        self.cloudnativepg_acts();
         for path in self
             .server
             .paths(&format!("/apis/batch/v1/namespaces/{NS}/jobs/"))
@@ -203,6 +214,53 @@ impl Cluster {
                 let n = d["spec"]["replicas"].clone();
                 d["status"] = json!({"observedGeneration": d["metadata"]["generation"],
                     "replicas": n, "updatedReplicas": n, "readyReplicas": n, "availableReplicas": n});
+            });
+        }
+    }
+
+    /// What CloudNativePG does for a new Cluster: the instances' volumes and its Secrets (owned
+    /// by the Cluster, so deleting it deletes them), then the status of a healthy cluster whose
+    /// first instance is primary. A Cluster whose status a test set is left as it is.
+    pub fn cloudnativepg_acts(&self) {
+        for path in self.server.paths(&format!(
+            "/apis/postgresql.cnpg.io/v1/namespaces/{NS}/clusters/"
+        )) {
+            let Some(cnpg) = self.server.get(&path) else {
+                continue;
+            };
+            if cnpg.get("status").is_some_and(|s| !s.is_null()) {
+                continue;
+            }
+            let name = cnpg["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            let owned = json!([{"apiVersion": "postgresql.cnpg.io/v1", "kind": "Cluster",
+                "name": name, "uid": cnpg["metadata"]["uid"], "controller": true}]);
+            for instance in 1..=cnpg["spec"]["instances"].as_i64().unwrap_or(1) {
+                self.server.create(
+                    &core("persistentvolumeclaims", &format!("{name}-{instance}")),
+                    json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                        "metadata": {"labels": {"cnpg.io/cluster": name},
+                            "ownerReferences": owned},
+                        "spec": {"accessModes": ["ReadWriteOnce"],
+                            "resources": {"requests": {"storage": cnpg["spec"]["storage"]["size"]}}}}),
+                );
+            }
+            for secret in ["app", "superuser"] {
+                self.server.create(
+                    &core("secrets", &format!("{name}-{secret}")),
+                    json!({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/basic-auth",
+                        "metadata": {"ownerReferences": owned},
+                        "data": {"username": "dG9vZ29vZHRvZ28=", "password": "cGxhY2Vob2xkZXI="}}),
+                );
+            }
+            let primary = format!("{name}-1");
+            self.server.edit(&path, |c| {
+                c["status"] = json!({"phase": "Cluster in healthy state",
+                    "instances": c["spec"]["instances"], "readyInstances": c["spec"]["instances"],
+                    "currentPrimary": primary, "targetPrimary": primary,
+                    "conditions": [{"type": "Ready", "status": "True", "reason": "ClusterIsReady"}]});
             });
         }
     }

@@ -30,7 +30,7 @@ pub fn has_finalizer(cr: &TooGoodToGo) -> bool {
 
 /// Whether the resource should carry the finalizer now.
 pub fn wanted(cr: &TooGoodToGo) -> bool {
-    cr.deletion_policy() == DeletionPolicy::Backup && cr.spec.database.managed.is_some()
+    cr.deletion_policy() == DeletionPolicy::Backup && cr.spec.database.external.is_none()
 }
 
 pub fn backup_name(owner: &Owner) -> String {

@@ -6,6 +6,7 @@
 //! [`dereference`] -> [`validate`] -> [`build`] -> [`apply`] -> [`status`].
 
 pub mod build;
+pub mod cnpg;
 pub mod crd;
 pub mod credentials_sync;
 pub mod cron;
@@ -25,6 +26,8 @@ pub mod controller;
 #[cfg(test)]
 mod controller_double_tests;
 pub mod db_rotation;
+#[cfg(test)]
+mod cnpg_double_tests;
 #[cfg(test)]
 mod double_tests;
 #[cfg(test)]

@@ -35,6 +35,8 @@ pub struct Observed {
     pub pre_deployment_backup: Option<Backup>,
     /// The managed database's data volume.
     pub postgres_data_claim: Option<k8s_openapi::api::core::v1::PersistentVolumeClaim>,
+    /// The CloudNativePG cluster, when the resource asks for one.
+    pub cnpg: Option<crate::cnpg::ClusterState>,
 }
 
 pub async fn observe(client: &Client, cr: &TooGoodToGo) -> Result<Observed, kube::Error> {
@@ -86,7 +88,9 @@ pub async fn observe(client: &Client, cr: &TooGoodToGo) -> Result<Observed, kube
         .is_some_and(|m| m.service_monitor);
     let service_monitor_supported = wants_monitor
         && kind_installed(client, "monitoring.coreos.com/v1", "ServiceMonitor").await?;
+    let cnpg = crate::cnpg::observe(client, cr).await?;
     Ok(Observed {
+        cnpg,
         deployment,
         migration_job,
         postgres,
@@ -150,7 +154,12 @@ impl Observed {
         requests.get("storage").map(|q| q.0.clone())
     }
 
+    /// Whether the database the platform runs (the managed StatefulSet, or the CloudNativePG
+    /// cluster with its primary in place) accepts connections.
     pub fn postgres_ready(&self) -> bool {
+        if let Some(cnpg) = &self.cnpg {
+            return cnpg.is_ready();
+        }
         self.postgres
             .as_ref()
             .and_then(|s| s.status.as_ref())
@@ -344,7 +353,7 @@ pub fn plan_rollout(cr: &TooGoodToGo, observed: &Observed) -> RolloutPlan {
             }
         }
     }
-    let database_starting = cr.spec.database.managed.is_some() && !observed.postgres_ready();
+    let database_starting = cr.spec.database.external.is_none() && !observed.postgres_ready();
     if observed.migration_job.is_none() && database_starting {
         return RolloutPlan {
             deploy_version: running,

@@ -34,7 +34,7 @@ use crate::backups::{
     termination_message,
 };
 use crate::crd::{
-    Backup, BackupKind, BackupPhase, BackupResourceSpec, BackupSpec, ManagedDatabase, Restore,
+    Backup, BackupKind, BackupPhase, BackupResourceSpec, BackupSpec, DatabaseSpec, Restore,
     RestorePhase, RestoreStatus,
 };
 use crate::names::{Component, FIELD_MANAGER, Owner, job_name};
@@ -303,7 +303,7 @@ pub async fn reconcile(
     client: &Client,
     ctx: &resources::Context<'_>,
     spec: &BackupSpec,
-    managed: &ManagedDatabase,
+    database: &DatabaseSpec,
     restores: &[Restore],
     backups: &[Backup],
     deployment: Option<&Deployment>,
@@ -363,7 +363,7 @@ pub async fn reconcile(
                     let job = render::verify_job(
                         ctx,
                         spec,
-                        managed,
+                        database,
                         verify_name.clone(),
                         &file,
                         restore.spec.dry_run,
@@ -461,7 +461,7 @@ pub async fn reconcile(
                 let job = render::restore_job(
                     ctx,
                     spec,
-                    managed,
+                    database,
                     restore_name.clone(),
                     &file,
                     &version,

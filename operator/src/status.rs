@@ -48,6 +48,8 @@ pub enum Problem {
     PostRestoreMigrationFailed(String),
     /// A restore replaced the database but the bot did not become ready on it in time.
     RestoredBotNotReady(String),
+    /// `spec.database.cloudNativePG` without CloudNativePG installed: no database to run on.
+    CloudNativePgNotInstalled(String),
 }
 
 impl Problem {
@@ -63,6 +65,7 @@ impl Problem {
             Self::CredentialsMissing(_) => "CredentialsMissing",
             Self::PostRestoreMigrationFailed(_) => "PostRestoreMigrationFailed",
             Self::RestoredBotNotReady(_) => "RestoredBotNotReady",
+            Self::CloudNativePgNotInstalled(_) => "CloudNativePGNotInstalled",
         }
     }
 
@@ -77,7 +80,8 @@ impl Problem {
             | Self::ReconcileFailed(m)
             | Self::CredentialsMissing(m)
             | Self::PostRestoreMigrationFailed(m)
-            | Self::RestoredBotNotReady(m) => m,
+            | Self::RestoredBotNotReady(m)
+            | Self::CloudNativePgNotInstalled(m) => m,
         }
     }
 
@@ -293,6 +297,14 @@ pub fn compute(
             status: true,
             reason: "External",
             message: "an external database is used".to_owned(),
+        }
+    } else if let Some(cnpg) = &facts.observed.cnpg {
+        let (status, reason, message) = crate::cnpg::describe(&crate::names::Owner::of(cr), cnpg);
+        Judgement {
+            type_: DATABASE_READY,
+            status,
+            reason,
+            message,
         }
     } else if facts.observed.postgres_ready() {
         Judgement {

@@ -93,7 +93,7 @@ fn backup_and_restore_jobs_match_golden_file() {
         backup::backup_job(
             &ctx,
             spec,
-            managed,
+            &cr.spec.database,
             "before-import".to_owned(),
             BackupKind::Manual,
             owned_by("Backup", "before-import"),
@@ -101,14 +101,14 @@ fn backup_and_restore_jobs_match_golden_file() {
         backup::prune_job(
             &ctx,
             spec,
-            managed,
+            &cr.spec.database,
             &[file.to_owned()],
             &["tgtg-backup-29410380".to_owned()],
         ),
         restore::verify_job(
             &ctx,
             spec,
-            managed,
+            &cr.spec.database,
             "r-verify".to_owned(),
             file,
             false,
@@ -117,7 +117,7 @@ fn backup_and_restore_jobs_match_golden_file() {
         restore::verify_job(
             &ctx,
             spec,
-            managed,
+            &cr.spec.database,
             "check-verify".to_owned(),
             file,
             true,
@@ -126,7 +126,7 @@ fn backup_and_restore_jobs_match_golden_file() {
         restore::restore_job(
             &ctx,
             spec,
-            managed,
+            &cr.spec.database,
             "r-restore".to_owned(),
             file,
             "1.4.2",

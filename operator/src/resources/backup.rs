@@ -22,7 +22,7 @@ use super::Context;
 use super::pod::{
     self, POSTGRES_BOT_PASSWORD_KEY, POSTGRES_SUPERUSER_PASSWORD_KEY, POSTGRES_USER_KEY,
 };
-use crate::crd::{BackupKind, BackupSpec, ManagedDatabase};
+use crate::crd::{BackupKind, BackupSpec, DatabaseSpec};
 use crate::names::{BOT_DATABASE, Component, DATABASE_CLIENT_LABEL, POSTGRES_PORT};
 
 /// The backup library, byte for byte.
@@ -50,6 +50,12 @@ pub const PRUNE_BACKUPS_ANNOTATION: &str = "toogoodtogo.io/backups";
 /// UID of the `postgres` user in the official Alpine images.
 const POSTGRES_UID: i64 = 70;
 
+/// Keys of CloudNativePG's basic-auth Secrets (`<cluster>-app`, `<cluster>-superuser`).
+pub const CNPG_USER_KEY: &str = "username";
+pub const CNPG_PASSWORD_KEY: &str = "password";
+/// Key of the connection URI in CloudNativePG's `<cluster>-app` Secret.
+pub const CNPG_URI_KEY: &str = "uri";
+
 /// A backup Job's script: back up, then hand the metadata to the operator.
 const BACKUP_SCRIPT: &str = r#". /opt/toogoodtogo/pg-backup.sh
 pgb_backup "$BACKUP_KIND" || exit $?
@@ -70,11 +76,14 @@ pub enum Role {
     Superuser,
 }
 
-/// The image with the PostgreSQL client tools of the managed database's major version.
-pub fn image(spec: &BackupSpec, managed: &ManagedDatabase) -> String {
-    spec.image
-        .clone()
-        .unwrap_or_else(|| format!("postgres:{}-alpine", managed.version.as_str()))
+/// The image with the PostgreSQL client tools of the database's major version.
+pub fn image(spec: &BackupSpec, database: &DatabaseSpec) -> String {
+    spec.image.clone().unwrap_or_else(|| {
+        let major = database
+            .in_cluster_major()
+            .unwrap_or_else(|| crate::crd::PostgresMajor::default().as_str().to_owned());
+        format!("postgres:{major}-alpine")
+    })
 }
 
 pub fn claim(ctx: &Context, spec: &BackupSpec) -> PersistentVolumeClaim {
@@ -139,22 +148,42 @@ pub fn secret_env(name: &str, secret: &str, key: &str) -> EnvVar {
 /// Connection and library settings of every Job: the PostgreSQL tools run in the container
 /// (`PGB_EXEC` empty), and the operator, not the library, decides what is pruned.
 pub fn library_env(ctx: &Context, role: Role) -> Vec<EnvVar> {
-    let credentials = ctx.owner.postgres_credentials();
-    let (user, password_key) = match role {
-        Role::Bot => (
-            secret_env("PGUSER", &credentials, POSTGRES_USER_KEY),
-            POSTGRES_BOT_PASSWORD_KEY,
-        ),
-        Role::Superuser => (
-            plain_env("PGUSER", "postgres"),
-            POSTGRES_SUPERUSER_PASSWORD_KEY,
-        ),
+    let owner = ctx.owner;
+    let (host, user, password) = if ctx.cr.spec.database.cloud_native_pg.is_some() {
+        // CloudNativePG's Secrets, through the Service that follows the primary: a Job started
+        // before a failover reconnects to the new primary on its retry.
+        let secret = match role {
+            Role::Bot => owner.cnpg_app_secret(),
+            Role::Superuser => owner.cnpg_superuser_secret(),
+        };
+        (
+            owner.cnpg_primary_service(),
+            secret_env("PGUSER", &secret, CNPG_USER_KEY),
+            secret_env("PGPASSWORD", &secret, CNPG_PASSWORD_KEY),
+        )
+    } else {
+        let credentials = owner.postgres_credentials();
+        let (user, password_key) = match role {
+            Role::Bot => (
+                secret_env("PGUSER", &credentials, POSTGRES_USER_KEY),
+                POSTGRES_BOT_PASSWORD_KEY,
+            ),
+            Role::Superuser => (
+                plain_env("PGUSER", "postgres"),
+                POSTGRES_SUPERUSER_PASSWORD_KEY,
+            ),
+        };
+        (
+            owner.postgres(),
+            user,
+            secret_env("PGPASSWORD", &credentials, password_key),
+        )
     };
     vec![
-        plain_env("PGHOST", &ctx.owner.postgres()),
+        plain_env("PGHOST", &host),
         plain_env("PGPORT", &POSTGRES_PORT.to_string()),
         user,
-        secret_env("PGPASSWORD", &credentials, password_key),
+        password,
         plain_env("PGCONNECT_TIMEOUT", "10"),
         plain_env("PGB_EXEC", ""),
         plain_env("PGB_DB", BOT_DATABASE),
@@ -290,14 +319,14 @@ pub fn pod_template(
 fn backup_pod(
     ctx: &Context,
     spec: &BackupSpec,
-    managed: &ManagedDatabase,
+    database: &DatabaseSpec,
     labels: BTreeMap<String, String>,
     kind: BackupKind,
 ) -> PodTemplateSpec {
     let (volumes, mounts) = volumes(ctx);
     let container = library_container(
         ctx,
-        image(spec, managed),
+        image(spec, database),
         Step {
             name: "backup",
             role: Role::Bot,
@@ -311,7 +340,7 @@ fn backup_pod(
 }
 
 /// The scheduled backups: one Job at a time, a few finished Jobs kept for their logs.
-pub fn cron_job(ctx: &Context, spec: &BackupSpec, managed: &ManagedDatabase) -> CronJob {
+pub fn cron_job(ctx: &Context, spec: &BackupSpec, database: &DatabaseSpec) -> CronJob {
     let owner = ctx.owner;
     let labels = job_labels(ctx, Component::Backup, SCHEDULED_JOB);
     let mut metadata = owner.metadata(owner.backup_cron_job(), Component::Backup);
@@ -335,7 +364,7 @@ pub fn cron_job(ctx: &Context, spec: &BackupSpec, managed: &ManagedDatabase) -> 
                 spec: Some(JobSpec {
                     backoff_limit: Some(1),
                     active_deadline_seconds: Some(3600),
-                    template: backup_pod(ctx, spec, managed, labels, BackupKind::Scheduled),
+                    template: backup_pod(ctx, spec, database, labels, BackupKind::Scheduled),
                     ..JobSpec::default()
                 }),
             },
@@ -349,7 +378,7 @@ pub fn cron_job(ctx: &Context, spec: &BackupSpec, managed: &ManagedDatabase) -> 
 pub fn backup_job(
     ctx: &Context,
     spec: &BackupSpec,
-    managed: &ManagedDatabase,
+    database: &DatabaseSpec,
     job_name: String,
     kind: BackupKind,
     backup: OwnerReference,
@@ -365,7 +394,7 @@ pub fn backup_job(
             active_deadline_seconds: Some(3600),
             // The Backup keeps the outcome; the finished Job goes after a day.
             ttl_seconds_after_finished: Some(86_400),
-            template: backup_pod(ctx, spec, managed, labels, kind),
+            template: backup_pod(ctx, spec, database, labels, kind),
             ..JobSpec::default()
         }),
         ..Job::default()
@@ -377,7 +406,7 @@ pub fn backup_job(
 pub fn prune_job(
     ctx: &Context,
     spec: &BackupSpec,
-    managed: &ManagedDatabase,
+    database: &DatabaseSpec,
     files: &[String],
     backups: &[String],
 ) -> Job {
@@ -392,7 +421,7 @@ pub fn prune_job(
     let (volumes, mounts) = volumes(ctx);
     let container = library_container(
         ctx,
-        image(spec, managed),
+        image(spec, database),
         Step {
             name: "prune",
             role: Role::Bot,

@@ -78,6 +78,15 @@ pub fn bot_env(ctx: &Context) -> (Vec<EnvFromSource>, Vec<EnvVar>) {
     }
     if let Some(external) = &spec.database.external {
         env.push(referenced("DATABASE_URL", &external.url_secret_ref));
+    } else if spec.database.cloud_native_pg.is_some() {
+        // The URI CloudNativePG writes for the database owner points at the `-rw` Service,
+        // which follows the primary through a failover.
+        env.push(secret_env(
+            "DATABASE_URL",
+            &ctx.owner.cnpg_app_secret(),
+            super::backup::CNPG_URI_KEY,
+            false,
+        ));
     } else {
         // The login role changes with a password rotation: it comes with its password.
         env.push(secret_env(

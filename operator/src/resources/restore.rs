@@ -18,7 +18,7 @@ use super::backup::{
     self, Role, Step, job_labels, library_container, library_uid, plain_env, pod_template,
 };
 use super::pod;
-use crate::crd::{BackupSpec, ManagedDatabase};
+use crate::crd::{BackupSpec, DatabaseSpec};
 use crate::names::Component;
 
 /// [`backup::JOB_LABEL`] of the verify Job.
@@ -59,7 +59,7 @@ fn job(ctx: &Context, name: String, job_label: &str, restore: OwnerReference) ->
 pub fn verify_job(
     ctx: &Context,
     spec: &BackupSpec,
-    managed: &ManagedDatabase,
+    database: &DatabaseSpec,
     name: String,
     file: &str,
     dry_run: bool,
@@ -74,7 +74,7 @@ pub fn verify_job(
     };
     let container = library_container(
         ctx,
-        backup::image(spec, managed),
+        backup::image(spec, database),
         Step {
             name: "verify",
             role,
@@ -95,7 +95,7 @@ pub fn verify_job(
 pub fn restore_job(
     ctx: &Context,
     spec: &BackupSpec,
-    managed: &ManagedDatabase,
+    database: &DatabaseSpec,
     name: String,
     file: &str,
     version: &str,
@@ -105,7 +105,7 @@ pub fn restore_job(
     let (mut volumes, mounts) = backup::volumes(ctx);
     let restore_container = library_container(
         ctx,
-        backup::image(spec, managed),
+        backup::image(spec, database),
         Step {
             name: "restore",
             role: Role::Bot,
