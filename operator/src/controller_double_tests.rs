@@ -537,3 +537,207 @@ async fn a_restore_runs_once_through_a_crash_and_a_lagging_cache() {
     assert_eq!(count_events(&cluster, "RestoreCompleted"), 1);
     assert_eq!(phase(&cluster), "Ready");
 }
+
+fn condition(cluster: &Cluster, type_: &str) -> Value {
+    cluster.condition(type_)
+}
+
+/// What the StatefulSet controller does: the managed database's pod is ready.
+fn database_ready(cluster: &Cluster) {
+    cluster
+        .server
+        .edit(&group("apps/v1", "statefulsets", "tgtg-postgres"), |s| {
+            s["status"] = json!({"replicas": 1, "readyReplicas": 1, "availableReplicas": 1,
+                "observedGeneration": s["metadata"]["generation"]});
+        });
+}
+
+#[tokio::test]
+async fn a_converged_platform_is_ready_on_its_version() {
+    let cluster = Cluster::with_sample("minimal.yaml");
+    let operator = Operator::of(&cluster);
+    settle(&cluster, &operator).await;
+    assert_eq!(condition(&cluster, "Ready")["status"], "True");
+    assert_eq!(condition(&cluster, "DatabaseReady")["status"], "True");
+    assert_eq!(cluster.resource()["status"]["currentVersion"], "1.0.0");
+}
+
+#[tokio::test]
+async fn the_bot_moves_to_a_version_only_after_its_migration_succeeded() {
+    let cluster = Cluster::with_sample("minimal.yaml");
+    let operator = Operator::of(&cluster);
+    wait_for(&cluster, "the migration Job", |c| {
+        database_ready(c);
+        !jobs_named(c, "tgtg-migrate-1.0.0").is_empty()
+    })
+    .await;
+    for _ in 0..2 {
+        poke(&cluster, &operator).await;
+    }
+    assert!(
+        !cluster.server.exists(BOT),
+        "no bot while its migration runs"
+    );
+    assert_eq!(condition(&cluster, "Progressing")["reason"], "Migrating");
+
+    migrations_succeed(&cluster);
+    wait_for(&cluster, "the bot rolling out", |c| {
+        condition(c, "Progressing")["reason"] == "RollingOut"
+    })
+    .await;
+    assert_eq!(image(&cluster), "toogoodtogo/bot:1.0.0");
+}
+
+#[tokio::test]
+async fn generated_secrets_are_created_once_and_never_regenerated_even_by_a_new_operator() {
+    let cluster = Cluster::with_sample("minimal.yaml");
+    let operator = Operator::of(&cluster);
+    settle(&cluster, &operator).await;
+    let generated_data = |c: &Cluster| {
+        c.server
+            .get(&crate::double_tests::core("secrets", "tgtg-generated"))
+            .unwrap_or_default()["data"]
+            .clone()
+    };
+    let credentials = |c: &Cluster| {
+        c.server
+            .get(&crate::double_tests::core(
+                "secrets",
+                "tgtg-postgres-credentials",
+            ))
+            .unwrap_or_default()["data"]
+            .clone()
+    };
+    let (secret, database) = (generated_data(&cluster), credentials(&cluster));
+    assert!(!secret.is_null() && !database.is_null());
+    operator.crash();
+    let operator = Operator::restarted(&cluster);
+    for _ in 0..2 {
+        poke(&cluster, &operator).await;
+    }
+    assert_eq!(generated_data(&cluster), secret);
+    assert_eq!(credentials(&cluster), database);
+}
+
+#[tokio::test]
+async fn drift_in_an_owned_object_is_repaired_at_once() {
+    let cluster = Cluster::with_sample("minimal.yaml");
+    let operator = Operator::of(&cluster);
+    settle(&cluster, &operator).await;
+    object_changes(&cluster);
+
+    cluster
+        .server
+        .edit(BOT, |d| d["spec"]["replicas"] = json!(5));
+    wait_for(&cluster, "the replicas repaired", |c| {
+        c.server.get(BOT).unwrap_or_default()["spec"]["replicas"] == 1
+    })
+    .await;
+    let owned =
+        |changes: Vec<String>| -> Vec<String> { changes.into_iter().filter(|p| p != CR).collect() };
+    assert_eq!(
+        owned(object_changes(&cluster)),
+        [BOT, BOT],
+        "the edit, then one repair"
+    );
+
+    let service = crate::double_tests::core("services", "tgtg-bot");
+    cluster.server.delete(&service);
+    wait_for(&cluster, "the Service back", |c| c.server.exists(&service)).await;
+    assert_eq!(
+        owned(object_changes(&cluster)),
+        [service.clone(), service],
+        "the deletion, then one creation"
+    );
+    drop(operator);
+}
+
+#[tokio::test]
+async fn a_changed_referenced_secret_rolls_the_bot_within_seconds() {
+    let cluster = Cluster::with_sample("minimal.yaml");
+    let operator = Operator::of(&cluster);
+    settle(&cluster, &operator).await;
+    let hash = |c: &Cluster| {
+        c.server.get(BOT).unwrap_or_default()["spec"]["template"]["metadata"]["annotations"]
+            [crate::names::CONFIG_HASH_ANNOTATION]
+            .clone()
+    };
+    let before = hash(&cluster);
+    assert!(!before.is_null());
+    // Only the watch of the Secret's metadata tells the operator.
+    cluster.server.edit(
+        &crate::double_tests::core("secrets", "tgtg-telegram"),
+        |s| {
+            s["data"]["token"] = json!("NDU2OmRlZg==");
+        },
+    );
+    wait_for(&cluster, "the bot rolled", |c| hash(c) != before).await;
+    drop(operator);
+}
+
+#[tokio::test]
+async fn a_failed_migration_fails_the_resource_and_keeps_the_old_version() {
+    let cluster = Cluster::with_sample("minimal.yaml");
+    // No pre-deployment backup: the migration follows the version change at once.
+    cluster.server.edit(CR, |cr| {
+        cr["spec"]["backup"] = json!({"enabled": false});
+    });
+    let operator = Operator::of(&cluster);
+    settle(&cluster, &operator).await;
+    cluster
+        .server
+        .edit(CR, |cr| cr["spec"]["version"] = json!("1.1.0"));
+    let job = job_path("tgtg-migrate-1.1.0");
+    wait_for(&cluster, "the migration Job", |c| c.server.exists(&job)).await;
+    cluster.server.edit(&job, |job| {
+        job["status"] = json!({"failed": 7, "conditions": [{"type": "Failed", "status": "True",
+            "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit"}]});
+    });
+    wait_for(&cluster, "Failed", |c| phase(c) == "Failed").await;
+    poke(&cluster, &operator).await;
+    assert_eq!(condition(&cluster, "Degraded")["reason"], "MigrationFailed");
+    assert_eq!(cluster.resource()["status"]["currentVersion"], "1.0.0");
+    assert_eq!(image(&cluster), "toogoodtogo/bot:1.0.0");
+}
+
+#[tokio::test]
+async fn a_missing_secret_degrades_the_resource_until_the_secret_is_created() {
+    let cluster = Cluster::new();
+    let token = crate::double_tests::core("secrets", "tgtg-telegram");
+    let secret = cluster.server.get(&token).unwrap_or_default();
+    cluster.server.delete(&token);
+    cluster.create_resource("minimal.yaml");
+    let operator = Operator::of(&cluster);
+    wait_for(&cluster, "Degraded", |c| phase(c) == "Degraded").await;
+    let degraded = condition(&cluster, "Degraded");
+    assert_eq!(degraded["status"], "True");
+    assert_eq!(degraded["reason"], "SecretMissing");
+    assert_eq!(
+        degraded["message"],
+        "Secret \"tgtg-telegram\" named in spec.telegram.tokenSecretRef does not exist"
+    );
+    assert!(
+        cluster
+            .events()
+            .iter()
+            .any(|(t, r, _)| t == "Warning" && r == "SecretMissing"),
+        "{:?}",
+        cluster.events()
+    );
+    assert!(
+        !cluster
+            .server
+            .exists(&group("apps/v1", "statefulsets", "tgtg-postgres")),
+        "nothing is applied without its inputs"
+    );
+
+    // The failed reconciles back off (5 s, doubling); creating the Secret heals it at once
+    // through the Secret's watch.
+    cluster.server.create(&token, secret);
+    wait_for(&cluster, "healed", |c| {
+        c.controllers_act();
+        condition(c, "Degraded")["status"] == "False"
+    })
+    .await;
+    drop(operator);
+}

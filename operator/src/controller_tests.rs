@@ -1,5 +1,6 @@
-//! Reconcile against the fake API server: the exact requests of a first reconcile, the rollout
-//! through the migration Job, zero writes once converged, drift repair, a missing Secret.
+//! Reconcile against the request-by-request fake API server: the exact requests of reconciles.
+//! Scenarios run through the controller and its watches on the stateful API double are in
+//! `controller_double_tests.rs`.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -46,7 +47,6 @@ impl SecretGenerator for CountingGenerator {
 struct Harness {
     server: FakeApiServer,
     ctx: Arc<Context>,
-    generator: Arc<CountingGenerator>,
     /// This test holds [`LOGS`] exclusively.
     holds_logs: bool,
 }
@@ -94,14 +94,13 @@ impl Harness {
         let generator = Arc::new(CountingGenerator::default());
         let ctx = Arc::new(Context::new(
             client,
-            generator.clone(),
+            generator,
             Arc::new(Metrics::default()),
             Some("test".to_owned()),
         ));
         Self {
             server,
             ctx,
-            generator,
             holds_logs: false,
         }
     }
@@ -323,213 +322,6 @@ async fn first_reconcile_applies_everything_but_the_bot_and_the_migration_waits_
 }
 
 #[tokio::test]
-async fn the_bot_moves_to_a_version_only_after_its_migration_succeeded() {
-    let h = Harness::new(true);
-    h.reconcile_ok().await;
-    h.database_becomes_ready();
-    h.reconcile_ok().await;
-    assert!(h.server.get(&deployment_path("tgtg-bot")).is_none());
-
-    let (_, requests) = h.reconcile().await;
-    assert!(
-        h.server.get(&deployment_path("tgtg-bot")).is_none(),
-        "migration still running"
-    );
-    assert_eq!(writes(&requests), Vec::<String>::new());
-
-    h.migration_succeeds();
-    let (_, requests) = h.reconcile().await;
-    // The bot is applied; Progressing moves from Migrating to RollingOut (same phase: no Event).
-    assert_eq!(
-        writes(&requests),
-        vec![
-            format!("PATCH {}", deployment_path("tgtg-bot")),
-            format!("PATCH {CR_PATH}/status")
-        ]
-    );
-    assert_eq!(h.condition("Progressing")["reason"], "RollingOut");
-    let deployment = h
-        .server
-        .get(&deployment_path("tgtg-bot"))
-        .unwrap_or_default();
-    assert_eq!(
-        deployment["spec"]["template"]["spec"]["containers"][0]["image"],
-        "toogoodtogo/bot:1.0.0"
-    );
-}
-
-#[tokio::test]
-async fn a_converged_resource_causes_zero_writes() {
-    let h = Harness::new(true);
-    h.converge().await;
-    assert_eq!(h.status()["phase"], "Ready");
-    assert_eq!(h.condition("Ready")["status"], "True");
-    assert_eq!(h.condition("DatabaseReady")["status"], "True");
-    assert_eq!(h.status()["currentVersion"], "1.0.0");
-
-    for _ in 0..3 {
-        let (result, requests) = h.reconcile().await;
-        assert!(result.is_ok(), "{result:?}");
-        assert_eq!(
-            writes(&requests),
-            Vec::<String>::new(),
-            "converged reconcile wrote"
-        );
-        // Reads only: the resource, 3 Secrets, 3 observed objects (the Deployment, the
-        // database and its volume), 13 applied objects, 6 objects of features that are off, the
-        // list of migration Jobs.
-        assert_eq!(
-            requests.len(),
-            1 + 3 + 3 + 13 + 6 + 1,
-            "{:#?}",
-            lines(&requests)
-        );
-    }
-}
-
-#[tokio::test]
-async fn generated_secrets_are_created_once_and_never_regenerated() {
-    let h = Harness::new(true);
-    h.converge().await;
-    let calls = h.generator.0.load(Ordering::SeqCst);
-    assert_eq!(
-        calls, 5,
-        "SECRET_KEY, webhook token, Redis password and two database passwords"
-    );
-    let secret = h
-        .server
-        .get(&core("secrets", "tgtg-generated"))
-        .unwrap_or_default();
-    for _ in 0..2 {
-        h.reconcile_ok().await;
-    }
-    assert_eq!(h.generator.0.load(Ordering::SeqCst), calls);
-    assert_eq!(
-        h.server
-            .get(&core("secrets", "tgtg-generated"))
-            .unwrap_or_default()["data"],
-        secret["data"]
-    );
-}
-
-#[tokio::test]
-async fn drift_in_an_owned_object_is_repaired_with_one_write() {
-    let h = Harness::new(true);
-    h.converge().await;
-
-    h.server.edit(&deployment_path("tgtg-bot"), |d| {
-        d["spec"]["replicas"] = json!(5)
-    });
-    let (_, requests) = h.reconcile().await;
-    assert_eq!(
-        writes(&requests),
-        vec![format!("PATCH {}", deployment_path("tgtg-bot"))]
-    );
-    assert_eq!(
-        h.server
-            .get(&deployment_path("tgtg-bot"))
-            .unwrap_or_default()["spec"]["replicas"],
-        1
-    );
-
-    // The Deployment controller observes the repaired generation.
-    h.pods_become_ready();
-    h.server.remove(&core("services", "tgtg-bot"));
-    let (_, requests) = h.reconcile().await;
-    assert_eq!(
-        writes(&requests),
-        vec![format!("PATCH {}", core("services", "tgtg-bot"))]
-    );
-}
-
-#[tokio::test]
-async fn a_changed_referenced_secret_rolls_the_bot() {
-    let h = Harness::new(true);
-    h.converge().await;
-    let hash = |h: &Harness| {
-        h.server
-            .get(&deployment_path("tgtg-bot"))
-            .unwrap_or_default()["spec"]["template"]["metadata"]["annotations"]
-            [crate::names::CONFIG_HASH_ANNOTATION]
-            .clone()
-    };
-    let before = hash(&h);
-    h.server.edit(&core("secrets", "tgtg-telegram"), |s| {
-        s["data"]["token"] = json!("NDU2OmRlZg==")
-    });
-    let (_, requests) = h.reconcile().await;
-    assert_eq!(
-        writes(&requests),
-        vec![format!("PATCH {}", deployment_path("tgtg-bot"))]
-    );
-    assert_ne!(hash(&h), before);
-}
-
-#[tokio::test]
-async fn a_missing_secret_degrades_the_resource_and_is_retried_with_backoff() {
-    let h = Harness::new(false);
-    let (result, requests) = h.reconcile().await;
-    assert!(matches!(result, Err(Error::Dereference(_))), "{result:?}");
-    let result = result.map(|_| ());
-    assert_eq!(
-        writes(&requests),
-        vec![
-            format!("PATCH {CR_PATH}/status"),
-            format!("POST /apis/events.k8s.io/v1/namespaces/{NS}/events"),
-        ],
-        "nothing but status and an Event is written"
-    );
-    assert_eq!(h.status()["phase"], "Degraded");
-    let degraded = h.condition("Degraded");
-    assert_eq!(degraded["status"], "True");
-    assert_eq!(degraded["reason"], "SecretMissing");
-    assert_eq!(
-        degraded["message"],
-        "Secret \"tgtg-telegram\" named in spec.telegram.tokenSecretRef does not exist"
-    );
-    let event = requests
-        .last()
-        .and_then(|r| r.body.clone())
-        .unwrap_or_default();
-    assert_eq!(
-        (event["type"].as_str(), event["reason"].as_str()),
-        (Some("Warning"), Some("SecretMissing"))
-    );
-
-    // Retried with growing delays, and a retry with nothing new writes nothing.
-    let cr = Arc::new(
-        serde_json::from_value::<TooGoodToGo>(h.server.get(CR_PATH).unwrap_or_default())
-            .unwrap_or_else(|e| panic!("{e}")),
-    );
-    let Err(error) = result else {
-        panic!("a missing secret must fail the reconcile");
-    };
-    let delays: Vec<Action> = (0..3)
-        .map(|_| error_policy(cr.clone(), &error, h.ctx.clone()))
-        .collect();
-    assert_eq!(
-        delays,
-        vec![
-            Action::requeue(Duration::from_secs(5)),
-            Action::requeue(Duration::from_secs(10)),
-            Action::requeue(Duration::from_secs(20))
-        ]
-    );
-    let (_, requests) = h.reconcile().await;
-    assert_eq!(writes(&requests), Vec::<String>::new());
-
-    // Creating the Secret heals it.
-    h.server.insert(
-        &core("secrets", "tgtg-telegram"),
-        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "tgtg-telegram", "namespace": NS},
-               "data": {"token": "MTIzOmFiYw=="}}),
-    );
-    let (result, _) = h.reconcile().await;
-    assert!(result.is_ok(), "{result:?}");
-    assert_eq!(h.condition("Degraded")["status"], "False");
-}
-
-#[tokio::test]
 async fn a_suspended_resource_writes_nothing_but_its_status() {
     let h = Harness::new(true);
     h.server
@@ -544,36 +336,6 @@ async fn a_suspended_resource_writes_nothing_but_its_status() {
         ]
     );
     assert_eq!(h.condition("Progressing")["reason"], "Suspended");
-}
-
-#[tokio::test]
-async fn a_failed_migration_fails_the_resource_and_keeps_the_old_version() {
-    let h = Harness::new(true);
-    h.converge().await;
-    h.server.edit(CR_PATH, |cr| {
-        cr["spec"]["version"] = json!("1.1.0");
-        cr["metadata"]["generation"] = json!(2);
-    });
-    h.reconcile_ok().await;
-    h.server.edit(&group("batch/v1", "jobs", "tgtg-migrate-1.1.0"), |job| {
-        job["status"] = json!({"failed": 7, "conditions": [{"type": "Failed", "status": "True",
-            "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit"}]});
-    });
-    let (_, requests) = h.reconcile().await;
-    assert!(
-        !writes(&requests)
-            .iter()
-            .any(|w| w.contains("/deployments/tgtg-bot")),
-        "{requests:?}"
-    );
-    assert_eq!(h.status()["phase"], "Failed");
-    assert_eq!(h.condition("Degraded")["reason"], "MigrationFailed");
-    assert_eq!(h.status()["currentVersion"], "1.0.0");
-    let image = &h
-        .server
-        .get(&deployment_path("tgtg-bot"))
-        .unwrap_or_default()["spec"]["template"]["spec"]["containers"][0]["image"];
-    assert_eq!(image, "toogoodtogo/bot:1.0.0");
 }
 
 #[tokio::test]
