@@ -78,7 +78,8 @@ function renderUsers() {
     name.textContent = user.first_name;
     const role = document.createElement('div');
     role.className = 'hint';
-    role.textContent = `${ROLE_NAMES[user.role] || user.role} · id ${user.id}`;
+    const language = user.language_code ? ` · ${user.language_code}` : '';
+    role.textContent = `${ROLE_NAMES[user.role] || user.role} · id ${user.id}${language}`;
     text.append(name, role);
     item.append(avatar, text);
     const unread = chat(user.id).unread;
@@ -596,7 +597,10 @@ async function init() {
   });
   $('new-user-form').addEventListener('submit', async (event) => {
     event.preventDefault();
-    const user = await api('/api/users', { first_name: $('new-user-name').value }).catch(() => null);
+    const user = await api('/api/users', {
+      first_name: $('new-user-name').value,
+      language_code: $('new-user-language').value,
+    }).catch(() => null);
     $('new-user-name').value = '';
     if (user) {
       addUser(user);

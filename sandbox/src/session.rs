@@ -37,12 +37,15 @@ pub struct SimulatedUser {
     pub first_name: String,
     pub username: Option<String>,
     pub role: Role,
+    /// The `language_code` Telegram reports for the user (the bot answers in it if it has it).
+    pub language_code: Option<String>,
 }
 
 impl SimulatedUser {
     fn test_user(&self) -> TestUser {
         let mut user = TestUser::new(self.id, &self.first_name);
         user.username.clone_from(&self.username);
+        user.language_code.clone_from(&self.language_code);
         user
     }
 }
@@ -238,6 +241,7 @@ impl Session {
                 first_name: name.to_owned(),
                 username: Some(format!("{}_{id}", name.to_lowercase())),
                 role,
+                language_code: Some("en".to_owned()),
             })
             .collect();
         Arc::new(Self {
@@ -302,11 +306,25 @@ impl Session {
             .ok_or(ActionError::UnknownUser(user_id))
     }
 
-    pub fn add_user(&self, first_name: &str) -> Result<SimulatedUser, ActionError> {
+    /// A new user whose Telegram reports `language_code` (an IETF tag such as `de` or `pt-BR`;
+    /// `None` when it reports none).
+    pub fn add_user(
+        &self,
+        first_name: &str,
+        language_code: Option<&str>,
+    ) -> Result<SimulatedUser, ActionError> {
         let first_name = first_name.trim();
         if first_name.is_empty() || first_name.chars().count() > 64 {
             return Err(ActionError::Invalid(
                 "a first name has 1 to 64 characters".to_owned(),
+            ));
+        }
+        let language_code = language_code.map(str::trim).filter(|code| !code.is_empty());
+        if let Some(code) = language_code
+            && (code.len() > 35 || !code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+        {
+            return Err(ActionError::Invalid(
+                "a language code is a tag like en, de or pt-BR".to_owned(),
             ));
         }
         let user = {
@@ -318,6 +336,7 @@ impl Session {
                 first_name: first_name.to_owned(),
                 username: None,
                 role: Role::NewUser,
+                language_code: language_code.map(str::to_owned),
             };
             log.users.push(user.clone());
             user

@@ -3,7 +3,8 @@
 //!
 //! API:
 //! - `GET /api/state`: bot identity, users, the bot's command menu, preset places
-//! - `POST /api/users` `{first_name}`: a new user
+//! - `POST /api/users` `{first_name, language_code}`: a new user whose Telegram speaks
+//!   `language_code` (`en`, `de`, any other tag, or absent)
 //! - `POST /api/users/{id}/text` `{text}`, `/location` `{latitude, longitude, label?}`,
 //!   `/photo`, `/button` `{message_id, data}`: user actions, answered with the log entry
 //! - `POST /api/users/{id}/pay` `{message_id}`: Pay on an invoice; answered once the bot has
@@ -159,13 +160,19 @@ impl From<ActionError> for ApiError {
 #[derive(Deserialize)]
 struct NewUser {
     first_name: String,
+    /// What the user's Telegram app reports as its language; none when absent.
+    #[serde(default)]
+    language_code: Option<String>,
 }
 
 async fn add_user(
     State(state): State<WebState>,
     Json(body): Json<NewUser>,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(Json(json!(state.session.add_user(&body.first_name)?)))
+    Ok(Json(json!(state.session.add_user(
+        &body.first_name,
+        body.language_code.as_deref()
+    )?)))
 }
 
 #[derive(Deserialize)]

@@ -1,7 +1,8 @@
 //! The page in real headless Chromium, driven over WebDriver (chromedriver speaks plain HTTP and
 //! JSON, so reqwest is the whole client): load it, send /start from the bot's command menu, see
 //! the greeting, press a reply keyboard button, see the answer; HTML formatting, an edit in place
-//! and a deletion; a typed command, an inline button and a shared location. Screenshots are saved
+//! and a deletion; a typed command, an inline button and a shared location; a new user whose
+//! Telegram speaks German reserving in German while the shop reads English. Screenshots are saved
 //! under `<target>/sandbox/test-output/`.
 
 mod support;
@@ -780,6 +781,106 @@ async fn the_customer_pays_a_demo_deal_in_the_chat_and_a_refused_checkout_shows_
         .await?;
     let path = browser.screenshot("pay-4-refused").await?;
     assert!(path.is_file());
+
+    drop(browser);
+    sandbox.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_new_german_user_on_the_page_reserves_in_german_and_the_shop_reads_english()
+-> support::Result {
+    let sandbox = support::start_sandbox().await?;
+    let browser = Browser::start().await?;
+    browser.open(&sandbox.url).await?;
+    browser
+        .wait_for_texts("#connection", |t| t.iter().any(|t| t == "live"))
+        .await?;
+
+    // A new user whose Telegram speaks German.
+    let name = browser.elements("#new-user-name").await?;
+    browser
+        .type_into(name.first().ok_or("no #new-user-name")?, "Greta")
+        .await?;
+    browser
+        .click_first("#new-user-language option[value=\"de\"]")
+        .await?;
+    browser.click_first("#new-user").await?;
+    browser
+        .wait_for_texts("#chat-title", |t| t.iter().any(|t| t == "Greta"))
+        .await?;
+    let greta = sandbox
+        .session
+        .users()
+        .into_iter()
+        .find(|u| u.first_name == "Greta")
+        .ok_or("no Greta")?;
+    assert_eq!(greta.language_code.as_deref(), Some("de"));
+    browser.say("/start").await?;
+    browser
+        .bot_message(|t| t.starts_with("Hallo Greta!"))
+        .await?;
+
+    browser
+        .click_text("#reply-keyboard button", "Essen retten")
+        .await?;
+    let (menu, _) = browser
+        .bot_message(|t| t.contains("In der Nähe") && t.contains("Alle Angebote"))
+        .await?;
+    browser.press(&menu, "In der Nähe").await?;
+    browser
+        .bot_message(|t| t.contains("brauche ich einmal deinen Standort"))
+        .await?;
+    browser
+        .click_text("#reply-keyboard button", "Standort teilen")
+        .await?;
+    browser
+        .click_text(
+            "#location-panel:not([hidden]) #places button",
+            "Alexanderplatz",
+        )
+        .await?;
+    let (results, card) = browser
+        .bot_message(|t| t.starts_with("Angebot 1 von"))
+        .await?;
+    assert!(card.contains("Backstube am Alex"), "{card}");
+    assert!(card.contains("4,50 €"), "{card}");
+    browser.screenshot("german-1-nearby").await?;
+
+    browser.press(&results, "🛒 Reservieren").await?;
+    browser
+        .message_text(&results, |t| {
+            t.starts_with("1 × Surprise bag") && t.contains("für 4,50 € reservieren?")
+        })
+        .await?;
+    browser.press(&results, "1 reservieren").await?;
+    let confirmation = browser
+        .message_text(&results, |t| t.starts_with("✅ Reserviert! Bestellung #"))
+        .await?;
+    assert!(
+        confirmation.contains("Bei Abholung zu zahlen: 4,50 €"),
+        "{confirmation}"
+    );
+    browser.screenshot("german-2-confirmation").await?;
+    let order: String = confirmation
+        .split("Bestellung #")
+        .nth(1)
+        .unwrap_or_default()
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    assert!(!order.is_empty(), "{confirmation}");
+
+    // The shop's owner's Telegram speaks English: their notice is English.
+    browser
+        .click_text("#users li[data-role=\"business_owner\"]", "Bruno")
+        .await?;
+    browser
+        .bot_message(|t| {
+            t.contains(&format!("New reservation #{order}: 1 × Surprise bag"))
+                && t.contains("for Greta (EUR 4.50, paid on site)")
+        })
+        .await?;
 
     drop(browser);
     sandbox.shutdown().await;
