@@ -741,3 +741,115 @@ async fn a_missing_secret_degrades_the_resource_until_the_secret_is_created() {
     .await;
     drop(operator);
 }
+
+const DATA_VOLUME: &str = "/api/v1/namespaces/shop/persistentvolumeclaims/data-tgtg-postgres-0";
+
+fn resize_to(cluster: &Cluster, size: &str) {
+    cluster.server.edit(CR, |cr| {
+        cr["spec"]["database"]["managed"]["storage"]["size"] = json!(size);
+    });
+}
+
+fn claimed(cluster: &Cluster, path: &str) -> Value {
+    cluster.server.get(path).unwrap_or_default()["spec"]["resources"]["requests"]["storage"].clone()
+}
+
+#[tokio::test]
+async fn a_larger_database_volume_expands_the_claim_not_the_template() {
+    let cluster = Cluster::with_sample("minimal.yaml");
+    let operator = Operator::of(&cluster);
+    settle(&cluster, &operator).await;
+    assert_eq!(claimed(&cluster, DATA_VOLUME), "5Gi");
+    resize_to(&cluster, "10Gi");
+    wait_for(&cluster, "the claim expanded", |c| {
+        claimed(c, DATA_VOLUME) == "10Gi"
+    })
+    .await;
+    let statefulset = cluster
+        .server
+        .get(&group("apps/v1", "statefulsets", "tgtg-postgres"))
+        .unwrap_or_default();
+    assert_eq!(
+        statefulset["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"],
+        "5Gi",
+        "claim templates are immutable"
+    );
+    settle(&cluster, &operator).await;
+    assert_eq!(condition(&cluster, "Degraded")["status"], "False");
+}
+
+#[tokio::test]
+async fn a_volume_that_cannot_shrink_or_expand_degrades_with_the_reason() {
+    let cluster = Cluster::with_sample("minimal.yaml");
+    let operator = Operator::of(&cluster);
+    settle(&cluster, &operator).await;
+    resize_to(&cluster, "1Gi");
+    wait_for(&cluster, "VolumeResizeFailed", |c| {
+        condition(c, "Degraded")["reason"] == "VolumeResizeFailed"
+    })
+    .await;
+    assert_eq!(
+        condition(&cluster, "Degraded")["message"],
+        "database volume data-tgtg-postgres-0 is 5Gi; shrinking it to 1Gi is not possible"
+    );
+
+    cluster.server.refuse_writes(
+        DATA_VOLUME,
+        StatusCode::FORBIDDEN,
+        "only dynamically provisioned pvc can be resized and the storageclass that provisions the pvc must support resize",
+    );
+    resize_to(&cluster, "20Gi");
+    wait_for(&cluster, "the expansion refused", |c| {
+        condition(c, "Degraded")["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("cannot expand database volume data-tgtg-postgres-0 from 5Gi to 20Gi: only dynamically provisioned"))
+    })
+    .await;
+    assert_eq!(claimed(&cluster, DATA_VOLUME), "5Gi");
+    drop(operator);
+}
+
+#[tokio::test]
+async fn a_service_monitor_is_applied_only_where_prometheus_operator_is_installed() {
+    let monitor = "/apis/monitoring.coreos.com/v1/namespaces/shop/servicemonitors/tgtg-bot";
+    let without = Cluster::with_sample("production.yaml");
+    let operator = Operator::of(&without);
+    settle(&without, &operator).await;
+    assert!(!without.server.exists(monitor));
+
+    let with = Cluster::new();
+    with.server.install(
+        "monitoring.coreos.com/v1",
+        &[("ServiceMonitor", "servicemonitors")],
+    );
+    with.create_resource("production.yaml");
+    let operator = Operator::of(&with);
+    settle(&with, &operator).await;
+    assert_eq!(
+        with.server.get(monitor).unwrap_or_default()["spec"]["endpoints"][0]["path"],
+        "/metrics"
+    );
+}
+
+#[tokio::test]
+async fn migration_jobs_of_other_versions_are_deleted_and_the_current_one_kept() {
+    let cluster = Cluster::with_sample("minimal.yaml");
+    cluster.server.edit(CR, |cr| {
+        cr["spec"]["backup"] = json!({"enabled": false});
+    });
+    let operator = Operator::of(&cluster);
+    settle(&cluster, &operator).await;
+    let old_job = job_path("tgtg-migrate-1.0.0");
+    assert!(
+        cluster.server.exists(&old_job),
+        "the succeeded Job of the running version stays"
+    );
+    cluster
+        .server
+        .edit(CR, |cr| cr["spec"]["version"] = json!("1.1.0"));
+    wait_for(&cluster, "the old migration Job gone", |c| {
+        c.server.exists(&job_path("tgtg-migrate-1.1.0")) && !c.server.exists(&old_job)
+    })
+    .await;
+    drop(operator);
+}

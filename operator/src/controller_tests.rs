@@ -370,88 +370,6 @@ impl Harness {
     }
 }
 
-#[tokio::test]
-async fn a_larger_database_volume_expands_the_claim_not_the_template() {
-    let h = Harness::new(true);
-    h.converge().await;
-    h.volume_exists("5Gi");
-    h.resize_to("10Gi");
-    let requests = h.reconcile_ok().await;
-    assert!(
-        writes(&requests).contains(&format!("PATCH {PVC}")),
-        "{:?}",
-        writes(&requests)
-    );
-    assert_eq!(
-        h.server.get(PVC).unwrap_or_default()["spec"]["resources"]["requests"]["storage"],
-        "10Gi"
-    );
-    let template = &h
-        .server
-        .get(&group("apps/v1", "statefulsets", "tgtg-postgres"))
-        .unwrap_or_default()["spec"]["volumeClaimTemplates"][0];
-    assert_eq!(
-        template["spec"]["resources"]["requests"]["storage"], "5Gi",
-        "claim templates are immutable"
-    );
-    assert_eq!(h.condition("Degraded")["status"], "False");
-    // Once expanded, nothing more is written.
-    let requests = h.reconcile_ok().await;
-    assert_eq!(writes(&requests), Vec::<String>::new());
-}
-
-#[tokio::test]
-async fn a_volume_that_cannot_shrink_or_expand_degrades_with_the_reason() {
-    let h = Harness::new(true);
-    h.converge().await;
-    h.volume_exists("5Gi");
-    h.resize_to("1Gi");
-    h.reconcile_ok().await;
-    assert_eq!(h.condition("Degraded")["reason"], "VolumeResizeFailed");
-    assert_eq!(
-        h.condition("Degraded")["message"],
-        "database volume data-tgtg-postgres-0 is 5Gi; shrinking it to 1Gi is not possible"
-    );
-
-    h.server.refuse_patches(PVC, http::StatusCode::FORBIDDEN, "only dynamically provisioned pvc can be resized and the storageclass that provisions the pvc must support resize");
-    h.resize_to("20Gi");
-    h.reconcile_ok().await;
-    let message = h.condition("Degraded")["message"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    assert!(message.starts_with("cannot expand database volume data-tgtg-postgres-0 from 5Gi to 20Gi: only dynamically provisioned"), "{message}");
-}
-
-#[tokio::test]
-async fn a_service_monitor_is_applied_only_where_prometheus_operator_is_installed() {
-    let secrets = [("tgtg-telegram", "token"), ("tgtg-stripe", "providerToken")];
-    let monitor = "/apis/monitoring.coreos.com/v1/namespaces/shop/servicemonitors/tgtg-bot";
-
-    let without = Harness::with_sample("production.yaml", &secrets);
-    without.converge().await;
-    assert_eq!(without.status()["phase"], "Ready");
-    let requests = without.reconcile_ok().await;
-    assert!(lines(&requests).contains(&"GET /apis/monitoring.coreos.com/v1".to_owned()));
-    assert_eq!(writes(&requests), Vec::<String>::new());
-    assert!(without.server.get(monitor).is_none());
-
-    let with = Harness::with_sample("production.yaml", &secrets);
-    with.server.insert(
-        "/apis/monitoring.coreos.com/v1",
-        json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "monitoring.coreos.com/v1",
-               "resources": [{"name": "servicemonitors", "singularName": "servicemonitor", "namespaced": true,
-                              "kind": "ServiceMonitor", "verbs": ["get", "patch"]}]}),
-    );
-    with.converge().await;
-    assert_eq!(
-        with.server.get(monitor).unwrap_or_default()["spec"]["endpoints"][0]["path"],
-        "/metrics"
-    );
-    let requests = with.reconcile_ok().await;
-    assert_eq!(writes(&requests), Vec::<String>::new());
-}
-
 /// Collects what the subscriber writes.
 #[derive(Clone, Default)]
 struct Capture(Arc<std::sync::Mutex<Vec<u8>>>);
@@ -621,33 +539,6 @@ async fn the_controller_refuses_to_start_without_the_backup_and_restore_crds() {
         ),
         "{message}"
     );
-}
-
-#[tokio::test]
-async fn migration_jobs_of_other_versions_are_deleted_and_the_current_one_kept() {
-    let h = Harness::new(true);
-    h.converge().await;
-    let old_job = group("batch/v1", "jobs", "tgtg-migrate-1.0.0");
-    assert!(
-        h.server.get(&old_job).is_some(),
-        "the succeeded Job of the running version stays"
-    );
-
-    h.server.edit(CR_PATH, |cr| {
-        cr["spec"]["version"] = json!("1.1.0");
-        cr["metadata"]["generation"] = json!(2);
-    });
-    let requests = h.reconcile_ok().await;
-    let writes = writes(&requests);
-    assert!(
-        writes.contains(&format!(
-            "PATCH {}",
-            group("batch/v1", "jobs", "tgtg-migrate-1.1.0")
-        )),
-        "{writes:?}"
-    );
-    assert!(writes.contains(&format!("DELETE {old_job}")), "{writes:?}");
-    assert!(h.server.get(&old_job).is_none());
 }
 
 // ---- backups ----
