@@ -225,6 +225,26 @@ pub fn is_button(id: &str) -> bool {
         || id.starts_with("delete-confirm-")
 }
 
+/// Every message of one language with the variables it uses (for tests of the code's side).
+pub fn variables_by_id(language: &LanguageFiles) -> BTreeMap<String, BTreeSet<String>> {
+    let mut found = BTreeMap::new();
+    for (_, content) in &language.files {
+        let resource = match fluent_syntax::parser::parse(content.as_str()) {
+            Ok(resource) | Err((resource, _)) => resource,
+        };
+        for entry in resource.body {
+            if let Entry::Message(message) = entry
+                && let Some(pattern) = &message.value
+            {
+                let mut variables = BTreeSet::new();
+                collect_variables(pattern, &mut variables);
+                found.insert(message.id.name.to_owned(), variables);
+            }
+        }
+    }
+    found
+}
+
 fn list(variables: &BTreeSet<String>) -> String {
     if variables.is_empty() {
         return "none".to_owned();

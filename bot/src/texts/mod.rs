@@ -846,6 +846,8 @@ pub fn languages() -> impl Iterator<Item = &'static str> {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+
     use super::*;
 
     fn german() -> &'static Catalog {
@@ -888,6 +890,76 @@ mod tests {
         assert!(text.starts_with("⚠️ Pickup window: may end at most 48 hours"));
         let text = german().invalid(Invalid::new(Field::PostalCode, Problem::Format));
         assert!(text.starts_with("⚠️ Postleitzahl:"), "{text}");
+    }
+
+    /// The code's side of rendering: every message id the texts code names exists in English,
+    /// and every function that renders a message passes each variable the message uses (a
+    /// misspelt argument would render as `{$name}`). Variables are read from the `args![]` lists
+    /// and `args.set(..)` calls in the same function.
+    #[test]
+    fn every_message_the_code_names_exists_and_gets_its_variables() {
+        let english = check::variables_by_id(&check::embedded()[0]);
+        let sources = [
+            ("mod.rs", include_str!("mod.rs")),
+            ("customer.rs", include_str!("customer.rs")),
+            ("format.rs", include_str!("format.rs")),
+        ];
+        let mut problems = Vec::new();
+        for (file, source) in sources {
+            // The tests below name no messages; stop before them.
+            let code = source.split("#[cfg(test)]").next().unwrap_or(source);
+            for function in code.split("fn ").skip(1) {
+                let name = function.split('(').next().unwrap_or_default();
+                let literals: Vec<(usize, &str)> = function
+                    .match_indices('"')
+                    .collect::<Vec<_>>()
+                    .chunks(2)
+                    .filter_map(|pair| match pair {
+                        [(start, _), (end, _)] => Some((*end, &function[start + 1..*end])),
+                        _ => None,
+                    })
+                    .collect();
+                let is_argument = |end: usize, literal: &str| {
+                    let after = function[end + 1..].trim_start();
+                    let before = function[..end - literal.len() - 1].trim_end();
+                    after.starts_with("=>") || before.ends_with("args.set(")
+                };
+                let mut passed: BTreeSet<&str> = literals
+                    .iter()
+                    .filter(|(end, literal)| is_argument(*end, literal))
+                    .map(|(_, literal)| *literal)
+                    .collect();
+                if function.contains("self.order_args(") {
+                    passed.extend(["order", "quantity", "title", "business"]);
+                }
+                for (end, literal) in &literals {
+                    if is_argument(*end, literal) {
+                        continue;
+                    }
+                    let looks_like_id = literal.contains('-')
+                        && literal.starts_with(|c: char| c.is_ascii_lowercase())
+                        && literal
+                            .chars()
+                            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+                    match english.get(*literal) {
+                        Some(variables) => {
+                            for variable in variables {
+                                if !passed.contains(variable.as_str()) {
+                                    problems.push(format!(
+                                        "{file}: fn {name} renders {literal} without ${variable}"
+                                    ));
+                                }
+                            }
+                        }
+                        None if looks_like_id => {
+                            problems.push(format!("{file}: fn {name} names no message {literal:?}"))
+                        }
+                        None => {}
+                    }
+                }
+            }
+        }
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
     }
 
     #[test]
