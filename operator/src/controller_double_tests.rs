@@ -853,3 +853,401 @@ async fn migration_jobs_of_other_versions_are_deleted_and_the_current_one_kept()
     .await;
     drop(operator);
 }
+
+// ---- backups ----
+
+fn backup_path(name: &str) -> String {
+    group("toogoodtogo.io/v1alpha1", "backups", name)
+}
+
+fn backup(cluster: &Cluster, name: &str) -> Value {
+    cluster.server.get(&backup_path(name)).unwrap_or_default()
+}
+
+/// `toogoodtogo_YYYYMMDD_HHMMSS<suffix>.sql.gz` of a time `seconds_ago` before now.
+fn backup_file(seconds_ago: i64, suffix: &str) -> String {
+    use k8s_openapi::jiff::Timestamp;
+    let at = Timestamp::now().as_second() - seconds_ago;
+    let stamp = Timestamp::from_second(at)
+        .unwrap_or(Timestamp::UNIX_EPOCH)
+        .strftime("%Y%m%d_%H%M%S")
+        .to_string();
+    format!("toogoodtogo_{stamp}{suffix}.sql.gz")
+}
+
+/// The metadata file of a backup, as the Job's termination message.
+fn report(file: &str) -> String {
+    json!({"file": file, "kind": "scheduled", "created_at": "2026-01-01T03:00:04Z",
+           "size_bytes": 52_431, "sha256": "5e".repeat(32), "database": "toogoodtogo",
+           "postgres_version": "16.4", "tables": 12, "bot_version": "1.4.2", "host": "x"})
+    .to_string()
+}
+
+/// The CronJob controller starts a Job from the CronJob's template.
+fn cron_job_starts(cluster: &Cluster, job: &str) {
+    let cron = cluster
+        .server
+        .get(&group("batch/v1", "cronjobs", "tgtg-backup"))
+        .unwrap_or_default();
+    let template = &cron["spec"]["jobTemplate"];
+    cluster.server.create(
+        &job_path(job),
+        json!({"apiVersion": "batch/v1", "kind": "Job",
+               "metadata": {"labels": template["metadata"]["labels"].clone()},
+               "spec": template["spec"].clone(),
+               "status": {"active": 1, "startTime": "2026-11-29T03:00:01Z"}}),
+    );
+}
+
+/// The Job's pod ends (its termination message is the backup's report, or the last log lines),
+/// then the Job controller marks the Job succeeded or failed.
+fn job_ends(cluster: &Cluster, job: &str, succeeded: bool, message: &str) {
+    cluster.server.create(
+        &crate::double_tests::core("pods", &format!("{job}-x7k2p")),
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"labels": {"job-name": job}},
+               "status": {"containerStatuses": [{"name": "backup", "ready": false, "restartCount": 0,
+                   "image": "postgres:16-alpine", "imageID": "",
+                   "state": {"terminated": {"exitCode": if succeeded { 0 } else { 3 }, "message": message}}}]}}),
+    );
+    cluster.server.edit(&job_path(job), |j| {
+        j["status"] = if succeeded {
+            json!({"succeeded": 1, "startTime": "2026-11-29T03:00:01Z",
+                   "completionTime": "2026-11-29T03:00:09Z"})
+        } else {
+            json!({"failed": 2, "startTime": "2026-11-29T03:00:01Z", "conditions": [
+                {"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded",
+                 "message": "Job has reached the specified backoff limit"}]})
+        };
+    });
+}
+
+/// A finished Backup resource, as earlier reconciles would have left it.
+fn finished_backup(cluster: &Cluster, name: &str, kind: &str, file: Option<&str>) {
+    let phase = if file.is_some() {
+        "Completed"
+    } else {
+        "Failed"
+    };
+    cluster.server.create(
+        &backup_path(name),
+        json!({"apiVersion": "toogoodtogo.io/v1alpha1", "kind": "Backup",
+               "spec": {"toogoodtogo": "tgtg", "kind": kind},
+               "status": {"phase": phase, "file": file, "sizeBytes": file.map(|_| 1000),
+                          "completionTime": "2026-01-01T00:00:10Z"}}),
+    );
+}
+
+/// The (type, reason, related object) of every Event with `reason`.
+fn events_with(cluster: &Cluster, reason: &str) -> Vec<Value> {
+    cluster
+        .server
+        .paths(&format!("/apis/events.k8s.io/v1/namespaces/{NS}/events/"))
+        .iter()
+        .filter_map(|p| cluster.server.get(p))
+        .filter(|e| e["reason"] == reason)
+        .collect()
+}
+
+#[tokio::test]
+async fn backups_get_a_volume_the_shared_library_and_a_nightly_cron_job() {
+    let cluster = Cluster::with_sample("production.yaml");
+    let operator = Operator::of(&cluster);
+    settle(&cluster, &operator).await;
+    let cron = cluster
+        .server
+        .get(&group("batch/v1", "cronjobs", "tgtg-backup"))
+        .unwrap_or_default();
+    assert_eq!(cron["spec"]["schedule"], "0 3 * * *");
+    assert_eq!(cron["spec"]["timeZone"], "UTC");
+    assert_eq!(cron["spec"]["concurrencyPolicy"], "Forbid");
+    let pod = &cron["spec"]["jobTemplate"]["spec"]["template"]["spec"];
+    assert_eq!(pod["containers"][0]["image"], "postgres:16-alpine");
+    let claim = cluster
+        .server
+        .get(&crate::double_tests::core(
+            "persistentvolumeclaims",
+            "tgtg-backups",
+        ))
+        .unwrap_or_default();
+    assert_eq!(claim["spec"]["resources"]["requests"]["storage"], "10Gi");
+    assert!(
+        claim["metadata"]["ownerReferences"].is_null(),
+        "the backups outlive the resource"
+    );
+    let script = cluster
+        .server
+        .get(&crate::double_tests::core(
+            "configmaps",
+            "tgtg-backup-script",
+        ))
+        .unwrap_or_default();
+    assert_eq!(
+        script["data"]["pg-backup.sh"],
+        crate::resources::backup::SCRIPT
+    );
+    assert_eq!(condition(&cluster, "Backup")["reason"], "NoBackupYet");
+}
+
+#[tokio::test]
+async fn every_scheduled_backup_becomes_a_backup_resource_with_its_file_and_size() {
+    let cluster = Cluster::with_sample("production.yaml");
+    let operator = Operator::of(&cluster);
+    settle(&cluster, &operator).await;
+    cron_job_starts(&cluster, "tgtg-backup-29410380");
+    wait_for(&cluster, "the Backup mirror", |c| {
+        backup(c, "tgtg-backup-29410380")["status"]["phase"] == "Running"
+    })
+    .await;
+    let mirror = backup(&cluster, "tgtg-backup-29410380");
+    assert_eq!(mirror["spec"]["toogoodtogo"], "tgtg");
+    assert_eq!(mirror["spec"]["kind"], "Scheduled");
+    assert_eq!(mirror["spec"]["jobName"], "tgtg-backup-29410380");
+    assert_eq!(mirror["status"]["startTime"], "2026-11-29T03:00:01Z");
+
+    let file = backup_file(60, "");
+    job_ends(&cluster, "tgtg-backup-29410380", true, &report(&file));
+    wait_for(&cluster, "the backup recorded", |c| {
+        c.condition("Backup")["reason"] == "BackupSucceeded"
+    })
+    .await;
+    let status = &backup(&cluster, "tgtg-backup-29410380")["status"];
+    assert_eq!(status["phase"], "Completed");
+    assert_eq!(status["file"], file.as_str());
+    assert_eq!(status["sizeBytes"], 52_431);
+    assert_eq!(status["postgresVersion"], "16.4");
+    assert_eq!(status["completionTime"], "2026-11-29T03:00:09Z");
+    assert_eq!(
+        cluster.resource()["status"]["lastBackup"]["file"],
+        file.as_str()
+    );
+    assert_eq!(condition(&cluster, "Backup")["status"], "True");
+    settle(&cluster, &operator).await;
+    assert_eq!(events_with(&cluster, "BackupCompleted").len(), 1);
+    // Exported under the single host's names, so its backup-age alert judges this platform too.
+    let metrics = cluster.ctx.metrics.render();
+    for line in [
+        r#"toogoodtogo_backup_last_success_timestamp_seconds{namespace="shop",name="tgtg"} 1795921209"#,
+        r#"toogoodtogo_backup_last_size_bytes{namespace="shop",name="tgtg"} 52431"#,
+    ] {
+        assert!(metrics.contains(line), "{line} not in {metrics}");
+    }
+
+    // The next night's backup gets its own Event (not folded into the first one's series).
+    cron_job_starts(&cluster, "tgtg-backup-29411820");
+    wait_for(&cluster, "the second mirror", |c| {
+        !backup(c, "tgtg-backup-29411820")["status"].is_null()
+    })
+    .await;
+    job_ends(
+        &cluster,
+        "tgtg-backup-29411820",
+        true,
+        &report(&backup_file(30, "")),
+    );
+    wait_for(&cluster, "the second backup's Event", |c| {
+        events_with(c, "BackupCompleted")
+            .iter()
+            .any(|e| e["related"]["name"] == "tgtg-backup-29411820")
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_on_demand_backup_runs_one_job_and_a_failure_is_reported_once_and_not_retried() {
+    let cluster = Cluster::with_sample("production.yaml");
+    let operator = Operator::of(&cluster);
+    settle(&cluster, &operator).await;
+    cluster.server.create(
+        &backup_path("before-import"),
+        json!({"apiVersion": "toogoodtogo.io/v1alpha1", "kind": "Backup",
+               "spec": {"toogoodtogo": "tgtg"}}),
+    );
+    let job_of = job_path("before-import");
+    wait_for(&cluster, "the backup Job", |c| c.server.exists(&job_of)).await;
+    let uid = backup(&cluster, "before-import")["metadata"]["uid"].clone();
+    let job = cluster.server.get(&job_of).unwrap_or_default();
+    assert_eq!(job["metadata"]["ownerReferences"][0]["uid"], uid);
+    assert_eq!(job["metadata"]["ownerReferences"][0]["kind"], "Backup");
+    let env = job["spec"]["template"]["spec"]["containers"][0]["env"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        env.iter()
+            .any(|e| e["name"] == "BACKUP_KIND" && e["value"] == "manual")
+    );
+    assert!(
+        env.iter()
+            .any(|e| e["name"] == "PGB_PRUNE" && e["value"] == "0")
+    );
+    assert_eq!(
+        job["spec"]["template"]["metadata"]["labels"]["toogoodtogo.io/database-client"],
+        "true"
+    );
+    wait_for(&cluster, "the Backup Pending on its Job", |c| {
+        backup(c, "before-import")["status"]["jobName"] == "before-import"
+    })
+    .await;
+    assert_eq!(
+        backup(&cluster, "before-import")["status"]["phase"],
+        "Pending"
+    );
+
+    job_ends(
+        &cluster,
+        "before-import",
+        false,
+        "backup (manual) of database toogoodtogo\nERROR: not enough free space in /backups: 3 MiB free, 120 MiB needed\n",
+    );
+    wait_for(&cluster, "the backup Failed", |c| {
+        backup(c, "before-import")["status"]["phase"] == "Failed"
+    })
+    .await;
+    assert_eq!(
+        backup(&cluster, "before-import")["status"]["message"],
+        "ERROR: not enough free space in /backups: 3 MiB free, 120 MiB needed (Job has reached the specified backoff limit)"
+    );
+    wait_for(&cluster, "BackupFailed", |c| {
+        c.condition("Backup")["reason"] == "BackupFailed"
+    })
+    .await;
+    assert_eq!(condition(&cluster, "Backup")["status"], "False");
+    // Failed is final: the Job gone, no new one.
+    cluster.server.delete(&job_of);
+    for _ in 0..3 {
+        poke(&cluster, &operator).await;
+    }
+    assert!(!cluster.server.exists(&job_of), "not retried");
+    assert_eq!(events_with(&cluster, "BackupFailed").len(), 1);
+}
+
+#[tokio::test]
+async fn an_on_demand_backup_waits_for_the_database_instead_of_failing() {
+    let cluster = Cluster::with_sample("production.yaml");
+    let operator = Operator::of(&cluster);
+    settle(&cluster, &operator).await;
+    cluster
+        .server
+        .edit(&group("apps/v1", "statefulsets", "tgtg-postgres"), |s| {
+            s["status"] = json!({"replicas": 1, "readyReplicas": 0});
+        });
+    cluster.server.create(
+        &backup_path("nightly-extra"),
+        json!({"apiVersion": "toogoodtogo.io/v1alpha1", "kind": "Backup",
+               "spec": {"toogoodtogo": "tgtg"}}),
+    );
+    wait_for(&cluster, "the Backup waiting", |c| {
+        backup(c, "nightly-extra")["status"]["message"] == "waiting for the database to be ready"
+    })
+    .await;
+    assert!(!cluster.server.exists(&job_path("nightly-extra")));
+    assert_eq!(
+        backup(&cluster, "nightly-extra")["status"]["phase"],
+        "Pending"
+    );
+    database_ready(&cluster);
+    wait_for(&cluster, "the backup Job", |c| {
+        c.server.exists(&job_path("nightly-extra"))
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn backups_of_other_platforms_are_left_alone() {
+    let cluster = Cluster::with_sample("production.yaml");
+    let operator = Operator::of(&cluster);
+    settle(&cluster, &operator).await;
+    cluster.server.create(
+        &backup_path("other"),
+        json!({"apiVersion": "toogoodtogo.io/v1alpha1", "kind": "Backup",
+               "spec": {"toogoodtogo": "another-shop"}}),
+    );
+    for _ in 0..2 {
+        poke(&cluster, &operator).await;
+    }
+    assert!(backup(&cluster, "other")["status"].is_null());
+    assert!(!cluster.server.exists(&job_path("other")));
+}
+
+#[tokio::test]
+async fn retention_really_deletes_the_old_files_and_then_their_backup_resources() {
+    let cluster = Cluster::with_sample("production.yaml");
+    let day = 86_400;
+    // Ten nightly backups, 0..=9 days old, an old manual one and an old failed one.
+    let mut files = Vec::new();
+    for age in 0..10 {
+        let file = backup_file(age * day + 3600, "");
+        finished_backup(
+            &cluster,
+            &format!("tgtg-backup-{age}"),
+            "Scheduled",
+            Some(&file),
+        );
+        files.push(file);
+    }
+    let manual = backup_file(40 * day, "_manual");
+    finished_backup(&cluster, "by-hand", "Manual", Some(&manual));
+    finished_backup(&cluster, "broken", "Scheduled", None);
+    cluster.server.edit(&backup_path("broken"), |b| {
+        b["status"]["startTime"] = json!("2026-01-01T00:00:00Z");
+    });
+    let operator = Operator::of(&cluster);
+    ready(&cluster).await;
+    // The failed backup has no file: its resource goes at once. One prune Job for the files
+    // older than 7 days, oldest first.
+    wait_for(&cluster, "the prune Job", |c| {
+        !jobs_named(c, "tgtg-backup-prune-").is_empty() && !c.server.exists(&backup_path("broken"))
+    })
+    .await;
+    let prune_jobs = jobs_named(&cluster, "tgtg-backup-prune-");
+    assert_eq!(prune_jobs.len(), 1, "{prune_jobs:?}");
+    let prune = cluster.server.get(&prune_jobs[0]).unwrap_or_default();
+    let command = &prune["spec"]["template"]["spec"]["containers"][0]["command"];
+    assert_eq!(
+        command.as_array().map(|c| c[4..].to_vec()),
+        Some(vec![json!(files[9]), json!(files[8]), json!(files[7])]),
+        "exactly the expired files are deleted: {command}"
+    );
+    assert_eq!(
+        prune["metadata"]["annotations"]["toogoodtogo.io/backups"],
+        "tgtg-backup-9,tgtg-backup-8,tgtg-backup-7"
+    );
+    assert_eq!(events_with(&cluster, "PruningBackups").len(), 1);
+    // Until the Job is done the resources stay and nothing else is started.
+    poke(&cluster, &operator).await;
+    assert!(cluster.server.exists(&backup_path("tgtg-backup-9")));
+    assert_eq!(jobs_named(&cluster, "tgtg-backup-prune-"), prune_jobs);
+
+    cluster
+        .server
+        .edit(&prune_jobs[0], |j| j["status"] = json!({"succeeded": 1}));
+    wait_for(&cluster, "the expired Backups gone", |c| {
+        ["tgtg-backup-9", "tgtg-backup-8", "tgtg-backup-7"]
+            .iter()
+            .all(|gone| !c.server.exists(&backup_path(gone)))
+            && !c.server.exists(&prune_jobs[0])
+    })
+    .await;
+    for kept in ["tgtg-backup-0", "tgtg-backup-6", "by-hand"] {
+        assert!(cluster.server.exists(&backup_path(kept)), "{kept}");
+    }
+    wait_for(&cluster, "the newest backup in the status", |c| {
+        c.resource()["status"]["lastBackup"]["name"] == "tgtg-backup-0"
+    })
+    .await;
+    // Settled: nothing more to prune.
+    settle(&cluster, &operator).await;
+    assert!(jobs_named(&cluster, "tgtg-backup-prune-").is_empty());
+    let uncovered: Vec<String> = cluster
+        .server
+        .take_requests()
+        .iter()
+        .filter(|r| !crate::rbac::allows(crate::rbac::CONTROLLER_RULES, &r.method, &r.path))
+        .map(crate::testing::api_server::Recorded::line)
+        .collect();
+    assert_eq!(
+        uncovered,
+        Vec::<String>::new(),
+        "the RBAC rules cover every request"
+    );
+}
