@@ -461,3 +461,60 @@ async fn the_database_password_is_not_rotated_on_cloudnativepg_which_owns_the_ap
             .exists(&core("secrets", "tgtg-postgres-credentials"))
     );
 }
+
+/// Wait, at most `within`, until `reached` holds (the cluster's controllers may act meanwhile).
+async fn wait_until(
+    cluster: &Cluster,
+    what: &str,
+    within: std::time::Duration,
+    mut reached: impl FnMut(&Cluster) -> bool,
+) {
+    let deadline = tokio::time::Instant::now() + within;
+    while !reached(cluster) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what}: not within {within:?}; status {:#}",
+            cluster.resource()["status"]
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// Under the running controller a failover shows in the status as it happens: the Cluster is
+/// watched, while the next periodic look at a Ready platform is minutes away (and a look of
+/// the rollout, 15 s, longer than this test waits).
+#[tokio::test]
+async fn under_the_running_controller_a_failover_shows_as_it_happens() {
+    let cluster = Cluster::with_sample("ha.yaml");
+    let ctx = cluster.ctx.clone();
+    let operator = tokio::spawn(async move {
+        if let Err(error) = crate::controller::run(ctx, Some(crate::double_tests::NS)).await {
+            panic!("the controller did not start: {error}");
+        }
+    });
+    wait_until(&cluster, "Ready", std::time::Duration::from_secs(30), |c| {
+        c.controllers_act();
+        c.resource()["status"]["phase"] == "Ready"
+    })
+    .await;
+
+    set_cluster_status(
+        &cluster,
+        json!({"phase": "Failing over", "currentPrimary": "tgtg-cnpg-1",
+            "targetPrimary": "tgtg-cnpg-2",
+            "conditions": [{"type": "Ready", "status": "False", "reason": "ClusterIsNotReady"}]}),
+    );
+    let quickly = std::time::Duration::from_secs(5);
+    wait_until(&cluster, "FailoverInProgress", quickly, |c| {
+        c.condition("DatabaseReady")["reason"] == "FailoverInProgress"
+    })
+    .await;
+    set_cluster_status(&cluster, healthy("tgtg-cnpg-2"));
+    wait_until(&cluster, "the new primary", quickly, |c| {
+        c.condition("DatabaseReady")["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("its primary is tgtg-cnpg-2"))
+    })
+    .await;
+    operator.abort();
+}
