@@ -1251,3 +1251,295 @@ async fn retention_really_deletes_the_old_files_and_then_their_backup_resources(
         "the RBAC rules cover every request"
     );
 }
+
+// ---- restores ----
+
+fn restore_requested(cluster: &Cluster, name: &str, spec: Value) {
+    let mut spec = spec;
+    spec["toogoodtogo"] = json!("tgtg");
+    cluster.server.create(
+        &restore_path(name),
+        json!({"apiVersion": "toogoodtogo.io/v1alpha1", "kind": "Restore", "spec": spec}),
+    );
+}
+
+fn restore(cluster: &Cluster, name: &str) -> Value {
+    cluster.server.get(&restore_path(name)).unwrap_or_default()
+}
+
+fn restore_phase_is(cluster: &Cluster, name: &str, phase: &str) -> bool {
+    restore(cluster, name)["status"]["phase"] == phase
+}
+
+fn bot_replicas(cluster: &Cluster) -> Value {
+    cluster.server.get(BOT).unwrap_or_default()["spec"]["replicas"].clone()
+}
+
+/// A production platform under the running operator with a completed nightly backup and a
+/// Restore of it that has reached `Restoring`. Returns the restored file.
+async fn restore_running(cluster: &Cluster, operator: &Operator) -> String {
+    settle(cluster, operator).await;
+    let file = backup_file(3600, "");
+    finished_backup(cluster, "nightly", "Scheduled", Some(&file));
+    restore_requested(cluster, "back-to-nightly", json!({"backup": "nightly"}));
+    wait_for(cluster, "Verifying", |c| {
+        restore_phase_is(c, "back-to-nightly", "Verifying")
+            && c.server.exists(&job_path("back-to-nightly-verify"))
+    })
+    .await;
+    job_ends(
+        cluster,
+        "back-to-nightly-verify",
+        true,
+        &format!("{file} is intact"),
+    );
+    // The safety copy is an ordinary Backup with its Job.
+    wait_for(cluster, "the safety backup running", |c| {
+        restore_phase_is(c, "back-to-nightly", "BackingUp")
+            && c.server.exists(&job_path("back-to-nightly-safety"))
+    })
+    .await;
+    assert_eq!(
+        backup(cluster, "back-to-nightly-safety")["spec"]["kind"],
+        "PreRestore"
+    );
+    assert_eq!(
+        bot_replicas(cluster),
+        3,
+        "nothing is touched before the safety copy"
+    );
+    job_ends(
+        cluster,
+        "back-to-nightly-safety",
+        true,
+        &report(&backup_file(0, "_pre_restore")),
+    );
+    // The bot is stopped; the restore waits until its pods are gone.
+    wait_for(cluster, "the bot stopped", |c| {
+        restore_phase_is(c, "back-to-nightly", "ScalingDown") && bot_replicas(c) == 0
+    })
+    .await;
+    poke(cluster, operator).await;
+    assert!(!cluster.server.exists(&job_path("back-to-nightly-restore")));
+    assert_eq!(condition(cluster, "Ready")["reason"], "Restoring");
+    assert_eq!(condition(cluster, "Progressing")["reason"], "Restoring");
+    wait_for(cluster, "Restoring", |c| {
+        c.controllers_act();
+        restore_phase_is(c, "back-to-nightly", "Restoring")
+    })
+    .await;
+    file
+}
+
+#[tokio::test]
+async fn a_restore_of_a_missing_backup_fails_at_once_and_touches_nothing() {
+    let cluster = Cluster::with_sample("production.yaml");
+    let operator = Operator::of(&cluster);
+    settle(&cluster, &operator).await;
+    object_changes(&cluster);
+    restore_requested(&cluster, "oops", json!({"backup": "no-such-backup"}));
+    wait_for(&cluster, "Failed", |c| {
+        restore_phase_is(c, "oops", "Failed")
+    })
+    .await;
+    assert_eq!(
+        restore(&cluster, "oops")["status"]["message"],
+        "Backup no-such-backup of tgtg does not exist"
+    );
+    // Final: never retried.
+    for _ in 0..2 {
+        poke(&cluster, &operator).await;
+    }
+    let touched: Vec<String> = object_changes(&cluster)
+        .into_iter()
+        .filter(|p| p.contains("/jobs/") || p.contains("/deployments/"))
+        .collect();
+    assert_eq!(touched, Vec::<String>::new());
+    assert_eq!(events_with(&cluster, "RestoreFailed").len(), 1);
+}
+
+#[tokio::test]
+async fn a_corrupt_or_missing_file_fails_verification_before_anything_is_touched() {
+    let cluster = Cluster::with_sample("production.yaml");
+    let operator = Operator::of(&cluster);
+    settle(&cluster, &operator).await;
+    let file = backup_file(7200, "_manual");
+    restore_requested(&cluster, "from-file", json!({"file": file}));
+    let verify = job_path("from-file-verify");
+    wait_for(&cluster, "the verification Job", |c| {
+        c.server.exists(&verify)
+    })
+    .await;
+    let job = cluster.server.get(&verify).unwrap_or_default();
+    assert_eq!(job["metadata"]["ownerReferences"][0]["kind"], "Restore");
+    assert_eq!(
+        job["spec"]["backoffLimit"], 0,
+        "a bad file is not tried again"
+    );
+    let container = &job["spec"]["template"]["spec"]["containers"][0];
+    assert!(
+        container["command"][2]
+            .as_str()
+            .is_some_and(|s| s.contains("pgb_verify \"$BACKUP_DIR/$RESTORE_FILE\"")),
+        "{container}"
+    );
+    let env = container["env"].as_array().cloned().unwrap_or_default();
+    assert!(
+        env.iter()
+            .any(|e| e["name"] == "RESTORE_FILE" && e["value"] == file.as_str())
+    );
+    assert!(
+        env.iter()
+            .any(|e| e["name"] == "PGUSER" && e["valueFrom"]["secretKeyRef"]["key"] == "username"),
+        "the bot's login role"
+    );
+
+    job_ends(
+        &cluster,
+        "from-file-verify",
+        false,
+        &format!(
+            "ERROR: backup file is not a valid gzip archive (corrupt or truncated): /backups/{file}\n"
+        ),
+    );
+    wait_for(&cluster, "Failed", |c| {
+        restore_phase_is(c, "from-file", "Failed")
+    })
+    .await;
+    let status = &restore(&cluster, "from-file")["status"];
+    assert_eq!(
+        status["message"],
+        format!(
+            "{file} cannot be restored: ERROR: backup file is not a valid gzip archive (corrupt or truncated): /backups/{file}; nothing was changed"
+        )
+    );
+    assert!(status["safetyBackup"].is_null());
+    poke(&cluster, &operator).await;
+    assert!(!cluster.server.exists(&backup_path("from-file-safety")));
+    assert_eq!(bot_replicas(&cluster), 3);
+    assert_eq!(events_with(&cluster, "RestoreFailed").len(), 1);
+}
+
+#[tokio::test]
+async fn a_dry_run_restores_into_a_scratch_database_and_leaves_the_platform_alone() {
+    let cluster = Cluster::with_sample("production.yaml");
+    let operator = Operator::of(&cluster);
+    settle(&cluster, &operator).await;
+    let file = backup_file(7200, "");
+    restore_requested(&cluster, "check", json!({"file": file, "dryRun": true}));
+    let verify = job_path("check-verify");
+    wait_for(&cluster, "the check Job", |c| c.server.exists(&verify)).await;
+    let job = cluster.server.get(&verify).unwrap_or_default();
+    let container = &job["spec"]["template"]["spec"]["containers"][0];
+    assert!(
+        container["command"][2]
+            .as_str()
+            .is_some_and(|s| s.contains("pgb_restore_check")),
+        "{container}"
+    );
+    let env = container["env"].as_array().cloned().unwrap_or_default();
+    assert!(
+        env.iter()
+            .any(|e| e["name"] == "PGUSER" && e["value"] == "postgres"),
+        "creating the scratch database needs the superuser"
+    );
+    let bot_generation = generation(&cluster, BOT);
+    job_ends(&cluster, "check-verify", true, "restores");
+    wait_for(&cluster, "Completed", |c| {
+        restore_phase_is(c, "check", "Completed")
+    })
+    .await;
+    assert!(
+        restore(&cluster, "check")["status"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("the live database was not touched"))
+    );
+    poke(&cluster, &operator).await;
+    assert!(!cluster.server.exists(&backup_path("check-safety")));
+    assert!(!cluster.server.exists(&job_path("check-restore")));
+    assert_eq!(generation(&cluster, BOT), bot_generation);
+    assert_eq!(bot_replicas(&cluster), 3);
+}
+
+#[tokio::test]
+async fn a_restore_takes_a_safety_backup_stops_the_bot_restores_migrates_and_starts_it_again() {
+    let cluster = Cluster::with_sample("production.yaml");
+    let operator = Operator::of(&cluster);
+    let file = restore_running(&cluster, &operator).await;
+    let job = cluster
+        .server
+        .get(&job_path("back-to-nightly-restore"))
+        .unwrap_or_default();
+    let pod = &job["spec"]["template"]["spec"];
+    let restore_container = &pod["initContainers"][0];
+    assert!(
+        restore_container["command"][2]
+            .as_str()
+            .is_some_and(|s| s.contains("pgb_restore \"$BACKUP_DIR/$RESTORE_FILE\""))
+    );
+    let env = restore_container["env"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        env.iter()
+            .any(|e| e["name"] == "RESTORE_FILE" && e["value"] == file.as_str())
+    );
+    assert!(
+        env.iter()
+            .any(|e| e["name"] == "PGUSER" && e["valueFrom"]["secretKeyRef"]["key"] == "username"),
+        "the bot's login role"
+    );
+    let migrate = &pod["containers"][0];
+    assert_eq!(migrate["image"], "toogoodtogo/bot:1.4.2");
+    assert_eq!(migrate["args"], json!(["migrate"]));
+    assert_eq!(migrate["securityContext"]["runAsUser"], 65532);
+    assert_eq!(job["spec"]["backoffLimit"], 0);
+
+    jobs_succeed(&cluster, "back-to-nightly-restore");
+    // The bot comes back with its replicas; the restore ends when they are ready.
+    wait_for(&cluster, "the bot scaled up", |c| {
+        restore_phase_is(c, "back-to-nightly", "ScalingUp") && bot_replicas(c) == 3
+    })
+    .await;
+    wait_for(&cluster, "Completed", |c| {
+        c.controllers_act();
+        restore_phase_is(c, "back-to-nightly", "Completed")
+    })
+    .await;
+    assert_eq!(
+        restore(&cluster, "back-to-nightly")["status"]["safetyBackup"],
+        "back-to-nightly-safety"
+    );
+    settle(&cluster, &operator).await;
+    assert_eq!(events_with(&cluster, "RestoreCompleted").len(), 1);
+}
+
+#[tokio::test]
+async fn a_failed_restore_reports_the_reason_and_the_safety_backup_and_the_bot_comes_back() {
+    let cluster = Cluster::with_sample("production.yaml");
+    let operator = Operator::of(&cluster);
+    restore_running(&cluster, &operator).await;
+    job_ends(
+        &cluster,
+        "back-to-nightly-restore",
+        false,
+        "ERROR: restore failed (psql exit 3); the database was left unchanged\n",
+    );
+    wait_for(&cluster, "Failed", |c| {
+        restore_phase_is(c, "back-to-nightly", "Failed")
+    })
+    .await;
+    assert_eq!(
+        restore(&cluster, "back-to-nightly")["status"]["message"],
+        "ERROR: restore failed (psql exit 3); the database was left unchanged; the safety backup back-to-nightly-safety holds the database from before"
+    );
+    wait_for(&cluster, "the bot back", |c| bot_replicas(c) == 3).await;
+    // Not retried: no new restore Job after the failed one is gone.
+    cluster.server.delete(&job_path("back-to-nightly-restore"));
+    for _ in 0..2 {
+        poke(&cluster, &operator).await;
+    }
+    assert!(!cluster.server.exists(&job_path("back-to-nightly-restore")));
+    assert_eq!(events_with(&cluster, "RestoreFailed").len(), 1);
+}
