@@ -518,3 +518,46 @@ async fn under_the_running_controller_a_failover_shows_as_it_happens() {
     .await;
     operator.abort();
 }
+
+#[tokio::test]
+async fn with_deletion_policy_backup_the_cluster_goes_only_after_a_final_logical_backup_of_it() {
+    let cluster = Cluster::new();
+    cluster.install_cloudnativepg();
+    let mut cr = serde_json::to_value(crate::testing::sample("ha.yaml")).unwrap_or_default();
+    cr["spec"]["deletionPolicy"] = json!("Backup");
+    cluster.server.create(CR, cr);
+    cluster.converge().await;
+    cluster.server.delete(CR);
+    cluster.reconcile_ok().await;
+    let final_backup = group("toogoodtogo.io/v1alpha1", "backups", "tgtg-final");
+    assert!(cluster.server.exists(&final_backup));
+    assert!(
+        cluster.server.exists(CNPG),
+        "the cluster runs for the backup"
+    );
+    let job = cluster
+        .server
+        .paths("/apis/batch/v1/namespaces/shop/jobs/tgtg-final")
+        .first()
+        .map(|path| get(&cluster, path))
+        .unwrap_or_default();
+    let container = job["spec"]["template"]["spec"]["containers"][0].clone();
+    assert_eq!(
+        env(&container, "PGHOST")["value"],
+        "tgtg-cnpg-rw",
+        "{job:#}"
+    );
+
+    cluster.server.edit(&final_backup, |b| {
+        b["status"] = json!({"phase": "Completed", "file": "toogoodtogo_20261129_100000.sql.gz"});
+    });
+    cluster.reconcile_ok().await;
+    assert!(!cluster.server.exists(CR));
+    assert!(!cluster.server.exists(CNPG));
+    assert!(
+        !cluster
+            .server
+            .exists(&core("persistentvolumeclaims", "tgtg-cnpg-1"))
+    );
+    assert!(cluster.server.exists(&final_backup), "the backup stays");
+}
