@@ -1,7 +1,8 @@
-//! Backups of the managed database: the volume they live on, the ConfigMap with
-//! `deployment/scripts/lib/pg-backup.sh` (the same library the single-host `backup.sh` and
-//! `restore.sh` use, embedded at build time, not a copy), the CronJob of the scheduled backups,
-//! the Job of one `Backup` and the Job that deletes the files retention chose.
+//! Backups of the database the platform runs (managed or CloudNativePG): the volume they live
+//! on, the ConfigMap with `deployment/scripts/lib/pg-backup.sh` (the same library the
+//! single-host `backup.sh` and `restore.sh` use, embedded at build time, not a copy), the
+//! CronJob of the scheduled backups, the Job of one `Backup` and the Job that deletes the files
+//! retention chose.
 //!
 //! Every Job runs `bash` from the PostgreSQL image of the database's major version, sources the
 //! library and calls one of its functions. A backup Job ends by writing the backup's metadata
@@ -18,10 +19,10 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 
-use super::Context;
 use super::pod::{
     self, POSTGRES_BOT_PASSWORD_KEY, POSTGRES_SUPERUSER_PASSWORD_KEY, POSTGRES_USER_KEY,
 };
+use super::{Context, cnpg_cluster};
 use crate::crd::{BackupKind, BackupSpec, DatabaseSpec};
 use crate::names::{BOT_DATABASE, Component, DATABASE_CLIENT_LABEL, POSTGRES_PORT};
 
@@ -49,12 +50,6 @@ pub const PRUNE_JOB: &str = "prune";
 pub const PRUNE_BACKUPS_ANNOTATION: &str = "toogoodtogo.io/backups";
 /// UID of the `postgres` user in the official Alpine images.
 const POSTGRES_UID: i64 = 70;
-
-/// Keys of CloudNativePG's basic-auth Secrets (`<cluster>-app`, `<cluster>-superuser`).
-pub const CNPG_USER_KEY: &str = "username";
-pub const CNPG_PASSWORD_KEY: &str = "password";
-/// Key of the connection URI in CloudNativePG's `<cluster>-app` Secret.
-pub const CNPG_URI_KEY: &str = "uri";
 
 /// A backup Job's script: back up, then hand the metadata to the operator.
 const BACKUP_SCRIPT: &str = r#". /opt/toogoodtogo/pg-backup.sh
@@ -158,8 +153,8 @@ pub fn library_env(ctx: &Context, role: Role) -> Vec<EnvVar> {
         };
         (
             owner.cnpg_primary_service(),
-            secret_env("PGUSER", &secret, CNPG_USER_KEY),
-            secret_env("PGPASSWORD", &secret, CNPG_PASSWORD_KEY),
+            secret_env("PGUSER", &secret, cnpg_cluster::USERNAME_KEY),
+            secret_env("PGPASSWORD", &secret, cnpg_cluster::PASSWORD_KEY),
         )
     } else {
         let credentials = owner.postgres_credentials();

@@ -27,6 +27,11 @@ pub const TARGET_RELEASE: &str = "1.25";
 pub const IMAGE_REPOSITORY: &str = "ghcr.io/cloudnative-pg/postgresql";
 /// Label CloudNativePG puts on every pod of a Cluster, with the Cluster's name.
 pub const CLUSTER_LABEL: &str = "cnpg.io/cluster";
+/// Keys of CloudNativePG's basic-auth Secrets (`<cluster>-app`, `<cluster>-superuser`).
+pub const USERNAME_KEY: &str = "username";
+pub const PASSWORD_KEY: &str = "password";
+/// Key of the owner's connection URI (to the `-rw` Service) in the `<cluster>-app` Secret.
+pub const URI_KEY: &str = "uri";
 /// How to install CloudNativePG, for the condition of a resource that asks for it without it.
 pub const INSTALL_HINT: &str = "install the CloudNativePG operator (e.g. kubectl apply --server-side -f https://raw.githubusercontent.com/cloudnative-pg/cloudnative-pg/release-1.25/releases/cnpg-1.25.1.yaml, or its Helm chart cnpg/cloudnative-pg)";
 

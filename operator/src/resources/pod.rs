@@ -84,7 +84,7 @@ pub fn bot_env(ctx: &Context) -> (Vec<EnvFromSource>, Vec<EnvVar>) {
         env.push(secret_env(
             "DATABASE_URL",
             &ctx.owner.cnpg_app_secret(),
-            super::backup::CNPG_URI_KEY,
+            super::cnpg_cluster::URI_KEY,
             false,
         ));
     } else {
