@@ -1543,3 +1543,163 @@ async fn a_failed_restore_reports_the_reason_and_the_safety_backup_and_the_bot_c
     assert!(!cluster.server.exists(&job_path("back-to-nightly-restore")));
     assert_eq!(events_with(&cluster, "RestoreFailed").len(), 1);
 }
+
+// ---- secret rotation ----
+
+fn pod_hash(cluster: &Cluster) -> Value {
+    cluster.server.get(BOT).unwrap_or_default()["spec"]["template"]["metadata"]["annotations"]
+        [crate::names::CONFIG_HASH_ANNOTATION]
+        .clone()
+}
+
+fn rotation(cluster: &Cluster) -> Value {
+    cluster.resource()["status"]["secretRotation"].clone()
+}
+
+#[tokio::test]
+async fn the_rotate_annotation_rotates_the_key_and_token_and_keeps_the_previous_ones() {
+    let cluster = Cluster::with_sample("production.yaml");
+    let operator = Operator::of(&cluster);
+    settle(&cluster, &operator).await;
+    let (key, token) = (
+        generated(&cluster, "SECRET_KEY"),
+        generated(&cluster, "WEBHOOK_SECRET_TOKEN"),
+    );
+    assert_eq!(generated(&cluster, "SECRET_KEY_PREVIOUS"), "");
+    let hash = pod_hash(&cluster);
+
+    ask_rotation(&cluster, "2026-11-29");
+    wait_for(&cluster, "the new values announced", |c| {
+        rotation(c)["webhookRotation"] == "Announcing"
+    })
+    .await;
+    // The new SECRET_KEY is announced first: accepted by the new pods (the bot's one extra
+    // accepted key), while the old key still signs.
+    let new_key = generated(&cluster, "SECRET_KEY_NEXT");
+    assert!(!new_key.is_empty() && new_key != key);
+    assert_eq!(generated(&cluster, "SECRET_KEY"), key);
+    assert_eq!(generated(&cluster, "SECRET_KEY_PREVIOUS"), new_key);
+    // The new webhook token is announced first: accepted by the new pods, the old one still
+    // registered with Telegram, so no pod ever rejects what Telegram sends.
+    let new_token = generated(&cluster, "WEBHOOK_SECRET_TOKEN_PREVIOUS");
+    assert_eq!(generated(&cluster, "WEBHOOK_SECRET_TOKEN"), token);
+    assert!(!new_token.is_empty() && new_token != token);
+    assert_ne!(
+        pod_hash(&cluster),
+        hash,
+        "the bot rolls onto the new values"
+    );
+    assert_eq!(rotation(&cluster)["lastTrigger"], "2026-11-29");
+    assert!(
+        rotation(&cluster)["secretKey"].is_null(),
+        "not rotated until it signs"
+    );
+    assert_eq!(events_with(&cluster, "SecretKeyAnnounced").len(), 1);
+    // While the pods roll nothing moves on.
+    poke(&cluster, &operator).await;
+    assert_eq!(generated(&cluster, "SECRET_KEY"), key, "still rolling");
+    assert_eq!(rotation(&cluster)["webhookRotation"], "Announcing");
+
+    // Every pod accepts the new key: it signs now, and the old one is accepted for a day; the
+    // key's swap rolls the pods once more, after that roll the token swaps.
+    wait_for(&cluster, "both swapped", |c| {
+        c.controllers_act();
+        generated(c, "WEBHOOK_SECRET_TOKEN") == new_token
+            && rotation(c)["webhookRotation"].is_null()
+    })
+    .await;
+    settle(&cluster, &operator).await;
+    assert_eq!(generated(&cluster, "SECRET_KEY"), new_key);
+    assert_eq!(generated(&cluster, "SECRET_KEY_PREVIOUS"), key);
+    assert_eq!(generated(&cluster, "SECRET_KEY_NEXT"), "");
+    assert_eq!(generated(&cluster, "WEBHOOK_SECRET_TOKEN_PREVIOUS"), token);
+    let status = rotation(&cluster);
+    assert!(status["secretKey"].is_string());
+    assert!(status["webhookSecretToken"].is_string());
+    for reason in ["SecretKeyRotated", "WebhookTokenRotated"] {
+        assert_eq!(events_with(&cluster, reason).len(), 1, "{reason}");
+    }
+    assert!(
+        !cluster.resource()["status"].to_string().contains(&key),
+        "status never holds values"
+    );
+    // The bot reads both through optional secret references.
+    let env = cluster.server.get(BOT).unwrap_or_default()["spec"]["template"]["spec"]["containers"]
+        [0]["env"]
+        .clone();
+    for name in ["SECRET_KEY_PREVIOUS", "WEBHOOK_SECRET_TOKEN_PREVIOUS"] {
+        assert!(
+            env.as_array()
+                .is_some_and(|e| e.iter().any(|v| v["name"] == name)),
+            "{name}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn after_the_grace_period_the_previous_values_are_dropped() {
+    let cluster = Cluster::with_sample("production.yaml");
+    let operator = Operator::of(&cluster);
+    settle(&cluster, &operator).await;
+    ask_rotation(&cluster, "a");
+    wait_for(&cluster, "rotated", |c| {
+        c.controllers_act();
+        rotation(c)["webhookSecretToken"].is_string() && rotation(c)["webhookRotation"].is_null()
+    })
+    .await;
+    settle(&cluster, &operator).await;
+    let retired = generated(&cluster, "SECRET_KEY_PREVIOUS");
+    assert_ne!(retired, "");
+    // A day and more later.
+    cluster.server.edit(
+        &crate::double_tests::core("secrets", "tgtg-generated"),
+        |s| {
+            use base64::Engine as _;
+            let list = json!([{"key": retired, "retiredAt": 1_767_225_600}]).to_string();
+            s["data"]["SECRET_KEYS_RETIRED"] =
+                json!(base64::engine::general_purpose::STANDARD.encode(list));
+            s["metadata"]["annotations"]["toogoodtogo.io/webhook-token-rotated-at"] =
+                json!("2026-01-01T00:00:00Z");
+        },
+    );
+    cluster.server.edit(CR, |cr| {
+        cr["status"]["secretRotation"]["secretKey"] = json!("2026-01-01T00:00:00Z");
+        cr["status"]["secretRotation"]["webhookSecretToken"] = json!("2026-01-01T00:00:00Z");
+    });
+    let key = generated(&cluster, "SECRET_KEY");
+    wait_for(&cluster, "the previous values dropped", |c| {
+        c.controllers_act();
+        generated(c, "SECRET_KEY_PREVIOUS").is_empty()
+            && generated(c, "WEBHOOK_SECRET_TOKEN_PREVIOUS").is_empty()
+    })
+    .await;
+    settle(&cluster, &operator).await;
+    assert_eq!(generated(&cluster, "SECRET_KEY"), key, "no new rotation");
+}
+
+#[tokio::test]
+async fn secrets_older_than_the_interval_are_rotated() {
+    let cluster = Cluster::with_sample("production.yaml");
+    cluster.server.edit(CR, |cr| {
+        cr["spec"]["secretRotation"] = json!({"intervalDays": 30, "webhookSecretToken": false});
+        cr["metadata"]["creationTimestamp"] = json!("2026-01-01T00:00:00Z");
+    });
+    let operator = Operator::of(&cluster);
+    settle(&cluster, &operator).await;
+    // Created long ago: SECRET_KEY is rotated at once, not the token.
+    wait_for(&cluster, "the key rotated", |c| {
+        c.controllers_act();
+        rotation(c)["secretKey"].is_string()
+    })
+    .await;
+    settle(&cluster, &operator).await;
+    assert!(rotation(&cluster)["webhookSecretToken"].is_null());
+    assert_eq!(generated(&cluster, "WEBHOOK_SECRET_TOKEN_PREVIOUS"), "");
+    // Then not again until the interval passed.
+    let key = generated(&cluster, "SECRET_KEY");
+    for _ in 0..2 {
+        poke(&cluster, &operator).await;
+    }
+    assert_eq!(generated(&cluster, "SECRET_KEY"), key);
+    assert_eq!(events_with(&cluster, "SecretKeyRotated").len(), 1);
+}
