@@ -42,7 +42,7 @@ privacy =
 
     Zahlungen laufen über Telegram und Stripe; der Bot speichert nur die Zahlungs-IDs und Beträge. Nichts anderes wird an Dritte weitergegeben.
 
-    /delete_my_data löscht deinen Namen, Benutzernamen, deine Sprache, deinen gespeicherten Standort, deine Einstellungen, Favoriten, Bewertungskommentare und offenen Dialoge; verwirft Nachrichten, die noch an dich gehen sollten; ersetzt deinen Namen in Nachrichten an Läden durch „(customer erased their data)“, so wie ihre Reservierungslisten ihn zeigen; beendet deine Mitarbeit in Betrieben; und leert die Details der Protokolleinträge zu deinen Einstellungen, deinem Standort, deinen Favoriten und Bewertungen.
+    /delete_my_data löscht deinen Namen, Benutzernamen, deine Sprache, deinen gespeicherten Standort, deine Einstellungen, Favoriten, Bewertungskommentare und offenen Dialoge; verwirft Nachrichten, die noch an dich gehen sollten; ersetzt deinen Namen in Nachrichten an Läden und in ihren Reservierungslisten durch den Hinweis, dass du deine Daten gelöscht hast; beendet deine Mitarbeit in Betrieben; und leert die Details der Protokolleinträge zu deinen Einstellungen, deinem Standort, deinen Favoriten und Bewertungen.
 
     Was bleibt, und wie lange:
     • deine Telegram-ID, ohne Namen, damit die Einträge unten stimmig bleiben (schreibst du dem Bot wieder, wird dein Name neu gespeichert);

@@ -78,8 +78,18 @@ mod tests {
     use chrono::Duration as Span;
 
     async fn application(pool: &PgPool, owner: i64, created: DateTime<Utc>) -> sqlx::Result<i64> {
-        sqlx::query("INSERT INTO users (telegram_id, language_code) VALUES ($1, 'en')")
+        application_in(pool, owner, created, "en").await
+    }
+
+    async fn application_in(
+        pool: &PgPool,
+        owner: i64,
+        created: DateTime<Utc>,
+        language: &str,
+    ) -> sqlx::Result<i64> {
+        sqlx::query("INSERT INTO users (telegram_id, language_code) VALUES ($1, $2)")
             .bind(owner)
+            .bind(language)
             .execute(pool)
             .await?;
         sqlx::query_scalar(
@@ -135,6 +145,27 @@ mod tests {
         );
         assert_eq!(state(&pool, fresh).await?.0, "pending");
         assert!(messages(&pool, 1).await?.is_empty());
+        Ok(())
+    }
+
+    #[sqlx::test(migrator = "crate::store::MIGRATOR")]
+    async fn a_german_owner_is_warned_and_told_of_the_expiry_in_german(
+        pool: PgPool,
+    ) -> sqlx::Result<()> {
+        let now = Utc::now();
+        application_in(&pool, 3, now - Span::days(13) - Span::hours(1), "de").await?;
+        run_once(&pool, now).await?;
+        run_once(&pool, now + Span::days(1)).await?;
+        let told = messages(&pool, 3).await?;
+        assert!(
+            told[0].starts_with("⏳ Deine Anmeldung für Bakery Ada wartet seit 13 Tagen"),
+            "{told:?}"
+        );
+        assert!(
+            told[1].starts_with("Leider wurde Bakery Ada nicht freigegeben.")
+                && told[1].contains("Grund: Kein Admin hat innerhalb von 14 Tagen entschieden"),
+            "{told:?}"
+        );
         Ok(())
     }
 }

@@ -602,13 +602,21 @@ impl Catalog {
                 self.fmt("decision-reinstated", args!["name" => name])
             }
             BusinessStatus::Approved => self.fmt("decision-approved-notice", args!["name" => name]),
-            BusinessStatus::Rejected => self.fmt(
-                "decision-rejected-notice",
-                args![
-                    "name" => name,
-                    "reason" => business.rejection_reason.as_deref().unwrap_or("—"),
-                ],
-            ),
+            BusinessStatus::Rejected => {
+                // An expired application's reason is stored in English; it reads in the
+                // owner's language. An admin's reason is shown as the admin wrote it.
+                let reason = match business.rejection_reason.as_deref() {
+                    Some(reason) if reason == english().biz.application_expired_reason => {
+                        self.biz.application_expired_reason
+                    }
+                    Some(reason) => reason,
+                    None => "—",
+                };
+                self.fmt(
+                    "decision-rejected-notice",
+                    args!["name" => name, "reason" => reason],
+                )
+            }
             BusinessStatus::Suspended => {
                 self.fmt("decision-suspended-notice", args!["name" => name])
             }
