@@ -35,10 +35,10 @@ use crate::metrics::{ErrorLabels, Metrics, ResourceLabels};
 use crate::names::{FIELD_MANAGER, Owner};
 use crate::observe::{self, MigrationState};
 use crate::restores;
-use crate::rollback;
 use crate::rotation;
 use crate::status::{self, Facts, Problem};
 use crate::validate;
+use crate::{analysis, rollback};
 
 /// Shared state of all reconciles.
 pub struct Context {
@@ -444,6 +444,8 @@ async fn reconcile_steps(cr: &TooGoodToGo, ctx: &Context) -> Result<Action, Erro
         }
         observed.migration_job = None;
     }
+    observed.analysis =
+        analysis::assess(client, cr, observed.deployment.as_ref(), Timestamp::now()).await?;
     facts.observed = observed.clone();
     if let Err(error) = validate::validate_transition(cr, observed.postgres_major().as_deref()) {
         facts.problem = Some(Problem::InvalidSpec(error.to_string()));
@@ -496,9 +498,28 @@ async fn reconcile_steps(cr: &TooGoodToGo, ctx: &Context) -> Result<Action, Erro
         )));
     }
     if let Some((from, to)) = &plan.rollback {
+        let failed_analysis = match &observed.analysis {
+            Some(analysis::State::Failed { evidence, .. }) => Some(evidence.clone()),
+            _ => None,
+        };
+        let recorded = cr
+            .status
+            .as_ref()
+            .and_then(|s| s.rolled_back.as_ref())
+            .filter(|r| &r.from == from)
+            .and_then(|r| r.reason.clone());
+        let why = failed_analysis.clone().or(recorded).map_or_else(
+            || {
+                format!(
+                    "did not become available within {}s",
+                    cr.progress_deadline_seconds()
+                )
+            },
+            |evidence| format!("failed its analysis: {evidence}"),
+        );
+        facts.rollback_reason = failed_analysis.clone();
         facts.problem = Some(Problem::RolledBack(format!(
-            "version {from} did not become available within {}s; rolled back to {to}; it is not tried again until spec.version changes",
-            cr.progress_deadline_seconds()
+            "version {from} {why}; rolled back to {to}; it is not tried again until spec.version changes"
         )));
         // New unless the status or the Deployment (written with the rollback) records it.
         let new = cr
@@ -517,10 +538,7 @@ async fn reconcile_steps(cr: &TooGoodToGo, ctx: &Context) -> Result<Action, Erro
             let event = kube::runtime::events::Event {
                 type_: kube::runtime::events::EventType::Warning,
                 reason: "RolledBack".to_owned(),
-                note: Some(format!(
-                    "version {from} did not become available within {}s; rolled back to {to}",
-                    cr.progress_deadline_seconds()
-                )),
+                note: Some(format!("version {from} {why}; rolled back to {to}")),
                 action: "Rollback".to_owned(),
                 secondary: None,
             };
@@ -537,7 +555,15 @@ async fn reconcile_steps(cr: &TooGoodToGo, ctx: &Context) -> Result<Action, Erro
             {
                 // The database is restored only when the new version is to blame, and the
                 // Warning saying what that discards goes out before the Restore exists.
-                let decided = rollback::decide(client, &owner, from, to, Timestamp::now()).await?;
+                let decided = rollback::decide(
+                    client,
+                    &owner,
+                    from,
+                    to,
+                    failed_analysis.as_deref(),
+                    Timestamp::now(),
+                )
+                .await?;
                 for notice in &decided.events {
                     if let Err(error) = status::publish(&ctx.recorder, cr, &notice.event()).await {
                         warn!(%error, reason = notice.reason, "cannot publish event");
@@ -960,6 +986,8 @@ async fn reconcile_steps(cr: &TooGoodToGo, ctx: &Context) -> Result<Action, Erro
             | MigrationState::BackingUp
             | MigrationState::WaitingForRestore { .. }
     ) || report.writes() > 0
+        // A version under analysis has its pods' metrics read again soon.
+        || matches!(observed.analysis, Some(analysis::State::Analysing { .. }))
         || backup_requested
         || backup_writes > 0
         // A CloudNativePG cluster coming up or failing over is looked at again soon: its

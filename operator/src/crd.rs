@@ -699,7 +699,8 @@ pub struct RolloutSpec {
     /// time (default true). The bad version is not retried until `spec.version` changes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_rollback: Option<bool>,
-    /// The Deployment's progress deadline (default 600).
+    /// The Deployment's progress deadline (default 120, as long as the single host's deploy
+    /// waits for health).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 30, max = 3600))]
     pub progress_deadline_seconds: Option<i32>,
@@ -712,10 +713,27 @@ pub struct RolloutSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 100))]
     pub history_limit: Option<i32>,
+    /// Minutes after a rollout completed during which the new version's pods' own `/metrics`
+    /// are read, and the version rolled back when too many of its update attempts fail or its
+    /// webhook answers 5xx too often (default 5; 0 turns the analysis off). The version becomes
+    /// `status.lastGoodVersion` only after it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 120))]
+    pub analysis_minutes: Option<i32>,
+    /// The share of failed update attempts, or of webhook calls answered with a 5xx, above which
+    /// the analysis rolls the version back (default 0.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0.0, max = 1.0))]
+    pub max_failure_ratio: Option<f64>,
+    /// The fewest update attempts (or webhook calls) the analysis judges a version on (default
+    /// 20): on less traffic it neither rolls back nor blames.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub min_updates: Option<i64>,
 }
 
 /// Default of `spec.rollout.progressDeadlineSeconds`.
-pub const DEFAULT_PROGRESS_DEADLINE_SECONDS: i32 = 600;
+pub const DEFAULT_PROGRESS_DEADLINE_SECONDS: i32 = 120;
 
 impl TooGoodToGo {
     pub fn auto_rollback(&self) -> bool {
@@ -757,6 +775,21 @@ pub struct RolledBack {
     /// pre-deployment backup, or why not (the version was not to blame).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub database: Option<String>,
+    /// Why the version was rolled back, when its rollout completed and the analysis found it
+    /// failing (with the numbers); absent when it did not become available in time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// The analysis of a version whose rollout completed (`spec.rollout.analysisMinutes`).
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RolloutAnalysis {
+    pub version: String,
+    /// When its rollout was seen complete: the analysis ends `analysisMinutes` later.
+    pub since: Time,
+    /// What its pods counted at the last look.
+    pub seen: String,
 }
 
 /// One deployed version.
@@ -790,9 +823,12 @@ pub struct TooGoodToGoStatus {
     /// When the generated secrets were last rotated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_rotation: Option<SecretRotationStatus>,
-    /// The newest version that became available.
+    /// The newest version that became available and passed its analysis.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_good_version: Option<String>,
+    /// The analysis of the version whose rollout completed, while it lasts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub analysis: Option<RolloutAnalysis>,
     /// Set while an automatic rollback is in effect (until `spec.version` changes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rolled_back: Option<RolledBack>,

@@ -174,7 +174,18 @@ async fn a_restore_requested_during_an_upgrade_waits_until_the_new_version_is_av
         "Restoring",
         "a held restore does not block the rollout from completing"
     );
-    // The new version is available: now the restore starts.
+    // The new version is available and under analysis: the restore still waits, since a
+    // failing analysis would roll the version back under it.
+    for _ in 0..3 {
+        cluster.controllers_act();
+        cluster.reconcile_ok().await;
+    }
+    assert_eq!(cluster.condition("Progressing")["reason"], "Analysing");
+    waits(&cluster);
+    // The analysis window ends (it began long ago): now the restore starts.
+    cluster.server.edit(CR, |cr| {
+        cr["status"]["analysis"]["since"] = json!("2026-11-29T10:00:00Z");
+    });
     for _ in 0..3 {
         cluster.controllers_act();
         cluster.reconcile_ok().await;

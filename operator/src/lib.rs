@@ -20,6 +20,9 @@ pub mod resources;
 pub mod validate;
 pub mod webhook_token;
 
+pub mod analysis;
+#[cfg(test)]
+mod analysis_double_tests;
 pub mod apply;
 pub mod backups;
 pub mod controller;

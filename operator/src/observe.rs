@@ -37,6 +37,8 @@ pub struct Observed {
     pub postgres_data_claim: Option<k8s_openapi::api::core::v1::PersistentVolumeClaim>,
     /// The CloudNativePG cluster, when the resource asks for one.
     pub cnpg: Option<crate::cnpg::ClusterState>,
+    /// The analysis of `spec.version` after its rollout completed ([`crate::analysis`]).
+    pub analysis: Option<crate::analysis::State>,
 }
 
 pub async fn observe(client: &Client, cr: &TooGoodToGo) -> Result<Observed, kube::Error> {
@@ -97,6 +99,7 @@ pub async fn observe(client: &Client, cr: &TooGoodToGo) -> Result<Observed, kube
         service_monitor_supported,
         pre_deployment_backup,
         postgres_data_claim,
+        analysis: None,
     })
 }
 
@@ -293,12 +296,17 @@ pub fn plan_rollout(cr: &TooGoodToGo, observed: &Observed) -> RolloutPlan {
     }
     if running.as_deref() == Some(wanted.as_str()) {
         let last_good = status.last_good_version.filter(|good| *good != wanted);
+        let failed_analysis = matches!(
+            &observed.analysis,
+            Some(crate::analysis::State::Failed { version, .. }) if *version == wanted
+        );
         if let Some(good) = last_good
             && cr.auto_rollback()
-            && observed
-                .deployment
-                .as_ref()
-                .is_some_and(progress_deadline_exceeded)
+            && (failed_analysis
+                || observed
+                    .deployment
+                    .as_ref()
+                    .is_some_and(progress_deadline_exceeded))
         {
             return RolloutPlan {
                 deploy_version: Some(good.clone()),
@@ -530,6 +538,7 @@ mod tests {
                     k8s_openapi::jiff::Timestamp::UNIX_EPOCH,
                 ),
                 database: None,
+                reason: None,
             }),
             ..Default::default()
         });

@@ -215,12 +215,14 @@ pub struct RollbackDatabase {
 }
 
 /// Decide whether the rollback from `from` to `to` restores the pre-deployment backup, and say
-/// what the restore would discard.
+/// what the restore would discard. `failed_analysis` is the evidence of a version that ran and
+/// failed its updates ([`crate::analysis`]): to blame, whatever its pods look like now.
 pub async fn decide(
     client: &Client,
     owner: &Owner,
     from: &str,
     to: &str,
+    failed_analysis: Option<&str>,
     now: Timestamp,
 ) -> Result<RollbackDatabase, BackupError> {
     let mut out = RollbackDatabase::default();
@@ -250,8 +252,11 @@ pub async fn decide(
         ));
         return Ok(out);
     }
-    let pods = pods_of_version(client, owner, from).await?;
-    match classify(from, &pods) {
+    let cause = match failed_analysis {
+        Some(evidence) => Cause::NewVersion(evidence.to_owned()),
+        None => classify(from, &pods_of_version(client, owner, from).await?),
+    };
+    match cause {
         Cause::NewVersion(evidence) => {
             let since = taken_at(&backup);
             let window = since.map_or_else(

@@ -12,7 +12,8 @@ use serde_json::json;
 
 use crate::backups::BackupFacts;
 use crate::crd::{
-    DeployedVersion, Phase, RolledBack, SecretRotationStatus, TooGoodToGo, TooGoodToGoStatus,
+    DeployedVersion, Phase, RolledBack, RolloutAnalysis, SecretRotationStatus, TooGoodToGo,
+    TooGoodToGoStatus,
 };
 use crate::names::FIELD_MANAGER;
 use crate::observe::{MigrationState, Observed, RolloutPlan};
@@ -114,6 +115,9 @@ pub struct Facts {
     /// What a rollback decided in this reconcile about the database; None keeps what the
     /// status says for the same rollback.
     pub rollback_database: Option<String>,
+    /// The evidence of a rollback the analysis decided in this reconcile; None keeps what the
+    /// status says for the same rollback.
+    pub rollback_reason: Option<String>,
     /// Where payments stand ([`crate::payments`]); None keeps the previous condition.
     pub payments: Option<crate::payments::Payments>,
 }
@@ -215,6 +219,23 @@ pub fn compute(
         }
     };
 
+    // A reconcile that stopped before planning keeps the analysis the last one recorded.
+    let analysis = match (&facts.plan, &facts.observed.analysis) {
+        (
+            Some(_),
+            Some(crate::analysis::State::Analysing {
+                version,
+                since,
+                seen,
+            }),
+        ) => Some(RolloutAnalysis {
+            version: version.clone(),
+            since: Time(*since),
+            seen: seen.clone(),
+        }),
+        (Some(_), _) => None,
+        (None, _) => previous.and_then(|p| p.analysis.clone()),
+    };
     let progressing = match &facts.problem {
         Some(problem) if problem.is_terminal() => Judgement {
             type_: PROGRESSING,
@@ -267,6 +288,20 @@ pub fn compute(
             status: true,
             reason: "RollingOut",
             message: ready_message.clone(),
+        },
+        _ if analysis.is_some() => Judgement {
+            type_: PROGRESSING,
+            status: true,
+            reason: "Analysing",
+            message: analysis.as_ref().map_or_else(String::new, |a| {
+                format!(
+                    "version {} is rolled out and watched for {} minutes from {} before it counts as good: {}",
+                    a.version,
+                    crate::analysis::Policy::of(cr).map_or(0, |p| p.window.as_secs() / 60),
+                    a.since.0,
+                    a.seen
+                )
+            }),
         },
         _ => Judgement {
             type_: PROGRESSING,
@@ -433,6 +468,12 @@ pub fn compute(
                     .filter(|r| &r.from == from && &r.to == to)
                     .and_then(|r| r.database.clone())
             }),
+            reason: facts.rollback_reason.clone().or_else(|| {
+                previous
+                    .and_then(|p| p.rolled_back.as_ref())
+                    .filter(|r| &r.from == from && &r.to == to)
+                    .and_then(|r| r.reason.clone())
+            }),
         }),
         (Some(_), None) => None,
         (None, _) => previous.and_then(|p| p.rolled_back.clone()),
@@ -443,8 +484,12 @@ pub fn compute(
             status: true,
             reason: "RolledBack",
             message: format!(
-                "version {} did not become available; version {} runs instead{}",
+                "version {} {}; version {} runs instead{}",
                 r.from,
+                r.reason.as_deref().map_or_else(
+                    || "did not become available".to_owned(),
+                    |evidence| format!("failed its analysis: {evidence}")
+                ),
                 r.to,
                 r.database
                     .as_deref()
@@ -455,6 +500,7 @@ pub fn compute(
     }
     let previous_good = previous.and_then(|p| p.last_good_version.clone());
     let last_good_version = if ready
+        && analysis.is_none()
         && rollback.is_none()
         && facts.restoring.is_none()
         && running.as_deref() == Some(cr.spec.version.as_str())
@@ -534,6 +580,7 @@ pub fn compute(
             .clone()
             .or_else(|| previous.and_then(|p| p.secret_rotation.clone())),
         last_good_version,
+        analysis,
         rolled_back,
         history,
     }
