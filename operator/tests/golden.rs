@@ -169,3 +169,110 @@ fn backup_and_restore_jobs_match_golden_file() {
         path.display()
     );
 }
+
+/// The Jobs of the logical backups of a CloudNativePG cluster (the HA sample): a backup, a
+/// verification (plain and dry run) and a restore, all through the `-rw` Service with
+/// CloudNativePG's Secrets.
+#[test]
+fn cloudnativepg_backup_and_restore_jobs_match_golden_file() {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+    use toogoodtogo_operator::build::{GeneratedValues, Inputs};
+    use toogoodtogo_operator::crd::BackupKind;
+    use toogoodtogo_operator::names::Owner;
+    use toogoodtogo_operator::resources::{self, backup, restore};
+
+    let (_, value) = examples()
+        .into_iter()
+        .find(|(name, _)| name == "ha.yaml")
+        .unwrap_or_else(|| panic!("no HA sample"));
+    let cr: TooGoodToGo = serde_json::from_value(value).unwrap_or_else(|e| panic!("{e}"));
+    let inputs = Inputs::offline(
+        &cr,
+        GeneratedValues {
+            secret_key: "k".to_owned(),
+            webhook_secret_token: "t".to_owned(),
+            secret_key_previous: None,
+            webhook_secret_token_previous: None,
+            key_ring: Default::default(),
+            token_record: Default::default(),
+            postgres: None,
+            redis_password: Some("r".to_owned()),
+        },
+        "digest".to_owned(),
+    );
+    let owner = Owner::of(&cr);
+    let ctx = resources::Context {
+        cr: &cr,
+        inputs: &inputs,
+        owner: &owner,
+    };
+    let Some(spec) = cr.spec.backup.as_ref() else {
+        panic!("the HA sample has spec.backup");
+    };
+    let owned_by = |kind: &str, name: &str| OwnerReference {
+        api_version: "toogoodtogo.io/v1alpha1".to_owned(),
+        kind: kind.to_owned(),
+        name: name.to_owned(),
+        uid: format!("{name}-uid"),
+        controller: Some(true),
+        block_owner_deletion: Some(true),
+    };
+    let file = "toogoodtogo_20260101_030000.sql.gz";
+    let database = &cr.spec.database;
+    let jobs = [
+        backup::backup_job(
+            &ctx,
+            spec,
+            database,
+            "before-import".to_owned(),
+            BackupKind::Manual,
+            owned_by("Backup", "before-import"),
+        ),
+        restore::verify_job(
+            &ctx,
+            spec,
+            database,
+            "r-verify".to_owned(),
+            file,
+            false,
+            owned_by("Restore", "r"),
+        ),
+        restore::verify_job(
+            &ctx,
+            spec,
+            database,
+            "check-verify".to_owned(),
+            file,
+            true,
+            owned_by("Restore", "check"),
+        ),
+        restore::restore_job(
+            &ctx,
+            spec,
+            database,
+            "r-restore".to_owned(),
+            file,
+            "1.4.2",
+            owned_by("Restore", "r"),
+        ),
+    ];
+    let mut rendered = String::new();
+    for job in jobs {
+        let mut value = serde_json::to_value(&job).unwrap_or_else(|e| panic!("{e}"));
+        value["apiVersion"] = "batch/v1".into();
+        value["kind"] = "Job".into();
+        rendered.push_str("---\n");
+        rendered.push_str(&serde_saphyr::to_string(&value).unwrap_or_else(|e| panic!("{e}")));
+    }
+    let path = golden_dir().join("jobs/ha.yaml");
+    if update_requested() {
+        std::fs::write(&path, &rendered).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        return;
+    }
+    let golden = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        golden == rendered,
+        "{} is stale: run `UPDATE_GOLDEN=1 cargo test -p toogoodtogo-operator --test golden` and review the diff",
+        path.display()
+    );
+}
