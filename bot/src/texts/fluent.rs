@@ -176,3 +176,37 @@ pub static LANGUAGES: LazyLock<Vec<&'static Language>> = LazyLock::new(|| {
     }
     languages
 });
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_variable_or_message_is_reported_and_german_falls_back_to_english() {
+        let german = LANGUAGES[1];
+        assert_eq!(german.code, "de");
+        let _ = take_render_errors();
+        let mut args = FluentArgs::new();
+        args.set("radius", 5);
+        assert_eq!(
+            german.format("cust-nearby-button", &args),
+            "📍 In der Nähe (5 km)"
+        );
+        assert!(take_render_errors().is_empty());
+
+        let shown = german.format("cust-nearby-button", &FluentArgs::new());
+        assert!(shown.contains("{$radius}"), "{shown}");
+        let errors = take_render_errors();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(
+            errors[0].starts_with("de: cust-nearby-button:"),
+            "{errors:?}"
+        );
+
+        assert_eq!(german.format("no-such-message", &args), "no-such-message");
+        assert_eq!(
+            take_render_errors(),
+            ["en: no-such-message: no such message"]
+        );
+    }
+}
