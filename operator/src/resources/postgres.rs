@@ -8,10 +8,10 @@ use k8s_openapi::api::apps::v1::{
     StatefulSet, StatefulSetPersistentVolumeClaimRetentionPolicy, StatefulSetSpec,
 };
 use k8s_openapi::api::core::v1::{
-    ConfigMap, ConfigMapVolumeSource, Container, ContainerPort, EnvVar, EnvVarSource, ExecAction,
-    PersistentVolumeClaim, PersistentVolumeClaimSpec, PodSpec, PodTemplateSpec, Probe, Secret,
-    SecretKeySelector, Service, ServicePort, ServiceSpec, Volume, VolumeMount,
-    VolumeResourceRequirements,
+    ConfigMap, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource, EnvVar,
+    EnvVarSource, ExecAction, PersistentVolumeClaim, PersistentVolumeClaimSpec, PodSecurityContext,
+    PodSpec, PodTemplateSpec, Probe, Secret, SecretKeySelector, Service, ServicePort, ServiceSpec,
+    Volume, VolumeMount, VolumeResourceRequirements,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -30,6 +30,12 @@ use crate::names::{BOT_DATABASE, BOT_DATABASE_USER, Component, POSTGRES_PORT};
 const POSTGRES_UID: i64 = 70;
 const SUPERUSER: &str = "postgres";
 const DATA_DIR: &str = "/var/lib/postgresql/data";
+/// Size of the memory-backed `/dev/shm` (counted against the pod's memory limit when used).
+const SHM_SIZE: &str = "256Mi";
+/// How long a starting database may take (crash recovery replays WAL) before liveness applies:
+/// `STARTUP_PROBE_PERIOD` times `STARTUP_PROBE_FAILURES` seconds.
+const STARTUP_PROBE_PERIOD: i32 = 5;
+const STARTUP_PROBE_FAILURES: i32 = 120;
 
 /// Runs once, when the data directory is initialised. Variables reach SQL through psql's
 /// `:'var'` quoting, so a password can never break out of its literal. The owner role owns the
@@ -166,6 +172,14 @@ pub fn stateful_set(ctx: &Context, managed: &ManagedDatabase) -> StatefulSet {
     let credentials = owner.postgres_credentials();
     let (run_volume, run_mount) = pod::scratch_volume("run", "/var/run/postgresql");
     let (tmp_volume, tmp_mount) = pod::scratch_volume("tmp", "/tmp");
+    // PostgreSQL's dynamic shared memory (parallel queries) lives in /dev/shm, which a container
+    // gets as 64 MiB only; in memory, as on a host.
+    let (mut shm_volume, shm_mount) = pod::scratch_volume("shm", "/dev/shm");
+    shm_volume.empty_dir = Some(EmptyDirVolumeSource {
+        medium: Some("Memory".to_owned()),
+        size_limit: Some(Quantity(SHM_SIZE.to_owned())),
+        ..EmptyDirVolumeSource::default()
+    });
     let ready_probe = |period: i32, failures: i32| Probe {
         exec: Some(ExecAction {
             command: Some(vec![
@@ -249,7 +263,11 @@ pub fn stateful_set(ctx: &Context, managed: &ManagedDatabase) -> StatefulSet {
                 spec: Some(PodSpec {
                     automount_service_account_token: Some(false),
                     enable_service_links: Some(false),
-                    security_context: Some(pod::pod_security_context(POSTGRES_UID)),
+                    security_context: Some(PodSecurityContext {
+                        // A large data volume is not chowned file by file on every start.
+                        fs_group_change_policy: Some("OnRootMismatch".to_owned()),
+                        ..pod::pod_security_context(POSTGRES_UID)
+                    }),
                     termination_grace_period_seconds: Some(60),
                     init_containers: ctx.inputs.credentials_sync.as_ref().map(|_| {
                         vec![Container {
@@ -288,6 +306,12 @@ pub fn stateful_set(ctx: &Context, managed: &ManagedDatabase) -> StatefulSet {
                             "256Mi",
                             "1Gi",
                         )),
+                        // Liveness starts only once the database answered: a long recovery
+                        // is not killed and restarted from the beginning.
+                        startup_probe: Some(ready_probe(
+                            STARTUP_PROBE_PERIOD,
+                            STARTUP_PROBE_FAILURES,
+                        )),
                         readiness_probe: Some(ready_probe(5, 3)),
                         liveness_probe: Some(ready_probe(15, 6)),
                         security_context: Some(pod::container_security_context()),
@@ -302,6 +326,7 @@ pub fn stateful_set(ctx: &Context, managed: &ManagedDatabase) -> StatefulSet {
                                     ..VolumeMount::default()
                                 },
                             );
+                            all.push(shm_mount);
                             all
                         }),
                         ..Container::default()
@@ -317,6 +342,7 @@ pub fn stateful_set(ctx: &Context, managed: &ManagedDatabase) -> StatefulSet {
                         },
                         run_volume,
                         tmp_volume,
+                        shm_volume,
                     ]),
                     ..PodSpec::default()
                 }),
