@@ -1137,7 +1137,12 @@ async fn an_on_demand_backup_waits_for_the_database_instead_of_failing() {
                "spec": {"toogoodtogo": "tgtg"}}),
     );
     wait_for(&cluster, "the Backup waiting", |c| {
-        backup(c, "nightly-extra")["status"]["message"] == "waiting for the database to be ready"
+        let status = &backup(c, "nightly-extra")["status"];
+        assert!(
+            !c.server.exists(&job_path("nightly-extra")),
+            "a backup Job while the database is not ready: {status}"
+        );
+        status["message"] == "waiting for the database to be ready"
     })
     .await;
     assert!(!cluster.server.exists(&job_path("nightly-extra")));
@@ -1702,4 +1707,493 @@ async fn secrets_older_than_the_interval_are_rotated() {
     }
     assert_eq!(generated(&cluster, "SECRET_KEY"), key);
     assert_eq!(events_with(&cluster, "SecretKeyRotated").len(), 1);
+}
+
+// ---- rollouts ----
+
+/// Set the version; returns the resource's generation with it.
+fn set_version(cluster: &Cluster, version: &str) -> i64 {
+    cluster
+        .server
+        .edit(CR, |cr| cr["spec"]["version"] = json!(version));
+    cluster.resource()["metadata"]["generation"]
+        .as_i64()
+        .unwrap_or_default()
+}
+
+fn pre_deployment_backup(version: &str, generation: i64) -> String {
+    crate::names::Owner::of(&crate::testing::sample("production.yaml"))
+        .pre_deployment_backup(version, generation)
+}
+
+/// The Deployment controller gives up on the rollout.
+fn progress_deadline_exceeded(cluster: &Cluster) {
+    cluster.server.edit(BOT, |d| {
+        d["status"]["conditions"] = json!([{"type": "Progressing", "status": "False",
+            "reason": "ProgressDeadlineExceeded",
+            "message": "ReplicaSet \"tgtg-bot-7f9\" has timed out progressing."}]);
+        d["status"]["availableReplicas"] = json!(2);
+    });
+}
+
+/// Upgrade to `version` (without a pre-deployment backup) until its pods are created.
+async fn upgrade_to(cluster: &Cluster, version: &str) {
+    set_version(cluster, version);
+    let image_of_version = format!("toogoodtogo/bot:{version}");
+    wait_for(cluster, "the new version deployed", |c| {
+        migrations_succeed(c);
+        image(c) == image_of_version
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_version_bump_takes_a_pre_deployment_backup_before_migrating_and_rolling() {
+    let cluster = Cluster::with_sample("production.yaml");
+    let operator = Operator::of(&cluster);
+    settle(&cluster, &operator).await;
+    let generation = set_version(&cluster, "1.5.0");
+    let backup_name = pre_deployment_backup("1.5.0", generation);
+    wait_for(&cluster, "the pre-deployment backup's Job", |c| {
+        c.server.exists(&job_path(&backup_name))
+    })
+    .await;
+    assert_eq!(
+        backup(&cluster, &backup_name)["spec"]["kind"],
+        "PreDeployment"
+    );
+    poke(&cluster, &operator).await;
+    migrations_succeed(&cluster);
+    assert!(
+        !cluster.server.exists(&job_path("tgtg-migrate-1.5.0")),
+        "no migration before the backup"
+    );
+    assert_eq!(image(&cluster), "toogoodtogo/bot:1.4.2");
+    assert_eq!(condition(&cluster, "Progressing")["reason"], "BackingUp");
+
+    job_ends(
+        &cluster,
+        &backup_name,
+        true,
+        &report(&backup_file(0, "_pre_deployment")),
+    );
+    wait_for(&cluster, "the migration Job", |c| {
+        c.server.exists(&job_path("tgtg-migrate-1.5.0"))
+    })
+    .await;
+    assert_eq!(
+        backup(&cluster, &backup_name)["status"]["phase"],
+        "Completed"
+    );
+    assert_eq!(image(&cluster), "toogoodtogo/bot:1.4.2");
+    wait_for(&cluster, "1.5.0 deployed", |c| {
+        migrations_succeed(c);
+        image(c) == "toogoodtogo/bot:1.5.0"
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_failed_pre_deployment_backup_stops_the_upgrade() {
+    let cluster = Cluster::with_sample("production.yaml");
+    let operator = Operator::of(&cluster);
+    settle(&cluster, &operator).await;
+    let generation = set_version(&cluster, "1.5.0");
+    let backup_name = pre_deployment_backup("1.5.0", generation);
+    wait_for(&cluster, "the pre-deployment backup's Job", |c| {
+        c.server.exists(&job_path(&backup_name))
+    })
+    .await;
+    job_ends(
+        &cluster,
+        &backup_name,
+        false,
+        "ERROR: pg_dump failed (exit 1); no backup written\n",
+    );
+    wait_for(&cluster, "Failed", |c| phase(c) == "Failed").await;
+    assert_eq!(
+        condition(&cluster, "Degraded")["reason"],
+        "PreDeploymentBackupFailed"
+    );
+    poke(&cluster, &operator).await;
+    assert!(!cluster.server.exists(&job_path("tgtg-migrate-1.5.0")));
+    assert_eq!(image(&cluster), "toogoodtogo/bot:1.4.2");
+    // Deleting the failed Backup tries again, its Job going with it (garbage collection).
+    let old_job = cluster
+        .server
+        .get(&job_path(&backup_name))
+        .unwrap_or_default()["metadata"]["uid"]
+        .clone();
+    cluster.server.delete(&backup_path(&backup_name));
+    wait_for(&cluster, "a fresh Job of a new Backup", |c| {
+        let job = c.server.get(&job_path(&backup_name)).unwrap_or_default();
+        !job.is_null()
+            && job["metadata"]["uid"] != old_job
+            && job["metadata"]["ownerReferences"][0]["uid"]
+                == backup(c, &backup_name)["metadata"]["uid"]
+    })
+    .await;
+    assert_eq!(
+        backup(&cluster, &backup_name)["spec"]["kind"],
+        "PreDeployment"
+    );
+    let job = cluster
+        .server
+        .get(&job_path(&backup_name))
+        .unwrap_or_default();
+    assert!(job["status"].is_null(), "a fresh Job");
+}
+
+#[tokio::test]
+async fn a_version_that_never_becomes_available_is_rolled_back_once_and_not_retried() {
+    let cluster = Cluster::with_sample("production.yaml");
+    cluster.server.edit(CR, |cr| {
+        cr["spec"]["backup"]["preDeployment"] = json!(false);
+        // Here a version is good once available; the analysis has its own tests.
+        cr["spec"]["rollout"]["analysisMinutes"] = json!(0);
+    });
+    let operator = Operator::of(&cluster);
+    settle(&cluster, &operator).await;
+    assert_eq!(cluster.resource()["status"]["lastGoodVersion"], "1.4.2");
+    upgrade_to(&cluster, "1.5.0").await;
+    assert_eq!(
+        cluster.server.get(BOT).unwrap_or_default()["spec"]["progressDeadlineSeconds"],
+        600
+    );
+
+    progress_deadline_exceeded(&cluster);
+    wait_for(&cluster, "rolled back", |c| {
+        c.resource()["status"]["rolledBack"]["from"] == "1.5.0"
+    })
+    .await;
+    assert_eq!(image(&cluster), "toogoodtogo/bot:1.4.2");
+    assert!(
+        !cluster.server.exists(&job_path("tgtg-migrate-1.4.2")),
+        "going back runs no migration"
+    );
+    let rolled_back = condition(&cluster, "RolledBack");
+    assert_eq!(rolled_back["status"], "True");
+    assert_eq!(
+        rolled_back["message"],
+        "version 1.5.0 did not become available; version 1.4.2 runs instead"
+    );
+    assert_eq!(condition(&cluster, "Degraded")["reason"], "RolledBack");
+    assert_eq!(phase(&cluster), "Degraded");
+    assert_eq!(cluster.resource()["status"]["rolledBack"]["to"], "1.4.2");
+    let history: Vec<(String, String)> = cluster.resource()["status"]["history"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| {
+            (
+                e["version"].as_str().unwrap_or_default().to_owned(),
+                e["outcome"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        history,
+        [
+            ("1.4.2".to_owned(), "Deployed".to_owned()),
+            ("1.5.0".to_owned(), "RolledBack".to_owned())
+        ]
+    );
+
+    // The old version comes up; the bad one is not tried again: no loop, no more Events.
+    let rolled_back_generation = generation(&cluster, BOT);
+    wait_for(&cluster, "the old version ready", |c| {
+        c.controllers_act();
+        c.condition("Ready")["status"] == "True"
+    })
+    .await;
+    for _ in 0..3 {
+        poke(&cluster, &operator).await;
+        cluster.controllers_act();
+    }
+    assert_eq!(image(&cluster), "toogoodtogo/bot:1.4.2");
+    assert_eq!(generation(&cluster, BOT), rolled_back_generation);
+    let events = events_with(&cluster, "RolledBack");
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["type"], "Warning");
+    assert_eq!(
+        events[0]["note"],
+        "version 1.5.0 did not become available within 600s; rolled back to 1.4.2"
+    );
+    assert_eq!(condition(&cluster, "Ready")["status"], "True");
+    assert_eq!(cluster.resource()["status"]["lastGoodVersion"], "1.4.2");
+
+    // A new version proceeds normally, and the rollback is over.
+    upgrade_to(&cluster, "1.5.1").await;
+    settle(&cluster, &operator).await;
+    assert!(cluster.resource()["status"]["rolledBack"].is_null());
+    assert!(condition(&cluster, "RolledBack").is_null());
+    assert_eq!(cluster.resource()["status"]["lastGoodVersion"], "1.5.1");
+}
+
+#[tokio::test]
+async fn without_auto_rollback_a_stuck_version_stays_and_says_so() {
+    let cluster = Cluster::with_sample("production.yaml");
+    cluster.server.edit(CR, |cr| {
+        cr["spec"]["backup"]["preDeployment"] = json!(false);
+        cr["spec"]["rollout"]["autoRollback"] = json!(false);
+    });
+    let operator = Operator::of(&cluster);
+    settle(&cluster, &operator).await;
+    upgrade_to(&cluster, "1.5.0").await;
+    progress_deadline_exceeded(&cluster);
+    for _ in 0..3 {
+        poke(&cluster, &operator).await;
+    }
+    assert_eq!(image(&cluster), "toogoodtogo/bot:1.5.0");
+    assert!(cluster.resource()["status"]["rolledBack"].is_null());
+}
+
+#[tokio::test]
+async fn an_automatic_rollback_can_restore_the_pre_deployment_backup() {
+    let cluster = Cluster::with_sample("production.yaml");
+    cluster.server.edit(CR, |cr| {
+        cr["spec"]["rollout"]["restoreDatabaseOnRollback"] = json!(true);
+    });
+    let operator = Operator::of(&cluster);
+    settle(&cluster, &operator).await;
+    let generation = set_version(&cluster, "1.5.0");
+    let backup_name = pre_deployment_backup("1.5.0", generation);
+    wait_for(&cluster, "the pre-deployment backup's Job", |c| {
+        c.server.exists(&job_path(&backup_name))
+    })
+    .await;
+    job_ends(
+        &cluster,
+        &backup_name,
+        true,
+        &report(&backup_file(0, "_pre_deployment")),
+    );
+    wait_for(&cluster, "1.5.0 deployed", |c| {
+        migrations_succeed(c);
+        image(c) == "toogoodtogo/bot:1.5.0"
+    })
+    .await;
+    // The new version is to blame: its pod crash-loops.
+    cluster.server.create(
+        &crate::double_tests::core("pods", "tgtg-bot-7f9-abcde"),
+        json!({"apiVersion": "v1", "kind": "Pod",
+               "metadata": {"labels": {
+                   "app.kubernetes.io/name": "toogoodtogo", "app.kubernetes.io/instance": "tgtg",
+                   "app.kubernetes.io/component": "bot", "app.kubernetes.io/version": "1.5.0"}},
+               "status": {"containerStatuses": [{"name": "bot", "ready": false, "restartCount": 5,
+                   "image": "toogoodtogo/bot:1.5.0", "imageID": "",
+                   "state": {"waiting": {"reason": "CrashLoopBackOff"}}}]}}),
+    );
+    progress_deadline_exceeded(&cluster);
+    let rollback_restore = format!("{backup_name}-rollback");
+    // The Restore goes its usual way: the file is verified first.
+    wait_for(&cluster, "the Restore verifying", |c| {
+        restore_phase_is(c, &rollback_restore, "Verifying")
+    })
+    .await;
+    assert_eq!(image(&cluster), "toogoodtogo/bot:1.4.2");
+    let requested = restore(&cluster, &rollback_restore);
+    assert_eq!(requested["spec"]["backup"], backup_name.as_str());
+    assert_eq!(requested["spec"]["toogoodtogo"], "tgtg");
+}
+
+#[tokio::test]
+async fn a_version_deployed_again_after_going_back_gets_a_fresh_pre_deployment_backup() {
+    let cluster = Cluster::with_sample("production.yaml");
+    let operator = Operator::of(&cluster);
+    settle(&cluster, &operator).await;
+    let generation = set_version(&cluster, "1.5.0");
+    let first = pre_deployment_backup("1.5.0", generation);
+    wait_for(&cluster, "the first backup's Job", |c| {
+        c.server.exists(&job_path(&first))
+    })
+    .await;
+    job_ends(
+        &cluster,
+        &first,
+        true,
+        &report(&backup_file(600, "_pre_deployment")),
+    );
+    wait_for(&cluster, "1.5.0 deployed", |c| {
+        migrations_succeed(c);
+        image(c) == "toogoodtogo/bot:1.5.0"
+    })
+    .await;
+    // Back by hand, then forward again: the first backup is old by now.
+    set_version(&cluster, "1.4.2");
+    wait_for(&cluster, "1.4.2 deployed", |c| {
+        image(c) == "toogoodtogo/bot:1.4.2"
+    })
+    .await;
+    let generation = set_version(&cluster, "1.5.0");
+    let second = pre_deployment_backup("1.5.0", generation);
+    assert_ne!(first, second);
+    wait_for(&cluster, "the second backup's Job", |c| {
+        c.server.exists(&job_path(&second))
+    })
+    .await;
+    assert_eq!(backup(&cluster, &second)["spec"]["kind"], "PreDeployment");
+    poke(&cluster, &operator).await;
+    assert_eq!(
+        image(&cluster),
+        "toogoodtogo/bot:1.4.2",
+        "waits for the new backup"
+    );
+    assert_eq!(condition(&cluster, "Progressing")["reason"], "BackingUp");
+}
+
+// ---- database password rotation ----
+
+fn credential(cluster: &Cluster, key: &str) -> String {
+    decoded(cluster, "tgtg-postgres-credentials", key)
+}
+
+fn env_of(job: &Value) -> Vec<Value> {
+    job["spec"]["template"]["spec"]["containers"][0]["env"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+fn database_rotation(cluster: &Cluster) -> Value {
+    rotation(cluster)["databaseRotation"].clone()
+}
+
+/// Production with database password rotation, Ready under the running operator.
+async fn rotating_database_password() -> (Cluster, Operator) {
+    let cluster = Cluster::with_sample("production.yaml");
+    cluster.server.edit(CR, |cr| {
+        cr["spec"]["secretRotation"] =
+            json!({"databasePassword": true, "secretKey": false, "webhookSecretToken": false});
+    });
+    let operator = Operator::of(&cluster);
+    settle(&cluster, &operator).await;
+    (cluster, operator)
+}
+
+#[tokio::test]
+async fn the_database_password_moves_to_the_idle_role_and_the_old_one_is_retired_after_the_roll() {
+    let (cluster, operator) = rotating_database_password().await;
+    assert_eq!(credential(&cluster, "username"), "toogoodtogo");
+    let old_password = credential(&cluster, "password");
+    let hash = pod_hash(&cluster);
+
+    // 1. Preparing: the new password waits in the Secret; a Job gives it to the idle role.
+    ask_rotation(&cluster, "db-1");
+    wait_for(&cluster, "the preparation Job", |c| {
+        !jobs_named(c, "tgtg-db-prepare-").is_empty()
+            && database_rotation(c)["phase"] == "Preparing"
+    })
+    .await;
+    let rotation_status = database_rotation(&cluster);
+    assert_eq!(rotation_status["from"], "toogoodtogo");
+    assert_eq!(rotation_status["to"], "toogoodtogo_blue");
+    let pending = credential(&cluster, "pending-password");
+    assert!(!pending.is_empty());
+    poke(&cluster, &operator).await;
+    assert_eq!(
+        credential(&cluster, "username"),
+        "toogoodtogo",
+        "the bot is not moved yet"
+    );
+    assert_eq!(
+        pod_hash(&cluster),
+        hash,
+        "no roll before the role has its password"
+    );
+    let prepare = jobs_named(&cluster, "tgtg-db-prepare-");
+    let job = cluster.server.get(&prepare[0]).unwrap_or_default();
+    let env = env_of(&job);
+    assert!(
+        env.iter()
+            .any(|e| e["name"] == "LOGIN_ROLE" && e["value"] == "toogoodtogo_blue")
+    );
+    assert!(env.iter().any(|e| e["name"] == "NEW_PASSWORD"
+        && e["valueFrom"]["secretKeyRef"]["key"] == "pending-password"));
+    assert!(
+        env.iter()
+            .any(|e| e["name"] == "PGUSER" && e["value"] == "postgres")
+    );
+    assert!(
+        !job.to_string().contains(&pending),
+        "the password is never in a pod spec"
+    );
+
+    // 2. Switching: the Secret moves to the new role and password; the bot rolls, and the old
+    // role stays while old pods use it.
+    jobs_succeed(&cluster, "tgtg-db-prepare-");
+    wait_for(&cluster, "Switching", |c| {
+        database_rotation(c)["phase"] == "Switching"
+    })
+    .await;
+    assert_eq!(credential(&cluster, "username"), "toogoodtogo_blue");
+    assert_eq!(credential(&cluster, "password"), pending);
+    assert_eq!(credential(&cluster, "pending-password"), "");
+    assert_ne!(pod_hash(&cluster), hash);
+    poke(&cluster, &operator).await;
+    assert!(
+        jobs_named(&cluster, "tgtg-db-retire-").is_empty(),
+        "the old pods still use the old role"
+    );
+
+    // 3. Retiring: once the roll is complete, the old role gets a password nobody knows.
+    wait_for(&cluster, "Retiring", |c| {
+        c.controllers_act();
+        database_rotation(c)["phase"] == "Retiring" && !jobs_named(c, "tgtg-db-retire-").is_empty()
+    })
+    .await;
+    let retire = jobs_named(&cluster, "tgtg-db-retire-");
+    let job = cluster.server.get(&retire[0]).unwrap_or_default();
+    assert!(
+        env_of(&job)
+            .iter()
+            .any(|e| e["name"] == "OLD_ROLE" && e["value"] == "toogoodtogo")
+    );
+    jobs_succeed(&cluster, "tgtg-db-retire-");
+    wait_for(&cluster, "rotated", |c| {
+        database_rotation(c).is_null() && rotation(c)["databasePassword"].is_string()
+    })
+    .await;
+    let status = cluster.resource()["status"].to_string();
+    assert!(!status.contains(&pending));
+    assert!(!status.contains(&old_password));
+    settle(&cluster, &operator).await;
+    assert_eq!(events_with(&cluster, "DatabasePasswordRotated").len(), 1);
+
+    // The next rotation goes from blue to green.
+    ask_rotation(&cluster, "db-2");
+    wait_for(&cluster, "the next rotation", |c| {
+        database_rotation(c)["to"] == "toogoodtogo_green"
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_failed_preparation_changes_nothing_and_says_so() {
+    let (cluster, operator) = rotating_database_password().await;
+    ask_rotation(&cluster, "db-1");
+    wait_for(&cluster, "the preparation Job", |c| {
+        !jobs_named(c, "tgtg-db-prepare-").is_empty()
+    })
+    .await;
+    let password = credential(&cluster, "password");
+    for path in jobs_named(&cluster, "tgtg-db-prepare-") {
+        cluster.server.edit(&path, |j| {
+            j["status"] = json!({"failed": 4, "conditions": [{"type": "Failed", "status": "True",
+                "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit"}]});
+        });
+    }
+    wait_for(&cluster, "the rotation given up", |c| {
+        database_rotation(c).is_null()
+    })
+    .await;
+    poke(&cluster, &operator).await;
+    assert_eq!(credential(&cluster, "username"), "toogoodtogo");
+    assert_eq!(credential(&cluster, "password"), password);
+    assert_eq!(credential(&cluster, "pending-password"), "");
+    assert_eq!(events_with(&cluster, "RotationFailed").len(), 1);
+    assert_eq!(
+        events_with(&cluster, "RotationFailed")[0]["type"],
+        "Warning"
+    );
 }
