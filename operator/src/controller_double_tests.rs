@@ -2197,3 +2197,94 @@ async fn a_failed_preparation_changes_nothing_and_says_so() {
         "Warning"
     );
 }
+
+// ---- RBAC ----
+
+/// The (group, resource, verb) an authorizer sees for a request: a GET with `watch=true` is
+/// `watch`.
+fn authorized_as(
+    request: &crate::testing::api_server::Recorded,
+) -> Option<(String, String, String)> {
+    let (group, resource, verb) = crate::rbac::classify(&request.method, &request.path)?;
+    let verb = match request.query.split('&').any(|p| p == "watch=true") {
+        true => "watch",
+        false => verb,
+    };
+    Some((group, resource, verb.to_owned()))
+}
+
+#[tokio::test]
+async fn every_request_of_the_running_controller_is_covered_by_the_rbac_rules() {
+    let mut requests = Vec::new();
+
+    // A missing Secret, then created; a deleted Service repaired; the database volume grown.
+    let cluster = Cluster::new();
+    let token = crate::double_tests::core("secrets", "tgtg-telegram");
+    let secret = cluster.server.get(&token).unwrap_or_default();
+    cluster.server.delete(&token);
+    cluster.create_resource("minimal.yaml");
+    let operator = Operator::of(&cluster);
+    wait_for(&cluster, "Degraded", |c| phase(c) == "Degraded").await;
+    cluster.server.create(&token, secret);
+    settle(&cluster, &operator).await;
+    let service = crate::double_tests::core("services", "tgtg-bot");
+    cluster.server.delete(&service);
+    wait_for(&cluster, "the Service back", |c| c.server.exists(&service)).await;
+    resize_to(&cluster, "10Gi");
+    wait_for(&cluster, "the claim expanded", |c| {
+        claimed(c, DATA_VOLUME) == "10Gi"
+    })
+    .await;
+    drop(operator);
+    requests.extend(cluster.server.take_requests());
+
+    // Scaled out with autoscaling and a ServiceMonitor, then back to one replica: prunes.
+    let scaled = Cluster::new();
+    scaled.server.install(
+        "monitoring.coreos.com/v1",
+        &[("ServiceMonitor", "servicemonitors")],
+    );
+    scaled.create_resource("production.yaml");
+    let operator = Operator::of(&scaled);
+    settle(&scaled, &operator).await;
+    let pdb = group("policy/v1", "poddisruptionbudgets", "tgtg-bot");
+    let ingress = group("networking.k8s.io/v1", "ingresses", "tgtg");
+    assert!(scaled.server.exists(&pdb) && scaled.server.exists(&ingress));
+    scaled.server.edit(CR, |cr| {
+        cr["spec"]["replicas"] = json!(1);
+        cr["spec"]["autoscaling"] = Value::Null;
+        cr["spec"]["ingress"] = Value::Null;
+    });
+    wait_for(&scaled, "pruned", |c| {
+        !c.server.exists(&pdb) && !c.server.exists(&ingress)
+    })
+    .await;
+    drop(operator);
+    requests.extend(scaled.server.take_requests());
+
+    let uncovered: Vec<String> = requests
+        .iter()
+        .filter(|r| {
+            authorized_as(r).is_some_and(|(group, resource, verb)| {
+                !crate::rbac::CONTROLLER_RULES.iter().any(|rule| {
+                    rule.api_group == group
+                        && rule.resources.contains(&resource.as_str())
+                        && rule.verbs.contains(&verb.as_str())
+                })
+            })
+        })
+        .map(|r| format!("{} {}?{}", r.method, r.path, r.query))
+        .collect();
+    assert_eq!(uncovered, Vec::<String>::new());
+    let verbs: std::collections::BTreeSet<String> = requests
+        .iter()
+        .filter_map(|r| authorized_as(r).map(|a| a.2))
+        .collect();
+    assert_eq!(
+        verbs,
+        ["create", "delete", "get", "list", "patch", "watch"]
+            .map(str::to_owned)
+            .into(),
+        "the scenarios exercise every verb"
+    );
+}

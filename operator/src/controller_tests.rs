@@ -348,27 +348,6 @@ async fn a_deleted_resource_is_left_to_garbage_collection() {
     assert!(requests.is_empty(), "no finalizer work: {requests:?}");
 }
 
-const PVC: &str = "/api/v1/namespaces/shop/persistentvolumeclaims/data-tgtg-postgres-0";
-
-impl Harness {
-    /// The StatefulSet controller created the data volume with the template's size.
-    fn volume_exists(&self, size: &str) {
-        self.server.insert(
-            PVC,
-            json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
-                   "metadata": {"name": "data-tgtg-postgres-0", "namespace": NS},
-                   "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": size}}}}),
-        );
-    }
-
-    fn resize_to(&self, size: &str) {
-        self.server.edit(CR_PATH, |cr| {
-            cr["spec"]["database"]["managed"]["storage"]["size"] = json!(size);
-            cr["metadata"]["generation"] = json!(2);
-        });
-    }
-}
-
 /// Collects what the subscriber writes.
 #[derive(Clone, Default)]
 struct Capture(Arc<std::sync::Mutex<Vec<u8>>>);
@@ -430,70 +409,6 @@ async fn every_log_line_is_json_with_the_resource_and_no_secret() {
     ] {
         assert!(!text.contains(value), "{value} leaked into the logs");
     }
-}
-
-#[tokio::test]
-async fn every_request_of_the_reconciler_is_covered_by_the_rbac_rules() {
-    let mut history = Vec::new();
-
-    let h = Harness::new(false);
-    let _ = h.reconcile().await;
-    h.server.insert(
-        &core("secrets", "tgtg-telegram"),
-        secret("tgtg-telegram", "token"),
-    );
-    h.converge().await;
-    h.server.remove(&core("services", "tgtg-bot"));
-    h.volume_exists("5Gi");
-    h.resize_to("10Gi");
-    h.reconcile_ok().await;
-    history.extend(h.server.history());
-
-    // Scaled out with autoscaling and a ServiceMonitor, then back to one replica: prunes.
-    let p = Harness::with_sample(
-        "production.yaml",
-        &[("tgtg-telegram", "token"), ("tgtg-stripe", "providerToken")],
-    );
-    p.server.insert(
-        "/apis/monitoring.coreos.com/v1",
-        json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "monitoring.coreos.com/v1",
-               "resources": [{"name": "servicemonitors", "singularName": "servicemonitor", "namespaced": true,
-                              "kind": "ServiceMonitor", "verbs": ["get", "patch"]}]}),
-    );
-    p.converge().await;
-    p.server.edit(CR_PATH, |cr| {
-        cr["spec"]["replicas"] = json!(1);
-        cr["spec"]["ingress"] = Value::Null;
-        cr["metadata"]["generation"] = json!(2);
-    });
-    let requests = p.reconcile_ok().await;
-    assert!(
-        writes(&requests)
-            .iter()
-            .any(|w| w.starts_with("DELETE") && w.contains("poddisruptionbudgets"))
-    );
-    assert!(
-        writes(&requests)
-            .iter()
-            .any(|w| w.starts_with("DELETE") && w.contains("ingresses"))
-    );
-    history.extend(p.server.history());
-
-    let uncovered: Vec<String> = history
-        .iter()
-        .filter(|r| !crate::rbac::allows(crate::rbac::CONTROLLER_RULES, &r.method, &r.path))
-        .map(Recorded::line)
-        .collect();
-    assert_eq!(uncovered, Vec::<String>::new());
-    let verbs: std::collections::BTreeSet<&str> = history
-        .iter()
-        .filter_map(|r| crate::rbac::classify(&r.method, &r.path).map(|c| c.2))
-        .collect();
-    assert_eq!(
-        verbs,
-        ["create", "delete", "get", "list", "patch"].into(),
-        "the scenarios exercise every verb"
-    );
 }
 
 #[tokio::test]
