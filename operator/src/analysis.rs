@@ -141,7 +141,7 @@ impl Counts {
 }
 
 fn percent(part: u64, whole: u64) -> u64 {
-    if whole == 0 { 0 } else { part * 100 / whole }
+    (part * 100).checked_div(whole).unwrap_or(0)
 }
 
 /// Whether `part` of `whole` exceeds the ratio, on enough of them to tell.

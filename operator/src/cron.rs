@@ -49,7 +49,9 @@ impl Schedule {
                 return Err(error(format!("{} fields, expected 5", fields.len())));
             }
             if let Some(extension) = fields.iter().find_map(|f| extension_in(f)) {
-                return Err(error(format!("{extension:?} is not understood by CronJobs")));
+                return Err(error(format!(
+                    "{extension:?} is not understood by CronJobs"
+                )));
             }
         }
         CronParser::builder()
@@ -133,18 +135,18 @@ mod tests {
         assert!(!daily.passed_between(at("2026-11-30T00:00:00Z"), at("2026-11-30T23:59:00Z")));
         // 2026-11-30 is a Monday; names are case-insensitive as in robfig/cron.
         let monday_in_november = schedule("30 4 * nov mon");
-        assert!(monday_in_november.passed_between(
-            at("2026-11-29T00:00:00Z"),
-            at("2026-11-30T04:30:00Z")
-        ));
-        assert!(!monday_in_november.passed_between(
-            at("2026-12-01T00:00:00Z"),
-            at("2026-12-07T04:29:00Z")
-        ));
-        assert!(schedule("0 3 ? * SUN").passed_between(
-            at("2026-11-28T12:00:00Z"),
-            at("2026-11-29T03:00:00Z")
-        ));
+        assert!(
+            monday_in_november
+                .passed_between(at("2026-11-29T00:00:00Z"), at("2026-11-30T04:30:00Z"))
+        );
+        assert!(
+            !monday_in_november
+                .passed_between(at("2026-12-01T00:00:00Z"), at("2026-12-07T04:29:00Z"))
+        );
+        assert!(
+            schedule("0 3 ? * SUN")
+                .passed_between(at("2026-11-28T12:00:00Z"), at("2026-11-29T03:00:00Z"))
+        );
     }
 
     #[test]

@@ -23,6 +23,7 @@ use serde::Serialize;
 
 use crate::rbac::{self, Rule};
 use crate::resources::pod;
+use crate::scope::WatchScope;
 
 /// Name of the operator's Deployment, ServiceAccount, ClusterRole and their bindings.
 pub const OPERATOR_NAME: &str = "toogoodtogo-operator";
@@ -49,8 +50,8 @@ pub struct InstallOptions {
     pub namespace: String,
     /// Operator image reference.
     pub image: String,
-    /// Watch only this namespace (namespaced Role) instead of all (ClusterRole).
-    pub watch_namespace: Option<String>,
+    /// All namespaces (a ClusterRole), or a list (a Role in each).
+    pub scope: WatchScope,
 }
 
 impl Default for InstallOptions {
@@ -58,7 +59,7 @@ impl Default for InstallOptions {
         Self {
             namespace: DEFAULT_NAMESPACE.to_owned(),
             image: default_image(),
-            watch_namespace: None,
+            scope: WatchScope::All,
         }
     }
 }
@@ -189,10 +190,10 @@ pub fn deployment(options: &InstallOptions) -> Deployment {
             ..EnvVar::default()
         },
     ];
-    if let Some(watch) = &options.watch_namespace {
+    if let WatchScope::Namespaces(_) = &options.scope {
         env.push(EnvVar {
             name: "WATCH_NAMESPACE".to_owned(),
-            value: Some(watch.clone()),
+            value: Some(options.scope.describe()),
             ..EnvVar::default()
         });
     }
@@ -326,8 +327,8 @@ pub fn objects(options: &InstallOptions) -> Result<Vec<serde_json::Value>, Insta
         ..ServiceAccount::default()
     })?]);
     let controller_rules = Some(policy_rules(rbac::CONTROLLER_RULES));
-    match &options.watch_namespace {
-        None => {
+    match &options.scope {
+        WatchScope::All => {
             objects.push(to_value(&ClusterRole {
                 metadata: metadata(OPERATOR_NAME, None),
                 rules: controller_rules,
@@ -339,16 +340,19 @@ pub fn objects(options: &InstallOptions) -> Result<Vec<serde_json::Value>, Insta
                 subjects: Some(vec![service_account_subject(options)]),
             })?);
         }
-        Some(watch) => {
-            objects.push(to_value(&Role {
-                metadata: metadata(OPERATOR_NAME, Some(watch)),
-                rules: controller_rules,
-            })?);
-            objects.push(to_value(&RoleBinding {
-                metadata: metadata(OPERATOR_NAME, Some(watch)),
-                role_ref: role_ref("Role", OPERATOR_NAME),
-                subjects: Some(vec![service_account_subject(options)]),
-            })?);
+        // Nothing cluster-wide: the Role of each watched namespace.
+        WatchScope::Namespaces(watched) => {
+            for watch in watched {
+                objects.push(to_value(&Role {
+                    metadata: metadata(OPERATOR_NAME, Some(watch)),
+                    rules: controller_rules.clone(),
+                })?);
+                objects.push(to_value(&RoleBinding {
+                    metadata: metadata(OPERATOR_NAME, Some(watch)),
+                    role_ref: role_ref("Role", OPERATOR_NAME),
+                    subjects: Some(vec![service_account_subject(options)]),
+                })?);
+            }
         }
     }
     let leader_role = leader_election_role_name();
@@ -412,22 +416,29 @@ mod tests {
     }
 
     #[test]
-    fn watching_one_namespace_grants_a_role_there_and_no_cluster_role() {
+    fn watching_a_namespace_list_grants_a_role_in_each_and_nothing_cluster_wide() {
         let options = InstallOptions {
-            watch_namespace: Some("shop".to_owned()),
+            scope: WatchScope::parse(&["shop,bakery"]).unwrap_or_else(|e| panic!("{e}")),
             ..InstallOptions::default()
         };
         let objects = objects(&options).unwrap_or_else(|e| panic!("{e}"));
-        assert!(!objects.iter().any(|o| o["kind"] == "ClusterRole"));
-        let role = objects
-            .iter()
-            .find(|o| o["kind"] == "Role" && o["metadata"]["name"] == OPERATOR_NAME)
-            .unwrap_or_else(|| panic!("no controller Role"));
-        assert_eq!(role["metadata"]["namespace"], "shop");
+        assert!(
+            !objects
+                .iter()
+                .any(|o| o["kind"] == "ClusterRole" || o["kind"] == "ClusterRoleBinding")
+        );
+        for kind in ["Role", "RoleBinding"] {
+            let namespaces: Vec<&str> = objects
+                .iter()
+                .filter(|o| o["kind"] == kind && o["metadata"]["name"] == OPERATOR_NAME)
+                .filter_map(|o| o["metadata"]["namespace"].as_str())
+                .collect();
+            assert_eq!(namespaces, ["bakery", "shop"], "{kind}");
+        }
         let env = &find(&objects, "Deployment")["spec"]["template"]["spec"]["containers"][0]["env"];
         assert!(env.as_array().is_some_and(|e| {
             e.iter()
-                .any(|v| v["name"] == "WATCH_NAMESPACE" && v["value"] == "shop")
+                .any(|v| v["name"] == "WATCH_NAMESPACE" && v["value"] == "bakery,shop")
         }));
     }
 

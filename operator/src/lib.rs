@@ -25,12 +25,12 @@ pub mod analysis;
 mod analysis_double_tests;
 pub mod apply;
 pub mod backups;
+#[cfg(test)]
+mod cnpg_double_tests;
 pub mod controller;
 #[cfg(test)]
 mod controller_double_tests;
 pub mod db_rotation;
-#[cfg(test)]
-mod cnpg_double_tests;
 #[cfg(test)]
 mod double_tests;
 #[cfg(test)]
@@ -55,6 +55,9 @@ pub mod restores;
 pub mod retention;
 pub mod rollback;
 pub mod rotation;
+pub mod scope;
+#[cfg(test)]
+mod scope_double_tests;
 pub mod secret_key;
 pub mod server;
 pub mod status;

@@ -11,11 +11,12 @@ use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::{Api, Client};
-use toogoodtogo_operator::controller::{self, Context};
+use toogoodtogo_operator::controller::Context;
 use toogoodtogo_operator::generator::RandomGenerator;
 use toogoodtogo_operator::install::{self, InstallOptions};
 use toogoodtogo_operator::leader::{LeaseLock, Timing};
 use toogoodtogo_operator::metrics::Metrics;
+use toogoodtogo_operator::scope::{self, WatchScope};
 use toogoodtogo_operator::{crd, offline, server};
 use tracing::{error, info};
 
@@ -36,9 +37,14 @@ enum LogFormat {
 enum Command {
     /// Run the controller (all namespaces unless --namespace).
     Run {
-        /// Watch only this namespace.
-        #[arg(long, env = "WATCH_NAMESPACE")]
-        namespace: Option<String>,
+        /// Watch only these namespaces (repeat the flag or separate them with commas).
+        #[arg(
+            long,
+            alias = "namespaces",
+            env = "WATCH_NAMESPACE",
+            value_delimiter = ','
+        )]
+        namespace: Vec<String>,
         /// Address of /healthz, /readyz and /metrics.
         #[arg(long, env = "LISTEN_ADDR", default_value = "0.0.0.0:8080")]
         listen: SocketAddr,
@@ -68,9 +74,10 @@ enum Command {
         /// Operator image; defaults to toogoodtogo/operator:<this version>.
         #[arg(long)]
         image: Option<String>,
-        /// Watch only this namespace (a Role there instead of a ClusterRole).
-        #[arg(long)]
-        watch_namespace: Option<String>,
+        /// Watch only these namespaces (a Role in each instead of a ClusterRole; repeat the flag
+        /// or separate them with commas).
+        #[arg(long, alias = "watch-namespaces", value_delimiter = ',')]
+        watch_namespace: Vec<String>,
     },
     /// Print every object the operator would apply for a resource, without a cluster.
     Render {
@@ -117,7 +124,7 @@ fn default_identity() -> String {
 }
 
 async fn run(
-    namespace: Option<String>,
+    scope: WatchScope,
     listen: SocketAddr,
     lease_name: String,
     lease_namespace: String,
@@ -157,7 +164,7 @@ async fn run(
 
     if !leader_election {
         ready.store(true, Ordering::Relaxed);
-        controller::run(ctx, namespace.as_deref()).await?;
+        scope::run(ctx, &scope).await?;
         return Ok(());
     }
 
@@ -178,7 +185,7 @@ async fn run(
     }
     metrics.leader.set(1);
     tokio::select! {
-        result = controller::run(ctx, namespace.as_deref()) => {
+        result = scope::run(ctx, &scope) => {
             metrics.leader.set(0);
             if let Err(error) = lock.release().await {
                 error!(%error, "cannot release the leader lease");
@@ -209,8 +216,9 @@ async fn main() -> anyhow::Result<()> {
             log_format,
         } => {
             toogoodtogo_operator::telemetry::init(matches!(log_format, LogFormat::Json));
+            let scope = WatchScope::parse(&namespace).context("--namespace / WATCH_NAMESPACE")?;
             return run(
-                namespace,
+                scope,
                 listen,
                 lease_name,
                 lease_namespace,
@@ -227,7 +235,7 @@ async fn main() -> anyhow::Result<()> {
         } => install::manifests_yaml(&InstallOptions {
             namespace,
             image: image.unwrap_or_else(install::default_image),
-            watch_namespace,
+            scope: WatchScope::parse(&watch_namespace).context("--watch-namespace")?,
         })?,
         Command::Render { file, secrets } => {
             let cr = offline::parse_resource(&file)?;

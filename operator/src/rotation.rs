@@ -43,7 +43,7 @@ impl Plan {
 /// When rotations are due.
 enum Cadence {
     Interval(i32),
-    Schedule(crate::cron::Schedule),
+    Schedule(Box<crate::cron::Schedule>),
 }
 
 impl Cadence {
@@ -111,7 +111,7 @@ pub fn plan(
         .and_then(|s| crate::cron::Schedule::parse(s).ok());
     let cadence = match (spec.interval_days, schedule) {
         (Some(days), _) => Cadence::Interval(days),
-        (None, Some(schedule)) => Cadence::Schedule(schedule),
+        (None, Some(schedule)) => Cadence::Schedule(Box::new(schedule)),
         (None, None) => return Plan::default(),
     };
     let reason = match &cadence {

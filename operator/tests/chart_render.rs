@@ -8,6 +8,7 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 use toogoodtogo_operator::install::{self, InstallOptions};
+use toogoodtogo_operator::scope::WatchScope;
 
 const RELEASE: &str = install::OPERATOR_NAME;
 
@@ -174,16 +175,19 @@ fn with_default_values_the_chart_installs_what_manifests_prints() {
 }
 
 #[test]
-fn with_one_watched_namespace_the_chart_installs_what_manifests_prints() {
+fn with_a_namespace_list_the_chart_installs_what_manifests_prints() {
     let options = InstallOptions {
-        watch_namespace: Some("shop".to_owned()),
+        scope: WatchScope::parse(&["shop,bakery"]).unwrap_or_else(|e| panic!("{e}")),
         ..InstallOptions::default()
     };
-    let chart = render_ok(&options.namespace, &["--set", "watchNamespace=shop"]);
+    let chart = render_ok(
+        &options.namespace,
+        &["--set", "watchNamespaces={shop,bakery}"],
+    );
     assert_same_install(&chart, &manifests(&options));
     assert!(
-        find(&chart, "ClusterRole").is_none(),
-        "one watched namespace needs no ClusterRole"
+        find(&chart, "ClusterRole").is_none() && find(&chart, "ClusterRoleBinding").is_none(),
+        "watching a list of namespaces needs nothing cluster-wide"
     );
 }
 
@@ -216,7 +220,8 @@ fn values_the_schema_refuses_are_named_in_helms_error() {
         ("replicaCount=0", "replicaCount"),
         ("logFormat=xml", "logFormat"),
         ("image.pullPolicy=Sometimes", "image.pullPolicy"),
-        ("watchNamespace=Shop_1", "watchNamespace"),
+        ("watchNamespaces={shop,Shop_1}", "watchNamespaces"),
+        ("watchNamespaces={shop,shop}", "watchNamespaces"),
         ("metrics.port=70000", "metrics.port"),
         ("resources.limits.memory=lots", "resources.limits.memory"),
         ("podAntiAffinityPreset=always", "podAntiAffinityPreset"),

@@ -132,3 +132,26 @@ fn the_default_image_is_this_version_of_the_operator() {
         format!("toogoodtogo/operator:{}", env!("CARGO_PKG_VERSION"))
     );
 }
+
+#[test]
+fn a_namespace_list_gets_a_role_in_each_and_a_bad_name_is_refused_by_name() {
+    let objects = manifests(&["--watch-namespace", "shop,bakery"]);
+    let roles: Vec<&str> = objects
+        .iter()
+        .filter(|o| o["kind"] == "Role" && o["metadata"]["name"] == install::OPERATOR_NAME)
+        .filter_map(|o| o["metadata"]["namespace"].as_str())
+        .collect();
+    assert_eq!(roles, ["bakery", "shop"]);
+    assert!(!objects.iter().any(|o| o["kind"] == "ClusterRole"));
+
+    let refused = Command::new(env!("CARGO_BIN_EXE_toogoodtogo-operator"))
+        .args(["manifests", "--watch-namespace", "shop,Shop_1"])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("\"Shop_1\" is not a namespace name"),
+        "{stderr}"
+    );
+}

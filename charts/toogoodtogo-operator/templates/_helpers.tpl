@@ -38,9 +38,14 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- end }}
 {{- end }}
 
-{{/* All namespaces need a ClusterRole; one watched namespace a Role there. */}}
+{{/* All namespaces need a ClusterRole; a list of watched namespaces a Role in each. */}}
 {{- define "toogoodtogo-operator.controllerRoleKind" -}}
-{{- if .Values.watchNamespace }}Role{{ else }}ClusterRole{{ end }}
+{{- if .Values.watchNamespaces }}Role{{ else }}ClusterRole{{ end }}
+{{- end }}
+
+{{/* The watched namespaces, sorted and comma-separated as WATCH_NAMESPACE takes them; empty for all. */}}
+{{- define "toogoodtogo-operator.watchedNamespaces" -}}
+{{- .Values.watchNamespaces | uniq | sortAlpha | join "," }}
 {{- end }}
 
 {{/* The pod affinity: .Values.affinity when set, else the anti-affinity preset. */}}
