@@ -15,9 +15,8 @@ use crate::app::App;
 use crate::marketplace::payment::{MAX_REFUND_ATTEMPTS, refund_backoff};
 use crate::metrics::OutcomeLabels;
 use crate::store::audit::{self, AuditEvent};
-use crate::store::outbound::{self, OutboundMessage};
+use crate::store::outbound::{self, Notice};
 use crate::store::payments::{self, DueRefund, PaymentRefunds, RefundEnd};
-use crate::store::users;
 use crate::stripe::{RefundMetadata, StripeClient, StripeError};
 
 const INTERVAL: Duration = Duration::from_secs(1);
@@ -207,29 +206,40 @@ async fn finish(
     let Some(ended) = payments::end_refund(conn, refund_id, end).await? else {
         return Ok(());
     };
-    let language = match ended.payer_id {
-        Some(payer) => users::language(conn, payer).await?,
-        None => None,
-    };
-    let texts = crate::texts::for_language(language.as_deref());
-    let total = texts.money(ended.amount_minor, &ended.currency);
     let order = ended.reservation_id;
-    let (action, text) = match end {
-        RefundEnd::Succeeded { .. } => ("refund.succeeded", texts.cust.refund_done(order, &total)),
-        RefundEnd::Failed { .. } => ("refund.failed", texts.cust.refund_failed(order, &total)),
+    let amount_minor = ended.amount_minor;
+    let currency = ended.currency.clone();
+    let (action, notice) = match end {
+        RefundEnd::Succeeded { .. } => (
+            "refund.succeeded",
+            Notice::RefundDone {
+                order,
+                amount_minor,
+                currency,
+            },
+        ),
+        RefundEnd::Failed { .. } => (
+            "refund.failed",
+            Notice::RefundFailed {
+                order,
+                amount_minor,
+                currency,
+            },
+        ),
     };
     if let Some(payer) = ended.payer_id {
-        outbound::enqueue(conn, payer, &OutboundMessage::text(text)).await?;
+        outbound::enqueue_template(conn, payer, notice).await?;
     }
     if let RefundEnd::Failed { error } = end {
         let charge = payments::charge_id(conn, ended.payment_id).await?;
-        tell_admins(conn, app, |texts| {
-            let total = texts.money(ended.amount_minor, &ended.currency);
-            texts
-                .cust
-                .refund_failed_admin(order, &charge, &total, error)
-        })
-        .await?;
+        let note = Notice::RefundFailedAdmin {
+            order,
+            charge,
+            amount_minor,
+            currency: ended.currency.clone(),
+            error: error.to_owned(),
+        };
+        tell_admins(conn, app, &note).await?;
     }
     audit::record(
         conn,
@@ -249,15 +259,10 @@ async fn finish(
     Ok(())
 }
 
-/// Queues a note for every admin, each in their language.
-async fn tell_admins(
-    conn: &mut PgConnection,
-    app: &App,
-    note: impl Fn(&crate::texts::Catalog) -> String,
-) -> sqlx::Result<()> {
+/// Queues a note for every admin, each rendered in their language when it is sent.
+async fn tell_admins(conn: &mut PgConnection, app: &App, note: &Notice) -> sqlx::Result<()> {
     for admin in &app.config.admin_ids {
-        let texts = crate::texts::for_user(conn, *admin).await?;
-        outbound::enqueue(conn, *admin, &OutboundMessage::text(note(texts))).await?;
+        outbound::enqueue_template(conn, *admin, note.clone()).await?;
     }
     Ok(())
 }
@@ -391,23 +396,22 @@ async fn account_refunds(
         return Ok(());
     }
     if let Some(payer) = payment.payer_id {
-        let texts = crate::texts::for_user(conn, payer).await?;
-        let refunded = texts.money(payment.refunded_minor, &payment.currency);
-        let total = texts.money(payment.amount_minor, &payment.currency);
-        let text = texts
-            .cust
-            .partially_refunded(Some(reservation_id), &refunded, &total);
-        outbound::enqueue(conn, payer, &OutboundMessage::text(text)).await?;
+        let notice = Notice::PartiallyRefunded {
+            order: Some(reservation_id),
+            refunded_minor: payment.refunded_minor,
+            amount_minor: payment.amount_minor,
+            currency: payment.currency.clone(),
+        };
+        outbound::enqueue_template(conn, payer, notice).await?;
     }
-    tell_admins(conn, app, |texts| {
-        texts.cust.partially_refunded_admin(
-            Some(reservation_id),
-            charge,
-            &texts.money(payment.refunded_minor, &payment.currency),
-            &texts.money(payment.amount_minor, &payment.currency),
-        )
-    })
-    .await?;
+    let note = Notice::PartiallyRefundedAdmin {
+        order: Some(reservation_id),
+        charge: charge.to_owned(),
+        refunded_minor: payment.refunded_minor,
+        amount_minor: payment.amount_minor,
+        currency: payment.currency.clone(),
+    };
+    tell_admins(conn, app, &note).await?;
     audit::record(
         conn,
         &AuditEvent {

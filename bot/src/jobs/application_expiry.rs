@@ -13,8 +13,7 @@ use tokio_util::sync::CancellationToken;
 use crate::app::App;
 use crate::store::audit::{self, AuditEvent};
 use crate::store::businesses::{self, BusinessStatus};
-use crate::store::outbound::{self, OutboundMessage};
-use crate::store::users;
+use crate::store::outbound::{self, Notice};
 
 const INTERVAL: Duration = Duration::from_secs(300);
 
@@ -40,10 +39,10 @@ pub async fn run_once(pool: &PgPool, now: DateTime<Utc>) -> sqlx::Result<(usize,
     let mut tx = pool.begin().await?;
     let warned = businesses::warn_before_expiry(&mut tx, now).await?;
     for business in &warned {
-        let language = users::language(&mut tx, business.owner_id).await?;
-        let text =
-            crate::texts::for_language(language.as_deref()).application_expiring(&business.name);
-        outbound::enqueue(&mut tx, business.owner_id, &OutboundMessage::text(text)).await?;
+        let notice = Notice::ApplicationExpiring {
+            name: business.name.clone(),
+        };
+        outbound::enqueue_template(&mut tx, business.owner_id, notice).await?;
     }
     // The reason is stored with the business (like an admin's) in the default language.
     let reason = crate::texts::for_language(None)
@@ -63,10 +62,8 @@ pub async fn run_once(pool: &PgPool, now: DateTime<Utc>) -> sqlx::Result<(usize,
             },
         )
         .await?;
-        let language = users::language(&mut tx, business.owner_id).await?;
-        let text = crate::texts::for_language(language.as_deref())
-            .decision_notice(business, BusinessStatus::Pending);
-        outbound::enqueue(&mut tx, business.owner_id, &OutboundMessage::text(text)).await?;
+        let notice = Notice::decision(business, BusinessStatus::Pending);
+        outbound::enqueue_template(&mut tx, business.owner_id, notice).await?;
     }
     tx.commit().await?;
     Ok((warned.len(), expired.len()))

@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::app::App;
 use crate::store::audit::{self, AuditEvent};
-use crate::store::outbound::{self, OutboundMessage};
+use crate::store::outbound::{self, Notice};
 use crate::store::{offers, reservations};
 
 const INTERVAL: Duration = Duration::from_secs(60);
@@ -52,11 +52,14 @@ pub async fn expire_due(pool: &PgPool, now: DateTime<Utc>) -> sqlx::Result<usize
                 },
             )
             .await?;
-            let texts = crate::texts::for_language(offer.owner_language.as_deref());
             let (reserved, picked_up) = reservations::tally(&mut tx, offer.id).await?;
-            let summary =
-                texts.expired_summary(&offer.title, reserved, picked_up, offer.units_available);
-            outbound::enqueue(&mut tx, offer.owner_id, &OutboundMessage::text(summary)).await?;
+            let summary = Notice::ExpiredSummary {
+                title: offer.title.clone(),
+                reserved,
+                picked_up,
+                units_left: offer.units_available,
+            };
+            outbound::enqueue_template(&mut tx, offer.owner_id, summary).await?;
         }
         tx.commit().await?;
         total += expired.len();

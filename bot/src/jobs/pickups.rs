@@ -15,9 +15,9 @@ use tokio_util::sync::CancellationToken;
 use crate::app::App;
 use crate::metrics::JobLabels;
 use crate::store::audit::{self, AuditEvent};
-use crate::store::outbound::{self, OutboundMessage};
+use crate::store::outbound::{self, Notice};
 use crate::store::reservations::{self, Due, Reservation};
-use crate::texts::customer::time_of_day;
+use crate::texts::customer::OrderFacts;
 
 const INTERVAL: Duration = Duration::from_secs(60);
 const BATCH: i64 = 200;
@@ -90,14 +90,18 @@ fn audited(due: Due) -> Option<(&'static str, &'static str, &'static str)> {
     }
 }
 
-fn message(due: Due, reservation: &Reservation, tz: Tz) -> String {
-    let texts = &crate::texts::for_language(reservation.customer_language.as_deref()).cust;
+fn message(due: Due, reservation: &Reservation, tz: Tz) -> Notice {
+    let order = OrderFacts::of(reservation);
     match due {
-        Due::LapsedHold => texts.hold_expired(reservation),
-        Due::Reminder => {
-            texts.reminder(reservation, &time_of_day(texts, reservation.pickup_end, tz))
-        }
-        Due::NoShow => texts.no_show(reservation),
+        Due::LapsedHold => Notice::HoldExpired { order },
+        Due::Reminder => Notice::Reminder {
+            order,
+            pickup_end: reservation.pickup_end,
+            timezone: tz.name().to_owned(),
+            street: reservation.street.clone(),
+            code: reservation.pickup_code.clone(),
+        },
+        Due::NoShow => Notice::NoShow { order },
     }
 }
 
@@ -194,8 +198,8 @@ async fn apply_one(
         )
         .await?;
     }
-    let text = message(due, &reservation, tz);
-    outbound::enqueue(conn, reservation.customer_id, &OutboundMessage::text(text)).await?;
+    let notice = message(due, &reservation, tz);
+    outbound::enqueue_template(conn, reservation.customer_id, notice).await?;
     Ok(true)
 }
 

@@ -6,6 +6,8 @@ use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, PgPool};
 use teloxide::types::{InlineKeyboardMarkup, ParseMode};
 
+pub use crate::texts::notice::{Notice, Template};
+
 /// A queued message. Only what the bot sends on its own initiative.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "method", rename_all = "camelCase")]
@@ -44,24 +46,13 @@ pub struct QueuedMessage {
 }
 
 /// Queues a message, inside the caller's transaction so that it is sent only if the state change
-/// that caused it commits.
+/// that caused it commits. Returns its id, or 0 if the recipient blocked the bot.
 pub async fn enqueue(
     conn: &mut PgConnection,
     chat_id: i64,
     message: &OutboundMessage,
 ) -> sqlx::Result<i64> {
-    sqlx::query_scalar(
-        "INSERT INTO outbound_messages (chat_id, method, payload)
-         SELECT $1, $2, $3 WHERE NOT EXISTS (
-             SELECT 1 FROM users WHERE telegram_id = $1 AND blocked_at IS NOT NULL)
-         RETURNING id",
-    )
-    .bind(chat_id)
-    .bind(message.method())
-    .bind(sqlx::types::Json(message))
-    .fetch_optional(conn)
-    .await
-    .map(|id| id.unwrap_or(0))
+    insert(conn, chat_id, message, None, None).await
 }
 
 /// Queues a message that may go out no earlier than `not_before`, inside the caller's
@@ -72,18 +63,45 @@ pub async fn enqueue_at(
     message: &OutboundMessage,
     not_before: DateTime<Utc>,
 ) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO outbound_messages (chat_id, method, payload, not_before)
-         SELECT $1, $2, $3, $4 WHERE NOT EXISTS (
-             SELECT 1 FROM users WHERE telegram_id = $1 AND blocked_at IS NOT NULL)",
+    insert(conn, chat_id, message, None, Some(not_before)).await?;
+    Ok(())
+}
+
+/// Queues a catalogue message, inside the caller's transaction; it is rendered in the language
+/// the recipient has when it is sent. The text in their language of now is kept beside it, for a
+/// sender that cannot read the template. Returns its id, or 0 if the recipient blocked the bot.
+pub async fn enqueue_template(
+    conn: &mut PgConnection,
+    chat_id: i64,
+    template: impl Into<Template>,
+) -> sqlx::Result<i64> {
+    let template = template.into();
+    let texts = crate::texts::for_user(conn, chat_id).await?;
+    let rendered = template.render(texts);
+    insert(conn, chat_id, &rendered, Some(&template), None).await
+}
+
+async fn insert(
+    conn: &mut PgConnection,
+    chat_id: i64,
+    message: &OutboundMessage,
+    template: Option<&Template>,
+    not_before: Option<DateTime<Utc>>,
+) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "INSERT INTO outbound_messages (chat_id, method, payload, template, not_before)
+         SELECT $1, $2, $3, $4, COALESCE($5, now()) WHERE NOT EXISTS (
+             SELECT 1 FROM users WHERE telegram_id = $1 AND blocked_at IS NOT NULL)
+         RETURNING id",
     )
     .bind(chat_id)
     .bind(message.method())
     .bind(sqlx::types::Json(message))
+    .bind(template.map(sqlx::types::Json))
     .bind(not_before)
-    .execute(conn)
-    .await?;
-    Ok(())
+    .fetch_optional(conn)
+    .await
+    .map(|id| id.unwrap_or(0))
 }
 
 /// Queues many messages in one statement (an alert's fan-out), each with the time it may go.
@@ -124,29 +142,67 @@ pub async fn enqueue_many(
 /// (`not_before`, id), which never changes after enqueueing: a retry only sets `retry_at`, and
 /// the chat's later messages wait behind it.
 pub async fn due(conn: &mut PgConnection, limit: i64) -> sqlx::Result<Vec<QueuedMessage>> {
-    let rows: Vec<(i64, i64, serde_json::Value, i32)> = sqlx::query_as(
-        "SELECT m.id, m.chat_id, m.payload, m.attempts FROM outbound_messages m
+    // The recipient's language is read as the batch is taken: a template renders in the
+    // language they have now, not the one they had when it was queued.
+    let rows: Vec<DueRow> = sqlx::query_as(
+        "SELECT m.id, m.chat_id, m.payload, m.template, m.attempts,
+                (SELECT u.language_code FROM users u WHERE u.telegram_id = m.chat_id) AS language
+         FROM outbound_messages m
          WHERE m.id IN (SELECT DISTINCT ON (chat_id) id FROM outbound_messages
                         WHERE status = 'pending'
                         ORDER BY chat_id, not_before, id)
            AND m.not_before <= now() AND (m.retry_at IS NULL OR m.retry_at <= now())
          ORDER BY m.not_before, m.id
          LIMIT $1
-         FOR UPDATE SKIP LOCKED",
+         FOR UPDATE OF m SKIP LOCKED",
     )
     .bind(limit)
     .persistent(true)
     .fetch_all(conn)
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(id, chat_id, payload, attempts)| QueuedMessage {
-            id,
-            chat_id,
-            message: serde_json::from_value(payload).map_err(|e| e.to_string()),
-            attempts,
-        })
-        .collect())
+    Ok(rows.into_iter().map(DueRow::render).collect())
+}
+
+#[derive(sqlx::FromRow)]
+struct DueRow {
+    id: i64,
+    chat_id: i64,
+    payload: serde_json::Value,
+    template: Option<serde_json::Value>,
+    attempts: i32,
+    language: Option<String>,
+}
+
+impl DueRow {
+    /// The message to send now: the template in the recipient's language, or the stored text
+    /// (rows queued as finished text, and templates this version cannot read).
+    fn render(self) -> QueuedMessage {
+        let template =
+            self.template
+                .and_then(|value| match serde_json::from_value::<Template>(value) {
+                    Ok(template) => Some(template),
+                    Err(error) => {
+                        tracing::warn!(
+                            id = self.id,
+                            %error,
+                            "queued message's template unreadable; sending its stored text"
+                        );
+                        None
+                    }
+                });
+        let message = match template {
+            Some(template) => {
+                Ok(template.render(crate::texts::for_language(self.language.as_deref())))
+            }
+            None => serde_json::from_value(self.payload).map_err(|e| e.to_string()),
+        };
+        QueuedMessage {
+            id: self.id,
+            chat_id: self.chat_id,
+            message,
+            attempts: self.attempts,
+        }
+    }
 }
 
 pub async fn mark_sent(conn: &mut PgConnection, id: i64) -> sqlx::Result<()> {
@@ -239,6 +295,176 @@ pub async fn prune(pool: &PgPool, days: u32) -> sqlx::Result<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::users::{self, Contact, ERASED_NAME};
+    use crate::texts::customer::OrderFacts;
+
+    async fn user(
+        conn: &mut PgConnection,
+        id: i64,
+        name: &str,
+        language: &str,
+    ) -> sqlx::Result<()> {
+        let contact = Contact {
+            telegram_id: id,
+            first_name: name,
+            last_name: None,
+            username: None,
+            language_code: Some(language),
+        };
+        users::record_contact(conn, &contact).await?;
+        Ok(())
+    }
+
+    fn new_reservation(customer: &str) -> Notice {
+        Notice::NewReservation {
+            order: OrderFacts {
+                order: 41,
+                quantity: 2,
+                title: "Bread bag".into(),
+                business: "Corner Bakery".into(),
+            },
+            customer: customer.into(),
+            amount_minor: 450,
+            currency: "EUR".into(),
+        }
+    }
+
+    fn sent_text(queued: &QueuedMessage) -> String {
+        match &queued.message {
+            Ok(OutboundMessage::SendMessage { text, .. }) => text.clone(),
+            Err(error) => panic!("message not sendable: {error}"),
+        }
+    }
+
+    #[sqlx::test(migrator = "crate::store::MIGRATOR")]
+    async fn a_template_is_rendered_in_the_language_the_recipient_has_when_it_is_sent(
+        pool: PgPool,
+    ) -> sqlx::Result<()> {
+        let mut conn = pool.acquire().await?;
+        user(&mut conn, 21, "Greta", "de").await?;
+        user(&mut conn, 22, "Amy", "en").await?;
+        enqueue_template(&mut conn, 21, new_reservation("Ada")).await?;
+        enqueue_template(&mut conn, 22, new_reservation("Ada")).await?;
+        // The text of the moment it was queued is kept beside the template.
+        let stored: String =
+            sqlx::query_scalar("SELECT payload->>'text' FROM outbound_messages WHERE chat_id = 21")
+                .fetch_one(&pool)
+                .await?;
+        assert!(stored.starts_with("🛒 Neue Reservierung #41"), "{stored}");
+
+        users::set_language(&mut conn, 21, "en").await?;
+        users::set_language(&mut conn, 22, "de").await?;
+        let due_now = due(&mut conn, 10).await?;
+        let text_for = |chat: i64| {
+            due_now
+                .iter()
+                .find(|m| m.chat_id == chat)
+                .map(sent_text)
+                .unwrap_or_default()
+        };
+        assert_eq!(
+            text_for(21),
+            "🛒 New reservation #41: 2 × Bread bag for Ada (EUR 4.50, paid on site). They show \
+             their pickup code at the counter: send it to me to confirm the pickup."
+        );
+        assert!(
+            text_for(22).starts_with("🛒 Neue Reservierung #41: 2 × Bread bag für Ada (4,50 €"),
+            "{}",
+            text_for(22)
+        );
+        Ok(())
+    }
+
+    #[sqlx::test(migrator = "crate::store::MIGRATOR")]
+    async fn buttons_of_a_template_are_rendered_in_the_recipients_language(
+        pool: PgPool,
+    ) -> sqlx::Result<()> {
+        let mut conn = pool.acquire().await?;
+        user(&mut conn, 23, "Bo", "en").await?;
+        let approved = Template::from(Notice::ChangeAccepted {
+            name: "Bo's Deli".into(),
+        })
+        .with_button("biz-post-deal-now-button", "start:1".into());
+        enqueue_template(&mut conn, 23, approved).await?;
+        users::set_language(&mut conn, 23, "de").await?;
+        let queued = due(&mut conn, 10).await?;
+        let Some(Ok(OutboundMessage::SendMessage {
+            reply_markup: Some(markup),
+            ..
+        })) = queued.first().map(|m| &m.message)
+        else {
+            panic!("no message with buttons: {queued:?}");
+        };
+        let german = crate::texts::for_language(Some("de"))
+            .biz
+            .post_deal_now_button;
+        assert_eq!(markup.inline_keyboard[0][0].text, german);
+        assert_ne!(
+            german,
+            crate::texts::english().biz.post_deal_now_button,
+            "the label is translated"
+        );
+        Ok(())
+    }
+
+    #[sqlx::test(migrator = "crate::store::MIGRATOR")]
+    async fn an_unknown_template_sends_its_stored_text_and_another_language_reads_english(
+        pool: PgPool,
+    ) -> sqlx::Result<()> {
+        let mut conn = pool.acquire().await?;
+        // Queued by a version that knew a message this one does not.
+        let unknown: i64 = sqlx::query_scalar(
+            "INSERT INTO outbound_messages (chat_id, method, payload, template)
+             VALUES (24, 'sendMessage', '{\"method\": \"sendMessage\", \"text\": \"Your deal is ready\"}',
+                     '{\"notice\": {\"id\": \"no-such-message\", \"args\": {}}}')
+             RETURNING id",
+        )
+        .fetch_one(&pool)
+        .await?;
+        user(&mut conn, 25, "Zoe", "fr").await?;
+        enqueue_template(
+            &mut conn,
+            25,
+            Notice::ApplicationExpiring {
+                name: "Zoe's".into(),
+            },
+        )
+        .await?;
+        let due_now = due(&mut conn, 10).await?;
+        assert_eq!(due_now.len(), 2);
+        assert_eq!(due_now[0].id, unknown);
+        assert_eq!(sent_text(&due_now[0]), "Your deal is ready");
+        assert_eq!(
+            sent_text(&due_now[1]),
+            crate::texts::english().application_expiring("Zoe's")
+        );
+        mark_sent(&mut conn, unknown).await?;
+        assert_eq!(depth(&pool).await?, 1, "the unknown one went out");
+        Ok(())
+    }
+
+    #[sqlx::test(migrator = "crate::store::MIGRATOR")]
+    async fn erasing_a_customer_redacts_their_name_in_a_queued_template(
+        pool: PgPool,
+    ) -> sqlx::Result<()> {
+        let mut conn = pool.acquire().await?;
+        user(&mut conn, 26, "Shop", "en").await?;
+        user(&mut conn, 27, "Adaline", "en").await?;
+        let id = enqueue_template(&mut conn, 26, new_reservation("Adaline")).await?;
+        users::record_mention(&mut conn, id, 27).await?;
+        users::erase_personal_data(&mut conn, 27).await?;
+        let queued = due(&mut conn, 10).await?;
+        let text = sent_text(&queued[0]);
+        assert!(!text.contains("Adaline"), "{text}");
+        assert!(text.contains(ERASED_NAME), "{text}");
+        let template: String =
+            sqlx::query_scalar("SELECT template::text FROM outbound_messages WHERE id = $1")
+                .bind(id)
+                .fetch_one(&pool)
+                .await?;
+        assert!(!template.contains("Adaline"), "{template}");
+        Ok(())
+    }
 
     #[sqlx::test(migrator = "crate::store::MIGRATOR")]
     async fn blocked_users_get_nothing_queued(pool: PgPool) -> sqlx::Result<()> {

@@ -163,6 +163,20 @@ pub async fn erase_personal_data(conn: &mut PgConnection, telegram_id: i64) -> s
         .bind(ERASED_NAME)
         .execute(&mut *conn)
         .await?;
+        // A message rendered when it is sent carries the name among its arguments.
+        sqlx::query(
+            "UPDATE outbound_messages SET template = jsonb_set(template, '{notice,args}',
+                 COALESCE((SELECT jsonb_object_agg(arg.key, CASE jsonb_typeof(arg.value)
+                               WHEN 'string' THEN to_jsonb(replace(arg.value #>> '{}', $2, $3))
+                               ELSE arg.value END)
+                           FROM jsonb_each(template->'notice'->'args') AS arg), '{}'::jsonb))
+             WHERE about_user = $1 AND jsonb_typeof(template->'notice'->'args') = 'object'",
+        )
+        .bind(telegram_id)
+        .bind(&name)
+        .bind(ERASED_NAME)
+        .execute(&mut *conn)
+        .await?;
     }
     sqlx::query(
         "UPDATE users SET first_name = '', last_name = NULL, username = NULL,

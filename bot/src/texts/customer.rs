@@ -11,6 +11,27 @@ use crate::marketplace::payment::{CheckoutRefusal, PaymentMode};
 use crate::marketplace::reservation::PaymentStatus;
 use crate::marketplace::{OfferState, ReservationState};
 
+/// What messages about an order name of it: kept with a queued message, which is rendered when
+/// it is sent.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct OrderFacts {
+    pub order: i64,
+    pub quantity: i32,
+    pub title: String,
+    pub business: String,
+}
+
+impl OrderFacts {
+    pub fn of(r: &Reservation) -> Self {
+        Self {
+            order: r.id,
+            quantity: r.quantity,
+            title: r.title.clone(),
+            business: r.business_name.clone(),
+        }
+    }
+}
+
 /// How the selector tells the customer they will pay.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HowToPay {
@@ -211,10 +232,10 @@ impl CustomerTexts {
         )
     }
 
-    pub fn hold_expired(&self, r: &Reservation) -> String {
+    pub fn hold_expired(&self, r: &OrderFacts) -> String {
         self.fmt(
             "cust-hold-expired",
-            args!["quantity" => r.quantity, "title" => r.title.as_str(), "order" => r.id],
+            args!["quantity" => r.quantity, "title" => r.title.as_str(), "order" => r.order],
         )
     }
 
@@ -288,11 +309,11 @@ impl CustomerTexts {
     }
 
     /// The business ended a deal early: the reservation is cancelled (and refunded if paid).
-    pub fn cancelled_offer_ended(&self, r: &Reservation, refunded: Option<&str>) -> String {
+    pub fn cancelled_offer_ended(&self, r: &OrderFacts, refunded: Option<&str>) -> String {
         let args = args![
-            "business" => r.business_name.as_str(),
+            "business" => r.business.as_str(),
             "title" => r.title.as_str(),
-            "order" => r.id,
+            "order" => r.order,
             "quantity" => r.quantity,
             "total" => refunded.unwrap_or_default(),
         ];
@@ -386,12 +407,12 @@ impl CustomerTexts {
         )
     }
 
-    pub fn refunded_by_shop(&self, r: &Reservation, total: &str) -> String {
+    pub fn refunded_by_shop(&self, r: &OrderFacts, total: &str) -> String {
         self.fmt(
             "cust-refunded-by-shop",
             args![
-                "business" => r.business_name.as_str(),
-                "order" => r.id,
+                "business" => r.business.as_str(),
+                "order" => r.order,
                 "quantity" => r.quantity,
                 "title" => r.title.as_str(),
                 "total" => total,
@@ -522,6 +543,15 @@ impl CustomerTexts {
         ]
     }
 
+    fn facts_args<'a>(&self, r: &'a OrderFacts) -> FluentArgs<'a> {
+        args![
+            "order" => r.order,
+            "quantity" => r.quantity,
+            "title" => r.title.as_str(),
+            "business" => r.business.as_str(),
+        ]
+    }
+
     pub fn cancel_question(&self, r: &Reservation) -> String {
         self.fmt("cust-cancel-question", self.order_args(r))
     }
@@ -530,15 +560,15 @@ impl CustomerTexts {
         self.fmt("cust-cancelled", self.order_args(r))
     }
 
-    pub fn business_new_reservation(&self, r: &Reservation, total: &str) -> String {
-        let mut args = self.order_args(r);
+    pub fn business_new_reservation(&self, r: &OrderFacts, total: &str, customer: &str) -> String {
+        let mut args = self.facts_args(r);
         args.set("total", total);
-        args.set("customer", self.shown_name(&r.customer_name));
+        args.set("customer", self.shown_name(customer));
         self.fmt("cust-business-new-reservation", args)
     }
 
-    pub fn business_reservation_cancelled(&self, r: &Reservation) -> String {
-        self.fmt("cust-business-reservation-cancelled", self.order_args(r))
+    pub fn business_reservation_cancelled(&self, r: &OrderFacts) -> String {
+        self.fmt("cust-business-reservation-cancelled", self.facts_args(r))
     }
 
     pub fn favourite_line(&self, f: &Favourite) -> String {
@@ -677,8 +707,8 @@ impl CustomerTexts {
         )
     }
 
-    pub fn rate_question(&self, r: &Reservation) -> String {
-        self.fmt("cust-rate-question", self.order_args(r))
+    pub fn rate_question(&self, r: &OrderFacts) -> String {
+        self.fmt("cust-rate-question", self.facts_args(r))
     }
 
     pub fn reservations_of_offer(&self, title: &str, lines: &[String]) -> String {
@@ -699,16 +729,16 @@ impl CustomerTexts {
         self.fmt("cust-picked-up-button", args!["order" => r.id])
     }
 
-    pub fn reminder(&self, r: &Reservation, pickup_end: &str) -> String {
-        let mut args = self.order_args(r);
+    pub fn reminder(&self, r: &OrderFacts, pickup_end: &str, street: &str, code: &str) -> String {
+        let mut args = self.facts_args(r);
         args.set("until", pickup_end);
-        args.set("street", r.street.as_str());
-        args.set("code", r.pickup_code.as_str());
+        args.set("street", street);
+        args.set("code", code);
         self.fmt("cust-reminder", args)
     }
 
-    pub fn no_show(&self, r: &Reservation) -> String {
-        self.fmt("cust-no-show", self.order_args(r))
+    pub fn no_show(&self, r: &OrderFacts) -> String {
+        self.fmt("cust-no-show", self.facts_args(r))
     }
 
     /// A customer's name as a shop sees it; after they erased their data, that they did.

@@ -6,6 +6,7 @@ pub mod check;
 pub mod customer;
 pub mod fluent;
 pub mod format;
+pub mod notice;
 
 use std::sync::LazyLock;
 
@@ -596,8 +597,23 @@ impl Catalog {
 
     /// What the business is told about a decision.
     pub fn decision_notice(&self, business: &Business, from: BusinessStatus) -> String {
-        let name = business.name.as_str();
-        match business.status() {
+        self.decision_text(
+            &business.name,
+            business.status(),
+            from,
+            business.rejection_reason.as_deref(),
+        )
+    }
+
+    /// What the owner of business `name` hears when it goes from `from` to `to`.
+    pub fn decision_text(
+        &self,
+        name: &str,
+        to: BusinessStatus,
+        from: BusinessStatus,
+        rejection_reason: Option<&str>,
+    ) -> String {
+        match to {
             BusinessStatus::Approved if from == BusinessStatus::Suspended => {
                 self.fmt("decision-reinstated", args!["name" => name])
             }
@@ -605,7 +621,7 @@ impl Catalog {
             BusinessStatus::Rejected => {
                 // An expired application's reason is stored in English; it reads in the
                 // owner's language. An admin's reason is shown as the admin wrote it.
-                let reason = match business.rejection_reason.as_deref() {
+                let reason = match rejection_reason {
                     Some(reason) if reason == english().biz.application_expired_reason => {
                         self.biz.application_expired_reason
                     }
@@ -937,7 +953,7 @@ mod tests {
                     .filter(|(end, literal)| is_argument(*end, literal))
                     .map(|(_, literal)| *literal)
                     .collect();
-                if function.contains("self.order_args(") {
+                if function.contains("self.order_args(") || function.contains("self.facts_args(") {
                     passed.extend(["order", "quantity", "title", "business"]);
                 }
                 for (end, literal) in &literals {

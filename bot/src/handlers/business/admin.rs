@@ -12,7 +12,7 @@ use crate::marketplace::input;
 use crate::store::businesses::{self, Business, BusinessStatus, IdentityChange};
 use crate::store::conversations::Conversation;
 use crate::store::offers;
-use crate::store::outbound::{self, OutboundMessage};
+use crate::store::outbound::{self, Notice, OutboundMessage, Template};
 use crate::store::payments;
 use crate::telegram::callback::{CallbackCodec, CallbackData};
 
@@ -525,9 +525,10 @@ async fn accept_change(
     )
     .await?;
     if let Some(business) = businesses::get(ctx.conn, change.business_id).await? {
-        let texts = crate::texts::for_user(ctx.conn, business.owner_id).await?;
-        let notice = texts.biz.change_accepted_notice(&change.name);
-        outbound::enqueue(ctx.conn, business.owner_id, &OutboundMessage::text(notice)).await?;
+        let notice = Notice::ChangeAccepted {
+            name: change.name.clone(),
+        };
+        outbound::enqueue_template(ctx.conn, business.owner_id, notice).await?;
     }
     let text = format!(
         "{}\n\n{}",
@@ -561,9 +562,11 @@ async fn reject_change(
     let Some(business) = businesses::get(ctx.conn, change.business_id).await? else {
         return Ok(true);
     };
-    let texts = crate::texts::for_user(ctx.conn, business.owner_id).await?;
-    let notice = texts.biz.change_rejected_notice(&business.name, reason);
-    outbound::enqueue(ctx.conn, business.owner_id, &OutboundMessage::text(notice)).await?;
+    let notice = Notice::ChangeRejected {
+        name: business.name.clone(),
+        reason: reason.to_owned(),
+    };
+    outbound::enqueue_template(ctx.conn, business.owner_id, notice).await?;
     let text = ctx.texts.biz.change_rejected;
     ctx.send(chat, text, None);
     Ok(true)
@@ -604,26 +607,18 @@ async fn record_decision(
             .await?;
         }
     }
-    let texts = crate::texts::for_user(ctx.conn, business.owner_id).await?;
-    let reply_markup = if to == BusinessStatus::Approved {
-        Some(InlineKeyboardMarkup::new([[
-            InlineKeyboardButton::callback(
-                texts.biz.post_deal_now_button,
-                ctx.app
-                    .callbacks
-                    .encode(super::deal::START, &[business.id])?,
-            ),
-        ]]))
-    } else {
-        None
-    };
-    let notice = OutboundMessage::SendMessage {
-        text: texts.decision_notice(business, from),
-        parse_mode: None,
-        reply_markup,
-    };
-    outbound::enqueue(ctx.conn, business.owner_id, &notice).await?;
+    let mut notice = Template::from(Notice::decision(business, from));
     if to == BusinessStatus::Approved {
+        notice = notice.with_button(
+            &crate::texts::message_id("biz", "post_deal_now_button"),
+            ctx.app
+                .callbacks
+                .encode(super::deal::START, &[business.id])?,
+        );
+    }
+    outbound::enqueue_template(ctx.conn, business.owner_id, notice).await?;
+    if to == BusinessStatus::Approved {
+        let texts = crate::texts::for_user(ctx.conn, business.owner_id).await?;
         super::publish_chat_commands(ctx.app, texts, business.owner_id, super::BUSINESS_COMMANDS)
             .await;
     }

@@ -17,9 +17,10 @@ use crate::marketplace::{OfferState, money, window};
 use crate::store::businesses::BusinessStatus;
 use crate::store::conversations::Conversation;
 use crate::store::offers::{self, Offer, StateChange, WindowChange};
-use crate::store::outbound::{self, OutboundMessage};
+use crate::store::outbound::{self, Notice};
 use crate::store::reservations;
 use crate::telegram::callback::CallbackData;
+use crate::texts::customer::OrderFacts;
 
 pub const EDIT_FLOW: &str = "edit_offer";
 /// How many offers /myoffers shows.
@@ -430,17 +431,12 @@ async fn cancel_reservations(ctx: &mut Context<'_>, offer: &Offer) -> Result<(),
             Some(serde_json::json!({ "reason": "offer ended early", "refunded": refunded })),
         )
         .await?;
-        let texts = crate::texts::for_language(reservation.customer_language.as_deref());
-        let total = texts.money(reservation.total_minor, &reservation.currency);
-        let text = texts
-            .cust
-            .cancelled_offer_ended(reservation, refunded.then_some(total.as_str()));
-        outbound::enqueue(
-            ctx.conn,
-            reservation.customer_id,
-            &OutboundMessage::text(text),
-        )
-        .await?;
+        let notice = Notice::CancelledOfferEnded {
+            order: OrderFacts::of(reservation),
+            refunded_minor: refunded.then_some(reservation.total_minor),
+            currency: reservation.currency.clone(),
+        };
+        outbound::enqueue_template(ctx.conn, reservation.customer_id, notice).await?;
     }
     if !cancelled.is_empty() {
         tracing::info!(

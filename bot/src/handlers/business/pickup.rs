@@ -11,10 +11,11 @@ use crate::marketplace::ReservationState;
 use crate::marketplace::permissions::{self, Access, Action};
 use crate::marketplace::reservation::{PaymentStatus, find_pickup_code};
 use crate::store::offers;
-use crate::store::outbound::{self, OutboundMessage};
+use crate::store::outbound::{self, Notice, Template};
 use crate::store::payments;
 use crate::store::reservations::{self, PickupOutcome, Reservation};
 use crate::telegram::callback::CallbackData;
+use crate::texts::customer::OrderFacts;
 
 const LIST: &str = "pk_list";
 const CONFIRM: &str = "pk_done";
@@ -158,13 +159,11 @@ async fn picked_up(ctx: &mut Context<'_>, reservation: &Reservation) -> Result<(
     )
     .await?;
     tracing::info!(reservation_id = reservation.id, "pickup confirmed");
-    let texts = crate::texts::for_language(reservation.customer_language.as_deref());
-    let message = OutboundMessage::SendMessage {
-        text: texts.cust.rate_question(reservation),
-        parse_mode: None,
-        reply_markup: Some(rating::stars_keyboard(&ctx.app.callbacks, reservation.id)?),
-    };
-    outbound::enqueue(ctx.conn, reservation.customer_id, &message).await?;
+    let question = Template::from(Notice::RateQuestion {
+        order: OrderFacts::of(reservation),
+    })
+    .with_same_keyboard(&rating::stars_keyboard(&ctx.app.callbacks, reservation.id)?);
+    outbound::enqueue_template(ctx.conn, reservation.customer_id, question).await?;
     Ok(())
 }
 
@@ -296,17 +295,12 @@ async fn refund(
         Some(serde_json::json!({ "payment_status": "REFUND_PENDING", "by": "business" })),
     )
     .await?;
-    let customer_texts = crate::texts::for_language(reservation.customer_language.as_deref());
-    let customer_total = customer_texts.money(reservation.total_minor, &reservation.currency);
-    let note = customer_texts
-        .cust
-        .refunded_by_shop(&reservation, &customer_total);
-    outbound::enqueue(
-        ctx.conn,
-        reservation.customer_id,
-        &OutboundMessage::text(note),
-    )
-    .await?;
+    let note = Notice::RefundedByShop {
+        order: OrderFacts::of(&reservation),
+        amount_minor: reservation.total_minor,
+        currency: reservation.currency.clone(),
+    };
+    outbound::enqueue_template(ctx.conn, reservation.customer_id, note).await?;
     ctx.answer_callback(query, None);
     let text = texts.business_refund_requested(&reservation, &total);
     ctx.send(ChatId(user_id), text, None);

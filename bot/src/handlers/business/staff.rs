@@ -8,7 +8,7 @@ use teloxide::types::{CallbackQuery, ChatId, InlineKeyboardMarkup, ReplyMarkup};
 use super::super::{Context, HandlerError};
 use crate::marketplace::permissions::{self, Action, Role};
 use crate::store::businesses::{self, Business, BusinessStatus};
-use crate::store::outbound::{self, OutboundMessage};
+use crate::store::outbound::{self, Notice};
 use crate::store::staff::{self, InviteOutcome, Member};
 use crate::telegram::callback::CallbackData;
 
@@ -215,11 +215,13 @@ pub async fn on_button(
             )
             .await?;
             tracing::info!(business_id = business.id, user_id, "staff member removed");
-            let removed_texts = crate::texts::for_user(ctx.conn, user_id).await?;
-            let notice = removed_texts.biz.removed_from_staff(&business.name);
-            outbound::enqueue(ctx.conn, user_id, &OutboundMessage::text(notice)).await?;
+            let notice = Notice::RemovedFromStaff {
+                business: business.name.clone(),
+            };
+            outbound::enqueue_template(ctx.conn, user_id, notice).await?;
             let still_member = !businesses::of_member(ctx.conn, user_id).await?.is_empty();
             if !still_member {
+                let removed_texts = crate::texts::for_user(ctx.conn, user_id).await?;
                 super::publish_chat_commands(ctx.app, removed_texts, user_id, &[]).await;
             }
             let answer = ctx.texts.biz.member_removed(&name);
@@ -309,11 +311,11 @@ pub async fn accept(ctx: &mut Context<'_>, chat: ChatId, token: &str) -> Result<
                 .unwrap_or_default();
             let text = ctx.texts.staff_joined(&name);
             ctx.send(chat, text, None);
-            let notice = crate::texts::for_user(ctx.conn, invited_by)
-                .await?
-                .staff_joined_owner_notice(&ctx.user.first_name, &name);
-            let id =
-                outbound::enqueue(ctx.conn, invited_by, &OutboundMessage::text(notice)).await?;
+            let notice = Notice::StaffJoinedOwner {
+                who: ctx.user.first_name.clone(),
+                business: name,
+            };
+            let id = outbound::enqueue_template(ctx.conn, invited_by, notice).await?;
             if id != 0 {
                 crate::store::users::record_mention(ctx.conn, id, user_id).await?;
             }

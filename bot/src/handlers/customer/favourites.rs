@@ -169,16 +169,16 @@ pub async fn alert_followers(ctx: &mut Context<'_>, offer_id: i64) -> Result<u64
     }
     let now = Utc::now();
     let tz = ctx.app.config.timezone;
-    let view = super::browse::details_button(ctx, ctx.texts.cust.view_deal_button, offer.id, None)?;
-    let markup = InlineKeyboardMarkup::new([[view]]);
     let mut messages = Vec::with_capacity(subscribers.len());
     for subscriber in &subscribers {
         let texts = crate::texts::for_language(subscriber.language_code.as_deref());
         let card = card::render(&offer.card(), texts, now, tz);
+        // The follower's label, not the publisher's.
+        let view = super::browse::details_button(ctx, texts.cust.view_deal_button, offer.id, None)?;
         let message = OutboundMessage::SendMessage {
             text: texts.cust.favourite_alert(&offer.business_name, &card),
             parse_mode: None,
-            reply_markup: Some(markup.clone()),
+            reply_markup: Some(InlineKeyboardMarkup::new([[view]])),
         };
         let release = subscriber
             .quiet_hours

@@ -18,7 +18,7 @@ use crate::marketplace::invoice_limits;
 use crate::marketplace::payment::{self, CheckoutRefusal};
 use crate::marketplace::window;
 use crate::store::offers::Offer;
-use crate::store::outbound::{self, OutboundMessage};
+use crate::store::outbound::{self, Notice, OutboundMessage};
 use crate::store::payments::{self, Received, ReceivedPayment, RefundCause, Settlement};
 use crate::store::reservations::{self, Reservation, ReserveOutcome};
 use crate::telegram::call_with_retry;
@@ -272,7 +272,6 @@ pub async fn on_successful_payment(
     )
     .await?;
     ctx.app.metrics.payments.inc();
-    let total = ctx.texts.money(received.amount_minor, received.currency);
     match settlement {
         Settlement::Confirmed | Settlement::Revived => {
             let Some(id) = reservation_id else {
@@ -308,8 +307,9 @@ pub async fn on_successful_payment(
                 RefundCause::UnknownHold => None,
                 _ => reservation_id,
             };
-            let text = ctx.texts.cust.payment_refunding(cause, order, &total);
-            outbound::enqueue(ctx.conn, chat.0, &OutboundMessage::text(text)).await?;
+            let notice =
+                Notice::payment_refunding(cause, order, received.amount_minor, received.currency);
+            outbound::enqueue_template(ctx.conn, chat.0, notice).await?;
         }
     }
     Ok(())

@@ -13,11 +13,12 @@ use crate::marketplace::payment::PaymentMode;
 use crate::marketplace::reservation::{self, Refusal};
 use crate::marketplace::{OfferState, window};
 use crate::store::offers::{self, Offer};
-use crate::store::outbound::{self, OutboundMessage};
+use crate::store::outbound::{self, Notice};
 use crate::store::reservations::{self, Reservation, ReserveOutcome};
 use crate::store::{businesses, payments};
 use crate::telegram::callback::CallbackData;
 use crate::texts::customer::HowToPay;
+use crate::texts::customer::OrderFacts;
 
 const QUANTITY: &str = "rs_qty";
 const CONFIRM: &str = "rs_ok";
@@ -370,15 +371,18 @@ pub async fn notify_business(
     notice: BusinessNotice,
 ) -> Result<(), HandlerError> {
     let members = businesses::members(ctx.conn, reservation.business_id).await?;
-    for (member_id, language) in members {
-        let catalog = crate::texts::for_language(language.as_deref());
-        let total = catalog.money(reservation.total_minor, &reservation.currency);
-        let texts = &catalog.cust;
-        let text = match notice {
-            BusinessNotice::Reserved => texts.business_new_reservation(reservation, &total),
-            BusinessNotice::Cancelled => texts.business_reservation_cancelled(reservation),
+    for (member_id, _) in members {
+        let order = OrderFacts::of(reservation);
+        let message = match notice {
+            BusinessNotice::Reserved => Notice::NewReservation {
+                order,
+                customer: reservation.customer_name.clone(),
+                amount_minor: reservation.total_minor,
+                currency: reservation.currency.clone(),
+            },
+            BusinessNotice::Cancelled => Notice::ReservationCancelled { order },
         };
-        let id = outbound::enqueue(ctx.conn, member_id, &OutboundMessage::text(text)).await?;
+        let id = outbound::enqueue_template(ctx.conn, member_id, message).await?;
         if notice == BusinessNotice::Reserved && id != 0 {
             // It names the customer: erasing their data redacts it.
             crate::store::users::record_mention(ctx.conn, id, reservation.customer_id).await?;
