@@ -61,6 +61,11 @@ pub struct TooGoodToGoSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1))]
     pub image: Option<String>,
+    /// Digests that pin versions to exact images, e.g. `{"1.4.2": "sha256:…"}`: the bot, its
+    /// migration and its Jobs of a listed version run `<image>:<version>@<digest>`, so a re-pushed
+    /// tag cannot change what runs. A rollback runs the pinned image of the version it goes back to.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub image_digests: BTreeMap<String, ImageDigest>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_pull_policy: Option<ImagePullPolicy>,
     /// Bot replicas; 0 is an emergency stop. Ignored while `autoscaling` is set.
@@ -690,6 +695,12 @@ pub enum DatabaseRotationPhase {
     Retiring,
 }
 
+/// The digest of an image manifest.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, schemars::JsonSchema)]
+#[serde(transparent)]
+#[schemars(transparent)]
+pub struct ImageDigest(#[schemars(pattern(r"^sha256:[a-f0-9]{64}$"))] pub String);
+
 /// Rollout policy: how long a new version may take to become available, and what happens when
 /// it does not.
 #[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, schemars::JsonSchema)]
@@ -869,10 +880,13 @@ impl Phase {
 }
 
 impl TooGoodToGo {
-    /// Image reference of the bot for a given version.
+    /// Image reference of the bot for a given version, pinned when `imageDigests` lists it.
     pub fn bot_image(&self, version: &str) -> String {
         let repository = self.spec.image.as_deref().unwrap_or("toogoodtogo/bot");
-        format!("{repository}:{version}")
+        match self.spec.image_digests.get(version) {
+            Some(ImageDigest(digest)) => format!("{repository}:{version}@{digest}"),
+            None => format!("{repository}:{version}"),
+        }
     }
 
     /// Whether more than one bot pod may run (fixed replicas or autoscaling).
@@ -1147,4 +1161,27 @@ pub struct RestoreStatus {
     /// the platform is Degraded (RestoredBotNotReady) until it is.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub bot_not_ready: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DIGEST: &str = "sha256:2b8e1b5c0c9e4f1a7d3f6a8b9c0d1e2f3a4b5c6d7e8f9a0b1c2d3e4f5a6b7c8d";
+
+    #[test]
+    fn a_pinned_version_runs_its_digest_and_others_their_tag() {
+        let mut cr = crate::testing::sample("production.yaml");
+        cr.spec.image = Some("registry.example.com/tgtg/bot".to_owned());
+        cr.spec
+            .image_digests
+            .insert("1.4.2".to_owned(), ImageDigest(DIGEST.to_owned()));
+        assert_eq!(
+            cr.bot_image("1.4.2"),
+            format!("registry.example.com/tgtg/bot:1.4.2@{DIGEST}")
+        );
+        // A version without a pin (a newer one being tried) keeps its tag; going back to 1.4.2
+        // runs the pinned image again.
+        assert_eq!(cr.bot_image("1.5.0"), "registry.example.com/tgtg/bot:1.5.0");
+    }
 }

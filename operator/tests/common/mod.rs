@@ -81,6 +81,10 @@ pub const INVALID_SCHEMA_SAMPLES: &[(&str, &str)] = &[
     ),
     ("bad-version.yaml", "/spec/version: \".1 0\" does not match"),
     (
+        "image-digest-not-sha256.yaml",
+        "/spec/imageDigests/1.0.0: \"latest\" does not match",
+    ),
+    (
         "bad-postgres-version.yaml",
         "/spec/database/managed/version: \"9\" is not one of",
     ),
