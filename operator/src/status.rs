@@ -376,7 +376,7 @@ pub fn compute(
         type_: BACKUP,
         status: false,
         reason: "BackupsDisabled",
-        message: "backups of the managed database are turned off (spec.backup.enabled: false)"
+        message: "logical backups of the database are turned off (spec.backup.enabled: false)"
             .to_owned(),
     });
     let backup = crate::backups::enabled(cr).map(|_| {
