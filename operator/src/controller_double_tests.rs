@@ -93,7 +93,9 @@ async fn wait_for(cluster: &Cluster, what: &str, mut reached: impl FnMut(&Cluste
     while !reached(cluster) {
         assert!(
             Instant::now() < deadline,
-            "{what}: not within {WAIT:?}; status {:#}",
+            "{what}: not within {WAIT:?}; open watches {:?}, held events {}; status {:#}",
+            cluster.server.open_watches(),
+            cluster.server.held_events(),
             cluster.resource()["status"]
         );
         tokio::time::sleep(POLL).await;

@@ -1354,6 +1354,22 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_streaming_list_sends_the_objects_then_the_end_of_the_initial_events() {
+        let (client, _server) = ApiServer::start();
+        let api: Api<ConfigMap> = Api::namespaced(client, "shop");
+        let _ = apply(&api, "op", &config_map(json!({"a": "0"}))).await;
+        let config = watcher::Config::default().streaming_lists();
+        let mut events = watcher(api.clone(), config).boxed();
+        let mut seen = Vec::new();
+        for _ in 0..3 {
+            seen.push(describe(next(&mut events).await));
+        }
+        let _ = apply(&api, "op", &config_map(json!({"a": "1"}))).await;
+        seen.push(describe(next(&mut events).await));
+        assert_eq!(seen, ["init", "listed c", "listed", "apply c Some(\"1\")"]);
+    }
+
+    #[tokio::test]
     async fn an_apply_that_changes_nothing_sends_no_event() {
         let (client, _server) = ApiServer::start();
         let api: Api<ConfigMap> = Api::namespaced(client, "shop");
