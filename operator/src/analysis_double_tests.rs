@@ -3,8 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::double_tests::{CR, Cluster, core, group};
-use crate::names::Owner;
+use crate::double_tests::{CR, Cluster, core};
 use crate::testing::sample;
 
 const BOT: &str = "/apis/apps/v1/namespaces/shop/deployments/tgtg-bot";
@@ -55,17 +54,7 @@ async fn rolled_out_upgrade(metrics: String, configure: impl FnOnce(&mut Value))
     cluster.server.create(CR, cr);
     cluster.converge().await;
     assert_eq!(cluster.resource()["status"]["lastGoodVersion"], "1.4.2");
-    // The upgrade's pre-deployment backup, as the backup Job completes it.
-    let backup = Owner::of(&sample("production.yaml")).pre_deployment_backup("1.5.0", 2);
-    cluster.server.create(
-        &group("toogoodtogo.io/v1alpha1", "backups", &backup),
-        json!({"apiVersion": "toogoodtogo.io/v1alpha1", "kind": "Backup",
-            "metadata": {"annotations": {"toogoodtogo.io/version": "1.5.0"},
-                         "labels": {"app.kubernetes.io/instance": "tgtg"}},
-            "spec": {"toogoodtogo": "tgtg", "kind": "PreDeployment"},
-            "status": {"phase": "Completed", "file": "toogoodtogo_20261129_093000_pre_deployment.sql.gz",
-                       "startTime": "2026-11-29T09:30:00Z", "completionTime": "2026-11-29T09:31:00Z"}}),
-    );
+    cluster.completed_pre_deployment_backup("1.5.0", 2);
     cluster
         .server
         .edit(CR, |cr| cr["spec"]["version"] = json!("1.5.0"));
@@ -75,18 +64,15 @@ async fn rolled_out_upgrade(metrics: String, configure: impl FnOnce(&mut Value))
     }
     assert_eq!(image(&cluster), "toogoodtogo/bot:1.5.0");
     let port = serve_metrics(metrics).await;
-    cluster.server.create(
-        &core("pods", "tgtg-bot-150-a"),
-        json!({"apiVersion": "v1", "kind": "Pod",
-            "metadata": {"labels": {"app.kubernetes.io/name": "toogoodtogo",
-                "app.kubernetes.io/instance": "tgtg", "app.kubernetes.io/component": "bot",
-                "app.kubernetes.io/version": "1.5.0"}},
-            "spec": {"containers": [{"name": "bot", "image": "toogoodtogo/bot:1.5.0",
-                "ports": [{"name": "http", "containerPort": port}]}]},
-            "status": {"phase": "Running", "podIP": "127.0.0.1",
-                "containerStatuses": [{"name": "bot", "ready": true, "restartCount": 0,
-                    "image": "toogoodtogo/bot:1.5.0", "imageID": "",
-                    "state": {"running": {"startedAt": "2026-11-29T10:00:00Z"}}}]}}),
+    cluster.bot_pod(
+        "tgtg-bot-150-a",
+        "1.5.0",
+        json!({"containers": [{"name": "bot", "image": "toogoodtogo/bot:1.5.0",
+            "ports": [{"name": "http", "containerPort": port}]}]}),
+        json!({"phase": "Running", "podIP": "127.0.0.1",
+            "containerStatuses": [{"name": "bot", "ready": true, "restartCount": 0,
+                "image": "toogoodtogo/bot:1.5.0", "imageID": "",
+                "state": {"running": {"startedAt": "2026-11-29T10:00:00Z"}}}]}),
     );
     cluster
 }

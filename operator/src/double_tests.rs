@@ -147,6 +147,39 @@ impl Cluster {
             .get()
     }
 
+    /// The pre-deployment Backup of the upgrade of `tgtg` (the production sample) to `version`
+    /// at `generation`, completed at 09:31 as its Job leaves it. Returns its name.
+    pub fn completed_pre_deployment_backup(&self, version: &str, generation: i64) -> String {
+        let name = crate::names::Owner::of(&sample("production.yaml"))
+            .pre_deployment_backup(version, generation);
+        self.server.create(
+            &group("toogoodtogo.io/v1alpha1", "backups", &name),
+            json!({"apiVersion": "toogoodtogo.io/v1alpha1", "kind": "Backup",
+                "metadata": {"annotations": {"toogoodtogo.io/version": version},
+                             "labels": {"app.kubernetes.io/instance": "tgtg"}},
+                "spec": {"toogoodtogo": "tgtg", "kind": "PreDeployment"},
+                "status": {"phase": "Completed",
+                           "file": "toogoodtogo_20261129_093000_pre_deployment.sql.gz",
+                           "startTime": "2026-11-29T09:30:00Z",
+                           "completionTime": "2026-11-29T09:31:00Z"}}),
+        );
+        name
+    }
+
+    /// A pod of the bot of `tgtg` at `version`, as its ReplicaSet creates it, with the given
+    /// spec (may be null) and status.
+    pub fn bot_pod(&self, name: &str, version: &str, spec: Value, status: Value) {
+        self.server.create(
+            &core("pods", name),
+            json!({"apiVersion": "v1", "kind": "Pod",
+                "metadata": {"labels": {"app.kubernetes.io/name": "toogoodtogo",
+                    "app.kubernetes.io/instance": "tgtg", "app.kubernetes.io/component": "bot",
+                    "app.kubernetes.io/version": version}},
+                "spec": spec,
+                "status": status}),
+        );
+    }
+
     /// What the cluster's controllers do: the StatefulSet controller creates the data volume
     /// (owned by the StatefulSet when its retention policy deletes it) and its pod gets ready,
     /// migration Jobs succeed, Deployments roll out.

@@ -3,15 +3,10 @@
 
 use serde_json::{Value, json};
 
-use crate::double_tests::{CR, Cluster, NS, core, group};
-use crate::names::Owner;
+use crate::double_tests::{CR, Cluster, NS};
 use crate::testing::sample;
 
 const BOT: &str = "/apis/apps/v1/namespaces/shop/deployments/tgtg-bot";
-
-fn backup_path(name: &str) -> String {
-    group("toogoodtogo.io/v1alpha1", "backups", name)
-}
 
 fn restores(cluster: &Cluster) -> Vec<String> {
     cluster
@@ -40,16 +35,7 @@ async fn upgrade_that_stalls(cluster: &Cluster, pod_statuses: &[Value]) -> Strin
     cr["spec"]["rollout"]["restoreDatabaseOnRollback"] = json!(true);
     cluster.server.create(CR, cr);
     cluster.converge().await;
-    let backup = Owner::of(&sample("production.yaml")).pre_deployment_backup("1.5.0", 2);
-    cluster.server.create(
-        &backup_path(&backup),
-        json!({"apiVersion": "toogoodtogo.io/v1alpha1", "kind": "Backup",
-            "metadata": {"annotations": {"toogoodtogo.io/version": "1.5.0"},
-                         "labels": {"app.kubernetes.io/instance": "tgtg"}},
-            "spec": {"toogoodtogo": "tgtg", "kind": "PreDeployment"},
-            "status": {"phase": "Completed", "file": "toogoodtogo_20261129_093000_pre_deployment.sql.gz",
-                       "startTime": "2026-11-29T09:30:00Z", "completionTime": "2026-11-29T09:31:00Z"}}),
-    );
+    let backup = cluster.completed_pre_deployment_backup("1.5.0", 2);
     cluster
         .server
         .edit(CR, |cr| cr["spec"]["version"] = json!("1.5.0"));
@@ -63,25 +49,21 @@ async fn upgrade_that_stalls(cluster: &Cluster, pod_statuses: &[Value]) -> Strin
     }
     assert_eq!(image(cluster), "toogoodtogo/bot:1.5.0");
     for (i, status) in pod_statuses.iter().enumerate() {
-        cluster.server.create(
-            &core("pods", &format!("tgtg-bot-new-{i}")),
-            json!({"apiVersion": "v1", "kind": "Pod",
-                "metadata": {"labels": {"app.kubernetes.io/name": "toogoodtogo",
-                    "app.kubernetes.io/instance": "tgtg", "app.kubernetes.io/component": "bot",
-                    "app.kubernetes.io/version": "1.5.0"}},
-                "status": status}),
+        cluster.bot_pod(
+            &format!("tgtg-bot-new-{i}"),
+            "1.5.0",
+            Value::Null,
+            status.clone(),
         );
     }
     // A healthy pod of the old version, which must not count either way.
-    cluster.server.create(
-        &core("pods", "tgtg-bot-old-0"),
-        json!({"apiVersion": "v1", "kind": "Pod",
-            "metadata": {"labels": {"app.kubernetes.io/name": "toogoodtogo",
-                "app.kubernetes.io/instance": "tgtg", "app.kubernetes.io/component": "bot",
-                "app.kubernetes.io/version": "1.4.2"}},
-            "status": {"phase": "Running", "containerStatuses": [{"name": "bot", "ready": true,
-                "restartCount": 0, "image": "toogoodtogo/bot:1.4.2", "imageID": "",
-                "state": {"running": {"startedAt": "2026-11-29T09:00:00Z"}}}]}}),
+    cluster.bot_pod(
+        "tgtg-bot-old-0",
+        "1.4.2",
+        Value::Null,
+        json!({"phase": "Running", "containerStatuses": [{"name": "bot", "ready": true,
+            "restartCount": 0, "image": "toogoodtogo/bot:1.4.2", "imageID": "",
+            "state": {"running": {"startedAt": "2026-11-29T09:00:00Z"}}}]}),
     );
     cluster.server.edit(BOT, |d| {
         d["status"]["conditions"] = json!([{"type": "Progressing", "status": "False",
