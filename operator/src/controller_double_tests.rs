@@ -2,7 +2,7 @@
 //! reconciles from lags behind the API server (held watch events), the operator crashes between
 //! steps and a new one takes over, and one-shot actions still happen exactly once.
 //!
-//! Tests wait for a state of the double (polling every 20 ms, at most 30 s), never for a time.
+//! Tests wait for a state of the double (polling every 20 ms, at most 90 s on a busy machine), never for a time.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,7 +18,8 @@ use crate::double_tests::{CR, Cluster, NS, group};
 use crate::metrics::{Metrics, ResourceLabels};
 
 const BOT: &str = "/apis/apps/v1/namespaces/shop/deployments/tgtg-bot";
-const WAIT: Duration = Duration::from_secs(30);
+// A cap for a busy CI machine, not an expectation: the states waited for come within a second or two.
+const WAIT: Duration = Duration::from_secs(90);
 const POLL: Duration = Duration::from_millis(20);
 
 /// An operator process: the controller running on the double until it crashes.
