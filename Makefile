@@ -5,7 +5,7 @@ export DATABASE_URL
 REDIS_URL ?= redis://127.0.0.1:6379
 export REDIS_URL
 
-.PHONY: test test-rust test-deployment run build bench bench-wrk
+.PHONY: test test-rust test-deployment run build bench bench-wrk bench-operator
 
 ## Whole test suite: Rust unit, database and end-to-end tests, then the deployment checks.
 test: test-rust test-deployment
@@ -38,3 +38,9 @@ bench:
 bench-wrk:
 	cargo build --release --locked -p toogoodtogo-bot -p toogoodtogo-tests --bins
 	tests/wrk/run.sh
+
+## The operator at scale on the API double: PLATFORMS platforms (default 1000) created at once,
+## the time until all are Ready, API requests per converged reconcile, memory. Not in `make test`.
+PLATFORMS ?= 1000
+bench-operator:
+	BENCH_PLATFORMS=$(PLATFORMS) cargo test --release --locked -p toogoodtogo-operator --lib bench_operator -- --ignored --nocapture

@@ -26,6 +26,8 @@ mod analysis_double_tests;
 pub mod apply;
 pub mod backups;
 #[cfg(test)]
+mod bench_operator;
+#[cfg(test)]
 mod cnpg_double_tests;
 pub mod controller;
 #[cfg(test)]
