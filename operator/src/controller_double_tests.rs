@@ -1134,6 +1134,13 @@ async fn an_on_demand_backup_waits_for_the_database_instead_of_failing() {
         .edit(&group("apps/v1", "statefulsets", "tgtg-postgres"), |s| {
             s["status"] = json!({"replicas": 1, "readyReplicas": 0});
         });
+    // The operator knows the database is down before the backup is asked for. A Backup created
+    // in the same instant can meet a reconcile that read the database as ready a moment before
+    // and start its Job, as against a database that fails while its Job runs.
+    wait_for(&cluster, "the database seen not ready", |c| {
+        c.condition("DatabaseReady")["status"] == "False"
+    })
+    .await;
     cluster.server.create(
         &backup_path("nightly-extra"),
         json!({"apiVersion": "toogoodtogo.io/v1alpha1", "kind": "Backup",
