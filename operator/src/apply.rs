@@ -2,8 +2,8 @@
 //! manager, forced), delete optional objects that are no longer wanted, and expand the database
 //! volume.
 //!
-//! Every object is read first and written only when the live object differs from the rendered
-//! one, so a converged resource costs reads and no writes. "Differs" is judged as the API server
+//! Every object is read first (from the controller's watches, [`crate::cache`]) and written only
+//! when the live object differs from the rendered one, so a converged resource costs no request. "Differs" is judged as the API server
 //! stores objects: values it drops (empty strings, lists and maps) and quantities it
 //! canonicalises are not drift, while a field the operator's field manager owns in
 //! `managedFields` and no longer renders is (applying the full object removes it). A write is
@@ -11,11 +11,12 @@
 
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::PersistentVolumeClaim;
-use kube::api::{ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
+use kube::api::{ApiResource, DeleteParams, DynamicObject, Patch, PatchParams};
 use kube::{Api, Client};
 use serde_json::{Value, json};
 
 use crate::build::{Manifest, WriteMode, service_monitor_resource};
+use crate::cache::Reads;
 use crate::names::{Component, FIELD_MANAGER, Owner};
 
 #[derive(Debug, thiserror::Error)]
@@ -154,29 +155,42 @@ fn is_not_found(err: &kube::Error) -> bool {
 
 /// Apply one manifest unless the live object already matches. Returns whether it wrote.
 async fn apply_one(
-    client: &Client,
+    reads: &Reads,
     namespace: &str,
     manifest: &Manifest,
 ) -> Result<bool, ApplyError> {
-    let api = api_for(client, namespace, &manifest.resource);
+    let api = api_for(reads.client(), namespace, &manifest.resource);
     let name = manifest.name();
-    let live = api.get_opt(name).await.map_err(|source| ApplyError::Read {
+    let read_error = |source| ApplyError::Read {
         kind: manifest.resource.kind.clone(),
         name: name.to_owned(),
         source,
-    })?;
+    };
+    let mut live = reads
+        .get_value(&manifest.resource, namespace, name)
+        .await
+        .map_err(read_error)?;
+    // A store that does not hold the object yet must not make the operator write over one
+    // that exists (a generated Secret above all): absence is confirmed with the API server.
+    if live.is_none() && reads.watching(namespace) {
+        live = api
+            .get_opt(name)
+            .await
+            .map_err(read_error)?
+            .and_then(|object| serde_json::to_value(object).ok());
+    }
     let live_version = match live {
         Some(live) => {
             if manifest.mode == WriteMode::CreateOnly {
                 return Ok(false);
             }
             let desired = serde_json::to_value(&manifest.object).unwrap_or(Value::Null);
-            let version = live.metadata.resource_version.clone();
-            let live = serde_json::to_value(&live).unwrap_or(Value::Null);
             if converged(&desired, &live) {
                 return Ok(false);
             }
-            version
+            live.pointer("/metadata/resourceVersion")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
         }
         None => None,
     };
@@ -192,35 +206,48 @@ async fn apply_one(
             name: name.to_owned(),
             source,
         })?;
+    reads.wrote_version(
+        &manifest.resource.kind,
+        namespace,
+        name,
+        written.metadata.resource_version.clone(),
+    );
     // The server no-ops an apply that sets nothing new: only a moved resourceVersion is a write.
     Ok(live_version.is_none() || written.metadata.resource_version != live_version)
 }
 
 /// Delete an object that is no longer wanted, if it exists and this resource owns it.
 async fn prune_one(
-    client: &Client,
+    reads: &Reads,
     namespace: &str,
     owner_uid: &str,
     resource: &ApiResource,
     name: &str,
 ) -> Result<bool, ApplyError> {
-    let api = api_for(client, namespace, resource);
-    let live = api.get_opt(name).await.map_err(|source| ApplyError::Read {
-        kind: resource.kind.clone(),
-        name: name.to_owned(),
-        source,
-    })?;
+    let api = api_for(reads.client(), namespace, resource);
+    let live = reads
+        .get_value(resource, namespace, name)
+        .await
+        .map_err(|source| ApplyError::Read {
+            kind: resource.kind.clone(),
+            name: name.to_owned(),
+            source,
+        })?;
     let owned = live.is_some_and(|obj| {
-        obj.metadata
-            .owner_references
-            .iter()
+        obj.pointer("/metadata/ownerReferences")
+            .and_then(Value::as_array)
+            .into_iter()
             .flatten()
-            .any(|r| r.uid == owner_uid && r.controller == Some(true))
+            .any(|r| r["uid"] == owner_uid && r["controller"] == true)
     });
     if !owned {
         return Ok(false);
     }
-    match api.delete(name, &DeleteParams::background()).await {
+    let deleted = api.delete(name, &DeleteParams::background()).await;
+    if deleted.is_ok() || deleted.as_ref().is_err_and(is_not_found) {
+        reads.deleted(&resource.kind, namespace, name);
+    }
+    match deleted {
         Ok(_) => Ok(true),
         Err(err) if is_not_found(&err) => Ok(false),
         Err(source) => Err(ApplyError::Write {
@@ -234,23 +261,22 @@ async fn prune_one(
 /// Delete the migration Jobs of other versions than `keep` (finished history, or a version the
 /// spec moved away from). The Job of the wanted version stays, succeeded or failed.
 async fn prune_migration_jobs(
-    client: &Client,
+    reads: &Reads,
     owner: &Owner,
     owner_uid: &str,
     keep: &str,
 ) -> Result<Vec<String>, ApplyError> {
-    let api = Api::<Job>::namespaced(client.clone(), &owner.namespace);
-    let selector = format!(
-        "app.kubernetes.io/instance={},app.kubernetes.io/component={}",
-        owner.name,
-        Component::Migration.as_str()
-    );
-    let jobs = api
-        .list(&ListParams::default().labels(&selector))
+    let api = Api::<Job>::namespaced(reads.client().clone(), &owner.namespace);
+    let labels = [
+        ("app.kubernetes.io/instance", owner.name.as_str()),
+        ("app.kubernetes.io/component", Component::Migration.as_str()),
+    ];
+    let jobs = reads
+        .list::<Job>(&owner.namespace, &labels)
         .await
         .map_err(|source| ApplyError::Read {
             kind: "Job".to_owned(),
-            name: selector.clone(),
+            name: format!("{}={}", labels[1].0, labels[1].1),
             source,
         })?;
     let mut deleted = Vec::new();
@@ -266,8 +292,11 @@ async fn prune_migration_jobs(
             continue;
         }
         match api.delete(&name, &DeleteParams::background()).await {
-            Ok(_) => deleted.push(format!("Job/{name}")),
-            Err(err) if is_not_found(&err) => {}
+            Ok(_) => {
+                reads.deleted("Job", &owner.namespace, &name);
+                deleted.push(format!("Job/{name}"));
+            }
+            Err(err) if is_not_found(&err) => reads.deleted("Job", &owner.namespace, &name),
             Err(source) => {
                 return Err(ApplyError::Write {
                     kind: "Job".to_owned(),
@@ -314,14 +343,14 @@ pub fn quantity_value(quantity: &str) -> Option<f64> {
 /// Grow the database PVC to the size in the spec. The StatefulSet's claim template cannot change,
 /// so the claim itself is patched; the storage class must allow expansion.
 async fn expand_volume(
-    client: &Client,
+    reads: &Reads,
     owner: &Owner,
     wanted: &str,
 ) -> Result<(bool, Option<String>), ApplyError> {
-    let api = Api::<PersistentVolumeClaim>::namespaced(client.clone(), &owner.namespace);
+    let api = Api::<PersistentVolumeClaim>::namespaced(reads.client().clone(), &owner.namespace);
     let name = owner.postgres_data_claim();
-    let Some(claim) = api
-        .get_opt(&name)
+    let Some(claim) = reads
+        .get::<PersistentVolumeClaim>(&owner.namespace, &name)
         .await
         .map_err(|source| ApplyError::Read {
             kind: "PersistentVolumeClaim".to_owned(),
@@ -356,7 +385,10 @@ async fn expand_volume(
         .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
         .await
     {
-        Ok(_) => Ok((true, None)),
+        Ok(claim) => {
+            reads.wrote(&claim);
+            Ok((true, None))
+        }
         // The API server refuses when the storage class does not allow expansion: say so.
         Err(kube::Error::Api(status)) if status.code == 403 || status.code == 422 => Ok((
             false,
@@ -375,7 +407,7 @@ async fn expand_volume(
 
 /// Apply every desired object in order, then prune and resize.
 pub async fn apply(
-    client: &Client,
+    reads: &Reads,
     owner: &Owner,
     owner_uid: &str,
     manifests: &[Manifest],
@@ -386,7 +418,7 @@ pub async fn apply(
     let mut report = ApplyReport::default();
     let service_monitor = service_monitor_resource();
     for manifest in manifests {
-        match apply_one(client, &owner.namespace, manifest).await {
+        match apply_one(reads, &owner.namespace, manifest).await {
             Ok(true) => report
                 .applied
                 .push(label(&manifest.resource, manifest.name())),
@@ -408,7 +440,7 @@ pub async fn apply(
         }
     }
     for (resource, name) in absent {
-        match prune_one(client, &owner.namespace, owner_uid, resource, name).await {
+        match prune_one(reads, &owner.namespace, owner_uid, resource, name).await {
             Ok(true) => report.deleted.push(label(resource, name)),
             Ok(false) => {}
             // Nothing to delete where the kind is not installed.
@@ -419,9 +451,9 @@ pub async fn apply(
     }
     report
         .deleted
-        .extend(prune_migration_jobs(client, owner, owner_uid, migration_job_to_keep).await?);
+        .extend(prune_migration_jobs(reads, owner, owner_uid, migration_job_to_keep).await?);
     if let Some(wanted) = wanted_volume_size {
-        let (expanded, problem) = expand_volume(client, owner, wanted).await?;
+        let (expanded, problem) = expand_volume(reads, owner, wanted).await?;
         if expanded {
             report.applied.push(format!(
                 "PersistentVolumeClaim/{}",

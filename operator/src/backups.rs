@@ -19,11 +19,12 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::events::{Event, EventType};
-use kube::{Api, Client, Resource, ResourceExt};
+use kube::{Api, Resource, ResourceExt};
 use serde::Deserialize;
 use serde_json::json;
 use tracing::info;
 
+use crate::cache::Reads;
 use crate::crd::{
     Backup, BackupKind, BackupPhase, BackupResourceSpec, BackupSpec, BackupStatus, DatabaseSpec,
     LastBackup, TooGoodToGo,
@@ -334,7 +335,7 @@ pub(crate) async fn termination_message(
 
 /// Run the backup step.
 pub async fn reconcile(
-    client: &Client,
+    reads: &Reads,
     ctx: &resources::Context<'_>,
     spec: &BackupSpec,
     database: &DatabaseSpec,
@@ -343,29 +344,30 @@ pub async fn reconcile(
 ) -> Result<BackupFacts, BackupError> {
     let owner = ctx.owner;
     let ns = owner.namespace.as_str();
+    let client = reads.client();
     let backups_api: Api<Backup> = Api::namespaced(client.clone(), ns);
     let jobs_api: Api<Job> = Api::namespaced(client.clone(), ns);
     let pods_api: Api<Pod> = Api::namespaced(client.clone(), ns);
     let mut facts = BackupFacts::default();
 
-    let mut backups: Vec<Backup> = backups_api
-        .list(&ListParams::default())
+    // Backups are matched by `spec.toogoodtogo`: those a user creates carry no labels.
+    let mut backups: Vec<Backup> = reads
+        .list::<Backup>(ns, &[])
         .await
         .map_err(api_error("list", "Backups"))?
-        .items
         .into_iter()
         .filter(|b| b.spec.toogoodtogo == owner.name)
         .collect();
-    let selector = format!(
-        "app.kubernetes.io/instance={},app.kubernetes.io/component={}",
-        owner.name,
-        Component::Backup.as_str()
-    );
-    let jobs: Vec<Job> = jobs_api
-        .list(&ListParams::default().labels(&selector))
+    let jobs: Vec<Job> = reads
+        .list::<Job>(
+            ns,
+            &[
+                ("app.kubernetes.io/instance", owner.name.as_str()),
+                ("app.kubernetes.io/component", Component::Backup.as_str()),
+            ],
+        )
         .await
-        .map_err(api_error("list", "backup Jobs"))?
-        .items;
+        .map_err(api_error("list", "backup Jobs"))?;
     let label = |job: &Job| {
         job.labels()
             .get(render::JOB_LABEL)
@@ -392,6 +394,7 @@ pub async fn reconcile(
         mirror.metadata.owner_references = None;
         match backups_api.create(&PostParams::default(), &mirror).await {
             Ok(created) => {
+                reads.wrote(&created);
                 facts.writes.push(format!("Backup/{name}"));
                 backups.push(created);
             }
@@ -445,6 +448,7 @@ pub async fn reconcile(
             );
             match jobs_api.create(&PostParams::default(), &rendered).await {
                 Ok(created) => {
+                    reads.wrote(&created);
                     facts.writes.push(format!("Job/{job_name}"));
                     info!(backup = %name, job = %job_name, "backup started");
                     job = Some(created);
@@ -481,7 +485,7 @@ pub async fn reconcile(
                 "kind": Backup::kind(&()),
                 "status": status,
             });
-            backups_api
+            let written = backups_api
                 .patch_status(
                     &name,
                     &PatchParams::apply(FIELD_MANAGER).force(),
@@ -489,6 +493,7 @@ pub async fn reconcile(
                 )
                 .await
                 .map_err(api_error("update the status of", format!("Backup {name}")))?;
+            reads.wrote(&written);
             facts.writes.push(format!("Backup/{name}/status"));
             match status.phase {
                 Some(BackupPhase::Failed) => facts.events.push(Notice {
@@ -541,10 +546,10 @@ pub async fn reconcile(
                 })
                 .unwrap_or_default();
             for name in names {
-                delete_backup(&backups_api, &name, &mut facts).await?;
+                delete_backup(reads, &backups_api, &name, &mut facts).await?;
                 backups.retain(|b| b.name_any() != name);
             }
-            delete_job(&jobs_api, &job_name, &mut facts).await?;
+            delete_job(reads, &jobs_api, &job_name, &mut facts).await?;
         } else if let Some(failure) = job_failure(job) {
             facts.events.push(Notice {
                 warning: true,
@@ -553,7 +558,7 @@ pub async fn reconcile(
                 action: "Prune",
                 related: None,
             });
-            delete_job(&jobs_api, &job_name, &mut facts).await?;
+            delete_job(reads, &jobs_api, &job_name, &mut facts).await?;
         } else {
             pruning = true;
         }
@@ -564,7 +569,7 @@ pub async fn reconcile(
         let (with_file, without_file): (Vec<Entry>, Vec<Entry>) =
             chosen.into_iter().partition(|e| e.file.is_some());
         for gone in without_file {
-            delete_backup(&backups_api, &gone.name, &mut facts).await?;
+            delete_backup(reads, &backups_api, &gone.name, &mut facts).await?;
             backups.retain(|b| b.name_any() != gone.name);
         }
         if !with_file.is_empty() {
@@ -573,7 +578,8 @@ pub async fn reconcile(
             let job = render::prune_job(ctx, spec, database, &files, &names);
             let job_name = job.name_any();
             match jobs_api.create(&PostParams::default(), &job).await {
-                Ok(_) => {
+                Ok(created) => {
+                    reads.wrote(&created);
                     info!(job = %job_name, files = ?files, "pruning backups");
                     facts.writes.push(format!("Job/{job_name}"));
                     facts.events.push(Notice {
@@ -606,12 +612,12 @@ pub const VERSION_ANNOTATION: &str = "toogoodtogo.io/version";
 
 /// Create the pre-deployment `Backup` of `version` unless it exists. Returns whether it wrote.
 pub async fn ensure_pre_deployment(
-    client: &Client,
+    reads: &Reads,
     owner: &crate::names::Owner,
     version: &str,
     generation: i64,
 ) -> Result<bool, BackupError> {
-    let api: Api<Backup> = Api::namespaced(client.clone(), &owner.namespace);
+    let api: Api<Backup> = Api::namespaced(reads.client().clone(), &owner.namespace);
     let name = owner.pre_deployment_backup(version, generation);
     let mut backup = Backup::new(
         &name,
@@ -629,7 +635,8 @@ pub async fn ensure_pre_deployment(
         .get_or_insert_with(Default::default)
         .insert(VERSION_ANNOTATION.to_owned(), version.to_owned());
     match api.create(&PostParams::default(), &backup).await {
-        Ok(_) => {
+        Ok(created) => {
+            reads.wrote(&created);
             info!(backup = %name, version, "pre-deployment backup requested");
             Ok(true)
         }
@@ -639,11 +646,16 @@ pub async fn ensure_pre_deployment(
 }
 
 async fn delete_backup(
+    reads: &Reads,
     api: &Api<Backup>,
     name: &str,
     facts: &mut BackupFacts,
 ) -> Result<(), BackupError> {
-    match api.delete(name, &DeleteParams::default()).await {
+    let deleted = api.delete(name, &DeleteParams::default()).await;
+    if deleted.is_ok() || deleted.as_ref().is_err_and(|err| is_status(err, 404)) {
+        reads.deleted("Backup", api.namespace().unwrap_or_default(), name);
+    }
+    match deleted {
         Ok(_) => {
             info!(backup = %name, "backup deleted by retention");
             facts.writes.push(format!("DELETE Backup/{name}"));
@@ -655,11 +667,16 @@ async fn delete_backup(
 }
 
 async fn delete_job(
+    reads: &Reads,
     api: &Api<Job>,
     name: &str,
     facts: &mut BackupFacts,
 ) -> Result<(), BackupError> {
-    match api.delete(name, &DeleteParams::background()).await {
+    let deleted = api.delete(name, &DeleteParams::background()).await;
+    if deleted.is_ok() || deleted.as_ref().is_err_and(|err| is_status(err, 404)) {
+        reads.deleted("Job", api.namespace().unwrap_or_default(), name);
+    }
+    match deleted {
         Ok(_) => {
             facts.writes.push(format!("DELETE Job/{name}"));
             Ok(())

@@ -86,18 +86,25 @@ pub async fn installed(client: &Client) -> Result<bool, kube::Error> {
 
 /// The state of the resource's Cluster, when it asks for one.
 pub async fn observe(
-    client: &Client,
+    reads: &crate::cache::Reads,
     cr: &TooGoodToGo,
 ) -> Result<Option<ClusterState>, kube::Error> {
     if cr.spec.database.cloud_native_pg.is_none() {
         return Ok(None);
     }
-    if !installed(client).await? {
+    let group_version = format!("{}/{}", cnpg_cluster::GROUP, cnpg_cluster::VERSION);
+    if !reads
+        .kind_installed(&group_version, cnpg_cluster::KIND)
+        .await?
+    {
         return Ok(Some(ClusterState::NotInstalled));
     }
     let owner = Owner::of(cr);
-    let api: Api<DynamicObject> =
-        Api::namespaced_with(client.clone(), &owner.namespace, &cnpg_cluster::resource());
+    let api: Api<DynamicObject> = Api::namespaced_with(
+        reads.client().clone(),
+        &owner.namespace,
+        &cnpg_cluster::resource(),
+    );
     let state = match api.get_opt(&owner.cnpg_cluster()).await? {
         Some(cluster) => state(&serde_json::to_value(&cluster).unwrap_or_default()),
         None => ClusterState::Creating,

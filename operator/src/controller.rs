@@ -17,14 +17,15 @@ use kube::api::ListParams;
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Recorder, Reporter};
-use kube::runtime::reflector::ObjectRef;
-use kube::runtime::{Controller, watcher};
+use kube::runtime::reflector::{self, ObjectRef};
+use kube::runtime::{Controller, WatchStreamExt, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
 use tracing::{Instrument, debug, info, info_span, warn};
 
 use crate::apply::{self, ApplyError};
 use crate::backups::{self, BackupError};
 use crate::build::{self, BuildError, Inputs};
+use crate::cache::{Reads, Stores};
 use crate::crd::{Backup, Phase, Restore, SecretRotationStatus, TooGoodToGo, WebhookRotationPhase};
 use crate::db_rotation;
 use crate::dereference::{self, DereferenceError};
@@ -43,6 +44,8 @@ use crate::{analysis, rollback};
 /// Shared state of all reconciles.
 pub struct Context {
     pub client: Client,
+    /// Reads of watched objects from the watches' stores ([`crate::cache`]).
+    pub reads: Reads,
     pub generator: Arc<dyn SecretGenerator>,
     pub recorder: Recorder,
     pub metrics: Arc<Metrics>,
@@ -90,6 +93,7 @@ impl Context {
         };
         Self {
             recorder: Recorder::new(client.clone(), reporter),
+            reads: Reads::new(client.clone()),
             client,
             generator,
             metrics,
@@ -269,7 +273,8 @@ async fn update_status(
 ) -> Result<Phase, Error> {
     let next = status::compute(cr, facts, cr.status.as_ref(), Timestamp::now());
     let phase = next.phase.unwrap_or(Phase::Pending);
-    if status::write(api, cr, &next).await? {
+    if let Some(written) = status::write(api, cr, &next).await? {
+        ctx.reads.wrote(&written);
         info!(phase = phase.as_str(), "status updated");
         if let Some(event) = status::transition_event(cr.status.as_ref(), &next)
             && let Err(error) = status::publish(&ctx.recorder, cr, &event).await
@@ -284,20 +289,18 @@ async fn update_status(
 /// The reconcile pipeline. An error it did not report itself is made visible: Ready=False and
 /// Degraded with the error (the object and the API server's message) and a Warning Event.
 ///
-/// The watch cache can lag behind the writes of the previous reconcile (its status above all), so
-/// the reconcile acts on the resource as stored, read first; its status write carries that
-/// resourceVersion, and a conflict (someone wrote in between) is retried at once, not reported.
+/// The watch cache can lag behind the writes of the previous reconcile (its status above all): the
+/// reconcile acts on the controller's copy only when it shows every write of this operator, and
+/// reads the resource from the API server otherwise ([`crate::cache`]). Its status write carries
+/// the resourceVersion it acted on, and a conflict (someone wrote in between) is retried at once,
+/// not reported.
 pub async fn reconcile_resource(cached: &TooGoodToGo, ctx: &Context) -> Result<Action, Error> {
     // Deletion: owner references let the garbage collector remove every owned object; only the
     // final backup of deletionPolicy Backup holds it (a finalizer).
     if cached.meta().deletion_timestamp.is_some() && !final_backup::has_finalizer(cached) {
         return Ok(Action::await_change());
     }
-    let api: Api<TooGoodToGo> = Api::namespaced(
-        ctx.client.clone(),
-        &cached.namespace().unwrap_or_else(|| "default".to_owned()),
-    );
-    let cr = match api.get_opt(&cached.name_any()).await {
+    let cr = match ctx.reads.current(cached).await {
         Ok(Some(cr)) => cr,
         Ok(None) => return Ok(Action::await_change()),
         Err(error) => return Err(error.into()),
@@ -338,8 +341,10 @@ async fn report_failure(cr: &TooGoodToGo, ctx: &Context, message: &str) {
     let owner = Owner::of(cr);
     let api: Api<TooGoodToGo> = Api::namespaced(ctx.client.clone(), &owner.namespace);
     let next = status::failed(cr, cr.status.as_ref(), message, Timestamp::now());
-    if let Err(error) = status::write(&api, cr, &next).await {
-        warn!(%error, "cannot write the status of a failed reconcile");
+    match status::write(&api, cr, &next).await {
+        Ok(Some(written)) => ctx.reads.wrote(&written),
+        Ok(None) => {}
+        Err(error) => warn!(%error, "cannot write the status of a failed reconcile"),
     }
     publish_failure(cr, ctx, message).await;
 }
@@ -361,6 +366,23 @@ async fn publish_warning(cr: &TooGoodToGo, ctx: &Context, reason: &str, message:
     }
 }
 
+/// [`final_backup::set_finalizer`], and the controller's copy of the resource is not trusted
+/// until it shows that write.
+async fn set_finalizer(
+    ctx: &Context,
+    api: &Api<TooGoodToGo>,
+    cr: &TooGoodToGo,
+    present: bool,
+) -> Result<bool, kube::Error> {
+    let written = final_backup::set_finalizer(api, cr, present).await?;
+    if written {
+        let owner = Owner::of(cr);
+        ctx.reads
+            .wrote_version(&TooGoodToGo::kind(&()), &owner.namespace, &owner.name, None);
+    }
+    Ok(written)
+}
+
 async fn reconcile_steps(cr: &TooGoodToGo, ctx: &Context) -> Result<Action, Error> {
     let deleting = cr.meta().deletion_timestamp.is_some();
     if deleting && !final_backup::has_finalizer(cr) {
@@ -371,12 +393,12 @@ async fn reconcile_steps(cr: &TooGoodToGo, ctx: &Context) -> Result<Action, Erro
     let api: Api<TooGoodToGo> = Api::namespaced(client.clone(), &owner.namespace);
     if deleting && !final_backup::wanted(cr) {
         // The policy was changed while the deletion waited: it goes on as that policy says.
-        final_backup::set_finalizer(&api, cr, false).await?;
+        set_finalizer(ctx, &api, cr, false).await?;
         return Ok(Action::await_change());
     }
     // Added first (it only holds a deletion), removed last: after this reconcile has applied
     // the ownership the new policy wants, so a deletion right after it keeps what it should.
-    if !deleting && final_backup::wanted(cr) && final_backup::set_finalizer(&api, cr, true).await? {
+    if !deleting && final_backup::wanted(cr) && set_finalizer(ctx, &api, cr, true).await? {
         return Ok(Action::requeue(CONFLICT_REQUEUE));
     }
     // Deleting under deletionPolicy Backup: everything keeps running until the final backup,
@@ -392,7 +414,7 @@ async fn reconcile_steps(cr: &TooGoodToGo, ctx: &Context) -> Result<Action, Erro
     };
 
     if cr.spec.suspend {
-        facts.observed = observe::observe(client, cr).await?;
+        facts.observed = observe::observe(&ctx.reads, cr).await?;
         update_status(&api, cr, ctx, &facts).await?;
         return Ok(Action::await_change());
     }
@@ -408,19 +430,22 @@ async fn reconcile_steps(cr: &TooGoodToGo, ctx: &Context) -> Result<Action, Erro
             .join("; ");
         facts.problem = Some(Problem::InvalidSpec(message));
         // What runs keeps running: the status says so rather than "not deployed".
-        facts.observed = observe::observe(client, cr).await?;
+        facts.observed = observe::observe(&ctx.reads, cr).await?;
         update_status(&api, cr, ctx, &facts).await?;
         return Ok(Action::await_change());
     }
 
     // dereference: a missing Secret is reported and retried with backoff.
-    let secrets: Api<Secret> = Api::namespaced(client.clone(), &owner.namespace);
+    let secrets = dereference::WatchedSecrets {
+        reads: &ctx.reads,
+        namespace: &owner.namespace,
+    };
     let dereferenced = match dereference::dereference(cr, &secrets, ctx.generator.as_ref()).await {
         Ok(d) => d,
         Err(error) if error.is_missing_input() => {
             facts.problem = Some(Problem::SecretMissing(error.to_string()));
             facts.payments = crate::payments::from_dereference_error(&error);
-            facts.observed = observe::observe(client, cr).await?;
+            facts.observed = observe::observe(&ctx.reads, cr).await?;
             update_status(&api, cr, ctx, &facts).await?;
             return Err(error.into());
         }
@@ -429,8 +454,10 @@ async fn reconcile_steps(cr: &TooGoodToGo, ctx: &Context) -> Result<Action, Erro
     // The data directory keeps the passwords it was initialised with: a lost credentials Secret
     // is not replaced by new passwords the database does not know.
     if dereferenced.postgres_credentials_missing {
-        let claims: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), &owner.namespace);
+        // Asked of the API server, not the watch: a volume made without the operator's labels
+        // (restored from a snapshot by hand) must stop new passwords all the same.
         let volume = owner.postgres_data_claim();
+        let claims: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), &owner.namespace);
         if claims.get_opt(&volume).await?.is_some() {
             let message = format!(
                 "the database volume {volume} exists but its credentials Secret {} does not: the database knows only the passwords in that Secret. Recreate the Secret with them (keys {}), or delete the volume to start an empty database",
@@ -442,7 +469,7 @@ async fn reconcile_steps(cr: &TooGoodToGo, ctx: &Context) -> Result<Action, Erro
                 .join(", ")
             );
             facts.problem = Some(Problem::CredentialsMissing(message.clone()));
-            facts.observed = observe::observe(client, cr).await?;
+            facts.observed = observe::observe(&ctx.reads, cr).await?;
             update_status(&api, cr, ctx, &facts).await?;
             publish_warning(cr, ctx, "CredentialsMissing", &message).await;
             return Err(Error::Refused(message));
@@ -450,10 +477,10 @@ async fn reconcile_steps(cr: &TooGoodToGo, ctx: &Context) -> Result<Action, Erro
     }
 
     let stripe_secret = dereferenced.stripe.clone();
-    let mut observed = observe::observe(client, cr).await?;
+    let mut observed = observe::observe(&ctx.reads, cr).await?;
     // Restores stop the bot while they replace the database, and exclude upgrades.
     let restores = match backups::enabled(cr) {
-        Some(_) => restores::list(client, &owner).await?,
+        Some(_) => restores::list(&ctx.reads, &owner).await?,
         None => Vec::new(),
     };
     // A migration Job that succeeded before the newest restore migrated the database that was
@@ -472,6 +499,7 @@ async fn reconcile_steps(cr: &TooGoodToGo, ctx: &Context) -> Result<Action, Erro
             Err(kube::Error::Api(status)) if status.code == 404 => {}
             Err(error) => return Err(error.into()),
         }
+        ctx.reads.deleted("Job", &owner.namespace, &name);
         observed.migration_job = None;
     }
     observed.analysis =
@@ -600,7 +628,7 @@ async fn reconcile_steps(cr: &TooGoodToGo, ctx: &Context) -> Result<Action, Erro
                     }
                 }
                 if let Some(restore) = &decided.restore {
-                    restores::create(client, &owner, restore).await?;
+                    restores::create(&ctx.reads, &owner, restore).await?;
                 }
                 facts.rollback_database = decided.note;
             }
@@ -609,7 +637,7 @@ async fn reconcile_steps(cr: &TooGoodToGo, ctx: &Context) -> Result<Action, Erro
     let mut backup_requested = false;
     if plan.migration == MigrationState::BackingUp && observed.pre_deployment_backup.is_none() {
         backup_requested = backups::ensure_pre_deployment(
-            client,
+            &ctx.reads,
             &owner,
             &cr.spec.version,
             cr.metadata.generation.unwrap_or(0),
@@ -785,7 +813,7 @@ async fn reconcile_steps(cr: &TooGoodToGo, ctx: &Context) -> Result<Action, Erro
         cr.deletion_policy() != crate::crd::DeletionPolicy::Retain,
     );
     let report = apply::apply(
-        client,
+        &ctx.reads,
         &owner,
         &uid,
         &manifests,
@@ -840,7 +868,7 @@ async fn reconcile_steps(cr: &TooGoodToGo, ctx: &Context) -> Result<Action, Erro
     }
     if cr.spec.database.managed.is_some() {
         crate::credentials_sync::record(
-            client,
+            &ctx.reads,
             &owner,
             secret_uid.as_deref(),
             observed.postgres_data_claim.as_ref(),
@@ -898,7 +926,7 @@ async fn reconcile_steps(cr: &TooGoodToGo, ctx: &Context) -> Result<Action, Erro
         };
         // Boxed: the steps' futures are large, and the reconcile future holds them.
         let found = Box::pin(backups::reconcile(
-            client,
+            &ctx.reads,
             &render_ctx,
             spec,
             managed,
@@ -919,7 +947,7 @@ async fn reconcile_steps(cr: &TooGoodToGo, ctx: &Context) -> Result<Action, Erro
             backup_writes += 1;
         }
         let restored = Box::pin(restores::reconcile(
-            client,
+            &ctx.reads,
             &render_ctx,
             spec,
             managed,
@@ -985,7 +1013,7 @@ async fn reconcile_steps(cr: &TooGoodToGo, ctx: &Context) -> Result<Action, Erro
             .filter(|c| c.reason == "PaymentsCheckFailed")
             .map(|c| c.message.clone());
         let found = Box::pin(crate::payments::reconcile(
-            client,
+            &ctx.reads,
             &render_ctx,
             stripe,
             &version,
@@ -1044,7 +1072,7 @@ async fn reconcile_steps(cr: &TooGoodToGo, ctx: &Context) -> Result<Action, Erro
         None if final_backup::has_finalizer(cr) && !final_backup::wanted(cr) => {
             // The status write moved the resourceVersion: the finalizer goes from a fresh read.
             if let Some(fresh) = api.get_opt(&cr.name_any()).await? {
-                final_backup::set_finalizer(&api, &fresh, false).await?;
+                set_finalizer(ctx, &api, &fresh, false).await?;
             }
         }
         None => {}
@@ -1063,7 +1091,7 @@ async fn reconcile_steps(cr: &TooGoodToGo, ctx: &Context) -> Result<Action, Erro
             if let Err(error) = status::publish(&ctx.recorder, cr, &event).await {
                 warn!(%error, "cannot publish event");
             }
-            final_backup::set_finalizer(&api, cr, false).await?;
+            set_finalizer(ctx, &api, cr, false).await?;
             return Ok(Action::await_change());
         }
         Some(final_backup::Progress::Blocked(notice)) => {
@@ -1126,6 +1154,56 @@ fn referencing(
         .collect()
 }
 
+/// The watches of one controller: one namespace, or all.
+struct Watch<'a> {
+    client: &'a Client,
+    namespace: Option<&'a str>,
+}
+
+impl Watch<'_> {
+    fn api<K>(&self) -> Api<K>
+    where
+        K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
+    {
+        match self.namespace {
+            Some(ns) => Api::namespaced(self.client.clone(), ns),
+            None => Api::all(self.client.clone()),
+        }
+    }
+
+    /// A watch of `K` that fills a store, and the changes it sees (deletions included) to
+    /// trigger reconciles with. The store keeps only the operator's own field set of each
+    /// object (what apply compares), not every manager's.
+    fn owned<K>(
+        &self,
+        config: &watcher::Config,
+    ) -> (
+        reflector::Store<K>,
+        impl futures::Stream<Item = Result<K, watcher::Error>> + Send + 'static,
+    )
+    where
+        K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+            + Clone
+            + serde::de::DeserializeOwned
+            + std::fmt::Debug
+            + Send
+            + Sync
+            + 'static,
+    {
+        let (store, writer) = reflector::store();
+        let changes = watcher(self.api::<K>(), config.clone())
+            .default_backoff()
+            .modify(|object| {
+                object
+                    .managed_fields_mut()
+                    .retain(|entry| entry.manager.as_deref() == Some(FIELD_MANAGER));
+            })
+            .reflect(writer)
+            .touched_objects();
+        (store, changes)
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     #[error("the {0} CRD is not installed or not readable (apply every file of crds/ first): {1}")]
@@ -1179,61 +1257,92 @@ pub async fn run(ctx: Arc<Context>, namespace: Option<&str>) -> Result<(), RunEr
     );
     let controller = Controller::new(resources, watcher::Config::default());
     let platforms = controller.store();
-    // Referenced Secrets are the user's and carry no label of ours. Their metadata is watched (no
-    // values are read or cached), so a changed token or key reconciles every resource naming it
-    // at once, and the new digest rolls the bot within seconds rather than at the next resync.
-    let referenced: Api<PartialObjectMeta<Secret>> = match namespace {
-        Some(ns) => Api::namespaced(client.clone(), ns),
-        None => Api::all(client.clone()),
+    // Every watch fills a store before it triggers a reconcile: the reconcile reads the objects
+    // from there (crate::cache).
+    let watch = Watch {
+        client: &client,
+        namespace,
     };
+    let (deployments, deployment_changes) = watch.owned::<Deployment>(&owned);
+    let (stateful_sets, stateful_set_changes) = watch.owned::<StatefulSet>(&owned);
+    let (jobs, job_changes) = watch.owned::<Job>(&owned);
+    let (cron_jobs, cron_job_changes) = watch.owned::<CronJob>(&owned);
+    let (services, service_changes) = watch.owned::<Service>(&owned);
+    let (config_maps, config_map_changes) = watch.owned::<ConfigMap>(&owned);
+    let (secrets, secret_changes) = watch.owned::<Secret>(&owned);
+    let (ingresses, ingress_changes) = watch.owned::<Ingress>(&owned);
+    let (pod_disruption_budgets, pod_disruption_budget_changes) =
+        watch.owned::<PodDisruptionBudget>(&owned);
+    let (horizontal_pod_autoscalers, horizontal_pod_autoscaler_changes) =
+        watch.owned::<HorizontalPodAutoscaler>(&owned);
+    let (network_policies, network_policy_changes) = watch.owned::<NetworkPolicy>(&owned);
+    let (claims, claim_changes) = watch.owned::<PersistentVolumeClaim>(&owned);
+    let all = watcher::Config::default();
+    let (backups, backup_changes) = watch.owned::<Backup>(&all);
+    let (restores, restore_changes) = watch.owned::<Restore>(&all);
+    // Referenced Secrets are the user's and carry no label of ours. Their metadata is watched (no
+    // values are cached), so a changed token or key reconciles every resource naming it at
+    // once, and the new digest rolls the bot within seconds rather than at the next resync.
+    let (secret_versions, writer) = reflector::store();
+    let secret_version_changes = watcher(watch.api::<PartialObjectMeta<Secret>>(), all.clone())
+        .default_backoff()
+        .modify(|meta| meta.managed_fields_mut().clear())
+        .reflect(writer)
+        .touched_objects();
+    ctx.reads.register(
+        namespace,
+        Stores {
+            deployments,
+            stateful_sets,
+            jobs,
+            cron_jobs,
+            backups,
+            restores,
+            services,
+            config_maps,
+            secrets,
+            ingresses,
+            pod_disruption_budgets,
+            horizontal_pod_autoscalers,
+            network_policies,
+            claims,
+            secret_versions,
+        },
+    );
     let controller = controller
-        .watches(referenced, watcher::Config::default(), move |secret| {
+        .watches_stream(secret_version_changes, move |secret| {
             referencing(
                 &platforms.state(),
                 secret.namespace().as_deref(),
                 &secret.name_any(),
             )
         })
-        .owns(api::<Deployment>(&client, namespace), owned.clone())
-        .owns(api::<StatefulSet>(&client, namespace), owned.clone())
+        .owns_stream(deployment_changes)
+        .owns_stream(stateful_set_changes)
         // Jobs of Backups are owned by their Backup: every Job is mapped by its instance label.
-        .watches(api::<Job>(&client, namespace), owned.clone(), |job| {
-            instance_of(&job)
+        .watches_stream(job_changes, |job| instance_of(&job))
+        .owns_stream(cron_job_changes)
+        .watches_stream(backup_changes, |backup| {
+            Some(
+                ObjectRef::new(&backup.spec.toogoodtogo)
+                    .within(&backup.namespace().unwrap_or_default()),
+            )
         })
-        .owns(api::<CronJob>(&client, namespace), owned.clone())
-        .watches(
-            api::<Backup>(&client, namespace),
-            watcher::Config::default(),
-            |backup| {
-                Some(
-                    ObjectRef::new(&backup.spec.toogoodtogo)
-                        .within(&backup.namespace().unwrap_or_default()),
-                )
-            },
-        )
-        .watches(
-            api::<Restore>(&client, namespace),
-            watcher::Config::default(),
-            |restore| {
-                Some(
-                    ObjectRef::new(&restore.spec.toogoodtogo)
-                        .within(&restore.namespace().unwrap_or_default()),
-                )
-            },
-        )
-        .owns(api::<Service>(&client, namespace), owned.clone())
-        .owns(api::<ConfigMap>(&client, namespace), owned.clone())
-        .owns(api::<Secret>(&client, namespace), owned.clone())
-        .owns(api::<Ingress>(&client, namespace), owned.clone())
-        .owns(
-            api::<PodDisruptionBudget>(&client, namespace),
-            owned.clone(),
-        )
-        .owns(
-            api::<HorizontalPodAutoscaler>(&client, namespace),
-            owned.clone(),
-        )
-        .owns(api::<NetworkPolicy>(&client, namespace), owned.clone());
+        .watches_stream(restore_changes, |restore| {
+            Some(
+                ObjectRef::new(&restore.spec.toogoodtogo)
+                    .within(&restore.namespace().unwrap_or_default()),
+            )
+        })
+        .owns_stream(service_changes)
+        .owns_stream(config_map_changes)
+        .owns_stream(secret_changes)
+        .owns_stream(ingress_changes)
+        .owns_stream(pod_disruption_budget_changes)
+        .owns_stream(horizontal_pod_autoscaler_changes)
+        .owns_stream(network_policy_changes)
+        // The database volume is made by its StatefulSet, which does not own it.
+        .watches_stream(claim_changes, |claim| instance_of(&claim));
     let controller = if cnpg_installed {
         let cluster = crate::resources::cnpg_cluster::resource();
         let clusters: Api<kube::api::DynamicObject> = match namespace {

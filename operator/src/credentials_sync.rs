@@ -17,8 +17,8 @@
 
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::PersistentVolumeClaim;
+use kube::Api;
 use kube::api::{Patch, PatchParams};
-use kube::{Api, Client};
 use serde_json::json;
 use tracing::info;
 
@@ -92,7 +92,7 @@ pub fn wanted(
 /// recorded yet, otherwise once the database restarted with the init container of that Secret
 /// and is ready. Returns whether it wrote.
 pub async fn record(
-    client: &Client,
+    reads: &crate::cache::Reads,
     owner: &Owner,
     secret_uid: Option<&str>,
     claim: Option<&PersistentVolumeClaim>,
@@ -115,13 +115,15 @@ pub async fn record(
     if recorded.is_some() && !synced {
         return Ok(false);
     }
-    let api: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), &owner.namespace);
-    api.patch(
-        &owner.postgres_data_claim(),
-        &PatchParams::default(),
-        &Patch::Merge(json!({"metadata": {"annotations": {UID_ANNOTATION: secret}}})),
-    )
-    .await?;
+    let api: Api<PersistentVolumeClaim> = Api::namespaced(reads.client().clone(), &owner.namespace);
+    let written = api
+        .patch(
+            &owner.postgres_data_claim(),
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"annotations": {UID_ANNOTATION: secret}}})),
+        )
+        .await?;
+    reads.wrote(&written);
     info!(
         secret_uid = secret,
         "the database's passwords come from this credentials Secret"

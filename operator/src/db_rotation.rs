@@ -210,11 +210,19 @@ pub async fn decide(
     let started_with = status.database_rotation.clone();
     match status.database_rotation.clone() {
         None if due && database_ready => {
+            // A rotation is known by the second it started, and the Secret records the start of
+            // the one that ended: one started in that same second must not pass for it.
+            let started = match pg.record.ended {
+                Some(ended) if now.as_second() <= ended => {
+                    Timestamp::from_second(ended.saturating_add(1)).unwrap_or(now)
+                }
+                _ => now,
+            };
             let rotation = DatabaseRotation {
                 phase: DatabaseRotationPhase::Preparing,
                 from: pg.bot_user.clone(),
                 to: next_role(&pg.bot_user),
-                started: Time(now),
+                started: Time(started),
             };
             info!(from = %rotation.from, to = %rotation.to, "database password rotation starts");
             pg.pending_password = Some(generator.generate("POSTGRES_PASSWORD"));

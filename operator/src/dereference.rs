@@ -11,6 +11,7 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
 
 use crate::build::{GeneratedValues, PostgresCredentials};
+use crate::cache::{Fingerprint, Reads};
 use crate::crd::TooGoodToGo;
 use crate::digest;
 use crate::generator::SecretGenerator;
@@ -24,12 +25,52 @@ use crate::resources::secret::{
     WEBHOOK_SECRET_TOKEN_PREVIOUS,
 };
 
-/// Where Secrets are read from: the API server, or a directory for offline rendering.
-pub trait SecretSource {
+/// Where Secrets are read from: the API server, the controller's watches, or a directory for
+/// offline rendering.
+pub trait SecretSource: Sync {
     fn secret(
         &self,
         name: &str,
     ) -> impl Future<Output = Result<Option<Secret>, kube::Error>> + Send;
+
+    /// A Secret the user owns: only its keys and value digests are needed.
+    fn fingerprint(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<Fingerprint>, kube::Error>> + Send {
+        async move {
+            Ok(self
+                .secret(name)
+                .await?
+                .map(|s| Fingerprint::of(&s.data.unwrap_or_default())))
+        }
+    }
+}
+
+/// The Secrets of one namespace through the controller's watches ([`Reads`]).
+pub struct WatchedSecrets<'a> {
+    pub reads: &'a Reads,
+    pub namespace: &'a str,
+}
+
+impl SecretSource for WatchedSecrets<'_> {
+    async fn secret(&self, name: &str) -> Result<Option<Secret>, kube::Error> {
+        match self.reads.get::<Secret>(self.namespace, name).await? {
+            Some(secret) => Ok(Some(secret)),
+            None if !self.reads.watching(self.namespace) => Ok(None),
+            // The operator's own Secrets are watched by its label; one recreated without it
+            // is still found, so its values are never taken for missing and regenerated.
+            None => {
+                Api::<Secret>::namespaced(self.reads.client().clone(), self.namespace)
+                    .get_opt(name)
+                    .await
+            }
+        }
+    }
+
+    async fn fingerprint(&self, name: &str) -> Result<Option<Fingerprint>, kube::Error> {
+        self.reads.fingerprint(self.namespace, name).await
+    }
 }
 
 impl SecretSource for Api<Secret> {
@@ -159,16 +200,19 @@ pub async fn dereference(
     let mut digest_material = String::new();
     let mut stripe = None;
     for need in referenced_secrets(cr) {
-        let secret =
-            read(source, &need.name)
-                .await?
-                .ok_or_else(|| DereferenceError::MissingSecret {
-                    name: need.name.clone(),
-                    field: need.field,
-                })?;
-        let data = secret.data.clone().unwrap_or_default();
+        let fingerprint = source
+            .fingerprint(&need.name)
+            .await
+            .map_err(|source| DereferenceError::Api {
+                name: need.name.clone(),
+                source,
+            })?
+            .ok_or_else(|| DereferenceError::MissingSecret {
+                name: need.name.clone(),
+                field: need.field,
+            })?;
         for key in &need.keys {
-            if !data.contains_key(key) {
+            if !fingerprint.keys.contains_key(key) {
                 return Err(DereferenceError::MissingKey {
                     name: need.name.clone(),
                     key: key.clone(),
@@ -177,17 +221,17 @@ pub async fn dereference(
             }
         }
         let mut material = need.name.clone();
-        for (key, ByteString(bytes)) in &data {
+        for (key, (value_digest, _)) in &fingerprint.keys {
             material.push('\n');
             material.push_str(key);
             material.push('=');
-            material.push_str(&digest::hex(bytes));
+            material.push_str(value_digest);
         }
         material.push('\n');
         if need.field == crate::payments::SECRET_FIELD {
             stripe = Some(crate::payments::StripeSecret {
                 name: need.name.clone(),
-                missing: crate::payments::missing_keys(&data),
+                missing: crate::payments::missing_keys(&fingerprint),
                 digest: digest::short_hex(material.as_bytes()),
             });
         }

@@ -205,8 +205,21 @@ impl Cluster {
                 if self.server.exists(&claim_path) {
                     continue;
                 }
+                // As the StatefulSet controller labels a claim: the template's labels and the
+                // selector's.
+                let mut labels = template["metadata"]["labels"].clone();
+                if !labels.is_object() {
+                    labels = json!({});
+                }
+                for (key, value) in sts["spec"]["selector"]["matchLabels"]
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                {
+                    labels[key] = value.clone();
+                }
                 let mut pvc = json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
-                    "metadata": {"labels": sts["spec"]["selector"]["matchLabels"]},
+                    "metadata": {"labels": labels},
                     "spec": template["spec"]});
                 if sts["spec"]["persistentVolumeClaimRetentionPolicy"]["whenDeleted"] == "Delete" {
                     pvc["metadata"]["ownerReferences"] = json!([{"apiVersion": "apps/v1",

@@ -6,6 +6,7 @@
 //! [`dereference`] -> [`validate`] -> [`build`] -> [`apply`] -> [`status`].
 
 pub mod build;
+pub mod cache;
 pub mod cnpg;
 pub mod crd;
 pub mod credentials_sync;

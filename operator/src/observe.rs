@@ -3,7 +3,8 @@
 
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::batch::v1::Job;
-use kube::{Api, Client};
+
+use crate::cache::Reads;
 
 use crate::crd::{Backup, BackupPhase, TooGoodToGo};
 use crate::names::Owner;
@@ -41,27 +42,26 @@ pub struct Observed {
     pub analysis: Option<crate::analysis::State>,
 }
 
-pub async fn observe(client: &Client, cr: &TooGoodToGo) -> Result<Observed, kube::Error> {
+pub async fn observe(reads: &Reads, cr: &TooGoodToGo) -> Result<Observed, kube::Error> {
     let owner = Owner::of(cr);
     let ns = owner.namespace.as_str();
-    let deployment = Api::<Deployment>::namespaced(client.clone(), ns)
-        .get_opt(&owner.bot())
-        .await?;
+    let deployment = reads.get::<Deployment>(ns, &owner.bot()).await?;
     let running = deployment.as_ref().and_then(running_version);
     // The Job is only looked at while the Deployment does not run spec.version yet.
     let migration_job = if running.as_deref() == Some(cr.spec.version.as_str()) {
         None
     } else {
-        Api::<Job>::namespaced(client.clone(), ns)
-            .get_opt(&owner.migration_job(&cr.spec.version))
+        reads
+            .get::<Job>(ns, &owner.migration_job(&cr.spec.version))
             .await?
     };
     let pre_deployment_backup = if migration_job.is_none()
         && running.is_some()
         && wants_pre_deployment_backup(cr)
     {
-        Api::<Backup>::namespaced(client.clone(), ns)
-            .get_opt(
+        reads
+            .get::<Backup>(
+                ns,
                 &owner.pre_deployment_backup(&cr.spec.version, cr.metadata.generation.unwrap_or(0)),
             )
             .await?
@@ -70,15 +70,13 @@ pub async fn observe(client: &Client, cr: &TooGoodToGo) -> Result<Observed, kube
     };
     let (postgres, postgres_data_claim) = if cr.spec.database.managed.is_some() {
         (
-            Api::<StatefulSet>::namespaced(client.clone(), ns)
-                .get_opt(&owner.postgres())
+            reads.get::<StatefulSet>(ns, &owner.postgres()).await?,
+            reads
+                .get::<k8s_openapi::api::core::v1::PersistentVolumeClaim>(
+                    ns,
+                    &owner.postgres_data_claim(),
+                )
                 .await?,
-            Api::<k8s_openapi::api::core::v1::PersistentVolumeClaim>::namespaced(
-                client.clone(),
-                ns,
-            )
-            .get_opt(&owner.postgres_data_claim())
-            .await?,
         )
     } else {
         (None, None)
@@ -89,8 +87,10 @@ pub async fn observe(client: &Client, cr: &TooGoodToGo) -> Result<Observed, kube
         .as_ref()
         .is_some_and(|m| m.service_monitor);
     let service_monitor_supported = wants_monitor
-        && kind_installed(client, "monitoring.coreos.com/v1", "ServiceMonitor").await?;
-    let cnpg = crate::cnpg::observe(client, cr).await?;
+        && reads
+            .kind_installed("monitoring.coreos.com/v1", "ServiceMonitor")
+            .await?;
+    let cnpg = crate::cnpg::observe(reads, cr).await?;
     Ok(Observed {
         cnpg,
         deployment,
@@ -107,19 +107,6 @@ pub async fn observe(client: &Client, cr: &TooGoodToGo) -> Result<Observed, kube
 /// database).
 pub fn wants_pre_deployment_backup(cr: &TooGoodToGo) -> bool {
     crate::backups::enabled(cr).is_some_and(|(spec, _)| spec.pre_deployment())
-}
-
-/// Whether the API server serves `kind` in `api_version` (a 404 means the CRD is not installed).
-async fn kind_installed(
-    client: &Client,
-    api_version: &str,
-    kind: &str,
-) -> Result<bool, kube::Error> {
-    match client.list_api_group_resources(api_version).await {
-        Ok(list) => Ok(list.resources.iter().any(|r| r.kind == kind)),
-        Err(kube::Error::Api(status)) if status.code == 404 => Ok(false),
-        Err(error) => Err(error),
-    }
 }
 
 /// The version in the Deployment's pod template.

@@ -10,12 +10,13 @@
 
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::{DeleteParams, ListParams, PostParams};
-use kube::{Api, Client, ResourceExt};
+use kube::api::{DeleteParams, PostParams};
+use kube::{Api, ResourceExt};
 
 use crate::backups::{
     BackupError, Notice, api_error, is_status, job_failure, job_succeeded, termination_message,
 };
+use crate::cache::Reads;
 use crate::names::Component;
 use crate::resources::{self, payments_check};
 
@@ -91,11 +92,9 @@ pub fn missing_message(secret: &str, missing: &[&str]) -> String {
 }
 
 /// The keys of `KEYS` that `data` lacks or holds empty.
-pub fn missing_keys(
-    data: &std::collections::BTreeMap<String, k8s_openapi::ByteString>,
-) -> Vec<&'static str> {
+pub fn missing_keys(secret: &crate::cache::Fingerprint) -> Vec<&'static str> {
     KEYS.iter()
-        .filter(|k| data.get(k.key).is_none_or(|v| v.0.is_empty()))
+        .filter(|k| secret.keys.get(k.key).is_none_or(|(_, empty)| *empty))
         .map(|k| k.key)
         .collect()
 }
@@ -147,7 +146,7 @@ pub struct PaymentsFacts {
 /// holds it: a failed check already reported is not looked at again (its pods are not listed on
 /// every reconcile), nor announced again.
 pub async fn reconcile(
-    client: &Client,
+    reads: &Reads,
     ctx: &resources::Context<'_>,
     secret: &StripeSecret,
     version: &str,
@@ -164,31 +163,41 @@ pub async fn reconcile(
     }
     let owner = ctx.owner;
     let name = owner.payments_check_job(&secret.digest);
+    let client = reads.client();
     let jobs: Api<Job> = Api::namespaced(client.clone(), &owner.namespace);
-    let job = jobs
-        .get_opt(&name)
+    let job = reads
+        .get::<Job>(&owner.namespace, &name)
         .await
         .map_err(api_error("read", format!("Job {name}")))?;
     facts.state = match job {
         None => {
             // The checks of earlier keys say nothing about these.
-            let selector = format!(
-                "app.kubernetes.io/instance={},app.kubernetes.io/component={}",
-                owner.name,
-                Component::PaymentsCheck.as_str()
-            );
-            let earlier = jobs
-                .list(&ListParams::default().labels(&selector))
+            let earlier = reads
+                .list::<Job>(
+                    &owner.namespace,
+                    &[
+                        ("app.kubernetes.io/instance", owner.name.as_str()),
+                        (
+                            "app.kubernetes.io/component",
+                            Component::PaymentsCheck.as_str(),
+                        ),
+                    ],
+                )
                 .await
                 .map_err(api_error("list", "payments-check Jobs"))?;
-            for old in earlier.items {
+            for old in earlier {
                 let old_name = old.name_any();
                 if old_name == name {
                     continue;
                 }
                 match jobs.delete(&old_name, &DeleteParams::background()).await {
-                    Ok(_) => facts.writes.push(format!("Job/{old_name} (deleted)")),
-                    Err(err) if is_status(&err, 404) => {}
+                    Ok(_) => {
+                        reads.deleted("Job", &owner.namespace, &old_name);
+                        facts.writes.push(format!("Job/{old_name} (deleted)"));
+                    }
+                    Err(err) if is_status(&err, 404) => {
+                        reads.deleted("Job", &owner.namespace, &old_name);
+                    }
                     Err(source) => {
                         return Err(api_error("delete", format!("Job {old_name}"))(source));
                     }
@@ -196,7 +205,10 @@ pub async fn reconcile(
             }
             let job = payments_check::job(ctx, name.clone(), version);
             match jobs.create(&PostParams::default(), &job).await {
-                Ok(_) => facts.writes.push(format!("Job/{name}")),
+                Ok(created) => {
+                    reads.wrote(&created);
+                    facts.writes.push(format!("Job/{name}"));
+                }
                 Err(err) if is_status(&err, 409) => {}
                 Err(source) => return Err(api_error("create", format!("Job {name}"))(source)),
             }

@@ -48,10 +48,12 @@ pub const CONTROLLER_RULES: &[Rule] = &[
         resources: &["configmaps", "services"],
         verbs: &OWN_OPTIONAL,
     },
+    // list, watch: the database volume is watched (its size, the credentials it was set up
+    // with) like every other object the reconcile reads.
     Rule {
         api_group: "",
         resources: &["persistentvolumeclaims"],
-        verbs: &["get", "create", "patch"],
+        verbs: &OWN,
     },
     // The termination message of backup Jobs' pods carries the backup's metadata.
     Rule {

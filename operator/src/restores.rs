@@ -25,7 +25,7 @@ use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{ListParams, Patch, PatchParams, PostParams};
-use kube::{Api, Client, Resource, ResourceExt};
+use kube::{Api, Resource, ResourceExt};
 use serde_json::json;
 use tracing::info;
 
@@ -33,6 +33,7 @@ use crate::backups::{
     BackupError, Notice, api_error, is_status, job_failure, job_succeeded, summary,
     termination_message,
 };
+use crate::cache::Reads;
 use crate::crd::{
     Backup, BackupKind, BackupPhase, BackupResourceSpec, BackupSpec, DatabaseSpec, Restore,
     RestorePhase, RestoreStatus,
@@ -50,13 +51,12 @@ pub struct RestoreFacts {
 }
 
 /// The platform's Restores, oldest first.
-pub async fn list(client: &Client, owner: &Owner) -> Result<Vec<Restore>, BackupError> {
-    let api: Api<Restore> = Api::namespaced(client.clone(), &owner.namespace);
-    let mut restores: Vec<Restore> = api
-        .list(&ListParams::default())
+pub async fn list(reads: &Reads, owner: &Owner) -> Result<Vec<Restore>, BackupError> {
+    // Matched by `spec.toogoodtogo`: Restores a user creates carry no labels.
+    let mut restores: Vec<Restore> = reads
+        .list::<Restore>(&owner.namespace, &[])
         .await
         .map_err(api_error("list", "Restores"))?
-        .items
         .into_iter()
         .filter(|r| r.spec.toogoodtogo == owner.name)
         .collect();
@@ -197,7 +197,7 @@ pub fn source_file(restore: &Restore, backups: &[Backup]) -> Result<Option<Strin
 }
 
 struct Step<'a> {
-    client: &'a Client,
+    reads: &'a Reads,
     owner: &'a Owner,
     facts: RestoreFacts,
     now: Timestamp,
@@ -205,10 +205,11 @@ struct Step<'a> {
 
 impl Step<'_> {
     async fn create_job(&mut self, job: Job) -> Result<(), BackupError> {
-        let api: Api<Job> = Api::namespaced(self.client.clone(), &self.owner.namespace);
+        let api: Api<Job> = Api::namespaced(self.reads.client().clone(), &self.owner.namespace);
         let name = job.name_any();
         match api.create(&PostParams::default(), &job).await {
-            Ok(_) => {
+            Ok(created) => {
+                self.reads.wrote(&created);
                 self.facts.writes.push(format!("Job/{name}"));
                 Ok(())
             }
@@ -219,7 +220,7 @@ impl Step<'_> {
 
     async fn create_safety_backup(&mut self, name: &str) -> Result<(), BackupError> {
         let owner = self.owner;
-        let api: Api<Backup> = Api::namespaced(self.client.clone(), &owner.namespace);
+        let api: Api<Backup> = Api::namespaced(self.reads.client().clone(), &owner.namespace);
         let mut backup = Backup::new(
             name,
             BackupResourceSpec {
@@ -231,7 +232,8 @@ impl Step<'_> {
         backup.metadata = owner.metadata(name.to_owned(), Component::Backup);
         backup.metadata.owner_references = None;
         match api.create(&PostParams::default(), &backup).await {
-            Ok(_) => {
+            Ok(created) => {
+                self.reads.wrote(&created);
                 self.facts.writes.push(format!("Backup/{name}"));
                 Ok(())
             }
@@ -279,15 +281,12 @@ pub fn rollback_restore(owner: &Owner, backup: &str) -> Restore {
 }
 
 /// Create `restore` unless it exists. Returns whether it wrote.
-pub async fn create(
-    client: &Client,
-    owner: &Owner,
-    restore: &Restore,
-) -> Result<bool, BackupError> {
-    let api: Api<Restore> = Api::namespaced(client.clone(), &owner.namespace);
+pub async fn create(reads: &Reads, owner: &Owner, restore: &Restore) -> Result<bool, BackupError> {
+    let api: Api<Restore> = Api::namespaced(reads.client().clone(), &owner.namespace);
     let name = restore.name_any();
     match api.create(&PostParams::default(), restore).await {
-        Ok(_) => {
+        Ok(created) => {
+            reads.wrote(&created);
             info!(restore = %name, "restore requested");
             Ok(true)
         }
@@ -300,7 +299,7 @@ pub async fn create(
 /// progress, [`crate::exclusive`]) a restore that has not started stays `Pending`, saying why.
 #[allow(clippy::too_many_arguments)]
 pub async fn reconcile(
-    client: &Client,
+    reads: &Reads,
     ctx: &resources::Context<'_>,
     spec: &BackupSpec,
     database: &DatabaseSpec,
@@ -312,11 +311,12 @@ pub async fn reconcile(
 ) -> Result<RestoreFacts, BackupError> {
     let owner = ctx.owner;
     let ns = owner.namespace.as_str();
+    let client = reads.client();
     let restores_api: Api<Restore> = Api::namespaced(client.clone(), ns);
     let jobs_api: Api<Job> = Api::namespaced(client.clone(), ns);
     let pods_api: Api<Pod> = Api::namespaced(client.clone(), ns);
     let mut step = Step {
-        client,
+        reads,
         owner,
         facts: RestoreFacts::default(),
         now,
@@ -620,7 +620,7 @@ pub async fn reconcile(
             )
             .await;
         match written {
-            Ok(_) => {}
+            Ok(written) => reads.wrote(&written),
             Err(err) if is_status(&err, 409) => {
                 info!(restore = %restore_name, "the restore changed since it was read; the next reconcile goes on");
                 if restore_name == name {

@@ -586,14 +586,15 @@ pub fn compute(
     }
 }
 
-/// Write the status with server-side apply when it differs. Returns whether it wrote.
+/// Write the status with server-side apply when it differs. Returns the resource as stored
+/// when it wrote.
 pub async fn write(
     api: &Api<TooGoodToGo>,
     cr: &TooGoodToGo,
     status: &TooGoodToGoStatus,
-) -> Result<bool, kube::Error> {
+) -> Result<Option<TooGoodToGo>, kube::Error> {
     if cr.status.as_ref() == Some(status) {
-        return Ok(false);
+        return Ok(None);
     }
     // The resourceVersion the status was computed from: a write in between (a stale read, a
     // second operator replica) makes the server answer 409 instead of losing that write.
@@ -608,8 +609,8 @@ pub async fn write(
         &PatchParams::apply(FIELD_MANAGER).force(),
         &Patch::Apply(&patch),
     )
-    .await?;
-    Ok(true)
+    .await
+    .map(Some)
 }
 
 /// The status after a reconcile failed on an API error: everything the previous status recorded
