@@ -225,6 +225,20 @@ async fn prune_one(
     name: &str,
 ) -> Result<bool, ApplyError> {
     let api = api_for(reads.client(), namespace, resource);
+    // A kind the watches do not cover (a ServiceMonitor) is looked for only where it is served.
+    if reads.watching(namespace)
+        && !Reads::has_store(resource)
+        && !reads
+            .kind_installed(&resource.api_version, &resource.kind)
+            .await
+            .map_err(|source| ApplyError::Read {
+                kind: resource.kind.clone(),
+                name: name.to_owned(),
+                source,
+            })?
+    {
+        return Ok(false);
+    }
     let live = reads
         .get_value(resource, namespace, name)
         .await
@@ -418,7 +432,7 @@ pub async fn apply(
     let mut report = ApplyReport::default();
     let service_monitor = service_monitor_resource();
     for manifest in manifests {
-        match apply_one(reads, &owner.namespace, manifest).await {
+        match Box::pin(apply_one(reads, &owner.namespace, manifest)).await {
             Ok(true) => report
                 .applied
                 .push(label(&manifest.resource, manifest.name())),
@@ -440,7 +454,15 @@ pub async fn apply(
         }
     }
     for (resource, name) in absent {
-        match prune_one(reads, &owner.namespace, owner_uid, resource, name).await {
+        match Box::pin(prune_one(
+            reads,
+            &owner.namespace,
+            owner_uid,
+            resource,
+            name,
+        ))
+        .await
+        {
             Ok(true) => report.deleted.push(label(resource, name)),
             Ok(false) => {}
             // Nothing to delete where the kind is not installed.

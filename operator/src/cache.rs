@@ -437,6 +437,22 @@ impl Reads {
             .collect())
     }
 
+    /// Whether the watches keep a store of the kind `resource`.
+    pub fn has_store(resource: &ApiResource) -> bool {
+        matches!(
+            (resource.group.as_str(), resource.kind.as_str()),
+            ("apps", "Deployment" | "StatefulSet")
+                | ("batch", "Job" | "CronJob")
+                | (
+                    "",
+                    "Service" | "ConfigMap" | "Secret" | "PersistentVolumeClaim"
+                )
+                | ("networking.k8s.io", "Ingress" | "NetworkPolicy")
+                | ("policy", "PodDisruptionBudget")
+                | ("autoscaling", "HorizontalPodAutoscaler")
+        )
+    }
+
     /// One object of the kind `resource` as JSON, from the store where the kind has one.
     pub async fn get_value(
         &self,
@@ -453,25 +469,27 @@ impl Reads {
             Ok(object.and_then(|o| serde_json::to_value(o).ok()))
         }
         match (resource.group.as_str(), resource.kind.as_str()) {
-            ("apps", "Deployment") => typed::<Deployment>(self, namespace, name).await,
-            ("apps", "StatefulSet") => typed::<StatefulSet>(self, namespace, name).await,
-            ("batch", "Job") => typed::<Job>(self, namespace, name).await,
-            ("batch", "CronJob") => typed::<CronJob>(self, namespace, name).await,
-            ("", "Service") => typed::<Service>(self, namespace, name).await,
-            ("", "ConfigMap") => typed::<ConfigMap>(self, namespace, name).await,
-            ("", "Secret") => typed::<Secret>(self, namespace, name).await,
+            ("apps", "Deployment") => Box::pin(typed::<Deployment>(self, namespace, name)).await,
+            ("apps", "StatefulSet") => Box::pin(typed::<StatefulSet>(self, namespace, name)).await,
+            ("batch", "Job") => Box::pin(typed::<Job>(self, namespace, name)).await,
+            ("batch", "CronJob") => Box::pin(typed::<CronJob>(self, namespace, name)).await,
+            ("", "Service") => Box::pin(typed::<Service>(self, namespace, name)).await,
+            ("", "ConfigMap") => Box::pin(typed::<ConfigMap>(self, namespace, name)).await,
+            ("", "Secret") => Box::pin(typed::<Secret>(self, namespace, name)).await,
             ("", "PersistentVolumeClaim") => {
-                typed::<PersistentVolumeClaim>(self, namespace, name).await
+                Box::pin(typed::<PersistentVolumeClaim>(self, namespace, name)).await
             }
-            ("networking.k8s.io", "Ingress") => typed::<Ingress>(self, namespace, name).await,
+            ("networking.k8s.io", "Ingress") => {
+                Box::pin(typed::<Ingress>(self, namespace, name)).await
+            }
             ("networking.k8s.io", "NetworkPolicy") => {
-                typed::<NetworkPolicy>(self, namespace, name).await
+                Box::pin(typed::<NetworkPolicy>(self, namespace, name)).await
             }
             ("policy", "PodDisruptionBudget") => {
-                typed::<PodDisruptionBudget>(self, namespace, name).await
+                Box::pin(typed::<PodDisruptionBudget>(self, namespace, name)).await
             }
             ("autoscaling", "HorizontalPodAutoscaler") => {
-                typed::<HorizontalPodAutoscaler>(self, namespace, name).await
+                Box::pin(typed::<HorizontalPodAutoscaler>(self, namespace, name)).await
             }
             // Kinds without a store (a ServiceMonitor, a CloudNativePG Cluster) are read live.
             _ => {

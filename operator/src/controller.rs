@@ -300,7 +300,7 @@ pub async fn reconcile_resource(cached: &TooGoodToGo, ctx: &Context) -> Result<A
     if cached.meta().deletion_timestamp.is_some() && !final_backup::has_finalizer(cached) {
         return Ok(Action::await_change());
     }
-    let cr = match ctx.reads.current(cached).await {
+    let cr = match Box::pin(ctx.reads.current(cached)).await {
         Ok(Some(cr)) => cr,
         Ok(None) => return Ok(Action::await_change()),
         Err(error) => return Err(error.into()),
@@ -414,7 +414,7 @@ async fn reconcile_steps(cr: &TooGoodToGo, ctx: &Context) -> Result<Action, Erro
     };
 
     if cr.spec.suspend {
-        facts.observed = observe::observe(&ctx.reads, cr).await?;
+        facts.observed = Box::pin(observe::observe(&ctx.reads, cr)).await?;
         update_status(&api, cr, ctx, &facts).await?;
         return Ok(Action::await_change());
     }
@@ -430,7 +430,7 @@ async fn reconcile_steps(cr: &TooGoodToGo, ctx: &Context) -> Result<Action, Erro
             .join("; ");
         facts.problem = Some(Problem::InvalidSpec(message));
         // What runs keeps running: the status says so rather than "not deployed".
-        facts.observed = observe::observe(&ctx.reads, cr).await?;
+        facts.observed = Box::pin(observe::observe(&ctx.reads, cr)).await?;
         update_status(&api, cr, ctx, &facts).await?;
         return Ok(Action::await_change());
     }
@@ -440,12 +440,18 @@ async fn reconcile_steps(cr: &TooGoodToGo, ctx: &Context) -> Result<Action, Erro
         reads: &ctx.reads,
         namespace: &owner.namespace,
     };
-    let dereferenced = match dereference::dereference(cr, &secrets, ctx.generator.as_ref()).await {
+    let dereferenced = match Box::pin(dereference::dereference(
+        cr,
+        &secrets,
+        ctx.generator.as_ref(),
+    ))
+    .await
+    {
         Ok(d) => d,
         Err(error) if error.is_missing_input() => {
             facts.problem = Some(Problem::SecretMissing(error.to_string()));
             facts.payments = crate::payments::from_dereference_error(&error);
-            facts.observed = observe::observe(&ctx.reads, cr).await?;
+            facts.observed = Box::pin(observe::observe(&ctx.reads, cr)).await?;
             update_status(&api, cr, ctx, &facts).await?;
             return Err(error.into());
         }
@@ -469,7 +475,7 @@ async fn reconcile_steps(cr: &TooGoodToGo, ctx: &Context) -> Result<Action, Erro
                 .join(", ")
             );
             facts.problem = Some(Problem::CredentialsMissing(message.clone()));
-            facts.observed = observe::observe(&ctx.reads, cr).await?;
+            facts.observed = Box::pin(observe::observe(&ctx.reads, cr)).await?;
             update_status(&api, cr, ctx, &facts).await?;
             publish_warning(cr, ctx, "CredentialsMissing", &message).await;
             return Err(Error::Refused(message));
@@ -477,10 +483,10 @@ async fn reconcile_steps(cr: &TooGoodToGo, ctx: &Context) -> Result<Action, Erro
     }
 
     let stripe_secret = dereferenced.stripe.clone();
-    let mut observed = observe::observe(&ctx.reads, cr).await?;
+    let mut observed = Box::pin(observe::observe(&ctx.reads, cr)).await?;
     // Restores stop the bot while they replace the database, and exclude upgrades.
     let restores = match backups::enabled(cr) {
-        Some(_) => restores::list(&ctx.reads, &owner).await?,
+        Some(_) => Box::pin(restores::list(&ctx.reads, &owner)).await?,
         None => Vec::new(),
     };
     // A migration Job that succeeded before the newest restore migrated the database that was

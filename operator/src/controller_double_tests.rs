@@ -622,6 +622,86 @@ async fn generated_secrets_are_created_once_and_never_regenerated_even_by_a_new_
     assert_eq!(credentials(&cluster), database);
 }
 
+/// Touch the resource (an annotation nothing reads) and wait for the reconcile it causes.
+async fn touch(cluster: &Cluster, operator: &Operator, n: usize) {
+    let before = operator.reconciles();
+    cluster.server.edit(CR, |cr| {
+        cr["metadata"]["annotations"]["example.com/touched"] = json!(n.to_string());
+    });
+    wait_for(cluster, "a reconcile after a touch", |_| {
+        operator.reconciles() > before
+    })
+    .await;
+}
+
+/// Requests other than the watches' own.
+fn reads_and_writes(cluster: &Cluster) -> Vec<String> {
+    cluster
+        .server
+        .take_requests()
+        .iter()
+        .filter(|r| !r.query.contains("watch=true"))
+        .map(crate::testing::api_server::Recorded::line)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_converged_platform_is_reconciled_from_the_watches_without_a_request() {
+    let cluster = Cluster::with_sample("minimal.yaml");
+    let operator = Operator::of(&cluster);
+    settle(&cluster, &operator).await;
+    reads_and_writes(&cluster);
+    for n in 0..3 {
+        touch(&cluster, &operator, n).await;
+    }
+    assert_eq!(reads_and_writes(&cluster), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn an_object_whose_write_the_watch_has_not_delivered_is_read_from_the_api_server() {
+    let cluster = Cluster::with_sample("minimal.yaml");
+    let operator = Operator::of(&cluster);
+    settle(&cluster, &operator).await;
+    // The watch of Deployments delivers nothing more for now.
+    cluster
+        .server
+        .hold_events("/apis/apps/v1/namespaces/shop/deployments");
+    cluster
+        .server
+        .edit(CR, |cr| cr["spec"]["replicas"] = json!(0));
+    wait_for(&cluster, "the bot stopped", |c| {
+        c.server.get(BOT).unwrap_or_default()["spec"]["replicas"] == 0
+    })
+    .await;
+    reads_and_writes(&cluster);
+    // The store still holds the Deployment before that write: it is read from the server, and
+    // what the server holds is not written again.
+    touch(&cluster, &operator, 0).await;
+    let requests = reads_and_writes(&cluster);
+    let get = format!("GET {BOT}");
+    assert!(requests.contains(&get), "{requests:?}");
+    assert!(
+        !requests
+            .iter()
+            .any(|r| r.starts_with("PATCH") && r.ends_with(BOT)),
+        "{requests:?}"
+    );
+    // Delivered (the store takes the event before it triggers a reconcile), the store answers
+    // again.
+    let before = operator.reconciles();
+    cluster.server.release_events();
+    wait_for(
+        &cluster,
+        "the reconcile the delivered write triggers",
+        |_| operator.reconciles() > before,
+    )
+    .await;
+    reads_and_writes(&cluster);
+    touch(&cluster, &operator, 1).await;
+    touch(&cluster, &operator, 2).await;
+    assert_eq!(reads_and_writes(&cluster), Vec::<String>::new());
+}
+
 #[tokio::test]
 async fn drift_in_an_owned_object_is_repaired_at_once() {
     let cluster = Cluster::with_sample("minimal.yaml");
