@@ -365,6 +365,7 @@ async fn bench_operator() {
         .map(|o| serde_json::to_vec(&o).map_or(0, |b| b.len()))
         .sum();
     let stored_objects = server.paths("").len();
+    let (cached_objects, cached_bytes) = ctx.reads.footprint();
 
     stop.store(true, Ordering::Relaxed);
     operator.abort();
@@ -411,6 +412,10 @@ async fn bench_operator() {
     );
     println!(
         "memory (MiB)               RSS at start {rss_start:.0}, with the inputs {rss_inputs:.0}, all Ready {rss_ready:.0}, end {rss_end:.0}, peak (VmHWM) {hwm_end:.0}"
+    );
+    println!(
+        "the operator's stores      {cached_objects} objects, {:.0} MiB as JSON (the typed copies in memory are larger)",
+        cached_bytes as f64 / 1024.0 / 1024.0
     );
     println!(
         "the double stores          {stored_objects} objects, {:.0} MiB as JSON (more in memory: parsed values, field sets, history)",

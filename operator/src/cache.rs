@@ -566,4 +566,42 @@ impl Reads {
         }
         Ok(installed)
     }
+
+    /// What the stores hold: objects, and their size as JSON (the benchmark's measure of the
+    /// operator's own memory, which shares its process with the API double there).
+    pub fn footprint(&self) -> (usize, usize) {
+        fn add<K: Serialize + Resource + Clone + 'static>(
+            store: &Store<K>,
+            total: &mut (usize, usize),
+        ) where
+            K::DynamicType: Eq + std::hash::Hash + Clone,
+        {
+            for object in store.state() {
+                total.0 += 1;
+                total.1 += serde_json::to_vec(&*object).map_or(0, |b| b.len());
+            }
+        }
+        let mut total = (0, 0);
+        let Ok(scopes) = self.inner.scopes.read() else {
+            return total;
+        };
+        for (_, stores) in scopes.iter() {
+            add(&stores.deployments, &mut total);
+            add(&stores.stateful_sets, &mut total);
+            add(&stores.jobs, &mut total);
+            add(&stores.cron_jobs, &mut total);
+            add(&stores.backups, &mut total);
+            add(&stores.restores, &mut total);
+            add(&stores.services, &mut total);
+            add(&stores.config_maps, &mut total);
+            add(&stores.secrets, &mut total);
+            add(&stores.ingresses, &mut total);
+            add(&stores.pod_disruption_budgets, &mut total);
+            add(&stores.horizontal_pod_autoscalers, &mut total);
+            add(&stores.network_policies, &mut total);
+            add(&stores.claims, &mut total);
+            add(&stores.secret_versions, &mut total);
+        }
+        total
+    }
 }
