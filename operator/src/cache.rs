@@ -2,7 +2,7 @@
 //!
 //! The controller watches every kind it writes; each watch feeds a reflector store before it
 //! triggers a reconcile, so the store already holds the change that caused the reconcile. A
-//! converged reconcile then reads nothing from the API server but the resource itself.
+//! converged reconcile then makes no request at all.
 //!
 //! A store can still lag behind this operator's own writes: the reconcile that wrote an object
 //! may be followed by one triggered by something else before the watch event of that write

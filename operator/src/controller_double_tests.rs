@@ -123,13 +123,26 @@ const POKED: &str = "/api/v1/namespaces/shop/secrets/tgtg-telegram";
 async fn poke(cluster: &Cluster, operator: &Operator) {
     static POKES: AtomicU64 = AtomicU64::new(0);
     let n = POKES.fetch_add(1, Ordering::SeqCst);
-    let before = operator.reconciles();
-    cluster.server.edit(POKED, |s| {
+    reconcile_after(cluster, operator, POKED, |s| {
         s["metadata"]["labels"]["poked"] = json!(n.to_string());
-    });
-    wait_for(cluster, "a reconcile after a poke", |_| {
-        operator.reconciles() > before
     })
+    .await;
+}
+
+/// Edit an object as another actor would, and wait for the reconcile the edit causes.
+async fn reconcile_after(
+    cluster: &Cluster,
+    operator: &Operator,
+    path: &str,
+    edit: impl FnOnce(&mut Value),
+) {
+    let before = operator.reconciles();
+    cluster.server.edit(path, edit);
+    wait_for(
+        cluster,
+        &format!("a reconcile after an edit of {path}"),
+        |_| operator.reconciles() > before,
+    )
     .await;
 }
 
@@ -624,12 +637,8 @@ async fn generated_secrets_are_created_once_and_never_regenerated_even_by_a_new_
 
 /// Touch the resource (an annotation nothing reads) and wait for the reconcile it causes.
 async fn touch(cluster: &Cluster, operator: &Operator, n: usize) {
-    let before = operator.reconciles();
-    cluster.server.edit(CR, |cr| {
+    reconcile_after(cluster, operator, CR, |cr| {
         cr["metadata"]["annotations"]["example.com/touched"] = json!(n.to_string());
-    });
-    wait_for(cluster, "a reconcile after a touch", |_| {
-        operator.reconciles() > before
     })
     .await;
 }
