@@ -106,6 +106,7 @@ pub struct ManagedPostgresObjects {
     pub service: Service,
     pub stateful_set: StatefulSet,
     pub network_policy: NetworkPolicy,
+    pub disruption_budget: Option<PodDisruptionBudget>,
 }
 
 /// The CloudNativePG cluster and the policy that lets the bot and the Jobs reach it.
@@ -232,6 +233,9 @@ impl DesiredObjects {
             out.push(Manifest::of(&pg.service, Apply)?);
             out.push(Manifest::of(&pg.stateful_set, Apply)?);
             out.push(Manifest::of(&pg.network_policy, Apply)?);
+            if let Some(budget) = &pg.disruption_budget {
+                out.push(Manifest::of(budget, Apply)?);
+            }
         }
         if let Some(cnpg) = &self.cnpg {
             out.push(Manifest {
@@ -313,6 +317,16 @@ impl DesiredObjects {
             absent.push((ApiResource::erase::<Service>(&()), owner.redis()));
             absent.push((ApiResource::erase::<NetworkPolicy>(&()), owner.redis()));
         }
+        if self
+            .postgres
+            .as_ref()
+            .is_none_or(|pg| pg.disruption_budget.is_none())
+        {
+            absent.push((
+                ApiResource::erase::<PodDisruptionBudget>(&()),
+                owner.postgres(),
+            ));
+        }
         if self.postgres.is_none() {
             if !keep_database {
                 absent.push((ApiResource::erase::<StatefulSet>(&()), owner.postgres()));
@@ -352,6 +366,7 @@ pub fn render(cr: &TooGoodToGo, inputs: &Inputs) -> DesiredObjects {
             service: resources::postgres::service(&ctx),
             stateful_set: resources::postgres::stateful_set(&ctx, managed),
             network_policy: resources::network_policy::postgres(&ctx),
+            disruption_budget: resources::pdb::database(&ctx, managed),
         });
     let cnpg = cr
         .spec

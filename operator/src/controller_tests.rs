@@ -230,6 +230,7 @@ async fn first_reconcile_applies_everything_but_the_bot_and_the_migration_waits_
         core("services", "tgtg-postgres"),
         group("apps/v1", "statefulsets", "tgtg-postgres"),
         group("networking.k8s.io/v1", "networkpolicies", "tgtg-postgres"),
+        group("policy/v1", "poddisruptionbudgets", "tgtg-postgres"),
         core("configmaps", "tgtg-redis"),
         deployment_path("tgtg-redis"),
         core("services", "tgtg-redis"),

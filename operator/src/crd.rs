@@ -331,6 +331,18 @@ pub struct ManagedDatabase {
     pub storage: StorageSpec,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<ResourceRequirements>,
+    /// Whether a PodDisruptionBudget keeps voluntary evictions (a node drain, the cluster
+    /// autoscaler) from stopping the database pod (default true). There is one pod: a drain of
+    /// its node waits until this is set to false for the maintenance, and the database and the
+    /// bot stop while the pod moves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disruption_budget: Option<bool>,
+}
+
+impl ManagedDatabase {
+    pub fn disruption_budget(&self) -> bool {
+        self.disruption_budget.unwrap_or(true)
+    }
 }
 
 #[derive(

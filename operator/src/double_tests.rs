@@ -405,6 +405,49 @@ fn postgres_statefulset() -> String {
 }
 
 #[tokio::test]
+async fn the_database_pod_keeps_a_disruption_budget_until_it_is_turned_off_for_maintenance() {
+    let cluster = Cluster::with_sample("minimal.yaml");
+    cluster.converge().await;
+    let budget_path = group("policy/v1", "poddisruptionbudgets", "tgtg-postgres");
+    let budget = cluster.server.get(&budget_path).unwrap_or_default();
+    assert_eq!(budget["spec"]["minAvailable"], 1);
+    let selected = budget["spec"]["selector"]["matchLabels"].clone();
+    assert!(
+        selected.as_object().is_some_and(|m| !m.is_empty()),
+        "{budget}"
+    );
+    let pod_labels = cluster
+        .server
+        .get(&group("apps/v1", "statefulsets", "tgtg-postgres"))
+        .unwrap_or_default()["spec"]["template"]["metadata"]["labels"]
+        .clone();
+    for (key, value) in selected.as_object().into_iter().flatten() {
+        assert_eq!(
+            &pod_labels[key], value,
+            "the budget selects the database pod"
+        );
+    }
+    // One bot pod has none: it would only block drains.
+    assert!(
+        !cluster
+            .server
+            .exists(&group("policy/v1", "poddisruptionbudgets", "tgtg-bot"))
+    );
+
+    let set_budget = |on: bool| {
+        cluster.server.edit(CR, |cr| {
+            cr["spec"]["database"]["managed"]["disruptionBudget"] = json!(on);
+        });
+    };
+    set_budget(false);
+    cluster.reconcile_ok().await;
+    assert!(!cluster.server.exists(&budget_path), "a drain may go on");
+    set_budget(true);
+    cluster.reconcile_ok().await;
+    assert!(cluster.server.exists(&budget_path));
+}
+
+#[tokio::test]
 async fn by_default_deleting_the_resource_keeps_the_data_and_a_new_resource_adopts_it() {
     let cluster = Cluster::with_sample("production.yaml");
     cluster.converge().await;
