@@ -166,13 +166,21 @@ async fn apply_one(
         name: name.to_owned(),
         source,
     };
+    let desired = serde_json::to_value(&manifest.object).unwrap_or(Value::Null);
+    let digest = crate::digest::hex(desired.to_string().as_bytes());
+    // Unchanged since it was applied or found converged, and rendered the same: nothing to read.
+    if manifest.mode == WriteMode::Apply
+        && reads.still_applied(&manifest.resource, namespace, name, &digest)
+    {
+        return Ok(false);
+    }
     let mut live = reads
         .get_value(&manifest.resource, namespace, name)
         .await
         .map_err(read_error)?;
     // A store that does not hold the object yet must not make the operator write over one
     // that exists (a generated Secret above all): absence is confirmed with the API server.
-    if live.is_none() && reads.watching(namespace) {
+    if live.is_none() && reads.watching(namespace) && Reads::kept_whole(&manifest.resource) {
         live = api
             .get_opt(name)
             .await
@@ -184,13 +192,21 @@ async fn apply_one(
             if manifest.mode == WriteMode::CreateOnly {
                 return Ok(false);
             }
-            let desired = serde_json::to_value(&manifest.object).unwrap_or(Value::Null);
+            let version = live
+                .pointer("/metadata/resourceVersion")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
             if converged(&desired, &live) {
+                reads.applied(
+                    &manifest.resource,
+                    namespace,
+                    name,
+                    version.as_deref(),
+                    &digest,
+                );
                 return Ok(false);
             }
-            live.pointer("/metadata/resourceVersion")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
+            version
         }
         None => None,
     };
@@ -211,6 +227,13 @@ async fn apply_one(
         namespace,
         name,
         written.metadata.resource_version.clone(),
+    );
+    reads.applied(
+        &manifest.resource,
+        namespace,
+        name,
+        written.metadata.resource_version.as_deref(),
+        &digest,
     );
     // The server no-ops an apply that sets nothing new: only a moved resourceVersion is a write.
     Ok(live_version.is_none() || written.metadata.resource_version != live_version)
@@ -240,7 +263,7 @@ async fn prune_one(
         return Ok(false);
     }
     let live = reads
-        .get_value(resource, namespace, name)
+        .get_metadata(resource, namespace, name)
         .await
         .map_err(|source| ApplyError::Read {
             kind: resource.kind.clone(),

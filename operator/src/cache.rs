@@ -13,6 +13,13 @@
 //! equality only, as the API conventions require. A record ends when the store catches up, or
 //! when the store and the server agree (someone else wrote after us).
 //!
+//! Kinds the reconcile decides on (Deployments, StatefulSets, Jobs, Backups, Restores, its
+//! Secrets, the data volume) are kept whole. Kinds only apply and pruning read (ConfigMaps,
+//! Services, CronJobs, NetworkPolicies, Ingresses, budgets, autoscalers) are kept as metadata:
+//! apply remembers the version at which an object was what the rendering makes (a digest of it),
+//! so while both stay the same it reads nothing; an edit by anyone else moves the version, and
+//! that object is read from the API server and compared once.
+//!
 //! Changes by others arrive through the watches: a read may miss one for the moment it takes
 //! the event to arrive, and that event then triggers another reconcile.
 //!
@@ -49,17 +56,19 @@ pub struct Stores {
     pub deployments: Store<Deployment>,
     pub stateful_sets: Store<StatefulSet>,
     pub jobs: Store<Job>,
-    pub cron_jobs: Store<CronJob>,
     pub backups: Store<Backup>,
     pub restores: Store<Restore>,
-    pub services: Store<Service>,
-    pub config_maps: Store<ConfigMap>,
     pub secrets: Store<Secret>,
-    pub ingresses: Store<Ingress>,
-    pub pod_disruption_budgets: Store<PodDisruptionBudget>,
-    pub horizontal_pod_autoscalers: Store<HorizontalPodAutoscaler>,
-    pub network_policies: Store<NetworkPolicy>,
     pub claims: Store<PersistentVolumeClaim>,
+    // Kinds only apply and pruning read: their metadata is enough (the version tells whether
+    // the object is still what was applied, the owner references whether it may be pruned).
+    pub cron_jobs: Store<PartialObjectMeta<CronJob>>,
+    pub services: Store<PartialObjectMeta<Service>>,
+    pub config_maps: Store<PartialObjectMeta<ConfigMap>>,
+    pub ingresses: Store<PartialObjectMeta<Ingress>>,
+    pub pod_disruption_budgets: Store<PartialObjectMeta<PodDisruptionBudget>>,
+    pub horizontal_pod_autoscalers: Store<PartialObjectMeta<HorizontalPodAutoscaler>>,
+    pub network_policies: Store<PartialObjectMeta<NetworkPolicy>>,
     /// Every Secret's metadata: a referenced Secret is read again only when it changed.
     pub secret_versions: Store<PartialObjectMeta<Secret>>,
 }
@@ -123,22 +132,42 @@ cached!(
     Deployment => deployments,
     StatefulSet => stateful_sets,
     Job => jobs,
-    CronJob => cron_jobs,
     Backup => backups,
     Restore => restores,
-    Service => services,
-    ConfigMap => config_maps,
     Secret => secrets,
-    Ingress => ingresses,
-    PodDisruptionBudget => pod_disruption_budgets,
-    HorizontalPodAutoscaler => horizontal_pod_autoscalers,
-    NetworkPolicy => network_policies,
     PersistentVolumeClaim => claims,
 );
+
+/// Where a kind is kept, and how much of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kept {
+    Whole,
+    Metadata,
+    /// Not watched (a ServiceMonitor, a CloudNativePG Cluster): always read live.
+    Not,
+}
+
+fn kept(resource: &ApiResource) -> Kept {
+    match (resource.group.as_str(), resource.kind.as_str()) {
+        ("apps", "Deployment" | "StatefulSet")
+        | ("batch", "Job")
+        | ("", "Secret" | "PersistentVolumeClaim")
+        | ("toogoodtogo.io", "Backup" | "Restore") => Kept::Whole,
+        ("batch", "CronJob")
+        | ("", "Service" | "ConfigMap")
+        | ("networking.k8s.io", "Ingress" | "NetworkPolicy")
+        | ("policy", "PodDisruptionBudget")
+        | ("autoscaling", "HorizontalPodAutoscaler") => Kept::Metadata,
+        _ => Kept::Not,
+    }
+}
 
 /// How long a discovery answer (is a CRD installed?) is reused while the controller runs.
 const DISCOVERY_LIFETIME: Duration = Duration::from_secs(60);
 const RECORDS_BEFORE_SWEEP: usize = 4096;
+/// Past this many remembered applies (objects of deleted platforms linger), all are forgotten:
+/// each costs one comparison to learn again.
+const APPLIED_BEFORE_RESET: usize = 200_000;
 const RECORD_LIFETIME: Duration = Duration::from_secs(600);
 
 /// Which object a record is about: kind, namespace, name.
@@ -178,6 +207,10 @@ struct Inner {
     written: Mutex<HashMap<Key, (Written, Instant)>>,
     /// Referenced Secrets as last read: namespace and name -> resourceVersion and fingerprint.
     fingerprints: Mutex<HashMap<(String, String), (String, Fingerprint)>>,
+    /// What apply last found converged or wrote: object -> its resourceVersion then and the
+    /// digest of the rendered object. While the object keeps that version, the same rendering
+    /// needs no comparison, so kinds kept as metadata need no read.
+    applied: Mutex<HashMap<Key, (String, String)>>,
     /// Discovery answers: group/version and kind -> served, and when that was asked.
     kinds: Mutex<HashMap<(String, String), (bool, Instant)>>,
 }
@@ -187,6 +220,14 @@ struct Inner {
 pub struct Reads {
     client: Client,
     inner: Arc<Inner>,
+}
+
+/// `metadata.resourceVersion` of an object as JSON.
+fn version_of(object: Option<&Value>) -> Option<String> {
+    object?
+        .pointer("/metadata/resourceVersion")?
+        .as_str()
+        .map(str::to_owned)
 }
 
 fn label_selector(labels: &[(&str, &str)]) -> String {
@@ -437,66 +478,165 @@ impl Reads {
             .collect())
     }
 
-    /// Whether the watches keep a store of the kind `resource`.
-    pub fn has_store(resource: &ApiResource) -> bool {
-        matches!(
-            (resource.group.as_str(), resource.kind.as_str()),
-            ("apps", "Deployment" | "StatefulSet")
-                | ("batch", "Job" | "CronJob")
-                | (
-                    "",
-                    "Service" | "ConfigMap" | "Secret" | "PersistentVolumeClaim"
-                )
-                | ("networking.k8s.io", "Ingress" | "NetworkPolicy")
-                | ("policy", "PodDisruptionBudget")
-                | ("autoscaling", "HorizontalPodAutoscaler")
-        )
+    /// Whether the watches keep the kind `resource` whole (its reads need no API request).
+    pub fn kept_whole(resource: &ApiResource) -> bool {
+        kept(resource) == Kept::Whole
     }
 
-    /// One object of the kind `resource` as JSON, from the store where the kind has one.
+    /// Whether the watches keep the kind `resource` (whole or as metadata).
+    pub fn has_store(resource: &ApiResource) -> bool {
+        kept(resource) != Kept::Not
+    }
+
+    /// The store's copy of one object of the kind `resource` as JSON (whole, or its metadata):
+    /// `None` when no ready store keeps the kind, `Some(None)` when the store has no such
+    /// object. This operator's writes are not considered here.
+    fn in_store(
+        &self,
+        resource: &ApiResource,
+        namespace: &str,
+        name: &str,
+    ) -> Option<Option<Value>> {
+        fn lookup<K>(store: &Store<K>, namespace: &str, name: &str) -> Option<Option<Value>>
+        where
+            K: Resource<DynamicType = ()> + Clone + Serialize + 'static,
+        {
+            let cached = store.get(&ObjectRef::new(name).within(namespace));
+            Some(cached.and_then(|o| serde_json::to_value(&*o).ok()))
+        }
+        let stores = self.stores(namespace)?;
+        match (resource.group.as_str(), resource.kind.as_str()) {
+            ("apps", "Deployment") => lookup(&stores.deployments, namespace, name),
+            ("apps", "StatefulSet") => lookup(&stores.stateful_sets, namespace, name),
+            ("batch", "Job") => lookup(&stores.jobs, namespace, name),
+            ("", "Secret") => lookup(&stores.secrets, namespace, name),
+            ("", "PersistentVolumeClaim") => lookup(&stores.claims, namespace, name),
+            ("toogoodtogo.io", "Backup") => lookup(&stores.backups, namespace, name),
+            ("toogoodtogo.io", "Restore") => lookup(&stores.restores, namespace, name),
+            ("batch", "CronJob") => lookup(&stores.cron_jobs, namespace, name),
+            ("", "Service") => lookup(&stores.services, namespace, name),
+            ("", "ConfigMap") => lookup(&stores.config_maps, namespace, name),
+            ("networking.k8s.io", "Ingress") => lookup(&stores.ingresses, namespace, name),
+            ("networking.k8s.io", "NetworkPolicy") => {
+                lookup(&stores.network_policies, namespace, name)
+            }
+            ("policy", "PodDisruptionBudget") => {
+                lookup(&stores.pod_disruption_budgets, namespace, name)
+            }
+            ("autoscaling", "HorizontalPodAutoscaler") => {
+                lookup(&stores.horizontal_pod_autoscalers, namespace, name)
+            }
+            _ => None,
+        }
+    }
+
+    /// [`Self::in_store`], when the store shows every write of this operator to the object.
+    fn stored_value(
+        &self,
+        resource: &ApiResource,
+        namespace: &str,
+        name: &str,
+    ) -> Option<Option<Value>> {
+        let stored = self.in_store(resource, namespace, name)?;
+        let key = (resource.kind.clone(), namespace.to_owned(), name.to_owned());
+        self.usable(&key, version_of(stored.as_ref()).as_deref())
+            .then_some(stored)
+    }
+
+    async fn live_value(
+        &self,
+        resource: &ApiResource,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<Value>, kube::Error> {
+        let api: Api<DynamicObject> =
+            Api::namespaced_with(self.client.clone(), namespace, resource);
+        let object = api.get_opt(name).await?;
+        let live = object.and_then(|o| serde_json::to_value(o).ok());
+        if let Some(stored) = self.in_store(resource, namespace, name) {
+            let key = (resource.kind.clone(), namespace.to_owned(), name.to_owned());
+            self.settle(
+                &key,
+                version_of(live.as_ref()).as_deref(),
+                version_of(stored.as_ref()).as_deref(),
+            );
+        }
+        Ok(live)
+    }
+
+    /// One object of the kind `resource` as JSON, whole: from the store where the kind is kept
+    /// whole and the store shows this operator's writes, else from the API server.
     pub async fn get_value(
         &self,
         resource: &ApiResource,
         namespace: &str,
         name: &str,
     ) -> Result<Option<Value>, kube::Error> {
-        async fn typed<K: Cached>(
-            reads: &Reads,
-            namespace: &str,
-            name: &str,
-        ) -> Result<Option<Value>, kube::Error> {
-            let object = reads.get::<K>(namespace, name).await?;
-            Ok(object.and_then(|o| serde_json::to_value(o).ok()))
+        if kept(resource) == Kept::Whole
+            && let Some(stored) = self.stored_value(resource, namespace, name)
+        {
+            return Ok(stored);
         }
-        match (resource.group.as_str(), resource.kind.as_str()) {
-            ("apps", "Deployment") => Box::pin(typed::<Deployment>(self, namespace, name)).await,
-            ("apps", "StatefulSet") => Box::pin(typed::<StatefulSet>(self, namespace, name)).await,
-            ("batch", "Job") => Box::pin(typed::<Job>(self, namespace, name)).await,
-            ("batch", "CronJob") => Box::pin(typed::<CronJob>(self, namespace, name)).await,
-            ("", "Service") => Box::pin(typed::<Service>(self, namespace, name)).await,
-            ("", "ConfigMap") => Box::pin(typed::<ConfigMap>(self, namespace, name)).await,
-            ("", "Secret") => Box::pin(typed::<Secret>(self, namespace, name)).await,
-            ("", "PersistentVolumeClaim") => {
-                Box::pin(typed::<PersistentVolumeClaim>(self, namespace, name)).await
+        self.live_value(resource, namespace, name).await
+    }
+
+    /// One object's metadata (its version, owner references) as JSON: from the store where the
+    /// kind is kept, else from the API server.
+    pub async fn get_metadata(
+        &self,
+        resource: &ApiResource,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<Value>, kube::Error> {
+        if let Some(stored) = self.stored_value(resource, namespace, name) {
+            return Ok(stored);
+        }
+        self.live_value(resource, namespace, name).await
+    }
+
+    /// Whether the object still is what apply made of `digest` (the rendered object's): its
+    /// stored version is the one apply saw or wrote then.
+    pub fn still_applied(
+        &self,
+        resource: &ApiResource,
+        namespace: &str,
+        name: &str,
+        digest: &str,
+    ) -> bool {
+        let Some(Some(stored)) = self.stored_value(resource, namespace, name) else {
+            return false;
+        };
+        let Some(version) = version_of(Some(&stored)) else {
+            return false;
+        };
+        let key = (resource.kind.clone(), namespace.to_owned(), name.to_owned());
+        self.inner
+            .applied
+            .lock()
+            .is_ok_and(|applied| applied.get(&key) == Some(&(version, digest.to_owned())))
+    }
+
+    /// Remember that the object at `version` is what apply makes of `digest`.
+    pub fn applied(
+        &self,
+        resource: &ApiResource,
+        namespace: &str,
+        name: &str,
+        version: Option<&str>,
+        digest: &str,
+    ) {
+        let key = (resource.kind.clone(), namespace.to_owned(), name.to_owned());
+        if let Ok(mut applied) = self.inner.applied.lock() {
+            if applied.len() >= APPLIED_BEFORE_RESET {
+                applied.clear();
             }
-            ("networking.k8s.io", "Ingress") => {
-                Box::pin(typed::<Ingress>(self, namespace, name)).await
-            }
-            ("networking.k8s.io", "NetworkPolicy") => {
-                Box::pin(typed::<NetworkPolicy>(self, namespace, name)).await
-            }
-            ("policy", "PodDisruptionBudget") => {
-                Box::pin(typed::<PodDisruptionBudget>(self, namespace, name)).await
-            }
-            ("autoscaling", "HorizontalPodAutoscaler") => {
-                Box::pin(typed::<HorizontalPodAutoscaler>(self, namespace, name)).await
-            }
-            // Kinds without a store (a ServiceMonitor, a CloudNativePG Cluster) are read live.
-            _ => {
-                let api: Api<DynamicObject> =
-                    Api::namespaced_with(self.client.clone(), namespace, resource);
-                let object = api.get_opt(name).await?;
-                Ok(object.and_then(|o| serde_json::to_value(o).ok()))
+            match version {
+                Some(version) => {
+                    applied.insert(key, (version.to_owned(), digest.to_owned()));
+                }
+                None => {
+                    applied.remove(&key);
+                }
             }
         }
     }

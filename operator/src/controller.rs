@@ -1208,6 +1208,32 @@ impl Watch<'_> {
             .touched_objects();
         (store, changes)
     }
+
+    /// [`Self::owned`] for a kind kept as metadata only: its version and owner references.
+    fn metadata<K>(
+        &self,
+        config: &watcher::Config,
+    ) -> (
+        reflector::Store<PartialObjectMeta<K>>,
+        impl futures::Stream<Item = Result<PartialObjectMeta<K>, watcher::Error>> + Send + 'static,
+    )
+    where
+        K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+            + Clone
+            + serde::de::DeserializeOwned
+            + std::fmt::Debug
+            + Send
+            + Sync
+            + 'static,
+    {
+        let (store, writer) = reflector::store();
+        let changes = watcher(self.api::<PartialObjectMeta<K>>(), config.clone())
+            .default_backoff()
+            .modify(|object| object.managed_fields_mut().clear())
+            .reflect(writer)
+            .touched_objects();
+        (store, changes)
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -1272,16 +1298,17 @@ pub async fn run(ctx: Arc<Context>, namespace: Option<&str>) -> Result<(), RunEr
     let (deployments, deployment_changes) = watch.owned::<Deployment>(&owned);
     let (stateful_sets, stateful_set_changes) = watch.owned::<StatefulSet>(&owned);
     let (jobs, job_changes) = watch.owned::<Job>(&owned);
-    let (cron_jobs, cron_job_changes) = watch.owned::<CronJob>(&owned);
-    let (services, service_changes) = watch.owned::<Service>(&owned);
-    let (config_maps, config_map_changes) = watch.owned::<ConfigMap>(&owned);
     let (secrets, secret_changes) = watch.owned::<Secret>(&owned);
-    let (ingresses, ingress_changes) = watch.owned::<Ingress>(&owned);
+    // Kinds only apply and pruning read are kept as metadata (crate::cache).
+    let (cron_jobs, cron_job_changes) = watch.metadata::<CronJob>(&owned);
+    let (services, service_changes) = watch.metadata::<Service>(&owned);
+    let (config_maps, config_map_changes) = watch.metadata::<ConfigMap>(&owned);
+    let (ingresses, ingress_changes) = watch.metadata::<Ingress>(&owned);
     let (pod_disruption_budgets, pod_disruption_budget_changes) =
-        watch.owned::<PodDisruptionBudget>(&owned);
+        watch.metadata::<PodDisruptionBudget>(&owned);
     let (horizontal_pod_autoscalers, horizontal_pod_autoscaler_changes) =
-        watch.owned::<HorizontalPodAutoscaler>(&owned);
-    let (network_policies, network_policy_changes) = watch.owned::<NetworkPolicy>(&owned);
+        watch.metadata::<HorizontalPodAutoscaler>(&owned);
+    let (network_policies, network_policy_changes) = watch.metadata::<NetworkPolicy>(&owned);
     let (claims, claim_changes) = watch.owned::<PersistentVolumeClaim>(&owned);
     let all = watcher::Config::default();
     let (backups, backup_changes) = watch.owned::<Backup>(&all);
@@ -1289,12 +1316,7 @@ pub async fn run(ctx: Arc<Context>, namespace: Option<&str>) -> Result<(), RunEr
     // Referenced Secrets are the user's and carry no label of ours. Their metadata is watched (no
     // values are cached), so a changed token or key reconciles every resource naming it at
     // once, and the new digest rolls the bot within seconds rather than at the next resync.
-    let (secret_versions, writer) = reflector::store();
-    let secret_version_changes = watcher(watch.api::<PartialObjectMeta<Secret>>(), all.clone())
-        .default_backoff()
-        .modify(|meta| meta.managed_fields_mut().clear())
-        .reflect(writer)
-        .touched_objects();
+    let (secret_versions, secret_version_changes) = watch.metadata::<Secret>(&all);
     ctx.reads.register(
         namespace,
         Stores {

@@ -712,6 +712,24 @@ async fn an_object_whose_write_the_watch_has_not_delivered_is_read_from_the_api_
 }
 
 #[tokio::test]
+async fn drift_in_an_object_kept_as_metadata_is_repaired_at_once() {
+    let config = "/api/v1/namespaces/shop/configmaps/tgtg-config";
+    let cluster = Cluster::with_sample("minimal.yaml");
+    let operator = Operator::of(&cluster);
+    settle(&cluster, &operator).await;
+    let rendered = cluster.server.get(config).unwrap_or_default()["data"].clone();
+    assert!(rendered.as_object().is_some_and(|d| !d.is_empty()));
+
+    cluster.server.edit(config, |c| {
+        c["data"]["LOG_FORMAT"] = json!("edited by hand")
+    });
+    wait_for(&cluster, "the configuration repaired", |c| {
+        c.server.get(config).unwrap_or_default()["data"] == rendered
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn drift_in_an_owned_object_is_repaired_at_once() {
     let cluster = Cluster::with_sample("minimal.yaml");
     let operator = Operator::of(&cluster);
