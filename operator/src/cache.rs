@@ -138,6 +138,13 @@ cached!(
     PersistentVolumeClaim => claims,
 );
 
+/// How much of a stored object a read wants.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Part {
+    Whole,
+    Metadata,
+}
+
 /// Where a kind is kept, and how much of it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kept {
@@ -496,36 +503,46 @@ impl Reads {
         resource: &ApiResource,
         namespace: &str,
         name: &str,
+        part: Part,
     ) -> Option<Option<Value>> {
-        fn lookup<K>(store: &Store<K>, namespace: &str, name: &str) -> Option<Option<Value>>
+        fn json<K>(store: &Store<K>, namespace: &str, name: &str, part: Part) -> Option<Value>
         where
             K: Resource<DynamicType = ()> + Clone + Serialize + 'static,
         {
-            let cached = store.get(&ObjectRef::new(name).within(namespace));
-            Some(cached.and_then(|o| serde_json::to_value(&*o).ok()))
+            let cached = store.get(&ObjectRef::new(name).within(namespace))?;
+            match part {
+                Part::Whole => serde_json::to_value(&*cached).ok(),
+                // Only what is asked for is serialised: the version and owners.
+                Part::Metadata => Some(serde_json::json!({ "metadata": cached.meta() })),
+            }
         }
         let stores = self.stores(namespace)?;
         match (resource.group.as_str(), resource.kind.as_str()) {
-            ("apps", "Deployment") => lookup(&stores.deployments, namespace, name),
-            ("apps", "StatefulSet") => lookup(&stores.stateful_sets, namespace, name),
-            ("batch", "Job") => lookup(&stores.jobs, namespace, name),
-            ("", "Secret") => lookup(&stores.secrets, namespace, name),
-            ("", "PersistentVolumeClaim") => lookup(&stores.claims, namespace, name),
-            ("toogoodtogo.io", "Backup") => lookup(&stores.backups, namespace, name),
-            ("toogoodtogo.io", "Restore") => lookup(&stores.restores, namespace, name),
-            ("batch", "CronJob") => lookup(&stores.cron_jobs, namespace, name),
-            ("", "Service") => lookup(&stores.services, namespace, name),
-            ("", "ConfigMap") => lookup(&stores.config_maps, namespace, name),
-            ("networking.k8s.io", "Ingress") => lookup(&stores.ingresses, namespace, name),
+            ("apps", "Deployment") => Some(json(&stores.deployments, namespace, name, part)),
+            ("apps", "StatefulSet") => Some(json(&stores.stateful_sets, namespace, name, part)),
+            ("batch", "Job") => Some(json(&stores.jobs, namespace, name, part)),
+            ("", "Secret") => Some(json(&stores.secrets, namespace, name, part)),
+            ("", "PersistentVolumeClaim") => Some(json(&stores.claims, namespace, name, part)),
+            ("toogoodtogo.io", "Backup") => Some(json(&stores.backups, namespace, name, part)),
+            ("toogoodtogo.io", "Restore") => Some(json(&stores.restores, namespace, name, part)),
+            ("batch", "CronJob") => Some(json(&stores.cron_jobs, namespace, name, part)),
+            ("", "Service") => Some(json(&stores.services, namespace, name, part)),
+            ("", "ConfigMap") => Some(json(&stores.config_maps, namespace, name, part)),
+            ("networking.k8s.io", "Ingress") => {
+                Some(json(&stores.ingresses, namespace, name, part))
+            }
             ("networking.k8s.io", "NetworkPolicy") => {
-                lookup(&stores.network_policies, namespace, name)
+                Some(json(&stores.network_policies, namespace, name, part))
             }
             ("policy", "PodDisruptionBudget") => {
-                lookup(&stores.pod_disruption_budgets, namespace, name)
+                Some(json(&stores.pod_disruption_budgets, namespace, name, part))
             }
-            ("autoscaling", "HorizontalPodAutoscaler") => {
-                lookup(&stores.horizontal_pod_autoscalers, namespace, name)
-            }
+            ("autoscaling", "HorizontalPodAutoscaler") => Some(json(
+                &stores.horizontal_pod_autoscalers,
+                namespace,
+                name,
+                part,
+            )),
             _ => None,
         }
     }
@@ -536,8 +553,9 @@ impl Reads {
         resource: &ApiResource,
         namespace: &str,
         name: &str,
+        part: Part,
     ) -> Option<Option<Value>> {
-        let stored = self.in_store(resource, namespace, name)?;
+        let stored = self.in_store(resource, namespace, name, part)?;
         let key = (resource.kind.clone(), namespace.to_owned(), name.to_owned());
         self.usable(&key, version_of(stored.as_ref()).as_deref())
             .then_some(stored)
@@ -553,7 +571,7 @@ impl Reads {
             Api::namespaced_with(self.client.clone(), namespace, resource);
         let object = api.get_opt(name).await?;
         let live = object.and_then(|o| serde_json::to_value(o).ok());
-        if let Some(stored) = self.in_store(resource, namespace, name) {
+        if let Some(stored) = self.in_store(resource, namespace, name, Part::Metadata) {
             let key = (resource.kind.clone(), namespace.to_owned(), name.to_owned());
             self.settle(
                 &key,
@@ -573,7 +591,7 @@ impl Reads {
         name: &str,
     ) -> Result<Option<Value>, kube::Error> {
         if kept(resource) == Kept::Whole
-            && let Some(stored) = self.stored_value(resource, namespace, name)
+            && let Some(stored) = self.stored_value(resource, namespace, name, Part::Whole)
         {
             return Ok(stored);
         }
@@ -588,7 +606,7 @@ impl Reads {
         namespace: &str,
         name: &str,
     ) -> Result<Option<Value>, kube::Error> {
-        if let Some(stored) = self.stored_value(resource, namespace, name) {
+        if let Some(stored) = self.stored_value(resource, namespace, name, Part::Metadata) {
             return Ok(stored);
         }
         self.live_value(resource, namespace, name).await
@@ -603,7 +621,8 @@ impl Reads {
         name: &str,
         digest: &str,
     ) -> bool {
-        let Some(Some(stored)) = self.stored_value(resource, namespace, name) else {
+        let Some(Some(stored)) = self.stored_value(resource, namespace, name, Part::Metadata)
+        else {
             return false;
         };
         let Some(version) = version_of(Some(&stored)) else {
