@@ -42,5 +42,7 @@ bench-wrk:
 ## The operator at scale on the API double: PLATFORMS platforms (default 1000) created at once,
 ## the time until all are Ready, API requests per converged reconcile, memory. Not in `make test`.
 PLATFORMS ?= 1000
+SEPARATE ?= 0
 bench-operator:
-	BENCH_PLATFORMS=$(PLATFORMS) cargo test --release --locked -p toogoodtogo-operator --lib bench_operator -- --ignored --nocapture
+	cargo build --release --locked -p toogoodtogo-operator --bin toogoodtogo-operator
+	BENCH_PLATFORMS=$(PLATFORMS) BENCH_SEPARATE=$(SEPARATE) cargo test --release --locked -p toogoodtogo-operator --lib bench_operator -- --ignored --nocapture

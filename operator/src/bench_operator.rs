@@ -15,6 +15,9 @@
 //!   after the inputs are created (before the controller starts) and the JSON size of what it
 //!   stores at the end. Its change history is compacted as the run goes, as etcd's is.
 //!
+//! With `BENCH_SEPARATE=1` (`make bench-operator SEPARATE=1`) the operator binary runs in its own
+//! process against the double's HTTP front instead, and the memory reported is that process's.
+//!
 //! `BENCH_CONCURRENCY` and `BENCH_DEBOUNCE_MS` override the controller's pacing
 //! ([`Scheduling`]; concurrency 0 is unbounded, as kube's default), to compare.
 //!
@@ -66,7 +69,12 @@ fn resource_path(ns: &str) -> String {
 
 /// `(VmRSS, VmHWM)` of this process, in MiB.
 fn memory_mib() -> (f64, f64) {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    memory_of("self")
+}
+
+/// `(VmRSS, VmHWM)` of the process `pid` (`self`: this one), in MiB.
+fn memory_of(pid: &str) -> (f64, f64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let field = |name: &str| {
         status
             .lines()
@@ -251,6 +259,101 @@ fn print_counts(title: &str, counts: &BTreeMap<String, usize>, per: f64) {
     }
 }
 
+/// The operator under measurement: the controller in this process, or (`BENCH_SEPARATE=1`)
+/// the operator binary in its own process on the double's HTTP front, so its memory is its own.
+enum Operator {
+    InProcess {
+        ctx: Arc<Context>,
+        task: tokio::task::JoinHandle<()>,
+    },
+    Process {
+        child: std::process::Child,
+        metrics: String,
+        http: reqwest::Client,
+    },
+}
+
+impl Operator {
+    async fn reconciles(&self, platforms: usize) -> u64 {
+        match self {
+            Self::InProcess { ctx, .. } => reconciles(ctx, platforms),
+            Self::Process { metrics, http, .. } => {
+                let text = match http.get(metrics).send().await {
+                    Ok(response) => response.text().await.unwrap_or_default(),
+                    Err(_) => String::new(),
+                };
+                text.lines()
+                    .filter(|l| l.starts_with("toogoodtogo_operator_reconciliations_total{"))
+                    .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+                    .sum::<f64>() as u64
+            }
+        }
+    }
+
+    /// The operator's `(VmRSS, VmHWM)` in MiB: this whole process when it runs in it.
+    fn memory(&self) -> (f64, f64) {
+        match self {
+            Self::InProcess { .. } => memory_mib(),
+            Self::Process { child, .. } => memory_of(&child.id().to_string()),
+        }
+    }
+
+    fn stop(self) -> Option<(usize, usize)> {
+        match self {
+            Self::InProcess { ctx, task } => {
+                task.abort();
+                Some(ctx.reads.footprint())
+            }
+            Self::Process { mut child, .. } => {
+                let _ = child.kill();
+                let _ = child.wait();
+                None
+            }
+        }
+    }
+}
+
+/// Start the operator binary (built beside this test binary) against the double over HTTP.
+async fn operator_process(server: &ApiServer) -> Operator {
+    let address = server
+        .serve_http()
+        .await
+        .unwrap_or_else(|e| panic!("cannot serve the double over HTTP: {e}"));
+    let directory = std::env::temp_dir().join(format!("bench-operator-{}", std::process::id()));
+    std::fs::create_dir_all(&directory).unwrap_or_else(|e| panic!("{e}"));
+    let kubeconfig = directory.join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: double\n  cluster:\n    server: http://{address}\nusers:\n- name: bench\n  user: {{}}\ncontexts:\n- name: double\n  context:\n    cluster: double\n    user: bench\ncurrent-context: double\n"
+        ),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    // target/<profile>/deps/<this test> -> target/<profile>/toogoodtogo-operator
+    let binary = std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.parent()?.join("toogoodtogo-operator")))
+        .filter(|path| path.exists())
+        .unwrap_or_else(|| panic!("build the operator binary first (make bench-operator does)"));
+    let listen = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+        probe.local_addr().unwrap_or_else(|e| panic!("{e}"))
+    };
+    let child = std::process::Command::new(binary)
+        .args(["run", "--no-leader-election", "--log-format", "json"])
+        .env("KUBECONFIG", &kubeconfig)
+        .env("LISTEN_ADDR", listen.to_string())
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start the operator: {e}"));
+    Operator::Process {
+        child,
+        metrics: format!("http://{listen}/metrics"),
+        http: reqwest::Client::new(),
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "benchmark: make bench-operator"]
 async fn bench_operator() {
@@ -274,22 +377,28 @@ async fn bench_operator() {
             defaults.debounce.as_millis() as usize,
         ) as u64),
     };
-    let ctx = Arc::new(
-        Context::new(
-            client,
-            Arc::new(Generated),
-            Arc::new(Metrics::default()),
-            Some("bench".to_owned()),
-        )
-        .with_scheduling(scheduling),
-    );
+    let separate = std::env::var("BENCH_SEPARATE").is_ok_and(|v| v == "1");
     let started = Instant::now();
-    let running = ctx.clone();
-    let operator = tokio::spawn(async move {
-        if let Err(error) = controller::run(running, None).await {
-            panic!("the controller did not start: {error}");
-        }
-    });
+    let operator = if separate {
+        operator_process(&server).await
+    } else {
+        let ctx = Arc::new(
+            Context::new(
+                client,
+                Arc::new(Generated),
+                Arc::new(Metrics::default()),
+                Some("bench".to_owned()),
+            )
+            .with_scheduling(scheduling),
+        );
+        let running = ctx.clone();
+        let task = tokio::spawn(async move {
+            if let Err(error) = controller::run(running, None).await {
+                panic!("the controller did not start: {error}");
+            }
+        });
+        Operator::InProcess { ctx, task }
+    };
     // The cluster's controllers act on their own thread, as they run elsewhere.
     let stop = Arc::new(AtomicBool::new(false));
     let cluster = {
@@ -322,21 +431,21 @@ async fn bench_operator() {
                 "{:>5.1} s: {ready}/{platforms} Ready, {} requests, {} reconciles, RSS {:.0} MiB",
                 elapsed.as_secs_f64(),
                 startup_requests.len(),
-                reconciles(&ctx, platforms),
-                memory_mib().0
+                operator.reconciles(platforms).await,
+                operator.memory().0
             );
         }
         if elapsed > READY_LIMIT {
             break None;
         }
     };
-    let (rss_ready, _) = memory_mib();
-    let startup_reconciles = reconciles(&ctx, platforms);
+    let (rss_ready, _) = operator.memory();
+    let startup_reconciles = operator.reconciles(platforms).await;
     startup_requests.extend(settle(&server).await);
-    let settled_reconciles = reconciles(&ctx, platforms);
+    let settled_reconciles = operator.reconciles(platforms).await;
 
     // Converged reconciles: each round touches every platform once.
-    let before = reconciles(&ctx, platforms);
+    let before = operator.reconciles(platforms).await;
     let touch_started = Instant::now();
     let mut converged_requests = Vec::new();
     for round in 0..rounds {
@@ -348,16 +457,16 @@ async fn bench_operator() {
             });
         }
         let deadline = Instant::now() + READY_LIMIT;
-        while reconciles(&ctx, platforms) < target && Instant::now() < deadline {
+        while operator.reconciles(platforms).await < target && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(100)).await;
             converged_requests.extend(server.take_requests());
         }
     }
     converged_requests.extend(settle(&server).await);
     let touch_elapsed = touch_started.elapsed();
-    let converged_reconciles = reconciles(&ctx, platforms) - before;
+    let converged_reconciles = operator.reconciles(platforms).await - before;
     let still_ready = ready_count(&server, platforms);
-    let (rss_end, hwm_end) = memory_mib();
+    let (rss_end, hwm_end) = operator.memory();
     let stored_bytes: usize = server
         .paths("")
         .iter()
@@ -365,10 +474,8 @@ async fn bench_operator() {
         .map(|o| serde_json::to_vec(&o).map_or(0, |b| b.len()))
         .sum();
     let stored_objects = server.paths("").len();
-    let (cached_objects, cached_bytes) = ctx.reads.footprint();
-
     stop.store(true, Ordering::Relaxed);
-    operator.abort();
+    let footprint = operator.stop();
     let _ = cluster.join();
 
     println!();
@@ -410,13 +517,20 @@ async fn bench_operator() {
         &count_by_kind(&converged_requests),
         per,
     );
-    println!(
-        "memory (MiB)               RSS at start {rss_start:.0}, with the inputs {rss_inputs:.0}, all Ready {rss_ready:.0}, end {rss_end:.0}, peak (VmHWM) {hwm_end:.0}"
-    );
-    println!(
-        "the operator's stores      {cached_objects} objects, {:.0} MiB as JSON (the typed copies in memory are larger)",
-        cached_bytes as f64 / 1024.0 / 1024.0
-    );
+    match footprint {
+        Some((cached_objects, cached_bytes)) => {
+            println!(
+                "memory (MiB), one process  RSS at start {rss_start:.0}, with the inputs {rss_inputs:.0}, all Ready {rss_ready:.0}, end {rss_end:.0}, peak (VmHWM) {hwm_end:.0}"
+            );
+            println!(
+                "the operator's stores      {cached_objects} objects, {:.0} MiB as JSON (the typed copies in memory are larger)",
+                cached_bytes as f64 / 1024.0 / 1024.0
+            );
+        }
+        None => println!(
+            "operator process (MiB)     RSS all Ready {rss_ready:.0}, end {rss_end:.0}, peak (VmHWM) {hwm_end:.0}"
+        ),
+    }
     println!(
         "the double stores          {stored_objects} objects, {:.0} MiB as JSON (more in memory: parsed values, field sets, history)",
         stored_bytes as f64 / 1024.0 / 1024.0

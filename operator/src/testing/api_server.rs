@@ -629,6 +629,30 @@ impl ApiServer {
         (Client::new(service, "default"), server)
     }
 
+    /// Serve the double over HTTP on a free local port as well, for an operator in another
+    /// process (`make bench-operator SEPARATE=1` measures the operator's own memory so).
+    pub async fn serve_http(&self) -> std::io::Result<std::net::SocketAddr> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let address = listener.local_addr()?;
+        let serving = self.clone();
+        let app = axum::Router::new().fallback(move |request: Request<axum::body::Body>| {
+            let serving = serving.clone();
+            async move {
+                let (parts, body) = request.into_parts();
+                let bytes = axum::body::to_bytes(body, usize::MAX)
+                    .await
+                    .unwrap_or_default();
+                serving
+                    .answer(Request::from_parts(parts, Body::from(bytes.to_vec())))
+                    .await
+            }
+        });
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(address)
+    }
+
     /// Store `object` at its path as another actor would create it (normalised, defaulted).
     pub fn create(&self, path: &str, object: Value) {
         let Some(parts) = PathParts::parse(path) else {
