@@ -1160,6 +1160,32 @@ fn referencing(
         .collect()
 }
 
+/// A kind the controller watches into a store.
+trait Watchable:
+    Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+    + Clone
+    + serde::de::DeserializeOwned
+    + std::fmt::Debug
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<K> Watchable for K where
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static
+{
+}
+
+/// What a watch sees change, to trigger reconciles with.
+type Changes<K> = futures::stream::BoxStream<'static, Result<K, watcher::Error>>;
+
 /// The watches of one controller: one namespace, or all.
 struct Watch<'a> {
     client: &'a Client,
@@ -1180,33 +1206,15 @@ impl Watch<'_> {
     /// A watch of `K` that fills a store, and the changes it sees (deletions included) to
     /// trigger reconciles with. The store keeps only the operator's own field set of each
     /// object (what apply compares), not every manager's.
-    fn owned<K>(
-        &self,
-        config: &watcher::Config,
-    ) -> (
-        reflector::Store<K>,
-        impl futures::Stream<Item = Result<K, watcher::Error>> + Send + 'static,
-    )
+    fn owned<K>(&self, config: &watcher::Config) -> (reflector::Store<K>, Changes<K>)
     where
-        K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
-            + Clone
-            + serde::de::DeserializeOwned
-            + std::fmt::Debug
-            + Send
-            + Sync
-            + 'static,
+        K: Watchable,
     {
-        let (store, writer) = reflector::store();
-        let changes = watcher(self.api::<K>(), config.clone())
-            .default_backoff()
-            .modify(|object| {
-                object
-                    .managed_fields_mut()
-                    .retain(|entry| entry.manager.as_deref() == Some(FIELD_MANAGER));
-            })
-            .reflect(writer)
-            .touched_objects();
-        (store, changes)
+        self.watched(config, |object: &mut K| {
+            object
+                .managed_fields_mut()
+                .retain(|entry| entry.manager.as_deref() == Some(FIELD_MANAGER));
+        })
     }
 
     /// [`Self::owned`] for a kind kept as metadata only: its version and owner references.
@@ -1215,24 +1223,31 @@ impl Watch<'_> {
         config: &watcher::Config,
     ) -> (
         reflector::Store<PartialObjectMeta<K>>,
-        impl futures::Stream<Item = Result<PartialObjectMeta<K>, watcher::Error>> + Send + 'static,
+        Changes<PartialObjectMeta<K>>,
     )
     where
-        K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
-            + Clone
-            + serde::de::DeserializeOwned
-            + std::fmt::Debug
-            + Send
-            + Sync
-            + 'static,
+        K: Watchable,
+    {
+        self.watched(config, |object: &mut PartialObjectMeta<K>| {
+            object.managed_fields_mut().clear();
+        })
+    }
+
+    fn watched<K>(
+        &self,
+        config: &watcher::Config,
+        trim: fn(&mut K),
+    ) -> (reflector::Store<K>, Changes<K>)
+    where
+        K: Watchable,
     {
         let (store, writer) = reflector::store();
-        let changes = watcher(self.api::<PartialObjectMeta<K>>(), config.clone())
+        let changes = watcher(self.api::<K>(), config.clone())
             .default_backoff()
-            .modify(|object| object.managed_fields_mut().clear())
+            .modify(trim)
             .reflect(writer)
             .touched_objects();
-        (store, changes)
+        (store, changes.boxed())
     }
 }
 
@@ -1246,26 +1261,25 @@ pub enum RunError {
 /// the operator's managed-by label, so editing or deleting one triggers a repair.
 pub async fn run(ctx: Arc<Context>, namespace: Option<&str>) -> Result<(), RunError> {
     let client = ctx.client.clone();
-    fn api<K>(client: &Client, namespace: Option<&str>) -> Api<K>
-    where
-        K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
-    {
-        match namespace {
-            Some(ns) => Api::namespaced(client.clone(), ns),
-            None => Api::all(client.clone()),
-        }
-    }
-    let resources: Api<TooGoodToGo> = api(&client, namespace);
+    // Every watch fills a store before it triggers a reconcile: the reconcile reads the objects
+    // from there (crate::cache).
+    let watch = Watch {
+        client: &client,
+        namespace,
+    };
+    let resources: Api<TooGoodToGo> = watch.api();
     resources
         .list(&ListParams::default().limit(1))
         .await
         .map_err(|e| RunError::CrdMissing("TooGoodToGo", e))?;
     // Backups and Restores are watched: without their CRDs the watches would fail forever.
-    api::<Backup>(&client, namespace)
+    watch
+        .api::<Backup>()
         .list(&ListParams::default().limit(1))
         .await
         .map_err(|e| RunError::CrdMissing("Backup", e))?;
-    api::<Restore>(&client, namespace)
+    watch
+        .api::<Restore>()
         .list(&ListParams::default().limit(1))
         .await
         .map_err(|e| RunError::CrdMissing("Restore", e))?;
@@ -1289,12 +1303,6 @@ pub async fn run(ctx: Arc<Context>, namespace: Option<&str>) -> Result<(), RunEr
     );
     let controller = Controller::new(resources, watcher::Config::default());
     let platforms = controller.store();
-    // Every watch fills a store before it triggers a reconcile: the reconcile reads the objects
-    // from there (crate::cache).
-    let watch = Watch {
-        client: &client,
-        namespace,
-    };
     let (deployments, deployment_changes) = watch.owned::<Deployment>(&owned);
     let (stateful_sets, stateful_set_changes) = watch.owned::<StatefulSet>(&owned);
     let (jobs, job_changes) = watch.owned::<Job>(&owned);
