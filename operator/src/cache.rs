@@ -210,7 +210,7 @@ impl Fingerprint {
 
 #[derive(Default)]
 struct Inner {
-    scopes: RwLock<Vec<(Option<String>, Stores)>>,
+    scopes: RwLock<Vec<(Option<String>, Arc<Stores>)>>,
     written: Mutex<HashMap<Key, (Written, Instant)>>,
     /// Referenced Secrets as last read: namespace and name -> resourceVersion and fingerprint.
     fingerprints: Mutex<HashMap<(String, String), (String, Fingerprint)>>,
@@ -227,6 +227,15 @@ struct Inner {
 pub struct Reads {
     client: Client,
     inner: Arc<Inner>,
+}
+
+/// Whether the API server serves `kind` in `api_version` (a 404 means the CRD is not installed).
+pub async fn served(client: &Client, api_version: &str, kind: &str) -> Result<bool, kube::Error> {
+    match client.list_api_group_resources(api_version).await {
+        Ok(list) => Ok(list.resources.iter().any(|r| r.kind == kind)),
+        Err(kube::Error::Api(status)) if status.code == 404 => Ok(false),
+        Err(error) => Err(error),
+    }
 }
 
 /// `metadata.resourceVersion` of an object as JSON.
@@ -269,12 +278,12 @@ impl Reads {
     pub fn register(&self, namespace: Option<&str>, stores: Stores) {
         if let Ok(mut scopes) = self.inner.scopes.write() {
             scopes.retain(|(scope, _)| scope.as_deref() != namespace);
-            scopes.push((namespace.map(str::to_owned), stores));
+            scopes.push((namespace.map(str::to_owned), Arc::new(stores)));
         }
     }
 
     /// The ready stores that hold `namespace`.
-    fn stores(&self, namespace: &str) -> Option<Stores> {
+    fn stores(&self, namespace: &str) -> Option<Arc<Stores>> {
         let scopes = self.inner.scopes.read().ok()?;
         scopes
             .iter()
@@ -375,17 +384,20 @@ impl Reads {
         }
     }
 
-    /// One object, from the store when it shows this operator's last write of it.
-    pub async fn get<K: Cached>(
+    /// `cached` (the store's copy, `None`: absent) when it shows this operator's last write of
+    /// the object, else the API server's.
+    async fn cached_or_live<K>(
         &self,
+        cached: Option<K>,
         namespace: &str,
         name: &str,
-    ) -> Result<Option<K>, kube::Error> {
-        let api = Api::<K>::namespaced(self.client.clone(), namespace);
-        let Some(stores) = self.stores(namespace) else {
-            return api.get_opt(name).await;
-        };
-        let cached = K::store(&stores).get(&ObjectRef::new(name).within(namespace));
+    ) -> Result<Option<K>, kube::Error>
+    where
+        K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
+            + Clone
+            + DeserializeOwned
+            + Debug,
+    {
         let key = (
             K::kind(&()).into_owned(),
             namespace.to_owned(),
@@ -393,15 +405,34 @@ impl Reads {
         );
         let cached_version = cached.as_ref().and_then(|o| o.resource_version());
         if self.usable(&key, cached_version.as_deref()) {
-            return Ok(cached.map(|object| (*object).clone()));
+            return Ok(cached);
         }
-        let live = api.get_opt(name).await?;
+        let live = Api::<K>::namespaced(self.client.clone(), namespace)
+            .get_opt(name)
+            .await?;
         self.settle(
             &key,
             live.as_ref().and_then(|o| o.resource_version()).as_deref(),
             cached_version.as_deref(),
         );
         Ok(live)
+    }
+
+    /// One object, from the store when it shows this operator's last write of it.
+    pub async fn get<K: Cached>(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<K>, kube::Error> {
+        let Some(stores) = self.stores(namespace) else {
+            return Api::<K>::namespaced(self.client.clone(), namespace)
+                .get_opt(name)
+                .await;
+        };
+        let cached = K::store(&stores)
+            .get(&ObjectRef::new(name).within(namespace))
+            .map(|object| (*object).clone());
+        self.cached_or_live(cached, namespace, name).await
     }
 
     /// The controller's own copy of the resource it reconciles (`cached`, from its store), or
@@ -416,22 +447,13 @@ impl Reads {
     {
         let namespace = cached.namespace().unwrap_or_default();
         let name = cached.name_any();
-        let api = Api::<K>::namespaced(self.client.clone(), &namespace);
         if self.stores(&namespace).is_none() {
-            return api.get_opt(&name).await;
+            return Api::<K>::namespaced(self.client.clone(), &namespace)
+                .get_opt(&name)
+                .await;
         }
-        let key = (K::kind(&()).into_owned(), namespace, name.clone());
-        let cached_version = cached.resource_version();
-        if self.usable(&key, cached_version.as_deref()) {
-            return Ok(Some(cached.clone()));
-        }
-        let live = api.get_opt(&name).await?;
-        self.settle(
-            &key,
-            live.as_ref().and_then(|o| o.resource_version()).as_deref(),
-            cached_version.as_deref(),
-        );
-        Ok(live)
+        self.cached_or_live(Some(cached.clone()), &namespace, &name)
+            .await
     }
 
     /// The objects of a kind in `namespace` carrying `labels`, from the store unless it misses
@@ -715,11 +737,7 @@ impl Reads {
         {
             return Ok(*installed);
         }
-        let installed = match self.client.list_api_group_resources(api_version).await {
-            Ok(list) => list.resources.iter().any(|r| r.kind == kind),
-            Err(kube::Error::Api(status)) if status.code == 404 => false,
-            Err(error) => return Err(error),
-        };
+        let installed = served(&self.client, api_version, kind).await?;
         if controller_runs && let Ok(mut kinds) = self.inner.kinds.lock() {
             kinds.insert(key, (installed, Instant::now()));
         }

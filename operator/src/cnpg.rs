@@ -77,11 +77,7 @@ pub fn state(cluster: &Value) -> ClusterState {
 /// a 404 means the CRD is not installed).
 pub async fn installed(client: &Client) -> Result<bool, kube::Error> {
     let group_version = format!("{}/{}", cnpg_cluster::GROUP, cnpg_cluster::VERSION);
-    match client.list_api_group_resources(&group_version).await {
-        Ok(list) => Ok(list.resources.iter().any(|r| r.kind == cnpg_cluster::KIND)),
-        Err(kube::Error::Api(status)) if status.code == 404 => Ok(false),
-        Err(error) => Err(error),
-    }
+    crate::cache::served(client, &group_version, cnpg_cluster::KIND).await
 }
 
 /// The state of the resource's Cluster, when it asks for one.
